@@ -1,0 +1,19 @@
+"""The ``meterstack`` command line: one typer app, one sub-app per domain."""
+
+from __future__ import annotations
+
+import typer
+
+from meterstack.cli.plans import plans_app
+
+app = typer.Typer(
+    name="meterstack",
+    help="Plans-as-code billing, usage metering and real-time quota enforcement.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(plans_app, name="plans")
+
+
+def main() -> None:
+    app()

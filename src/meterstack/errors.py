@@ -1,0 +1,69 @@
+"""The domain error base: every error carries a stable code and its HTTP status (D4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MeterstackError(Exception):
+    """Base of every error meterstack raises on purpose."""
+
+    code = "error"
+    http_status = 400
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class InvalidInputError(MeterstackError):
+    code = "invalid_input"
+    http_status = 422
+
+
+class NotFoundError(MeterstackError):
+    code = "not_found"
+    http_status = 404
+
+
+class ConflictError(MeterstackError):
+    code = "conflict"
+    http_status = 409
+
+
+class IdempotencyKeyReusedError(ConflictError):
+    """The same idempotency key came with a different payload (D7)."""
+
+    code = "idempotency_key_reused"
+
+
+class ReservationExpiredError(ConflictError):
+    """A hold was committed after it lapsed (D6)."""
+
+    code = "reservation_expired"
+
+
+class ReservationClosedError(ConflictError):
+    code = "reservation_closed"
+
+
+class CatalogConflictError(ConflictError):
+    """A catalog version number already stored with different content."""
+
+    code = "catalog_version_conflict"
+
+
+class UpgradeRequiredError(MeterstackError):
+    """The tier lacks what was asked for and a purchasable higher tier has it (D4)."""
+
+    code = "upgrade_required"
+    http_status = 402
+
+
+class NotAllowedForTierError(MeterstackError):
+    code = "not_allowed_for_tier"
+    http_status = 403

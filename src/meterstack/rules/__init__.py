@@ -1,0 +1,1 @@
+"""Pure rules: bounds, classification, periods, rating. No I/O, no clock reads, no globals."""

@@ -1,0 +1,100 @@
+"""The Decision: what meterstack answers for every request (allowed, warning or refused)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class DecisionCode(StrEnum):
+    """Stable codes; clients map errors by code, never by status alone (D4)."""
+
+    OK = "ok"
+    NEAR_LIMIT = "near_limit"
+    GRACE = "grace"
+    OVERAGE = "overage"
+    LIMIT_EXCEEDED = "limit_exceeded"
+    HARD_LIMIT_EXCEEDED = "hard_limit_exceeded"
+    UPGRADE_REQUIRED = "upgrade_required"
+    NOT_ALLOWED_FOR_TIER = "not_allowed_for_tier"
+    READ_ONLY = "read_only"
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    code: DecisionCode
+    http_status: int
+    meter: str
+    quantity: int
+    #: Committed units in the period after this request (unchanged when refused).
+    used: int
+    #: Units held by open reservations (D6), counted against the limit.
+    held: int
+    #: Effective limit (plan or override + packs); None = unlimited.
+    limit: int | None
+    #: The bound past which requests are refused (limit + grace); None = no bound.
+    hard_limit: int | None
+    #: Units left under the limit; None = unlimited.
+    remaining: int | None
+    #: Units of this request recorded as overage (D2).
+    overage_units: int
+    warnings: tuple[str, ...]
+    as_of: datetime
+    period: str
+    #: The scope that decided: ``account``, ``project:<id>``…
+    scope: str
+    message: str
+    #: True when the answer is the stored decision of an earlier request with the same key.
+    replayed: bool = False
+    reservation_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "code": str(self.code),
+            "http_status": self.http_status,
+            "meter": self.meter,
+            "quantity": self.quantity,
+            "used": self.used,
+            "held": self.held,
+            "limit": self.limit,
+            "hard_limit": self.hard_limit,
+            "remaining": self.remaining,
+            "overage_units": self.overage_units,
+            "warnings": list(self.warnings),
+            "as_of": self.as_of.isoformat(),
+            "period": self.period,
+            "scope": self.scope,
+            "message": self.message,
+            "replayed": self.replayed,
+            "reservation_id": self.reservation_id,
+            **({"extra": self.extra} if self.extra else {}),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        return cls(
+            allowed=data["allowed"],
+            code=DecisionCode(data["code"]),
+            http_status=data["http_status"],
+            meter=data["meter"],
+            quantity=data["quantity"],
+            used=data["used"],
+            held=data["held"],
+            limit=data["limit"],
+            hard_limit=data["hard_limit"],
+            remaining=data["remaining"],
+            overage_units=data["overage_units"],
+            warnings=tuple(data["warnings"]),
+            as_of=datetime.fromisoformat(data["as_of"]),
+            period=data["period"],
+            scope=data["scope"],
+            message=data["message"],
+            replayed=data.get("replayed", False),
+            reservation_id=data.get("reservation_id"),
+            extra=data.get("extra", {}),
+        )

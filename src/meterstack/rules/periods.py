@@ -1,0 +1,70 @@
+"""Usage periods (D8): calendar months, or months anchored on the subscription's anniversary.
+
+Counters are keyed by the period's key, so a new period starts at zero by construction.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    start: datetime
+    end: datetime
+    #: The counter key: ``YYYY-MM`` for a calendar month, ``YYYY-MM-DD`` (start) on an anniversary.
+    key: str
+
+    def contains(self, instant: datetime) -> bool:
+        return self.start <= instant < self.end
+
+    @property
+    def length_seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+def add_months(year: int, month: int, months: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + months
+    return index // 12, index % 12 + 1
+
+
+def anchored(year: int, month: int, anchor: datetime) -> datetime:
+    """The anchor's day and time in the given month, clamped to the month's last day."""
+    last = calendar.monthrange(year, month)[1]
+    return anchor.replace(year=year, month=month, day=min(anchor.day, last))
+
+
+def calendar_period(instant: datetime) -> Period:
+    instant = instant.astimezone(UTC)
+    start = datetime(instant.year, instant.month, 1, tzinfo=UTC)
+    year, month = add_months(instant.year, instant.month, 1)
+    end = datetime(year, month, 1, tzinfo=UTC)
+    return Period(start=start, end=end, key=f"{start.year:04d}-{start.month:02d}")
+
+
+def anniversary_period(instant: datetime, anchor: datetime) -> Period:
+    """The month-long cycle containing ``instant``, starting on the anchor's day of month."""
+    instant = instant.astimezone(UTC)
+    anchor = anchor.astimezone(UTC)
+    year, month = instant.year, instant.month
+    start = anchored(year, month, anchor)
+    if start > instant:
+        year, month = add_months(year, month, -1)
+        start = anchored(year, month, anchor)
+    next_year, next_month = add_months(year, month, 1)
+    end = anchored(next_year, next_month, anchor)
+    return Period(start=start, end=end, key=start.strftime("%Y-%m-%d"))
+
+
+def period_for(kind: str, instant: datetime, anchor: datetime) -> Period:
+    if kind == "calendar_month":
+        return calendar_period(instant)
+    if kind == "anniversary":
+        return anniversary_period(instant, anchor)
+    raise ValueError(f"unknown period kind {kind!r}")
+
+
+def next_period(kind: str, period: Period, anchor: datetime) -> Period:
+    return period_for(kind, period.end, anchor)

@@ -1,0 +1,153 @@
+"""An account's effective terms: what its plan, overrides, packs and switches add up to.
+
+Effective limit = plan limit (or operator override, D14) + packs bought (A6, D11); ``None`` is
+unlimited and never blocks. The hard limit adds the grace zone (B7, D5). The overage switch is
+resolved per item for the project making the request (A5, D3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from meterstack.catalog.schema import (
+    UNLIMITED,
+    Catalog,
+    ChargeModel,
+    Gauge,
+    Meter,
+    Plan,
+)
+from meterstack.money import ceil_units
+
+#: The key under which account-wide settings are stored (no project).
+ACCOUNT_WIDE = ""
+#: The item key of a switch that applies to every item.
+ALL_ITEMS = "*"
+
+
+@dataclass(frozen=True)
+class LimitOverride:
+    """An operator's override of one item's limit and grace (D14); ``limit=None`` = unlimited."""
+
+    limit: int | None
+    grace_percent: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """Everything about an account the rules need, as of one ``version``."""
+
+    account_id: str
+    plan_id: str
+    catalog_hash: str
+    version: int
+    period_anchor: datetime
+    #: (project id or ACCOUNT_WIDE, item) -> override
+    overrides: dict[tuple[str, str], LimitOverride] = field(default_factory=dict)
+    #: pack ids granted, one entry per purchase
+    packs: tuple[str, ...] = ()
+    #: (project id or ACCOUNT_WIDE, item or ALL_ITEMS) -> overage enabled
+    switches: dict[tuple[str, str], bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ItemTerms:
+    """The effective terms of one item for one account (or one project's override)."""
+
+    item: str
+    kind: str
+    #: Plan limit, or the operator's override; None = unlimited.
+    included: int | None
+    #: Units added by packs.
+    pack_units: int
+    grace_percent: Decimal
+    #: Overage price when the plan offers overage on this item.
+    overage_charge: ChargeModel | None
+    refusal_status: int
+
+    @property
+    def limit(self) -> int | None:
+        """Effective limit: included + packs (A6)."""
+        if self.included is None:
+            return None
+        return self.included + self.pack_units
+
+    @property
+    def hard_limit(self) -> int | None:
+        """Limit x (1 + grace), rounded up to a whole unit in the customer's favour (D5)."""
+        return hard_limit(self.limit, self.grace_percent)
+
+
+def hard_limit(limit: int | None, grace_percent: Decimal) -> int | None:
+    if limit is None:
+        return None
+    if grace_percent == 0:
+        return limit
+    return ceil_units(Decimal(limit) * (100 + grace_percent) / 100)
+
+
+def plan_of(catalog: Catalog, state: AccountState) -> Plan:
+    return catalog.plan(state.plan_id)
+
+
+def item_terms(
+    catalog: Catalog, state: AccountState, item: str, project_id: str = ACCOUNT_WIDE
+) -> ItemTerms:
+    """Terms of ``item`` at the account scope, or at one project when it has an override."""
+    declared = catalog.items[item]
+    plan = plan_of(catalog, state)
+    override = state.overrides.get((project_id, item))
+    if project_id != ACCOUNT_WIDE and override is None:
+        raise KeyError((project_id, item))
+    plan_limit = plan.limits[item]
+    included: int | None = None if plan_limit is UNLIMITED else int(plan_limit)
+    grace = plan.item_grace_percent.get(item, plan.grace_percent)
+    # Grace applies to meters and gauges only (D5).
+    if not isinstance(declared, Meter | Gauge):
+        grace = Decimal(0)
+    if override is not None:
+        included = override.limit
+        if override.grace_percent is not None:
+            grace = override.grace_percent
+    pack_units = 0
+    if project_id == ACCOUNT_WIDE and declared.packable:
+        pack_units = sum(
+            catalog.packs[pack_id].quantity
+            for pack_id in state.packs
+            if pack_id in catalog.packs and catalog.packs[pack_id].item == item
+        )
+    overage = plan.overage.get(item)
+    return ItemTerms(
+        item=item,
+        kind=declared.kind,
+        included=included,
+        pack_units=pack_units,
+        grace_percent=grace,
+        overage_charge=overage.charge if overage is not None else None,
+        refusal_status=declared.refusal_status,
+    )
+
+
+def overage_enabled(
+    catalog: Catalog, state: AccountState, item: str, project_id: str | None
+) -> bool:
+    """The overage switch for ``item`` as the requesting project sees it (A5, D3).
+
+    Most specific wins: the project's switch for the item, the project's switch for all items,
+    the account's for the item, the account's for all items, then the catalog's default.
+    A plan without an overage price for the item, or without payments, has no overage.
+    """
+    plan = plan_of(catalog, state)
+    offer = plan.overage.get(item)
+    if offer is None or not plan.payments:
+        return False
+    candidates: list[tuple[str, str]] = []
+    if project_id:
+        candidates += [(project_id, item), (project_id, ALL_ITEMS)]
+    candidates += [(ACCOUNT_WIDE, item), (ACCOUNT_WIDE, ALL_ITEMS)]
+    for key in candidates:
+        if key in state.switches:
+            return state.switches[key]
+    return offer.enabled

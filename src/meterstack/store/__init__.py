@@ -1,0 +1,1 @@
+"""Persistence: the SQL store for SQLite and PostgreSQL, its schema and migrations."""

@@ -1,0 +1,155 @@
+"""Backends by URL: the SQLAlchemy engine for SQLite or PostgreSQL, and the few places they differ.
+
+``sqlite:///path`` (the embedded default; ``?durability=full`` survives power loss), a bare path,
+or ``postgresql://…`` (``?schema=name`` keeps meterstack's tables in their own schema).
+The hot path speaks to the driver directly through :class:`Dialect`; SQL text is written with
+``:name`` parameters and translated once per statement for the driver.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import StaticPool
+
+from meterstack.errors import InvalidInputError
+
+_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+@dataclass(frozen=True)
+class StoreUrl:
+    """A parsed store URL."""
+
+    backend: str  # "sqlite" or "postgresql"
+    sqlalchemy_url: str
+    durability: str = "normal"
+    schema: str | None = None
+    memory: bool = False
+
+
+def parse_store_url(url: str) -> StoreUrl:
+    if "://" not in url:
+        return StoreUrl("sqlite", f"sqlite:///{Path(url)}")
+    parts = urlsplit(url)
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    scheme = parts.scheme.split("+")[0]
+    if scheme == "sqlite":
+        durability = query.pop("durability", "normal")
+        if durability not in {"normal", "full"}:
+            raise InvalidInputError(f"durability must be 'normal' or 'full', got {durability!r}")
+        path = url.split("://", 1)[1].split("?", 1)[0].removeprefix("/")
+        memory = path in {"", ":memory:"}
+        return StoreUrl(
+            "sqlite",
+            "sqlite://" if memory else f"sqlite:///{path}",
+            durability=durability,
+            memory=memory,
+        )
+    if scheme in {"postgresql", "postgres"}:
+        schema = query.pop("schema", None)
+        if schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+            raise InvalidInputError(f"schema must be a plain lower-case identifier, got {schema!r}")
+        rebuilt = urlunsplit(
+            ("postgresql+psycopg", parts.netloc, parts.path, urlencode(query), parts.fragment)
+        )
+        return StoreUrl("postgresql", rebuilt, schema=schema)
+    raise InvalidInputError(
+        f"unsupported database URL scheme {parts.scheme!r}: use sqlite:///path or postgresql://…"
+    )
+
+
+def create_sql_engine(store_url: StoreUrl, pool_size: int = 20) -> Engine:
+    if store_url.backend == "sqlite":
+        return _sqlite_engine(store_url, pool_size)
+    return _postgres_engine(store_url, pool_size)
+
+
+def _sqlite_engine(store_url: StoreUrl, pool_size: int) -> Engine:
+    if store_url.memory:
+        engine = create_engine(
+            store_url.sqlalchemy_url,
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False, "isolation_level": None},
+        )
+    else:
+        engine = create_engine(
+            store_url.sqlalchemy_url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            connect_args={"check_same_thread": False, "isolation_level": None, "timeout": 60},
+        )
+    synchronous = "FULL" if store_url.durability == "full" else "NORMAL"
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # isolation_level=None: the driver opens no transaction of its own; we BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not store_url.memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgres_engine(store_url: StoreUrl, pool_size: int) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if store_url.schema is not None:
+        connect_args["options"] = f"-csearch_path={store_url.schema}"
+    return create_engine(
+        store_url.sqlalchemy_url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        connect_args=connect_args,
+    )
+
+
+class Dialect:
+    """Driver-level differences: parameter style, timestamps, transaction start."""
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self.is_sqlite = backend == "sqlite"
+
+    def sql(self, text: str) -> str:
+        return _translate(text, self.is_sqlite)
+
+    def begin(self, cursor: Any) -> None:
+        if self.is_sqlite:
+            cursor.execute("BEGIN IMMEDIATE")
+        # psycopg opens the transaction with the first statement.
+
+    def ts(self, instant: datetime) -> Any:
+        """A timestamp as the driver stores it (UTC)."""
+        instant = instant.astimezone(UTC)
+        if self.is_sqlite:
+            return instant.strftime(SQLITE_TIME_FORMAT)
+        return instant
+
+    def from_ts(self, value: Any) -> datetime:
+        if isinstance(value, datetime):
+            return value.astimezone(UTC)
+        return datetime.strptime(str(value), SQLITE_TIME_FORMAT).replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=512)
+def _translate(text: str, is_sqlite: bool) -> str:
+    if is_sqlite:
+        return text
+    return _PARAM.sub(r"%(\1)s", text)

@@ -1,0 +1,140 @@
+"""The database schema (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Migrations in ``store/migrations`` create exactly these tables; a test compares them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+catalog_versions = Table(
+    "catalog_versions",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("name", "version", name="uq_catalog_versions_name_version"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("catalog_hash", String(64), nullable=False),
+    Column("plan_id", String(64), nullable=False),
+    Column("billing_interval", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("period_anchor", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    #: Bumped by every change of plan, overrides, packs or switches (cache coherence).
+    Column("version", Integer, nullable=False),
+    Column("anonymous", Boolean, nullable=False),
+    Column("email", String(320), nullable=True, unique=True),
+    Column("name", String(200), nullable=True),
+    Column("password_hash", Text, nullable=True),
+)
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("project_id", String(40), nullable=True),
+    Column("end_user_id", String(200), nullable=True),
+    Column("name", String(200), nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("read_only", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_resources_account_kind", "account_id", "kind", "created_at"),
+)
+
+#: One row per (account, item, scope, period): the O(1) aggregate every check reads (A11).
+counters = Table(
+    "counters",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("item", String(64), primary_key=True),
+    Column("scope", String(120), primary_key=True),
+    #: ``YYYY-MM`` / ``YYYY-MM-DD`` for meters; ``""`` for resources and gauge levels.
+    Column("period", String(16), primary_key=True),
+    Column("used", BigInteger, nullable=False),
+    Column("held", BigInteger, nullable=False),
+    Column("overage", BigInteger, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("decision", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_idempotency_keys_created_at", "created_at"),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    Column("item", String(64), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("project_id", String(40), nullable=True),
+    Column("quantity", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("committed_quantity", BigInteger, nullable=True),
+    Index("ix_reservations_open", "account_id", "status", "expires_at"),
+)
+
+limit_overrides = Table(
+    "limit_overrides",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    #: ``""`` for the whole account.
+    Column("project_id", String(40), primary_key=True),
+    Column("item", String(64), primary_key=True),
+    Column("unlimited", Boolean, nullable=False),
+    Column("limit_value", BigInteger, nullable=True),
+    Column("grace_percent", String(16), nullable=True),
+)
+
+overage_switches = Table(
+    "overage_switches",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("project_id", String(40), primary_key=True),
+    #: ``*`` for every item.
+    Column("item", String(64), primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+)
+
+account_packs = Table(
+    "account_packs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    Column("pack_id", String(64), nullable=False),
+    Column("granted_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(32), nullable=False),
+    Index("ix_account_packs_account", "account_id"),
+)

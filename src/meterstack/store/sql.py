@@ -1,0 +1,585 @@
+"""The SQL store: one transaction per unit of work, conditional increments, nothing else decides.
+
+Services open a :class:`Transaction` with :meth:`SqlStore.transaction`; every write of a unit of
+work happens inside it and lands all or none. On SQLite the transaction is ``BEGIN IMMEDIATE``
+(one writer at a time, across processes); on PostgreSQL, row locks taken by the conditional
+upserts serialize writers of the same counter, and scopes are always touched in one fixed order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from meterstack.rules.admission import Totals
+from meterstack.rules.terms import AccountState, LimitOverride
+from meterstack.store.dialect import Dialect, StoreUrl, create_sql_engine, parse_store_url
+from meterstack.store.migrate import upgrade
+
+_COUNTER_UPSERT = """
+INSERT INTO counters (account_id, item, scope, period, used, held, overage)
+VALUES (:account_id, :item, :scope, :period, :d_used, :d_held, :d_overage)
+ON CONFLICT (account_id, item, scope, period) DO UPDATE SET
+  used = counters.used + excluded.used,
+  held = counters.held + excluded.held,
+  overage = counters.overage + {overage}
+{condition}
+RETURNING used, held, overage
+"""
+_OVERAGE_NONE = "0"
+_OVERAGE_FROM = (
+    "CASE WHEN counters.used + excluded.used <= :overage_from THEN 0 "
+    "WHEN counters.used >= :overage_from THEN excluded.used "
+    "ELSE counters.used + excluded.used - :overage_from END"
+)
+_BOUND = "WHERE counters.used + counters.held + excluded.used + excluded.held <= :bound"
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: str
+    catalog_hash: str
+    plan_id: str
+    billing_interval: str
+    status: str
+    period_anchor: datetime
+    created_at: datetime
+    version: int
+    anonymous: bool
+    email: str | None
+    name: str | None
+
+
+@dataclass(frozen=True)
+class ReservationRow:
+    id: str
+    account_id: str
+    item: str
+    period: str
+    project_id: str | None
+    quantity: int
+    status: str
+    created_at: datetime
+    expires_at: datetime
+    committed_quantity: int | None
+
+
+class SqlStore:
+    """Persistence for SQLite and PostgreSQL behind one interface."""
+
+    def __init__(self, url: str, *, migrate: bool = True, pool_size: int = 20) -> None:
+        self.url: StoreUrl = parse_store_url(url)
+        self.engine = create_sql_engine(self.url, pool_size=pool_size)
+        self.dialect = Dialect(self.url.backend)
+        if self.url.schema is not None:
+            with self.engine.begin() as connection:
+                connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.url.schema}"')
+        if migrate:
+            upgrade(self.engine)
+
+    @property
+    def backend(self) -> str:
+        return self.url.backend
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One unit of work: commits when the block ends, rolls back if it raises."""
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                self.dialect.begin(cursor)
+                tx = Transaction(cursor, self.dialect)
+                try:
+                    yield tx
+                except BaseException:
+                    _rollback(connection, cursor, self.dialect)
+                    raise
+                if tx.rollback_only:
+                    _rollback(connection, cursor, self.dialect)
+                elif self.dialect.is_sqlite:
+                    cursor.execute("COMMIT")
+                else:
+                    connection.commit()
+            finally:
+                cursor.close()
+        finally:
+            connection.close()
+
+
+def _rollback(connection: Any, cursor: Any, dialect: Dialect) -> None:
+    if dialect.is_sqlite:
+        if not connection.dbapi_connection.in_transaction:
+            return
+        cursor.execute("ROLLBACK")
+    else:
+        connection.rollback()
+
+
+class Transaction:
+    """The operations of one unit of work; every method runs inside the open transaction."""
+
+    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+        self.cursor = cursor
+        self.dialect = dialect
+        #: Set by a service that decided to undo everything (a refused request).
+        self.rollback_only = False
+
+    # ------------------------------------------------------------------ low level
+
+    def execute(self, text: str, params: dict[str, Any] | None = None) -> Any:
+        self.cursor.execute(self.dialect.sql(text), params or {})
+        return self.cursor
+
+    def one(self, text: str, params: dict[str, Any] | None = None) -> Any:
+        return self.execute(text, params).fetchone()
+
+    def all(self, text: str, params: dict[str, Any] | None = None) -> list[Any]:
+        return list(self.execute(text, params).fetchall())
+
+    def ts(self, instant: datetime) -> Any:
+        return self.dialect.ts(instant)
+
+    # ------------------------------------------------------------------ catalogs
+
+    def catalog_by_name_version(self, name: str, version: int) -> tuple[str, str] | None:
+        row = self.one(
+            "SELECT hash, content FROM catalog_versions WHERE name = :name AND version = :version",
+            {"name": name, "version": version},
+        )
+        return None if row is None else (row[0], row[1])
+
+    def catalog_content(self, content_hash: str) -> str | None:
+        row = self.one(
+            "SELECT content FROM catalog_versions WHERE hash = :hash", {"hash": content_hash}
+        )
+        return None if row is None else str(row[0])
+
+    def insert_catalog(
+        self, content_hash: str, name: str, version: int, content: str, now: datetime
+    ) -> None:
+        self.execute(
+            "INSERT INTO catalog_versions (hash, name, version, content, created_at) "
+            "VALUES (:hash, :name, :version, :content, :created_at) ON CONFLICT DO NOTHING",
+            {
+                "hash": content_hash,
+                "name": name,
+                "version": version,
+                "content": content,
+                "created_at": self.ts(now),
+            },
+        )
+
+    # ------------------------------------------------------------------ accounts
+
+    def insert_account(self, row: AccountRow) -> None:
+        self.execute(
+            "INSERT INTO accounts (id, catalog_hash, plan_id, billing_interval, status, "
+            "period_anchor, created_at, version, anonymous, email, name) VALUES (:id, "
+            ":catalog_hash, :plan_id, :billing_interval, :status, :period_anchor, :created_at, "
+            ":version, :anonymous, :email, :name)",
+            {
+                "id": row.id,
+                "catalog_hash": row.catalog_hash,
+                "plan_id": row.plan_id,
+                "billing_interval": row.billing_interval,
+                "status": row.status,
+                "period_anchor": self.ts(row.period_anchor),
+                "created_at": self.ts(row.created_at),
+                "version": row.version,
+                "anonymous": row.anonymous,
+                "email": row.email,
+                "name": row.name,
+            },
+        )
+
+    def account(self, account_id: str) -> AccountRow | None:
+        row = self.one(
+            "SELECT id, catalog_hash, plan_id, billing_interval, status, period_anchor, "
+            "created_at, version, anonymous, email, name FROM accounts WHERE id = :id",
+            {"id": account_id},
+        )
+        if row is None:
+            return None
+        return AccountRow(
+            id=row[0],
+            catalog_hash=row[1],
+            plan_id=row[2],
+            billing_interval=row[3],
+            status=row[4],
+            period_anchor=self.dialect.from_ts(row[5]),
+            created_at=self.dialect.from_ts(row[6]),
+            version=int(row[7]),
+            anonymous=bool(row[8]),
+            email=row[9],
+            name=row[10],
+        )
+
+    def account_version(self, account_id: str) -> int | None:
+        row = self.one("SELECT version FROM accounts WHERE id = :id", {"id": account_id})
+        return None if row is None else int(row[0])
+
+    def bump_version(self, account_id: str) -> int:
+        row = self.one(
+            "UPDATE accounts SET version = version + 1 WHERE id = :id RETURNING version",
+            {"id": account_id},
+        )
+        return int(row[0])
+
+    def account_state(self, account_id: str) -> AccountState | None:
+        account = self.account(account_id)
+        if account is None:
+            return None
+        params = {"account_id": account_id}
+        overrides = {
+            (row[0], row[1]): LimitOverride(
+                limit=None if row[2] else int(row[3]),
+                grace_percent=None if row[4] is None else Decimal(row[4]),
+            )
+            for row in self.all(
+                "SELECT project_id, item, unlimited, limit_value, grace_percent "
+                "FROM limit_overrides WHERE account_id = :account_id",
+                params,
+            )
+        }
+        switches = {
+            (row[0], row[1]): bool(row[2])
+            for row in self.all(
+                "SELECT project_id, item, enabled FROM overage_switches "
+                "WHERE account_id = :account_id",
+                params,
+            )
+        }
+        packs = tuple(
+            row[0]
+            for row in self.all(
+                "SELECT pack_id FROM account_packs WHERE account_id = :account_id "
+                "ORDER BY granted_at, id",
+                params,
+            )
+        )
+        return AccountState(
+            account_id=account.id,
+            plan_id=account.plan_id,
+            catalog_hash=account.catalog_hash,
+            version=account.version,
+            period_anchor=account.period_anchor,
+            overrides=overrides,
+            packs=packs,
+            switches=switches,
+        )
+
+    def set_override(
+        self, account_id: str, project_id: str, item: str, override: LimitOverride
+    ) -> None:
+        self.execute(
+            "INSERT INTO limit_overrides (account_id, project_id, item, unlimited, limit_value, "
+            "grace_percent) VALUES (:account_id, :project_id, :item, :unlimited, :limit_value, "
+            ":grace) ON CONFLICT (account_id, project_id, item) DO UPDATE SET "
+            "unlimited = excluded.unlimited, limit_value = excluded.limit_value, "
+            "grace_percent = excluded.grace_percent",
+            {
+                "account_id": account_id,
+                "project_id": project_id,
+                "item": item,
+                "unlimited": override.limit is None,
+                "limit_value": override.limit,
+                "grace": None if override.grace_percent is None else str(override.grace_percent),
+            },
+        )
+
+    def clear_override(self, account_id: str, project_id: str, item: str) -> None:
+        self.execute(
+            "DELETE FROM limit_overrides WHERE account_id = :account_id "
+            "AND project_id = :project_id AND item = :item",
+            {"account_id": account_id, "project_id": project_id, "item": item},
+        )
+
+    def set_switch(self, account_id: str, project_id: str, item: str, enabled: bool) -> None:
+        self.execute(
+            "INSERT INTO overage_switches (account_id, project_id, item, enabled) VALUES "
+            "(:account_id, :project_id, :item, :enabled) ON CONFLICT (account_id, project_id, "
+            "item) DO UPDATE SET enabled = excluded.enabled",
+            {"account_id": account_id, "project_id": project_id, "item": item, "enabled": enabled},
+        )
+
+    def insert_pack(
+        self, grant_id: str, account_id: str, pack_id: str, now: datetime, source: str
+    ) -> None:
+        self.execute(
+            "INSERT INTO account_packs (id, account_id, pack_id, granted_at, source) VALUES "
+            "(:id, :account_id, :pack_id, :granted_at, :source)",
+            {
+                "id": grant_id,
+                "account_id": account_id,
+                "pack_id": pack_id,
+                "granted_at": self.ts(now),
+                "source": source,
+            },
+        )
+
+    # ------------------------------------------------------------------ counters
+
+    def increment(
+        self,
+        account_id: str,
+        item: str,
+        scope: str,
+        period: str,
+        *,
+        d_used: int = 0,
+        d_held: int = 0,
+        bound: int | None = None,
+        overage_from: int | None = None,
+    ) -> Totals | None:
+        """Add to a counter if the new used + held stays within ``bound``; None if refused.
+
+        This conditional increment is the only place where admission happens.
+        """
+        if bound is not None and d_used + d_held > bound:
+            # The row may not exist yet, and an insert would admit unconditionally.
+            return None
+        first_overage = 0
+        if overage_from is not None:
+            first_overage = max(0, min(d_used, d_used - overage_from))
+        text = _COUNTER_UPSERT.format(
+            overage=_OVERAGE_NONE if overage_from is None else _OVERAGE_FROM,
+            condition="" if bound is None else _BOUND,
+        )
+        row = self.one(
+            text,
+            {
+                "account_id": account_id,
+                "item": item,
+                "scope": scope,
+                "period": period,
+                "d_used": d_used,
+                "d_held": d_held,
+                "d_overage": first_overage,
+                "bound": bound,
+                "overage_from": overage_from,
+            },
+        )
+        if row is None:
+            return None
+        return Totals(used=int(row[0]), held=int(row[1]), overage=int(row[2]))
+
+    def adjust(
+        self,
+        account_id: str,
+        item: str,
+        scope: str,
+        period: str,
+        *,
+        d_used: int = 0,
+        d_held: int = 0,
+        d_overage: int = 0,
+    ) -> Totals:
+        """Unconditional change of a counter (compensation, commit of a hold, release)."""
+        row = self.one(
+            "INSERT INTO counters (account_id, item, scope, period, used, held, overage) VALUES "
+            "(:account_id, :item, :scope, :period, :d_used, :d_held, :d_overage) "
+            "ON CONFLICT (account_id, item, scope, period) DO UPDATE SET "
+            "used = counters.used + excluded.used, held = counters.held + excluded.held, "
+            "overage = counters.overage + excluded.overage RETURNING used, held, overage",
+            {
+                "account_id": account_id,
+                "item": item,
+                "scope": scope,
+                "period": period,
+                "d_used": d_used,
+                "d_held": d_held,
+                "d_overage": d_overage,
+            },
+        )
+        return Totals(used=int(row[0]), held=int(row[1]), overage=int(row[2]))
+
+    def totals(self, account_id: str, item: str, scope: str, period: str) -> Totals:
+        row = self.one(
+            "SELECT used, held, overage FROM counters WHERE account_id = :account_id "
+            "AND item = :item AND scope = :scope AND period = :period",
+            {"account_id": account_id, "item": item, "scope": scope, "period": period},
+        )
+        if row is None:
+            return Totals()
+        return Totals(used=int(row[0]), held=int(row[1]), overage=int(row[2]))
+
+    def counters_of(self, account_id: str, periods: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        """Every counter of an account in the given periods: (item, scope, period, totals)."""
+        params: dict[str, Any] = {"account_id": account_id}
+        names = []
+        for index, period in enumerate(periods):
+            params[f"p{index}"] = period
+            names.append(f":p{index}")
+        rows = self.all(
+            "SELECT item, scope, period, used, held, overage FROM counters WHERE "
+            f"account_id = :account_id AND period IN ({', '.join(names)})",
+            params,
+        )
+        return [
+            (
+                row[0],
+                row[1],
+                row[2],
+                Totals(used=int(row[3]), held=int(row[4]), overage=int(row[5])),
+            )
+            for row in rows
+        ]
+
+    # ------------------------------------------------------------------ idempotency
+
+    def save_idempotency(
+        self, account_id: str, key: str, request_hash: str, decision: str, now: datetime
+    ) -> bool:
+        """Store an admitted decision under its key; False if the key is already taken."""
+        row = self.one(
+            "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
+            "VALUES (:account_id, :key, :request_hash, :decision, :created_at) "
+            "ON CONFLICT DO NOTHING RETURNING account_id",
+            {
+                "account_id": account_id,
+                "key": key,
+                "request_hash": request_hash,
+                "decision": decision,
+                "created_at": self.ts(now),
+            },
+        )
+        return row is not None
+
+    def idempotency(self, account_id: str, key: str) -> tuple[str, str, datetime] | None:
+        row = self.one(
+            "SELECT request_hash, decision, created_at FROM idempotency_keys "
+            "WHERE account_id = :account_id AND key = :key",
+            {"account_id": account_id, "key": key},
+        )
+        if row is None:
+            return None
+        return str(row[0]), str(row[1]), self.dialect.from_ts(row[2])
+
+    def delete_idempotency(self, account_id: str, key: str) -> None:
+        self.execute(
+            "DELETE FROM idempotency_keys WHERE account_id = :account_id AND key = :key",
+            {"account_id": account_id, "key": key},
+        )
+
+    def purge_idempotency(self, before: datetime) -> int:
+        cursor = self.execute(
+            "DELETE FROM idempotency_keys WHERE created_at < :before", {"before": self.ts(before)}
+        )
+        return int(cursor.rowcount)
+
+    # ------------------------------------------------------------------ reservations
+
+    def insert_reservation(self, row: ReservationRow) -> None:
+        self.execute(
+            "INSERT INTO reservations (id, account_id, item, period, project_id, quantity, "
+            "status, created_at, expires_at, committed_quantity) VALUES (:id, :account_id, "
+            ":item, :period, :project_id, :quantity, :status, :created_at, :expires_at, NULL)",
+            {
+                "id": row.id,
+                "account_id": row.account_id,
+                "item": row.item,
+                "period": row.period,
+                "project_id": row.project_id,
+                "quantity": row.quantity,
+                "status": row.status,
+                "created_at": self.ts(row.created_at),
+                "expires_at": self.ts(row.expires_at),
+            },
+        )
+
+    def reservation(self, reservation_id: str, *, lock: bool = False) -> ReservationRow | None:
+        suffix = " FOR UPDATE" if lock and not self.dialect.is_sqlite else ""
+        row = self.one(
+            "SELECT id, account_id, item, period, project_id, quantity, status, created_at, "
+            f"expires_at, committed_quantity FROM reservations WHERE id = :id{suffix}",
+            {"id": reservation_id},
+        )
+        return None if row is None else self._reservation(row)
+
+    def _reservation(self, row: Any) -> ReservationRow:
+        return ReservationRow(
+            id=row[0],
+            account_id=row[1],
+            item=row[2],
+            period=row[3],
+            project_id=row[4],
+            quantity=int(row[5]),
+            status=row[6],
+            created_at=self.dialect.from_ts(row[7]),
+            expires_at=self.dialect.from_ts(row[8]),
+            committed_quantity=None if row[9] is None else int(row[9]),
+        )
+
+    def close_reservation(
+        self, reservation_id: str, status: str, committed_quantity: int | None = None
+    ) -> bool:
+        """Move an open hold to ``status``; False if it was no longer open."""
+        row = self.one(
+            "UPDATE reservations SET status = :status, committed_quantity = :committed "
+            "WHERE id = :id AND status = 'open' RETURNING id",
+            {"id": reservation_id, "status": status, "committed": committed_quantity},
+        )
+        return row is not None
+
+    def expire_reservations(self, account_id: str, now: datetime) -> list[ReservationRow]:
+        """Close every lapsed open hold of an account (C6) and return them."""
+        rows = self.all(
+            "UPDATE reservations SET status = 'expired' WHERE account_id = :account_id "
+            "AND status = 'open' AND expires_at <= :now RETURNING id, account_id, item, period, "
+            "project_id, quantity, status, created_at, expires_at, committed_quantity",
+            {"account_id": account_id, "now": self.ts(now)},
+        )
+        return [self._reservation(row) for row in rows]
+
+    # ------------------------------------------------------------------ resources
+
+    def insert_resource(
+        self,
+        resource_id: str,
+        account_id: str,
+        kind: str,
+        now: datetime,
+        *,
+        project_id: str | None = None,
+        end_user_id: str | None = None,
+        name: str | None = None,
+        active: bool = True,
+    ) -> None:
+        self.execute(
+            "INSERT INTO resources (id, account_id, kind, project_id, end_user_id, name, active, "
+            "read_only, created_at) VALUES (:id, :account_id, :kind, :project_id, :end_user_id, "
+            ":name, :active, :read_only, :created_at)",
+            {
+                "id": resource_id,
+                "account_id": account_id,
+                "kind": kind,
+                "project_id": project_id,
+                "end_user_id": end_user_id,
+                "name": name,
+                "active": active,
+                "read_only": False,
+                "created_at": self.ts(now),
+            },
+        )
+
+    def resource(self, resource_id: str) -> tuple[Any, ...] | None:
+        row = self.one(
+            "SELECT id, account_id, kind, project_id, end_user_id, name, active, read_only, "
+            "created_at FROM resources WHERE id = :id",
+            {"id": resource_id},
+        )
+        if row is None:
+            return None
+        return (*row[:6], bool(row[6]), bool(row[7]), self.dialect.from_ts(row[8]))
+
+    def delete_resource(self, resource_id: str) -> bool:
+        row = self.one("DELETE FROM resources WHERE id = :id RETURNING id", {"id": resource_id})
+        return row is not None
