@@ -1,3 +1,23 @@
 """meterstack: plans-as-code billing, usage metering and real-time quota enforcement."""
 
+from meterstack.clock import Clock, ManualClock, SystemClock
+from meterstack.engine import Engine
+from meterstack.errors import MeterstackError
+from meterstack.rules.decisions import Decision, DecisionCode
+from meterstack.services.holds import Reservation
+from meterstack.services.metering import UsageEvent
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "Clock",
+    "Decision",
+    "DecisionCode",
+    "Engine",
+    "ManualClock",
+    "MeterstackError",
+    "Reservation",
+    "SystemClock",
+    "UsageEvent",
+    "__version__",
+]

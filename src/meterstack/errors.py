@@ -67,3 +67,16 @@ class UpgradeRequiredError(MeterstackError):
 class NotAllowedForTierError(MeterstackError):
     code = "not_allowed_for_tier"
     http_status = 403
+
+
+class RefusedError(MeterstackError):
+    """A request refused by a limit or a tier; ``details`` carries the refusing decision (D4).
+
+    The code and status are the decision's own (``limit_exceeded`` 429, ``hard_limit_exceeded``
+    403, ``upgrade_required`` 402, ``read_only`` 403…), so clients map it by code.
+    """
+
+    def __init__(self, code: str, http_status: int, message: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.code = code
+        self.http_status = http_status

@@ -117,6 +117,21 @@ def yaml_line(text: str, *path: str) -> str:
     return text.splitlines()[node.start_mark.line]
 
 
+def key_line(text: str, *path: str) -> str:
+    """The source line on which the key at the end of ``path`` is written.
+
+    Unlike :func:`yaml_line` this follows the keys, not the value, so a key whose value is an
+    alias (``*project_storage_overage``) gives its own line rather than the anchor's.
+    """
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    line = 0
+    for key in path:
+        assert isinstance(node, yaml.MappingNode)
+        name, node = next((name, value) for name, value in node.value if name.value == key)
+        line = name.start_mark.line
+    return text.splitlines()[line]
+
+
 def columns(row: tuple[T, ...]) -> list[tuple[str, T]]:
     return list(zip(TIERS, row, strict=True))
 
@@ -271,6 +286,12 @@ def test_d3_storage_overage_price_marked_assumption(text: str) -> None:
     assert yaml_line(text, *charge, "minimum").endswith("# assumption")
 
 
+@pytest.mark.parametrize("tier", OVERAGE_TIERS[1:])
+def test_d3_storage_overage_marked_on_every_plan(text: str, tier: str) -> None:
+    # FREE writes the assumed price out (above); the other plans reuse it through an alias.
+    assert "# assumption" in key_line(text, "plans", tier, "overage", "project_storage")
+
+
 @pytest.mark.parametrize(
     ("plan", "usage", "item", "expected"),
     [
@@ -397,3 +418,8 @@ def test_a7_accounts_start_anonymous_and_fall_back_to_free(catalog: Catalog) -> 
     assert catalog.default_plan == "anonymous"
     assert catalog.policies.fallback_plan == "free"
     assert catalog.plan("anonymous").self_serve is False
+
+
+def test_a7_fallback_to_free_marked_assumption(text: str) -> None:
+    # The seed never says where a cancelled subscription goes.
+    assert yaml_line(text, "policies", "fallback_plan").endswith("# assumption")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import Enum, StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -478,10 +479,11 @@ class Catalog(Model):
     # ---------------------------------------------------------------- look-ups
 
     def plan(self, plan_id: str) -> Plan:
-        for plan in self.plans:
-            if plan.id == plan_id:
-                return plan
-        raise KeyError(plan_id)
+        return self.plans_by_id[plan_id]
+
+    @cached_property
+    def plans_by_id(self) -> dict[str, Plan]:
+        return {plan.id: plan for plan in self.plans}
 
     @property
     def plan_ids(self) -> tuple[str, ...]:
@@ -490,7 +492,7 @@ class Catalog(Model):
     def tier_rank(self, plan_id: str) -> int:
         return self.plan_ids.index(plan_id)
 
-    @property
+    @cached_property
     def items(self) -> dict[str, Meter | Gauge | Resource | Concurrency]:
         """Every limitable item by id, in declaration order of its section."""
         merged: dict[str, Meter | Gauge | Resource | Concurrency] = {}

@@ -25,6 +25,8 @@ from meterstack.money import ceil_units
 ACCOUNT_WIDE = ""
 #: The item key of a switch that applies to every item.
 ALL_ITEMS = "*"
+#: The resource kind of projects: every catalog's accounts may have projects.
+PROJECT_KIND = "projects"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class AccountState:
     packs: tuple[str, ...] = ()
     #: (project id or ACCOUNT_WIDE, item or ALL_ITEMS) -> overage enabled
     switches: dict[tuple[str, str], bool] = field(default_factory=dict)
+    #: The account's projects (their counters are kept beside the account's, A11).
+    projects: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

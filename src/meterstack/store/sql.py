@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from meterstack.rules.admission import Totals
-from meterstack.rules.terms import AccountState, LimitOverride
+from meterstack.rules.terms import PROJECT_KIND, AccountState, LimitOverride
 from meterstack.store.dialect import Dialect, StoreUrl, create_sql_engine, parse_store_url
 from meterstack.store.migrate import upgrade
 
@@ -265,6 +265,13 @@ class Transaction:
                 params,
             )
         )
+        projects = frozenset(
+            row[0]
+            for row in self.all(
+                "SELECT id FROM resources WHERE account_id = :account_id AND kind = :kind",
+                {**params, "kind": PROJECT_KIND},
+            )
+        )
         return AccountState(
             account_id=account.id,
             plan_id=account.plan_id,
@@ -274,6 +281,7 @@ class Transaction:
             overrides=overrides,
             packs=packs,
             switches=switches,
+            projects=projects,
         )
 
     def set_override(

@@ -1,0 +1,280 @@
+"""The engine: meterstack's public Python API.
+
+It opens a store by URL, loads and stores the catalog, and wires the services to one clock::
+
+    engine = Engine.open("sqlite:///billing.db", catalog="agentstack")
+    account = engine.create_account(plan="starter")
+    decision = engine.consume(account.id, "api_calls", 1, idempotency_key="req-42")
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from meterstack.catalog.loader import LoadedCatalog, load_catalog
+from meterstack.catalog.schema import Catalog, Unlimited
+from meterstack.clock import Clock, SystemClock
+from meterstack.errors import InvalidInputError, MeterstackError
+from meterstack.rules.decisions import Decision
+from meterstack.services.accounts import Account, Accounts, PackGrant, ResourceObject
+from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
+from meterstack.services.holds import Holds, Reservation
+from meterstack.services.metering import Metering, UsageEvent
+from meterstack.services.usage import Usage, UsageReport
+from meterstack.store.sql import SqlStore
+
+DEFAULT_DATABASE_URL = "sqlite:///./meterstack.db"
+DEFAULT_CATALOG = "agentstack"
+
+
+def default_database_url() -> str:
+    return os.environ.get("METERSTACK_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def default_catalog() -> str:
+    return os.environ.get("METERSTACK_CATALOG") or DEFAULT_CATALOG
+
+
+class Engine:
+    """One store, one catalog, one clock; every door of meterstack goes through here."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        self._accounts = Accounts(ctx)
+        self._metering = Metering(ctx)
+        self._holds = Holds(ctx)
+        self._usage = Usage(ctx)
+
+    @classmethod
+    def open(
+        cls,
+        url: str | Path | None = None,
+        *,
+        catalog: str | Path | LoadedCatalog | None = None,
+        clock: Clock | None = None,
+        idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION,
+        pool_size: int = 20,
+    ) -> Engine:
+        """Open (and migrate) the store at ``url`` with ``catalog`` (a built-in name or a path).
+
+        Both fall back to ``METERSTACK_DATABASE_URL`` / ``METERSTACK_CATALOG``, then to
+        ``sqlite:///./meterstack.db`` and ``agentstack``.
+        """
+        if idempotency_retention < timedelta(days=35):
+            raise InvalidInputError("idempotency keys must be kept at least 35 days (D7)")
+        loaded = (
+            catalog
+            if isinstance(catalog, LoadedCatalog)
+            else load_catalog(catalog if catalog is not None else default_catalog())
+        )
+        store = SqlStore(
+            str(url) if url is not None else default_database_url(), pool_size=pool_size
+        )
+        ctx = ServiceContext(
+            store=store,
+            clock=clock or SystemClock(),
+            current=loaded,
+            idempotency_retention=idempotency_retention,
+        )
+        try:
+            ctx.register_current()
+        except BaseException:
+            store.close()
+            raise
+        return cls(ctx)
+
+    def close(self) -> None:
+        self._ctx.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog new accounts subscribe to."""
+        return self._ctx.current.catalog
+
+    @property
+    def clock(self) -> Clock:
+        return self._ctx.clock
+
+    @property
+    def backend(self) -> str:
+        return self._ctx.store.backend
+
+    # ------------------------------------------------------------------ accounts
+
+    def create_account(
+        self,
+        plan: str | None = None,
+        *,
+        interval: str = "monthly",
+        email: str | None = None,
+        name: str | None = None,
+    ) -> Account:
+        return self._accounts.create_account(plan, interval=interval, email=email, name=name)
+
+    def account(self, account_id: str) -> Account:
+        return self._accounts.account(account_id)
+
+    def create_project(
+        self, account_id: str, *, name: str | None = None, active: bool = True
+    ) -> ResourceObject:
+        """A new project; refused past the plan's project (and active project) limit (A10, D12)."""
+        return self._accounts.create_resource(account_id, "projects", name=name, active=active)
+
+    def create_resource(
+        self,
+        account_id: str,
+        kind: str,
+        *,
+        project_id: str | None = None,
+        name: str | None = None,
+    ) -> ResourceObject:
+        return self._accounts.create_resource(account_id, kind, project_id=project_id, name=name)
+
+    def delete_resource(self, resource_id: str) -> None:
+        self._accounts.delete_resource(resource_id)
+
+    delete_project = delete_resource
+
+    # ------------------------------------------------------------------ metering
+
+    def consume(
+        self,
+        account_id: str,
+        meter: str,
+        quantity: int = 1,
+        *,
+        project_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Decision:
+        """Record ``quantity`` of ``meter`` if the limits admit it; the decision either way."""
+        event = UsageEvent(account_id, meter, quantity, project_id, idempotency_key)
+        return self._metering.consume(event)
+
+    def check(
+        self,
+        account_id: str,
+        meter: str,
+        quantity: int = 1,
+        *,
+        project_id: str | None = None,
+    ) -> Decision:
+        """The decision ``consume`` would make now; nothing is recorded."""
+        return self._metering.check(UsageEvent(account_id, meter, quantity, project_id))
+
+    def consume_many(
+        self, events: Iterable[UsageEvent | Mapping[str, Any]]
+    ) -> list[Decision | MeterstackError]:
+        """Decide many events in one transaction; one result per event, in order.
+
+        Each result is the event's :class:`Decision`, or the error that event alone met
+        (unknown meter, idempotency key reused…); the other events are unaffected.
+        """
+        return self._metering.consume_many([_event(event) for event in events])
+
+    def reserve(
+        self,
+        account_id: str,
+        meter: str,
+        quantity: int = 1,
+        *,
+        ttl: float | timedelta | None = None,
+        project_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Reservation:
+        """Hold ``quantity`` against the limits until committed, released or expired (D6, C6).
+
+        ``ttl`` (seconds) is capped by the meter's longest hold.
+        """
+        if ttl is not None and not isinstance(ttl, timedelta):
+            if isinstance(ttl, bool) or not isinstance(ttl, int | float | Decimal):
+                raise InvalidInputError(f"ttl must be a number of seconds, got {ttl!r}")
+            ttl = timedelta(seconds=float(ttl))
+        event = UsageEvent(account_id, meter, quantity, project_id, idempotency_key)
+        decision = self._metering.reserve(event, ttl)
+        expires = decision.extra.get("expires_at")
+        return Reservation(
+            id=decision.reservation_id,
+            account_id=account_id,
+            meter=meter,
+            quantity=quantity,
+            project_id=project_id,
+            status="open" if decision.allowed else "refused",
+            expires_at=None if expires is None else _parse_time(expires),
+            decision=decision,
+        )
+
+    def commit(self, reservation_id: str, quantity: int | None = None) -> Decision:
+        """Record the hold's actual quantity; None = what was held (D6)."""
+        return self._holds.commit(reservation_id, quantity)
+
+    def release(self, reservation_id: str) -> Reservation:
+        return self._holds.release(reservation_id)
+
+    def usage(self, account_id: str, *, project_id: str | None = None) -> UsageReport:
+        """Every meter and resource: used, held, limit, hard limit, remaining, percent."""
+        return self._usage.usage(account_id, project_id=project_id)
+
+    # ------------------------------------------------------------------ operator levers
+
+    def set_overage(
+        self,
+        account_id: str,
+        enabled: bool,
+        *,
+        meter: str | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        self._accounts.set_overage(account_id, enabled, meter=meter, project_id=project_id)
+
+    def set_limit(
+        self,
+        account_id: str,
+        item: str,
+        limit: int | Unlimited | str | None,
+        *,
+        grace: Decimal | int | str | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        self._accounts.set_limit(account_id, item, limit, grace=grace, project_id=project_id)
+
+    def clear_limit(self, account_id: str, item: str, *, project_id: str | None = None) -> None:
+        self._accounts.clear_limit(account_id, item, project_id=project_id)
+
+    def grant_pack(self, account_id: str, pack_id: str) -> PackGrant:
+        return self._accounts.grant_pack(account_id, pack_id)
+
+
+def _event(event: UsageEvent | Mapping[str, Any]) -> UsageEvent:
+    if isinstance(event, UsageEvent):
+        return event
+    try:
+        return UsageEvent(
+            account_id=event["account_id"],
+            meter=event["meter"],
+            quantity=event.get("quantity", 1),
+            project_id=event.get("project_id"),
+            idempotency_key=event.get("idempotency_key"),
+        )
+    except KeyError as missing:
+        raise InvalidInputError(f"a usage event needs {missing.args[0]!r}") from None
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)

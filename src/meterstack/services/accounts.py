@@ -1,0 +1,361 @@
+"""Accounts, projects and counted resources, and the operator's levers on an account's terms.
+
+Creating a resource admits it by the same conditional increment as a meter: the count of its
+kind (and of every kind it is a subset of, D12) may not pass the limit, so counts stay exact
+under concurrency (A10). Every change of an account's terms bumps its version (C7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from meterstack.catalog.schema import UNLIMITED, Catalog, Gauge, Meter, Unlimited
+from meterstack.errors import (
+    InvalidInputError,
+    NotFoundError,
+    RefusedError,
+    UpgradeRequiredError,
+)
+from meterstack.rules.admission import ACCOUNT_SCOPE
+from meterstack.rules.decisions import Decision, DecisionCode
+from meterstack.rules.terms import (
+    ACCOUNT_WIDE,
+    ALL_ITEMS,
+    PROJECT_KIND,
+    AccountState,
+    LimitOverride,
+    item_terms,
+)
+from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.validation import validate_item, validate_meter, validate_project
+from meterstack.store.sql import AccountRow, Transaction
+
+#: Resource counters are not per period: they hold the current count.
+NO_PERIOD = ""
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    plan: str
+    billing_interval: str
+    status: str
+    catalog: str
+    catalog_version: int
+    created_at: datetime
+    anonymous: bool
+    email: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ResourceObject:
+    """A counted object (D13): a project, a member, an API key…"""
+
+    id: str
+    account_id: str
+    kind: str
+    project_id: str | None
+    name: str | None
+    active: bool
+    read_only: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PackGrant:
+    id: str
+    account_id: str
+    pack_id: str
+    granted_at: datetime
+
+
+class Accounts:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    # ------------------------------------------------------------------ accounts
+
+    def create_account(
+        self,
+        plan: str | None = None,
+        *,
+        interval: str = "monthly",
+        email: str | None = None,
+        name: str | None = None,
+        anonymous: bool = False,
+    ) -> Account:
+        loaded = self.ctx.current
+        catalog = loaded.catalog
+        plan_id = plan or catalog.default_plan
+        if plan_id not in catalog.plan_ids:
+            raise InvalidInputError(
+                f"unknown plan {plan_id!r}; catalog {catalog.catalog!r} plans: "
+                + ", ".join(catalog.plan_ids),
+                plan=plan_id,
+            )
+        if interval not in catalog.policies.intervals:
+            raise InvalidInputError(
+                f"billing interval {interval!r} is not offered; choose one of "
+                + ", ".join(catalog.policies.intervals),
+                interval=interval,
+            )
+        now = self.ctx.now()
+        row = AccountRow(
+            id=new_id("acct"),
+            catalog_hash=loaded.content_hash,
+            plan_id=plan_id,
+            billing_interval=interval,
+            status="active",
+            period_anchor=now,
+            created_at=now,
+            version=1,
+            anonymous=anonymous,
+            email=email,
+            name=name,
+        )
+        with self.ctx.store.transaction() as tx:
+            tx.insert_account(row)
+        return _account(row, catalog)
+
+    def account(self, account_id: str) -> Account:
+        with self.ctx.store.transaction() as tx:
+            row = tx.account(account_id)
+            if row is None:
+                raise NotFoundError(f"no account {account_id!r}", account_id=account_id)
+            return _account(row, self.ctx.catalog(tx, row.catalog_hash))
+
+    # ------------------------------------------------------------------ resources
+
+    def create_resource(
+        self,
+        account_id: str,
+        kind: str,
+        *,
+        project_id: str | None = None,
+        name: str | None = None,
+        active: bool = True,
+    ) -> ResourceObject:
+        """Create one object of ``kind``; refused past the plan's limit (A10, D12)."""
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            if kind != PROJECT_KIND and kind not in catalog.resources:
+                raise InvalidInputError(
+                    f"unknown resource kind {kind!r}; catalog {catalog.catalog!r} resources: "
+                    + ", ".join(sorted(catalog.resources)),
+                    kind=kind,
+                )
+            validate_project(state, project_id)
+            for counted in _counted_kinds(catalog, kind, active):
+                refusal = self._count(tx, catalog, state, counted, now)
+                if refusal is not None:
+                    raise refused(refusal)
+            resource_id = new_id("proj" if kind == PROJECT_KIND else "res")
+            tx.insert_resource(
+                resource_id, account_id, kind, now, project_id=project_id, name=name, active=active
+            )
+            if kind == PROJECT_KIND:
+                self.ctx.changed(tx, account_id)
+        return ResourceObject(resource_id, account_id, kind, project_id, name, active, False, now)
+
+    def _count(
+        self, tx: Transaction, catalog: Catalog, state: AccountState, kind: str, now: datetime
+    ) -> Decision | None:
+        """Count one more ``kind``; the refusal when the limit is reached."""
+        if kind not in catalog.resources:
+            tx.adjust(state.account_id, kind, ACCOUNT_SCOPE, NO_PERIOD, d_used=1)
+            return None
+        terms = item_terms(catalog, state, kind)
+        after = tx.increment(
+            state.account_id, kind, ACCOUNT_SCOPE, NO_PERIOD, d_used=1, bound=terms.limit
+        )
+        if after is not None:
+            return None
+        current = tx.totals(state.account_id, kind, ACCOUNT_SCOPE, NO_PERIOD)
+        return Decision(
+            allowed=False,
+            code=DecisionCode.LIMIT_EXCEEDED,
+            http_status=terms.refusal_status,
+            meter=kind,
+            quantity=1,
+            used=current.used,
+            held=0,
+            limit=terms.limit,
+            hard_limit=terms.limit,
+            remaining=0,
+            overage_units=0,
+            warnings=(),
+            as_of=now,
+            period=NO_PERIOD,
+            scope=ACCOUNT_SCOPE,
+            message=f"{kind}: {current.used} of {terms.limit} already exist; "
+            "delete one or upgrade to create more",
+        )
+
+    def delete_resource(self, resource_id: str) -> None:
+        """Delete an object; its slot is free at once."""
+        with self.ctx.store.transaction() as tx:
+            row = tx.resource(resource_id)
+            if row is None:
+                raise NotFoundError(f"no resource {resource_id!r}", resource_id=resource_id)
+            account_id, kind, active = row[1], row[2], row[6]
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            tx.delete_resource(resource_id)
+            for counted in _counted_kinds(catalog, kind, active):
+                tx.adjust(account_id, counted, ACCOUNT_SCOPE, NO_PERIOD, d_used=-1)
+            if kind == PROJECT_KIND:
+                self.ctx.changed(tx, account_id)
+
+    # ------------------------------------------------------------------ operator levers
+
+    def set_overage(
+        self,
+        account_id: str,
+        enabled: bool,
+        *,
+        meter: str | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        """Turn overage on or off for the account or one project, for one meter or all (A5, D3)."""
+        with self.ctx.store.transaction() as tx:
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            plan = catalog.plan(state.plan_id)
+            if enabled and not plan.payments:
+                raise UpgradeRequiredError(
+                    f"the {plan.name} plan has no payments, so overage cannot be turned on; "
+                    "upgrade to a paid plan first",
+                    plan=plan.id,
+                )
+            if meter is not None:
+                validate_item(catalog, meter)
+                if meter not in plan.overage:
+                    raise InvalidInputError(
+                        f"the {plan.name} plan offers no overage on {meter!r}"
+                        + (f"; it does on {', '.join(plan.overage)}" if plan.overage else ""),
+                        meter=meter,
+                        plan=plan.id,
+                    )
+            elif enabled and not plan.overage:
+                raise InvalidInputError(
+                    f"the {plan.name} plan offers no overage on any item", plan=plan.id
+                )
+            validate_project(state, project_id)
+            tx.set_switch(account_id, project_id or ACCOUNT_WIDE, meter or ALL_ITEMS, enabled)
+            self.ctx.changed(tx, account_id)
+
+    def set_limit(
+        self,
+        account_id: str,
+        item: str,
+        limit: int | Unlimited | str | None,
+        *,
+        grace: Decimal | int | str | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        """An operator's override of one item's limit and grace (D14); None = unlimited."""
+        override = LimitOverride(limit=_limit_value(limit), grace_percent=_grace_value(grace))
+        with self.ctx.store.transaction() as tx:
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            validate_item(catalog, item)
+            declared = catalog.items[item]
+            if override.grace_percent is not None and not isinstance(declared, Meter | Gauge):
+                raise InvalidInputError(
+                    f"grace applies to meters and gauges only, and {item!r} is a {declared.kind}",
+                    item=item,
+                )
+            if project_id is not None:
+                validate_meter(catalog, item)
+                validate_project(state, project_id)
+            tx.set_override(account_id, project_id or ACCOUNT_WIDE, item, override)
+            self.ctx.changed(tx, account_id)
+
+    def clear_limit(self, account_id: str, item: str, *, project_id: str | None = None) -> None:
+        """Remove an override: the plan's limit applies again."""
+        with self.ctx.store.transaction() as tx:
+            self.ctx.state(tx, account_id)
+            tx.clear_override(account_id, project_id or ACCOUNT_WIDE, item)
+            self.ctx.changed(tx, account_id)
+
+    def grant_pack(self, account_id: str, pack_id: str, *, source: str = "operator") -> PackGrant:
+        """Add a pack's permanent capacity to the account (A6, D11)."""
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            if pack_id not in catalog.packs:
+                raise NotFoundError(
+                    f"unknown pack {pack_id!r}; catalog {catalog.catalog!r} packs: "
+                    + ", ".join(catalog.packs),
+                    pack_id=pack_id,
+                )
+            grant = PackGrant(new_id("pack"), account_id, pack_id, now)
+            tx.insert_pack(grant.id, account_id, pack_id, now, source)
+            self.ctx.changed(tx, account_id)
+        return grant
+
+
+def refused(decision: Decision) -> RefusedError:
+    """The error carrying a refusal, with the seed's ``current_usage`` and ``limit`` (C5)."""
+    return RefusedError(
+        str(decision.code),
+        decision.http_status,
+        decision.message,
+        current_usage=decision.used,
+        limit=decision.limit,
+        decision=decision.to_dict(),
+    )
+
+
+def _counted_kinds(catalog: Catalog, kind: str, active: bool) -> list[str]:
+    """The counters one object of ``kind`` occupies: its own, and active subsets (D12)."""
+    kinds = [kind]
+    if active:
+        kinds += [
+            other for other, resource in catalog.resources.items() if resource.subset_of == kind
+        ]
+    return kinds
+
+
+def _limit_value(limit: Any) -> int | None:
+    if limit is None or limit is UNLIMITED or limit == "unlimited":
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise InvalidInputError(
+            f'limit must be a whole number of at least 0 or "unlimited", got {limit!r}'
+        )
+    return limit
+
+
+def _grace_value(grace: Any) -> Decimal | None:
+    if grace is None:
+        return None
+    try:
+        value = Decimal(str(grace))
+    except InvalidOperation:
+        value = Decimal(-1)
+    if isinstance(grace, float | bool) or not value.is_finite() or not 0 <= value <= 1000:
+        raise InvalidInputError(f"grace must be a percentage from 0 to 1000, got {grace!r}")
+    return value
+
+
+def _account(row: AccountRow, catalog: Catalog) -> Account:
+    return Account(
+        id=row.id,
+        plan=row.plan_id,
+        billing_interval=row.billing_interval,
+        status=row.status,
+        catalog=catalog.catalog,
+        catalog_version=catalog.version,
+        created_at=row.created_at,
+        anonymous=row.anonymous,
+        email=row.email,
+        name=row.name,
+    )

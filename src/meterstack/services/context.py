@@ -1,0 +1,104 @@
+"""What every service shares: the store, the clock, the stored catalogs and the account cache.
+
+Cached account states carry the account's ``version``; every unit of work reads the version in
+its own transaction and reloads the state when another process or server changed it, so a plan
+change, an override or a pack applies at once everywhere (C7).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from meterstack.catalog.loader import LoadedCatalog, parse_catalog
+from meterstack.catalog.schema import Catalog
+from meterstack.clock import Clock
+from meterstack.errors import CatalogConflictError, NotFoundError
+from meterstack.rules.periods import Period, period_for
+from meterstack.rules.terms import AccountState
+from meterstack.store.sql import SqlStore, Transaction
+
+#: D7: idempotency keys are kept at least this long.
+DEFAULT_IDEMPOTENCY_RETENTION = timedelta(days=35)
+
+
+def new_id(prefix: str) -> str:
+    """A fresh identifier with a readable prefix (``acct_…``, ``proj_…``)."""
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+@dataclass
+class ServiceContext:
+    store: SqlStore
+    clock: Clock
+    #: The catalog new accounts subscribe to.
+    current: LoadedCatalog
+    idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION
+    _catalogs: dict[str, Catalog] = field(default_factory=dict)
+    _states: dict[str, AccountState] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    # ------------------------------------------------------------------ catalogs
+
+    def register_current(self) -> None:
+        """Store the current catalog version; the same version with other content is refused."""
+        loaded = self.current
+        catalog = loaded.catalog
+        with self.store.transaction() as tx:
+            stored = tx.catalog_by_name_version(catalog.catalog, catalog.version)
+            if stored is not None and stored[0] != loaded.content_hash:
+                raise CatalogConflictError(
+                    f"catalog {catalog.catalog!r} version {catalog.version} is already stored "
+                    "with different content; give the changed catalog a new version number",
+                    catalog=catalog.catalog,
+                    version=catalog.version,
+                )
+            if stored is None:
+                tx.insert_catalog(
+                    loaded.content_hash, catalog.catalog, catalog.version, loaded.text, self.now()
+                )
+        self._catalogs[loaded.content_hash] = catalog
+
+    def catalog(self, tx: Transaction, content_hash: str) -> Catalog:
+        """The catalog version an account pinned, parsed once per process."""
+        catalog = self._catalogs.get(content_hash)
+        if catalog is not None:
+            return catalog
+        content = tx.catalog_content(content_hash)
+        if content is None:
+            raise NotFoundError(f"catalog version {content_hash[:12]} is not stored")
+        catalog = parse_catalog(content, f"stored catalog {content_hash[:12]}").catalog
+        with self._lock:
+            self._catalogs[content_hash] = catalog
+        return catalog
+
+    # ------------------------------------------------------------------ accounts
+
+    def state(self, tx: Transaction, account_id: str) -> AccountState:
+        """The account's state as of this transaction (reloaded when its version moved)."""
+        version = tx.account_version(account_id)
+        if version is None:
+            raise NotFoundError(f"no account {account_id!r}", account_id=account_id)
+        cached = self._states.get(account_id)
+        if cached is not None and cached.version == version:
+            return cached
+        state = tx.account_state(account_id)
+        if state is None:
+            raise NotFoundError(f"no account {account_id!r}", account_id=account_id)
+        with self._lock:
+            self._states[account_id] = state
+        return state
+
+    def changed(self, tx: Transaction, account_id: str) -> None:
+        """Record a change of the account's terms: every cache reloads it."""
+        tx.bump_version(account_id)
+        with self._lock:
+            self._states.pop(account_id, None)
+
+    def period(self, catalog: Catalog, state: AccountState, at: datetime | None = None) -> Period:
+        return period_for(catalog.policies.period, at or self.now(), state.period_anchor)

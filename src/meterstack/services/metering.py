@@ -1,0 +1,296 @@
+"""Metering: consume, check, holds, usage; admission happens only in the store's increments.
+
+Every request runs in one store transaction: the account's state (reloaded when its version
+moved), the rules' bounds per scope, one conditional increment per scope in a fixed order, the
+idempotency record, then the rules name the outcome. A scope that refuses undoes the scopes
+before it inside the same transaction, so a request applies to all of its scopes or to none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from meterstack.errors import (
+    IdempotencyKeyReusedError,
+    MeterstackError,
+)
+from meterstack.rules.admission import (
+    ACCOUNT_SCOPE,
+    AdmissionPlan,
+    ScopeBound,
+    Totals,
+    admits,
+    classify_admitted,
+    classify_refused,
+    overage_delta,
+    plan_request,
+)
+from meterstack.rules.decisions import Decision
+from meterstack.rules.terms import AccountState
+from meterstack.services.context import ServiceContext
+from meterstack.services.holds import insert_hold, sweep
+from meterstack.services.validation import (
+    validate_idempotency_key,
+    validate_meter,
+    validate_project,
+    validate_quantity,
+)
+from meterstack.store.sql import Transaction
+
+
+@dataclass(frozen=True)
+class UsageEvent:
+    """One unit of metered work to record: ``quantity`` of ``meter`` for an account."""
+
+    account_id: str
+    meter: str
+    quantity: int
+    project_id: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class HoldRequest:
+    """Asks for a hold instead of a consumption; ``ttl`` None = the meter's longest."""
+
+    ttl: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class _Applied:
+    bound: ScopeBound
+    after: Totals
+    overage: int
+
+
+class Metering:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    # ------------------------------------------------------------------ consume
+
+    def consume_many(self, events: Sequence[UsageEvent]) -> list[Decision | MeterstackError]:
+        """Decide every event on its own, all in one transaction (one durable commit).
+
+        Each result is the event's decision or the error that event alone met; events are
+        applied in (account, meter, project) order so that concurrent batches lock counters in
+        one global order, and answered in the order given.
+        """
+        order = sorted(
+            range(len(events)),
+            key=lambda i: (events[i].account_id, events[i].meter, events[i].project_id or ""),
+        )
+        results: list[Decision | MeterstackError | None] = [None] * len(events)
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            for index in order:
+                try:
+                    results[index] = self._consume(tx, events[index], now, None)
+                except MeterstackError as error:
+                    results[index] = error
+        return [result for result in results if result is not None]
+
+    def consume(self, event: UsageEvent) -> Decision:
+        with self.ctx.store.transaction() as tx:
+            return self._consume(tx, event, self.ctx.now(), None)
+
+    def _consume(
+        self, tx: Transaction, event: UsageEvent, now: datetime, hold_request: HoldRequest | None
+    ) -> Decision:
+        hold = hold_request is not None
+        state = self.ctx.state(tx, event.account_id)
+        catalog = self.ctx.catalog(tx, state.catalog_hash)
+        validate_meter(catalog, event.meter)
+        validate_quantity(catalog, event.meter, event.quantity)
+        validate_project(state, event.project_id)
+        key = validate_idempotency_key(event.idempotency_key)
+        request_hash = _request_hash(event, "hold" if hold else "consume")
+        plan = plan_request(
+            catalog,
+            state,
+            event.meter,
+            event.quantity,
+            period_key=self.ctx.period(catalog, state, now).key,
+            project_id=event.project_id,
+        )
+        outcome = self._admit(tx, plan, state, now, hold=hold)
+        if isinstance(outcome, tuple):
+            refused, current = outcome
+            # A retry of an admitted request replays its answer even at the limit (D7).
+            stored = self._stored(tx, event.account_id, key, request_hash, now)
+            if stored is not None:
+                return stored
+            return classify_refused(plan, refused, current, current, now)
+        decision = classify_admitted(
+            plan,
+            outcome[0].after,
+            outcome[0].overage,
+            now,
+            catalog.policies.near_limit_percent,
+            hold=hold,
+        )
+        if hold_request is not None:
+            decision = insert_hold(
+                tx,
+                catalog,
+                account_id=state.account_id,
+                project_id=event.project_id,
+                decision=decision,
+                now=now,
+                ttl=hold_request.ttl,
+            )
+        if key is not None and not self._remember(
+            tx, event.account_id, key, request_hash, decision
+        ):
+            # Another request with this key came first: answer with its decision, undo ours.
+            try:
+                stored = self._stored(tx, event.account_id, key, request_hash, now)
+            except IdempotencyKeyReusedError:
+                self._undo(tx, state.account_id, plan, outcome, hold=hold)
+                raise
+            if stored is None:  # the earlier record had lapsed and is gone: ours stands
+                self._remember(tx, event.account_id, key, request_hash, decision)
+                return decision
+            self._undo(tx, state.account_id, plan, outcome, hold=hold)
+            if decision.reservation_id is not None:
+                tx.close_reservation(decision.reservation_id, "released")
+            return stored
+        return decision
+
+    def _admit(
+        self,
+        tx: Transaction,
+        plan: AdmissionPlan,
+        state: AccountState,
+        now: datetime,
+        *,
+        hold: bool,
+    ) -> list[_Applied] | tuple[ScopeBound, Totals]:
+        """Increment every scope within its bound, or none: the applied scopes, or the refusal."""
+        for attempt in range(2):
+            applied: list[_Applied] = []
+            for bound in plan.scopes:
+                after = tx.increment(
+                    state.account_id,
+                    plan.item,
+                    bound.scope,
+                    plan.period_key,
+                    d_used=0 if hold else plan.quantity,
+                    d_held=plan.quantity if hold else 0,
+                    bound=bound.bound,
+                    overage_from=None if hold else bound.overage_from,
+                )
+                if after is None:
+                    self._undo(tx, state.account_id, plan, applied, hold=hold)
+                    if attempt == 0 and sweep(tx, state.account_id, now):
+                        break  # lapsed holds were released: decide once more
+                    current = tx.totals(state.account_id, plan.item, bound.scope, plan.period_key)
+                    return bound, current
+                overage = 0 if hold else overage_delta(bound, after.used, plan.quantity)
+                applied.append(_Applied(bound, after, overage))
+            else:
+                return applied
+        raise AssertionError("unreachable: the second attempt always returns")
+
+    def _undo(
+        self,
+        tx: Transaction,
+        account_id: str,
+        plan: AdmissionPlan,
+        applied: list[_Applied],
+        *,
+        hold: bool,
+    ) -> None:
+        """Take back what ``applied`` added, inside the same transaction."""
+        quantity = -plan.quantity
+        for step in applied:
+            tx.adjust(
+                account_id,
+                plan.item,
+                step.bound.scope,
+                plan.period_key,
+                d_used=0 if hold else quantity,
+                d_held=quantity if hold else 0,
+                d_overage=-step.overage,
+            )
+
+    # ------------------------------------------------------------------ idempotency (D7)
+
+    def _remember(
+        self, tx: Transaction, account_id: str, key: str, request_hash: str, decision: Decision
+    ) -> bool:
+        return tx.save_idempotency(
+            account_id, key, request_hash, json.dumps(decision.to_dict()), decision.as_of
+        )
+
+    def _stored(
+        self, tx: Transaction, account_id: str, key: str | None, request_hash: str, now: datetime
+    ) -> Decision | None:
+        """The stored decision for ``key``; 409 if it was made for another request."""
+        if key is None:
+            return None
+        stored = tx.idempotency(account_id, key)
+        if stored is None:
+            return None
+        stored_hash, decision, created_at = stored
+        if created_at < now - self.ctx.idempotency_retention:
+            tx.delete_idempotency(account_id, key)
+            return None
+        if stored_hash != request_hash:
+            raise IdempotencyKeyReusedError(
+                f"idempotency key {key!r} was already used for a different request",
+                idempotency_key=key,
+            )
+        data = json.loads(decision)
+        data["replayed"] = True
+        return Decision.from_dict(data)
+
+    # ------------------------------------------------------------------ check
+
+    def check(self, event: UsageEvent) -> Decision:
+        """The decision ``consume`` would make now; nothing is recorded."""
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            state = self.ctx.state(tx, event.account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            validate_meter(catalog, event.meter)
+            validate_quantity(catalog, event.meter, event.quantity)
+            validate_project(state, event.project_id)
+            sweep(tx, state.account_id, now)
+            plan = plan_request(
+                catalog,
+                state,
+                event.meter,
+                event.quantity,
+                period_key=self.ctx.period(catalog, state, now).key,
+                project_id=event.project_id,
+            )
+            account_after = Totals()
+            overage = 0
+            for bound in plan.scopes:
+                current = tx.totals(state.account_id, plan.item, bound.scope, plan.period_key)
+                if not admits(bound, current, plan.quantity):
+                    return classify_refused(plan, bound, current, current, now)
+                if bound.scope == ACCOUNT_SCOPE:
+                    used = current.used + plan.quantity
+                    account_after = Totals(used, current.held, current.overage)
+                    overage = overage_delta(bound, used, plan.quantity)
+            return classify_admitted(
+                plan, account_after, overage, now, catalog.policies.near_limit_percent
+            )
+
+    # ------------------------------------------------------------------ holds (D6, C6)
+
+    def reserve(self, event: UsageEvent, ttl: timedelta | None) -> Decision:
+        """Hold ``quantity`` against the limits until committed, released or lapsed."""
+        with self.ctx.store.transaction() as tx:
+            return self._consume(tx, event, self.ctx.now(), HoldRequest(ttl))
+
+
+def _request_hash(event: UsageEvent, kind: str) -> str:
+    payload = json.dumps([kind, event.meter, event.quantity, event.project_id or ""])
+    return hashlib.sha256(payload.encode()).hexdigest()

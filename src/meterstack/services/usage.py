@@ -1,0 +1,109 @@
+"""Usage reports: every item of an account's plan with used, limit, hard limit and remaining.
+
+Reads the O(1) aggregate counters only (A11): one row per item and scope, never a scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from meterstack.catalog.schema import Meter, Resource
+from meterstack.rules.admission import ACCOUNT_SCOPE, Totals, project_scope
+from meterstack.rules.periods import Period
+from meterstack.rules.terms import item_terms, overage_enabled
+from meterstack.services.context import ServiceContext
+from meterstack.services.holds import sweep
+from meterstack.services.validation import validate_project
+
+NO_PERIOD = ""
+
+
+@dataclass(frozen=True)
+class ItemUsage:
+    item: str
+    kind: str
+    #: Committed units this period (meters) or the current count (resources).
+    used: int
+    #: Units held by open reservations (D6).
+    held: int
+    #: Effective limit (plan or override + packs); None = unlimited.
+    limit: int | None
+    hard_limit: int | None
+    remaining: int | None
+    #: used + held as a percentage of the limit, two decimals; None when unlimited.
+    percent: Decimal | None
+    is_near_limit: bool
+    overage_units: int
+    overage_enabled: bool
+    pack_units: int
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    account_id: str
+    plan: str
+    period: Period
+    as_of: datetime
+    #: None for the account's aggregate; a project id for that project's own counters (A11).
+    project_id: str | None
+    items: dict[str, ItemUsage]
+
+    def __getitem__(self, item: str) -> ItemUsage:
+        return self.items[item]
+
+
+class Usage:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def usage(self, account_id: str, *, project_id: str | None = None) -> UsageReport:
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            validate_project(state, project_id)
+            sweep(tx, account_id, now)
+            period = self.ctx.period(catalog, state, now)
+            scope = ACCOUNT_SCOPE if project_id is None else project_scope(project_id)
+            counters = {
+                (item, counter_scope): totals
+                for item, counter_scope, _, totals in tx.counters_of(
+                    account_id, (period.key, NO_PERIOD)
+                )
+            }
+            near = catalog.policies.near_limit_percent
+            items: dict[str, ItemUsage] = {}
+            for item, declared in catalog.items.items():
+                if not isinstance(declared, Meter | Resource):
+                    continue
+                terms = item_terms(catalog, state, item)
+                if project_id is not None and (project_id, item) in state.overrides:
+                    terms = item_terms(catalog, state, item, project_id)
+                elif project_id is not None:
+                    # A project without its own cap is bounded only by the account's limit.
+                    terms = replace(terms, included=None, pack_units=0)
+                totals = counters.get((item, scope), Totals())
+                counted = totals.used + totals.held
+                limit = terms.limit
+                percent = None
+                if limit is not None:
+                    share = Decimal(counted) * 100 / limit if limit else Decimal(100)
+                    percent = share.quantize(Decimal("0.01"))
+                items[item] = ItemUsage(
+                    item=item,
+                    kind=declared.kind,
+                    used=totals.used,
+                    held=totals.held,
+                    limit=limit,
+                    hard_limit=terms.hard_limit,
+                    remaining=None if limit is None else max(0, limit - counted),
+                    percent=percent,
+                    is_near_limit=limit is not None and counted * 100 >= limit * near,
+                    overage_units=totals.overage,
+                    overage_enabled=isinstance(declared, Meter)
+                    and overage_enabled(catalog, state, item, project_id),
+                    pack_units=terms.pack_units,
+                )
+            return UsageReport(account_id, state.plan_id, period, now, project_id, items)

@@ -1,0 +1,68 @@
+"""Input checks shared by the services: bad input is a precise error that changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meterstack.catalog.schema import Catalog
+from meterstack.errors import InvalidInputError, NotFoundError
+from meterstack.rules.terms import AccountState
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def validate_meter(catalog: Catalog, meter: str) -> None:
+    if meter in catalog.meters:
+        return
+    item = catalog.items.get(meter)
+    if item is not None:
+        raise InvalidInputError(
+            f"{meter!r} is a {item.kind}, not a meter: it is not consumed per period",
+            meter=meter,
+        )
+    raise InvalidInputError(
+        f"unknown meter {meter!r}; catalog {catalog.catalog!r} meters: "
+        + ", ".join(sorted(catalog.meters)),
+        meter=meter,
+    )
+
+
+def validate_item(catalog: Catalog, item: str) -> None:
+    if item not in catalog.items:
+        raise InvalidInputError(
+            f"unknown item {item!r}; catalog {catalog.catalog!r} items: "
+            + ", ".join(sorted(catalog.items)),
+            item=item,
+        )
+
+
+def validate_quantity(catalog: Catalog, meter: str, quantity: Any) -> None:
+    """A quantity is a whole number of the meter's units, greater than zero."""
+    whole = isinstance(quantity, int) and not isinstance(quantity, bool)
+    if not whole or quantity <= 0:
+        unit = catalog.items[meter].unit
+        raise InvalidInputError(
+            f"quantity must be a whole number of {unit}s greater than 0, got {quantity!r}",
+            meter=meter,
+            quantity=str(quantity),
+        )
+
+
+def validate_project(state: AccountState, project_id: str | None) -> None:
+    if project_id is not None and project_id not in state.projects:
+        raise NotFoundError(
+            f"account {state.account_id} has no project {project_id!r}",
+            account_id=state.account_id,
+            project_id=project_id,
+        )
+
+
+def validate_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key or len(key) > MAX_IDEMPOTENCY_KEY:
+        raise InvalidInputError(
+            f"idempotency_key must be a string of 1 to {MAX_IDEMPOTENCY_KEY} characters",
+            idempotency_key=str(key)[:40],
+        )
+    return key
