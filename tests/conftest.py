@@ -1,0 +1,80 @@
+"""Shared fixtures: the injected clock and a real store on every backend.
+
+PostgreSQL (127.0.0.1:5432, trust auth) and Redis (127.0.0.1:6379) are real. Without them the
+tests that need them skip with the reason, unless ``METERSTACK_REQUIRE_SERVICES=1`` (as in CI),
+where a missing service fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from meterstack import Engine, ManualClock
+
+POSTGRES_URL = os.environ.get(
+    "METERSTACK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_SERVICES = os.environ.get("METERSTACK_REQUIRE_SERVICES") == "1"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_postgres() -> None:
+    if _reachable("127.0.0.1", 5432):
+        return
+    message = "PostgreSQL is not reachable at 127.0.0.1:5432"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message} and METERSTACK_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database on each backend: a SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'meterstack.db'}"
+        return
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    yield f"{POSTGRES_URL}?schema={schema}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+EngineFactory = Callable[..., Engine]
+
+
+@pytest.fixture
+def open_engine(store_url: str, clock: ManualClock) -> Iterator[EngineFactory]:
+    """Open engines on the test's database (closed at the end); catalog by name or path."""
+    opened: list[Engine] = []
+
+    def factory(catalog: str = "agentstack", **options: object) -> Engine:
+        options.setdefault("clock", clock)
+        engine = Engine.open(store_url, catalog=catalog, **options)  # type: ignore[arg-type]
+        opened.append(engine)
+        return engine
+
+    yield factory
+    for engine in opened:
+        engine.close()
