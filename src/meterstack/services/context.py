@@ -81,6 +81,14 @@ class ServiceContext:
 
     def state(self, tx: Transaction, account_id: str) -> AccountState:
         """The account's state as of this transaction (reloaded when its version moved)."""
+        seen = tx.memo.get(account_id)
+        if isinstance(seen, AccountState):
+            return seen
+        state = self._current_state(tx, account_id)
+        tx.memo[account_id] = state
+        return state
+
+    def _current_state(self, tx: Transaction, account_id: str) -> AccountState:
         version = tx.account_version(account_id)
         if version is None:
             raise NotFoundError(f"no account {account_id!r}", account_id=account_id)
@@ -97,6 +105,7 @@ class ServiceContext:
     def changed(self, tx: Transaction, account_id: str) -> None:
         """Record a change of the account's terms: every cache reloads it."""
         tx.bump_version(account_id)
+        tx.memo.pop(account_id, None)
         with self._lock:
             self._states.pop(account_id, None)
 

@@ -31,8 +31,9 @@ from meterstack.rules.admission import (
 )
 from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import AccountState
+from meterstack.services.batch import consume_batch
 from meterstack.services.context import ServiceContext
-from meterstack.services.holds import insert_hold, sweep
+from meterstack.services.holds import hold_scopes, insert_hold, sweep
 from meterstack.services.validation import (
     validate_idempotency_key,
     validate_meter,
@@ -80,19 +81,14 @@ class Metering:
         applied in (account, meter, project) order so that concurrent batches lock counters in
         one global order, and answered in the order given.
         """
-        order = sorted(
-            range(len(events)),
-            key=lambda i: (events[i].account_id, events[i].meter, events[i].project_id or ""),
-        )
-        results: list[Decision | MeterstackError | None] = [None] * len(events)
+        if not events:
+            return []
         with self.ctx.store.transaction() as tx:
-            now = self.ctx.now()
-            for index in order:
-                try:
-                    results[index] = self._consume(tx, events[index], now, None)
-                except MeterstackError as error:
-                    results[index] = error
-        return [result for result in results if result is not None]
+            return consume_batch(self, tx, events, self.ctx.now())
+
+    def decide(self, tx: Transaction, event: UsageEvent, now: datetime) -> Decision:
+        """Decide and record one event inside an open transaction."""
+        return self._consume(tx, event, now, None)
 
     def consume(self, event: UsageEvent) -> Decision:
         with self.ctx.store.transaction() as tx:
@@ -108,7 +104,7 @@ class Metering:
         validate_quantity(catalog, event.meter, event.quantity)
         validate_project(state, event.project_id)
         key = validate_idempotency_key(event.idempotency_key)
-        request_hash = _request_hash(event, "hold" if hold else "consume")
+        fingerprint = request_hash(event, "hold" if hold else "consume")
         plan = plan_request(
             catalog,
             state,
@@ -117,11 +113,11 @@ class Metering:
             period_key=self.ctx.period(catalog, state, now).key,
             project_id=event.project_id,
         )
-        outcome = self._admit(tx, plan, state, now, hold=hold)
+        outcome = self.admit(tx, plan, state, now, hold=hold)
         if isinstance(outcome, tuple):
             refused, current = outcome
             # A retry of an admitted request replays its answer even at the limit (D7).
-            stored = self._stored(tx, event.account_id, key, request_hash, now)
+            stored = self._stored(tx, event.account_id, key, fingerprint, now)
             if stored is not None:
                 return stored
             return classify_refused(plan, refused, current, current, now)
@@ -143,17 +139,15 @@ class Metering:
                 now=now,
                 ttl=hold_request.ttl,
             )
-        if key is not None and not self._remember(
-            tx, event.account_id, key, request_hash, decision
-        ):
+        if key is not None and not self._remember(tx, event.account_id, key, fingerprint, decision):
             # Another request with this key came first: answer with its decision, undo ours.
             try:
-                stored = self._stored(tx, event.account_id, key, request_hash, now)
+                stored = self._stored(tx, event.account_id, key, fingerprint, now)
             except IdempotencyKeyReusedError:
                 self._undo(tx, state.account_id, plan, outcome, hold=hold)
                 raise
             if stored is None:  # the earlier record had lapsed and is gone: ours stands
-                self._remember(tx, event.account_id, key, request_hash, decision)
+                self._remember(tx, event.account_id, key, fingerprint, decision)
                 return decision
             self._undo(tx, state.account_id, plan, outcome, hold=hold)
             if decision.reservation_id is not None:
@@ -161,7 +155,7 @@ class Metering:
             return stored
         return decision
 
-    def _admit(
+    def admit(
         self,
         tx: Transaction,
         plan: AdmissionPlan,
@@ -236,7 +230,19 @@ class Metering:
         stored = tx.idempotency(account_id, key)
         if stored is None:
             return None
-        stored_hash, decision, created_at = stored
+        return self.replay(tx, account_id, key, request_hash, stored, now)
+
+    def replay(
+        self,
+        tx: Transaction,
+        account_id: str,
+        key: str,
+        request_hash: str,
+        record: tuple[str, str, datetime],
+        now: datetime,
+    ) -> Decision | None:
+        """The stored decision to answer with; None (and the record gone) if it lapsed."""
+        stored_hash, decision, created_at = record
         if created_at < now - self.ctx.idempotency_retention:
             tx.delete_idempotency(account_id, key)
             return None
@@ -248,6 +254,34 @@ class Metering:
         data = json.loads(decision)
         data["replayed"] = True
         return Decision.from_dict(data)
+
+    def lost_race(
+        self,
+        tx: Transaction,
+        event: UsageEvent,
+        decision: Decision,
+        overage: int,
+        request_hash: str,
+        now: datetime,
+    ) -> Decision | MeterstackError:
+        """Another request stored this key first: undo this event and answer with its decision."""
+        key = event.idempotency_key or ""
+        for scope in hold_scopes(event.project_id):
+            tx.adjust(
+                event.account_id,
+                event.meter,
+                scope,
+                decision.period,
+                d_used=-event.quantity,
+                d_overage=-overage if scope == ACCOUNT_SCOPE else 0,
+            )
+        try:
+            stored = self._stored(tx, event.account_id, key, request_hash, now)
+        except IdempotencyKeyReusedError as error:
+            return error
+        if stored is None:  # it lapsed meanwhile: this event stands after all
+            return self.decide(tx, event, now)
+        return stored
 
     # ------------------------------------------------------------------ check
 
@@ -291,6 +325,6 @@ class Metering:
             return self._consume(tx, event, self.ctx.now(), HoldRequest(ttl))
 
 
-def _request_hash(event: UsageEvent, kind: str) -> str:
+def request_hash(event: UsageEvent, kind: str) -> str:
     payload = json.dumps([kind, event.meter, event.quantity, event.project_id or ""])
     return hashlib.sha256(payload.encode()).hexdigest()

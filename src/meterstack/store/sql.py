@@ -131,6 +131,8 @@ class Transaction:
         self.dialect = dialect
         #: Set by a service that decided to undo everything (a refused request).
         self.rollback_only = False
+        #: What services read once per transaction (account states by id).
+        self.memo: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ low level
 
@@ -460,6 +462,58 @@ class Transaction:
             },
         )
         return row is not None
+
+    def save_idempotency_many(
+        self, account_id: str, rows: list[tuple[str, str, str]], now: datetime
+    ) -> set[str]:
+        """Store many admitted decisions (key, request hash, decision); the keys stored."""
+        params: dict[str, Any] = {"account_id": account_id, "created_at": self.ts(now)}
+        if self.dialect.is_sqlite:
+            values = []
+            for index, (key, request_hash, decision) in enumerate(rows):
+                params[f"k{index}"] = key
+                params[f"h{index}"] = request_hash
+                params[f"d{index}"] = decision
+                values.append(f"(:account_id, :k{index}, :h{index}, :d{index}, :created_at)")
+            source = f"VALUES {', '.join(values)}"
+        else:
+            # Arrays keep the statement text (and its plan) the same whatever the batch size.
+            params["keys"] = [row[0] for row in rows]
+            params["hashes"] = [row[1] for row in rows]
+            params["decisions"] = [row[2] for row in rows]
+            source = (
+                "SELECT :account_id, k, h, d, :created_at "
+                "FROM unnest(:keys::text[], :hashes::text[], :decisions::text[]) AS t(k, h, d)"
+            )
+        stored = self.all(
+            "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
+            f"{source} ON CONFLICT DO NOTHING RETURNING key",
+            params,
+        )
+        return {str(row[0]) for row in stored}
+
+    def idempotency_many(
+        self, account_id: str, keys: list[str]
+    ) -> dict[str, tuple[str, str, datetime]]:
+        """The stored records of those ``keys`` that exist."""
+        params: dict[str, Any] = {"account_id": account_id}
+        if self.dialect.is_sqlite:
+            names = []
+            for index, key in enumerate(keys):
+                params[f"k{index}"] = key
+                names.append(f":k{index}")
+            match = f"key IN ({', '.join(names)})"
+        else:
+            params["keys"] = keys
+            match = "key = ANY(:keys::text[])"
+        rows = self.all(
+            "SELECT key, request_hash, decision, created_at FROM idempotency_keys "
+            f"WHERE account_id = :account_id AND {match}",
+            params,
+        )
+        return {
+            str(row[0]): (str(row[1]), str(row[2]), self.dialect.from_ts(row[3])) for row in rows
+        }
 
     def idempotency(self, account_id: str, key: str) -> tuple[str, str, datetime] | None:
         row = self.one(

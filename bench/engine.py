@@ -1,0 +1,182 @@
+"""Engine throughput and latency beside a raw conditional UPDATE, measured in the same run.
+
+For each backend (SQLite file in WAL mode; PostgreSQL when reachable) it measures:
+- the baseline: one single-row conditional ``UPDATE … RETURNING`` per transaction, through the
+  same driver, pragmas and commit mode as the engine;
+- ``consume`` touching two scopes (account and project) with an idempotency key;
+- ``consume_many`` of 100 events per call, per event.
+It prints rates, p50/p99 latencies and the ratios the project targets (consume >= 0.5x raw;
+consume_many >= 5x single consume per event). Absolute numbers depend on the machine; the ratios
+are what to compare.
+
+    python bench/engine.py [--seconds 3] [--postgres postgresql://postgres@127.0.0.1:5432/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from meterstack import Engine, UsageEvent
+
+BATCH = 100
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    operations: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.operations / self.seconds
+
+    def line(self) -> str:
+        p50 = statistics.median(self.latencies) * 1e3
+        p99 = statistics.quantiles(self.latencies, n=100)[98] * 1e3
+        return f"  {self.name:<42} {self.rate:>10,.0f} /s   p50 {p50:7.3f} ms   p99 {p99:7.3f} ms"
+
+
+def run(name: str, seconds: float, operation: Callable[[int], int]) -> Measure:
+    """Call ``operation(i)`` (which returns how many operations it did) for ``seconds``."""
+    latencies: list[float] = []
+    done = 0
+    index = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        began = time.perf_counter()
+        if began >= deadline:
+            break
+        done += operation(index)
+        latencies.append(time.perf_counter() - began)
+        index += 1
+    return Measure(name, done, time.perf_counter() - start, latencies)
+
+
+def raw_update(engine: Engine, seconds: float) -> Measure:
+    """The baseline: one conditional single-row UPDATE … RETURNING per transaction."""
+    store = engine._ctx.store  # the same driver, pragmas and commit mode as the engine
+    dialect = store.dialect
+    connection = store.engine.raw_connection()
+    cursor = connection.cursor()
+    dialect.begin(cursor)
+    cursor.execute(
+        dialect.sql(
+            "INSERT INTO counters (account_id, item, scope, period, used, held, overage) "
+            "VALUES ('raw', 'raw', 'raw', 'raw', 0, 0, 0)"
+        )
+    )
+    _commit(connection, cursor, dialect.is_sqlite)
+    update = dialect.sql(
+        "UPDATE counters SET used = used + :q WHERE account_id = 'raw' AND item = 'raw' "
+        "AND scope = 'raw' AND period = 'raw' AND used + held + :q <= :bound RETURNING used"
+    )
+
+    def once(_: int) -> int:
+        dialect.begin(cursor)
+        cursor.execute(update, {"q": 1, "bound": 10**15})
+        cursor.fetchone()
+        _commit(connection, cursor, dialect.is_sqlite)
+        return 1
+
+    try:
+        return run("raw conditional UPDATE ... RETURNING", seconds, once)
+    finally:
+        cursor.close()
+        connection.close()
+
+
+def _commit(connection: object, cursor: object, is_sqlite: bool) -> None:
+    if is_sqlite:
+        cursor.execute("COMMIT")  # type: ignore[attr-defined]
+    else:
+        connection.commit()  # type: ignore[attr-defined]
+
+
+def bench_backend(label: str, url: str, seconds: float) -> tuple[float, float]:
+    with Engine.open(url, catalog="agentstack") as engine:
+        account = engine.create_account(plan="pro")
+        engine.set_limit(account.id, "api_calls", "unlimited")
+        project = engine.create_project(account.id)
+        run_id = uuid.uuid4().hex[:8]
+        raw = raw_update(engine, seconds)
+        single = run(
+            "consume (2 scopes + idempotency key)",
+            seconds,
+            lambda i: (
+                bool(
+                    engine.consume(
+                        account.id,
+                        "api_calls",
+                        1,
+                        project_id=project.id,
+                        idempotency_key=f"{run_id}-one-{i}",
+                    )
+                )
+                or 1
+            ),
+        )
+
+        def batch(i: int) -> int:
+            events = [
+                UsageEvent(account.id, "api_calls", 1, project.id, f"{run_id}-many-{i}-{n}")
+                for n in range(BATCH)
+            ]
+            engine.consume_many(events)
+            return BATCH
+
+        many = run(f"consume_many ({BATCH} events), per event", seconds, batch)
+    print(f"{label}")
+    for measure in (raw, single, many):
+        print(measure.line())
+    single_ratio = single.rate / raw.rate
+    many_ratio = many.rate / single.rate
+    print(f"  consume / raw UPDATE:               {single_ratio:5.2f}x   (target >= 0.5x)")
+    print(f"  consume_many per event / consume:   {many_ratio:5.2f}x   (target >= 5x)")
+    return single_ratio, many_ratio
+
+
+def postgres_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="duration of each measure")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        bench_backend(
+            "SQLite (WAL, synchronous=NORMAL)", f"sqlite:///{Path(folder) / 'b.db'}", args.seconds
+        )
+    if postgres_reachable():
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        try:
+            bench_backend(
+                "PostgreSQL (synchronous commit)", f"{args.postgres}?schema={schema}", args.seconds
+            )
+        finally:
+            import psycopg
+
+            with psycopg.connect(args.postgres, autocommit=True) as connection:
+                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    else:
+        print("PostgreSQL: not reachable at 127.0.0.1:5432, skipped")
+
+
+if __name__ == "__main__":
+    main()

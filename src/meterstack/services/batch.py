@@ -1,0 +1,199 @@
+"""Batches of usage events: each decided on its own, with a few statements for the whole batch.
+
+Events on the same account, meter and project form a group. The group is admitted by one
+conditional increment per scope for its total quantity; when the total fits, every event's own
+decision follows from the running total, exactly as if they had come one by one in the given
+order. When it does not fit, the group is decided event by event. Idempotency records are read
+and written with one statement per account. Admission still happens only in the conditional
+increments; nothing is decided from a snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from itertools import groupby
+from typing import TYPE_CHECKING
+
+from meterstack.errors import IdempotencyKeyReusedError, MeterstackError
+from meterstack.rules.admission import Totals, classify_admitted, overage_delta, plan_request
+from meterstack.rules.decisions import Decision
+from meterstack.services.validation import (
+    validate_idempotency_key,
+    validate_meter,
+    validate_project,
+    validate_quantity,
+)
+from meterstack.store.sql import Transaction
+
+if TYPE_CHECKING:
+    from meterstack.services.metering import Metering, UsageEvent
+
+Result = Decision | MeterstackError
+
+
+@dataclass(frozen=True)
+class _Pending:
+    index: int
+    event: UsageEvent
+    request_hash: str
+
+
+def consume_batch(
+    metering: Metering, tx: Transaction, events: Sequence[UsageEvent], now: datetime
+) -> list[Result]:
+    from meterstack.services.metering import request_hash
+
+    ctx = metering.ctx
+    results: list[Result | None] = [None] * len(events)
+    pending: list[_Pending] = []
+    for index, event in enumerate(events):
+        try:
+            state = ctx.state(tx, event.account_id)
+            catalog = ctx.catalog(tx, state.catalog_hash)
+            validate_meter(catalog, event.meter)
+            validate_quantity(catalog, event.meter, event.quantity)
+            validate_project(state, event.project_id)
+            validate_idempotency_key(event.idempotency_key)
+        except MeterstackError as error:
+            results[index] = error
+            continue
+        pending.append(_Pending(index, event, request_hash(event, "consume")))
+    pending, repeats = _without_replays(metering, tx, pending, results, now)
+    pending.sort(key=lambda p: (p.event.account_id, p.event.meter, p.event.project_id or ""))
+    admitted: list[tuple[_Pending, Decision, int]] = []
+    for _, group in groupby(
+        pending, key=lambda p: (p.event.account_id, p.event.meter, p.event.project_id)
+    ):
+        admitted += _decide_group(metering, tx, list(group), results, now)
+    _remember(metering, tx, admitted, results, now)
+    # A key repeated inside the batch: its first event is stored now, so the rest replay it.
+    for item in repeats:
+        try:
+            results[item.index] = metering.decide(tx, item.event, now)
+        except MeterstackError as error:
+            results[item.index] = error
+    return [result for result in results if result is not None]
+
+
+def _without_replays(
+    metering: Metering,
+    tx: Transaction,
+    pending: list[_Pending],
+    results: list[Result | None],
+    now: datetime,
+) -> tuple[list[_Pending], list[_Pending]]:
+    """Answer the events whose key was already used; the rest, and the in-batch repeats.
+
+    A key repeated inside the batch is decided once: its later events wait for the first.
+    """
+    keyed: dict[str, list[_Pending]] = {}
+    for item in pending:
+        if item.event.idempotency_key is not None:
+            keyed.setdefault(item.event.account_id, []).append(item)
+    taken: dict[tuple[str, str], tuple[str, str, datetime]] = {}
+    for account_id, items in keyed.items():
+        keys = sorted({item.event.idempotency_key or "" for item in items})
+        for stored_key, stored in tx.idempotency_many(account_id, keys).items():
+            taken[account_id, stored_key] = stored
+    remaining: list[_Pending] = []
+    repeats: list[_Pending] = []
+    first_of_key: set[tuple[str, str]] = set()
+    for item in pending:
+        key = item.event.idempotency_key
+        if key is None:
+            remaining.append(item)
+            continue
+        record = taken.get((item.event.account_id, key))
+        if record is not None:
+            try:
+                replayed = metering.replay(
+                    tx, item.event.account_id, key, item.request_hash, record, now
+                )
+            except IdempotencyKeyReusedError as error:
+                results[item.index] = error
+                continue
+            if replayed is not None:
+                results[item.index] = replayed
+                continue
+        if (item.event.account_id, key) in first_of_key:
+            repeats.append(item)
+            continue
+        first_of_key.add((item.event.account_id, key))
+        remaining.append(item)
+    return remaining, repeats
+
+
+def _decide_group(
+    metering: Metering,
+    tx: Transaction,
+    group: list[_Pending],
+    results: list[Result | None],
+    now: datetime,
+) -> list[tuple[_Pending, Decision, int]]:
+    """Admit a group by its total, or decide its events one by one when the total does not fit."""
+    ctx = metering.ctx
+    first = group[0].event
+    state = ctx.state(tx, first.account_id)
+    catalog = ctx.catalog(tx, state.catalog_hash)
+    total = sum(item.event.quantity for item in group)
+    plan = plan_request(
+        catalog,
+        state,
+        first.meter,
+        total,
+        period_key=ctx.period(catalog, state, now).key,
+        project_id=first.project_id,
+    )
+    outcome = metering.admit(tx, plan, state, now, hold=False)
+    if isinstance(outcome, tuple):
+        for item in group:
+            try:
+                results[item.index] = metering.decide(tx, item.event, now)
+            except MeterstackError as error:
+                results[item.index] = error
+        return []
+    account = outcome[0]
+    used = account.after.used - total
+    decided: list[tuple[_Pending, Decision, int]] = []
+    for item in group:
+        quantity = item.event.quantity
+        used += quantity
+        overage = overage_delta(account.bound, used, quantity)
+        decision = classify_admitted(
+            replace(plan, quantity=quantity),
+            Totals(used, account.after.held, 0),
+            overage,
+            now,
+            catalog.policies.near_limit_percent,
+        )
+        results[item.index] = decision
+        decided.append((item, decision, overage))
+    return decided
+
+
+def _remember(
+    metering: Metering,
+    tx: Transaction,
+    admitted: list[tuple[_Pending, Decision, int]],
+    results: list[Result | None],
+    now: datetime,
+) -> None:
+    """Store the admitted decisions under their keys; a key taken meanwhile undoes its event."""
+    by_account: dict[str, list[tuple[_Pending, Decision, int]]] = {}
+    for entry in admitted:
+        if entry[0].event.idempotency_key is not None:
+            by_account.setdefault(entry[0].event.account_id, []).append(entry)
+    for account_id, entries in sorted(by_account.items()):
+        rows = [
+            (item.event.idempotency_key or "", item.request_hash, json.dumps(decision.to_dict()))
+            for item, decision, _ in entries
+        ]
+        stored = tx.save_idempotency_many(account_id, rows, now)
+        for item, decision, overage in entries:
+            if (item.event.idempotency_key or "") not in stored:
+                results[item.index] = metering.lost_race(
+                    tx, item.event, decision, overage, item.request_hash, now
+                )
