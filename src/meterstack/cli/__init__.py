@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from meterstack.cli import metering
 from meterstack.cli.plans import plans_app
 
 app = typer.Typer(
@@ -13,6 +14,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(plans_app, name="plans")
+accounts_app = typer.Typer(help="Accounts: create.", no_args_is_help=True)
+accounts_app.command("create")(metering.create_account)
+app.add_typer(accounts_app, name="accounts")
+app.command("consume")(metering.consume)
+app.command("usage")(metering.usage)
 
 
 def main() -> None:

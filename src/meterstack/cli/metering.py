@@ -1,0 +1,153 @@
+"""Operator commands on the engine: create accounts, consume, show usage.
+
+Every command that opens the engine takes ``--database`` and ``--catalog``, falling back to
+``METERSTACK_DATABASE_URL`` and ``METERSTACK_CATALOG``, then to ``sqlite:///./meterstack.db``
+and ``agentstack``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL, Engine
+from meterstack.errors import MeterstackError
+from meterstack.services.usage import UsageReport
+
+Database = Annotated[
+    str,
+    typer.Option(
+        "--database",
+        envvar="METERSTACK_DATABASE_URL",
+        help="sqlite:///path, postgresql://… or a file path.",
+    ),
+]
+CatalogName = Annotated[
+    str,
+    typer.Option(
+        "--catalog", envvar="METERSTACK_CATALOG", help="A built-in catalog name or a file path."
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _open(database: str, catalog: str) -> Engine:
+    try:
+        return Engine.open(database, catalog=catalog)
+    except MeterstackError as error:
+        _fail(error)
+
+
+def _fail(error: MeterstackError) -> NoReturn:
+    typer.echo(f"error: {error.message}", err=True)
+    raise typer.Exit(1)
+
+
+def create_account(
+    plan: Annotated[
+        str | None, typer.Option(help="Plan id; the catalog's default if absent.")
+    ] = None,
+    interval: Annotated[str, typer.Option(help="monthly or yearly.")] = "monthly",
+    email: Annotated[str | None, typer.Option(help="The account owner's email.")] = None,
+    database: Database = DEFAULT_DATABASE_URL,
+    catalog: CatalogName = DEFAULT_CATALOG,
+) -> None:
+    """Create an account and print its id."""
+    with _open(database, catalog) as engine:
+        try:
+            account = engine.create_account(plan, interval=interval, email=email)
+        except MeterstackError as error:
+            _fail(error)
+    typer.echo(account.id)
+
+
+def consume(
+    account: Annotated[str, typer.Argument(help="Account id.")],
+    meter: Annotated[str, typer.Argument(help="Meter id, e.g. api_calls.")],
+    quantity: Annotated[int, typer.Argument(help="Units to record.")] = 1,
+    project: Annotated[str | None, typer.Option(help="Project id.")] = None,
+    key: Annotated[str | None, typer.Option(help="Idempotency key.")] = None,
+    database: Database = DEFAULT_DATABASE_URL,
+    catalog: CatalogName = DEFAULT_CATALOG,
+) -> None:
+    """Record usage; prints the decision as JSON and exits 2 when it is refused."""
+    with _open(database, catalog) as engine:
+        try:
+            decision = engine.consume(
+                account, meter, quantity, project_id=project, idempotency_key=key
+            )
+        except MeterstackError as error:
+            _fail(error)
+    typer.echo(json.dumps(decision.to_dict(), indent=2))
+    if not decision.allowed:
+        raise typer.Exit(2)
+
+
+def usage(
+    account: Annotated[str, typer.Argument(help="Account id.")],
+    project: Annotated[str | None, typer.Option(help="One project's own counters.")] = None,
+    as_json: AsJson = False,
+    database: Database = DEFAULT_DATABASE_URL,
+    catalog: CatalogName = DEFAULT_CATALOG,
+) -> None:
+    """Show every meter and resource of an account: used, limit, remaining."""
+    with _open(database, catalog) as engine:
+        try:
+            report = engine.usage(account, project_id=project)
+        except MeterstackError as error:
+            _fail(error)
+    if as_json:
+        typer.echo(json.dumps(usage_json(report), indent=2))
+        return
+    Console(width=110).print(usage_table(report))
+
+
+def usage_json(report: UsageReport) -> dict[str, object]:
+    return {
+        "account_id": report.account_id,
+        "plan": report.plan,
+        "period": report.period.key,
+        "period_start": report.period.start.isoformat(),
+        "period_end": report.period.end.isoformat(),
+        "project_id": report.project_id,
+        "items": {
+            item.item: {
+                "kind": item.kind,
+                "used": item.used,
+                "held": item.held,
+                "limit": item.limit,
+                "hard_limit": item.hard_limit,
+                "remaining": item.remaining,
+                "percent": None if item.percent is None else str(item.percent),
+                "is_near_limit": item.is_near_limit,
+                "overage_units": item.overage_units,
+                "overage_enabled": item.overage_enabled,
+            }
+            for item in report.items.values()
+        },
+    }
+
+
+def usage_table(report: UsageReport) -> Table:
+    title = f"{report.account_id} on {report.plan}, period {report.period.key}"
+    if report.project_id:
+        title += f", project {report.project_id}"
+    table = Table(title=title)
+    for column in ("item", "used", "held", "limit", "hard limit", "remaining", "%", "overage"):
+        table.add_column(column, justify="left" if column == "item" else "right")
+    for item in report.items.values():
+        table.add_row(
+            item.item,
+            f"{item.used:,}",
+            f"{item.held:,}",
+            "unlimited" if item.limit is None else f"{item.limit:,}",
+            "-" if item.hard_limit is None else f"{item.hard_limit:,}",
+            "-" if item.remaining is None else f"{item.remaining:,}",
+            "-" if item.percent is None else str(item.percent),
+            f"{item.overage_units:,}",
+        )
+    return table

@@ -1,0 +1,66 @@
+"""The operator CLI: accounts create, consume, usage; --database/--catalog and their env vars."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from meterstack.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_consume_prints_the_decision_and_exits_2_when_refused(database: str) -> None:
+    options = ["--database", database, "--catalog", "flowstack"]
+    created = runner.invoke(app, ["accounts", "create", "--plan", "free", *options])
+    account = created.stdout.strip()
+
+    admitted = runner.invoke(app, ["consume", account, "sessions", "25", *options])
+    refused = runner.invoke(app, ["consume", account, "sessions", "1", *options])
+
+    assert created.exit_code == 0
+    assert account.startswith("acct_")
+    assert admitted.exit_code == 0
+    assert json.loads(admitted.stdout)["used"] == 25
+    assert refused.exit_code == 2
+    body = json.loads(refused.stdout)
+    assert (body["code"], body["http_status"], body["limit"]) == ("limit_exceeded", 429, 25)
+
+
+def test_usage_reads_database_and_catalog_from_the_environment(database: str) -> None:
+    env = {"METERSTACK_DATABASE_URL": database, "METERSTACK_CATALOG": "aerostack"}
+    account = runner.invoke(app, ["accounts", "create"], env=env).stdout.strip()
+    runner.invoke(app, ["consume", account, "api_requests", "1200"], env=env)
+
+    shown = runner.invoke(app, ["usage", account, "--json"], env=env)
+    table = runner.invoke(app, ["usage", account], env=env)
+
+    assert shown.exit_code == 0
+    items = json.loads(shown.stdout)["items"]
+    assert (items["api_requests"]["used"], items["api_requests"]["limit"]) == (1200, 50_000)
+    assert items["api_requests"]["hard_limit"] == 55_000
+    assert "api_requests" in table.stdout
+    assert "1,200" in table.stdout
+
+
+def test_unknown_account_and_meter_are_precise_errors(database: str) -> None:
+    options = ["--database", database]
+    account = runner.invoke(app, ["accounts", "create", "--plan", "free", *options]).stdout.strip()
+
+    missing = runner.invoke(app, ["usage", "acct_missing", *options])
+    bad_meter = runner.invoke(app, ["consume", account, "sesions", "1", *options])
+    bad_plan = runner.invoke(app, ["accounts", "create", "--plan", "gold", *options])
+
+    assert (missing.exit_code, missing.stderr.strip()) == (1, "error: no account 'acct_missing'")
+    assert bad_meter.exit_code == 1
+    assert "unknown meter 'sesions'" in bad_meter.stderr
+    assert bad_plan.exit_code == 1
+    assert "unknown plan 'gold'" in bad_plan.stderr
