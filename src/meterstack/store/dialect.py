@@ -85,6 +85,8 @@ def _sqlite_engine(store_url: StoreUrl, pool_size: int) -> Engine:
             store_url.sqlalchemy_url,
             pool_size=pool_size,
             max_overflow=pool_size,
+            # Every unit of work ends in COMMIT or ROLLBACK; no reset is needed on return.
+            pool_reset_on_return=None,
             connect_args={"check_same_thread": False, "isolation_level": None, "timeout": 60},
         )
     synchronous = "FULL" if store_url.durability == "full" else "NORMAL"
@@ -116,6 +118,7 @@ def _postgres_engine(store_url: StoreUrl, pool_size: int) -> Engine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
+        pool_reset_on_return=None,
         connect_args=connect_args,
     )
 
