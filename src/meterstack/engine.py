@@ -152,6 +152,14 @@ class Engine:
 
     delete_project = delete_resource
 
+    def require_feature(self, account_id: str, feature: str, level: str | None = None) -> Decision:
+        """Whether the account's tier grants ``feature`` (at ``level``, for levelled features).
+
+        Refused with 402 ``upgrade_required`` (naming the tier in ``extra["upgrade_to"]``) or
+        403 ``not_allowed_for_tier`` as the catalog declares (D4).
+        """
+        return self._accounts.require_feature(account_id, feature, level)
+
     # ------------------------------------------------------------------ metering
 
     def consume(

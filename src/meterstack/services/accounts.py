@@ -21,6 +21,7 @@ from meterstack.errors import (
 )
 from meterstack.rules.admission import ACCOUNT_SCOPE
 from meterstack.rules.decisions import Decision, DecisionCode
+from meterstack.rules.features import decide_feature
 from meterstack.rules.terms import (
     ACCOUNT_WIDE,
     ALL_ITEMS,
@@ -211,6 +212,53 @@ class Accounts:
                 tx.adjust(account_id, counted, ACCOUNT_SCOPE, NO_PERIOD, d_used=-1)
             if kind == PROJECT_KIND:
                 self.ctx.changed(tx, account_id)
+
+    # ------------------------------------------------------------------ features
+
+    def require_feature(self, account_id: str, feature: str, level: str | None = None) -> Decision:
+        """Whether the account's tier grants ``feature`` (at ``level``): A8, A12, C3, D4."""
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+        declared = catalog.features.get(feature)
+        if declared is None:
+            raise InvalidInputError(
+                f"unknown feature {feature!r}; catalog {catalog.catalog!r} features: "
+                + ", ".join(catalog.features),
+                feature=feature,
+            )
+        if level is not None and level not in (declared.levels or ()):
+            levels = ", ".join(declared.levels) if declared.levels else "none: it is on/off"
+            raise InvalidInputError(
+                f"{feature!r} has no level {level!r}; its levels: {levels}", feature=feature
+            )
+        verdict = decide_feature(catalog, state.plan_id, feature, level)
+        return Decision(
+            allowed=verdict.allowed,
+            code=DecisionCode(verdict.code),
+            http_status=verdict.http_status,
+            meter=feature,
+            quantity=0,
+            used=0,
+            held=0,
+            limit=None,
+            hard_limit=None,
+            remaining=None,
+            overage_units=0,
+            warnings=(),
+            as_of=now,
+            period=NO_PERIOD,
+            scope=ACCOUNT_SCOPE,
+            message=verdict.message,
+            extra={
+                "feature": feature,
+                "level": level,
+                "plan": state.plan_id,
+                "plan_level": verdict.plan_value,
+                "upgrade_to": verdict.upgrade_to,
+            },
+        )
 
     # ------------------------------------------------------------------ operator levers
 

@@ -1,0 +1,81 @@
+"""Features by tier (A8, C3): on/off or ordered levels, and how a refusal answers (D4).
+
+A levelled feature is granted when the plan's level is at least the level asked for; asked with no
+level, any level but ``none`` (the conventional name of an absent level) grants it. A refusal is
+402 ``upgrade_required`` naming the cheapest higher tier that has the feature, unless the catalog
+declares the feature's refusal 403 ``not_allowed_for_tier`` or no tier above has it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meterstack.catalog.schema import Catalog, Feature
+
+#: The level name meaning the feature is absent (``webhooks: none``).
+NO_LEVEL = "none"
+
+
+@dataclass(frozen=True)
+class FeatureVerdict:
+    allowed: bool
+    #: ``ok``, ``upgrade_required`` or ``not_allowed_for_tier``.
+    code: str
+    http_status: int
+    #: The plan's level (``True``/``False`` for an on/off feature).
+    plan_value: bool | str
+    #: The cheapest higher tier that grants it, when an upgrade would.
+    upgrade_to: str | None
+    message: str
+
+
+def grants(feature: Feature, value: bool | str | None, level: str | None) -> bool:
+    """Whether a plan's ``value`` of ``feature`` grants ``level`` (None: the feature at all)."""
+    if value is None or value is False:
+        return False
+    if feature.levels is None:
+        return value is True
+    if not isinstance(value, str):
+        return False
+    if level is None:
+        return value != NO_LEVEL
+    return feature.levels.index(value) >= feature.levels.index(level)
+
+
+def decide_feature(
+    catalog: Catalog, plan_id: str, feature_id: str, level: str | None = None
+) -> FeatureVerdict:
+    """The verdict for ``feature_id`` (at ``level``) on ``plan_id``; arguments must be valid."""
+    feature = catalog.features[feature_id]
+    plan = catalog.plan(plan_id)
+    value = plan.features.get(feature_id, False)
+    wanted = feature_id if level is None else f"{feature_id} at level {level}"
+    if grants(feature, value, level):
+        return FeatureVerdict(True, "ok", 200, value, None, f"{wanted}: granted on {plan.name}")
+    rank = catalog.tier_rank(plan_id)
+    upgrade_to = next(
+        (
+            higher.id
+            for higher in catalog.plans[rank + 1 :]
+            if grants(feature, higher.features.get(feature_id, False), level)
+        ),
+        None,
+    )
+    if feature.refusal == "not_allowed_for_tier" or upgrade_to is None:
+        return FeatureVerdict(
+            False,
+            "not_allowed_for_tier",
+            403,
+            value,
+            None,
+            f"{wanted} is not allowed on the {plan.name} plan",
+        )
+    target = catalog.plan(upgrade_to).name
+    return FeatureVerdict(
+        False,
+        "upgrade_required",
+        402,
+        value,
+        upgrade_to,
+        f"{wanted} needs the {target} plan or higher; the account is on {plan.name}",
+    )

@@ -1,0 +1,81 @@
+"""Features by tier through the engine: A8, A12, C3 and D4's 402/403 split."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from meterstack import DecisionCode, Engine
+from meterstack.errors import InvalidInputError
+
+EngineFactory = Callable[..., Engine]
+
+
+@pytest.mark.parametrize(
+    ("plan", "allowed"),
+    [("free", False), ("hobbyist", True), ("starter", True), ("professional", True)],
+)
+def test_c3_managed_models_per_tier_and_403_on_free(
+    open_engine: EngineFactory, plan: str, allowed: bool
+) -> None:
+    engine = open_engine("flowstack")
+    account = engine.create_account(plan=plan)
+
+    decision = engine.require_feature(account.id, "managed_models")
+
+    assert decision.allowed is allowed
+    if not allowed:
+        assert (decision.code, decision.http_status) == (DecisionCode.NOT_ALLOWED_FOR_TIER, 403)
+
+
+def test_a12_a_feature_of_a_higher_tier_is_402_upgrade_required(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="basic")
+
+    audit = engine.require_feature(account.id, "audit_logs")
+    white_label = engine.require_feature(account.id, "white_label")
+
+    assert (audit.code, audit.http_status, audit.extra["upgrade_to"]) == (
+        DecisionCode.UPGRADE_REQUIRED,
+        402,
+        "pro",
+    )
+    assert white_label.extra["upgrade_to"] == "premium"
+
+
+def test_a8_levels_compare_in_order(open_engine: EngineFactory) -> None:
+    engine = open_engine("agentstack")
+    free, starter, pro = (engine.create_account(plan=p) for p in ("free", "starter", "pro"))
+
+    assert not engine.require_feature(free.id, "webhooks").allowed  # webhooks: none
+    assert engine.require_feature(starter.id, "webhooks", "basic").allowed
+    refused = engine.require_feature(starter.id, "webhooks", "advanced")
+    assert (refused.http_status, refused.extra["upgrade_to"]) == (402, "pro")
+    assert engine.require_feature(pro.id, "webhooks", "advanced").allowed
+    assert engine.require_feature(pro.id, "analytics", "custom").allowed
+
+
+def test_d4_payments_on_anonymous_are_not_allowed_for_the_tier(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="anonymous")
+
+    decision = engine.require_feature(account.id, "payments")
+
+    assert (decision.code, decision.http_status) == (DecisionCode.NOT_ALLOWED_FOR_TIER, 403)
+
+
+def test_unknown_feature_or_level_is_a_precise_error(open_engine: EngineFactory) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="pro")
+
+    with pytest.raises(InvalidInputError, match="unknown feature 'sso'"):
+        engine.require_feature(account.id, "sso")
+    with pytest.raises(InvalidInputError, match="'webhooks' has no level 'gold'"):
+        engine.require_feature(account.id, "webhooks", "gold")
+    with pytest.raises(InvalidInputError, match="on/off"):
+        engine.require_feature(account.id, "audit_logs", "basic")
