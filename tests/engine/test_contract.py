@@ -141,3 +141,18 @@ def test_store_urls_are_checked() -> None:
         parse_store_url("sqlite:///b.db?durability=fast")
     with pytest.raises(InvalidInputError, match="unsupported database URL scheme 'mysql'"):
         parse_store_url("mysql://localhost/db")
+
+
+def test_a_lower_limit_set_by_another_engine_refuses_at_once(open_engine: EngineFactory) -> None:
+    here, there = open_engine("flowstack"), open_engine("flowstack")
+    account = here.create_account(plan="free")
+    here.consume(account.id, "sessions", 5)  # here caches a limit of 25
+
+    there.set_limit(account.id, "sessions", 5)
+    refused = here.consume(account.id, "sessions", 1, idempotency_key="after-change")
+    there.set_limit(account.id, "sessions", 20)
+    admitted = here.consume(account.id, "sessions", 1)
+
+    assert (refused.allowed, refused.limit, refused.used) == (False, 5, 5)
+    assert (admitted.allowed, admitted.limit, admitted.used) == (True, 20, 6)
+    assert here.usage(account.id)["sessions"].used == 6

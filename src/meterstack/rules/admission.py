@@ -120,7 +120,9 @@ def classify_admitted(
     near_limit_percent: Decimal,
     *,
     hold: bool = False,
+    quantity: int | None = None,
 ) -> Decision:
+    """The decision for an admitted request; ``quantity`` names one event of a batch."""
     terms = plan.primary.terms
     assert terms is not None
     limit = terms.limit
@@ -146,7 +148,7 @@ def classify_admitted(
         code=code,
         http_status=200,
         meter=plan.item,
-        quantity=plan.quantity,
+        quantity=plan.quantity if quantity is None else quantity,
         used=after.used,
         held=after.held,
         limit=limit,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import TYPE_CHECKING
@@ -163,11 +163,12 @@ def _decide_group(
         used += quantity
         overage = overage_delta(account.bound, used, quantity)
         decision = classify_admitted(
-            replace(plan, quantity=quantity),
+            plan,
             Totals(used, account.after.held, 0),
             overage,
             now,
             catalog.policies.near_limit_percent,
+            quantity=quantity,
         )
         results[item.index] = decision
         decided.append((item, decision, overage))

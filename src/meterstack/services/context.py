@@ -88,6 +88,27 @@ class ServiceContext:
         tx.memo[account_id] = state
         return state
 
+    def cached_state(self, tx: Transaction, account_id: str) -> tuple[AccountState, bool]:
+        """The cached state without reading its version, and whether it was verified.
+
+        A caller using an unverified state must check the version in the same transaction
+        (``increment(read_version=True)``) before its result counts, and call :meth:`state`
+        when the check fails.
+        """
+        seen = tx.memo.get(account_id)
+        if isinstance(seen, AccountState):
+            return seen, True
+        cached = self._states.get(account_id)
+        if cached is not None:
+            return cached, False
+        return self.state(tx, account_id), True
+
+    def forget(self, tx: Transaction, account_id: str) -> None:
+        """Drop a state found stale, so that :meth:`state` reloads it."""
+        tx.memo.pop(account_id, None)
+        with self._lock:
+            self._states.pop(account_id, None)
+
     def _current_state(self, tx: Transaction, account_id: str) -> AccountState:
         version = tx.account_version(account_id)
         if version is None:

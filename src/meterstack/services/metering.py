@@ -61,6 +61,10 @@ class HoldRequest:
     ttl: timedelta | None = None
 
 
+class _StaleStateError(Exception):
+    """The cached account state was older than the database's: decide again."""
+
+
 @dataclass(frozen=True)
 class _Applied:
     bound: ScopeBound
@@ -97,12 +101,36 @@ class Metering:
     def _consume(
         self, tx: Transaction, event: UsageEvent, now: datetime, hold_request: HoldRequest | None
     ) -> Decision:
+        # The cached terms are used at once; their version is read by the first increment, in
+        # the same statement, and a stale cache is reloaded and the request decided again.
+        state, verified = self.ctx.cached_state(tx, event.account_id)
+        try:
+            return self._decide(tx, event, now, hold_request, state, verified)
+        except _StaleStateError:
+            self.ctx.forget(tx, event.account_id)
+            return self._decide(
+                tx, event, now, hold_request, self.ctx.state(tx, event.account_id), True
+            )
+
+    def _decide(
+        self,
+        tx: Transaction,
+        event: UsageEvent,
+        now: datetime,
+        hold_request: HoldRequest | None,
+        state: AccountState,
+        verified: bool,
+    ) -> Decision:
         hold = hold_request is not None
-        state = self.ctx.state(tx, event.account_id)
         catalog = self.ctx.catalog(tx, state.catalog_hash)
-        validate_meter(catalog, event.meter)
-        validate_quantity(catalog, event.meter, event.quantity)
-        validate_project(state, event.project_id)
+        try:
+            validate_meter(catalog, event.meter)
+            validate_quantity(catalog, event.meter, event.quantity)
+            validate_project(state, event.project_id)
+        except MeterstackError:
+            if not verified and tx.account_version(state.account_id) != state.version:
+                raise _StaleStateError from None
+            raise
         key = validate_idempotency_key(event.idempotency_key)
         fingerprint = request_hash(event, "hold" if hold else "consume")
         plan = plan_request(
@@ -113,7 +141,9 @@ class Metering:
             period_key=self.ctx.period(catalog, state, now).key,
             project_id=event.project_id,
         )
-        outcome = self.admit(tx, plan, state, now, hold=hold)
+        outcome = self.admit(
+            tx, plan, state, now, hold=hold, check_version=None if verified else state.version
+        )
         if isinstance(outcome, tuple):
             refused, current = outcome
             # A retry of an admitted request replays its answer even at the limit (D7).
@@ -163,11 +193,17 @@ class Metering:
         now: datetime,
         *,
         hold: bool,
+        check_version: int | None = None,
     ) -> list[_Applied] | tuple[ScopeBound, Totals]:
-        """Increment every scope within its bound, or none: the applied scopes, or the refusal."""
+        """Increment every scope within its bound, or none: the applied scopes, or the refusal.
+
+        With ``check_version``, the bounds came from a cached state: the first increment reads
+        the account's version, and a mismatch undoes everything and raises ``_StaleStateError``.
+        """
         for attempt in range(2):
             applied: list[_Applied] = []
             for bound in plan.scopes:
+                read_version = check_version is not None and not applied
                 after = tx.increment(
                     state.account_id,
                     plan.item,
@@ -177,18 +213,31 @@ class Metering:
                     d_held=plan.quantity if hold else 0,
                     bound=bound.bound,
                     overage_from=None if hold else bound.overage_from,
+                    read_version=read_version,
                 )
+                if after is not None and read_version and tx.last_version != check_version:
+                    applied.append(_Applied(bound, after, self._overage(bound, after, plan, hold)))
+                    self._undo(tx, state.account_id, plan, applied, hold=hold)
+                    raise _StaleStateError
                 if after is None:
                     self._undo(tx, state.account_id, plan, applied, hold=hold)
+                    if check_version is not None:
+                        if tx.account_version(state.account_id) != check_version:
+                            raise _StaleStateError
+                        check_version = None
                     if attempt == 0 and sweep(tx, state.account_id, now):
                         break  # lapsed holds were released: decide once more
                     current = tx.totals(state.account_id, plan.item, bound.scope, plan.period_key)
                     return bound, current
-                overage = 0 if hold else overage_delta(bound, after.used, plan.quantity)
-                applied.append(_Applied(bound, after, overage))
+                applied.append(_Applied(bound, after, self._overage(bound, after, plan, hold)))
+                check_version = None
             else:
                 return applied
         raise AssertionError("unreachable: the second attempt always returns")
+
+    @staticmethod
+    def _overage(bound: ScopeBound, after: Totals, plan: AdmissionPlan, hold: bool) -> int:
+        return 0 if hold else overage_delta(bound, after.used, plan.quantity)
 
     def _undo(
         self,
@@ -326,5 +375,6 @@ class Metering:
 
 
 def request_hash(event: UsageEvent, kind: str) -> str:
-    payload = json.dumps([kind, event.meter, event.quantity, event.project_id or ""])
+    """The fingerprint a key's later requests must match (D7); fields cannot contain US."""
+    payload = f"{kind}\x1f{event.meter}\x1f{event.quantity}\x1f{event.project_id or ''}"
     return hashlib.sha256(payload.encode()).hexdigest()

@@ -8,6 +8,7 @@ upserts serialize writers of the same counter, and scopes are always touched in 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,8 +29,10 @@ ON CONFLICT (account_id, item, scope, period) DO UPDATE SET
   held = counters.held + excluded.held,
   overage = counters.overage + {overage}
 {condition}
-RETURNING used, held, overage
+RETURNING used, held, overage{version}
 """
+#: Reads the account's version in the same statement (the optimistic cache check).
+_VERSION = ", (SELECT version FROM accounts WHERE id = :account_id)"
 _OVERAGE_NONE = "0"
 _OVERAGE_FROM = (
     "CASE WHEN counters.used + excluded.used <= :overage_from THEN 0 "
@@ -133,6 +136,8 @@ class Transaction:
         self.rollback_only = False
         #: What services read once per transaction (account states by id).
         self.memo: dict[str, Any] = {}
+        #: The account version read by the last ``increment(read_version=True)``.
+        self.last_version: int | None = None
 
     # ------------------------------------------------------------------ low level
 
@@ -348,10 +353,13 @@ class Transaction:
         d_held: int = 0,
         bound: int | None = None,
         overage_from: int | None = None,
+        read_version: bool = False,
     ) -> Totals | None:
         """Add to a counter if the new used + held stays within ``bound``; None if refused.
 
-        This conditional increment is the only place where admission happens.
+        This conditional increment is the only place where admission happens. With
+        ``read_version``, the account's version as of this statement lands in
+        :attr:`last_version`.
         """
         if bound is not None and d_used + d_held > bound:
             # The row may not exist yet, and an insert would admit unconditionally.
@@ -362,6 +370,7 @@ class Transaction:
         text = _COUNTER_UPSERT.format(
             overage=_OVERAGE_NONE if overage_from is None else _OVERAGE_FROM,
             condition="" if bound is None else _BOUND,
+            version=_VERSION if read_version else "",
         )
         row = self.one(
             text,
@@ -379,6 +388,8 @@ class Transaction:
         )
         if row is None:
             return None
+        if read_version:
+            self.last_version = None if row[3] is None else int(row[3])
         return Totals(used=int(row[0]), held=int(row[1]), overage=int(row[2]))
 
     def adjust(
@@ -477,13 +488,12 @@ class Transaction:
                 values.append(f"(:account_id, :k{index}, :h{index}, :d{index}, :created_at)")
             source = f"VALUES {', '.join(values)}"
         else:
-            # Arrays keep the statement text (and its plan) the same whatever the batch size.
-            params["keys"] = [row[0] for row in rows]
-            params["hashes"] = [row[1] for row in rows]
-            params["decisions"] = [row[2] for row in rows]
+            # One JSON parameter keeps the statement text (and its plan) the same whatever the
+            # batch size, and is much cheaper to send than text arrays.
+            params["rows"] = json.dumps([{"k": k, "h": h, "d": d} for k, h, d in rows])
             source = (
                 "SELECT :account_id, k, h, d, :created_at "
-                "FROM unnest(:keys::text[], :hashes::text[], :decisions::text[]) AS t(k, h, d)"
+                "FROM json_to_recordset(:rows::json) AS t(k text, h text, d text)"
             )
         stored = self.all(
             "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
@@ -504,8 +514,8 @@ class Transaction:
                 names.append(f":k{index}")
             match = f"key IN ({', '.join(names)})"
         else:
-            params["keys"] = keys
-            match = "key = ANY(:keys::text[])"
+            params["keys"] = json.dumps(keys)
+            match = "key IN (SELECT json_array_elements_text(:keys::json))"
         rows = self.all(
             "SELECT key, request_hash, decision, created_at FROM idempotency_keys "
             f"WHERE account_id = :account_id AND {match}",
