@@ -20,11 +20,13 @@ from typing import Any
 from meterstack.catalog.loader import LoadedCatalog, load_catalog
 from meterstack.catalog.schema import Catalog, Unlimited
 from meterstack.clock import Clock, SystemClock
+from meterstack.engine_keys import KeysMixin
 from meterstack.errors import InvalidInputError, MeterstackError
 from meterstack.rules.decisions import Decision
 from meterstack.services.accounts import Account, Accounts, PackGrant, ResourceObject
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
 from meterstack.services.holds import Holds, Reservation
+from meterstack.services.keys import Keys
 from meterstack.services.metering import Metering, UsageEvent
 from meterstack.services.usage import Usage, UsageReport
 from meterstack.store.sql import SqlStore
@@ -41,7 +43,7 @@ def default_catalog() -> str:
     return os.environ.get("METERSTACK_CATALOG") or DEFAULT_CATALOG
 
 
-class Engine:
+class Engine(KeysMixin):
     """One store, one catalog, one clock; every door of meterstack goes through here."""
 
     def __init__(self, ctx: ServiceContext) -> None:
@@ -50,6 +52,7 @@ class Engine:
         self._metering = Metering(ctx)
         self._holds = Holds(ctx)
         self._usage = Usage(ctx)
+        self._keys = Keys(ctx)
 
     @classmethod
     def open(

@@ -152,10 +152,7 @@ class Accounts:
                     kind=kind,
                 )
             validate_project(state, project_id)
-            for counted in _counted_kinds(catalog, kind, active):
-                refusal = self._count(tx, catalog, state, counted, now)
-                if refusal is not None:
-                    raise refused(refusal)
+            admit_resource(tx, catalog, state, kind, now, active=active)
             resource_id = new_id("proj" if kind == PROJECT_KIND else "res")
             tx.insert_resource(
                 resource_id, account_id, kind, now, project_id=project_id, name=name, active=active
@@ -163,40 +160,6 @@ class Accounts:
             if kind == PROJECT_KIND:
                 self.ctx.changed(tx, account_id)
         return ResourceObject(resource_id, account_id, kind, project_id, name, active, False, now)
-
-    def _count(
-        self, tx: Transaction, catalog: Catalog, state: AccountState, kind: str, now: datetime
-    ) -> Decision | None:
-        """Count one more ``kind``; the refusal when the limit is reached."""
-        if kind not in catalog.resources:
-            tx.adjust(state.account_id, kind, ACCOUNT_SCOPE, NO_PERIOD, d_used=1)
-            return None
-        terms = item_terms(catalog, state, kind)
-        after = tx.increment(
-            state.account_id, kind, ACCOUNT_SCOPE, NO_PERIOD, d_used=1, bound=terms.limit
-        )
-        if after is not None:
-            return None
-        current = tx.totals(state.account_id, kind, ACCOUNT_SCOPE, NO_PERIOD)
-        return Decision(
-            allowed=False,
-            code=DecisionCode.LIMIT_EXCEEDED,
-            http_status=terms.refusal_status,
-            meter=kind,
-            quantity=1,
-            used=current.used,
-            held=0,
-            limit=terms.limit,
-            hard_limit=terms.limit,
-            remaining=0,
-            overage_units=0,
-            warnings=(),
-            as_of=now,
-            period=NO_PERIOD,
-            scope=ACCOUNT_SCOPE,
-            message=f"{kind}: {current.used} of {terms.limit} already exist; "
-            "delete one or upgrade to create more",
-        )
 
     def delete_resource(self, resource_id: str) -> None:
         """Delete an object; its slot is free at once."""
@@ -359,6 +322,61 @@ def refused(decision: Decision) -> RefusedError:
         current_usage=decision.used,
         limit=decision.limit,
         decision=decision.to_dict(),
+    )
+
+
+def admit_resource(
+    tx: Transaction,
+    catalog: Catalog,
+    state: AccountState,
+    kind: str,
+    now: datetime,
+    *,
+    active: bool = True,
+) -> None:
+    """Count one more object of ``kind`` (and its active subsets, D12) within the limits.
+
+    Raises :class:`RefusedError` (429 ``limit_exceeded`` or the item's status) past a limit;
+    the caller's transaction then rolls back, so nothing is counted.
+    """
+    for counted in _counted_kinds(catalog, kind, active):
+        refusal = _count(tx, catalog, state, counted, now)
+        if refusal is not None:
+            raise refused(refusal)
+
+
+def _count(
+    tx: Transaction, catalog: Catalog, state: AccountState, kind: str, now: datetime
+) -> Decision | None:
+    """Count one more ``kind``; the refusal when the limit is reached."""
+    if kind not in catalog.resources:
+        tx.adjust(state.account_id, kind, ACCOUNT_SCOPE, NO_PERIOD, d_used=1)
+        return None
+    terms = item_terms(catalog, state, kind)
+    after = tx.increment(
+        state.account_id, kind, ACCOUNT_SCOPE, NO_PERIOD, d_used=1, bound=terms.limit
+    )
+    if after is not None:
+        return None
+    current = tx.totals(state.account_id, kind, ACCOUNT_SCOPE, NO_PERIOD)
+    return Decision(
+        allowed=False,
+        code=DecisionCode.LIMIT_EXCEEDED,
+        http_status=terms.refusal_status,
+        meter=kind,
+        quantity=1,
+        used=current.used,
+        held=0,
+        limit=terms.limit,
+        hard_limit=terms.limit,
+        remaining=0,
+        overage_units=0,
+        warnings=(),
+        as_of=now,
+        period=NO_PERIOD,
+        scope=ACCOUNT_SCOPE,
+        message=f"{kind}: {current.used} of {terms.limit} already exist; "
+        "delete one or upgrade to create more",
     )
 
 
