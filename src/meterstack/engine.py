@@ -23,8 +23,10 @@ from meterstack.clock import Clock, SystemClock
 from meterstack.engine_keys import KeysMixin
 from meterstack.errors import InvalidInputError, MeterstackError
 from meterstack.rules.decisions import Decision
+from meterstack.rules.terms import END_USER_KIND
 from meterstack.services.accounts import Account, Accounts, PackGrant, ResourceObject
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
+from meterstack.services.entitlements import Entitlements, Lease
 from meterstack.services.holds import Holds, Reservation
 from meterstack.services.keys import Keys
 from meterstack.services.metering import Metering, UsageEvent
@@ -53,6 +55,7 @@ class Engine(KeysMixin):
         self._holds = Holds(ctx)
         self._usage = Usage(ctx)
         self._keys = Keys(ctx)
+        self._entitlements = Entitlements(ctx, self._metering)
 
     @classmethod
     def open(
@@ -151,9 +154,62 @@ class Engine(KeysMixin):
         return self._accounts.create_resource(account_id, kind, project_id=project_id, name=name)
 
     def delete_resource(self, resource_id: str) -> None:
+        """Delete an object; its slot is free at once."""
         self._accounts.delete_resource(resource_id)
 
     delete_project = delete_resource
+
+    def resources(self, account_id: str, kind: str | None = None) -> list[ResourceObject]:
+        """The account's objects (of one kind), oldest first."""
+        return self._accounts.resources(account_id, kind)
+
+    def set_active(self, resource_id: str, active: bool) -> ResourceObject:
+        """Activate (checking the active limit, D12) or deactivate a project."""
+        return self._accounts.set_active(resource_id, active)
+
+    def set_read_only(self, resource_id: str, read_only: bool) -> ResourceObject:
+        return self._accounts.set_read_only(resource_id, read_only)
+
+    def check_write(self, resource_id: str) -> Decision:
+        """Allowed, or 403 ``read_only`` for an object beyond the plan's limits (D13)."""
+        return self._accounts.check_write(resource_id)
+
+    def create_end_user(self, account_id: str, *, name: str | None = None) -> ResourceObject:
+        """An end user of the account, owner of per-user quantities (JSON storage, A2)."""
+        return self._accounts.create_resource(account_id, END_USER_KIND, name=name)
+
+    # ------------------------------------------------------------------ gauges and leases
+
+    def set_gauge(
+        self, account_id: str, gauge: str, level: int, *, end_user_id: str | None = None
+    ) -> Decision:
+        """Set a stored quantity (bytes…), checked during the write (A10, D5)."""
+        return self._entitlements.set_gauge(account_id, gauge, level, end_user_id=end_user_id)
+
+    def adjust_gauge(
+        self, account_id: str, gauge: str, delta: int, *, end_user_id: str | None = None
+    ) -> Decision:
+        """Move a stored quantity by ``delta``; growth is checked, shrinking always allowed."""
+        return self._entitlements.adjust_gauge(account_id, gauge, delta, end_user_id=end_user_id)
+
+    def gauge(
+        self, account_id: str, gauge: str, *, end_user_id: str | None = None
+    ) -> tuple[int, int]:
+        """A gauge's level now and its peak this period (storage overage is on the peak)."""
+        return self._entitlements.gauge_peak(account_id, gauge, end_user_id=end_user_id)
+
+    def acquire_lease(
+        self, account_id: str, item: str, *, ttl: float | timedelta | None = None
+    ) -> Lease:
+        """Occupy a concurrency slot for at most the item's longest lease (C6)."""
+        return self._entitlements.acquire_lease(account_id, item, ttl=_seconds(ttl))
+
+    def renew_lease(self, lease_id: str, *, ttl: float | timedelta | None = None) -> Reservation:
+        return self._entitlements.renew_lease(lease_id, ttl=_seconds(ttl))
+
+    def release_lease(self, lease_id: str) -> Reservation:
+        """Free the slot; releasing a lapsed lease changes nothing."""
+        return self._holds.release(lease_id)
 
     def require_feature(self, account_id: str, feature: str, level: str | None = None) -> Decision:
         """Whether the account's tier grants ``feature`` (at ``level``, for levelled features).
@@ -213,12 +269,8 @@ class Engine(KeysMixin):
 
         ``ttl`` (seconds) is capped by the meter's longest hold.
         """
-        if ttl is not None and not isinstance(ttl, timedelta):
-            if isinstance(ttl, bool) or not isinstance(ttl, int | float | Decimal):
-                raise InvalidInputError(f"ttl must be a number of seconds, got {ttl!r}")
-            ttl = timedelta(seconds=float(ttl))
         event = UsageEvent(account_id, meter, quantity, project_id, idempotency_key)
-        decision = self._metering.reserve(event, ttl)
+        decision = self._metering.reserve(event, _seconds(ttl))
         expires = decision.extra.get("expires_at")
         return Reservation(
             id=decision.reservation_id,
@@ -285,6 +337,14 @@ def _event(event: UsageEvent | Mapping[str, Any]) -> UsageEvent:
         )
     except KeyError as missing:
         raise InvalidInputError(f"a usage event needs {missing.args[0]!r}") from None
+
+
+def _seconds(ttl: float | timedelta | None) -> timedelta | None:
+    if ttl is None or isinstance(ttl, timedelta):
+        return ttl
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float | Decimal):
+        raise InvalidInputError(f"ttl must be a number of seconds, got {ttl!r}")
+    return timedelta(seconds=float(ttl))
 
 
 def _parse_time(text: str) -> datetime:

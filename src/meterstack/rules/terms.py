@@ -27,6 +27,8 @@ ACCOUNT_WIDE = ""
 ALL_ITEMS = "*"
 #: The resource kind of projects: every catalog's accounts may have projects.
 PROJECT_KIND = "projects"
+#: The resource kind of an account's end users (owners of per-user quantities, A2).
+END_USER_KIND = "end_users"
 
 
 @dataclass(frozen=True)

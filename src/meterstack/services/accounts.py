@@ -7,7 +7,7 @@ under concurrency (A10). Every change of an account's terms bumps its version (C
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -25,6 +25,7 @@ from meterstack.rules.features import decide_feature
 from meterstack.rules.terms import (
     ACCOUNT_WIDE,
     ALL_ITEMS,
+    END_USER_KIND,
     PROJECT_KIND,
     AccountState,
     LimitOverride,
@@ -145,7 +146,7 @@ class Accounts:
             now = self.ctx.now()
             state = self.ctx.state(tx, account_id)
             catalog = self.ctx.catalog(tx, state.catalog_hash)
-            if kind != PROJECT_KIND and kind not in catalog.resources:
+            if kind not in (PROJECT_KIND, END_USER_KIND) and kind not in catalog.resources:
                 raise InvalidInputError(
                     f"unknown resource kind {kind!r}; catalog {catalog.catalog!r} resources: "
                     + ", ".join(sorted(catalog.resources)),
@@ -153,7 +154,8 @@ class Accounts:
                 )
             validate_project(state, project_id)
             admit_resource(tx, catalog, state, kind, now, active=active)
-            resource_id = new_id("proj" if kind == PROJECT_KIND else "res")
+            prefix = {PROJECT_KIND: "proj", END_USER_KIND: "user"}.get(kind, "res")
+            resource_id = new_id(prefix)
             tx.insert_resource(
                 resource_id, account_id, kind, now, project_id=project_id, name=name, active=active
             )
@@ -175,6 +177,98 @@ class Accounts:
                 tx.adjust(account_id, counted, ACCOUNT_SCOPE, NO_PERIOD, d_used=-1)
             if kind == PROJECT_KIND:
                 self.ctx.changed(tx, account_id)
+
+    def resources(self, account_id: str, kind: str | None = None) -> list[ResourceObject]:
+        """The account's objects, oldest first (D13)."""
+        with self.ctx.store.transaction() as tx:
+            self.ctx.state(tx, account_id)
+            params: dict[str, object] = {"account_id": account_id}
+            where = "account_id = :account_id"
+            if kind is not None:
+                params["kind"] = kind
+                where += " AND kind = :kind"
+            rows = tx.all(
+                "SELECT id, account_id, kind, project_id, end_user_id, name, active, read_only, "
+                f"created_at FROM resources WHERE {where} ORDER BY created_at, id",
+                params,
+            )
+            return [
+                ResourceObject(
+                    id=row[0],
+                    account_id=row[1],
+                    kind=row[2],
+                    project_id=row[3],
+                    name=row[5],
+                    active=bool(row[6]),
+                    read_only=bool(row[7]),
+                    created_at=tx.dialect.from_ts(row[8]),
+                )
+                for row in rows
+            ]
+
+    def set_active(self, resource_id: str, active: bool) -> ResourceObject:
+        """Activate or deactivate an object; activating checks its active limit (D12)."""
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            row = _resource_row(tx, resource_id)
+            state = self.ctx.state(tx, row.account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            if row.active != active:
+                subsets = _counted_kinds(catalog, row.kind, True)[1:]
+                for kind in subsets:
+                    if active:
+                        refusal = _count(tx, catalog, state, kind, now)
+                        if refusal is not None:
+                            raise refused(refusal)
+                    else:
+                        tx.adjust(row.account_id, kind, ACCOUNT_SCOPE, NO_PERIOD, d_used=-1)
+                tx.execute(
+                    "UPDATE resources SET active = :active WHERE id = :id",
+                    {"active": active, "id": resource_id},
+                )
+            return replace(row, active=active)
+
+    def set_read_only(self, resource_id: str, read_only: bool) -> ResourceObject:
+        """Mark an object read-only (its data kept, writes refused) or writable again (D13)."""
+        with self.ctx.store.transaction() as tx:
+            row = _resource_row(tx, resource_id)
+            tx.execute(
+                "UPDATE resources SET read_only = :read_only WHERE id = :id",
+                {"read_only": read_only, "id": resource_id},
+            )
+            return replace(row, read_only=read_only)
+
+    def check_write(self, resource_id: str) -> Decision:
+        """Whether an object may be written: 403 ``read_only`` past a downgrade's limits (D13)."""
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            row = _resource_row(tx, resource_id)
+        code, status = (DecisionCode.READ_ONLY, 403) if row.read_only else (DecisionCode.OK, 200)
+        message = (
+            f"{row.kind} {row.id} is read-only: it is beyond the plan's limit; its data is kept, "
+            "and an upgrade makes it writable again"
+            if row.read_only
+            else f"{row.kind} {row.id} is writable"
+        )
+        return Decision(
+            allowed=not row.read_only,
+            code=code,
+            http_status=status,
+            meter=row.kind,
+            quantity=0,
+            used=0,
+            held=0,
+            limit=None,
+            hard_limit=None,
+            remaining=None,
+            overage_units=0,
+            warnings=(),
+            as_of=now,
+            period=NO_PERIOD,
+            scope=ACCOUNT_SCOPE,
+            message=message,
+            extra={"resource_id": row.id},
+        )
 
     # ------------------------------------------------------------------ features
 
@@ -377,6 +471,22 @@ def _count(
         scope=ACCOUNT_SCOPE,
         message=f"{kind}: {current.used} of {terms.limit} already exist; "
         "delete one or upgrade to create more",
+    )
+
+
+def _resource_row(tx: Transaction, resource_id: str) -> ResourceObject:
+    row = tx.resource(resource_id)
+    if row is None:
+        raise NotFoundError(f"no resource {resource_id!r}", resource_id=resource_id)
+    return ResourceObject(
+        id=row[0],
+        account_id=row[1],
+        kind=row[2],
+        project_id=row[3],
+        name=row[5],
+        active=row[6],
+        read_only=row[7],
+        created_at=row[8],
     )
 
 

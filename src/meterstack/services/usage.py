@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from meterstack.catalog.schema import Meter, Resource
+from meterstack.catalog.schema import Meter, Scope
 from meterstack.rules.admission import ACCOUNT_SCOPE, Totals, project_scope
 from meterstack.rules.periods import Period
 from meterstack.rules.terms import item_terms, overage_enabled
@@ -68,23 +68,27 @@ class Usage:
             period = self.ctx.period(catalog, state, now)
             scope = ACCOUNT_SCOPE if project_id is None else project_scope(project_id)
             counters = {
-                (item, counter_scope): totals
-                for item, counter_scope, _, totals in tx.counters_of(
+                (item, counter_scope, counter_period): totals
+                for item, counter_scope, counter_period, totals in tx.counters_of(
                     account_id, (period.key, NO_PERIOD)
                 )
             }
             near = catalog.policies.near_limit_percent
             items: dict[str, ItemUsage] = {}
             for item, declared in catalog.items.items():
-                if not isinstance(declared, Meter | Resource):
-                    continue
+                if declared.scope is Scope.END_USER:
+                    continue  # kept per end user, not for the account as a whole
+                if project_id is not None and not isinstance(declared, Meter):
+                    continue  # projects have counters of their own for meters only
                 terms = item_terms(catalog, state, item)
                 if project_id is not None and (project_id, item) in state.overrides:
                     terms = item_terms(catalog, state, item, project_id)
                 elif project_id is not None:
                     # A project without its own cap is bounded only by the account's limit.
                     terms = replace(terms, included=None, pack_units=0)
-                totals = counters.get((item, scope), Totals())
+                # Meters count per period; levels, objects and slots are counted now.
+                counter_period = period.key if isinstance(declared, Meter) else NO_PERIOD
+                totals = counters.get((item, scope, counter_period), Totals())
                 counted = totals.used + totals.held
                 limit = terms.limit
                 percent = None

@@ -422,6 +422,76 @@ class Transaction:
         )
         return Totals(used=int(row[0]), held=int(row[1]), overage=int(row[2]))
 
+    def write_level(
+        self,
+        account_id: str,
+        item: str,
+        scope: str,
+        *,
+        level: int | None = None,
+        delta: int | None = None,
+        bound: int | None = None,
+    ) -> Totals | None:
+        """Set a gauge's level, or move it by ``delta``; None when refused.
+
+        Growth must stay within ``bound``; shrinking is always admitted, never below zero.
+        Like :meth:`increment`, the condition is checked by the write itself.
+        """
+        params: dict[str, Any] = {
+            "account_id": account_id,
+            "item": item,
+            "scope": scope,
+            "period": "",
+            "bound": bound,
+        }
+        if level is not None:
+            params["value"] = level
+            new_value = ":value"
+            fresh = level
+        else:
+            params["value"] = delta
+            new_value = "counters.used + :value"
+            fresh = delta or 0
+        condition = f"{new_value} >= 0"
+        if bound is not None:
+            condition += f" AND ({new_value} <= :bound OR {new_value} <= counters.used)"
+        if fresh < 0 or (bound is not None and fresh > bound):
+            # No row yet means a level of 0: an insert would skip the condition.
+            row = self.one(
+                f"UPDATE counters SET used = {new_value} WHERE account_id = :account_id "
+                "AND item = :item AND scope = :scope AND period = :period "
+                f"AND {condition} RETURNING used, held, overage",
+                params,
+            )
+        else:
+            row = self.one(
+                "INSERT INTO counters (account_id, item, scope, period, used, held, overage) "
+                "VALUES (:account_id, :item, :scope, :period, :value, 0, 0) "
+                "ON CONFLICT (account_id, item, scope, period) DO UPDATE SET "
+                f"used = {new_value} WHERE {condition} RETURNING used, held, overage",
+                params,
+            )
+        if row is None:
+            return None
+        return Totals(used=int(row[0]), held=int(row[1]), overage=int(row[2]))
+
+    def raise_peak(self, account_id: str, item: str, scope: str, period: str, level: int) -> None:
+        """Keep the highest level of the period (storage overage is priced at the peak, D3)."""
+        greatest = "MAX" if self.dialect.is_sqlite else "GREATEST"
+        self.execute(
+            "INSERT INTO counters (account_id, item, scope, period, used, held, overage) "
+            "VALUES (:account_id, :item, :scope, :period, :level, 0, 0) "
+            "ON CONFLICT (account_id, item, scope, period) DO UPDATE SET "
+            f"used = {greatest}(counters.used, excluded.used)",
+            {
+                "account_id": account_id,
+                "item": item,
+                "scope": scope,
+                "period": period,
+                "level": level,
+            },
+        )
+
     def totals(self, account_id: str, item: str, scope: str, period: str) -> Totals:
         row = self.one(
             "SELECT used, held, overage FROM counters WHERE account_id = :account_id "

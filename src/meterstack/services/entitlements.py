@@ -1,0 +1,281 @@
+"""Gauges (stored quantities) and concurrency leases, admitted like meters (A10, C6, D3, D5).
+
+A gauge's level is one counter row outside any period; each write also raises the period's peak
+row, which is what storage overage is priced on (D3). Growth is admitted by the same conditional
+increment as a meter, against the hard limit (grace included, D5) unless overage is on; shrinking
+is always allowed, never below zero.
+
+A lease is a hold on a concurrency item: it occupies one slot until released, or until it lapses
+after the item's longest lease (C6); the next refusal, usage report or check sweeps lapsed ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from meterstack.catalog.schema import Catalog, Concurrency, Gauge, Scope
+from meterstack.errors import InvalidInputError, NotFoundError
+from meterstack.rules.admission import (
+    ACCOUNT_SCOPE,
+    AdmissionPlan,
+    ScopeBound,
+    Totals,
+    classify_admitted,
+    classify_refused,
+)
+from meterstack.rules.decisions import Decision
+from meterstack.rules.terms import END_USER_KIND, AccountState, item_terms, overage_enabled
+from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.holds import Reservation, sweep
+from meterstack.services.metering import Metering
+from meterstack.store.sql import ReservationRow, Transaction
+
+NO_PERIOD = ""
+
+
+def end_user_scope(end_user_id: str) -> str:
+    return f"end_user:{end_user_id}"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One occupied concurrency slot; ``id`` is None when the slot was refused."""
+
+    id: str | None
+    account_id: str
+    item: str
+    expires_at: datetime | None
+    decision: Decision
+
+    @property
+    def allowed(self) -> bool:
+        return self.id is not None
+
+
+class Entitlements:
+    def __init__(self, ctx: ServiceContext, metering: Metering) -> None:
+        self.ctx = ctx
+        self.metering = metering
+
+    # ------------------------------------------------------------------ gauges
+
+    def set_gauge(
+        self, account_id: str, gauge: str, level: int, *, end_user_id: str | None = None
+    ) -> Decision:
+        """Set a stored quantity to ``level`` (e.g. bytes stored), checked during the write."""
+        _whole(level, "level", allow_zero=True)
+        return self._write(account_id, gauge, end_user_id, level=level)
+
+    def adjust_gauge(
+        self, account_id: str, gauge: str, delta: int, *, end_user_id: str | None = None
+    ) -> Decision:
+        """Add ``delta`` (negative to free space) to a stored quantity."""
+        if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
+            raise InvalidInputError(f"delta must be a non-zero whole number, got {delta!r}")
+        return self._write(account_id, gauge, end_user_id, delta=delta)
+
+    def _write(
+        self,
+        account_id: str,
+        gauge: str,
+        end_user_id: str | None,
+        *,
+        level: int | None = None,
+        delta: int | None = None,
+    ) -> Decision:
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            scope = self._gauge_scope(tx, catalog, state, gauge, end_user_id)
+            plan = self._gauge_plan(catalog, state, gauge, scope, level or delta or 0, now)
+            bound = plan.primary
+            current = tx.totals(account_id, gauge, scope, NO_PERIOD)
+            target = current.used + (delta or 0) if level is None else level
+            if target < 0:
+                raise InvalidInputError(
+                    f"{gauge} cannot go below zero: it holds {current.used}, delta {delta}",
+                    gauge=gauge,
+                )
+            growth = target - current.used
+            after = tx.write_level(
+                account_id, gauge, scope, level=level, delta=delta, bound=bound.bound
+            )
+            if after is None:
+                return classify_refused(
+                    replace(plan, quantity=growth), bound, current, current, now
+                )
+            tx.raise_peak(account_id, gauge, scope, plan.period_key, after.used)
+            over = 0
+            if plan.overage_on and bound.overage_from is not None:
+                over = max(0, after.used - bound.overage_from)
+            decision = classify_admitted(
+                replace(plan, quantity=growth),
+                after,
+                over,
+                now,
+                catalog.policies.near_limit_percent,
+            )
+            return replace(decision, message="level recorded", extra={"level": after.used})
+
+    def _gauge_scope(
+        self,
+        tx: Transaction,
+        catalog: Catalog,
+        state: AccountState,
+        gauge: str,
+        end_user_id: str | None,
+    ) -> str:
+        declared = catalog.items.get(gauge)
+        if not isinstance(declared, Gauge):
+            kinds = ", ".join(catalog.gauges) or "none"
+            raise InvalidInputError(
+                f"{gauge!r} is not a gauge of catalog {catalog.catalog!r} (gauges: {kinds})",
+                gauge=gauge,
+            )
+        if declared.scope is Scope.END_USER:
+            if end_user_id is None:
+                raise InvalidInputError(f"{gauge} is kept per end user: give end_user_id")
+            row = tx.resource(end_user_id)
+            if row is None or row[1] != state.account_id or row[2] != END_USER_KIND:
+                raise NotFoundError(
+                    f"account {state.account_id} has no end user {end_user_id!r}",
+                    end_user_id=end_user_id,
+                )
+            return end_user_scope(end_user_id)
+        if end_user_id is not None:
+            raise InvalidInputError(f"{gauge} is kept per account, not per end user")
+        return ACCOUNT_SCOPE
+
+    def _gauge_plan(
+        self,
+        catalog: Catalog,
+        state: AccountState,
+        gauge: str,
+        scope: str,
+        quantity: int,
+        now: datetime,
+    ) -> AdmissionPlan:
+        terms = item_terms(catalog, state, gauge)
+        if scope != ACCOUNT_SCOPE:
+            # A4: packs raise the account's storage, never a per-user quantity.
+            terms = replace(terms, pack_units=0)
+        overage_on = overage_enabled(catalog, state, gauge, None) and terms.limit is not None
+        bound = ScopeBound(
+            scope,
+            None if overage_on else terms.hard_limit,
+            terms.hard_limit if overage_on else None,
+            terms,
+        )
+        return AdmissionPlan(
+            item=gauge,
+            quantity=quantity,
+            period_key=self.ctx.period(catalog, state, now).key,
+            scopes=(bound,),
+            overage_on=overage_on,
+        )
+
+    def gauge_peak(
+        self, account_id: str, gauge: str, *, end_user_id: str | None = None
+    ) -> tuple[int, int]:
+        """The gauge's level now and its peak in the current period."""
+        with self.ctx.store.transaction() as tx:
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            scope = self._gauge_scope(tx, catalog, state, gauge, end_user_id)
+            period = self.ctx.period(catalog, state)
+            level = tx.totals(account_id, gauge, scope, NO_PERIOD).used
+            return level, tx.totals(account_id, gauge, scope, period.key).used
+
+    # ------------------------------------------------------------------ leases
+
+    def acquire_lease(self, account_id: str, item: str, *, ttl: timedelta | None = None) -> Lease:
+        """Occupy one slot of a concurrency item for at most its longest lease (C6)."""
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            declared = catalog.items.get(item)
+            if not isinstance(declared, Concurrency):
+                kinds = ", ".join(catalog.concurrency) or "none"
+                raise InvalidInputError(
+                    f"{item!r} is not a concurrency item of catalog {catalog.catalog!r} "
+                    f"(concurrency items: {kinds})",
+                    item=item,
+                )
+            lifetime = _lease_ttl(declared, ttl)
+            terms = item_terms(catalog, state, item)
+            bound = ScopeBound(ACCOUNT_SCOPE, terms.limit, None, terms)
+            plan = AdmissionPlan(item, 1, NO_PERIOD, (bound,), overage_on=False)
+            outcome = self.metering.admit(tx, plan, state, now, hold=True)
+            if isinstance(outcome, tuple):
+                refused, current = outcome
+                decision = classify_refused(plan, refused, current, current, now)
+                return Lease(None, account_id, item, None, decision)
+            decision = classify_admitted(
+                plan, outcome[0].after, 0, now, catalog.policies.near_limit_percent, hold=True
+            )
+            lease_id = new_id("lease")
+            expires_at = now + lifetime
+            tx.insert_reservation(
+                ReservationRow(
+                    id=lease_id,
+                    account_id=account_id,
+                    item=item,
+                    period=NO_PERIOD,
+                    project_id=None,
+                    quantity=1,
+                    status="open",
+                    created_at=now,
+                    expires_at=expires_at,
+                    committed_quantity=None,
+                )
+            )
+            decision = replace(decision, message="lease acquired", reservation_id=lease_id)
+            return Lease(lease_id, account_id, item, expires_at, decision)
+
+    def renew_lease(self, lease_id: str, *, ttl: timedelta | None = None) -> Reservation:
+        """Extend an open lease by up to the item's longest lease from now."""
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            row = tx.reservation(lease_id, lock=True)
+            if row is None or row.period != NO_PERIOD:
+                raise NotFoundError(f"no lease {lease_id!r}")
+            state = self.ctx.state(tx, row.account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            declared = catalog.items[row.item]
+            assert isinstance(declared, Concurrency)
+            if row.status != "open" or row.expires_at <= now:
+                sweep(tx, row.account_id, now)
+                ended = row.status if row.status != "open" else "lapsed"
+                raise InvalidInputError(
+                    f"lease {lease_id} has ended ({ended}); acquire a new one",
+                    lease_id=lease_id,
+                )
+            expires_at = now + _lease_ttl(declared, ttl)
+            tx.execute(
+                "UPDATE reservations SET expires_at = :expires_at WHERE id = :id",
+                {"expires_at": tx.ts(expires_at), "id": lease_id},
+            )
+            return Reservation(
+                lease_id, row.account_id, row.item, 1, None, "open", expires_at, None
+            )
+
+
+def _lease_ttl(item: Concurrency, ttl: timedelta | None) -> timedelta:
+    longest = timedelta(seconds=item.max_lease_seconds)
+    if ttl is None:
+        return longest
+    if ttl <= timedelta(0):
+        raise InvalidInputError(f"a lease's ttl must be positive, got {ttl.total_seconds()} s")
+    return min(ttl, longest)
+
+
+def _whole(value: object, name: str, *, allow_zero: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
+        floor = "0" if allow_zero else "1"
+        raise InvalidInputError(f"{name} must be a whole number of at least {floor}, got {value!r}")
+
+
+__all__ = ["END_USER_KIND", "Entitlements", "Lease", "Totals", "end_user_scope"]
