@@ -79,3 +79,48 @@ def test_unknown_feature_or_level_is_a_precise_error(open_engine: EngineFactory)
         engine.require_feature(account.id, "webhooks", "gold")
     with pytest.raises(InvalidInputError, match="on/off"):
         engine.require_feature(account.id, "audit_logs", "basic")
+
+
+AGENTSTACK_TIERS = ("anonymous", "free", "starter", "basic", "pro", "premium", "enterprise")
+# A8 as the seed states it, the status each tier gets when asking for the feature (D4).
+A8_MATRIX: dict[str, tuple[int, ...]] = {
+    "audit_logs": (402, 402, 402, 402, 200, 200, 200),
+    "custom_domain": (402, 402, 402, 402, 200, 200, 200),
+    "admin_functions": (402, 402, 402, 402, 200, 200, 200),
+    "white_label": (402, 402, 402, 402, 402, 200, 200),
+    "system_admin": (402, 402, 402, 402, 402, 200, 200),
+    "payments": (403, 200, 200, 200, 200, 200, 200),
+    "service_caps": (402, 402, 200, 200, 200, 200, 200),
+    "webhooks": (402, 402, 200, 200, 200, 200, 200),
+}
+FLOWSTACK_TIERS = ("free", "hobbyist", "starter", "professional", "enterprise")
+C3_MATRIX = {"managed_models": (403, 200, 200, 200, 200)}
+
+
+@pytest.mark.parametrize(
+    ("catalog", "feature", "tier", "status"),
+    [
+        ("agentstack", feature, tier, status)
+        for feature, row in A8_MATRIX.items()
+        for tier, status in zip(AGENTSTACK_TIERS, row, strict=True)
+    ]
+    + [
+        ("flowstack", feature, tier, status)
+        for feature, row in C3_MATRIX.items()
+        for tier, status in zip(FLOWSTACK_TIERS, row, strict=True)
+    ],
+)
+def test_a12_c3_d4_feature_matrix(
+    open_engine: EngineFactory, catalog: str, feature: str, tier: str, status: int
+) -> None:
+    engine = open_engine(catalog)
+    account = engine.create_account(plan=tier)
+
+    decision = engine.require_feature(account.id, feature)
+
+    expected_code = {200: "ok", 402: "upgrade_required", 403: "not_allowed_for_tier"}[status]
+    assert (decision.http_status, decision.code, decision.allowed) == (
+        status,
+        expected_code,
+        status == 200,
+    )
