@@ -64,3 +64,28 @@ def test_unknown_account_and_meter_are_precise_errors(database: str) -> None:
     assert "unknown meter 'sesions'" in bad_meter.stderr
     assert bad_plan.exit_code == 1
     assert "unknown plan 'gold'" in bad_plan.stderr
+
+
+def test_resources_and_gauges_commands(database: str) -> None:
+    options = ["--database", database, "--catalog", "aerostack"]
+    account = runner.invoke(app, ["accounts", "create", "--plan", "starter", *options])
+    account_id = account.stdout.strip()
+
+    created = [
+        runner.invoke(app, ["resources", "create", account_id, "gateway_apis", *options])
+        for _ in range(3)
+    ]
+    listed = runner.invoke(
+        app, ["resources", "list", account_id, "--kind", "gateway_apis", *options]
+    )
+    first = json.loads(created[0].stdout)["id"]
+    deleted = runner.invoke(app, ["resources", "delete", first, *options])
+    stored = runner.invoke(app, ["gauges", "set", account_id, "storage", "1000", *options])
+    too_much = runner.invoke(app, ["gauges", "set", account_id, "storage", str(10**15), *options])
+
+    assert [result.exit_code for result in created] == [0, 0, 0]
+    assert len(json.loads(listed.stdout)) == 3
+    assert deleted.exit_code == 0
+    assert (stored.exit_code, json.loads(stored.stdout)["used"]) == (0, 1000)
+    assert too_much.exit_code == 2
+    assert json.loads(too_much.stdout)["code"] == "hard_limit_exceeded"

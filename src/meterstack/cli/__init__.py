@@ -6,6 +6,7 @@ import typer
 
 from meterstack.cli import metering
 from meterstack.cli.plans import plans_app
+from meterstack.cli.resources import gauges_app, resources_app
 
 app = typer.Typer(
     name="meterstack",
@@ -18,6 +19,8 @@ accounts_app = typer.Typer(help="Accounts: create.", no_args_is_help=True)
 accounts_app.command("create")(metering.create_account)
 app.add_typer(accounts_app, name="accounts")
 app.command("consume")(metering.consume)
+app.add_typer(resources_app, name="resources")
+app.add_typer(gauges_app, name="gauges")
 app.command("usage")(metering.usage)
 
 

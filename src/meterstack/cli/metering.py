@@ -35,14 +35,14 @@ CatalogName = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def _open(database: str, catalog: str) -> Engine:
+def open_engine(database: str, catalog: str) -> Engine:
     try:
         return Engine.open(database, catalog=catalog)
     except MeterstackError as error:
-        _fail(error)
+        fail(error)
 
 
-def _fail(error: MeterstackError) -> NoReturn:
+def fail(error: MeterstackError) -> NoReturn:
     typer.echo(f"error: {error.message}", err=True)
     raise typer.Exit(1)
 
@@ -57,11 +57,11 @@ def create_account(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Create an account and print its id."""
-    with _open(database, catalog) as engine:
+    with open_engine(database, catalog) as engine:
         try:
             account = engine.create_account(plan, interval=interval, email=email)
         except MeterstackError as error:
-            _fail(error)
+            fail(error)
     typer.echo(account.id)
 
 
@@ -75,13 +75,13 @@ def consume(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Record usage; prints the decision as JSON and exits 2 when it is refused."""
-    with _open(database, catalog) as engine:
+    with open_engine(database, catalog) as engine:
         try:
             decision = engine.consume(
                 account, meter, quantity, project_id=project, idempotency_key=key
             )
         except MeterstackError as error:
-            _fail(error)
+            fail(error)
     typer.echo(json.dumps(decision.to_dict(), indent=2))
     if not decision.allowed:
         raise typer.Exit(2)
@@ -95,11 +95,11 @@ def usage(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Show every meter and resource of an account: used, limit, remaining."""
-    with _open(database, catalog) as engine:
+    with open_engine(database, catalog) as engine:
         try:
             report = engine.usage(account, project_id=project)
         except MeterstackError as error:
-            _fail(error)
+            fail(error)
     if as_json:
         typer.echo(json.dumps(usage_json(report), indent=2))
         return
