@@ -5,15 +5,18 @@ from meterstack.engine import Engine
 from meterstack.errors import MeterstackError
 from meterstack.rules.decisions import Decision, DecisionCode
 from meterstack.services.holds import Reservation
+from meterstack.services.keys import ApiKey, IssuedKey
 from meterstack.services.metering import UsageEvent
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ApiKey",
     "Clock",
     "Decision",
     "DecisionCode",
     "Engine",
+    "IssuedKey",
     "ManualClock",
     "MeterstackError",
     "Reservation",

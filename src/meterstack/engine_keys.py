@@ -2,6 +2,61 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
+from meterstack.rules.decisions import Decision
+from meterstack.services.accounts import Account
+from meterstack.services.keys import ApiKey, IssuedKey, Keys
+
 
 class KeysMixin:
     """API keys, service caps and anonymous accounts; every method delegates to ``self._keys``."""
+
+    _keys: Keys
+
+    def create_api_key(
+        self,
+        account_id: str,
+        *,
+        project_id: str | None = None,
+        name: str | None = None,
+        modules: Iterable[str] | None = None,
+        quotas: Mapping[str, int] | None = None,
+    ) -> IssuedKey:
+        """A new user key (``ask_…``), or project key (``apk_…``) when ``project_id`` is given.
+
+        Counted against the plan's ``user_api_keys`` / ``api_keys`` limit (429 past it, A10).
+        ``modules`` (the sensitive modules the key may use) and ``quotas`` (units per period per
+        meter for this key alone) are service caps (A8): project keys only, on a plan with the
+        ``service_caps`` feature (402 ``upgrade_required`` below it). The key's text is in the
+        result only: store it now, it cannot be shown again.
+        """
+        return self._keys.create_api_key(
+            account_id, project_id=project_id, name=name, modules=modules, quotas=quotas
+        )
+
+    def revoke_api_key(self, key_id: str) -> None:
+        """Revoke a key at once and free its slot; revoking it again changes nothing."""
+        self._keys.revoke_api_key(key_id)
+
+    def authenticate(self, key: str) -> ApiKey:
+        """The live key whose text this is; wrong, truncated or revoked: 401 ``invalid_api_key``."""
+        return self._keys.authenticate(key)
+
+    def require_module(self, key_id: str, module: str) -> Decision:
+        """Whether the key's caps let it use ``module``; refused with 403 ``module_not_allowed``."""
+        return self._keys.require_module(key_id, module)
+
+    def create_anonymous_account(self) -> tuple[Account, IssuedKey]:
+        """A new account on the catalog's default plan and its ``anon_ask_…`` key (A7, D19)."""
+        return self._keys.create_anonymous_account()
+
+    def convert_anonymous(
+        self, user_api_key: str, *, name: str, email: str, password: str
+    ) -> tuple[Account, IssuedKey]:
+        """Register an anonymous account on the catalog's fallback plan (FREE on AgentStack, A7).
+
+        Same account id, usage, resources and data; the ``anon_ask_…`` key is revoked and a new
+        ``ask_…`` key returned. 409 ``email_taken``, 422 ``invalid_email`` / ``password_too_short``.
+        """
+        return self._keys.convert_anonymous(user_api_key, name=name, email=email, password=password)

@@ -80,3 +80,24 @@ class RefusedError(MeterstackError):
         super().__init__(message, **details)
         self.code = code
         self.http_status = http_status
+
+
+class AuthenticationError(MeterstackError):
+    """An API key that is wrong, truncated, malformed or revoked: one answer for all of them."""
+
+    code = "invalid_api_key"
+    http_status = 401
+
+
+class EmailTakenError(ConflictError):
+    """Another account already registered this email address (A7)."""
+
+    code = "email_taken"
+
+
+class InvalidEmailError(InvalidInputError):
+    code = "invalid_email"
+
+
+class PasswordTooShortError(InvalidInputError):
+    code = "password_too_short"

@@ -20,6 +20,7 @@ class DecisionCode(StrEnum):
     UPGRADE_REQUIRED = "upgrade_required"
     NOT_ALLOWED_FOR_TIER = "not_allowed_for_tier"
     READ_ONLY = "read_only"
+    MODULE_NOT_ALLOWED = "module_not_allowed"
 
 
 @dataclass(frozen=True)

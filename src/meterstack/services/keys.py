@@ -1,10 +1,468 @@
-"""API keys (user, project, anonymous), service caps (A8) and anonymous accounts (A7)."""
+"""API keys (user, project, anonymous), service caps (A8) and anonymous accounts (A7).
+
+A key's text is ``<prefix>_<lookup>_<secret>``: ``ask_`` for a user key, ``apk_`` for a project
+key, ``anon_ask_`` for the user key of an anonymous account. The lookup is a non-secret id that
+finds the key's row; the secret is 256 bits from :mod:`secrets`. The store keeps only the SHA-256
+of the whole text: a fast hash is enough for a secret with that much entropy (nobody can guess
+its way to a match, unlike a password), and it lets every request be checked in microseconds.
+Hashes are compared in constant time. Passwords, which people choose, are hashed with argon2.
+
+Creating a key counts it against the catalog's ``user_api_keys`` or ``api_keys`` resource (when
+the catalog declares it) in the same transaction as the insert (A10); revoking frees the slot.
+"""
 
 from __future__ import annotations
 
-from meterstack.services.context import ServiceContext
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from meterstack.catalog.schema import Catalog
+from meterstack.errors import (
+    AuthenticationError,
+    ConflictError,
+    EmailTakenError,
+    InvalidInputError,
+    NotAllowedForTierError,
+    NotFoundError,
+    UpgradeRequiredError,
+)
+from meterstack.rules.admission import ACCOUNT_SCOPE
+from meterstack.rules.decisions import Decision, DecisionCode
+from meterstack.rules.features import decide_feature
+from meterstack.rules.terms import AccountState
+from meterstack.services.accounts import NO_PERIOD, Account, admit_resource
+from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.registration import (
+    check_password,
+    checked_email,
+    checked_name,
+    hash_password,
+)
+from meterstack.services.validation import validate_meter, validate_project
+from meterstack.store.keys import (
+    ApiKeyRow,
+    api_key,
+    api_key_by_lookup,
+    email_taken,
+    insert_api_key,
+    register_account,
+    revoke_api_key,
+)
+from meterstack.store.sql import AccountRow, Transaction
+
+USER_KEY = "user"
+PROJECT_KEY = "project"
+#: The user key of an anonymous account (A7).
+ANONYMOUS_KEY = "anonymous"
+#: The readable beginning of each kind's key text.
+KEY_PREFIXES = {USER_KEY: "ask", PROJECT_KEY: "apk", ANONYMOUS_KEY: "anon_ask"}
+#: The resource each kind of key is counted against, when the catalog declares it (A10).
+KEY_RESOURCES = {USER_KEY: "user_api_keys", PROJECT_KEY: "api_keys", ANONYMOUS_KEY: "user_api_keys"}
+
+#: The sensitive modules a project key's caps may restrict (A8).
+MODULES = ("payments", "scheduler", "analytics", "project_wallets", "data_access")
+#: The catalog feature that grants service caps (STARTER and up on AgentStack).
+SERVICE_CAPS_FEATURE = "service_caps"
+#: The code of a refusal by a key's caps: 403, and its own code, so that a client can tell
+#: "this key may not" from "this plan may not" (``not_allowed_for_tier``).
+
+
+_LOOKUP_BYTES = 8
+_SECRET_BYTES = 32
+_KEY_TEXT = re.compile(
+    rf"(ask|apk|anon_ask)_([0-9a-f]{{{2 * _LOOKUP_BYTES}}})_([0-9a-f]{{{2 * _SECRET_BYTES}}})"
+)
+#: Compared against when no key has the lookup, so that both refusals cost the same.
+_NO_KEY_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class ServiceCaps:
+    """What a project key may do (A8): its modules (None = every module) and per-key quotas."""
+
+    modules: tuple[str, ...] | None = None
+    #: Units per period per meter for this key alone, on top of the account's limits.
+    quotas: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    account_id: str
+    #: None for a user key.
+    project_id: str | None
+    #: ``user``, ``project`` or ``anonymous``.
+    kind: str
+    #: The non-secret beginning of the key text (``ask_3f9a…``), to show in listings.
+    prefix: str
+    #: None when the key carries no caps.
+    caps: ServiceCaps | None
+    created_at: datetime
+    revoked_at: datetime | None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A new key and its text, which is shown this once and never stored."""
+
+    api_key: ApiKey
+    key: str = field(repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.api_key.id
 
 
 class Keys:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+
+    # ------------------------------------------------------------------ keys
+
+    def create_api_key(
+        self,
+        account_id: str,
+        *,
+        project_id: str | None = None,
+        name: str | None = None,
+        modules: Iterable[str] | None = None,
+        quotas: Mapping[str, int] | None = None,
+    ) -> IssuedKey:
+        """A user key (no ``project_id``) or a project key, refused past the plan's limit (A10).
+
+        ``modules`` and ``quotas`` are service caps (A8): project keys only, on a plan that
+        grants the ``service_caps`` feature.
+        """
+        name = None if name is None else checked_name(name)
+        caps = _caps(modules, quotas)
+        if caps is not None and project_id is None:
+            raise InvalidInputError(
+                "service caps (modules, quotas) apply to project API keys only; pass project_id",
+                account_id=account_id,
+            )
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            validate_project(state, project_id)
+            if project_id is not None:
+                kind = PROJECT_KEY
+            else:
+                account = tx.account(account_id)
+                kind = ANONYMOUS_KEY if account is not None and account.anonymous else USER_KEY
+            if caps is not None:
+                for meter in caps.quotas:
+                    validate_meter(catalog, meter)
+                _require_service_caps(catalog, state)
+            return _issue(
+                tx, catalog, state, kind, now, project_id=project_id, name=name, caps=caps
+            )
+
+    def revoke_api_key(self, key_id: str) -> None:
+        """Revoke a key at once and free its slot; revoking a revoked key changes nothing."""
+        with self.ctx.store.transaction() as tx:
+            row = _existing(tx, key_id)
+            if revoke_api_key(tx, key_id, self.ctx.now()):
+                self._free_slot(tx, row.account_id, key_id)
+
+    def authenticate(self, key: str) -> ApiKey:
+        """The live key whose text this is; anything else is 401 ``invalid_api_key``."""
+        with self.ctx.store.transaction() as tx:
+            return _api_key(_verify(tx, key))
+
+    def require_module(self, key_id: str, module: str) -> Decision:
+        """Whether the key's caps let it use ``module`` (A8): allowed, or 403 refused."""
+        if module not in MODULES:
+            raise InvalidInputError(
+                f"unknown module {module!r}; modules: {', '.join(MODULES)}", module=str(module)
+            )
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            row = _existing(tx, key_id)
+        if row.revoked_at is not None:
+            raise AuthenticationError(f"API key {key_id} was revoked", key_id=key_id)
+        allowed = row.modules is None or module in row.modules
+        if allowed:
+            message = f"{module}: allowed for API key {key_id}"
+        else:
+            permitted = ", ".join(row.modules or ()) or "none"
+            message = (
+                f"API key {key_id} may not use {module}; its service caps allow: {permitted}. "
+                "Use another key or change the caps"
+            )
+        return Decision(
+            allowed=allowed,
+            code=DecisionCode.OK if allowed else DecisionCode.MODULE_NOT_ALLOWED,
+            http_status=200 if allowed else 403,
+            meter=module,
+            quantity=0,
+            used=0,
+            held=0,
+            limit=None,
+            hard_limit=None,
+            remaining=None,
+            overage_units=0,
+            warnings=(),
+            as_of=now,
+            period=NO_PERIOD,
+            scope=f"key:{key_id}",
+            message=message,
+            extra={
+                "key_id": key_id,
+                "module": module,
+                "modules": None if row.modules is None else list(row.modules),
+            },
+        )
+
+    def key_quotas(self, tx: Transaction, key_id: str) -> dict[str, int]:
+        """The key's own quotas (A8), meter -> units per period; empty when it has none."""
+        return dict(_existing(tx, key_id).quotas or {})
+
+    # ------------------------------------------------------------------ anonymous accounts
+
+    def create_anonymous_account(self) -> tuple[Account, IssuedKey]:
+        """A new account on the catalog's default plan and its ``anon_ask_…`` key (A7, D19)."""
+        loaded = self.ctx.current
+        catalog = loaded.catalog
+        now = self.ctx.now()
+        row = AccountRow(
+            id=new_id("acct"),
+            catalog_hash=loaded.content_hash,
+            plan_id=catalog.default_plan,
+            billing_interval=catalog.policies.intervals[0],
+            status="active",
+            period_anchor=now,
+            created_at=now,
+            version=1,
+            anonymous=True,
+            email=None,
+            name=None,
+        )
+        with self.ctx.store.transaction() as tx:
+            tx.insert_account(row)
+            state = self.ctx.state(tx, row.id)
+            issued = _issue(tx, catalog, state, ANONYMOUS_KEY, now)
+        return _account(row, catalog), issued
+
+    def convert_anonymous(
+        self, user_api_key: str, *, name: str, email: str, password: str
+    ) -> tuple[Account, IssuedKey]:
+        """Register an anonymous account on the catalog's fallback plan (A7).
+
+        The account keeps its id, usage, resources and data; its ``anon_ask_…`` key is revoked
+        and a new ``ask_…`` key is returned.
+        """
+        name = checked_name(name)
+        email = checked_email(email)
+        check_password(password)
+        key = self.authenticate(user_api_key)
+        if key.kind != ANONYMOUS_KEY:
+            raise InvalidInputError(
+                "user_api_key must be the anon_ask_ key of an anonymous account; "
+                "this account is already registered"
+                if key.kind == USER_KEY
+                else "user_api_key must be the anon_ask_ key of an anonymous account, "
+                "not a project key",
+                key_id=key.id,
+            )
+        # Slow on purpose; hashed before the transaction so that no lock waits for it.
+        password_hash = hash_password(password)
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            account_id = key.account_id
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            if email_taken(tx, email):
+                raise EmailTakenError(
+                    f"an account with the email {email!r} already exists",
+                    email=email,
+                )
+            if not revoke_api_key(tx, key.id, now):
+                raise AuthenticationError("the API key was revoked", key_id=key.id)
+            self._free_slot(tx, account_id, key.id)
+            registered = register_account(
+                tx,
+                account_id,
+                plan_id=catalog.policies.fallback_plan,
+                email=email,
+                name=name,
+                password_hash=password_hash,
+            )
+            if not registered:
+                raise ConflictError(
+                    f"account {account_id} is already registered", account_id=account_id
+                )
+            self.ctx.changed(tx, account_id)
+            state = self.ctx.state(tx, account_id)
+            issued = _issue(tx, catalog, state, USER_KEY, now)
+            row = tx.account(account_id)
+        if row is None:  # pragma: no cover - the update above found it in this transaction
+            raise NotFoundError(f"no account {account_id!r}", account_id=account_id)
+        return _account(row, catalog), issued
+
+    # ------------------------------------------------------------------ internals
+
+    def _free_slot(self, tx: Transaction, account_id: str, key_id: str) -> None:
+        """Delete the key's resource row and uncount it, as deleting any resource does."""
+        resource = tx.resource(key_id)
+        if resource is None:
+            return  # the catalog does not count this kind of key
+        kind, active = resource[2], resource[6]
+        state = self.ctx.state(tx, account_id)
+        catalog = self.ctx.catalog(tx, state.catalog_hash)
+        tx.delete_resource(key_id)
+        counted = [kind]
+        if active:
+            counted += [other for other, r in catalog.resources.items() if r.subset_of == kind]
+        for item in counted:
+            tx.adjust(account_id, item, ACCOUNT_SCOPE, NO_PERIOD, d_used=-1)
+
+
+def _issue(
+    tx: Transaction,
+    catalog: Catalog,
+    state: AccountState,
+    kind: str,
+    now: datetime,
+    *,
+    project_id: str | None = None,
+    name: str | None = None,
+    caps: ServiceCaps | None = None,
+) -> IssuedKey:
+    """Count, store and return a new key of ``kind``; its text exists only in the result."""
+    key_id = new_id("key")
+    lookup = secrets.token_hex(_LOOKUP_BYTES)
+    text = f"{KEY_PREFIXES[kind]}_{lookup}_{secrets.token_hex(_SECRET_BYTES)}"
+    resource = KEY_RESOURCES[kind]
+    if resource in catalog.resources:
+        admit_resource(tx, catalog, state, resource, now)
+        tx.insert_resource(
+            key_id, state.account_id, resource, now, project_id=project_id, name=name
+        )
+    row = ApiKeyRow(
+        id=key_id,
+        account_id=state.account_id,
+        project_id=project_id,
+        kind=kind,
+        lookup=lookup,
+        secret_hash=_hash(text),
+        name=name,
+        modules=None if caps is None else caps.modules,
+        quotas=None if caps is None or not caps.quotas else dict(caps.quotas),
+        created_at=now,
+        revoked_at=None,
+    )
+    insert_api_key(tx, row)
+    return IssuedKey(_api_key(row), text)
+
+
+def _verify(tx: Transaction, key: Any) -> ApiKeyRow:
+    """The live key row whose text ``key`` is; AuthenticationError otherwise."""
+    match = _KEY_TEXT.fullmatch(key) if isinstance(key, str) else None
+    if match is None:
+        raise AuthenticationError("invalid API key")
+    row = api_key_by_lookup(tx, match.group(2))
+    stored = _NO_KEY_HASH if row is None else row.secret_hash
+    if not hmac.compare_digest(_hash(key), stored) or row is None:
+        raise AuthenticationError("invalid API key")
+    if row.revoked_at is not None:
+        raise AuthenticationError("the API key was revoked", key_id=row.id)
+    return row
+
+
+def _existing(tx: Transaction, key_id: str) -> ApiKeyRow:
+    row = api_key(tx, key_id) if isinstance(key_id, str) else None
+    if row is None:
+        raise NotFoundError(f"no API key {key_id!r}", key_id=str(key_id))
+    return row
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _api_key(row: ApiKeyRow) -> ApiKey:
+    caps = None
+    if row.modules is not None or row.quotas:
+        caps = ServiceCaps(modules=row.modules, quotas=dict(row.quotas or {}))
+    return ApiKey(
+        id=row.id,
+        account_id=row.account_id,
+        project_id=row.project_id,
+        kind=row.kind,
+        prefix=f"{KEY_PREFIXES[row.kind]}_{row.lookup}",
+        caps=caps,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        name=row.name,
+    )
+
+
+def _require_service_caps(catalog: Catalog, state: AccountState) -> None:
+    """Caps need a plan granting ``service_caps`` when the catalog sells them as a feature."""
+    if SERVICE_CAPS_FEATURE not in catalog.features:
+        return
+    verdict = decide_feature(catalog, state.plan_id, SERVICE_CAPS_FEATURE)
+    if verdict.allowed:
+        return
+    error = UpgradeRequiredError if verdict.http_status == 402 else NotAllowedForTierError
+    raise error(verdict.message, plan=state.plan_id, upgrade_to=verdict.upgrade_to)
+
+
+def _caps(modules: Any, quotas: Any) -> ServiceCaps | None:
+    """Checked caps, or None when neither modules nor quotas are given."""
+    if modules is None and quotas is None:
+        return None
+    checked_modules: tuple[str, ...] | None = None
+    if modules is not None:
+        if isinstance(modules, str | bytes) or not isinstance(modules, Iterable):
+            raise InvalidInputError(
+                f"modules must be a list of module names, got {modules!r}"[:200]
+            )
+        names = list(modules)
+        unknown = [name for name in names if name not in MODULES]
+        if unknown:
+            raise InvalidInputError(
+                f"unknown module {unknown[0]!r}; modules: {', '.join(MODULES)}",
+                module=str(unknown[0])[:64],
+            )
+        checked_modules = tuple(sorted(set(names)))
+    checked_quotas: dict[str, int] = {}
+    if quotas is not None:
+        if not isinstance(quotas, Mapping):
+            raise InvalidInputError(
+                f'quotas must map meters to units per period, like {{"api_calls": 1000}}, '
+                f"got {quotas!r}"[:200]
+            )
+        for meter, units in quotas.items():
+            if not isinstance(meter, str):
+                raise InvalidInputError(f"a quota's meter must be a name, got {meter!r}"[:200])
+            if isinstance(units, bool) or not isinstance(units, int) or units < 0:
+                raise InvalidInputError(
+                    f"the quota of {meter!r} must be a whole number of at least 0, got {units!r}",
+                    meter=meter,
+                )
+            checked_quotas[meter] = units
+    return ServiceCaps(modules=checked_modules, quotas=checked_quotas)
+
+
+def _account(row: AccountRow, catalog: Catalog) -> Account:
+    return Account(
+        id=row.id,
+        plan=row.plan_id,
+        billing_interval=row.billing_interval,
+        status=row.status,
+        catalog=catalog.catalog,
+        catalog_version=catalog.version,
+        created_at=row.created_at,
+        anonymous=row.anonymous,
+        email=row.email,
+        name=row.name,
+    )

@@ -138,3 +138,26 @@ account_packs = Table(
     Column("source", String(32), nullable=False),
     Index("ix_account_packs_account", "account_id"),
 )
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    #: None for a user API key (of the account); the project's id for a project API key.
+    Column("project_id", String(40), nullable=True),
+    #: ``user``, ``project`` or ``anonymous`` (the user key of an anonymous account).
+    Column("kind", String(16), nullable=False),
+    #: The non-secret part of the key text that finds its row.
+    Column("lookup", String(32), nullable=False, unique=True),
+    #: SHA-256 (hex) of the whole key text; the key itself is never stored.
+    Column("secret_hash", String(64), nullable=False),
+    Column("name", String(200), nullable=True),
+    #: Service caps (A8): JSON list of the modules the key may use; None = every module.
+    Column("modules", Text, nullable=True),
+    #: Per-key quotas (A8): JSON object meter -> units per period; None = no quota.
+    Column("quotas", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index("ix_api_keys_account", "account_id", "created_at"),
+)
