@@ -229,9 +229,13 @@ class Engine(KeysMixin):
         *,
         project_id: str | None = None,
         idempotency_key: str | None = None,
+        api_key_id: str | None = None,
     ) -> Decision:
-        """Record ``quantity`` of ``meter`` if the limits admit it; the decision either way."""
-        event = UsageEvent(account_id, meter, quantity, project_id, idempotency_key)
+        """Record ``quantity`` of ``meter`` if the limits admit it; the decision either way.
+
+        With ``api_key_id``, the key's own quota on the meter (A8) is one more bound.
+        """
+        event = UsageEvent(account_id, meter, quantity, project_id, idempotency_key, api_key_id)
         return self._metering.consume(event)
 
     def check(
@@ -334,6 +338,7 @@ def _event(event: UsageEvent | Mapping[str, Any]) -> UsageEvent:
             quantity=event.get("quantity", 1),
             project_id=event.get("project_id"),
             idempotency_key=event.get("idempotency_key"),
+            api_key_id=event.get("api_key_id"),
         )
     except KeyError as missing:
         raise InvalidInputError(f"a usage event needs {missing.args[0]!r}") from None

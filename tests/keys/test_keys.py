@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect, text
 
-from meterstack import Engine
+from meterstack import Decision, Engine
 from meterstack.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -353,3 +353,49 @@ def test_keys_unknown_accounts_keys_and_modules_are_precise_errors(
     engine.revoke_api_key(issued.id)
     with pytest.raises(AuthenticationError, match="revoked"):
         engine.require_module(issued.id, "payments")
+
+
+def test_a8_a_key_quota_is_a_scope_of_consume(open_engine: EngineFactory) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")
+    project = engine.create_project(account.id)
+    capped = engine.create_api_key(account.id, project_id=project.id, quotas={"api_calls": 10})
+    other = engine.create_api_key(account.id, project_id=project.id)
+
+    within = engine.consume(
+        account.id, "api_calls", 10, project_id=project.id, api_key_id=capped.id
+    )
+    past = engine.consume(account.id, "api_calls", 1, project_id=project.id, api_key_id=capped.id)
+    unaffected = engine.consume(account.id, "api_calls", 5, api_key_id=other.id)
+    batch = engine.consume_many(
+        [
+            {"account_id": account.id, "meter": "api_calls", "api_key_id": capped.id},
+            {"account_id": account.id, "meter": "logic_engine_calls", "api_key_id": capped.id},
+        ]
+    )
+
+    assert within.allowed
+    assert (past.allowed, past.http_status, past.scope, past.limit) == (
+        False,
+        429,
+        f"key:{capped.id}",
+        10,
+    )
+    assert (unaffected.allowed, unaffected.used) == (True, 15)
+    refused, other_meter = batch
+    assert isinstance(refused, Decision)
+    assert not refused.allowed
+    assert isinstance(other_meter, Decision)
+    assert other_meter.allowed
+    assert engine.usage(account.id)["api_calls"].used == 15
+
+
+def test_a8_a_revoked_key_cannot_consume(open_engine: EngineFactory) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")
+    key = engine.create_api_key(account.id)
+    engine.revoke_api_key(key.id)
+
+    with pytest.raises(AuthenticationError):
+        engine.consume(account.id, "api_calls", 1, api_key_id=key.id)
+    assert engine.usage(account.id)["api_calls"].used == 0

@@ -8,7 +8,7 @@ read-decide-write: the store's conditional increment is the only place admission
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -27,6 +27,10 @@ ACCOUNT_SCOPE = "account"
 
 def project_scope(project_id: str) -> str:
     return f"project:{project_id}"
+
+
+def key_scope(key_id: str) -> str:
+    return f"key:{key_id}"
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,10 @@ def plan_request(
     *,
     period_key: str,
     project_id: str | None = None,
+    key_quota: tuple[str, int] | None = None,
 ) -> AdmissionPlan:
+    """The scopes a request touches, in lock order: account, project, then the API key's own
+    quota (A8) when ``key_quota`` = (key id, units per period) is given."""
     terms = item_terms(catalog, state, item)
     overage_on = overage_enabled(catalog, state, item, project_id) and terms.limit is not None
     if overage_on:
@@ -91,6 +98,11 @@ def plan_request(
             )
         else:
             scopes.append(ScopeBound(project_scope(project_id), None, None, None))
+    if key_quota is not None:
+        key_id, quota = key_quota
+        # A key's quota is a cap of its own: no grace, no packs, no overage past it.
+        key_terms = replace(terms, included=quota, pack_units=0, grace_percent=Decimal(0))
+        scopes.append(ScopeBound(key_scope(key_id), quota, None, key_terms))
     return AdmissionPlan(
         item=item,
         quantity=quantity,
@@ -215,6 +227,7 @@ __all__ = [
     "admits",
     "classify_admitted",
     "classify_refused",
+    "key_scope",
     "overage_delta",
     "plan_request",
     "project_scope",

@@ -21,6 +21,7 @@ from meterstack.errors import IdempotencyKeyReusedError, MeterstackError
 from meterstack.rules.admission import Totals, classify_admitted, overage_delta, plan_request
 from meterstack.rules.decisions import Decision
 from meterstack.services.validation import (
+    key_quota,
     validate_idempotency_key,
     validate_meter,
     validate_project,
@@ -57,16 +58,15 @@ def consume_batch(
             validate_quantity(catalog, event.meter, event.quantity)
             validate_project(state, event.project_id)
             validate_idempotency_key(event.idempotency_key)
+            key_quota(tx, state, event)
         except MeterstackError as error:
             results[index] = error
             continue
         pending.append(_Pending(index, event, request_hash(event, "consume")))
     pending, repeats = _without_replays(metering, tx, pending, results, now)
-    pending.sort(key=lambda p: (p.event.account_id, p.event.meter, p.event.project_id or ""))
-    admitted: list[tuple[_Pending, Decision, int]] = []
-    for _, group in groupby(
-        pending, key=lambda p: (p.event.account_id, p.event.meter, p.event.project_id)
-    ):
+    pending.sort(key=_group_key)
+    admitted: list[tuple[_Pending, Decision, int, tuple[str, ...]]] = []
+    for _, group in groupby(pending, key=_group_key):
         admitted += _decide_group(metering, tx, list(group), results, now)
     _remember(metering, tx, admitted, results, now)
     # A key repeated inside the batch: its first event is stored now, so the rest replay it.
@@ -76,6 +76,11 @@ def consume_batch(
         except MeterstackError as error:
             results[item.index] = error
     return [result for result in results if result is not None]
+
+
+def _group_key(item: _Pending) -> tuple[str, str, str, str]:
+    event = item.event
+    return (event.account_id, event.meter, event.project_id or "", event.api_key_id or "")
 
 
 def _without_replays(
@@ -132,7 +137,7 @@ def _decide_group(
     group: list[_Pending],
     results: list[Result | None],
     now: datetime,
-) -> list[tuple[_Pending, Decision, int]]:
+) -> list[tuple[_Pending, Decision, int, tuple[str, ...]]]:
     """Admit a group by its total, or decide its events one by one when the total does not fit."""
     ctx = metering.ctx
     first = group[0].event
@@ -146,6 +151,7 @@ def _decide_group(
         total,
         period_key=ctx.period(catalog, state, now).key,
         project_id=first.project_id,
+        key_quota=key_quota(tx, state, first),
     )
     outcome = metering.admit(tx, plan, state, now, hold=False)
     if isinstance(outcome, tuple):
@@ -157,7 +163,8 @@ def _decide_group(
         return []
     account = outcome[0]
     used = account.after.used - total
-    decided: list[tuple[_Pending, Decision, int]] = []
+    scopes = tuple(bound.scope for bound in plan.scopes)
+    decided: list[tuple[_Pending, Decision, int, tuple[str, ...]]] = []
     for item in group:
         quantity = item.event.quantity
         used += quantity
@@ -171,30 +178,30 @@ def _decide_group(
             quantity=quantity,
         )
         results[item.index] = decision
-        decided.append((item, decision, overage))
+        decided.append((item, decision, overage, scopes))
     return decided
 
 
 def _remember(
     metering: Metering,
     tx: Transaction,
-    admitted: list[tuple[_Pending, Decision, int]],
+    admitted: list[tuple[_Pending, Decision, int, tuple[str, ...]]],
     results: list[Result | None],
     now: datetime,
 ) -> None:
     """Store the admitted decisions under their keys; a key taken meanwhile undoes its event."""
-    by_account: dict[str, list[tuple[_Pending, Decision, int]]] = {}
+    by_account: dict[str, list[tuple[_Pending, Decision, int, tuple[str, ...]]]] = {}
     for entry in admitted:
         if entry[0].event.idempotency_key is not None:
             by_account.setdefault(entry[0].event.account_id, []).append(entry)
     for account_id, entries in sorted(by_account.items()):
         rows = [
             (item.event.idempotency_key or "", item.request_hash, json.dumps(decision.to_dict()))
-            for item, decision, _ in entries
+            for item, decision, _, _ in entries
         ]
         stored = tx.save_idempotency_many(account_id, rows, now)
-        for item, decision, overage in entries:
+        for item, decision, overage, scopes in entries:
             if (item.event.idempotency_key or "") not in stored:
                 results[item.index] = metering.lost_race(
-                    tx, item.event, decision, overage, item.request_hash, now
+                    tx, item.event, decision, overage, item.request_hash, now, scopes
                 )

@@ -33,8 +33,9 @@ from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import AccountState
 from meterstack.services.batch import consume_batch
 from meterstack.services.context import ServiceContext
-from meterstack.services.holds import hold_scopes, insert_hold, sweep
+from meterstack.services.holds import insert_hold, sweep
 from meterstack.services.validation import (
+    key_quota,
     validate_idempotency_key,
     validate_meter,
     validate_project,
@@ -52,6 +53,8 @@ class UsageEvent:
     quantity: int
     project_id: str | None = None
     idempotency_key: str | None = None
+    #: The API key making the request; its own quota on the meter is one more scope (A8).
+    api_key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ class Metering:
             event.quantity,
             period_key=self.ctx.period(catalog, state, now).key,
             project_id=event.project_id,
+            key_quota=key_quota(tx, state, event, hold=hold),
         )
         outcome = self.admit(
             tx, plan, state, now, hold=hold, check_version=None if verified else state.version
@@ -312,10 +316,11 @@ class Metering:
         overage: int,
         request_hash: str,
         now: datetime,
+        scopes: tuple[str, ...],
     ) -> Decision | MeterstackError:
         """Another request stored this key first: undo this event and answer with its decision."""
         key = event.idempotency_key or ""
-        for scope in hold_scopes(event.project_id):
+        for scope in scopes:
             tx.adjust(
                 event.account_id,
                 event.meter,
@@ -376,5 +381,8 @@ class Metering:
 
 def request_hash(event: UsageEvent, kind: str) -> str:
     """The fingerprint a key's later requests must match (D7); fields cannot contain US."""
-    payload = f"{kind}\x1f{event.meter}\x1f{event.quantity}\x1f{event.project_id or ''}"
+    payload = (
+        f"{kind}\x1f{event.meter}\x1f{event.quantity}\x1f{event.project_id or ''}"
+        f"\x1f{event.api_key_id or ''}"
+    )
     return hashlib.sha256(payload.encode()).hexdigest()

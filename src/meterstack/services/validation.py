@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meterstack.catalog.schema import Catalog
-from meterstack.errors import InvalidInputError, NotFoundError
+from meterstack.errors import AuthenticationError, InvalidInputError, NotFoundError
 from meterstack.rules.terms import AccountState
+from meterstack.store.keys import api_key
+from meterstack.store.sql import Transaction
+
+if TYPE_CHECKING:
+    from meterstack.services.metering import UsageEvent
 
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -66,3 +71,25 @@ def validate_idempotency_key(key: str | None) -> str | None:
             idempotency_key=str(key)[:40],
         )
     return key
+
+
+def key_quota(
+    tx: Transaction, state: AccountState, event: UsageEvent, *, hold: bool = False
+) -> tuple[str, int] | None:
+    """The requesting API key's own quota on the meter (A8), after checking the key."""
+    if event.api_key_id is None:
+        return None
+    row = api_key(tx, event.api_key_id)
+    if row is None or row.account_id != state.account_id:
+        raise NotFoundError(
+            f"account {state.account_id} has no API key {event.api_key_id!r}",
+            api_key_id=event.api_key_id,
+        )
+    if row.revoked_at is not None:
+        raise AuthenticationError(f"API key {row.id} was revoked", api_key_id=row.id)
+    quota = (row.quotas or {}).get(event.meter)
+    if quota is None:
+        return None
+    if hold:
+        raise InvalidInputError("holds are not taken against an API key's own quota")
+    return row.id, quota
