@@ -321,6 +321,10 @@ class Engine(KeysMixin):
     ) -> None:
         self._accounts.set_limit(account_id, item, limit, grace=grace, project_id=project_id)
 
+    def set_feature(self, account_id: str, feature: str, value: bool | str | None) -> None:
+        """An operator's value of a feature for one account (D14); None = the plan's again."""
+        self._accounts.set_feature(account_id, feature, value)
+
     def clear_limit(self, account_id: str, item: str, *, project_id: str | None = None) -> None:
         self._accounts.clear_limit(account_id, item, project_id=project_id)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from meterstack import DecisionCode, Engine
-from meterstack.errors import InvalidInputError
+from meterstack.errors import InvalidInputError, RefusedError
 
 EngineFactory = Callable[..., Engine]
 
@@ -124,3 +124,31 @@ def test_a12_c3_d4_feature_matrix(
         expected_code,
         status == 200,
     )
+
+
+def test_d14_operator_overrides_of_features_resources_and_gauges(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="basic")
+    engine.set_feature(account.id, "white_label", True)
+    engine.set_feature(account.id, "webhooks", "advanced")
+    engine.set_limit(account.id, "triggers", 1)
+    engine.set_limit(account.id, "project_storage", 10, grace=20)
+
+    white_label = engine.require_feature(account.id, "white_label")
+    webhooks = engine.require_feature(account.id, "webhooks", "advanced")
+    engine.create_resource(account.id, "triggers")
+    with pytest.raises(RefusedError):
+        engine.create_resource(account.id, "triggers")
+    storage = engine.set_gauge(account.id, "project_storage", 12)
+    engine.set_feature(account.id, "white_label", None)
+
+    assert white_label.allowed
+    assert webhooks.allowed
+    assert (storage.allowed, storage.code, storage.hard_limit) == (True, DecisionCode.GRACE, 12)
+    assert engine.require_feature(account.id, "white_label").http_status == 402
+    with pytest.raises(InvalidInputError, match="on/off"):
+        engine.set_feature(account.id, "audit_logs", "advanced")
+    with pytest.raises(InvalidInputError, match="no level 'gold'"):
+        engine.set_feature(account.id, "webhooks", "gold")

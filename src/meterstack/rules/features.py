@@ -43,12 +43,19 @@ def grants(feature: Feature, value: bool | str | None, level: str | None) -> boo
 
 
 def decide_feature(
-    catalog: Catalog, plan_id: str, feature_id: str, level: str | None = None
+    catalog: Catalog,
+    plan_id: str,
+    feature_id: str,
+    level: str | None = None,
+    override: bool | str | None = None,
 ) -> FeatureVerdict:
-    """The verdict for ``feature_id`` (at ``level``) on ``plan_id``; arguments must be valid."""
+    """The verdict for ``feature_id`` (at ``level``) on ``plan_id``; arguments must be valid.
+
+    ``override`` is an operator's value for this one account (D14), replacing the plan's.
+    """
     feature = catalog.features[feature_id]
     plan = catalog.plan(plan_id)
-    value = plan.features.get(feature_id, False)
+    value = plan.features.get(feature_id, False) if override is None else override
     wanted = feature_id if level is None else f"{feature_id} at level {level}"
     if grants(feature, value, level):
         return FeatureVerdict(True, "ok", 200, value, None, f"{wanted}: granted on {plan.name}")

@@ -56,6 +56,8 @@ class AccountState:
     switches: dict[tuple[str, str], bool] = field(default_factory=dict)
     #: The account's projects (their counters are kept beside the account's, A11).
     projects: frozenset[str] = frozenset()
+    #: Operator overrides of features (D14): feature -> on/off or a level.
+    features: dict[str, bool | str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

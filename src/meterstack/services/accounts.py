@@ -290,7 +290,9 @@ class Accounts:
             raise InvalidInputError(
                 f"{feature!r} has no level {level!r}; its levels: {levels}", feature=feature
             )
-        verdict = decide_feature(catalog, state.plan_id, feature, level)
+        verdict = decide_feature(
+            catalog, state.plan_id, feature, level, state.features.get(feature)
+        )
         return Decision(
             allowed=verdict.allowed,
             code=DecisionCode(verdict.code),
@@ -380,6 +382,29 @@ class Accounts:
                 validate_meter(catalog, item)
                 validate_project(state, project_id)
             tx.set_override(account_id, project_id or ACCOUNT_WIDE, item, override)
+            self.ctx.changed(tx, account_id)
+
+    def set_feature(self, account_id: str, feature: str, value: bool | str | None) -> None:
+        """Give one account its own value of a feature (D14); None returns it to the plan's."""
+        with self.ctx.store.transaction() as tx:
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            declared = catalog.features.get(feature)
+            if declared is None:
+                raise InvalidInputError(
+                    f"unknown feature {feature!r}; catalog {catalog.catalog!r} features: "
+                    + ", ".join(catalog.features),
+                    feature=feature,
+                )
+            if value is not None:
+                if declared.levels is None and not isinstance(value, bool):
+                    raise InvalidInputError(f"{feature!r} is on/off: give true or false")
+                if declared.levels is not None and value not in declared.levels:
+                    raise InvalidInputError(
+                        f"{feature!r} has no level {value!r}; its levels: "
+                        + ", ".join(declared.levels)
+                    )
+            tx.set_feature_override(account_id, feature, value)
             self.ctx.changed(tx, account_id)
 
     def clear_limit(self, account_id: str, item: str, *, project_id: str | None = None) -> None:

@@ -161,3 +161,12 @@ api_keys = Table(
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Index("ix_api_keys_account", "account_id", "created_at"),
 )
+
+#: An operator's override of one feature for one account (D14): "true", "false" or a level.
+feature_overrides = Table(
+    "feature_overrides",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("feature", String(64), primary_key=True),
+    Column("value", String(64), nullable=False),
+)

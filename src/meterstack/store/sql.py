@@ -279,6 +279,13 @@ class Transaction:
                 {**params, "kind": PROJECT_KIND},
             )
         )
+        features: dict[str, bool | str] = {
+            row[0]: {"true": True, "false": False}.get(row[1], row[1])
+            for row in self.all(
+                "SELECT feature, value FROM feature_overrides WHERE account_id = :account_id",
+                params,
+            )
+        }
         return AccountState(
             account_id=account.id,
             plan_id=account.plan_id,
@@ -289,6 +296,7 @@ class Transaction:
             packs=packs,
             switches=switches,
             projects=projects,
+            features=features,
         )
 
     def set_override(
@@ -308,6 +316,24 @@ class Transaction:
                 "limit_value": override.limit,
                 "grace": None if override.grace_percent is None else str(override.grace_percent),
             },
+        )
+
+    def set_feature_override(self, account_id: str, feature: str, value: bool | str | None) -> None:
+        """Give one account its own value of a feature (D14); None removes the override."""
+        params = {"account_id": account_id, "feature": feature}
+        if value is None:
+            self.execute(
+                "DELETE FROM feature_overrides WHERE account_id = :account_id "
+                "AND feature = :feature",
+                params,
+            )
+            return
+        stored = value if isinstance(value, str) else ("true" if value else "false")
+        self.execute(
+            "INSERT INTO feature_overrides (account_id, feature, value) VALUES (:account_id, "
+            ":feature, :value) ON CONFLICT (account_id, feature) DO UPDATE SET "
+            "value = excluded.value",
+            {**params, "value": stored},
         )
 
     def clear_override(self, account_id: str, project_id: str, item: str) -> None:
