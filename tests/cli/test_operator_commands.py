@@ -89,3 +89,38 @@ def test_resources_and_gauges_commands(database: str) -> None:
     assert (stored.exit_code, json.loads(stored.stdout)["used"]) == (0, 1000)
     assert too_much.exit_code == 2
     assert json.loads(too_much.stdout)["code"] == "hard_limit_exceeded"
+
+
+def test_keys_commands_show_the_key_once_and_revoke_it(database: str) -> None:
+    options = ["--database", database]
+    account = runner.invoke(app, ["accounts", "create", "--plan", "starter", *options])
+    account_id = account.stdout.strip()
+    project = runner.invoke(app, ["resources", "create", account_id, "projects", *options])
+    project_id = json.loads(project.stdout)["id"]
+
+    created = runner.invoke(
+        app,
+        ["keys", "create", account_id, "--project", project_id, "--quota", "api_calls=5", *options],
+    )
+    issued = json.loads(created.stdout)
+    uncapped = runner.invoke(
+        app, ["consume", account_id, "api_calls", "6", "--project", project_id, *options]
+    )
+    capped = runner.invoke(
+        app,
+        [
+            *("consume", account_id, "api_calls", "6", "--project", project_id),
+            *("--api-key", issued["id"], *options),
+        ],
+    )
+    revoked = runner.invoke(app, ["keys", "revoke", issued["id"], *options])
+    bad_quota = runner.invoke(app, ["keys", "create", account_id, "--quota", "api_calls", *options])
+
+    assert created.exit_code == 0
+    assert issued["key"].startswith("apk_")
+    assert uncapped.exit_code == 0  # without the key, only the account's limit applies
+    assert capped.exit_code == 2
+    assert json.loads(capped.stdout)["limit"] == 5
+    assert revoked.exit_code == 0
+    assert bad_quota.exit_code == 1
+    assert "a quota is METER=UNITS" in bad_quota.stderr

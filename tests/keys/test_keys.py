@@ -399,3 +399,19 @@ def test_a8_a_revoked_key_cannot_consume(open_engine: EngineFactory) -> None:
     with pytest.raises(AuthenticationError):
         engine.consume(account.id, "api_calls", 1, api_key_id=key.id)
     assert engine.usage(account.id)["api_calls"].used == 0
+
+
+def test_deleting_a_project_revokes_its_keys_and_frees_their_slots(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")
+    project = engine.create_project(account.id)
+    key = engine.create_api_key(account.id, project_id=project.id)
+    used_before = engine.usage(account.id)["api_keys"].used
+
+    engine.delete_project(project.id)
+
+    with pytest.raises(AuthenticationError):
+        engine.authenticate(key.key)
+    assert (used_before, engine.usage(account.id)["api_keys"].used) == (1, 0)

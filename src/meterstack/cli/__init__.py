@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from meterstack.cli import metering
+from meterstack.cli.keys import keys_app
 from meterstack.cli.plans import plans_app
 from meterstack.cli.resources import gauges_app, resources_app
 
@@ -21,6 +22,7 @@ app.add_typer(accounts_app, name="accounts")
 app.command("consume")(metering.consume)
 app.add_typer(resources_app, name="resources")
 app.add_typer(gauges_app, name="gauges")
+app.add_typer(keys_app, name="keys")
 app.command("usage")(metering.usage)
 
 

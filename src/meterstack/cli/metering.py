@@ -71,6 +71,9 @@ def consume(
     quantity: Annotated[int, typer.Argument(help="Units to record.")] = 1,
     project: Annotated[str | None, typer.Option(help="Project id.")] = None,
     key: Annotated[str | None, typer.Option(help="Idempotency key.")] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="Id of the API key making the request (its quota applies).")
+    ] = None,
     database: Database = DEFAULT_DATABASE_URL,
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
@@ -78,7 +81,12 @@ def consume(
     with open_engine(database, catalog) as engine:
         try:
             decision = engine.consume(
-                account, meter, quantity, project_id=project, idempotency_key=key
+                account,
+                meter,
+                quantity,
+                project_id=project,
+                idempotency_key=key,
+                api_key_id=api_key,
             )
         except MeterstackError as error:
             fail(error)

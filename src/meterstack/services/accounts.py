@@ -33,6 +33,7 @@ from meterstack.rules.terms import (
 )
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.validation import validate_item, validate_meter, validate_project
+from meterstack.store.keys import project_key_ids, revoke_api_key
 from meterstack.store.sql import AccountRow, Transaction
 
 #: Resource counters are not per period: they hold the current count.
@@ -176,6 +177,14 @@ class Accounts:
             for counted in _counted_kinds(catalog, kind, active):
                 tx.adjust(account_id, counted, ACCOUNT_SCOPE, NO_PERIOD, d_used=-1)
             if kind == PROJECT_KIND:
+                # A deleted project's keys stop working and free their slots.
+                for key_id in project_key_ids(tx, resource_id):
+                    if revoke_api_key(tx, key_id, self.ctx.now()):
+                        key_row = tx.resource(key_id)
+                        if key_row is not None:
+                            tx.delete_resource(key_id)
+                            for counted in _counted_kinds(catalog, key_row[2], key_row[6]):
+                                tx.adjust(account_id, counted, ACCOUNT_SCOPE, NO_PERIOD, d_used=-1)
                 self.ctx.changed(tx, account_id)
 
     def resources(self, account_id: str, kind: str | None = None) -> list[ResourceObject]:

@@ -84,6 +84,16 @@ def revoke_api_key(tx: Transaction, key_id: str, now: datetime) -> bool:
     return row is not None
 
 
+def project_key_ids(tx: Transaction, project_id: str) -> list[str]:
+    """The live keys of a project."""
+    rows = tx.all(
+        "SELECT id FROM api_keys WHERE project_id = :project_id AND revoked_at IS NULL "
+        "ORDER BY created_at, id",
+        {"project_id": project_id},
+    )
+    return [str(row[0]) for row in rows]
+
+
 def email_taken(tx: Transaction, email: str) -> bool:
     """Whether any account registered ``email``, compared without regard to case."""
     row = tx.one("SELECT 1 FROM accounts WHERE lower(email) = lower(:email)", {"email": email})

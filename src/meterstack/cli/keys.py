@@ -1,0 +1,70 @@
+"""``meterstack keys …``: create (the key is shown once) and revoke API keys."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from meterstack.cli.metering import CatalogName, Database, fail, open_engine
+from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
+from meterstack.errors import InvalidInputError, MeterstackError
+
+keys_app = typer.Typer(help="API keys: create, revoke.", no_args_is_help=True)
+
+
+def _quotas(pairs: list[str]) -> dict[str, int]:
+    quotas: dict[str, int] = {}
+    for pair in pairs:
+        meter, _, units = pair.partition("=")
+        if not meter or not units.strip().isdigit():
+            raise InvalidInputError(f"a quota is METER=UNITS, got {pair!r}")
+        quotas[meter.strip()] = int(units)
+    return quotas
+
+
+@keys_app.command("create")
+def create_key(
+    account: Annotated[str, typer.Argument(help="Account id.")],
+    project: Annotated[
+        str | None, typer.Option(help="A project key; a user key if absent.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="A name to show.")] = None,
+    module: Annotated[
+        list[str] | None, typer.Option(help="A module the key may use (repeat); all if absent.")
+    ] = None,
+    quota: Annotated[
+        list[str] | None, typer.Option(help="METER=UNITS per period for this key (repeat).")
+    ] = None,
+    database: Database = DEFAULT_DATABASE_URL,
+    catalog: CatalogName = DEFAULT_CATALOG,
+) -> None:
+    """Create a key and print it: it is shown this once and stored only as a hash."""
+    with open_engine(database, catalog) as engine:
+        try:
+            issued = engine.create_api_key(
+                account,
+                project_id=project,
+                name=name,
+                modules=module,
+                quotas=_quotas(quota) if quota else None,
+            )
+        except MeterstackError as error:
+            fail(error)
+    typer.echo(json.dumps({"id": issued.id, "key": issued.key, "prefix": issued.api_key.prefix}))
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key_id: Annotated[str, typer.Argument(help="Key id.")],
+    database: Database = DEFAULT_DATABASE_URL,
+    catalog: CatalogName = DEFAULT_CATALOG,
+) -> None:
+    """Revoke a key at once; its slot is free."""
+    with open_engine(database, catalog) as engine:
+        try:
+            engine.revoke_api_key(key_id)
+        except MeterstackError as error:
+            fail(error)
+    typer.echo(f"revoked {key_id}")
