@@ -10,7 +10,7 @@ It opens a store by URL, loads and stores the catalog, and wires the services to
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +22,9 @@ from meterstack.catalog.schema import Catalog, Unlimited
 from meterstack.clock import Clock, SystemClock
 from meterstack.engine_keys import KeysMixin
 from meterstack.errors import InvalidInputError, MeterstackError
+from meterstack.invoicing.close import PeriodClose
+from meterstack.invoicing.model import Invoice, InvoiceStatus
+from meterstack.invoicing.service import Invoices
 from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import END_USER_KIND
 from meterstack.services.accounts import Account, Accounts, PackGrant, ResourceObject
@@ -56,6 +59,8 @@ class Engine(KeysMixin):
         self._usage = Usage(ctx)
         self._keys = Keys(ctx)
         self._entitlements = Entitlements(ctx, self._metering)
+        self._close = PeriodClose(ctx)
+        self._invoices = Invoices(ctx)
 
     @classmethod
     def open(
@@ -297,6 +302,32 @@ class Engine(KeysMixin):
     def usage(self, account_id: str, *, project_id: str | None = None) -> UsageReport:
         """Every meter and resource: used, held, limit, hard limit, remaining, percent."""
         return self._usage.usage(account_id, project_id=project_id)
+
+    # ------------------------------------------------------------------ invoices
+
+    def close_period(self, *, progress: Callable[[int], None] | None = None) -> list[Invoice]:
+        """Close every period that has ended by the clock's now; the invoices it created.
+
+        Running it again, or from two processes at once, creates nothing more.
+        """
+        return self._close.close(progress=progress)
+
+    def invoices(self, account_id: str) -> list[Invoice]:
+        """The account's invoices, oldest first."""
+        return self._invoices.of_account(account_id)
+
+    def invoice(self, number: str) -> Invoice:
+        return self._invoices.by_number(number)
+
+    def pay_invoice(self, number: str) -> Invoice:
+        """Record that a finalized (or uncollectible) invoice was paid."""
+        return self._invoices.move(number, InvoiceStatus.PAID)
+
+    def void_invoice(self, number: str) -> Invoice:
+        return self._invoices.move(number, InvoiceStatus.VOID)
+
+    def mark_uncollectible(self, number: str) -> Invoice:
+        return self._invoices.move(number, InvoiceStatus.UNCOLLECTIBLE)
 
     # ------------------------------------------------------------------ operator levers
 

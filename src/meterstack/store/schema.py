@@ -170,3 +170,52 @@ feature_overrides = Table(
     Column("feature", String(64), primary_key=True),
     Column("value", String(64), nullable=False),
 )
+
+#: Invoices of record (D10): one per account and closed period, numbered gaplessly.
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("number", String(40), nullable=True),
+    Column("sequence", String(32), nullable=False),
+    Column("account_id", String(40), nullable=False),
+    #: ``period`` for a period close.
+    Column("kind", String(16), nullable=False),
+    Column("period_key", String(16), nullable=False),
+    Column("period_start", DateTime(timezone=True), nullable=False),
+    Column("period_end", DateTime(timezone=True), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("plan_id", String(64), nullable=False),
+    Column("catalog", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    #: Decimal text: the sum of the lines.
+    Column("total", String(40), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("status_changed_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("number", name="uq_invoices_number"),
+    #: Closing a period twice, or from two processes at once, creates one invoice.
+    UniqueConstraint("account_id", "kind", "period_key", name="uq_invoices_account_period"),
+)
+
+invoice_lines = Table(
+    "invoice_lines",
+    metadata,
+    Column("invoice_id", String(40), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("item", String(64), nullable=True),
+    Column("quantity", String(40), nullable=False),
+    Column("unit_price", String(40), nullable=False),
+    Column("amount", String(40), nullable=False),
+    #: JSON: how the amount came about.
+    Column("derivation", Text, nullable=False),
+)
+
+#: The next number of each invoice sequence; taken in the invoice's own transaction (gapless).
+invoice_sequences = Table(
+    "invoice_sequences",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("next_number", BigInteger, nullable=False),
+)

@@ -1,0 +1,78 @@
+"""The invoice as meterstack records it: the invoice of record (D10), exact to the cent.
+
+Every amount is a :class:`~decimal.Decimal` in the catalog's currency, already rounded half-up to
+the currency's minor unit on its line (``money.round_money``); the total is the sum of the lines,
+always. Each line carries its derivation, so that a reader can redo the arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class InvoiceStatus(StrEnum):
+    """draft -> finalized -> paid | void | uncollectible (uncollectible -> paid | void)."""
+
+    DRAFT = "draft"
+    FINALIZED = "finalized"
+    PAID = "paid"
+    VOID = "void"
+    UNCOLLECTIBLE = "uncollectible"
+
+
+#: The moves an invoice's status may make.
+TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
+    InvoiceStatus.DRAFT: frozenset({InvoiceStatus.FINALIZED, InvoiceStatus.VOID}),
+    InvoiceStatus.FINALIZED: frozenset(
+        {InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE}
+    ),
+    InvoiceStatus.UNCOLLECTIBLE: frozenset({InvoiceStatus.PAID, InvoiceStatus.VOID}),
+    InvoiceStatus.PAID: frozenset(),
+    InvoiceStatus.VOID: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    position: int
+    #: ``subscription``, ``overage``, ``usage`` or ``pack``.
+    kind: str
+    description: str
+    #: The catalog item the line prices; None for the subscription fee.
+    item: str | None
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    #: How the amount came about: used, included, packs, grace (hard limit), overage units,
+    #: block size, unit price, raw amount, rounded amount, whether the minimum applied, and a
+    #: sentence saying the same.
+    derivation: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Invoice:
+    id: str
+    #: Gapless per sequence, assigned when the invoice is finalized; None for a draft.
+    number: str | None
+    account_id: str
+    status: InvoiceStatus
+    currency: str
+    #: The usage period the invoice closes (its usage lines are for it).
+    period_key: str
+    period_start: datetime
+    period_end: datetime
+    created_at: datetime
+    lines: tuple[InvoiceLine, ...]
+    total: Decimal
+    #: The account's plan and the catalog it was billed from, for the reader.
+    plan: str = ""
+    catalog: str = ""
+
+    def __post_init__(self) -> None:
+        lines_total = sum((line.amount for line in self.lines), Decimal(0))
+        if lines_total != self.total:
+            raise ValueError(f"invoice total {self.total} is not the sum of its lines")

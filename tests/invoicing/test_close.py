@@ -1,0 +1,224 @@
+"""Period close end to end, on SQLite and PostgreSQL: exact lines, one invoice per account and
+period however often (and from however many processes) it runs, gapless numbers."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from meterstack import Engine, ManualClock
+from meterstack.invoicing.model import Invoice, InvoiceStatus
+from meterstack.invoicing.service import InvoiceTransitionError
+
+EngineFactory = Callable[..., Engine]
+GB = 10**9
+
+
+def _only(invoices: list[Invoice], account_id: str) -> Invoice:
+    mine = [invoice for invoice in invoices if invoice.account_id == account_id]
+    assert len(mine) == 1
+    return mine[0]
+
+
+def _line(invoice: Invoice, item: str) -> Decimal:
+    amounts = [line.amount for line in invoice.lines if line.item == item]
+    assert len(amounts) == 1, invoice.lines
+    return amounts[0]
+
+
+@pytest.mark.parametrize(
+    ("plan", "meter", "used", "amount"),
+    [
+        ("starter", "logic_engine_calls", 60_000, "10.00"),  # A3: 50K included, 60K used
+        ("basic", "api_calls", 600_000, "50.00"),  # A3: 500K included, 600K used
+        ("starter", "logic_engine_calls", 50_001, "0.01"),  # D1: 1 unit over
+        ("starter", "logic_engine_calls", 51_500, "1.50"),  # D1: 1,500 over
+        ("starter", "api_calls", 200_035, "0.02"),  # D1: 35 API calls over
+    ],
+)
+def test_a3_d1_overage_lines_are_exact(
+    open_engine: EngineFactory,
+    clock: ManualClock,
+    plan: str,
+    meter: str,
+    used: int,
+    amount: str,
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan=plan)
+    engine.set_overage(account.id, True, meter=meter)
+    engine.consume(account.id, meter, used)
+    clock.advance(timedelta(days=31))
+
+    invoice = _only(engine.close_period(), account.id)
+
+    line = next(line for line in invoice.lines if line.item == meter)
+    fee = engine.catalog.plan(plan).price.monthly  # type: ignore[union-attr]
+    assert line.amount == Decimal(amount)
+    assert line.derivation["overage_units"] == used - line.derivation["included"]
+    assert invoice.total == Decimal(amount) + 2 * fee  # first period and the next, in advance
+    assert invoice.total == sum(line.amount for line in invoice.lines)
+    assert invoice.status is InvoiceStatus.FINALIZED
+
+
+def test_d2_overage_is_priced_as_recorded_even_after_a_pack(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")
+    engine.set_overage(account.id, True)
+    engine.consume(account.id, "logic_engine_calls", 51_000)
+    engine.grant_pack(account.id, "logic_engine_small")  # +10,000: the limit is now 60,000
+    clock.advance(timedelta(days=31))
+
+    invoice = _only(engine.close_period(), account.id)
+
+    assert _line(invoice, "logic_engine_calls") == Decimal("1.00")
+
+
+def test_d3_storage_overage_is_priced_at_the_period_peak(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")  # 0.5 GB
+    engine.set_overage(account.id, True, meter="project_storage")
+    engine.set_gauge(account.id, "project_storage", 2 * GB)
+    engine.set_gauge(account.id, "project_storage", GB // 10)
+    clock.advance(timedelta(days=31))
+
+    invoice = _only(engine.close_period(), account.id)
+
+    assert _line(invoice, "project_storage") == Decimal("0.15")  # 1.5 GB x $0.10
+
+
+def test_d10_fee_in_advance_and_a_prorated_first_period(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    engine = open_engine("agentstack")
+    clock.set(datetime(2026, 1, 21, tzinfo=UTC))  # 11 of January's 31 days left
+    account = engine.create_account(plan="starter")
+    clock.set(datetime(2026, 3, 1, tzinfo=UTC))
+
+    january, february = engine.close_period()
+
+    assert [line.amount for line in january.lines] == [Decimal("10.29"), Decimal("29.00")]
+    assert january.lines[1].description == "STARTER plan, 2026-02"
+    assert [line.amount for line in february.lines] == [Decimal("29.00")]
+    assert (january.period_key, february.period_key) == ("2026-01", "2026-02")
+    assert engine.invoices(account.id) == [january, february]
+
+
+def test_closing_twice_creates_nothing_more_and_numbers_have_no_gaps(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    engine = open_engine("flowstack")
+    accounts = [engine.create_account(plan="hobbyist") for _ in range(7)]
+    clock.advance(timedelta(days=65))  # two anniversary periods
+
+    first = engine.close_period()
+    second = engine.close_period()
+
+    assert second == []
+    assert len(first) == 14
+    assert sorted(invoice.number or "" for invoice in first) == [
+        f"INV-{n:06d}" for n in range(1, 15)
+    ]
+    for account in accounts:
+        assert len(engine.invoices(account.id)) == 2
+
+
+def _close_in_child(url: str, instant: str) -> int:
+    clock = ManualClock(datetime.fromisoformat(instant))
+    with Engine.open(url, catalog="flowstack", clock=clock) as engine:
+        return len(engine.close_period())
+
+
+def test_two_processes_closing_at_once_create_one_invoice_per_account(
+    open_engine: EngineFactory, clock: ManualClock, store_url: str
+) -> None:
+    engine = open_engine("flowstack")
+    accounts = [engine.create_account(plan="starter") for _ in range(120)]
+    for account in accounts[::3]:
+        engine.consume(account.id, "sessions", 100)
+    clock.advance(timedelta(days=40))
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        created = pool.starmap(_close_in_child, [(store_url, clock.now().isoformat())] * 2)
+
+    numbers = sorted(
+        invoice.number or "" for account in accounts for invoice in engine.invoices(account.id)
+    )
+    assert sum(created) == 120
+    assert numbers == [f"INV-{n:06d}" for n in range(1, 121)]
+
+
+def test_invoice_states(open_engine: EngineFactory, clock: ManualClock) -> None:
+    engine = open_engine("flowstack")
+    engine.create_account(plan="starter")
+    engine.create_account(plan="starter")
+    clock.advance(timedelta(days=31))
+    first, second = (invoice.number or "" for invoice in engine.close_period())
+
+    paid = engine.pay_invoice(first)
+    with pytest.raises(InvoiceTransitionError, match="is paid; it cannot become void"):
+        engine.void_invoice(first)
+    engine.mark_uncollectible(second)
+    recovered = engine.pay_invoice(second)
+
+    assert paid.status is InvoiceStatus.PAID
+    assert recovered.status is InvoiceStatus.PAID
+    assert engine.invoice(first).status is InvoiceStatus.PAID
+
+
+USAGE_PRICED = """
+catalog: metered
+name: Metered
+version: 1
+meters:
+  requests: {name: Requests}
+  tokens: {name: Tokens}
+plans:
+  payg:
+    name: Pay as you go
+    price: {monthly: "0"}
+    limits: {requests: unlimited, tokens: unlimited}
+    usage_prices:
+      requests:
+        model: graduated
+        tiers:
+          - {up_to: 1000, unit_price: "0", flat_fee: "5.00"}
+          - {up_to: 10000, unit_price: "0.002"}
+          - {unit_price: "0.001"}
+      tokens:
+        model: volume
+        tiers:
+          - {up_to: 100000, unit_price: "0.00002"}
+          - {unit_price: "0.00001", flat_fee: "1.00"}
+policies:
+  fallback_plan: payg
+"""
+
+
+def test_a_usage_priced_plan_with_graduated_and_volume_prices_is_invoiced(
+    open_engine: EngineFactory, clock: ManualClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "metered.yaml"
+    path.write_text(USAGE_PRICED, encoding="utf-8")
+    engine = open_engine(str(path))
+    account = engine.create_account(plan="payg")
+    engine.consume(account.id, "requests", 12_000)
+    engine.consume(account.id, "tokens", 150_000)
+    clock.advance(timedelta(days=31))
+
+    invoice = _only(engine.close_period(), account.id)
+
+    # Graduated: 5.00 flat for the first 1,000, 9,000 x 0.002 = 18.00, 2,000 x 0.001 = 2.00.
+    assert _line(invoice, "requests") == Decimal("25.00")
+    # Volume: 150,000 reaches the second tier: 150,000 x 0.00001 = 1.50, plus its 1.00 fee.
+    assert _line(invoice, "tokens") == Decimal("2.50")
+    assert invoice.total == Decimal("27.50")
