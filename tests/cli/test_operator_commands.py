@@ -124,3 +124,38 @@ def test_keys_commands_show_the_key_once_and_revoke_it(database: str) -> None:
     assert revoked.exit_code == 0
     assert bad_quota.exit_code == 1
     assert "a quota is METER=UNITS" in bad_quota.stderr
+
+
+def test_period_close_and_invoices_commands(database: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from meterstack import Engine, ManualClock
+
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    with Engine.open(database, catalog="agentstack", clock=clock) as engine:
+        account = engine.create_account(plan="starter")
+        engine.set_overage(account.id, True)
+        engine.consume(account.id, "logic_engine_calls", 60_000)
+    # The commands read the wall clock, long past January 2026: January closes, and each
+    # month since.
+    options = ["--database", database]
+
+    closed = runner.invoke(app, ["period", "close", "--json", *options])
+    again = runner.invoke(app, ["period", "close", *options])
+    listed = runner.invoke(app, ["invoices", "list", account.id, "--json", *options])
+    first = json.loads(listed.stdout)[0]
+    shown = runner.invoke(app, ["invoices", "show", first["number"], *options])
+    html = runner.invoke(app, ["invoices", "show", first["number"], "--html", *options])
+    pdf = tmp_path / "invoice.pdf"
+    written = runner.invoke(app, ["invoices", "pdf", first["number"], "-o", str(pdf), *options])
+
+    assert closed.exit_code == 0
+    assert len(json.loads(closed.stdout)) >= 1
+    assert again.stdout.startswith("0 invoices created")
+    assert first["period"] == "2026-01"
+    overage = next(line for line in first["lines"] if line["item"] == "logic_engine_calls")
+    assert overage["amount"] == "10.00"
+    assert "10,000 over" in shown.stdout
+    assert html.stdout.startswith("<!DOCTYPE html>")
+    assert written.exit_code == 0
+    assert pdf.read_bytes().startswith(b"%PDF-")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from meterstack.cli import metering
+from meterstack.cli.invoices import invoices_app, period_app
 from meterstack.cli.keys import keys_app
 from meterstack.cli.plans import plans_app
 from meterstack.cli.resources import gauges_app, resources_app
@@ -23,6 +24,8 @@ app.command("consume")(metering.consume)
 app.add_typer(resources_app, name="resources")
 app.add_typer(gauges_app, name="gauges")
 app.add_typer(keys_app, name="keys")
+app.add_typer(invoices_app, name="invoices")
+app.add_typer(period_app, name="period")
 app.command("usage")(metering.usage)
 
 
