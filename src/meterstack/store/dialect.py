@@ -148,7 +148,8 @@ class Dialect:
     def from_ts(self, value: Any) -> datetime:
         if isinstance(value, datetime):
             return value.astimezone(UTC)
-        return datetime.strptime(str(value), SQLITE_TIME_FORMAT).replace(tzinfo=UTC)
+        # The stored text is ISO 8601 with a space: fromisoformat reads it, and fast.
+        return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
 @lru_cache(maxsize=512)
