@@ -356,6 +356,29 @@ class Engine(KeysMixin):
         """An operator's value of a feature for one account (D14); None = the plan's again."""
         self._accounts.set_feature(account_id, feature, value)
 
+    def set_price(
+        self,
+        account_id: str,
+        *,
+        monthly: Decimal | str | None = None,
+        yearly: Decimal | str | None = None,
+        clear: bool = False,
+    ) -> None:
+        """An operator's subscription price for one account (D14); ``clear`` removes it."""
+        self._accounts.set_price(account_id, monthly=monthly, yearly=yearly, clear=clear)
+
+    def set_charge(
+        self,
+        account_id: str,
+        item: str,
+        charge: Mapping[str, Any] | None,
+        *,
+        kind: str = "overage",
+        enabled: bool = False,
+    ) -> None:
+        """An operator's overage (or usage) price of an item for one account (D14)."""
+        self._accounts.set_charge(account_id, item, charge, kind=kind, enabled=enabled)
+
     def clear_limit(self, account_id: str, item: str, *, project_id: str | None = None) -> None:
         self._accounts.clear_limit(account_id, item, project_id=project_id)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from meterstack import Engine, ManualClock
+from meterstack.errors import InvalidInputError
 from meterstack.invoicing.model import Invoice, InvoiceStatus
 from meterstack.invoicing.service import InvoiceTransitionError
 
@@ -222,3 +223,30 @@ def test_a_usage_priced_plan_with_graduated_and_volume_prices_is_invoiced(
     # Volume: 150,000 reaches the second tier: 150,000 x 0.00001 = 1.50, plus its 1.00 fee.
     assert _line(invoice, "tokens") == Decimal("2.50")
     assert invoice.total == Decimal("27.50")
+
+
+def test_d14_enterprise_prices_are_used_by_decisions_and_invoices(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="enterprise")  # custom price, unlimited
+    engine.set_price(account.id, monthly="4500.00")
+    engine.set_limit(account.id, "api_calls", 50_000_000)
+    engine.set_charge(
+        account.id,
+        "api_calls",
+        {"model": "per_block", "price": "0.30", "per": 1000, "minimum": "0.01"},
+        enabled=True,
+    )
+    decision = engine.consume(account.id, "api_calls", 50_010_000)
+    clock.advance(timedelta(days=31))
+
+    invoice = _only(engine.close_period(), account.id)
+
+    assert (decision.allowed, decision.overage_units) == (True, 10_000)
+    assert _line(invoice, "api_calls") == Decimal("3.00")
+    fees = [line.amount for line in invoice.lines if line.kind == "subscription"]
+    assert fees == [Decimal("4500.00"), Decimal("4500.00")]
+    engine.set_price(account.id, clear=True)
+    with pytest.raises(InvalidInputError, match="invalid charge model"):
+        engine.set_charge(account.id, "api_calls", {"model": "per_block"}, kind="usage")

@@ -25,6 +25,7 @@ from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
 from meterstack.money import round_money
 from meterstack.rules.examples import RatedLine, period_fee, rate_usage
 from meterstack.rules.periods import Period, next_period, period_for
+from meterstack.rules.terms import priced_plan
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.store.invoices import (
     AccountToClose,
@@ -250,7 +251,9 @@ def _usage_line(catalog: Catalog, line: RatedLine, period: Period, position: int
 
 
 def _plan_with_overrides(plan: Plan, terms: BillingTerms) -> Plan:
-    """The plan as this account has it: an operator's limits and grace replace the plan's (D14)."""
+    """The plan as this account has it: an operator's limits, grace and prices (D14)."""
+    if terms.prices:
+        plan = priced_plan(plan, terms.prices)
     if not terms.overrides:
         return plan
     limits = dict(plan.limits)

@@ -7,9 +7,12 @@ resolved per item for the project making the request (A5, D3).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+
+from pydantic import TypeAdapter
 
 from meterstack.catalog.schema import (
     UNLIMITED,
@@ -17,9 +20,14 @@ from meterstack.catalog.schema import (
     ChargeModel,
     Gauge,
     Meter,
+    Overage,
     Plan,
+    PlanPrice,
 )
 from meterstack.money import ceil_units
+
+#: Validates a charge model given as JSON (an operator's usage price, D14).
+CHARGE_MODEL: TypeAdapter[ChargeModel] = TypeAdapter(ChargeModel)
 
 #: The key under which account-wide settings are stored (no project).
 ACCOUNT_WIDE = ""
@@ -58,6 +66,8 @@ class AccountState:
     projects: frozenset[str] = frozenset()
     #: Operator overrides of features (D14): feature -> on/off or a level.
     features: dict[str, bool | str] = field(default_factory=dict)
+    #: Operator prices (D14): (``fee`` | ``overage:<item>`` | ``usage:<item>``, JSON), sorted.
+    prices: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,8 +106,38 @@ def hard_limit(limit: int | None, grace_percent: Decimal) -> int | None:
     return ceil_units(Decimal(limit) * (100 + grace_percent) / 100)
 
 
+_PRICED_PLANS: dict[tuple[str, str, tuple[tuple[str, str], ...]], Plan] = {}
+
+
 def plan_of(catalog: Catalog, state: AccountState) -> Plan:
-    return catalog.plan(state.plan_id)
+    """The account's plan, with the operator's prices in place of the catalog's (D14)."""
+    plan = catalog.plan(state.plan_id)
+    if not state.prices:
+        return plan
+    key = (state.catalog_hash, state.plan_id, state.prices)
+    priced = _PRICED_PLANS.get(key)
+    if priced is None:
+        if len(_PRICED_PLANS) > 10_000:
+            _PRICED_PLANS.clear()
+        priced = _PRICED_PLANS[key] = priced_plan(plan, state.prices)
+    return priced
+
+
+def priced_plan(plan: Plan, prices: Iterable[tuple[str, str]]) -> Plan:
+    """``plan`` with price overrides applied (values as stored: JSON text)."""
+    update: dict[str, object] = {}
+    overage = dict(plan.overage)
+    usage_prices = dict(plan.usage_prices)
+    for target, value in prices:
+        if target == "fee":
+            update["price"] = PlanPrice.model_validate_json(value)
+        elif target.startswith("overage:"):
+            overage[target.removeprefix("overage:")] = Overage.model_validate_json(value)
+        elif target.startswith("usage:"):
+            usage_prices[target.removeprefix("usage:")] = CHARGE_MODEL.validate_json(value)
+    update["overage"] = overage
+    update["usage_prices"] = usage_prices
+    return plan.model_copy(update=update)
 
 
 def item_terms(

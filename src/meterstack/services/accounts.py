@@ -7,12 +7,23 @@ under concurrency (A10). Every change of an account's terms bumps its version (C
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from meterstack.catalog.schema import UNLIMITED, Catalog, Gauge, Meter, Unlimited
+from pydantic import ValidationError
+
+from meterstack.catalog.schema import (
+    UNLIMITED,
+    Catalog,
+    Gauge,
+    Meter,
+    Overage,
+    PlanPrice,
+    Unlimited,
+)
 from meterstack.errors import (
     InvalidInputError,
     NotFoundError,
@@ -25,11 +36,13 @@ from meterstack.rules.features import decide_feature
 from meterstack.rules.terms import (
     ACCOUNT_WIDE,
     ALL_ITEMS,
+    CHARGE_MODEL,
     END_USER_KIND,
     PROJECT_KIND,
     AccountState,
     LimitOverride,
     item_terms,
+    plan_of,
 )
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.validation import validate_item, validate_meter, validate_project
@@ -342,7 +355,7 @@ class Accounts:
         with self.ctx.store.transaction() as tx:
             state = self.ctx.state(tx, account_id)
             catalog = self.ctx.catalog(tx, state.catalog_hash)
-            plan = catalog.plan(state.plan_id)
+            plan = plan_of(catalog, state)
             if enabled and not plan.payments:
                 raise UpgradeRequiredError(
                     f"the {plan.name} plan has no payments, so overage cannot be turned on; "
@@ -414,6 +427,63 @@ class Accounts:
                         + ", ".join(declared.levels)
                     )
             tx.set_feature_override(account_id, feature, value)
+            self.ctx.changed(tx, account_id)
+
+    def set_price(
+        self,
+        account_id: str,
+        *,
+        monthly: Decimal | str | None = None,
+        yearly: Decimal | str | None = None,
+        clear: bool = False,
+    ) -> None:
+        """An operator's subscription price for one account (D14: enterprise contracts)."""
+        value = None
+        if not clear:
+            if monthly is None:
+                raise InvalidInputError("give the monthly price (and optionally the yearly one)")
+            value = _validated(
+                PlanPrice,
+                {"monthly": str(monthly), "yearly": None if yearly is None else str(yearly)},
+            )
+        self._set_price(account_id, "fee", value)
+
+    def set_charge(
+        self,
+        account_id: str,
+        item: str,
+        charge: Mapping[str, Any] | None,
+        *,
+        kind: str = "overage",
+        enabled: bool = False,
+    ) -> None:
+        """An operator's overage or usage price of one item for one account (D14).
+
+        ``charge`` is a charge model as the catalog writes it
+        (``{"model": "per_block", "price": "0.40", "per": 1000}``); None removes the override.
+        """
+        if kind not in {"overage", "usage"}:
+            raise InvalidInputError(f"kind must be 'overage' or 'usage', got {kind!r}")
+        value = None
+        if charge is not None:
+            if kind == "overage":
+                value = _validated(Overage, {"enabled": enabled, "charge": dict(charge)})
+            else:
+                try:
+                    value = CHARGE_MODEL.dump_json(
+                        CHARGE_MODEL.validate_python(dict(charge))
+                    ).decode()
+                except ValidationError as error:
+                    raise InvalidInputError(f"invalid charge model: {_first(error)}") from None
+        with self.ctx.store.transaction() as tx:
+            state = self.ctx.state(tx, account_id)
+            validate_item(self.ctx.catalog(tx, state.catalog_hash), item)
+        self._set_price(account_id, f"{kind}:{item}", value)
+
+    def _set_price(self, account_id: str, target: str, value: str | None) -> None:
+        with self.ctx.store.transaction() as tx:
+            self.ctx.state(tx, account_id)
+            tx.set_price_override(account_id, target, value)
             self.ctx.changed(tx, account_id)
 
     def clear_limit(self, account_id: str, item: str, *, project_id: str | None = None) -> None:
@@ -532,6 +602,19 @@ def _counted_kinds(catalog: Catalog, kind: str, active: bool) -> list[str]:
             other for other, resource in catalog.resources.items() if resource.subset_of == kind
         ]
     return kinds
+
+
+def _validated(model: type[PlanPrice] | type[Overage], data: dict[str, Any]) -> str:
+    try:
+        return model.model_validate(data).model_dump_json()
+    except ValidationError as error:
+        raise InvalidInputError(f"invalid price: {_first(error)}") from None
+
+
+def _first(error: ValidationError) -> str:
+    detail = error.errors()[0]
+    where = ".".join(str(part) for part in detail["loc"])
+    return f"{where}: {detail['msg']}" if where else str(detail["msg"])
 
 
 def _limit_value(limit: Any) -> int | None:

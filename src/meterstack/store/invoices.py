@@ -241,10 +241,12 @@ class BillingTerms:
     overrides: dict[str, tuple[int | None, Decimal | None]] | None = None
     #: item or "*" -> overage on
     switches: dict[str, bool] | None = None
+    #: (target, JSON) operator prices (D14), sorted by target
+    prices: tuple[tuple[str, str], ...] = ()
 
 
 def billing_terms(tx: Transaction, account_ids: Sequence[str]) -> dict[str, BillingTerms]:
-    """The account-wide packs, overrides and overage switches of many accounts, in 3 reads."""
+    """The account-wide packs, overrides, switches and prices of many accounts, in 4 reads."""
     params = {f"a{index}": account_id for index, account_id in enumerate(account_ids)}
     within = f"account_id IN ({', '.join(':' + name for name in params)})"
     packs: dict[str, list[str]] = {}
@@ -270,11 +272,19 @@ def billing_terms(tx: Transaction, account_ids: Sequence[str]) -> dict[str, Bill
         params,
     ):
         switches.setdefault(row[0], {})[row[1]] = bool(row[2])
+    prices: dict[str, list[tuple[str, str]]] = {}
+    for row in tx.all(
+        f"SELECT account_id, target, value FROM price_overrides WHERE {within} "
+        "ORDER BY account_id, target",
+        params,
+    ):
+        prices.setdefault(row[0], []).append((str(row[1]), str(row[2])))
     return {
         account_id: BillingTerms(
             tuple(packs.get(account_id, ())),
             overrides.get(account_id),
             switches.get(account_id),
+            tuple(prices.get(account_id, ())),
         )
         for account_id in account_ids
     }

@@ -219,3 +219,13 @@ invoice_sequences = Table(
     Column("name", String(32), primary_key=True),
     Column("next_number", BigInteger, nullable=False),
 )
+
+#: An operator's prices for one account (D14): ``fee``, ``overage:<item>`` or ``usage:<item>``
+#: -> the price as JSON (a plan price, an overage offer, or a charge model).
+price_overrides = Table(
+    "price_overrides",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("target", String(80), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -286,6 +286,14 @@ class Transaction:
                 params,
             )
         }
+        prices = tuple(
+            (str(row[0]), str(row[1]))
+            for row in self.all(
+                "SELECT target, value FROM price_overrides WHERE account_id = :account_id "
+                "ORDER BY target",
+                params,
+            )
+        )
         return AccountState(
             account_id=account.id,
             plan_id=account.plan_id,
@@ -297,6 +305,7 @@ class Transaction:
             switches=switches,
             projects=projects,
             features=features,
+            prices=prices,
         )
 
     def set_override(
@@ -334,6 +343,22 @@ class Transaction:
             ":feature, :value) ON CONFLICT (account_id, feature) DO UPDATE SET "
             "value = excluded.value",
             {**params, "value": stored},
+        )
+
+    def set_price_override(self, account_id: str, target: str, value: str | None) -> None:
+        """Store (or with None remove) an operator's price for one account (D14)."""
+        params = {"account_id": account_id, "target": target, "value": value}
+        if value is None:
+            self.execute(
+                "DELETE FROM price_overrides WHERE account_id = :account_id AND target = :target",
+                params,
+            )
+            return
+        self.execute(
+            "INSERT INTO price_overrides (account_id, target, value) VALUES (:account_id, "
+            ":target, :value) ON CONFLICT (account_id, target) DO UPDATE SET "
+            "value = excluded.value",
+            params,
         )
 
     def clear_override(self, account_id: str, project_id: str, item: str) -> None:
