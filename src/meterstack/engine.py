@@ -24,6 +24,7 @@ from meterstack.engine_keys import KeysMixin
 from meterstack.errors import InvalidInputError, MeterstackError
 from meterstack.invoicing.close import PeriodClose
 from meterstack.invoicing.model import Invoice, InvoiceStatus
+from meterstack.invoicing.purchases import PackPurchase, Purchases
 from meterstack.invoicing.service import Invoices
 from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import END_USER_KIND
@@ -61,6 +62,7 @@ class Engine(KeysMixin):
         self._entitlements = Entitlements(ctx, self._metering)
         self._close = PeriodClose(ctx)
         self._invoices = Invoices(ctx)
+        self._purchases = Purchases(ctx)
 
     @classmethod
     def open(
@@ -381,6 +383,13 @@ class Engine(KeysMixin):
 
     def clear_limit(self, account_id: str, item: str, *, project_id: str | None = None) -> None:
         self._accounts.clear_limit(account_id, item, project_id=project_id)
+
+    def buy_pack(self, account_id: str, pack_id: str) -> PackPurchase:
+        """Buy a pack: its own invoice, paid at once on the embedded provider, then the capacity.
+
+        Plans without payments (AgentStack's ANONYMOUS) cannot buy packs (402).
+        """
+        return self._purchases.buy_pack(account_id, pack_id)
 
     def grant_pack(self, account_id: str, pack_id: str) -> PackGrant:
         return self._accounts.grant_pack(account_id, pack_id)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from meterstack import Engine, ManualClock
-from meterstack.errors import InvalidInputError
+from meterstack.errors import InvalidInputError, UpgradeRequiredError
 from meterstack.invoicing.model import Invoice, InvoiceStatus
 from meterstack.invoicing.service import InvoiceTransitionError
 
@@ -250,3 +250,41 @@ def test_d14_enterprise_prices_are_used_by_decisions_and_invoices(
     engine.set_price(account.id, clear=True)
     with pytest.raises(InvalidInputError, match="invalid charge model"):
         engine.set_charge(account.id, "api_calls", {"model": "per_block"}, kind="usage")
+
+
+def test_a6_d11_a_bought_pack_is_its_own_paid_invoice_and_adds_capacity_at_once(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")
+    engine.consume(account.id, "logic_engine_calls", 50_000)
+
+    purchase = engine.buy_pack(account.id, "logic_engine_medium")
+    after = engine.consume(account.id, "logic_engine_calls", 50_000)
+    storage = engine.buy_pack(account.id, "storage_5gb")
+    clock.advance(timedelta(days=31))
+    closed = _only(engine.close_period(), account.id)
+
+    assert purchase.new_limit == 100_000
+    assert purchase.invoice.status is InvoiceStatus.PAID
+    assert [(line.kind, line.amount) for line in purchase.invoice.lines] == [
+        ("pack", Decimal("20.00"))
+    ]
+    assert (after.allowed, after.limit) == (True, 100_000)
+    assert storage.invoice.total == Decimal("0.50")
+    assert engine.invoice(purchase.invoice.number or "").status is InvoiceStatus.PAID
+    assert [i.number for i in engine.invoices(account.id)] == [
+        purchase.invoice.number,
+        storage.invoice.number,
+        closed.number,
+    ]
+    assert all(line.kind != "pack" for line in closed.lines)  # packs are not billed twice
+
+
+def test_a8_anonymous_has_no_payments_so_cannot_buy_packs(open_engine: EngineFactory) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="anonymous")
+
+    with pytest.raises(UpgradeRequiredError):
+        engine.buy_pack(account.id, "api_calls_small")
+    assert engine.invoices(account.id) == []

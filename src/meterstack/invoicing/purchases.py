@@ -1,0 +1,102 @@
+"""Buying a pack (A4, A6, D11): its own invoice, and its capacity once that invoice is paid.
+
+The embedded default collects payment itself (the local provider): the invoice is finalized and
+paid in the same transaction that grants the pack, so a purchase is all or nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from meterstack.errors import NotFoundError, UpgradeRequiredError
+from meterstack.invoicing.close import DEFAULT_SEQUENCE
+from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
+from meterstack.money import round_money
+from meterstack.rules.terms import item_terms, plan_of
+from meterstack.services.accounts import PackGrant
+from meterstack.services.context import ServiceContext, new_id
+from meterstack.store.invoices import finalize, insert_invoices, set_status, take_numbers
+
+PACK_INVOICE = "pack"
+
+
+@dataclass(frozen=True)
+class PackPurchase:
+    grant: PackGrant
+    invoice: Invoice
+    #: The item's effective limit with the pack (None: unlimited).
+    new_limit: int | None
+
+
+class Purchases:
+    def __init__(self, ctx: ServiceContext, *, sequence: str = DEFAULT_SEQUENCE) -> None:
+        self.ctx = ctx
+        self.sequence = sequence
+
+    def buy_pack(self, account_id: str, pack_id: str) -> PackPurchase:
+        """Invoice the pack as its own line, collect it, and grant the capacity (D11)."""
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            pack = catalog.packs.get(pack_id)
+            if pack is None:
+                raise NotFoundError(
+                    f"unknown pack {pack_id!r}; catalog {catalog.catalog!r} packs: "
+                    + ", ".join(catalog.packs),
+                    pack_id=pack_id,
+                )
+            plan = plan_of(catalog, state)
+            if not plan.payments:
+                raise UpgradeRequiredError(
+                    f"the {plan.name} plan has no payments, so packs cannot be bought; "
+                    "upgrade to a paid plan first",
+                    plan=plan.id,
+                )
+            period = self.ctx.period(catalog, state, now)
+            grant_id = new_id("pack")
+            amount = round_money(pack.price, catalog.currency)
+            line = InvoiceLine(
+                position=1,
+                kind="pack",
+                description=f"{pack.name} (one-time, permanent capacity)",
+                item=pack.item,
+                quantity=Decimal(1),
+                unit_price=amount,
+                amount=amount,
+                derivation={
+                    "pack": pack_id,
+                    "item": pack.item,
+                    "units": pack.quantity,
+                    "price": str(pack.price),
+                    "amount": str(amount),
+                    "note": f"{pack_id}: +{pack.quantity:,} {pack.item} every period, "
+                    f"one-time price {amount}",
+                },
+            )
+            draft = Invoice(
+                id=new_id("inv"),
+                number=None,
+                account_id=account_id,
+                status=InvoiceStatus.DRAFT,
+                currency=catalog.currency,
+                period_key=grant_id[-16:],
+                period_start=period.start,
+                period_end=period.end,
+                created_at=now,
+                lines=(line,),
+                total=amount,
+                plan=state.plan_id,
+                catalog=catalog.catalog,
+            )
+            insert_invoices(tx, [draft], self.sequence, PACK_INVOICE)
+            number = f"{self.sequence}-{take_numbers(tx, self.sequence, 1):06d}"
+            finalize(tx, [(draft.id, number)], now)
+            set_status(tx, number, InvoiceStatus.FINALIZED, InvoiceStatus.PAID, now)
+            tx.insert_pack(grant_id, account_id, pack_id, now, "purchase")
+            self.ctx.changed(tx, account_id)
+            state = self.ctx.state(tx, account_id)
+            new_limit = item_terms(catalog, state, pack.item).limit
+        paid = replace(draft, number=number, status=InvoiceStatus.PAID)
+        return PackPurchase(PackGrant(grant_id, account_id, pack_id, now), paid, new_limit)
