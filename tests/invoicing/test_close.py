@@ -278,7 +278,9 @@ def test_a6_d11_a_bought_pack_is_its_own_paid_invoice_and_adds_capacity_at_once(
         storage.invoice.number,
         closed.number,
     ]
-    assert all(line.kind != "pack" for line in closed.lines)  # packs are not billed twice
+    listed = [line for line in closed.lines if line.kind == "pack"]
+    assert [line.amount for line in listed] == [Decimal("0.00"), Decimal("0.00")]  # not twice
+    assert "invoiced when bought" in listed[0].description
 
 
 def test_a8_anonymous_has_no_payments_so_cannot_buy_packs(open_engine: EngineFactory) -> None:

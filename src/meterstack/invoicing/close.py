@@ -141,6 +141,9 @@ def _draft(
     for line in rated:
         if line.amount or line.kind == "usage":
             lines.append(_usage_line(catalog, line, period, len(lines) + 1))
+    for pack_id, bought in terms.purchases:
+        if period.contains(bought):
+            lines.append(_pack_note(catalog, pack_id, bought, len(lines) + 1))
     following = next_period(catalog.policies.period, period, account.period_anchor)
     lines += _fee_lines(catalog, plan, account, following, len(lines), first=False)
     total = sum((line.amount for line in lines), Decimal(0))
@@ -246,6 +249,27 @@ def _usage_line(catalog: Catalog, line: RatedLine, period: Period, position: int
             "amount": str(line.amount),
             "minimum_applied": line.minimum_applied,
             "note": line.note,
+        },
+    )
+
+
+def _pack_note(catalog: Catalog, pack_id: str, bought: datetime, position: int) -> InvoiceLine:
+    """A pack bought in the period, listed for the reader: it was invoiced on its own."""
+    pack = catalog.packs[pack_id]
+    zero = round_money(Decimal(0), catalog.currency)
+    return InvoiceLine(
+        position=position,
+        kind="pack",
+        description=f"{pack.name}, bought {bought.date().isoformat()} (invoiced when bought)",
+        item=pack.item,
+        quantity=Decimal(1),
+        unit_price=zero,
+        amount=zero,
+        derivation={
+            "pack": pack_id,
+            "units": pack.quantity,
+            "price": str(pack.price),
+            "note": "packs are invoiced and paid when bought (D11); listed here, not charged",
         },
     )
 

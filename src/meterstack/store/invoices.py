@@ -243,6 +243,8 @@ class BillingTerms:
     switches: dict[str, bool] | None = None
     #: (target, JSON) operator prices (D14), sorted by target
     prices: tuple[tuple[str, str], ...] = ()
+    #: (pack id, when) of the packs bought (not granted by an operator)
+    purchases: tuple[tuple[str, datetime], ...] = ()
 
 
 def billing_terms(tx: Transaction, account_ids: Sequence[str]) -> dict[str, BillingTerms]:
@@ -250,11 +252,15 @@ def billing_terms(tx: Transaction, account_ids: Sequence[str]) -> dict[str, Bill
     params = {f"a{index}": account_id for index, account_id in enumerate(account_ids)}
     within = f"account_id IN ({', '.join(':' + name for name in params)})"
     packs: dict[str, list[str]] = {}
+    purchases: dict[str, list[tuple[str, datetime]]] = {}
     for row in tx.all(
-        f"SELECT account_id, pack_id FROM account_packs WHERE {within} ORDER BY granted_at, id",
+        f"SELECT account_id, pack_id, source, granted_at FROM account_packs WHERE {within} "
+        "ORDER BY granted_at, id",
         params,
     ):
         packs.setdefault(row[0], []).append(row[1])
+        if row[2] == "purchase":
+            purchases.setdefault(row[0], []).append((row[1], tx.dialect.from_ts(row[3])))
     overrides: dict[str, dict[str, tuple[int | None, Decimal | None]]] = {}
     for row in tx.all(
         "SELECT account_id, item, unlimited, limit_value, grace_percent FROM limit_overrides "
@@ -285,6 +291,7 @@ def billing_terms(tx: Transaction, account_ids: Sequence[str]) -> dict[str, Bill
             overrides.get(account_id),
             switches.get(account_id),
             tuple(prices.get(account_id, ())),
+            tuple(purchases.get(account_id, ())),
         )
         for account_id in account_ids
     }
