@@ -34,6 +34,7 @@ from meterstack.services.entitlements import Entitlements, Lease
 from meterstack.services.holds import Holds, Reservation
 from meterstack.services.keys import Keys
 from meterstack.services.metering import Metering, UsageEvent
+from meterstack.services.subscriptions import PlanChange, Subscription, Subscriptions
 from meterstack.services.usage import Usage, UsageReport
 from meterstack.store.sql import SqlStore
 
@@ -63,6 +64,7 @@ class Engine(KeysMixin):
         self._close = PeriodClose(ctx)
         self._invoices = Invoices(ctx)
         self._purchases = Purchases(ctx)
+        self._subscriptions = Subscriptions(ctx)
 
     @classmethod
     def open(
@@ -304,6 +306,24 @@ class Engine(KeysMixin):
     def usage(self, account_id: str, *, project_id: str | None = None) -> UsageReport:
         """Every meter and resource: used, held, limit, hard limit, remaining, percent."""
         return self._usage.usage(account_id, project_id=project_id)
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def subscription(self, account_id: str) -> Subscription:
+        """Plan, interval, current period and any pending downgrade or cancellation."""
+        return self._subscriptions.subscription(account_id)
+
+    def change_plan(self, account_id: str, plan: str, interval: str | None = None) -> PlanChange:
+        """Upgrade at once with a proration invoice (D10), or downgrade at period end (C7)."""
+        return self._subscriptions.change_plan(account_id, plan, interval)
+
+    def cancel(self, account_id: str) -> Subscription:
+        """Keep the plan until the period ends, then move to the fallback plan (B9)."""
+        return self._subscriptions.cancel(account_id)
+
+    def resume(self, account_id: str) -> Subscription:
+        """Withdraw a pending downgrade or cancellation."""
+        return self._subscriptions.resume(account_id)
 
     # ------------------------------------------------------------------ invoices
 

@@ -143,7 +143,11 @@ def test_period_close_and_invoices_commands(database: str, tmp_path: Path) -> No
     closed = runner.invoke(app, ["period", "close", "--json", *options])
     again = runner.invoke(app, ["period", "close", *options])
     listed = runner.invoke(app, ["invoices", "list", account.id, "--json", *options])
-    first = json.loads(listed.stdout)[0]
+    first = next(
+        invoice
+        for invoice in json.loads(listed.stdout)
+        if any(line["item"] == "logic_engine_calls" for line in invoice["lines"])
+    )
     shown = runner.invoke(app, ["invoices", "show", first["number"], *options])
     html = runner.invoke(app, ["invoices", "show", first["number"], "--html", *options])
     pdf = tmp_path / "invoice.pdf"

@@ -7,10 +7,10 @@ in a few statements, every invoice is rated with the same code the catalog examp
 the same transaction. So a second close, or two closes running at once in two processes, create
 nothing more, and numbers have no gaps.
 
-An invoice closing period P carries the usage of P in arrears (overage as recorded when
-consumed, D2; storage overage at P's peak, D3; usage prices) and the subscription fee of the next
-period in advance (D10). An account's first invoice also carries the fee of its first period,
-prorated by the time left in it when the account started mid-period.
+An invoice closing period P carries the usage of P in arrears, rated on the plan P ended on
+(overage as recorded when consumed, D2; storage overage at P's peak, D3; usage prices), and the
+subscription fee of the next period in advance (D10) on the plan in effect from P's end. The
+first period's fee is invoiced when the subscription starts (``invoicing.issue``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from meterstack.catalog.schema import UNLIMITED, Catalog, Gauge, Meter, Plan
+from meterstack.invoicing.issue import fee_line
 from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
 from meterstack.money import round_money
-from meterstack.rules.examples import RatedLine, period_fee, rate_usage
+from meterstack.rules.examples import RatedLine, rate_usage
 from meterstack.rules.periods import Period, next_period, period_for
 from meterstack.rules.terms import priced_plan
 from meterstack.services.context import ServiceContext, new_id
@@ -37,6 +38,8 @@ from meterstack.store.invoices import (
     insert_invoices,
     take_numbers,
 )
+from meterstack.store.sql import Transaction
+from meterstack.store.subscriptions import PlanSpell, due_changes, history
 
 DEFAULT_SEQUENCE = "INV"
 PERIOD_INVOICE = "period"
@@ -48,7 +51,6 @@ class _Closing:
     account: AccountToClose
     catalog: Catalog
     period: Period
-    first: bool
 
 
 class PeriodClose:
@@ -61,6 +63,8 @@ class PeriodClose:
     ) -> list[Invoice]:
         """Close every period that has ended by the clock's now; the invoices created."""
         now = self.ctx.now()
+        # Downgrades and cancellations due by now take effect first (C7), at their own time.
+        self.apply_due(now)
         created: list[Invoice] = []
         after = ""
         while True:
@@ -80,7 +84,17 @@ class PeriodClose:
                     ids = sorted({c.account.id for c in closings})
                     counters = account_counters(tx, ids, [c.period.key for c in closings])
                     terms = billing_terms(tx, ids)
-                    drafts = [_draft(c, counters, terms[c.account.id], now) for c in closings]
+                    spells = history(tx, ids)
+
+                    def catalog_of(content_hash: str, tx: Transaction = tx) -> Catalog:
+                        return self.ctx.catalog(tx, content_hash)
+
+                    drafts = [
+                        _draft(
+                            c, counters, terms[c.account.id], spells[c.account.id], catalog_of, now
+                        )
+                        for c in closings
+                    ]
                     inserted = insert_invoices(tx, drafts, self.sequence, PERIOD_INVOICE)
                     fresh = [draft for draft in drafts if draft.id in inserted]
                     first = take_numbers(tx, self.sequence, len(fresh)) if fresh else 0
@@ -95,15 +109,22 @@ class PeriodClose:
                 progress(len(accounts))
         return created
 
+    def apply_due(self, now: datetime) -> None:
+        from meterstack.services.subscriptions import apply_pending
+
+        with self.ctx.store.transaction() as tx:
+            due = due_changes(tx, now)
+        for account_id in due:
+            with self.ctx.store.transaction() as tx:
+                apply_pending(self.ctx, tx, account_id, now)
+
     def _ended(self, account: AccountToClose, catalog: Catalog, now: datetime) -> list[_Closing]:
         kind = catalog.policies.period
         start = account.closed_through or account.created_at
         period = period_for(kind, start, account.period_anchor)
         ended: list[_Closing] = []
         while period.end <= now:
-            ended.append(
-                _Closing(account, catalog, period, not ended and not account.closed_through)
-            )
+            ended.append(_Closing(account, catalog, period))
             period = next_period(kind, period, account.period_anchor)
         return ended
 
@@ -112,13 +133,16 @@ def _draft(
     closing: _Closing,
     counters: dict[tuple[str, str, str], tuple[int, int]],
     terms: BillingTerms,
+    spells: list[PlanSpell],
+    catalog_of: Callable[[str], Catalog],
     now: datetime,
 ) -> Invoice:
-    account, catalog, period = closing.account, closing.catalog, closing.period
-    plan = _plan_with_overrides(catalog.plan(account.plan_id), terms)
+    account, period = closing.account, closing.period
+    # The period's usage is rated on the plan it ended on; the next fee is the plan from its end.
+    during = _spell_at(spells, period.end, inclusive=False)
+    catalog = catalog_of(during.catalog_hash)
+    plan = _plan_with_overrides(catalog.plan(during.plan_id), terms)
     lines: list[InvoiceLine] = []
-    if closing.first:
-        lines += _fee_lines(catalog, plan, account, period, len(lines), first=True)
     usage: dict[str, int] = {}
     recorded: dict[str, int] = {}
     switches: dict[str, bool] = {}
@@ -145,7 +169,15 @@ def _draft(
         if period.contains(bought):
             lines.append(_pack_note(catalog, pack_id, bought, len(lines) + 1))
     following = next_period(catalog.policies.period, period, account.period_anchor)
-    lines += _fee_lines(catalog, plan, account, following, len(lines), first=False)
+    after = _spell_at(spells, period.end, inclusive=True)
+    if _fee_due(after, following):
+        next_catalog = catalog_of(after.catalog_hash)
+        next_plan = _plan_with_overrides(next_catalog.plan(after.plan_id), terms)
+        fee = fee_line(
+            next_catalog, next_plan, after.billing_interval, following, position=len(lines) + 1
+        )
+        if fee is not None:
+            lines.append(fee)
     total = sum((line.amount for line in lines), Decimal(0))
     return Invoice(
         id=new_id("inv"),
@@ -159,63 +191,28 @@ def _draft(
         created_at=now,
         lines=tuple(lines),
         total=round_money(total, catalog.currency),
-        plan=account.plan_id,
+        plan=during.plan_id,
         catalog=catalog.catalog,
     )
 
 
-def _fee_lines(
-    catalog: Catalog,
-    plan: Plan,
-    account: AccountToClose,
-    period: Period,
-    position: int,
-    *,
-    first: bool,
-) -> list[InvoiceLine]:
-    """The subscription fee of ``period``, in advance (D10); yearly fees once a year."""
-    yearly = account.billing_interval == "yearly"
-    months = (period.start.year - account.period_anchor.year) * 12 + (
-        period.start.month - account.period_anchor.month
+def _spell_at(spells: list[PlanSpell], instant: datetime, *, inclusive: bool) -> PlanSpell:
+    """The plan in effect just before ``instant`` (or at it, with ``inclusive``)."""
+    found = spells[0]
+    for spell in spells:
+        if spell.started_at < instant or (inclusive and spell.started_at == instant):
+            found = spell
+    return found
+
+
+def _fee_due(spell: PlanSpell, following: Period) -> bool:
+    """Monthly fees every period; a yearly fee on each anniversary of the yearly plan (B12)."""
+    if spell.billing_interval != "yearly":
+        return True
+    months = (following.start.year - spell.started_at.year) * 12 + (
+        following.start.month - spell.started_at.month
     )
-    if yearly and not first and months % 12 != 0:
-        return []
-    fee = period_fee(catalog, plan, account.billing_interval)
-    if fee is None or fee == 0:
-        return []
-    share = Decimal(1)
-    note = f"{plan.name} plan, {account.billing_interval} fee for {period.key}, in advance"
-    if first and account.created_at > period.start:
-        # The account started mid-period: the first fee covers the time left (whole seconds).
-        left = int((period.end - account.created_at).total_seconds())
-        share = Decimal(left) / Decimal(int(period.length_seconds))
-        note = (
-            f"{plan.name} plan, {period.key} from {account.created_at.date().isoformat()}: "
-            f"{left:,} of {int(period.length_seconds):,} seconds"
-        )
-    amount = round_money(fee * share, catalog.currency)
-    return [
-        InvoiceLine(
-            position=position + 1,
-            kind="subscription",
-            description=f"{plan.name} plan, {period.key}"
-            + (" (yearly)" if yearly else "")
-            + (" (first period)" if first else ""),
-            item=None,
-            quantity=share.quantize(UNIT_PRICE_PLACES).normalize() if share != 1 else Decimal(1),
-            unit_price=fee,
-            amount=amount,
-            derivation={
-                "period": period.key,
-                "interval": account.billing_interval,
-                "price": str(fee),
-                "share": str(share.quantize(UNIT_PRICE_PLACES)),
-                "raw_amount": str(fee * share),
-                "amount": str(amount),
-                "note": note,
-            },
-        )
-    ]
+    return months > 0 and months % 12 == 0
 
 
 def _usage_line(catalog: Catalog, line: RatedLine, period: Period, position: int) -> InvoiceLine:

@@ -6,17 +6,17 @@ paid in the same transaction that grants the pack, so a purchase is all or nothi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 from meterstack.errors import NotFoundError, UpgradeRequiredError
 from meterstack.invoicing.close import DEFAULT_SEQUENCE
-from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
+from meterstack.invoicing.issue import issue_invoice
+from meterstack.invoicing.model import Invoice, InvoiceLine
 from meterstack.money import round_money
 from meterstack.rules.terms import item_terms, plan_of
 from meterstack.services.accounts import PackGrant
 from meterstack.services.context import ServiceContext, new_id
-from meterstack.store.invoices import finalize, insert_invoices, set_status, take_numbers
 
 PACK_INVOICE = "pack"
 
@@ -75,28 +75,20 @@ class Purchases:
                     f"one-time price {amount}",
                 },
             )
-            draft = Invoice(
-                id=new_id("inv"),
-                number=None,
+            paid = issue_invoice(
+                tx,
                 account_id=account_id,
-                status=InvoiceStatus.DRAFT,
-                currency=catalog.currency,
-                period_key=grant_id[-16:],
-                period_start=period.start,
-                period_end=period.end,
-                created_at=now,
-                lines=(line,),
-                total=amount,
-                plan=state.plan_id,
-                catalog=catalog.catalog,
+                kind=PACK_INVOICE,
+                catalog=catalog,
+                plan_id=state.plan_id,
+                period=period,
+                lines=[line],
+                now=now,
+                paid=True,
+                sequence=self.sequence,
             )
-            insert_invoices(tx, [draft], self.sequence, PACK_INVOICE)
-            number = f"{self.sequence}-{take_numbers(tx, self.sequence, 1):06d}"
-            finalize(tx, [(draft.id, number)], now)
-            set_status(tx, number, InvoiceStatus.FINALIZED, InvoiceStatus.PAID, now)
             tx.insert_pack(grant_id, account_id, pack_id, now, "purchase")
             self.ctx.changed(tx, account_id)
             state = self.ctx.state(tx, account_id)
             new_limit = item_terms(catalog, state, pack.item).limit
-        paid = replace(draft, number=number, status=InvoiceStatus.PAID)
         return PackPurchase(PackGrant(grant_id, account_id, pack_id, now), paid, new_limit)

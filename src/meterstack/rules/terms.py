@@ -68,6 +68,8 @@ class AccountState:
     features: dict[str, bool | str] = field(default_factory=dict)
     #: Operator prices (D14): (``fee`` | ``overage:<item>`` | ``usage:<item>``, JSON), sorted.
     prices: tuple[tuple[str, str], ...] = ()
+    #: When a pending downgrade or cancellation takes effect (B9, C7); None when none waits.
+    pending_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,11 @@ from meterstack.errors import (
     RefusedError,
     UpgradeRequiredError,
 )
+from meterstack.invoicing.issue import fee_line, issue_invoice
 from meterstack.rules.admission import ACCOUNT_SCOPE
 from meterstack.rules.decisions import Decision, DecisionCode
 from meterstack.rules.features import decide_feature
+from meterstack.rules.periods import period_for
 from meterstack.rules.terms import (
     ACCOUNT_WIDE,
     ALL_ITEMS,
@@ -135,6 +137,28 @@ class Accounts:
         )
         with self.ctx.store.transaction() as tx:
             tx.insert_account(row)
+            # D10: the first period's fee is invoiced in advance, when the subscription starts.
+            period = period_for(catalog.policies.period, now, now)
+            line = fee_line(
+                catalog,
+                catalog.plan(plan_id),
+                interval,
+                period,
+                since=now,
+                label=" (first period)",
+            )
+            if line is not None:
+                issue_invoice(
+                    tx,
+                    account_id=row.id,
+                    kind="opening",
+                    catalog=catalog,
+                    plan_id=plan_id,
+                    period=period,
+                    lines=[line],
+                    now=now,
+                    key=period.key,
+                )
         return _account(row, catalog)
 
     def account(self, account_id: str) -> Account:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -39,6 +40,8 @@ class ServiceContext:
     _catalogs: dict[str, Catalog] = field(default_factory=dict)
     _states: dict[str, AccountState] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Applies an account's due period-end change (set by the subscriptions service).
+    apply_due: Callable[[Transaction, str, datetime], None] | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -85,8 +88,21 @@ class ServiceContext:
         if isinstance(seen, AccountState):
             return seen
         state = self._current_state(tx, account_id)
+        if self._due(state):
+            assert self.apply_due is not None
+            self.apply_due(tx, account_id, self.now())
+            self.forget(tx, account_id)
+            state = self._current_state(tx, account_id)
         tx.memo[account_id] = state
         return state
+
+    def _due(self, state: AccountState) -> bool:
+        """Whether a downgrade or cancellation waits and its time has come (C7)."""
+        return (
+            self.apply_due is not None
+            and state.pending_at is not None
+            and state.pending_at <= self.now()
+        )
 
     def cached_state(self, tx: Transaction, account_id: str) -> tuple[AccountState, bool]:
         """The cached state without reading its version, and whether it was verified.
@@ -99,7 +115,7 @@ class ServiceContext:
         if isinstance(seen, AccountState):
             return seen, True
         cached = self._states.get(account_id)
-        if cached is not None:
+        if cached is not None and not self._due(cached):
             return cached, False
         return self.state(tx, account_id), True
 

@@ -55,6 +55,7 @@ from meterstack.store.keys import (
     revoke_api_key,
 )
 from meterstack.store.sql import AccountRow, Transaction
+from meterstack.store.subscriptions import record_plan
 
 USER_KEY = "user"
 PROJECT_KEY = "project"
@@ -299,6 +300,15 @@ class Keys:
                 raise ConflictError(
                     f"account {account_id} is already registered", account_id=account_id
                 )
+            # The move to the fallback plan is a plan change like any other (A7).
+            record_plan(
+                tx,
+                account_id,
+                catalog.policies.fallback_plan,
+                "monthly",
+                state.catalog_hash,
+                now,
+            )
             self.ctx.changed(tx, account_id)
             state = self.ctx.state(tx, account_id)
             issued = _issue(tx, catalog, state, USER_KEY, now)

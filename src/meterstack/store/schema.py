@@ -229,3 +229,29 @@ price_overrides = Table(
     Column("target", String(80), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+#: Every plan an account has had, from when (invoices rate a period on the plan it had).
+plan_history = Table(
+    "plan_history",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("started_at", DateTime(timezone=True), primary_key=True),
+    #: Orders several changes at the same instant.
+    Column("seq", Integer, primary_key=True),
+    Column("plan_id", String(64), nullable=False),
+    Column("billing_interval", String(16), nullable=False),
+    Column("catalog_hash", String(64), nullable=False),
+)
+
+#: A downgrade or cancellation waiting for the period's end (B9, C7).
+pending_changes = Table(
+    "pending_changes",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    #: ``downgrade`` or ``cancel``.
+    Column("kind", String(16), nullable=False),
+    Column("plan_id", String(64), nullable=False),
+    Column("billing_interval", String(16), nullable=False),
+    Column("effective_at", DateTime(timezone=True), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+)

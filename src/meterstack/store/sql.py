@@ -206,6 +206,17 @@ class Transaction:
                 "name": row.name,
             },
         )
+        self.execute(
+            "INSERT INTO plan_history (account_id, started_at, seq, plan_id, billing_interval, "
+            "catalog_hash) VALUES (:id, :created_at, 1, :plan_id, :interval, :catalog_hash)",
+            {
+                "id": row.id,
+                "created_at": self.ts(row.created_at),
+                "plan_id": row.plan_id,
+                "interval": row.billing_interval,
+                "catalog_hash": row.catalog_hash,
+            },
+        )
 
     def account(self, account_id: str) -> AccountRow | None:
         row = self.one(
@@ -294,6 +305,9 @@ class Transaction:
                 params,
             )
         )
+        pending = self.one(
+            "SELECT effective_at FROM pending_changes WHERE account_id = :account_id", params
+        )
         return AccountState(
             account_id=account.id,
             plan_id=account.plan_id,
@@ -306,6 +320,7 @@ class Transaction:
             projects=projects,
             features=features,
             prices=prices,
+            pending_at=None if pending is None else self.dialect.from_ts(pending[0]),
         )
 
     def set_override(

@@ -1,0 +1,115 @@
+"""Issuing one invoice outside a period close: a subscription's opening fee, an upgrade's
+proration, a pack. Finalized (numbered, gapless) in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+from meterstack.catalog.schema import Catalog, Plan
+from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
+from meterstack.money import round_money
+from meterstack.rules.examples import period_fee
+from meterstack.rules.periods import Period
+from meterstack.services.context import new_id
+from meterstack.store.invoices import finalize, insert_invoices, set_status, take_numbers
+from meterstack.store.sql import Transaction
+
+DEFAULT_SEQUENCE = "INV"
+SHARE_PLACES = Decimal("0.000001")
+
+
+def issue_invoice(
+    tx: Transaction,
+    *,
+    account_id: str,
+    kind: str,
+    catalog: Catalog,
+    plan_id: str,
+    period: Period,
+    lines: Sequence[InvoiceLine],
+    now: datetime,
+    paid: bool = False,
+    sequence: str = DEFAULT_SEQUENCE,
+    key: str | None = None,
+) -> Invoice:
+    """Insert, number and finalize an invoice (and mark it paid when it was collected).
+
+    ``key`` makes the invoice unique for the account and kind (the opening invoice uses its
+    period); by default every call issues a new one.
+    """
+    invoice_id = new_id("inv")
+    total = round_money(sum((line.amount for line in lines), Decimal(0)), catalog.currency)
+    draft = Invoice(
+        id=invoice_id,
+        number=None,
+        account_id=account_id,
+        status=InvoiceStatus.DRAFT,
+        currency=catalog.currency,
+        # Unique for the account and kind: the caller's key, or this invoice's own.
+        period_key=key or invoice_id[-16:],
+        period_start=period.start,
+        period_end=period.end,
+        created_at=now,
+        lines=tuple(lines),
+        total=total,
+        plan=plan_id,
+        catalog=catalog.catalog,
+    )
+    insert_invoices(tx, [draft], sequence, kind)
+    number = f"{sequence}-{take_numbers(tx, sequence, 1):06d}"
+    finalize(tx, [(invoice_id, number)], now)
+    status = InvoiceStatus.FINALIZED
+    if paid:
+        set_status(tx, number, InvoiceStatus.FINALIZED, InvoiceStatus.PAID, now)
+        status = InvoiceStatus.PAID
+    return replace(draft, number=number, status=status)
+
+
+def fee_line(
+    catalog: Catalog,
+    plan: Plan,
+    interval: str,
+    period: Period,
+    *,
+    position: int = 1,
+    since: datetime | None = None,
+    label: str = "",
+) -> InvoiceLine | None:
+    """The subscription fee of ``period`` (D10), for the time from ``since`` when given."""
+    fee = period_fee(catalog, plan, interval)
+    if fee is None or fee == 0:
+        return None
+    share = Decimal(1)
+    note = f"{plan.name} plan, {interval} fee from {period.key}, in advance"
+    if since is not None and since > period.start and interval == "monthly":
+        left = int((period.end - since).total_seconds())
+        length = int(period.length_seconds)
+        share = Decimal(left) / Decimal(length)
+        note = (
+            f"{plan.name} plan from {since.date().isoformat()} to the end of {period.key}: "
+            f"{left:,} of {length:,} seconds x {fee}"
+        )
+    amount = round_money(fee * share, catalog.currency)
+    return InvoiceLine(
+        position=position,
+        kind="subscription",
+        description=f"{plan.name} plan, {period.key}"
+        + (" (yearly)" if interval == "yearly" else "")
+        + label,
+        item=None,
+        quantity=Decimal(1) if share == 1 else share.quantize(SHARE_PLACES).normalize(),
+        unit_price=fee,
+        amount=amount,
+        derivation={
+            "period": period.key,
+            "interval": interval,
+            "price": str(fee),
+            "share": str(share.quantize(SHARE_PLACES)),
+            "raw_amount": str(fee * share),
+            "amount": str(amount),
+            "note": note,
+        },
+    )
