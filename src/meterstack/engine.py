@@ -34,6 +34,7 @@ from meterstack.services.entitlements import Entitlements, Lease
 from meterstack.services.holds import Holds, Reservation
 from meterstack.services.keys import Keys
 from meterstack.services.metering import Metering, UsageEvent
+from meterstack.services.migration import AccountMigration, Migrations
 from meterstack.services.subscriptions import PlanChange, Subscription, Subscriptions
 from meterstack.services.usage import Usage, UsageReport
 from meterstack.store.sql import SqlStore
@@ -65,6 +66,7 @@ class Engine(KeysMixin):
         self._invoices = Invoices(ctx)
         self._purchases = Purchases(ctx)
         self._subscriptions = Subscriptions(ctx)
+        self._migrations = Migrations(ctx)
 
     @classmethod
     def open(
@@ -324,6 +326,14 @@ class Engine(KeysMixin):
     def resume(self, account_id: str) -> Subscription:
         """Withdraw a pending downgrade or cancellation."""
         return self._subscriptions.resume(account_id)
+
+    def migration_plan(self, account_ids: list[str] | None = None) -> list[AccountMigration]:
+        """Grandfathered accounts: who would move to the current catalog, and what changes."""
+        return self._migrations.plan(account_ids)
+
+    def migrate_accounts(self, account_ids: list[str] | None = None) -> list[AccountMigration]:
+        """Move grandfathered accounts to the current catalog version from now on."""
+        return self._migrations.apply(account_ids)
 
     # ------------------------------------------------------------------ invoices
 

@@ -163,3 +163,27 @@ def test_period_close_and_invoices_commands(database: str, tmp_path: Path) -> No
     assert html.stdout.startswith("<!DOCTYPE html>")
     assert written.exit_code == 0
     assert pdf.read_bytes().startswith(b"%PDF-")
+
+
+def test_plans_migrate_shows_then_moves_grandfathered_accounts(
+    database: str, tmp_path: Path
+) -> None:
+    from meterstack.catalog import load_catalog
+
+    account = runner.invoke(
+        app, ["accounts", "create", "--plan", "starter", "--database", database]
+    )
+    text = load_catalog("agentstack").text.replace("version: 1\n", "version: 2\n", 1)
+    newer = tmp_path / "agentstack-v2.yaml"
+    newer.write_text(text.replace('monthly: "29.00"', 'monthly: "39.00"', 1), encoding="utf-8")
+    options = ["--database", database, "--catalog", str(newer)]
+
+    shown = runner.invoke(app, ["plans", "migrate", *options])
+    moved = runner.invoke(app, ["plans", "migrate", "--apply", "--json", *options])
+    after = runner.invoke(app, ["plans", "migrate", *options])
+
+    assert shown.exit_code == 0
+    assert shown.stdout.startswith("1 accounts would move")
+    assert "plans.starter.price.monthly: 29.00 -> 39.00 (stricter)" in shown.stdout
+    assert json.loads(moved.stdout)[0]["account_id"] == account.stdout.strip()
+    assert after.stdout.startswith("0 accounts would move")

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from meterstack import Engine, ManualClock
+from meterstack.catalog import load_catalog
 from meterstack.errors import InvalidInputError, RefusedError
 from meterstack.invoicing.model import Invoice
 
@@ -186,3 +188,40 @@ def test_a4_a6_each_agentstack_pack(
     assert purchase.new_limit == before + units
     assert next_month == before + units  # permanent (D11)
     assert purchase.invoice.total == Decimal(price)
+
+
+def _raised_catalog(folder: Path) -> Path:
+    text = load_catalog("agentstack").text.replace("version: 1\n", "version: 2\n", 1)
+    text = text.replace('monthly: "29.00"', 'monthly: "39.00"', 1)
+    path = folder / "agentstack-v2.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_grandfathered_subscription_keeps_its_price_until_migrated(
+    open_engine: EngineFactory, clock: ManualClock, tmp_path: Path
+) -> None:
+    old_engine = open_engine("agentstack")
+    old = old_engine.create_account(plan="starter")
+    engine = open_engine(str(_raised_catalog(tmp_path)))
+    new = engine.create_account(plan="starter")
+    clock.set(datetime(2026, 2, 1, tzinfo=UTC))
+
+    january = {invoice.account_id: invoice for invoice in engine.close_period()}
+    plan = engine.migration_plan()
+    moved = engine.migrate_accounts()
+    clock.set(datetime(2026, 3, 1, tzinfo=UTC))
+    february = {invoice.account_id: invoice for invoice in engine.close_period()}
+
+    assert january[old.id].total == Decimal("29.00")
+    assert january[new.id].total == Decimal("39.00")
+    assert [(m.account_id, m.from_version, m.to_version) for m in plan] == [(old.id, 1, 2)]
+    price = next(c for c in plan[0].changes if c.path == "plans.starter.price.monthly")
+    assert (price.old, price.new, str(price.direction)) == (
+        Decimal("29.00"),
+        Decimal("39.00"),
+        "stricter",
+    )
+    assert [m.account_id for m in moved] == [old.id]
+    assert february[old.id].total == Decimal("39.00")
+    assert engine.migration_plan() == []

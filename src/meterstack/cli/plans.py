@@ -31,6 +31,9 @@ from meterstack.catalog.render import (
     plans_table,
     wallet_table,
 )
+from meterstack.cli.metering import CatalogName, Database, fail, open_engine
+from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
+from meterstack.errors import MeterstackError
 from meterstack.rules.examples import evaluate_examples
 
 #: Tables written to a pipe or a file get this width, so that the output is the same everywhere.
@@ -182,3 +185,47 @@ def diff(
         f"{_count(len(changes), 'change')}: {counts['stricter']} stricter and "
         f"{counts['looser']} looser for customers, {counts['changed']} neither"
     )
+
+
+@plans_app.command("migrate")
+def migrate(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Move the accounts; without it, only show.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    database: Database = DEFAULT_DATABASE_URL,
+    catalog: CatalogName = DEFAULT_CATALOG,
+) -> None:
+    """Show (then, with --apply, move) accounts still on an older version of CATALOG."""
+    with open_engine(database, catalog) as engine:
+        try:
+            moves = engine.migrate_accounts() if apply else engine.migration_plan()
+        except MeterstackError as error:
+            fail(error)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "account_id": move.account_id,
+                        "plan": move.plan,
+                        "from_version": move.from_version,
+                        "to_version": move.to_version,
+                        "blocked": move.blocked,
+                        "changes": [change.to_dict() for change in move.changes],
+                    }
+                    for move in moves
+                ],
+                indent=2,
+            )
+        )
+        return
+    verb = "moved" if apply else "would move"
+    typer.echo(f"{len(moves)} accounts {verb}")
+    for move in moves:
+        typer.echo(
+            f"{move.account_id} ({move.plan}): version {move.from_version} -> {move.to_version}"
+            + (f" blocked: {move.blocked}" if move.blocked else "")
+        )
+        for change in move.changes:
+            typer.echo(f"  {change.path}: {change.old} -> {change.new} ({change.direction})")

@@ -1,0 +1,88 @@
+"""Grandfathering: a subscription keeps the catalog version it bought until an operator moves it.
+
+``plan`` lists who would move to the current catalog version and what changes for each of them
+(prices and limits of their plan, stricter or looser); ``apply`` moves them: from that instant
+their account is on the current version (its limits and prices), and invoices rate each period on
+the version the account had in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from meterstack.catalog.diff import CatalogChange, diff_catalogs
+from meterstack.services.context import ServiceContext
+from meterstack.store.subscriptions import change_plan
+
+
+@dataclass(frozen=True)
+class AccountMigration:
+    account_id: str
+    plan: str
+    from_version: int
+    to_version: int
+    #: The changes of the account's plan (``plans.<plan>.…``), each stricter or looser.
+    changes: tuple[CatalogChange, ...]
+    #: Why the account cannot move (its plan is gone from the new version); None when it can.
+    blocked: str | None = None
+
+
+class Migrations:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def plan(self, account_ids: Sequence[str] | None = None) -> list[AccountMigration]:
+        """Who is on another catalog version than the current one, and what would change."""
+        current = self.ctx.current
+        moves: list[AccountMigration] = []
+        with self.ctx.store.transaction() as tx:
+            rows = tx.all(
+                "SELECT id, catalog_hash, plan_id FROM accounts WHERE catalog_hash <> :current "
+                "ORDER BY id",
+                {"current": current.content_hash},
+            )
+            for account_id, catalog_hash, plan_id in rows:
+                if account_ids is not None and account_id not in account_ids:
+                    continue
+                old = self.ctx.catalog(tx, catalog_hash)
+                if old.catalog != current.catalog.catalog:
+                    continue  # another product's catalog: not ours to move
+                prefix = f"plans.{plan_id}."
+                changes = tuple(
+                    change
+                    for change in diff_catalogs(old, current.catalog)
+                    if change.path.startswith(prefix) or change.path == f"plans.{plan_id}"
+                )
+                blocked = None
+                if plan_id not in current.catalog.plans_by_id:
+                    blocked = f"plan {plan_id!r} is not in version {current.catalog.version}"
+                moves.append(
+                    AccountMigration(
+                        account_id, plan_id, old.version, current.catalog.version, changes, blocked
+                    )
+                )
+        return moves
+
+    def apply(self, account_ids: Sequence[str] | None = None) -> list[AccountMigration]:
+        """Move the accounts that can move; the moves made."""
+        moved = []
+        for move in self.plan(account_ids):
+            if move.blocked is not None:
+                continue
+            with self.ctx.store.transaction() as tx:
+                now = self.ctx.now()
+                account = tx.account(move.account_id)
+                if account is None or account.catalog_hash == self.ctx.current.content_hash:
+                    continue
+                change_plan(
+                    tx,
+                    move.account_id,
+                    account.plan_id,
+                    account.billing_interval,
+                    self.ctx.current.content_hash,
+                    now,
+                )
+                self.ctx.changed(tx, move.account_id)
+            moved.append(move)
+        return moved
