@@ -26,6 +26,9 @@ from meterstack.invoicing.close import PeriodClose
 from meterstack.invoicing.model import Invoice, InvoiceStatus
 from meterstack.invoicing.purchases import PackPurchase, Purchases
 from meterstack.invoicing.service import Invoices
+from meterstack.payments.local import LocalProvider
+from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent, PaymentProvider
+from meterstack.payments.service import EventOutcome, Payments
 from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import END_USER_KIND
 from meterstack.services.accounts import Account, Accounts, PackGrant, ResourceObject
@@ -54,8 +57,9 @@ def default_catalog() -> str:
 class Engine(KeysMixin):
     """One store, one catalog, one clock; every door of meterstack goes through here."""
 
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, provider: PaymentProvider | None = None) -> None:
         self._ctx = ctx
+        provider = provider or LocalProvider()
         self._accounts = Accounts(ctx)
         self._metering = Metering(ctx)
         self._holds = Holds(ctx)
@@ -67,6 +71,7 @@ class Engine(KeysMixin):
         self._purchases = Purchases(ctx)
         self._subscriptions = Subscriptions(ctx)
         self._migrations = Migrations(ctx)
+        self._payments = Payments(ctx, provider, self._subscriptions, self._purchases)
 
     @classmethod
     def open(
@@ -77,6 +82,7 @@ class Engine(KeysMixin):
         clock: Clock | None = None,
         idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION,
         pool_size: int = 20,
+        provider: PaymentProvider | None = None,
     ) -> Engine:
         """Open (and migrate) the store at ``url`` with ``catalog`` (a built-in name or a path).
 
@@ -104,7 +110,7 @@ class Engine(KeysMixin):
         except BaseException:
             store.close()
             raise
-        return cls(ctx)
+        return cls(ctx, provider)
 
     def close(self) -> None:
         self._ctx.store.close()
@@ -326,6 +332,40 @@ class Engine(KeysMixin):
     def resume(self, account_id: str) -> Subscription:
         """Withdraw a pending downgrade or cancellation."""
         return self._subscriptions.resume(account_id)
+
+    def checkout(
+        self,
+        account_id: str,
+        *,
+        plan: str | None = None,
+        interval: str | None = None,
+        pack: str | None = None,
+        success_url: str | None = None,
+        cancel_url: str | None = None,
+    ) -> Checkout:
+        """A hosted checkout for an upgrade (B8) or a pack (A6); it changes nothing until paid."""
+        request = CheckoutRequest(
+            account_id,
+            "pack" if pack is not None else "plan",
+            plan_id=plan,
+            billing_interval=interval,
+            pack_id=pack,
+            success_url=success_url,
+            cancel_url=cancel_url,
+        )
+        return self._payments.checkout(request)
+
+    def pay_checkout(self, checkout_id: str) -> EventOutcome:
+        """Pay a checkout on the embedded provider: fires ``checkout.completed``."""
+        return self._payments.pay(checkout_id)
+
+    def apply_payment_event(self, event: PaymentEvent) -> EventOutcome:
+        """Apply a provider's payment event; a second delivery changes nothing (B11)."""
+        return self._payments.apply(event)
+
+    def portal_url(self, account_id: str) -> str:
+        """The customer portal's address (B10)."""
+        return self._payments.portal_url(account_id)
 
     def migration_plan(self, account_ids: list[str] | None = None) -> list[AccountMigration]:
         """Grandfathered accounts: who would move to the current catalog, and what changes."""

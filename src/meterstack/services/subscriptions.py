@@ -64,60 +64,82 @@ class Subscriptions:
     def change_plan(self, account_id: str, plan_id: str, interval: str | None = None) -> PlanChange:
         """Upgrade at once (with proration), or schedule a downgrade for the period's end."""
         with self.ctx.store.transaction() as tx:
-            now = self.ctx.now()
+            return self.change_plan_in(tx, account_id, plan_id, interval)
+
+    def is_upgrade(self, account_id: str, plan_id: str, interval: str | None) -> bool:
+        """Whether moving to ``plan_id`` would be an upgrade (which a customer pays first, B8)."""
+        with self.ctx.store.transaction() as tx:
             state = self.ctx.state(tx, account_id)
             catalog = self.ctx.catalog(tx, state.catalog_hash)
             account = tx.account(account_id)
             assert account is not None
             target = _target_plan(catalog, plan_id)
-            interval = interval or account.billing_interval
-            if interval not in catalog.policies.intervals:
-                raise InvalidInputError(
-                    f"billing interval {interval!r} is not offered; choose one of "
-                    + ", ".join(catalog.policies.intervals),
-                    interval=interval,
-                )
-            current = catalog.plan(state.plan_id)
-            if target.id == current.id and interval == account.billing_interval:
-                raise InvalidInputError(
-                    f"the account is already on {target.name}, {interval}", plan=target.id
-                )
-            upgrade = catalog.tier_rank(target.id) > catalog.tier_rank(current.id) or (
-                target.id == current.id and interval == "yearly"
+            return _upgrade(catalog, state.plan_id, account.billing_interval, target.id, interval)
+
+    def change_plan_in(
+        self,
+        tx: Transaction,
+        account_id: str,
+        plan_id: str,
+        interval: str | None = None,
+        *,
+        paid: bool = False,
+    ) -> PlanChange:
+        """:meth:`change_plan` inside the caller's transaction; ``paid``: its proration was
+        collected by a checkout."""
+        now = self.ctx.now()
+        state = self.ctx.state(tx, account_id)
+        catalog = self.ctx.catalog(tx, state.catalog_hash)
+        account = tx.account(account_id)
+        assert account is not None
+        target = _target_plan(catalog, plan_id)
+        interval = interval or account.billing_interval
+        if interval not in catalog.policies.intervals:
+            raise InvalidInputError(
+                f"billing interval {interval!r} is not offered; choose one of "
+                + ", ".join(catalog.policies.intervals),
+                interval=interval,
             )
-            if not upgrade:
-                period = self.ctx.period(catalog, state, now)
-                change = PendingChange("downgrade", target.id, interval, period.end, now)
-                set_pending(tx, account_id, change)
-                self.ctx.changed(tx, account_id)
-                return PlanChange(self._subscription(tx, account_id), False, None)
+        current = catalog.plan(state.plan_id)
+        if target.id == current.id and interval == account.billing_interval:
+            raise InvalidInputError(
+                f"the account is already on {target.name}, {interval}", plan=target.id
+            )
+        upgrade = _upgrade(catalog, current.id, account.billing_interval, target.id, interval)
+        if not upgrade:
             period = self.ctx.period(catalog, state, now)
-            line = _proration(
-                catalog,
-                plan_of(catalog, state),
-                account.billing_interval,
-                target,
-                interval,
-                period,
-                now,
-            )
-            change_plan(tx, account_id, target.id, interval, state.catalog_hash, now)
-            set_pending(tx, account_id, None)
+            change = PendingChange("downgrade", target.id, interval, period.end, now)
+            set_pending(tx, account_id, change)
             self.ctx.changed(tx, account_id)
-            reconcile_read_only(tx, catalog, self.ctx.state(tx, account_id))
-            invoice = None
-            if line is not None:
-                invoice = issue_invoice(
-                    tx,
-                    account_id=account_id,
-                    kind=PRORATION_INVOICE,
-                    catalog=catalog,
-                    plan_id=target.id,
-                    period=period,
-                    lines=[line],
-                    now=now,
-                )
-            return PlanChange(self._subscription(tx, account_id), True, invoice)
+            return PlanChange(self._subscription(tx, account_id), False, None)
+        period = self.ctx.period(catalog, state, now)
+        line = _proration(
+            catalog,
+            plan_of(catalog, state),
+            account.billing_interval,
+            target,
+            interval,
+            period,
+            now,
+        )
+        change_plan(tx, account_id, target.id, interval, state.catalog_hash, now)
+        set_pending(tx, account_id, None)
+        self.ctx.changed(tx, account_id)
+        reconcile_read_only(tx, catalog, self.ctx.state(tx, account_id))
+        invoice = None
+        if line is not None:
+            invoice = issue_invoice(
+                tx,
+                account_id=account_id,
+                kind=PRORATION_INVOICE,
+                catalog=catalog,
+                plan_id=target.id,
+                period=period,
+                lines=[line],
+                now=now,
+                paid=paid,
+            )
+        return PlanChange(self._subscription(tx, account_id), True, invoice)
 
     def cancel(self, account_id: str) -> Subscription:
         """Keep the plan until the period ends, then move to the catalog's fallback plan (B9)."""
@@ -207,6 +229,15 @@ def reconcile_read_only(tx: Transaction, catalog: Catalog, state: AccountState) 
                     "UPDATE resources SET read_only = :read_only WHERE id = :id",
                     {"read_only": should, "id": resource_id},
                 )
+
+
+def _upgrade(
+    catalog: Catalog, current: str, current_interval: str, target: str, interval: str | None
+) -> bool:
+    """A higher tier, or the same plan moving from monthly to yearly billing."""
+    if catalog.tier_rank(target) != catalog.tier_rank(current):
+        return catalog.tier_rank(target) > catalog.tier_rank(current)
+    return interval == "yearly" and current_interval != "yearly"
 
 
 def _target_plan(catalog: Catalog, plan_id: str) -> Plan:

@@ -255,3 +255,31 @@ pending_changes = Table(
     Column("effective_at", DateTime(timezone=True), nullable=False),
     Column("requested_at", DateTime(timezone=True), nullable=False),
 )
+
+#: Hosted checkouts (the local provider keeps them here): an upgrade or a pack, paid or not.
+checkout_sessions = Table(
+    "checkout_sessions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    #: ``plan`` or ``pack``.
+    Column("purpose", String(16), nullable=False),
+    Column("plan_id", String(64), nullable=True),
+    Column("billing_interval", String(16), nullable=True),
+    Column("pack_id", String(64), nullable=True),
+    #: ``open``, ``paid`` or ``cancelled``.
+    Column("status", String(16), nullable=False),
+    Column("success_url", Text, nullable=True),
+    Column("cancel_url", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Payment outcomes reported by a provider, each applied once (its id is the provider's).
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Payments: the provider port, the embedded local provider, and applying payment outcomes."""

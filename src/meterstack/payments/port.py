@@ -1,0 +1,59 @@
+"""The payment provider port: hosted checkouts, a customer portal, and payment outcomes.
+
+meterstack's invoice is the invoice of record (D10); a provider only collects. A provider reports
+outcomes as :class:`PaymentEvent` objects, each with the provider's own id, and meterstack applies
+each one once whatever the number of deliveries (B11).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    account_id: str
+    #: ``plan`` (an upgrade, B8) or ``pack`` (A6).
+    purpose: str
+    plan_id: str | None = None
+    billing_interval: str | None = None
+    pack_id: str | None = None
+    success_url: str | None = None
+    cancel_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Checkout:
+    id: str
+    account_id: str
+    url: str
+    purpose: str
+    status: str
+    created_at: datetime
+    plan_id: str | None = None
+    billing_interval: str | None = None
+    pack_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentEvent:
+    """A payment outcome: ``checkout.completed`` carries ``checkout_id`` in ``data``."""
+
+    id: str
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class PaymentProvider(Protocol):
+    #: Whether the buyer must be present to pay (a hosted page): purchases return a checkout.
+    needs_buyer_present: bool
+
+    def checkout_url(self, checkout_id: str) -> str:
+        """Where the buyer pays the checkout."""
+        ...
+
+    def portal_url(self, account_id: str) -> str:
+        """The customer portal (B10)."""
+        ...

@@ -1,0 +1,81 @@
+"""Checkouts on the embedded provider and payment events applied once (B8, B10, B11, A6)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from meterstack import Engine, ManualClock
+from meterstack.errors import InvalidInputError, UpgradeRequiredError
+from meterstack.invoicing.model import InvoiceStatus
+from meterstack.payments.port import PaymentEvent
+
+EngineFactory = Callable[..., Engine]
+
+
+def test_b8_an_upgrade_happens_only_once_its_checkout_is_paid(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    engine = open_engine("agentstack")
+    clock.set(datetime(2026, 4, 1, tzinfo=UTC))
+    account = engine.create_account(plan="starter")
+    clock.set(datetime(2026, 4, 11, tzinfo=UTC))
+
+    checkout = engine.checkout(
+        account.id, plan="basic", success_url="https://app.example/ok", cancel_url="https://x/no"
+    )
+    before = engine.subscription(account.id).plan
+    outcome = engine.pay_checkout(checkout.id)
+
+    assert checkout.url.endswith(f"/billing/checkout/{checkout.id}")
+    assert before == "starter"
+    assert outcome.applied
+    assert outcome.plan_change is not None
+    assert engine.subscription(account.id).plan == "basic"
+    invoice = outcome.plan_change.invoice
+    assert invoice is not None
+    assert (invoice.total, invoice.status) == (Decimal("26.67"), InvoiceStatus.PAID)
+
+
+def test_b11_a_payment_event_delivered_twice_changes_nothing_the_second_time(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")
+    checkout = engine.checkout(account.id, pack="api_calls_small")
+    event = PaymentEvent("evt_provider_123", "checkout.completed", {"checkout_id": checkout.id})
+
+    first = engine.apply_payment_event(event)
+    invoices = engine.invoices(account.id)
+    second = engine.apply_payment_event(event)
+
+    assert (first.applied, second.applied) == (True, False)
+    assert first.purchase is not None
+    assert first.purchase.new_limit == 300_000
+    assert engine.invoices(account.id) == invoices
+    assert engine.usage(account.id)["api_calls"].limit == 300_000
+
+
+def test_b8_downgrades_need_no_checkout_and_bad_checkouts_are_refused(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="pro")
+    anonymous = engine.create_account(plan="anonymous")
+
+    with pytest.raises(InvalidInputError, match="need no payment"):
+        engine.checkout(account.id, plan="starter")
+    with pytest.raises(UpgradeRequiredError):
+        engine.checkout(anonymous.id, pack="storage_5gb")
+    with pytest.raises(InvalidInputError, match="unknown plan 'gold'"):
+        engine.checkout(account.id, plan="gold")
+
+
+def test_b10_the_portal_url_names_the_account(open_engine: EngineFactory) -> None:
+    engine = open_engine("aerostack")
+    account = engine.create_account(plan="starter")
+
+    assert engine.portal_url(account.id).endswith(f"/billing/portal/{account.id}")
