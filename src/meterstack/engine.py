@@ -461,6 +461,13 @@ class Engine(KeysMixin):
         """
         return self._purchases.buy_pack(account_id, pack_id)
 
+    def purchase_pack(self, account_id: str, pack_id: str) -> PackPurchase | Checkout:
+        """A customer's pack purchase: bought at once on a provider that collects without the
+        buyer (the embedded one), otherwise a checkout to pay first (A6, D11)."""
+        if self._payments.provider.needs_buyer_present:
+            return self.checkout(account_id, pack=pack_id)
+        return self.buy_pack(account_id, pack_id)
+
     def grant_pack(self, account_id: str, pack_id: str) -> PackGrant:
         return self._accounts.grant_pack(account_id, pack_id)
 

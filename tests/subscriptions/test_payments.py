@@ -11,7 +11,7 @@ import pytest
 from meterstack import Engine, ManualClock
 from meterstack.errors import InvalidInputError, UpgradeRequiredError
 from meterstack.invoicing.model import InvoiceStatus
-from meterstack.payments.port import PaymentEvent
+from meterstack.payments.port import Checkout, PaymentEvent
 
 EngineFactory = Callable[..., Engine]
 
@@ -79,3 +79,42 @@ def test_b10_the_portal_url_names_the_account(open_engine: EngineFactory) -> Non
     account = engine.create_account(plan="starter")
 
     assert engine.portal_url(account.id).endswith(f"/billing/portal/{account.id}")
+
+
+class HostedProvider:
+    """A provider whose buyer pays on a hosted page, as Stripe's checkout is."""
+
+    needs_buyer_present = True
+
+    def checkout_url(self, checkout_id: str) -> str:
+        return f"https://pay.example/{checkout_id}"
+
+    def portal_url(self, account_id: str) -> str:
+        return f"https://pay.example/portal/{account_id}"
+
+
+def test_a6_a_purchase_on_a_hosted_provider_is_a_checkout_first(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("agentstack", provider=HostedProvider())
+    account = engine.create_account(plan="starter")
+
+    pending = engine.purchase_pack(account.id, "logic_engine_small")
+    assert isinstance(pending, Checkout)
+    unpaid_limit = engine.usage(account.id)["logic_engine_calls"].limit
+    engine.pay_checkout(pending.id)
+
+    assert pending.url == f"https://pay.example/{pending.id}"
+    assert unpaid_limit == 50_000
+    assert engine.usage(account.id)["logic_engine_calls"].limit == 60_000
+
+
+def test_c7_a_pending_downgrade_shows_in_usage(open_engine: EngineFactory) -> None:
+    engine = open_engine("flowstack")
+    account = engine.create_account(plan="professional")
+    engine.change_plan(account.id, "hobbyist")
+
+    usage = engine.usage(account.id)
+
+    assert (usage.plan, usage.pending_plan) == ("professional", "hobbyist")
+    assert usage.pending_at == usage.period.end

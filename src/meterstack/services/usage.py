@@ -16,6 +16,7 @@ from meterstack.rules.terms import item_terms, overage_enabled
 from meterstack.services.context import ServiceContext
 from meterstack.services.holds import sweep
 from meterstack.services.validation import validate_project
+from meterstack.store.subscriptions import pending
 
 NO_PERIOD = ""
 
@@ -49,6 +50,9 @@ class UsageReport:
     #: None for the account's aggregate; a project id for that project's own counters (A11).
     project_id: str | None
     items: dict[str, ItemUsage]
+    #: A downgrade or cancellation waiting for the period's end: (plan, when); C7.
+    pending_plan: str | None = None
+    pending_at: datetime | None = None
 
     def __getitem__(self, item: str) -> ItemUsage:
         return self.items[item]
@@ -110,4 +114,14 @@ class Usage:
                     and overage_enabled(catalog, state, item, project_id),
                     pack_units=terms.pack_units,
                 )
-            return UsageReport(account_id, state.plan_id, period, now, project_id, items)
+            waiting = pending(tx, account_id)
+            return UsageReport(
+                account_id,
+                state.plan_id,
+                period,
+                now,
+                project_id,
+                items,
+                pending_plan=None if waiting is None else waiting.plan_id,
+                pending_at=None if waiting is None else waiting.effective_at,
+            )
