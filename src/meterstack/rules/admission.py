@@ -54,6 +54,8 @@ class AdmissionPlan:
     #: Scopes in lock order; the account scope first.
     scopes: tuple[ScopeBound, ...]
     overage_on: bool
+    #: When the period ends (``RateLimit-Reset``); None when unknown.
+    period_end: datetime | None = None
 
     @property
     def primary(self) -> ScopeBound:
@@ -78,6 +80,7 @@ def plan_request(
     period_key: str,
     project_id: str | None = None,
     key_quota: tuple[str, int] | None = None,
+    period_end: datetime | None = None,
 ) -> AdmissionPlan:
     """The scopes a request touches, in lock order: account, project, then the API key's own
     quota (A8) when ``key_quota`` = (key id, units per period) is given."""
@@ -109,6 +112,7 @@ def plan_request(
         period_key=period_key,
         scopes=tuple(scopes),
         overage_on=overage_on,
+        period_end=period_end,
     )
 
 
@@ -172,6 +176,7 @@ def classify_admitted(
         period=plan.period_key,
         scope=plan.primary.scope,
         message="hold placed" if hold else "admitted",
+        period_end=plan.period_end,
     )
 
 
@@ -215,6 +220,7 @@ def classify_refused(
         period=plan.period_key,
         scope=refused.scope,
         message=message,
+        period_end=plan.period_end,
     )
 
 

@@ -52,6 +52,15 @@ class Decision:
     replayed: bool = False
     reservation_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: When the period ends and the meter starts again at zero; None for counts and levels.
+    period_end: datetime | None = None
+
+    @property
+    def reset_seconds(self) -> int | None:
+        """Seconds until the period ends (``RateLimit-Reset``); None when nothing resets."""
+        if self.period_end is None:
+            return None
+        return max(0, int((self.period_end - self.as_of).total_seconds()))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +82,7 @@ class Decision:
             "message": self.message,
             "replayed": self.replayed,
             "reservation_id": self.reservation_id,
+            "period_end": None if self.period_end is None else self.period_end.isoformat(),
             **({"extra": self.extra} if self.extra else {}),
         }
 
@@ -98,4 +108,7 @@ class Decision:
             replayed=data.get("replayed", False),
             reservation_id=data.get("reservation_id"),
             extra=data.get("extra", {}),
+            period_end=None
+            if data.get("period_end") is None
+            else datetime.fromisoformat(data["period_end"]),
         )

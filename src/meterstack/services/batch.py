@@ -144,12 +144,14 @@ def _decide_group(
     state = ctx.state(tx, first.account_id)
     catalog = ctx.catalog(tx, state.catalog_hash)
     total = sum(item.event.quantity for item in group)
+    period = ctx.period(catalog, state, now)
     plan = plan_request(
         catalog,
         state,
         first.meter,
         total,
-        period_key=ctx.period(catalog, state, now).key,
+        period_key=period.key,
+        period_end=period.end,
         project_id=first.project_id,
         key_quota=key_quota(tx, state, first),
     )

@@ -136,12 +136,14 @@ class Metering:
             raise
         key = validate_idempotency_key(event.idempotency_key)
         fingerprint = request_hash(event, "hold" if hold else "consume")
+        period = self.ctx.period(catalog, state, now)
         plan = plan_request(
             catalog,
             state,
             event.meter,
             event.quantity,
-            period_key=self.ctx.period(catalog, state, now).key,
+            period_key=period.key,
+            period_end=period.end,
             project_id=event.project_id,
             key_quota=key_quota(tx, state, event, hold=hold),
         )
@@ -349,12 +351,14 @@ class Metering:
             validate_quantity(catalog, event.meter, event.quantity)
             validate_project(state, event.project_id)
             sweep(tx, state.account_id, now)
+            period = self.ctx.period(catalog, state, now)
             plan = plan_request(
                 catalog,
                 state,
                 event.meter,
                 event.quantity,
-                period_key=self.ctx.period(catalog, state, now).key,
+                period_key=period.key,
+                period_end=period.end,
                 project_id=event.project_id,
             )
             account_after = Totals()
