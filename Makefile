@@ -19,9 +19,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/meterstack plans list
-	$(BIN)/meterstack plans show agentstack
-	$(BIN)/meterstack plans show aerostack
-	$(BIN)/meterstack plans show flowstack
+	$(BIN)/meterstack serve --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CODE)

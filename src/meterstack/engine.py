@@ -355,6 +355,9 @@ class Engine(KeysMixin):
         )
         return self._payments.checkout(request)
 
+    def get_checkout(self, checkout_id: str) -> Checkout:
+        return self._payments.checkout_of(checkout_id)
+
     def pay_checkout(self, checkout_id: str) -> EventOutcome:
         """Pay a checkout on the embedded provider: fires ``checkout.completed``."""
         return self._payments.pay(checkout_id)

@@ -9,6 +9,7 @@ from meterstack.cli.invoices import invoices_app, period_app
 from meterstack.cli.keys import keys_app
 from meterstack.cli.plans import plans_app
 from meterstack.cli.resources import gauges_app, resources_app
+from meterstack.cli.serve import serve
 
 app = typer.Typer(
     name="meterstack",
@@ -27,6 +28,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(invoices_app, name="invoices")
 app.add_typer(period_app, name="period")
 app.command("usage")(metering.usage)
+app.command("serve")(serve)
 
 
 def main() -> None:

@@ -35,6 +35,8 @@ class Checkout:
     plan_id: str | None = None
     billing_interval: str | None = None
     pack_id: str | None = None
+    success_url: str | None = None
+    cancel_url: str | None = None
 
 
 @dataclass(frozen=True)

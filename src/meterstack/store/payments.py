@@ -39,19 +39,31 @@ def insert_checkout(
         request.plan_id,
         request.billing_interval,
         request.pack_id,
+        request.success_url,
+        request.cancel_url,
     )
 
 
 def checkout(tx: Transaction, checkout_id: str, url: str) -> Checkout | None:
     row = tx.one(
-        "SELECT id, account_id, purpose, status, created_at, plan_id, billing_interval, pack_id "
-        "FROM checkout_sessions WHERE id = :id",
+        "SELECT id, account_id, purpose, status, created_at, plan_id, billing_interval, pack_id, "
+        "success_url, cancel_url FROM checkout_sessions WHERE id = :id",
         {"id": checkout_id},
     )
     if row is None:
         return None
     return Checkout(
-        row[0], row[1], url, row[2], row[3], tx.dialect.from_ts(row[4]), row[5], row[6], row[7]
+        row[0],
+        row[1],
+        url,
+        row[2],
+        row[3],
+        tx.dialect.from_ts(row[4]),
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
     )
 
 

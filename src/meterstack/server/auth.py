@@ -1,0 +1,90 @@
+"""Who is calling: the operator (``/v1``), or a customer of one account (``/api``)."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from meterstack.engine import Engine
+from meterstack.errors import AuthenticationError, MeterstackError
+from meterstack.server.settings import ServerSettings
+
+bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+class ForbiddenError(MeterstackError):
+    code = "forbidden"
+    http_status = 403
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A customer request: one account, and the key (or token) it came with."""
+
+    account_id: str
+    key_id: str | None
+    project_id: str | None
+
+
+def engine_of(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def settings_of(request: Request) -> ServerSettings:
+    settings: ServerSettings = request.app.state.settings
+    return settings
+
+
+def operator(request: Request, credentials: Credentials) -> None:
+    """The operator key, compared in constant time; customer keys are refused here."""
+    settings = settings_of(request)
+    if credentials is None:
+        raise AuthenticationError("the operator API needs Authorization: Bearer <operator key>")
+    if settings.operator_key is None or not hmac.compare_digest(
+        credentials.credentials.encode(), settings.operator_key.encode()
+    ):
+        if credentials.credentials.startswith(("ask_", "apk_", "anon_ask_")):
+            raise ForbiddenError("customer keys cannot use the operator API")
+        raise AuthenticationError("invalid operator key")
+
+
+def customer(request: Request, credentials: Credentials) -> Customer:
+    """A user key, an ``anon_ask_`` key, a project key, or a platform JWT (D19)."""
+    if credentials is None:
+        raise AuthenticationError("this endpoint needs Authorization: Bearer <API key or JWT>")
+    token = credentials.credentials
+    if token.count(".") == 2 and not token.startswith(("ask_", "apk_", "anon_ask_")):
+        return _from_jwt(settings_of(request), token)
+    key = engine_of(request).authenticate(token)
+    return Customer(key.account_id, key.id, key.project_id)
+
+
+def _from_jwt(settings: ServerSettings, token: str) -> Customer:
+    if settings.jwt_key is None:
+        raise AuthenticationError("this service does not accept JWTs")
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_key,
+            algorithms=list(settings.jwt_algorithms),
+            audience=settings.jwt_audience,
+            options={"require": ["exp"]},
+        )
+    except jwt.PyJWTError as error:
+        raise AuthenticationError(f"invalid token: {error}") from None
+    account_id = claims.get(settings.jwt_account_claim)
+    if not isinstance(account_id, str):
+        raise AuthenticationError(f"the token has no {settings.jwt_account_claim!r} claim")
+    return Customer(account_id, None, None)
+
+
+OperatorDep = Annotated[None, Depends(operator)]
+CustomerDep = Annotated[Customer, Depends(customer)]
+EngineDep = Annotated[Engine, Depends(engine_of)]

@@ -1,0 +1,189 @@
+"""The customer endpoints the seeds name (B4–B10, A6, A7, D19), under ``/api``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from meterstack.errors import InvalidInputError, MeterstackError
+from meterstack.invoicing.purchases import PackPurchase
+from meterstack.payments.port import Checkout
+from meterstack.server.auth import CustomerDep, EngineDep, settings_of
+from meterstack.server.errors import ERROR_SCHEMA
+from meterstack.server.views import customer_usage_json, plans_json
+
+router = APIRouter(
+    prefix="/api", responses=dict.fromkeys((401, 402, 403, 404, 409, 422, 429), ERROR_SCHEMA)
+)
+
+
+class CheckoutBody(BaseModel):
+    tier: str = Field(min_length=1, max_length=64)
+    billing_interval: str = "monthly"
+    success_url: str | None = Field(default=None, max_length=2000)
+    cancel_url: str | None = Field(default=None, max_length=2000)
+
+
+class ConvertBody(BaseModel):
+    user_api_key: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+@router.get("/billing")
+def billing(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
+    """B4: the subscription."""
+    subscription = engine.subscription(customer.account_id)
+    return {
+        "plan_tier": subscription.plan,
+        "status": subscription.status,
+        "billing_interval": subscription.billing_interval,
+        "stripe_customer_id": None,
+        "stripe_subscription_id": None,
+        "current_period_start": subscription.current_period.start.isoformat(),
+        "current_period_end": subscription.current_period.end.isoformat(),
+        "cancel_at_period_end": subscription.status == "cancelling",
+        "pending_plan": None if subscription.pending is None else subscription.pending.plan_id,
+    }
+
+
+@router.get("/billing/plans")
+def plans(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
+    """B5: every plan with its prices, limits and features."""
+    del customer
+    return plans_json(engine.catalog)
+
+
+@router.get("/billing/usage")
+def usage(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
+    """B6: usage per meter and resource counts for the current period."""
+    return customer_usage_json(engine.catalog, engine.usage(customer.account_id))
+
+
+@router.post("/billing/checkout")
+def checkout(body: CheckoutBody, customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
+    """B8: a hosted checkout; the plan changes once it is paid."""
+    made = engine.checkout(
+        customer.account_id,
+        plan=body.tier,
+        interval=body.billing_interval,
+        success_url=body.success_url,
+        cancel_url=body.cancel_url,
+    )
+    return {"url": made.url, "checkout_id": made.id}
+
+
+@router.post("/billing/cancel")
+def cancel(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
+    """B9: keep the plan until the period ends, then the fallback plan."""
+    subscription = engine.cancel(customer.account_id)
+    assert subscription.pending is not None
+    when = subscription.pending.effective_at.date().isoformat()
+    return {
+        "success": True,
+        "message": f"Your {subscription.plan} plan stays active until {when}, "
+        f"then moves to {subscription.pending.plan_id}.",
+    }
+
+
+@router.get("/billing/portal")
+def portal(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
+    """B10: the customer portal."""
+    return {"url": engine.portal_url(customer.account_id)}
+
+
+def _buy(engine: EngineDep, account_id: str, item: str, size: str) -> dict[str, Any]:
+    catalog = engine.catalog
+    matches = [
+        pack_id
+        for pack_id, pack in catalog.packs.items()
+        if pack.item == item and pack.size == size
+    ]
+    if not matches:
+        sizes = sorted({p.size or "" for p in catalog.packs.values() if p.item == item})
+        raise InvalidInputError(
+            f"package_size must be one of {', '.join(sizes)}, got {size!r}", package_size=size
+        )
+    result = engine.purchase_pack(account_id, matches[0])
+    if isinstance(result, Checkout):
+        return {"url": result.url, "checkout_id": result.id}
+    assert isinstance(result, PackPurchase)
+    return {
+        "success": True,
+        "pack": matches[0],
+        "amount": str(result.invoice.total),
+        "invoice_number": result.invoice.number,
+        "new_limit": result.new_limit,
+    }
+
+
+@router.post("/billing/logic-engine-package")
+def logic_engine_package(
+    customer: CustomerDep,
+    engine: EngineDep,
+    package_size: str = Query(min_length=1, max_length=32),
+) -> dict[str, Any]:
+    """A6: +10,000 / +50,000 / +100,000 logic engine calls a month, one-time."""
+    return _buy(engine, customer.account_id, "logic_engine_calls", package_size)
+
+
+@router.post("/billing/api-calls-package")
+def api_calls_package(
+    customer: CustomerDep,
+    engine: EngineDep,
+    package_size: str = Query(min_length=1, max_length=32),
+) -> dict[str, Any]:
+    """A6: +100,000 / +500,000 / +1,000,000 API calls a month, one-time."""
+    return _buy(engine, customer.account_id, "api_calls", package_size)
+
+
+class RateLimitedError(MeterstackError):
+    code = "rate_limited"
+    http_status = 429
+
+
+class _Window:
+    """Anonymous sign-ups per client address in the last hour (D19)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, deque[float]] = {}
+        self.lock = threading.Lock()
+
+    def admit(self, client: str, per_hour: int) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            times = self.seen.setdefault(client, deque())
+            while times and times[0] <= now - 3600:
+                times.popleft()
+            if len(times) >= per_hour:
+                return False
+            times.append(now)
+            return True
+
+
+_anonymous_window = _Window()
+
+
+@router.post("/auth/anonymous", status_code=201)
+def anonymous(request: Request, engine: EngineDep) -> dict[str, Any]:
+    """D19: an anonymous account and its ``anon_ask_`` key, no registration (A7)."""
+    client = request.client.host if request.client else "unknown"
+    if not _anonymous_window.admit(client, settings_of(request).anonymous_per_hour):
+        raise RateLimitedError("too many anonymous accounts from this address; try later")
+    account, key = engine.create_anonymous_account()
+    return {"user_api_key": key.key, "account_id": account.id, "tier": account.plan}
+
+
+@router.post("/auth/convert-anonymous")
+def convert_anonymous(body: ConvertBody, engine: EngineDep) -> dict[str, Any]:
+    """A7: move an anonymous account onto FREE with its usage and data; a new key."""
+    account, key = engine.convert_anonymous(
+        body.user_api_key, name=body.name, email=body.email, password=body.password
+    )
+    return {"account_id": account.id, "tier": account.plan, "user_api_key": key.key}

@@ -1,0 +1,108 @@
+"""One error shape for every failure: ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from meterstack.errors import MeterstackError
+from meterstack.rules.decisions import Decision
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "description": "An error",
+    "content": {
+        "application/json": {
+            "example": {"error": {"code": "limit_exceeded", "message": "…", "details": {}}}
+        }
+    },
+}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def refusal_response(decision: Decision) -> JSONResponse:
+    """A refused decision as an error: its status, code and the decision in ``details`` (C5)."""
+    details = {**decision.to_dict(), "current_usage": decision.used, "limit": decision.limit}
+    return error_response(
+        decision.http_status,
+        str(decision.code),
+        decision.message,
+        details,
+        headers=rate_limit_headers(decision),
+    )
+
+
+def rate_limit_headers(decision: Decision) -> dict[str, str]:
+    """``RateLimit-*`` headers of a metered answer, and ``Retry-After`` on a 429."""
+    headers: dict[str, str] = {}
+    if decision.limit is not None:
+        headers["RateLimit-Limit"] = str(decision.limit)
+        headers["RateLimit-Remaining"] = str(decision.remaining or 0)
+    reset = decision.reset_seconds
+    if reset is not None:
+        headers["RateLimit-Reset"] = str(reset)
+        if decision.http_status == 429:
+            headers["Retry-After"] = str(reset)
+    return headers
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(MeterstackError)
+    def _domain(_: Request, error: MeterstackError) -> JSONResponse:
+        return error_response(
+            error.http_status, error.code, error.message, _jsonable(error.details)
+        )
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {
+                "path": ".".join(str(part) for part in item["loc"] if part != "body"),
+                "message": item["msg"],
+            }
+            for item in error.errors()
+        ]
+        first = problems[0] if problems else {"path": "", "message": "invalid request"}
+        return error_response(
+            422,
+            "invalid_input",
+            f"{first['path']}: {first['message']}" if first["path"] else first["message"],
+            {"problems": problems},
+        )
+
+    @app.exception_handler(HTTPException)
+    def _http(_: Request, error: HTTPException) -> JSONResponse:
+        code = {
+            401: "unauthenticated",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+        }
+        return error_response(
+            error.status_code,
+            code.get(error.status_code, "error"),
+            str(error.detail),
+            headers=dict(error.headers or {}),
+        )
+
+
+def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value
+        if isinstance(value, str | int | float | bool | dict | list | None)
+        else str(value)
+        for key, value in details.items()
+    }

@@ -1,0 +1,70 @@
+"""The local provider's hosted pages: checkout and portal, plain HTML forms (B8, B10)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from meterstack.server.auth import EngineDep
+
+router = APIRouter(prefix="/billing", include_in_schema=False)
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}"
+    "button{font-size:1rem;padding:.5rem 1.2rem}"
+)
+
+
+def _page(title: str, body: str) -> HTMLResponse:
+    return HTMLResponse(
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}"
+        f"</title><style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>"
+    )
+
+
+@router.get("/checkout/{checkout_id}")
+def checkout_page(checkout_id: str, engine: EngineDep) -> HTMLResponse:
+    """What is being bought, and a Pay button (no card: the embedded provider collects)."""
+    checkout = engine.get_checkout(checkout_id)
+    if checkout.purpose == "plan":
+        plan = engine.catalog.plan(checkout.plan_id or "")
+        what = f"the {escape(plan.name)} plan, billed {escape(checkout.billing_interval or '')}"
+    else:
+        pack = engine.catalog.packs[checkout.pack_id or ""]
+        what = f"{escape(pack.name)} ({escape(str(pack.price))} {engine.catalog.currency})"
+    if checkout.status != "open":
+        return _page("Checkout", f"<p>This checkout is {escape(checkout.status)}.</p>")
+    return _page(
+        "Checkout",
+        f"<p>Account <code>{escape(checkout.account_id)}</code> is buying {what}.</p>"
+        f"<form method='post' action='/billing/checkout/{escape(checkout_id)}/pay'>"
+        "<button type='submit'>Pay</button></form>",
+    )
+
+
+@router.post("/checkout/{checkout_id}/pay")
+def pay(checkout_id: str, engine: EngineDep) -> Response:
+    """Pay the checkout: the same event a provider's webhook would send; then go back."""
+    engine.pay_checkout(checkout_id)
+    success = engine.get_checkout(checkout_id).success_url
+    if success:
+        return RedirectResponse(success, status_code=303)
+    return _page("Paid", "<p>Thank you: the payment went through.</p>")
+
+
+@router.get("/portal/{account_id}")
+def portal_page(account_id: str, engine: EngineDep) -> HTMLResponse:
+    subscription = engine.subscription(account_id)
+    invoices = "".join(
+        f"<li>{escape(invoice.number or 'draft')}: {escape(str(invoice.total))} "
+        f"{escape(invoice.currency)} ({escape(str(invoice.status))})</li>"
+        for invoice in engine.invoices(account_id)
+    )
+    return _page(
+        "Billing portal",
+        f"<p>Plan: <strong>{escape(subscription.plan)}</strong>, "
+        f"{escape(subscription.billing_interval)}, {escape(subscription.status)}.</p>"
+        f"<h2>Invoices</h2><ul>{invoices or '<li>none yet</li>'}</ul>",
+    )

@@ -1,0 +1,96 @@
+"""JSON views of engine objects, with the seeds' field names and D15's conventions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meterstack.catalog.schema import Catalog, Concurrency, PlanPrice, Resource, Unlimited
+from meterstack.services.usage import UsageReport
+
+
+def limit_json(value: object) -> int | None:
+    """``unlimited`` is JSON null (D15)."""
+    if value is None or isinstance(value, Unlimited):
+        return None
+    assert isinstance(value, int)
+    return value
+
+
+def plans_json(catalog: Catalog) -> dict[str, Any]:
+    """B5: every plan with prices, limits, grace and features."""
+    plans = []
+    for plan in catalog.plans:
+        price = None
+        if isinstance(plan.price, PlanPrice):
+            yearly = catalog.yearly_price(plan)
+            price = {
+                "monthly": str(plan.price.monthly),
+                "yearly": None if yearly is None else str(yearly.quantize(plan.price.monthly)),
+            }
+        plans.append(
+            {
+                "tier": plan.id,
+                "name": plan.name,
+                "price": price,
+                "limits": {item: limit_json(value) for item, value in plan.limits.items()},
+                "grace_percent": str(plan.grace_percent),
+                "features": dict(plan.features),
+                "highlights": list(plan.highlights),
+                "support": plan.support,
+                "payments": plan.payments,
+            }
+        )
+    return {"currency": catalog.currency, "plans": plans}
+
+
+def customer_usage_json(catalog: Catalog, report: UsageReport) -> dict[str, Any]:
+    """B6: the tier, the period, usage per meter and gauge, resource counts."""
+    usage: dict[str, Any] = {}
+    counts: dict[str, Any] = {}
+    for item, figures in report.items.items():
+        entry = {"used": figures.used, "limit": figures.limit}
+        if isinstance(catalog.items[item], Resource | Concurrency):
+            counts[item] = {"limit": figures.limit, "used": figures.used + figures.held}
+        else:
+            usage[item] = {
+                **entry,
+                "remaining": figures.remaining,
+                "hard_limit": figures.hard_limit,
+                "is_near_limit": figures.is_near_limit,
+            }
+    return {
+        "tier": report.plan,
+        "period": report.period.key,
+        "period_start": report.period.start.isoformat(),
+        "period_end": report.period.end.isoformat(),
+        "usage": usage,
+        "resource_counts": counts,
+        "pending_plan": report.pending_plan,
+    }
+
+
+def operator_usage_json(report: UsageReport) -> dict[str, Any]:
+    return {
+        "account_id": report.account_id,
+        "plan": report.plan,
+        "period": report.period.key,
+        "period_start": report.period.start.isoformat(),
+        "period_end": report.period.end.isoformat(),
+        "project_id": report.project_id,
+        "pending_plan": report.pending_plan,
+        "items": {
+            item.item: {
+                "kind": item.kind,
+                "used": item.used,
+                "held": item.held,
+                "limit": item.limit,
+                "hard_limit": item.hard_limit,
+                "remaining": item.remaining,
+                "percent": None if item.percent is None else str(item.percent),
+                "is_near_limit": item.is_near_limit,
+                "overage_units": item.overage_units,
+                "overage_enabled": item.overage_enabled,
+            }
+            for item in report.items.values()
+        },
+    }

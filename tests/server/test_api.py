@@ -1,0 +1,276 @@
+"""The HTTP service's contract over real HTTP on loopback, on SQLite and PostgreSQL
+(B4–B10, A5, A6, A7, B7, D15)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from meterstack import Engine
+from meterstack.payments.local import LocalProvider
+from meterstack.server import create_app
+from meterstack.server.settings import ServerSettings
+
+EngineFactory = Callable[..., Engine]
+OPERATOR = {"Authorization": "Bearer operator-secret"}
+
+
+class Service(httpx.Client):
+    """An HTTP client of a live service, with the app it serves."""
+
+    app: FastAPI
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def service(open_engine: EngineFactory) -> Iterator[Callable[[str], Service]]:
+    """Serve an engine on uvicorn in a thread on loopback, and talk to it over HTTP."""
+    servers: list[tuple[uvicorn.Server, threading.Thread, Service]] = []
+
+    def make(catalog: str) -> Service:
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        engine = open_engine(catalog, provider=LocalProvider(base))
+        app = create_app(engine, ServerSettings(operator_key="operator-secret", public_url=base))
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        client = Service(base_url=base, follow_redirects=True, timeout=30)
+        client.app = app
+        servers.append((server, thread, client))
+        return client
+
+    yield make
+    for server, thread, client in servers:
+        client.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _account(client: Service, plan: str) -> tuple[str, dict[str, str]]:
+    created = client.post("/v1/accounts", json={"plan": plan}, headers=OPERATOR)
+    assert created.status_code == 201
+    body = created.json()
+    return body["id"], {"Authorization": f"Bearer {body['user_api_key']}"}
+
+
+def test_b4_b5_b6_customer_endpoints_have_the_seed_shapes(
+    service: Callable[[str], Service],
+) -> None:
+    client = service("aerostack")
+    account_id, customer = _account(client, "starter")
+    client.post(
+        f"/v1/accounts/{account_id}/consume",
+        json={"meter": "api_requests", "quantity": 1200},
+        headers=OPERATOR,
+    )
+
+    billing = client.get("/api/billing", headers=customer).json()
+    plans = client.get("/api/billing/plans", headers=customer).json()
+    usage = client.get("/api/billing/usage", headers=customer).json()
+
+    assert billing["plan_tier"] == "starter"
+    assert billing["billing_interval"] == "monthly"
+    assert (billing["stripe_customer_id"], billing["stripe_subscription_id"]) == (None, None)
+    assert billing["current_period_start"].endswith("+00:00")
+    starter = next(plan for plan in plans["plans"] if plan["tier"] == "starter")
+    assert starter["price"] == {"monthly": "19.00", "yearly": "171.00"}
+    enterprise = next(plan for plan in plans["plans"] if plan["tier"] == "enterprise")
+    assert enterprise["price"] is None
+    assert enterprise["limits"]["api_requests"] is None  # unlimited is null (D15)
+    assert re.fullmatch(r"\d{4}-\d{2}", usage["period"])
+    assert usage["usage"]["api_requests"] == {
+        "used": 1200,
+        "limit": 500_000,
+        "remaining": 498_800,
+        "hard_limit": 575_000,  # B7: Starter's 15 % grace
+        "is_near_limit": False,
+    }
+    assert usage["resource_counts"]["projects"] == {"limit": 5, "used": 0}
+
+
+def test_a5_overage_off_answers_429_with_headers_and_the_decision(
+    service: Callable[[str], Service],
+) -> None:
+    client = service("agentstack")
+    account_id, _ = _account(client, "starter")
+    url = f"/v1/accounts/{account_id}/consume"
+
+    allowed = client.post(
+        url, json={"meter": "logic_engine_calls", "quantity": 50_000}, headers=OPERATOR
+    )
+    refused = client.post(
+        url, json={"meter": "logic_engine_calls", "quantity": 1}, headers=OPERATOR
+    )
+    client.put(f"/v1/accounts/{account_id}/overage", json={"enabled": True}, headers=OPERATOR)
+    overage = client.post(
+        url, json={"meter": "logic_engine_calls", "quantity": 1}, headers=OPERATOR
+    )
+
+    assert allowed.status_code == 200
+    assert allowed.headers["RateLimit-Limit"] == "50000"
+    assert allowed.headers["RateLimit-Remaining"] == "0"
+    assert int(allowed.headers["RateLimit-Reset"]) > 0
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    assert error["code"] == "limit_exceeded"
+    assert (error["details"]["current_usage"], error["details"]["limit"]) == (50_000, 50_000)
+    assert int(refused.headers["Retry-After"]) > 0
+    assert (overage.status_code, overage.json()["code"], overage.json()["overage_units"]) == (
+        200,
+        "overage",
+        1,
+    )
+
+
+def test_b7_grace_then_403_over_http(service: Callable[[str], Service]) -> None:
+    client = service("aerostack")
+    account_id, _ = _account(client, "free")
+    url = f"/v1/accounts/{account_id}/consume"
+
+    grace = client.post(url, json={"meter": "api_requests", "quantity": 55_000}, headers=OPERATOR)
+    past = client.post(url, json={"meter": "api_requests", "quantity": 1}, headers=OPERATOR)
+
+    assert (grace.status_code, grace.json()["code"]) == (200, "grace")
+    assert grace.json()["warnings"]
+    assert (past.status_code, past.json()["error"]["code"]) == (403, "hard_limit_exceeded")
+
+
+def test_every_v1_route_refuses_a_customer_key(service: Callable[[str], Service]) -> None:
+    client = service("agentstack")
+    account_id, customer = _account(client, "starter")
+    paths = client.app.openapi()["paths"]
+
+    statuses = {}
+    for template, operations in paths.items():
+        if not template.startswith("/v1"):
+            continue
+        path = re.sub(r"\{[a-z_]+\}", account_id, template)
+        for method in operations:
+            statuses[f"{method} {template}"] = client.request(
+                method.upper(), path, headers=customer, json={}
+            ).status_code
+
+    assert len(statuses) >= 25
+    assert set(statuses.values()) == {403}, statuses
+
+
+def test_ids_of_another_account_answer_404(service: Callable[[str], Service]) -> None:
+    client = service("agentstack")
+    mine, _ = _account(client, "starter")
+    theirs, _ = _account(client, "starter")
+    project = client.post(f"/v1/accounts/{theirs}/projects", json={}, headers=OPERATOR).json()
+
+    deleted = client.delete(f"/v1/accounts/{mine}/resources/{project['id']}", headers=OPERATOR)
+    missing = client.get("/v1/accounts/acct_nope/usage", headers=OPERATOR)
+
+    assert deleted.status_code == 404
+    assert deleted.json()["error"]["code"] == "not_found"
+    assert missing.status_code == 404
+
+
+def test_b8_the_checkout_flow_through_the_local_pages(service: Callable[[str], Service]) -> None:
+    client = service("agentstack")
+    _, customer = _account(client, "starter")
+
+    started = client.post(
+        "/api/billing/checkout",
+        json={
+            "tier": "pro",
+            "billing_interval": "monthly",
+            "success_url": f"{client.base_url}/health",
+        },
+        headers=customer,
+    )
+    page = client.get(started.json()["url"])
+    before = client.get("/api/billing", headers=customer).json()["plan_tier"]
+    form = re.search(r"action='([^']+)'", page.text)
+    assert form is not None
+    paid = client.post(form.group(1))
+    after = client.get("/api/billing", headers=customer).json()["plan_tier"]
+
+    assert page.status_code == 200
+    assert "PRO plan" in page.text
+    assert before == "starter"
+    assert paid.status_code == 200  # followed the redirect to the success URL
+    assert after == "pro"
+
+
+def test_a6_pack_endpoints_and_b9_b10(service: Callable[[str], Service]) -> None:
+    client = service("agentstack")
+    _, customer = _account(client, "starter")
+
+    bought = client.post("/api/billing/logic-engine-package?package_size=medium", headers=customer)
+    wrong = client.post("/api/billing/api-calls-package?package_size=huge", headers=customer)
+    cancelled = client.post("/api/billing/cancel", headers=customer)
+    portal = client.get("/api/billing/portal", headers=customer)
+
+    assert bought.status_code == 200
+    assert (bought.json()["amount"], bought.json()["new_limit"]) == ("20.00", 100_000)
+    assert bought.json()["invoice_number"].startswith("INV-")
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (422, "invalid_input")
+    assert "large, medium, small" in wrong.json()["error"]["message"]
+    assert cancelled.json()["success"] is True
+    assert client.get(portal.json()["url"]).status_code == 200
+
+
+def test_a7_d19_anonymous_then_converted_over_http(service: Callable[[str], Service]) -> None:
+    client = service("agentstack")
+
+    anonymous = client.post("/api/auth/anonymous").json()
+    key = {"Authorization": f"Bearer {anonymous['user_api_key']}"}
+    usage = client.get("/api/billing/usage", headers=key)
+    converted = client.post(
+        "/api/auth/convert-anonymous",
+        json={
+            "user_api_key": anonymous["user_api_key"],
+            "name": "Ada",
+            "email": "ada@example.com",
+            "password": "correct horse battery",
+        },
+    ).json()
+    old_key = client.get("/api/billing", headers=key)
+    new_key = client.get(
+        "/api/billing", headers={"Authorization": f"Bearer {converted['user_api_key']}"}
+    )
+
+    assert anonymous["user_api_key"].startswith("anon_ask_")
+    assert anonymous["tier"] == "anonymous"
+    assert usage.status_code == 200
+    assert (converted["account_id"], converted["tier"]) == (anonymous["account_id"], "free")
+    assert old_key.status_code == 401
+    assert new_key.json()["plan_tier"] == "free"
+
+
+def test_malformed_input_is_422_with_the_field_path(service: Callable[[str], Service]) -> None:
+    client = service("agentstack")
+    account_id, _ = _account(client, "starter")
+
+    bad = client.post(
+        f"/v1/accounts/{account_id}/consume",
+        json={"meter": "api_calls", "quantity": 0},
+        headers=OPERATOR,
+    )
+    no_key = client.get("/api/billing")
+
+    assert bad.status_code == 422
+    assert bad.json()["error"]["details"]["problems"][0]["path"] == "quantity"
+    assert no_key.status_code == 401
+    assert no_key.json()["error"]["code"] in {"unauthenticated", "invalid_api_key"}
