@@ -8,8 +8,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+import jwt
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -37,15 +40,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def service(open_engine: EngineFactory) -> Iterator[Callable[[str], Service]]:
+def service(open_engine: EngineFactory) -> Iterator[Callable[..., Service]]:
     """Serve an engine on uvicorn in a thread on loopback, and talk to it over HTTP."""
     servers: list[tuple[uvicorn.Server, threading.Thread, Service]] = []
 
-    def make(catalog: str) -> Service:
+    def make(catalog: str, **settings: Any) -> Service:
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         engine = open_engine(catalog, provider=LocalProvider(base))
-        app = create_app(engine, ServerSettings(operator_key="operator-secret", public_url=base))
+        options = {"operator_key": "operator-secret", "public_url": base, **settings}
+        app = create_app(engine, ServerSettings(**options))
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
@@ -72,7 +76,7 @@ def _account(client: Service, plan: str) -> tuple[str, dict[str, str]]:
 
 
 def test_b4_b5_b6_customer_endpoints_have_the_seed_shapes(
-    service: Callable[[str], Service],
+    service: Callable[..., Service],
 ) -> None:
     client = service("aerostack")
     account_id, customer = _account(client, "starter")
@@ -107,7 +111,7 @@ def test_b4_b5_b6_customer_endpoints_have_the_seed_shapes(
 
 
 def test_a5_overage_off_answers_429_with_headers_and_the_decision(
-    service: Callable[[str], Service],
+    service: Callable[..., Service],
 ) -> None:
     client = service("agentstack")
     account_id, _ = _account(client, "starter")
@@ -140,7 +144,7 @@ def test_a5_overage_off_answers_429_with_headers_and_the_decision(
     )
 
 
-def test_b7_grace_then_403_over_http(service: Callable[[str], Service]) -> None:
+def test_b7_grace_then_403_over_http(service: Callable[..., Service]) -> None:
     client = service("aerostack")
     account_id, _ = _account(client, "free")
     url = f"/v1/accounts/{account_id}/consume"
@@ -153,7 +157,7 @@ def test_b7_grace_then_403_over_http(service: Callable[[str], Service]) -> None:
     assert (past.status_code, past.json()["error"]["code"]) == (403, "hard_limit_exceeded")
 
 
-def test_every_v1_route_refuses_a_customer_key(service: Callable[[str], Service]) -> None:
+def test_every_v1_route_refuses_a_customer_key(service: Callable[..., Service]) -> None:
     client = service("agentstack")
     account_id, customer = _account(client, "starter")
     paths = client.app.openapi()["paths"]
@@ -172,7 +176,7 @@ def test_every_v1_route_refuses_a_customer_key(service: Callable[[str], Service]
     assert set(statuses.values()) == {403}, statuses
 
 
-def test_ids_of_another_account_answer_404(service: Callable[[str], Service]) -> None:
+def test_ids_of_another_account_answer_404(service: Callable[..., Service]) -> None:
     client = service("agentstack")
     mine, _ = _account(client, "starter")
     theirs, _ = _account(client, "starter")
@@ -186,7 +190,7 @@ def test_ids_of_another_account_answer_404(service: Callable[[str], Service]) ->
     assert missing.status_code == 404
 
 
-def test_b8_the_checkout_flow_through_the_local_pages(service: Callable[[str], Service]) -> None:
+def test_b8_the_checkout_flow_through_the_local_pages(service: Callable[..., Service]) -> None:
     client = service("agentstack")
     _, customer = _account(client, "starter")
 
@@ -213,7 +217,7 @@ def test_b8_the_checkout_flow_through_the_local_pages(service: Callable[[str], S
     assert after == "pro"
 
 
-def test_a6_pack_endpoints_and_b9_b10(service: Callable[[str], Service]) -> None:
+def test_a6_pack_endpoints_and_b9_b10(service: Callable[..., Service]) -> None:
     client = service("agentstack")
     _, customer = _account(client, "starter")
 
@@ -231,7 +235,7 @@ def test_a6_pack_endpoints_and_b9_b10(service: Callable[[str], Service]) -> None
     assert client.get(portal.json()["url"]).status_code == 200
 
 
-def test_a7_d19_anonymous_then_converted_over_http(service: Callable[[str], Service]) -> None:
+def test_a7_d19_anonymous_then_converted_over_http(service: Callable[..., Service]) -> None:
     client = service("agentstack")
 
     anonymous = client.post("/api/auth/anonymous").json()
@@ -259,7 +263,7 @@ def test_a7_d19_anonymous_then_converted_over_http(service: Callable[[str], Serv
     assert new_key.json()["plan_tier"] == "free"
 
 
-def test_malformed_input_is_422_with_the_field_path(service: Callable[[str], Service]) -> None:
+def test_malformed_input_is_422_with_the_field_path(service: Callable[..., Service]) -> None:
     client = service("agentstack")
     account_id, _ = _account(client, "starter")
 
@@ -274,3 +278,25 @@ def test_malformed_input_is_422_with_the_field_path(service: Callable[[str], Ser
     assert bad.json()["error"]["details"]["problems"][0]["path"] == "quantity"
     assert no_key.status_code == 401
     assert no_key.json()["error"]["code"] in {"unauthenticated", "invalid_api_key"}
+
+
+def test_d19_a_platform_jwt_names_the_account(service: Callable[..., Service]) -> None:
+    client = service(
+        "aerostack", jwt_key="platform-secret-for-tests-only-32b", jwt_audience="billing"
+    )
+    account_id, _ = _account(client, "pro")
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+
+    def token(**claims: Any) -> dict[str, str]:
+        body = {"account_id": account_id, "aud": "billing", "exp": expires, **claims}
+        signed = jwt.encode(body, claims.pop("key", "platform-secret-for-tests-only-32b"))
+        return {"Authorization": f"Bearer {signed}"}
+
+    good = client.get("/api/billing", headers=token())
+    wrong_audience = client.get("/api/billing", headers=token(aud="other"))
+    expired = client.get("/api/billing", headers=token(exp=datetime.now(UTC) - timedelta(1)))
+    forged = client.get("/api/billing", headers=token(key="another-secret-of-32-bytes-long!"))
+
+    assert (good.status_code, good.json()["plan_tier"]) == (200, "pro")
+    assert [r.status_code for r in (wrong_audience, expired, forged)] == [401, 401, 401]
+    assert client.get("/v1/accounts", headers=token()).status_code in {401, 403, 405}
