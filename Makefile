@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CODE := $(wildcard src tests bench)
+CODE := $(wildcard src tests bench examples)
 
 .PHONY: run test lint fmt bench install clean
 

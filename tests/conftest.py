@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psycopg
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
 from meterstack import Engine, ManualClock
+from meterstack.payments.local import LocalProvider
+from meterstack.server import create_app
+from meterstack.server.settings import ServerSettings
 
 POSTGRES_URL = os.environ.get(
     "METERSTACK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -78,3 +87,45 @@ def open_engine(store_url: str, clock: ManualClock) -> Iterator[EngineFactory]:
     yield factory
     for engine in opened:
         engine.close()
+
+
+class LiveService(httpx.Client):
+    """An HTTP client of a live service, with the app it serves."""
+
+    app: FastAPI
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live_service(open_engine: EngineFactory) -> Iterator[Callable[..., LiveService]]:
+    """Serve an engine on uvicorn in a thread on loopback, and talk to it over HTTP."""
+    servers: list[tuple[uvicorn.Server, threading.Thread, LiveService]] = []
+
+    def make(catalog: str, **settings: Any) -> LiveService:
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        engine = open_engine(catalog, provider=LocalProvider(base))
+        options = {"operator_key": "operator-secret", "public_url": base, **settings}
+        app = create_app(engine, ServerSettings(**options))
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        client = LiveService(base_url=base, follow_redirects=True, timeout=30)
+        client.app = app
+        servers.append((server, thread, client))
+        return client
+
+    yield make
+    for server, thread, client in servers:
+        client.close()
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -4,71 +4,19 @@
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import jwt
-import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from meterstack import Engine
-from meterstack.payments.local import LocalProvider
-from meterstack.server import create_app
-from meterstack.server.settings import ServerSettings
 
 EngineFactory = Callable[..., Engine]
 OPERATOR = {"Authorization": "Bearer operator-secret"}
 
 
-class Service(httpx.Client):
-    """An HTTP client of a live service, with the app it serves."""
-
-    app: FastAPI
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def service(open_engine: EngineFactory) -> Iterator[Callable[..., Service]]:
-    """Serve an engine on uvicorn in a thread on loopback, and talk to it over HTTP."""
-    servers: list[tuple[uvicorn.Server, threading.Thread, Service]] = []
-
-    def make(catalog: str, **settings: Any) -> Service:
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        engine = open_engine(catalog, provider=LocalProvider(base))
-        options = {"operator_key": "operator-secret", "public_url": base, **settings}
-        app = create_app(engine, ServerSettings(**options))
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        client = Service(base_url=base, follow_redirects=True, timeout=30)
-        client.app = app
-        servers.append((server, thread, client))
-        return client
-
-    yield make
-    for server, thread, client in servers:
-        client.close()
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def _account(client: Service, plan: str) -> tuple[str, dict[str, str]]:
+def _account(client: Any, plan: str) -> tuple[str, dict[str, str]]:
     created = client.post("/v1/accounts", json={"plan": plan}, headers=OPERATOR)
     assert created.status_code == 201
     body = created.json()
@@ -76,9 +24,9 @@ def _account(client: Service, plan: str) -> tuple[str, dict[str, str]]:
 
 
 def test_b4_b5_b6_customer_endpoints_have_the_seed_shapes(
-    service: Callable[..., Service],
+    live_service: Callable[..., Any],
 ) -> None:
-    client = service("aerostack")
+    client = live_service("aerostack")
     account_id, customer = _account(client, "starter")
     client.post(
         f"/v1/accounts/{account_id}/consume",
@@ -111,9 +59,9 @@ def test_b4_b5_b6_customer_endpoints_have_the_seed_shapes(
 
 
 def test_a5_overage_off_answers_429_with_headers_and_the_decision(
-    service: Callable[..., Service],
+    live_service: Callable[..., Any],
 ) -> None:
-    client = service("agentstack")
+    client = live_service("agentstack")
     account_id, _ = _account(client, "starter")
     url = f"/v1/accounts/{account_id}/consume"
 
@@ -144,8 +92,8 @@ def test_a5_overage_off_answers_429_with_headers_and_the_decision(
     )
 
 
-def test_b7_grace_then_403_over_http(service: Callable[..., Service]) -> None:
-    client = service("aerostack")
+def test_b7_grace_then_403_over_http(live_service: Callable[..., Any]) -> None:
+    client = live_service("aerostack")
     account_id, _ = _account(client, "free")
     url = f"/v1/accounts/{account_id}/consume"
 
@@ -157,8 +105,8 @@ def test_b7_grace_then_403_over_http(service: Callable[..., Service]) -> None:
     assert (past.status_code, past.json()["error"]["code"]) == (403, "hard_limit_exceeded")
 
 
-def test_every_v1_route_refuses_a_customer_key(service: Callable[..., Service]) -> None:
-    client = service("agentstack")
+def test_every_v1_route_refuses_a_customer_key(live_service: Callable[..., Any]) -> None:
+    client = live_service("agentstack")
     account_id, customer = _account(client, "starter")
     paths = client.app.openapi()["paths"]
 
@@ -176,8 +124,8 @@ def test_every_v1_route_refuses_a_customer_key(service: Callable[..., Service]) 
     assert set(statuses.values()) == {403}, statuses
 
 
-def test_ids_of_another_account_answer_404(service: Callable[..., Service]) -> None:
-    client = service("agentstack")
+def test_ids_of_another_account_answer_404(live_service: Callable[..., Any]) -> None:
+    client = live_service("agentstack")
     mine, _ = _account(client, "starter")
     theirs, _ = _account(client, "starter")
     project = client.post(f"/v1/accounts/{theirs}/projects", json={}, headers=OPERATOR).json()
@@ -190,8 +138,8 @@ def test_ids_of_another_account_answer_404(service: Callable[..., Service]) -> N
     assert missing.status_code == 404
 
 
-def test_b8_the_checkout_flow_through_the_local_pages(service: Callable[..., Service]) -> None:
-    client = service("agentstack")
+def test_b8_the_checkout_flow_through_the_local_pages(live_service: Callable[..., Any]) -> None:
+    client = live_service("agentstack")
     _, customer = _account(client, "starter")
 
     started = client.post(
@@ -217,8 +165,8 @@ def test_b8_the_checkout_flow_through_the_local_pages(service: Callable[..., Ser
     assert after == "pro"
 
 
-def test_a6_pack_endpoints_and_b9_b10(service: Callable[..., Service]) -> None:
-    client = service("agentstack")
+def test_a6_pack_endpoints_and_b9_b10(live_service: Callable[..., Any]) -> None:
+    client = live_service("agentstack")
     _, customer = _account(client, "starter")
 
     bought = client.post("/api/billing/logic-engine-package?package_size=medium", headers=customer)
@@ -235,8 +183,8 @@ def test_a6_pack_endpoints_and_b9_b10(service: Callable[..., Service]) -> None:
     assert client.get(portal.json()["url"]).status_code == 200
 
 
-def test_a7_d19_anonymous_then_converted_over_http(service: Callable[..., Service]) -> None:
-    client = service("agentstack")
+def test_a7_d19_anonymous_then_converted_over_http(live_service: Callable[..., Any]) -> None:
+    client = live_service("agentstack")
 
     anonymous = client.post("/api/auth/anonymous").json()
     key = {"Authorization": f"Bearer {anonymous['user_api_key']}"}
@@ -263,8 +211,8 @@ def test_a7_d19_anonymous_then_converted_over_http(service: Callable[..., Servic
     assert new_key.json()["plan_tier"] == "free"
 
 
-def test_malformed_input_is_422_with_the_field_path(service: Callable[..., Service]) -> None:
-    client = service("agentstack")
+def test_malformed_input_is_422_with_the_field_path(live_service: Callable[..., Any]) -> None:
+    client = live_service("agentstack")
     account_id, _ = _account(client, "starter")
 
     bad = client.post(
@@ -280,8 +228,8 @@ def test_malformed_input_is_422_with_the_field_path(service: Callable[..., Servi
     assert no_key.json()["error"]["code"] in {"unauthenticated", "invalid_api_key"}
 
 
-def test_d19_a_platform_jwt_names_the_account(service: Callable[..., Service]) -> None:
-    client = service(
+def test_d19_a_platform_jwt_names_the_account(live_service: Callable[..., Any]) -> None:
+    client = live_service(
         "aerostack", jwt_key="platform-secret-for-tests-only-32b", jwt_audience="billing"
     )
     account_id, _ = _account(client, "pro")

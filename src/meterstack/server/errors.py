@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from meterstack.answers import rate_limit_headers, refusal_body
 from meterstack.errors import MeterstackError
 from meterstack.rules.decisions import Decision
 
@@ -35,28 +36,11 @@ def error_response(
 
 def refusal_response(decision: Decision) -> JSONResponse:
     """A refused decision as an error: its status, code and the decision in ``details`` (C5)."""
-    details = {**decision.to_dict(), "current_usage": decision.used, "limit": decision.limit}
-    return error_response(
-        decision.http_status,
-        str(decision.code),
-        decision.message,
-        details,
+    return JSONResponse(
+        refusal_body(decision),
+        status_code=decision.http_status,
         headers=rate_limit_headers(decision),
     )
-
-
-def rate_limit_headers(decision: Decision) -> dict[str, str]:
-    """``RateLimit-*`` headers of a metered answer, and ``Retry-After`` on a 429."""
-    headers: dict[str, str] = {}
-    if decision.limit is not None:
-        headers["RateLimit-Limit"] = str(decision.limit)
-        headers["RateLimit-Remaining"] = str(decision.remaining or 0)
-    reset = decision.reset_seconds
-    if reset is not None:
-        headers["RateLimit-Reset"] = str(reset)
-        if decision.http_status == 429:
-            headers["Retry-After"] = str(reset)
-    return headers
 
 
 def install(app: FastAPI) -> None:

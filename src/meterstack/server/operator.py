@@ -10,13 +10,14 @@ from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from meterstack.answers import rate_limit_headers
 from meterstack.cli.invoices import invoice_json
 from meterstack.clock import ManualClock
 from meterstack.errors import InvalidInputError, MeterstackError, NotFoundError
 from meterstack.invoicing.render import render_html, render_pdf
 from meterstack.rules.decisions import Decision
 from meterstack.server.auth import EngineDep, OperatorDep
-from meterstack.server.errors import ERROR_SCHEMA, rate_limit_headers, refusal_response
+from meterstack.server.errors import ERROR_SCHEMA, refusal_response
 from meterstack.server.views import operator_usage_json
 from meterstack.services.metering import UsageEvent
 

@@ -541,7 +541,7 @@ def refused(decision: Decision) -> RefusedError:
         str(decision.code),
         decision.http_status,
         decision.message,
-        current_usage=decision.used,
+        current_usage=decision.used + decision.held,
         limit=decision.limit,
         decision=decision.to_dict(),
     )

@@ -1,0 +1,73 @@
+"""The Python SDK of meterstack's HTTP service: :class:`Client`, and :class:`AsyncClient` for async.
+
+::
+
+    from meterstack.client import Client, QuotaExceededError
+
+    operator = Client("https://billing.example.com", "<operator key>")
+    account = operator.create_account("free")
+    try:
+        decision = operator.consume(account.id, "sessions")
+    except QuotaExceededError as error:
+        print(error.details["current_usage"], error.details["limit"])
+
+    customer = Client("https://billing.example.com", account.user_api_key)
+    usage = customer.get_usage()
+    print(usage.sessions_used, usage.sessions_limit, usage.usage_percentage)
+"""
+
+from meterstack.client._async import AsyncClient
+from meterstack.client._sync import Client
+from meterstack.client.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidRequestError,
+    MeterstackClientError,
+    NotAllowedError,
+    NotFoundError,
+    QuotaExceededError,
+    ServiceUnavailableError,
+    UpgradeRequiredError,
+)
+from meterstack.client.models import (
+    Account,
+    AccountUsage,
+    BillingStatus,
+    ItemUsage,
+    MeterUsage,
+    PlanOffer,
+    PlanPrice,
+    ReleasedReservation,
+    Reservation,
+    ResourceCount,
+    TierInfo,
+    Usage,
+)
+from meterstack.rules.decisions import Decision
+
+__all__ = [
+    "Account",
+    "AccountUsage",
+    "AsyncClient",
+    "AuthenticationError",
+    "BillingStatus",
+    "Client",
+    "ConflictError",
+    "Decision",
+    "InvalidRequestError",
+    "ItemUsage",
+    "MeterUsage",
+    "MeterstackClientError",
+    "NotAllowedError",
+    "NotFoundError",
+    "PlanOffer",
+    "PlanPrice",
+    "QuotaExceededError",
+    "ReleasedReservation",
+    "Reservation",
+    "ResourceCount",
+    "ServiceUnavailableError",
+    "TierInfo",
+    "UpgradeRequiredError",
+    "Usage",
+]
