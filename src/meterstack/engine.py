@@ -44,6 +44,8 @@ from meterstack.store.sql import SqlStore
 
 DEFAULT_DATABASE_URL = "sqlite:///./meterstack.db"
 DEFAULT_CATALOG = "agentstack"
+#: The longest hold or lease anyone may ask for (a year); meters and items cap it lower.
+MAX_TTL_SECONDS = 366 * 24 * 3600
 
 
 def default_database_url() -> str:
@@ -496,6 +498,10 @@ def _seconds(ttl: float | timedelta | None) -> timedelta | None:
         return ttl
     if isinstance(ttl, bool) or not isinstance(ttl, int | float | Decimal):
         raise InvalidInputError(f"ttl must be a number of seconds, got {ttl!r}")
+    if not 0 < ttl <= MAX_TTL_SECONDS:
+        raise InvalidInputError(
+            f"ttl must be more than 0 and at most {MAX_TTL_SECONDS} seconds, got {ttl!r}"
+        )
     return timedelta(seconds=float(ttl))
 
 

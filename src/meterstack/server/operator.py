@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from meterstack.answers import rate_limit_headers
 from meterstack.cli.invoices import invoice_json
 from meterstack.clock import ManualClock
+from meterstack.engine import MAX_TTL_SECONDS
 from meterstack.errors import InvalidInputError, MeterstackError, NotFoundError
 from meterstack.invoicing.render import render_html, render_pdf
 from meterstack.rules.decisions import Decision
@@ -55,7 +56,7 @@ class BatchBody(BaseModel):
 class ReserveBody(BaseModel):
     meter: str = Field(min_length=1, max_length=64)
     quantity: int = Quantity
-    ttl: float | None = Field(default=None, gt=0)
+    ttl: float | None = Field(default=None, gt=0, le=MAX_TTL_SECONDS)
     project_id: str | None = Field(default=None, max_length=80)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
 
@@ -78,7 +79,7 @@ class GaugeBody(BaseModel):
 
 class LeaseBody(BaseModel):
     item: str = Field(min_length=1, max_length=64)
-    ttl: float | None = Field(default=None, gt=0)
+    ttl: float | None = Field(default=None, gt=0, le=MAX_TTL_SECONDS)
 
 
 class LimitBody(BaseModel):
@@ -113,7 +114,7 @@ class PackBody(BaseModel):
 
 class ClockBody(BaseModel):
     to: datetime | None = None
-    advance_seconds: float | None = Field(default=None, ge=0)
+    advance_seconds: float | None = Field(default=None, ge=0, le=100 * 366 * 24 * 3600)
 
 
 def decision_response(decision: Decision) -> Response:
@@ -443,10 +444,13 @@ def move_clock(body: ClockBody, _: OperatorDep, engine: EngineDep) -> dict[str, 
     clock = engine.clock
     if not isinstance(clock, ManualClock):
         raise InvalidInputError("the clock can only be moved in test mode")
-    if body.to is not None:
-        clock.set(body.to)
-    if body.advance_seconds is not None:
-        clock.advance(timedelta(seconds=body.advance_seconds))
+    try:
+        if body.to is not None:
+            clock.set(body.to)
+        if body.advance_seconds is not None:
+            clock.advance(timedelta(seconds=body.advance_seconds))
+    except (ValueError, OverflowError) as error:
+        raise InvalidInputError(f"cannot move the clock: {error}") from None
     return {"now": clock.now().isoformat()}
 
 
