@@ -32,7 +32,7 @@ class Customer:
     project_id: str | None
 
 
-def engine_of(request: Request) -> Engine:
+async def engine_of(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
@@ -42,7 +42,7 @@ def settings_of(request: Request) -> ServerSettings:
     return settings
 
 
-def operator(request: Request, credentials: Credentials) -> None:
+async def operator(request: Request, credentials: Credentials) -> None:
     """The operator key, compared in constant time; customer keys are refused here."""
     settings = settings_of(request)
     if credentials is None:
@@ -62,7 +62,8 @@ def customer(request: Request, credentials: Credentials) -> Customer:
     token = credentials.credentials
     if token.count(".") == 2 and not token.startswith(("ask_", "apk_", "anon_ask_")):
         return _from_jwt(settings_of(request), token)
-    key = engine_of(request).authenticate(token)
+    engine: Engine = request.app.state.engine
+    key = engine.authenticate(token)
     return Customer(key.account_id, key.id, key.project_id)
 
 
