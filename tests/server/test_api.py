@@ -248,3 +248,18 @@ def test_d19_a_platform_jwt_names_the_account(live_service: Callable[..., Any]) 
     assert (good.status_code, good.json()["plan_tier"]) == (200, "pro")
     assert [r.status_code for r in (wrong_audience, expired, forged)] == [401, 401, 401]
     assert client.get("/v1/accounts", headers=token()).status_code in {401, 403, 405}
+
+
+def test_a_project_key_reaches_only_its_project(live_service: Callable[..., Any]) -> None:
+    client = live_service("agentstack")
+    account_id, _ = _account(client, "starter")
+    project = client.post(f"/v1/accounts/{account_id}/projects", json={}, headers=OPERATOR).json()
+    key = client.post(
+        f"/v1/accounts/{account_id}/keys", json={"project_id": project["id"]}, headers=OPERATOR
+    ).json()["key"]
+
+    billing = client.get("/api/billing", headers={"Authorization": f"Bearer {key}"})
+    operator = client.get(f"/v1/accounts/{account_id}", headers={"Authorization": f"Bearer {key}"})
+
+    assert (billing.status_code, billing.json()["error"]["code"]) == (403, "forbidden")
+    assert operator.status_code == 403

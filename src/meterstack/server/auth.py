@@ -64,6 +64,9 @@ def customer(request: Request, credentials: Credentials) -> Customer:
         return _from_jwt(settings_of(request), token)
     engine: Engine = request.app.state.engine
     key = engine.authenticate(token)
+    if key.project_id is not None:
+        # A project key reaches only its project; the account's billing needs a user key.
+        raise ForbiddenError("project keys cannot use the account's billing endpoints")
     return Customer(key.account_id, key.id, key.project_id)
 
 
