@@ -263,3 +263,64 @@ def test_a_project_key_reaches_only_its_project(live_service: Callable[..., Any]
 
     assert (billing.status_code, billing.json()["error"]["code"]) == (403, "forbidden")
     assert operator.status_code == 403
+
+
+def test_the_rest_of_the_operator_api_over_http(live_service: Callable[..., Any]) -> None:
+    client = live_service("aerostack")
+    account_id, _ = _account(client, "starter")
+    base = f"/v1/accounts/{account_id}"
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        return client.post(path, json=body, headers=OPERATOR)
+
+    check = post(f"{base}/check", {"meter": "api_requests", "quantity": 10})
+    hold = post(f"{base}/reserve", {"meter": "ai_tokens", "quantity": 100, "ttl": 60}).json()
+    committed = post(f"/v1/reservations/{hold['reservation_id']}/commit", {"quantity": 80})
+    other = post(f"{base}/reserve", {"meter": "ai_tokens", "quantity": 5}).json()
+    released = post(f"/v1/reservations/{other['reservation_id']}/release", {})
+    batch = post(
+        "/v1/usage/batch",
+        {
+            "events": [
+                {"account_id": account_id, "meter": "api_requests", "quantity": 2},
+                {"account_id": account_id, "meter": "nope"},
+            ]
+        },
+    ).json()
+    user = post(f"{base}/end-users", {"name": "u1"})
+    gauge = post(f"{base}/gauges/storage", {"level": 1000})
+    lease = post(f"{base}/leases", {"item": "realtime_connections"}).json()
+    lease_end = post(f"/v1/leases/{lease['lease_id']}/release", {})
+    limit = client.put(
+        f"{base}/limits",
+        json={"item": "api_requests", "limit": 5, "grace_percent": "0"},
+        headers=OPERATOR,
+    )
+    over = post(f"{base}/consume", {"meter": "api_requests", "quantity": 10})
+    upgraded = post(f"{base}/subscription", {"plan": "pro"}).json()
+    invoices = client.get(f"{base}/invoices", headers=OPERATOR).json()["invoices"]
+    number = invoices[0]["number"]
+    as_html = client.get(f"/v1/invoices/{number}?format=html", headers=OPERATOR)
+    as_pdf = client.get(f"/v1/invoices/{number}?format=pdf", headers=OPERATOR)
+    closed = post("/v1/periods/close", {}).json()
+    usage = client.get(f"{base}/usage", headers=OPERATOR).json()
+
+    assert (check.status_code, check.json()["code"], check.json()["used"]) == (200, "ok", 10)
+    assert hold["decision"]["held"] == 100
+    assert (committed.json()["used"], committed.json()["held"]) == (80, 0)
+    assert released.json()["status"] == "released"
+    assert "decision" in batch["results"][0]
+    assert batch["results"][1]["error"]["code"] == "invalid_input"
+    assert user.status_code == 201
+    assert gauge.json()["used"] == 1000
+    assert lease_end.json()["status"] == "released"
+    assert limit.json() == {"success": True}
+    assert (over.status_code, over.json()["error"]["code"]) == (429, "limit_exceeded")
+    assert upgraded["immediate"] is True
+    assert upgraded["plan"] == "pro"
+    assert invoices[0]["total"] == "19.00"  # the opening invoice, a decimal string (D15)
+    assert as_html.text.startswith("<!DOCTYPE html>")
+    assert as_pdf.content.startswith(b"%PDF-")
+    assert closed["created"] == 0  # the period has not ended
+    assert usage["items"]["api_requests"]["used"] == 2
+    assert usage["plan"] == "pro"
