@@ -67,6 +67,22 @@ def populate(engine: Engine, accounts: int) -> None:
             )
             tx.cursor.executemany(
                 tx.dialect.sql(
+                    "INSERT INTO plan_history (account_id, started_at, seq, plan_id, "
+                    "billing_interval, catalog_hash) VALUES (:id, :created_at, 1, :plan_id, "
+                    "'monthly', :catalog_hash)"
+                ),
+                [
+                    {
+                        "id": row["id"],
+                        "created_at": tx.ts(row["created_at"]),  # type: ignore[arg-type]
+                        "plan_id": row["plan_id"],
+                        "catalog_hash": row["catalog_hash"],
+                    }
+                    for row in rows
+                ],
+            )
+            tx.cursor.executemany(
+                tx.dialect.sql(
                     "INSERT INTO counters (account_id, item, scope, period, used, held, overage) "
                     "VALUES (:account_id, :item, 'account', '2026-01', :used, 0, :overage)"
                 ),

@@ -15,6 +15,7 @@ from meterstack import Engine, ManualClock
 from meterstack.errors import InvalidInputError, UpgradeRequiredError
 from meterstack.invoicing.model import Invoice, InvoiceStatus
 from meterstack.invoicing.service import InvoiceTransitionError
+from meterstack.store.sql import SqlStore
 
 EngineFactory = Callable[..., Engine]
 GB = 10**9
@@ -294,3 +295,19 @@ def test_a8_anonymous_has_no_payments_so_cannot_buy_packs(open_engine: EngineFac
     with pytest.raises(UpgradeRequiredError):
         engine.buy_pack(account.id, "api_calls_small")
     assert engine.invoices(account.id) == []
+
+
+def test_accounts_from_before_the_plan_history_are_closed_on_their_current_plan(
+    open_engine: EngineFactory, clock: ManualClock, store_url: str
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")
+    store = SqlStore(store_url)
+    with store.transaction() as tx:  # as a database migrated from before 0006 holds it
+        tx.execute("DELETE FROM plan_history WHERE account_id = :id", {"id": account.id})
+    store.close()
+    clock.advance(timedelta(days=31))
+
+    invoice = _only(engine.close_period(), account.id)
+
+    assert (invoice.plan, invoice.total) == ("starter", Decimal("29.00"))

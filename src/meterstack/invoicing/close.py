@@ -91,7 +91,12 @@ class PeriodClose:
 
                     drafts = [
                         _draft(
-                            c, counters, terms[c.account.id], spells[c.account.id], catalog_of, now
+                            c,
+                            counters,
+                            terms[c.account.id],
+                            spells.get(c.account.id) or [_spell_of(c.account)],
+                            catalog_of,
+                            now,
                         )
                         for c in closings
                     ]
@@ -193,6 +198,13 @@ def _draft(
         total=round_money(total, catalog.currency),
         plan=during.plan_id,
         catalog=catalog.catalog,
+    )
+
+
+def _spell_of(account: AccountToClose) -> PlanSpell:
+    """An account without a recorded history (written before it was kept): its plan now."""
+    return PlanSpell(
+        account.created_at, account.plan_id, account.billing_interval, account.catalog_hash
     )
 
 
