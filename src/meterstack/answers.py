@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from meterstack.rules.decisions import Decision
+from meterstack.services.usage import UsageReport
 
 
 def rate_limit_headers(decision: Decision) -> dict[str, str]:
@@ -29,3 +30,31 @@ def refusal_body(decision: Decision) -> dict[str, Any]:
         "limit": decision.limit,
     }
     return {"error": {"code": str(decision.code), "message": decision.message, "details": details}}
+
+
+def usage_json(report: UsageReport) -> dict[str, Any]:
+    """A usage report as JSON (the operator API and ``meterstack usage --json``)."""
+    return {
+        "account_id": report.account_id,
+        "plan": report.plan,
+        "period": report.period.key,
+        "period_start": report.period.start.isoformat(),
+        "period_end": report.period.end.isoformat(),
+        "project_id": report.project_id,
+        "pending_plan": report.pending_plan,
+        "items": {
+            item.item: {
+                "kind": item.kind,
+                "used": item.used,
+                "held": item.held,
+                "limit": item.limit,
+                "hard_limit": item.hard_limit,
+                "remaining": item.remaining,
+                "percent": None if item.percent is None else str(item.percent),
+                "is_near_limit": item.is_near_limit,
+                "overage_units": item.overage_units,
+                "overage_enabled": item.overage_enabled,
+            }
+            for item in report.items.values()
+        },
+    }

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from meterstack.answers import usage_json
 from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL, Engine
 from meterstack.errors import MeterstackError
 from meterstack.services.usage import UsageReport
@@ -112,32 +113,6 @@ def usage(
         typer.echo(json.dumps(usage_json(report), indent=2))
         return
     Console(width=110).print(usage_table(report))
-
-
-def usage_json(report: UsageReport) -> dict[str, object]:
-    return {
-        "account_id": report.account_id,
-        "plan": report.plan,
-        "period": report.period.key,
-        "period_start": report.period.start.isoformat(),
-        "period_end": report.period.end.isoformat(),
-        "project_id": report.project_id,
-        "items": {
-            item.item: {
-                "kind": item.kind,
-                "used": item.used,
-                "held": item.held,
-                "limit": item.limit,
-                "hard_limit": item.hard_limit,
-                "remaining": item.remaining,
-                "percent": None if item.percent is None else str(item.percent),
-                "is_near_limit": item.is_near_limit,
-                "overage_units": item.overage_units,
-                "overage_enabled": item.overage_enabled,
-            }
-            for item in report.items.values()
-        },
-    }
 
 
 def usage_table(report: UsageReport) -> Table:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from meterstack.answers import rate_limit_headers
+from meterstack.answers import rate_limit_headers, usage_json
 from meterstack.cli.invoices import invoice_json
 from meterstack.clock import ManualClock
 from meterstack.engine import MAX_TTL_SECONDS
@@ -19,7 +19,6 @@ from meterstack.invoicing.render import render_html, render_pdf
 from meterstack.rules.decisions import Decision
 from meterstack.server.auth import EngineDep, OperatorDep
 from meterstack.server.errors import ERROR_SCHEMA, refusal_response
-from meterstack.server.views import operator_usage_json
 from meterstack.services.metering import UsageEvent
 
 router = APIRouter(
@@ -212,7 +211,7 @@ def batch(body: BatchBody, _: OperatorDep, engine: EngineDep) -> dict[str, Any]:
 def usage(
     account_id: str, _: OperatorDep, engine: EngineDep, project_id: str | None = None
 ) -> dict[str, Any]:
-    return operator_usage_json(engine.usage(account_id, project_id=project_id))
+    return usage_json(engine.usage(account_id, project_id=project_id))
 
 
 @router.post("/accounts/{account_id}/reserve")

@@ -67,30 +67,3 @@ def customer_usage_json(catalog: Catalog, report: UsageReport) -> dict[str, Any]
         "resource_counts": counts,
         "pending_plan": report.pending_plan,
     }
-
-
-def operator_usage_json(report: UsageReport) -> dict[str, Any]:
-    return {
-        "account_id": report.account_id,
-        "plan": report.plan,
-        "period": report.period.key,
-        "period_start": report.period.start.isoformat(),
-        "period_end": report.period.end.isoformat(),
-        "project_id": report.project_id,
-        "pending_plan": report.pending_plan,
-        "items": {
-            item.item: {
-                "kind": item.kind,
-                "used": item.used,
-                "held": item.held,
-                "limit": item.limit,
-                "hard_limit": item.hard_limit,
-                "remaining": item.remaining,
-                "percent": None if item.percent is None else str(item.percent),
-                "is_near_limit": item.is_near_limit,
-                "overage_units": item.overage_units,
-                "overage_enabled": item.overage_enabled,
-            }
-            for item in report.items.values()
-        },
-    }

@@ -159,14 +159,14 @@ class Accounts:
                     now=now,
                     key=period.key,
                 )
-        return _account(row, catalog)
+        return account_of(row, catalog)
 
     def account(self, account_id: str) -> Account:
         with self.ctx.store.transaction() as tx:
             row = tx.account(account_id)
             if row is None:
                 raise NotFoundError(f"no account {account_id!r}", account_id=account_id)
-            return _account(row, self.ctx.catalog(tx, row.catalog_hash))
+            return account_of(row, self.ctx.catalog(tx, row.catalog_hash))
 
     # ------------------------------------------------------------------ resources
 
@@ -663,7 +663,8 @@ def _grace_value(grace: Any) -> Decimal | None:
     return value
 
 
-def _account(row: AccountRow, catalog: Catalog) -> Account:
+def account_of(row: AccountRow, catalog: Catalog) -> Account:
+    """The public view of an account row."""
     return Account(
         id=row.id,
         plan=row.plan_id,

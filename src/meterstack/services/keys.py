@@ -36,7 +36,7 @@ from meterstack.rules.admission import ACCOUNT_SCOPE
 from meterstack.rules.decisions import Decision, DecisionCode
 from meterstack.rules.features import decide_feature
 from meterstack.rules.terms import AccountState
-from meterstack.services.accounts import NO_PERIOD, Account, admit_resource
+from meterstack.services.accounts import NO_PERIOD, Account, account_of, admit_resource
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.registration import (
     check_password,
@@ -250,7 +250,7 @@ class Keys:
             tx.insert_account(row)
             state = self.ctx.state(tx, row.id)
             issued = _issue(tx, catalog, state, ANONYMOUS_KEY, now)
-        return _account(row, catalog), issued
+        return account_of(row, catalog), issued
 
     def convert_anonymous(
         self, user_api_key: str, *, name: str, email: str, password: str
@@ -315,7 +315,7 @@ class Keys:
             row = tx.account(account_id)
         if row is None:  # pragma: no cover - the update above found it in this transaction
             raise NotFoundError(f"no account {account_id!r}", account_id=account_id)
-        return _account(row, catalog), issued
+        return account_of(row, catalog), issued
 
     # ------------------------------------------------------------------ internals
 
@@ -461,18 +461,3 @@ def _caps(modules: Any, quotas: Any) -> ServiceCaps | None:
                 )
             checked_quotas[meter] = units
     return ServiceCaps(modules=checked_modules, quotas=checked_quotas)
-
-
-def _account(row: AccountRow, catalog: Catalog) -> Account:
-    return Account(
-        id=row.id,
-        plan=row.plan_id,
-        billing_interval=row.billing_interval,
-        status=row.status,
-        catalog=catalog.catalog,
-        catalog_version=catalog.version,
-        created_at=row.created_at,
-        anonymous=row.anonymous,
-        email=row.email,
-        name=row.name,
-    )
