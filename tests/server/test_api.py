@@ -181,6 +181,8 @@ def test_a6_pack_endpoints_and_b9_b10(live_service: Callable[..., Any]) -> None:
     assert "large, medium, small" in wrong.json()["error"]["message"]
     assert cancelled.json()["success"] is True
     assert client.get(portal.json()["url"]).status_code == 200
+    unsigned = portal.json()["url"].split("?")[0]
+    assert client.get(unsigned).status_code == 404  # an account id alone opens nothing
 
 
 def test_a7_d19_anonymous_then_converted_over_http(live_service: Callable[..., Any]) -> None:

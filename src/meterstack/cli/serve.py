@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated
@@ -39,9 +40,10 @@ def serve(
     if settings.public_url is None:
         settings.public_url = f"http://{host}:{port}"
     clock = ManualClock(datetime.now(UTC)) if test_mode else None
-    engine = Engine.open(
-        database, catalog=catalog, clock=clock, provider=LocalProvider(settings.public_url)
-    )
+    # Portal links are signed with a secret derived from the operator key: stable across restarts.
+    secret = hashlib.sha256(f"portal:{settings.operator_key}".encode()).hexdigest()
+    provider = LocalProvider(settings.public_url, secret=secret)
+    engine = Engine.open(database, catalog=catalog, clock=clock, provider=provider)
     if demo:
         _demo(engine, settings)
     uvicorn.run(create_app(engine, settings), host=host, port=port, log_level="info")

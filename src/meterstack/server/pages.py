@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 from html import escape
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from meterstack.errors import NotFoundError
 from meterstack.server.auth import EngineDep
 
 router = APIRouter(prefix="/billing", include_in_schema=False)
@@ -55,7 +58,11 @@ def pay(checkout_id: str, engine: EngineDep) -> Response:
 
 
 @router.get("/portal/{account_id}")
-def portal_page(account_id: str, engine: EngineDep) -> HTMLResponse:
+def portal_page(account_id: str, engine: EngineDep, token: str = "") -> HTMLResponse:
+    """The account's plan and invoices; only through the signed link the portal call gave."""
+    expected = parse_qs(urlsplit(engine.portal_url(account_id)).query).get("token", [""])[0]
+    if not token or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise NotFoundError("no such portal page")
     subscription = engine.subscription(account_id)
     invoices = "".join(
         f"<li>{escape(invoice.number or 'draft')}: {escape(str(invoice.total))} "
