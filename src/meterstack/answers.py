@@ -24,11 +24,7 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
 
 def refusal_body(decision: Decision) -> dict[str, Any]:
     """A refused decision in the error shape; ``current_usage`` counts open holds too (C5)."""
-    details = {
-        **decision.to_dict(),
-        "current_usage": decision.used + decision.held,
-        "limit": decision.limit,
-    }
+    details = decision.refusal_details()
     return {"error": {"code": str(decision.code), "message": decision.message, "details": details}}
 
 

@@ -172,9 +172,10 @@ class Engine(KeysMixin):
     ) -> ResourceObject:
         return self._accounts.create_resource(account_id, kind, project_id=project_id, name=name)
 
-    def delete_resource(self, resource_id: str) -> None:
-        """Delete an object; its slot is free at once."""
-        self._accounts.delete_resource(resource_id)
+    def delete_resource(self, resource_id: str, *, account_id: str | None = None) -> None:
+        """Delete an object; its slot is free at once. With ``account_id``, another
+        account's object answers 404."""
+        self._accounts.delete_resource(resource_id, account_id=account_id)
 
     delete_project = delete_resource
 
@@ -465,6 +466,10 @@ class Engine(KeysMixin):
         Plans without payments (AgentStack's ANONYMOUS) cannot buy packs (402).
         """
         return self._purchases.buy_pack(account_id, pack_id)
+
+    def pack_for(self, account_id: str, item: str, size: str) -> str:
+        """The id of the pack of ``item`` with ``size`` (``small``, ``medium``…) (A6)."""
+        return self._purchases.pack_for(account_id, item, size)
 
     def purchase_pack(self, account_id: str, pack_id: str) -> PackPurchase | Checkout:
         """A customer's pack purchase: bought at once on a provider that collects without the

@@ -35,9 +35,12 @@ class KeysMixin:
             account_id, project_id=project_id, name=name, modules=modules, quotas=quotas
         )
 
-    def revoke_api_key(self, key_id: str) -> None:
-        """Revoke a key at once and free its slot; revoking it again changes nothing."""
-        self._keys.revoke_api_key(key_id)
+    def revoke_api_key(self, key_id: str, *, account_id: str | None = None) -> None:
+        """Revoke a key at once and free its slot; revoking it again changes nothing.
+
+        With ``account_id``, another account's key answers 404 (not found).
+        """
+        self._keys.revoke_api_key(key_id, account_id=account_id)
 
     def authenticate(self, key: str) -> ApiKey:
         """The live key whose text this is; wrong, truncated or revoked: 401 ``invalid_api_key``."""

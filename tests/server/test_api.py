@@ -10,7 +10,7 @@ from typing import Any
 
 import jwt
 
-from meterstack import Engine
+from meterstack import Engine, ManualClock
 
 EngineFactory = Callable[..., Engine]
 OPERATOR = {"Authorization": "Bearer operator-secret"}
@@ -249,7 +249,11 @@ def test_d19_a_platform_jwt_names_the_account(live_service: Callable[..., Any]) 
 
     assert (good.status_code, good.json()["plan_tier"]) == (200, "pro")
     assert [r.status_code for r in (wrong_audience, expired, forged)] == [401, 401, 401]
-    assert client.get("/v1/accounts", headers=token()).status_code in {401, 403, 405}
+    operator_route = client.get(f"/v1/accounts/{account_id}", headers=token())
+    assert (operator_route.status_code, operator_route.json()["error"]["code"]) == (
+        401,
+        "invalid_api_key",
+    )
 
 
 def test_a_project_key_reaches_only_its_project(live_service: Callable[..., Any]) -> None:
@@ -326,3 +330,17 @@ def test_the_rest_of_the_operator_api_over_http(live_service: Callable[..., Any]
     assert closed["created"] == 0  # the period has not ended
     assert usage["items"]["api_requests"]["used"] == 2
     assert usage["plan"] == "pro"
+
+
+def test_d19_anonymous_sign_ups_are_rate_limited_per_client_address(
+    live_service: Callable[..., Any], clock: ManualClock
+) -> None:
+    client = live_service("agentstack", anonymous_per_hour=2)
+
+    first, second, third = (client.post("/api/auth/anonymous") for _ in range(3))
+    clock.advance(timedelta(hours=1))
+    later = client.post("/api/auth/anonymous")
+
+    assert [first.status_code, second.status_code] == [201, 201]
+    assert (third.status_code, third.json()["error"]["code"]) == (429, "rate_limited")
+    assert later.status_code == 201

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from meterstack.catalog.schema import Pack
-from meterstack.errors import NotFoundError, UpgradeRequiredError
+from meterstack.errors import InvalidInputError, NotFoundError, UpgradeRequiredError
 from meterstack.invoicing.close import DEFAULT_SEQUENCE
 from meterstack.invoicing.issue import issue_invoice
 from meterstack.invoicing.model import Invoice, InvoiceLine
@@ -40,6 +40,20 @@ class Purchases:
         """Invoice the pack as its own line, collect it, and grant the capacity (D11)."""
         with self.ctx.store.transaction() as tx:
             return self.buy_pack_in(tx, account_id, pack_id)
+
+    def pack_for(self, account_id: str, item: str, size: str) -> str:
+        """The pack of ``item`` with ``size`` in the account's catalog (A6's ``package_size``)."""
+        with self.ctx.store.transaction() as tx:
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+        for pack_id, pack in catalog.packs.items():
+            if pack.item == item and pack.size == size:
+                return pack_id
+        sizes = sorted({p.size for p in catalog.packs.values() if p.item == item and p.size})
+        raise InvalidInputError(
+            f"package_size must be one of {', '.join(sizes) or 'nothing: no packs'}, got {size!r}",
+            package_size=size,
+        )
 
     def check_pack(self, account_id: str, pack_id: str) -> None:
         """Refuse a purchase before any checkout: unknown pack, or a plan without payments."""

@@ -55,6 +55,47 @@ class Decision:
     #: When the period ends and the meter starts again at zero; None for counts and levels.
     period_end: datetime | None = None
 
+    @classmethod
+    def unmetered(
+        cls,
+        *,
+        allowed: bool,
+        code: DecisionCode,
+        http_status: int,
+        subject: str,
+        as_of: datetime,
+        scope: str,
+        message: str,
+        extra: dict[str, Any] | None = None,
+    ) -> Decision:
+        """A decision that counts nothing: a feature, a module, a write to an object."""
+        return cls(
+            allowed=allowed,
+            code=code,
+            http_status=http_status,
+            meter=subject,
+            quantity=0,
+            used=0,
+            held=0,
+            limit=None,
+            hard_limit=None,
+            remaining=None,
+            overage_units=0,
+            warnings=(),
+            as_of=as_of,
+            period="",
+            scope=scope,
+            message=message,
+            extra=extra or {},
+        )
+
+    def refusal_details(self) -> dict[str, Any]:
+        """What a refusal carries (C5): the decision, ``current_usage`` and ``limit``.
+
+        ``current_usage`` counts open holds too: they occupy the limit as much as used units.
+        """
+        return {**self.to_dict(), "current_usage": self.used + self.held, "limit": self.limit}
+
     @property
     def reset_seconds(self) -> int | None:
         """Seconds until the period ends (``RateLimit-Reset``); None when nothing resets."""

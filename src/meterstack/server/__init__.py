@@ -22,6 +22,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
     )
     app.state.engine = engine
     app.state.settings = settings or ServerSettings()
+    app.state.signups = customer.SignupWindow()
     errors.install(app)
     app.include_router(customer.router)
     app.include_router(operator.router)

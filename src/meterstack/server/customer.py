@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from meterstack.errors import InvalidInputError, MeterstackError
+from meterstack.errors import MeterstackError
 from meterstack.invoicing.purchases import PackPurchase
 from meterstack.payments.port import Checkout
 from meterstack.server.auth import CustomerDep, EngineDep, settings_of
 from meterstack.server.errors import ERROR_SCHEMA
 from meterstack.server.views import customer_usage_json, plans_json
+
+HOUR = timedelta(hours=1)
 
 router = APIRouter(
     prefix="/api", responses=dict.fromkeys((401, 402, 403, 404, 409, 422, 429), ERROR_SCHEMA)
@@ -99,24 +101,14 @@ def portal(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
 
 
 def _buy(engine: EngineDep, account_id: str, item: str, size: str) -> dict[str, Any]:
-    catalog = engine.catalog
-    matches = [
-        pack_id
-        for pack_id, pack in catalog.packs.items()
-        if pack.item == item and pack.size == size
-    ]
-    if not matches:
-        sizes = sorted({p.size or "" for p in catalog.packs.values() if p.item == item})
-        raise InvalidInputError(
-            f"package_size must be one of {', '.join(sizes)}, got {size!r}", package_size=size
-        )
-    result = engine.purchase_pack(account_id, matches[0])
+    pack_id = engine.pack_for(account_id, item, size)
+    result = engine.purchase_pack(account_id, pack_id)
     if isinstance(result, Checkout):
         return {"url": result.url, "checkout_id": result.id}
     assert isinstance(result, PackPurchase)
     return {
         "success": True,
-        "pack": matches[0],
+        "pack": pack_id,
         "amount": str(result.invoice.total),
         "invoice_number": result.invoice.number,
         "new_limit": result.new_limit,
@@ -148,18 +140,17 @@ class RateLimitedError(MeterstackError):
     http_status = 429
 
 
-class _Window:
-    """Anonymous sign-ups per client address in the last hour (D19)."""
+class SignupWindow:
+    """Anonymous sign-ups per client address in the last hour (D19), on the engine's clock."""
 
     def __init__(self) -> None:
-        self.seen: dict[str, deque[float]] = {}
+        self.seen: dict[str, deque[datetime]] = {}
         self.lock = threading.Lock()
 
-    def admit(self, client: str, per_hour: int) -> bool:
-        now = time.monotonic()
+    def admit(self, client: str, per_hour: int, now: datetime) -> bool:
         with self.lock:
             times = self.seen.setdefault(client, deque())
-            while times and times[0] <= now - 3600:
+            while times and times[0] <= now - HOUR:
                 times.popleft()
             if len(times) >= per_hour:
                 return False
@@ -167,14 +158,13 @@ class _Window:
             return True
 
 
-_anonymous_window = _Window()
-
-
 @router.post("/auth/anonymous", status_code=201)
 def anonymous(request: Request, engine: EngineDep) -> dict[str, Any]:
     """D19: an anonymous account and its ``anon_ask_`` key, no registration (A7)."""
     client = request.client.host if request.client else "unknown"
-    if not _anonymous_window.admit(client, settings_of(request).anonymous_per_hour):
+    per_hour = settings_of(request).anonymous_per_hour
+    window: SignupWindow = request.app.state.signups
+    if not window.admit(client, per_hour, engine.clock.now()):
         raise RateLimitedError("too many anonymous accounts from this address; try later")
     account, key = engine.create_anonymous_account()
     return {"user_api_key": key.key, "account_id": account.id, "tier": account.plan}

@@ -14,7 +14,7 @@ from meterstack.answers import rate_limit_headers, usage_json
 from meterstack.cli.invoices import invoice_json
 from meterstack.clock import ManualClock
 from meterstack.engine import MAX_TTL_SECONDS
-from meterstack.errors import InvalidInputError, MeterstackError, NotFoundError
+from meterstack.errors import InvalidInputError, MeterstackError
 from meterstack.invoicing.render import render_html, render_pdf
 from meterstack.rules.decisions import Decision
 from meterstack.server.auth import EngineDep, OperatorDep
@@ -292,8 +292,7 @@ def list_resources(
 def delete_resource(
     account_id: str, resource_id: str, _: OperatorDep, engine: EngineDep
 ) -> Response:
-    _own(engine, account_id, resource_id)
-    engine.delete_resource(resource_id)
+    engine.delete_resource(resource_id, account_id=account_id)
     return Response(status_code=204)
 
 
@@ -371,8 +370,7 @@ def create_key(account_id: str, body: KeyBody, _: OperatorDep, engine: EngineDep
 
 @router.delete("/accounts/{account_id}/keys/{key_id}", status_code=204)
 def revoke_key(account_id: str, key_id: str, _: OperatorDep, engine: EngineDep) -> Response:
-    _own(engine, account_id, key_id)
-    engine.revoke_api_key(key_id)
+    engine.revoke_api_key(key_id, account_id=account_id)
     return Response(status_code=204)
 
 
@@ -451,10 +449,3 @@ def move_clock(body: ClockBody, _: OperatorDep, engine: EngineDep) -> dict[str, 
     except (ValueError, OverflowError) as error:
         raise InvalidInputError(f"cannot move the clock: {error}") from None
     return {"now": clock.now().isoformat()}
-
-
-def _own(engine: EngineDep, account_id: str, object_id: str) -> None:
-    """An id of another account answers 404, as if it did not exist."""
-    owned = {resource.id for resource in engine.resources(account_id)}
-    if object_id not in owned:
-        raise NotFoundError(f"account {account_id} has no {object_id!r}", id=object_id)

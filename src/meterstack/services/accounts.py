@@ -201,11 +201,14 @@ class Accounts:
                 self.ctx.changed(tx, account_id)
         return ResourceObject(resource_id, account_id, kind, project_id, name, active, False, now)
 
-    def delete_resource(self, resource_id: str) -> None:
-        """Delete an object; its slot is free at once."""
+    def delete_resource(self, resource_id: str, *, account_id: str | None = None) -> None:
+        """Delete an object; its slot is free at once.
+
+        With ``account_id``, an object of another account is not found (404).
+        """
         with self.ctx.store.transaction() as tx:
             row = tx.resource(resource_id)
-            if row is None:
+            if row is None or (account_id is not None and row[1] != account_id):
                 raise NotFoundError(f"no resource {resource_id!r}", resource_id=resource_id)
             account_id, kind, active = row[1], row[2], row[6]
             state = self.ctx.state(tx, account_id)
@@ -296,21 +299,12 @@ class Accounts:
             if row.read_only
             else f"{row.kind} {row.id} is writable"
         )
-        return Decision(
+        return Decision.unmetered(
             allowed=not row.read_only,
             code=code,
             http_status=status,
-            meter=row.kind,
-            quantity=0,
-            used=0,
-            held=0,
-            limit=None,
-            hard_limit=None,
-            remaining=None,
-            overage_units=0,
-            warnings=(),
+            subject=row.kind,
             as_of=now,
-            period=NO_PERIOD,
             scope=ACCOUNT_SCOPE,
             message=message,
             extra={"resource_id": row.id},
@@ -339,21 +333,12 @@ class Accounts:
         verdict = decide_feature(
             catalog, state.plan_id, feature, level, state.features.get(feature)
         )
-        return Decision(
+        return Decision.unmetered(
             allowed=verdict.allowed,
             code=DecisionCode(verdict.code),
             http_status=verdict.http_status,
-            meter=feature,
-            quantity=0,
-            used=0,
-            held=0,
-            limit=None,
-            hard_limit=None,
-            remaining=None,
-            overage_units=0,
-            warnings=(),
+            subject=feature,
             as_of=now,
-            period=NO_PERIOD,
             scope=ACCOUNT_SCOPE,
             message=verdict.message,
             extra={
@@ -537,12 +522,13 @@ class Accounts:
 
 def refused(decision: Decision) -> RefusedError:
     """The error carrying a refusal, with the seed's ``current_usage`` and ``limit`` (C5)."""
+    details = decision.refusal_details()
     return RefusedError(
         str(decision.code),
         decision.http_status,
         decision.message,
-        current_usage=decision.used + decision.held,
-        limit=decision.limit,
+        current_usage=details["current_usage"],
+        limit=details["limit"],
         decision=decision.to_dict(),
     )
 

@@ -32,7 +32,7 @@ from meterstack.errors import (
     NotFoundError,
     UpgradeRequiredError,
 )
-from meterstack.rules.admission import ACCOUNT_SCOPE
+from meterstack.rules.admission import ACCOUNT_SCOPE, key_scope
 from meterstack.rules.decisions import Decision, DecisionCode
 from meterstack.rules.features import decide_feature
 from meterstack.rules.terms import AccountState
@@ -166,10 +166,15 @@ class Keys:
                 tx, catalog, state, kind, now, project_id=project_id, name=name, caps=caps
             )
 
-    def revoke_api_key(self, key_id: str) -> None:
-        """Revoke a key at once and free its slot; revoking a revoked key changes nothing."""
+    def revoke_api_key(self, key_id: str, *, account_id: str | None = None) -> None:
+        """Revoke a key at once and free its slot; revoking a revoked key changes nothing.
+
+        With ``account_id``, a key of another account is not found (404), as if it did not exist.
+        """
         with self.ctx.store.transaction() as tx:
             row = _existing(tx, key_id)
+            if account_id is not None and row.account_id != account_id:
+                raise NotFoundError(f"account {account_id} has no API key {key_id!r}", id=key_id)
             if revoke_api_key(tx, key_id, self.ctx.now()):
                 self._free_slot(tx, row.account_id, key_id)
 
@@ -198,22 +203,13 @@ class Keys:
                 f"API key {key_id} may not use {module}; its service caps allow: {permitted}. "
                 "Use another key or change the caps"
             )
-        return Decision(
+        return Decision.unmetered(
             allowed=allowed,
             code=DecisionCode.OK if allowed else DecisionCode.MODULE_NOT_ALLOWED,
             http_status=200 if allowed else 403,
-            meter=module,
-            quantity=0,
-            used=0,
-            held=0,
-            limit=None,
-            hard_limit=None,
-            remaining=None,
-            overage_units=0,
-            warnings=(),
+            subject=module,
             as_of=now,
-            period=NO_PERIOD,
-            scope=f"key:{key_id}",
+            scope=key_scope(key_id),
             message=message,
             extra={
                 "key_id": key_id,
