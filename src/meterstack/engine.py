@@ -318,6 +318,14 @@ class Engine(KeysMixin):
         """Every meter and resource: used, held, limit, hard limit, remaining, percent."""
         return self._usage.usage(account_id, project_id=project_id)
 
+    def purge_idempotency_keys(self) -> int:
+        """Delete idempotency keys older than the retention (D7); the number deleted.
+
+        Lapsed keys are already ignored when they come back; this maintenance task (run it daily,
+        e.g. ``meterstack purge-keys`` from cron) keeps their table from growing forever.
+        """
+        return self._metering.purge_idempotency_keys()
+
     # ------------------------------------------------------------------ subscriptions
 
     def subscription(self, account_id: str) -> Subscription:

@@ -28,6 +28,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(invoices_app, name="invoices")
 app.add_typer(period_app, name="period")
 app.command("usage")(metering.usage)
+app.command("purge-keys")(metering.purge_keys)
 app.command("serve")(serve)
 
 

@@ -96,6 +96,16 @@ def consume(
         raise typer.Exit(2)
 
 
+def purge_keys(
+    database: Database = DEFAULT_DATABASE_URL,
+    catalog: CatalogName = DEFAULT_CATALOG,
+) -> None:
+    """Delete idempotency keys older than the retention (D7); run it daily."""
+    with open_engine(database, catalog) as engine:
+        purged = engine.purge_idempotency_keys()
+    typer.echo(f"{purged} idempotency keys past the retention deleted")
+
+
 def usage(
     account: Annotated[str, typer.Argument(help="Account id.")],
     project: Annotated[str | None, typer.Option(help="One project's own counters.")] = None,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+import msgspec
 
 
 class DecisionCode(StrEnum):
@@ -127,6 +129,16 @@ class Decision:
             **({"extra": self.extra} if self.extra else {}),
         }
 
+    def encode(self) -> str:
+        """The decision as stored with its idempotency key (compact JSON of every field)."""
+        return _ENCODER.encode(self).decode()
+
+    @classmethod
+    def decode(cls, text: str | bytes, *, replayed: bool = False) -> Decision:
+        """A stored decision (from :meth:`encode`, or the ``to_dict`` JSON of older records)."""
+        decision = _DECODER.decode(text)
+        return replace(decision, replayed=True) if replayed else decision
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:
         return cls(
@@ -153,3 +165,7 @@ class Decision:
             if data.get("period_end") is None
             else datetime.fromisoformat(data["period_end"]),
         )
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(Decision)

@@ -10,7 +10,6 @@ increments; nothing is decided from a snapshot.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -198,7 +197,7 @@ def _remember(
             by_account.setdefault(entry[0].event.account_id, []).append(entry)
     for account_id, entries in sorted(by_account.items()):
         rows = [
-            (item.event.idempotency_key or "", item.request_hash, json.dumps(decision.to_dict()))
+            (item.event.idempotency_key or "", item.request_hash, decision.encode())
             for item, decision, _, _ in entries
         ]
         stored = tx.save_idempotency_many(account_id, rows, now)

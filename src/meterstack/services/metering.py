@@ -9,7 +9,6 @@ before it inside the same transaction, so a request applies to all of its scopes
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import AccountState
 from meterstack.services.batch import consume_batch
 from meterstack.services.context import ServiceContext
+from meterstack.services.express import Express
 from meterstack.services.holds import insert_hold, sweep
 from meterstack.services.validation import (
     key_quota,
@@ -78,6 +78,7 @@ class _Applied:
 class Metering:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        self.express = Express(ctx)
 
     # ------------------------------------------------------------------ consume
 
@@ -98,6 +99,9 @@ class Metering:
         return self._consume(tx, event, now, None)
 
     def consume(self, event: UsageEvent) -> Decision:
+        decision = self.express.consume(event, request_hash(event, "consume"))
+        if decision is not None:
+            return decision
         with self.ctx.store.transaction() as tx:
             return self._consume(tx, event, self.ctx.now(), None)
 
@@ -165,7 +169,9 @@ class Metering:
             catalog.policies.near_limit_percent,
             hold=hold,
         )
-        if hold_request is not None:
+        if hold_request is None:
+            self.express.learn(event, state.version, catalog, plan, period, state.pending_at)
+        else:
             decision = insert_hold(
                 tx,
                 catalog,
@@ -272,9 +278,7 @@ class Metering:
     def _remember(
         self, tx: Transaction, account_id: str, key: str, request_hash: str, decision: Decision
     ) -> bool:
-        return tx.save_idempotency(
-            account_id, key, request_hash, json.dumps(decision.to_dict()), decision.as_of
-        )
+        return tx.save_idempotency(account_id, key, request_hash, decision.encode(), decision.as_of)
 
     def _stored(
         self, tx: Transaction, account_id: str, key: str | None, request_hash: str, now: datetime
@@ -306,9 +310,7 @@ class Metering:
                 f"idempotency key {key!r} was already used for a different request",
                 idempotency_key=key,
             )
-        data = json.loads(decision)
-        data["replayed"] = True
-        return Decision.from_dict(data)
+        return Decision.decode(decision, replayed=True)
 
     def lost_race(
         self,
@@ -338,6 +340,11 @@ class Metering:
         if stored is None:  # it lapsed meanwhile: this event stands after all
             return self.decide(tx, event, now)
         return stored
+
+    def purge_idempotency_keys(self) -> int:
+        """Delete the keys older than the retention (D7); how many went."""
+        with self.ctx.store.transaction() as tx:
+            return tx.purge_idempotency(self.ctx.now() - self.ctx.idempotency_retention)
 
     # ------------------------------------------------------------------ check
 

@@ -142,7 +142,8 @@ class Dialect:
         """A timestamp as the driver stores it (UTC)."""
         instant = instant.astimezone(UTC)
         if self.is_sqlite:
-            return instant.strftime(SQLITE_TIME_FORMAT)
+            # The SQLITE_TIME_FORMAT text, written by isoformat (several times faster).
+            return instant.replace(tzinfo=None).isoformat(" ", "microseconds")
         return instant
 
     def from_ts(self, value: Any) -> datetime:

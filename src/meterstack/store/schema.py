@@ -66,6 +66,7 @@ resources = Table(
 )
 
 #: One row per (account, item, scope, period): the O(1) aggregate every check reads (A11).
+#: On SQLite the rows live in their primary key's b-tree (WITHOUT ROWID): one lookup per write.
 counters = Table(
     "counters",
     metadata,
@@ -77,8 +78,11 @@ counters = Table(
     Column("used", BigInteger, nullable=False),
     Column("held", BigInteger, nullable=False),
     Column("overage", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
+#: D7. Keyed by (account, key) only: a key is written once per request, so any other index costs
+#: a page write on the hot path; the retention purge scans (``Engine.purge_idempotency_keys``).
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
@@ -87,7 +91,7 @@ idempotency_keys = Table(
     Column("request_hash", String(64), nullable=False),
     Column("decision", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Index("ix_idempotency_keys_created_at", "created_at"),
+    sqlite_with_rowid=False,
 )
 
 reservations = Table(

@@ -9,11 +9,14 @@ upserts serialize writers of the same counter, and scopes are always touched in 
 from __future__ import annotations
 
 import json
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from meterstack.rules.admission import Totals
@@ -21,6 +24,13 @@ from meterstack.rules.terms import PROJECT_KIND, AccountState, LimitOverride
 from meterstack.store.dialect import Dialect, StoreUrl, create_sql_engine, parse_store_url
 from meterstack.store.migrate import upgrade
 
+#: The conditional increment, on a row that exists (the common case: one b-tree lookup).
+_COUNTER_UPDATE = """
+UPDATE counters SET used = used + :d_used, held = held + :d_held, overage = overage + {overage}
+WHERE account_id = :account_id AND item = :item AND scope = :scope AND period = :period{condition}
+RETURNING used, held, overage{version}
+"""
+#: The same, creating the row on the scope's first use in the period.
 _COUNTER_UPSERT = """
 INSERT INTO counters (account_id, item, scope, period, used, held, overage)
 VALUES (:account_id, :item, :scope, :period, :d_used, :d_held, :d_overage)
@@ -35,11 +45,28 @@ RETURNING used, held, overage{version}
 _VERSION = ", (SELECT version FROM accounts WHERE id = :account_id)"
 _OVERAGE_NONE = "0"
 _OVERAGE_FROM = (
-    "CASE WHEN counters.used + excluded.used <= :overage_from THEN 0 "
-    "WHEN counters.used >= :overage_from THEN excluded.used "
-    "ELSE counters.used + excluded.used - :overage_from END"
+    "CASE WHEN {used} + :d_used <= :overage_from THEN 0 "
+    "WHEN {used} >= :overage_from THEN :d_used "
+    "ELSE {used} + :d_used - :overage_from END"
 )
 _BOUND = "WHERE counters.used + counters.held + excluded.used + excluded.held <= :bound"
+_UPDATE_BOUND = " AND used + held + :d_used + :d_held <= :bound"
+
+
+@lru_cache(maxsize=16)
+def _increment_sql(update: bool, overage: bool, bound: bool, version: bool) -> str:
+    """The increment statement for one combination of options, built once."""
+    if update:
+        return _COUNTER_UPDATE.format(
+            overage=_OVERAGE_FROM.format(used="used") if overage else _OVERAGE_NONE,
+            condition=_UPDATE_BOUND if bound else "",
+            version=_VERSION if version else "",
+        )
+    return _COUNTER_UPSERT.format(
+        overage=_OVERAGE_FROM.format(used="counters.used") if overage else _OVERAGE_NONE,
+        condition=_BOUND if bound else "",
+        version=_VERSION if version else "",
+    )
 
 
 @dataclass(frozen=True)
@@ -78,6 +105,9 @@ class SqlStore:
         self.url: StoreUrl = parse_store_url(url)
         self.engine = create_sql_engine(self.url, pool_size=pool_size)
         self.dialect = Dialect(self.url.backend)
+        self._idle: list[Any] = []
+        self._keep_idle = pool_size
+        _forget_after_fork(self)
         if self.url.schema is not None:
             with self.engine.begin() as connection:
                 connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.url.schema}"')
@@ -89,32 +119,69 @@ class SqlStore:
         return self.url.backend
 
     def close(self) -> None:
+        self._drop_idle(close=True)
         self.engine.dispose()
+
+    # A unit of work takes a pooled connection and gives it back. SQLAlchemy's pool costs more
+    # per checkout than a whole SQLite transaction, so connections that were checked out once
+    # stay checked out in a LIFO stash of this store (``list.pop``/``append`` are atomic); the
+    # pool still opens, counts and finally closes them. A broken connection is not stashed.
+
+    def _acquire(self) -> Any:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return self.engine.raw_connection()
+
+    def _give_back(self, connection: Any, healthy: bool) -> None:
+        if healthy and len(self._idle) < self._keep_idle:
+            self._idle.append(connection)
+        else:
+            connection.close()
+
+    def _drop_idle(self, *, close: bool) -> None:
+        idle, self._idle = self._idle, []
+        if close:
+            for connection in idle:
+                connection.close()
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """One unit of work: commits when the block ends, rolls back if it raises."""
-        connection = self.engine.raw_connection()
+        connection = self._acquire()
+        healthy = False
+        cursor = connection.cursor()
         try:
-            cursor = connection.cursor()
+            self.dialect.begin(cursor)
+            tx = Transaction(cursor, self.dialect)
             try:
-                self.dialect.begin(cursor)
-                tx = Transaction(cursor, self.dialect)
-                try:
-                    yield tx
-                except BaseException:
-                    _rollback(connection, cursor, self.dialect)
-                    raise
-                if tx.rollback_only:
-                    _rollback(connection, cursor, self.dialect)
-                elif self.dialect.is_sqlite:
-                    cursor.execute("COMMIT")
-                else:
-                    connection.commit()
-            finally:
-                cursor.close()
+                yield tx
+            except BaseException:
+                _rollback(connection, cursor, self.dialect)
+                healthy = True
+                raise
+            if tx.rollback_only:
+                _rollback(connection, cursor, self.dialect)
+            elif self.dialect.is_sqlite:
+                cursor.execute("COMMIT")
+            else:
+                connection.commit()
+            healthy = True
         finally:
-            connection.close()
+            cursor.close()
+            self._give_back(connection, healthy)
+
+
+def _forget_after_fork(store: SqlStore) -> None:
+    """A forked child must not share its parent's open connections: it opens its own."""
+    reference = weakref.ref(store)
+
+    def forget() -> None:
+        alive = reference()
+        if alive is not None:
+            alive._drop_idle(close=False)
+
+    os.register_at_fork(after_in_child=forget)
 
 
 def _rollback(connection: Any, cursor: Any, dialect: Dialect) -> None:
@@ -420,12 +487,14 @@ class Transaction:
         bound: int | None = None,
         overage_from: int | None = None,
         read_version: bool = False,
+        create: bool = True,
     ) -> Totals | None:
         """Add to a counter if the new used + held stays within ``bound``; None if refused.
 
         This conditional increment is the only place where admission happens. With
         ``read_version``, the account's version as of this statement lands in
-        :attr:`last_version`.
+        :attr:`last_version`. With ``create=False`` a counter that does not exist yet is not
+        created, and None means "refused or absent".
         """
         if bound is not None and d_used + d_held > bound:
             # The row may not exist yet, and an insert would admit unconditionally.
@@ -433,25 +502,22 @@ class Transaction:
         first_overage = 0
         if overage_from is not None:
             first_overage = max(0, min(d_used, d_used - overage_from))
-        text = _COUNTER_UPSERT.format(
-            overage=_OVERAGE_NONE if overage_from is None else _OVERAGE_FROM,
-            condition="" if bound is None else _BOUND,
-            version=_VERSION if read_version else "",
-        )
-        row = self.one(
-            text,
-            {
-                "account_id": account_id,
-                "item": item,
-                "scope": scope,
-                "period": period,
-                "d_used": d_used,
-                "d_held": d_held,
-                "d_overage": first_overage,
-                "bound": bound,
-                "overage_from": overage_from,
-            },
-        )
+        params = {
+            "account_id": account_id,
+            "item": item,
+            "scope": scope,
+            "period": period,
+            "d_used": d_used,
+            "d_held": d_held,
+            "d_overage": first_overage,
+            "bound": bound,
+            "overage_from": overage_from,
+        }
+        options = (overage_from is not None, bound is not None, read_version)
+        row = self.one(_increment_sql(True, *options), params)
+        if row is None and create:
+            # No row yet, or the bound refused: the upsert creates the row or refuses again.
+            row = self.one(_increment_sql(False, *options), params)
         if row is None:
             return None
         if read_version:

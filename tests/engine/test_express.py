@@ -1,0 +1,204 @@
+"""The express lane of consume: taken for the ordinary request, and never deciding differently."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from meterstack import Engine, ManualClock
+from meterstack.errors import MeterstackError
+from meterstack.services.express import Express
+
+EngineFactory = Callable[..., Engine]
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _count_express(engine: Engine) -> list[bool]:
+    """Record, per consume, whether the express lane answered it."""
+    seen: list[bool] = []
+    lane: Express = engine._metering.express
+    original = lane.consume
+
+    def spy(*args: Any) -> Any:
+        decision = original(*args)
+        seen.append(decision is not None)
+        return decision
+
+    lane.consume = spy  # type: ignore[method-assign,assignment]
+    return seen
+
+
+def test_d7_express_lane_answers_repeated_keyed_consumes_and_leaves_replays_to_the_general_path(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")
+    project = engine.create_project(account.id)
+    seen = _count_express(engine)
+
+    first = engine.consume(account.id, "api_calls", 1, project_id=project.id, idempotency_key="a")
+    second = engine.consume(account.id, "api_calls", 2, project_id=project.id, idempotency_key="b")
+    replay = engine.consume(account.id, "api_calls", 2, project_id=project.id, idempotency_key="b")
+
+    assert seen == [False, True, False]  # no route yet; the route; a key already stored
+    assert (first.used, second.used, replay.used) == (1, 3, 3)
+    assert (second.replayed, replay.replayed) == (False, True)
+    assert replay.to_dict() | {"replayed": False} == second.to_dict()
+    assert engine.usage(account.id)["api_calls"].used == 3
+    assert engine.usage(account.id, project_id=project.id)["api_calls"].used == 3
+
+
+def test_c7_express_route_ends_with_its_period(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")
+    engine.consume(account.id, "api_calls", 7)
+    seen = _count_express(engine)
+
+    clock.advance(timedelta(days=31))
+    fresh = engine.consume(account.id, "api_calls", 1)
+
+    assert seen == [False]
+    assert (fresh.used, fresh.period) == (1, "2026-02")
+
+
+def test_a5_express_lane_refusal_is_decided_by_the_general_path(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")
+    engine.consume(account.id, "logic_engine_calls", 49_999)
+    seen = _count_express(engine)
+
+    last = engine.consume(account.id, "logic_engine_calls", 1)
+    refused = engine.consume(account.id, "logic_engine_calls", 1)
+
+    assert seen == [True, False]
+    assert (last.allowed, last.used, last.remaining) == (True, 50_000, 0)
+    assert (refused.allowed, refused.http_status, refused.used) == (False, 429, 50_000)
+
+
+# ------------------------------------------------------------------ the lane changes nothing
+
+_CONSUME = st.tuples(
+    st.just("consume"),
+    st.sampled_from([None, 0, 1]),
+    st.integers(1, 15),
+    st.sampled_from([None, None, "k1", "k2", "k3"]),
+)
+_OPERATIONS = st.lists(
+    st.one_of(
+        _CONSUME,
+        _CONSUME,
+        _CONSUME,
+        st.tuples(st.just("limit"), st.sampled_from([None, None, 0, 1]), st.integers(0, 40)),
+        st.tuples(st.just("overage"), st.booleans()),
+        st.tuples(st.just("advance"), st.integers(0, 20)),
+    ),
+    min_size=1,
+    max_size=30,
+)
+#: Overage past a small limit, a replay, a project cap, a new period: each path of the lane.
+_EVERY_PATH = [
+    ("limit", None, 5),
+    ("overage", True),
+    ("consume", 0, 3, "k1"),
+    ("consume", 0, 3, "k2"),
+    ("consume", 0, 3, "k2"),
+    ("limit", 1, 4),
+    ("consume", 1, 2, None),
+    ("consume", 1, 2, None),
+    ("consume", 1, 1, None),
+    ("advance", 20),
+    ("advance", 20),
+    ("consume", None, 4, "k1"),
+    ("consume", None, 4, None),
+]
+
+
+class _World:
+    """One engine on its own database, with its account and two projects."""
+
+    def __init__(self, folder: Path, name: str, clock: ManualClock, express: bool) -> None:
+        self.engine = Engine.open(
+            f"sqlite:///{folder / name}.db", catalog="agentstack", clock=clock
+        )
+        if not express:
+            self.engine._metering.express.consume = lambda *args: None  # type: ignore[method-assign]
+        self.account = self.engine.create_account(plan="starter").id
+        self.projects = [self.engine.create_project(self.account).id for _ in range(2)]
+
+    def project(self, index: int | None) -> str | None:
+        return None if index is None else self.projects[index]
+
+    def run(self, operation: tuple[Any, ...]) -> Any:
+        kind = operation[0]
+        engine = self.engine
+        try:
+            if kind == "consume":
+                _, project, quantity, key = operation
+                decision = engine.consume(
+                    self.account,
+                    "logic_engine_calls",
+                    quantity,
+                    project_id=self.project(project),
+                    idempotency_key=key,
+                )
+                return self.neutral(decision.to_dict())
+            if kind == "limit":
+                _, project, limit = operation
+                engine.set_limit(
+                    self.account, "logic_engine_calls", limit, project_id=self.project(project)
+                )
+            elif kind == "overage":
+                engine.set_overage(self.account, operation[1], meter="logic_engine_calls")
+        except MeterstackError as error:
+            return (type(error).__name__, self.neutral(str(error)))
+        return None
+
+    def neutral(self, value: Any) -> Any:
+        """The answer with this world's ids replaced by names both worlds share."""
+        text = repr(value).replace(self.account, "ACCOUNT")
+        for index, project in enumerate(self.projects):
+            text = text.replace(project, f"PROJECT{index}")
+        return text
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(operations=_OPERATIONS)
+@example(operations=_EVERY_PATH)
+@example(operations=[("consume", None, 1, None), ("limit", None, 2), ("consume", None, 2, None)])
+def test_d2_express_lane_decides_exactly_as_the_general_path(
+    operations: list[tuple[Any, ...]],
+) -> None:
+    clock = ManualClock(START)
+    with tempfile.TemporaryDirectory() as folder:
+        express = _World(Path(folder), "express", clock, express=True)
+        general = _World(Path(folder), "general", clock, express=False)
+        try:
+            for operation in operations:
+                if operation[0] == "advance":
+                    clock.advance(timedelta(days=operation[1]))
+                    continue
+                assert express.run(operation) == general.run(operation), operation
+            totals = [
+                world.engine.usage(world.account)["logic_engine_calls"]
+                for world in (express, general)
+            ]
+            assert [(t.used, t.overage_units) for t in totals] == [
+                (totals[1].used, totals[1].overage_units)
+            ] * 2
+        finally:
+            express.engine.close()
+            general.engine.close()
