@@ -187,3 +187,16 @@ def test_plans_migrate_shows_then_moves_grandfathered_accounts(
     assert "plans.starter.price.monthly: 29.00 -> 39.00 (stricter)" in shown.stdout
     assert json.loads(moved.stdout)[0]["account_id"] == account.stdout.strip()
     assert after.stdout.startswith("0 accounts would move")
+
+
+def test_d7_purge_keys_reports_how_many_keys_went(database: str) -> None:
+    options = ["--database", database, "--catalog", "flowstack"]
+    account = runner.invoke(app, ["accounts", "create", "--plan", "free", *options]).stdout.strip()
+    runner.invoke(app, ["consume", account, "sessions", "1", "--key", "k1", *options])
+
+    purged = runner.invoke(app, ["purge-keys", *options])
+
+    assert purged.exit_code == 0
+    assert purged.stdout.strip() == "0 idempotency keys past the retention deleted"
+    replay = runner.invoke(app, ["consume", account, "sessions", "1", "--key", "k1", *options])
+    assert json.loads(replay.stdout)["replayed"] is True

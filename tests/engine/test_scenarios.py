@@ -450,6 +450,22 @@ def test_d7_keys_are_scoped_per_account_and_kept_35_days(
     assert not engine.consume(one.id, "api_calls", 1, idempotency_key="k").replayed
 
 
+def test_d7_purge_deletes_only_keys_past_the_retention(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")
+    engine.consume(account.id, "api_calls", 1, idempotency_key="old")
+    clock.advance(timedelta(days=30))
+    engine.consume(account.id, "api_calls", 1, idempotency_key="recent")
+    clock.advance(timedelta(days=5, seconds=1))
+
+    assert engine.purge_idempotency_keys() == 1
+    assert engine.purge_idempotency_keys() == 0
+    assert engine.consume(account.id, "api_calls", 1, idempotency_key="recent").replayed
+    assert not engine.consume(account.id, "api_calls", 1, idempotency_key="old").replayed
+
+
 def test_d7_batches_decide_each_event_on_its_own_key(open_engine: EngineFactory) -> None:
     engine = open_engine("flowstack")
     account = engine.create_account(plan="free")

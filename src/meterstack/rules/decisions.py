@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -25,8 +24,9 @@ class DecisionCode(StrEnum):
     MODULE_NOT_ALLOWED = "module_not_allowed"
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(msgspec.Struct, frozen=True, kw_only=True):
+    """One answer, immutable; a C-level struct, since every request builds one."""
+
     allowed: bool
     code: DecisionCode
     http_status: int
@@ -53,7 +53,7 @@ class Decision:
     #: True when the answer is the stored decision of an earlier request with the same key.
     replayed: bool = False
     reservation_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
     #: When the period ends and the meter starts again at zero; None for counts and levels.
     period_end: datetime | None = None
 
@@ -137,7 +137,11 @@ class Decision:
     def decode(cls, text: str | bytes, *, replayed: bool = False) -> Decision:
         """A stored decision (from :meth:`encode`, or the ``to_dict`` JSON of older records)."""
         decision = _DECODER.decode(text)
-        return replace(decision, replayed=True) if replayed else decision
+        return decision.but(replayed=True) if replayed else decision
+
+    def but(self, **changes: Any) -> Decision:
+        """A copy with ``changes`` (the decision itself never changes)."""
+        return msgspec.structs.replace(self, **changes)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:

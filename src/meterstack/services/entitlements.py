@@ -117,7 +117,7 @@ class Entitlements:
                 now,
                 catalog.policies.near_limit_percent,
             )
-            return replace(decision, message="level recorded", extra={"level": after.used})
+            return decision.but(message="level recorded", extra={"level": after.used})
 
     def _gauge_scope(
         self,
@@ -232,7 +232,7 @@ class Entitlements:
                     committed_quantity=None,
                 )
             )
-            decision = replace(decision, message="lease acquired", reservation_id=lease_id)
+            decision = decision.but(message="lease acquired", reservation_id=lease_id)
             return Lease(lease_id, account_id, item, expires_at, decision)
 
     def renew_lease(self, lease_id: str, *, ttl: timedelta | None = None) -> Reservation:

@@ -99,8 +99,7 @@ def insert_hold(
             committed_quantity=None,
         )
     )
-    return replace(
-        decision,
+    return decision.but(
         reservation_id=reservation_id,
         extra={**decision.extra, "expires_at": expires_at.isoformat()},
     )
@@ -188,8 +187,7 @@ class Holds:
         if excess:
             extra["excess_units"] = excess
             warnings = (*warnings, f"{excess} {row.item} recorded beyond the {row.quantity} held")
-        return replace(
-            decision,
+        return decision.but(
             message="hold committed",
             reservation_id=row.id,
             warnings=warnings,
