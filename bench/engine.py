@@ -7,9 +7,10 @@ For each backend (SQLite file in WAL mode; PostgreSQL when reachable) it measure
 - ``consume_many`` of 100 events per call, per event.
 It prints rates, p50/p99 latencies and the ratios the project targets (consume >= 0.5x raw;
 consume_many >= 5x single consume per event). Absolute numbers depend on the machine; the ratios
-are what to compare.
+are what to compare. The measures run interleaved, in short rounds, so that a drift of the
+machine or the database (a checkpoint, a noisy neighbour) weighs on every measure alike.
 
-    python bench/engine.py [--seconds 3] [--postgres postgresql://postgres@127.0.0.1:5432/test]
+    python bench/engine.py [--seconds 3] [--rounds 10] [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from meterstack import Engine, UsageEvent
@@ -46,24 +48,45 @@ class Measure:
         return f"  {self.name:<42} {self.rate:>10,.0f} /s   p50 {p50:7.3f} ms   p99 {p99:7.3f} ms"
 
 
-def run(name: str, seconds: float, operation: Callable[[int], int]) -> Measure:
-    """Call ``operation(i)`` (which returns how many operations it did) for ``seconds``."""
-    latencies: list[float] = []
-    done = 0
-    index = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while True:
-        began = time.perf_counter()
-        if began >= deadline:
-            break
-        done += operation(index)
-        latencies.append(time.perf_counter() - began)
-        index += 1
-    return Measure(name, done, time.perf_counter() - start, latencies)
+@dataclass
+class Timed:
+    """One measure's operation, and what its rounds have measured so far."""
+
+    name: str
+    #: ``operation(i)`` does the i-th operation(s) and returns how many it did.
+    operation: Callable[[int], int]
+    operations: int = 0
+    seconds: float = 0.0
+    next_index: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def round(self, seconds: float) -> None:
+        """Call the operation for ``seconds`` more."""
+        start = time.perf_counter()
+        deadline = start + seconds
+        while True:
+            began = time.perf_counter()
+            if began >= deadline:
+                break
+            self.operations += self.operation(self.next_index)
+            self.latencies.append(time.perf_counter() - began)
+            self.next_index += 1
+        self.seconds += time.perf_counter() - start
+
+    def result(self) -> Measure:
+        return Measure(self.name, self.operations, self.seconds, self.latencies)
 
 
-def raw_update(engine: Engine, seconds: float) -> Measure:
+def interleaved(seconds: float, rounds: int, *timed: Timed) -> list[Measure]:
+    """``seconds`` of each measure, in ``rounds`` alternating rounds."""
+    for _ in range(rounds):
+        for measure in timed:
+            measure.round(seconds / rounds)
+    return [measure.result() for measure in timed]
+
+
+@contextmanager
+def raw_update(engine: Engine) -> Iterator[Timed]:
     """The baseline: one conditional single-row UPDATE … RETURNING per transaction."""
     store = engine._ctx.store  # the same driver, pragmas and commit mode as the engine
     dialect = store.dialect
@@ -90,13 +113,14 @@ def raw_update(engine: Engine, seconds: float) -> Measure:
         return 1
 
     try:
-        return run("raw conditional UPDATE ... RETURNING", seconds, once)
+        yield Timed("raw conditional UPDATE ... RETURNING", once)
     finally:
         cursor.close()
         connection.close()
 
 
-def raw_same_work(engine: Engine, seconds: float) -> Measure:
+@contextmanager
+def raw_same_work(engine: Engine) -> Iterator[Timed]:
     """A second reference: the SQL a keyed two-scope consume needs at least, without the engine.
 
     Two conditional counter updates and one idempotency row per transaction. It shows how much
@@ -146,7 +170,7 @@ def raw_same_work(engine: Engine, seconds: float) -> Measure:
         return 1
 
     try:
-        return run("raw SQL of a keyed 2-scope consume", seconds, once)
+        yield Timed("raw SQL of a keyed 2-scope consume", once)
     finally:
         cursor.close()
         connection.close()
@@ -159,30 +183,22 @@ def _commit(connection: object, cursor: object, is_sqlite: bool) -> None:
         connection.commit()  # type: ignore[attr-defined]
 
 
-def bench_backend(label: str, url: str, seconds: float) -> tuple[float, float]:
+def bench_backend(label: str, url: str, seconds: float, rounds: int) -> tuple[float, float]:
     with Engine.open(url, catalog="agentstack") as engine:
         account = engine.create_account(plan="pro")
         engine.set_limit(account.id, "api_calls", "unlimited")
         project = engine.create_project(account.id)
         run_id = uuid.uuid4().hex[:8]
-        raw = raw_update(engine, seconds)
-        same_work = raw_same_work(engine, seconds)
-        single = run(
-            "consume (2 scopes + idempotency key)",
-            seconds,
-            lambda i: (
-                bool(
-                    engine.consume(
-                        account.id,
-                        "api_calls",
-                        1,
-                        project_id=project.id,
-                        idempotency_key=f"{run_id}-one-{i}",
-                    )
-                )
-                or 1
-            ),
-        )
+
+        def single_consume(i: int) -> int:
+            engine.consume(
+                account.id,
+                "api_calls",
+                1,
+                project_id=project.id,
+                idempotency_key=f"{run_id}-one-{i}",
+            )
+            return 1
 
         def batch(i: int) -> int:
             events = [
@@ -192,7 +208,15 @@ def bench_backend(label: str, url: str, seconds: float) -> tuple[float, float]:
             engine.consume_many(events)
             return BATCH
 
-        many = run(f"consume_many ({BATCH} events), per event", seconds, batch)
+        with raw_update(engine) as raw_timed, raw_same_work(engine) as same_timed:
+            raw, same_work, single, many = interleaved(
+                seconds,
+                rounds,
+                raw_timed,
+                same_timed,
+                Timed("consume (2 scopes + idempotency key)", single_consume),
+                Timed(f"consume_many ({BATCH} events), per event", batch),
+            )
     print(f"{label}")
     for measure in (raw, same_work, single, many):
         print(measure.line())
@@ -216,17 +240,24 @@ def postgres_reachable() -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each measure")
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds per measure")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         bench_backend(
-            "SQLite (WAL, synchronous=NORMAL)", f"sqlite:///{Path(folder) / 'b.db'}", args.seconds
+            "SQLite (WAL, synchronous=NORMAL)",
+            f"sqlite:///{Path(folder) / 'b.db'}",
+            args.seconds,
+            args.rounds,
         )
     if postgres_reachable():
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         try:
             bench_backend(
-                "PostgreSQL (synchronous commit)", f"{args.postgres}?schema={schema}", args.seconds
+                "PostgreSQL (synchronous commit)",
+                f"{args.postgres}?schema={schema}",
+                args.seconds,
+                args.rounds,
             )
         finally:
             import psycopg

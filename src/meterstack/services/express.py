@@ -22,7 +22,6 @@ from meterstack.catalog.schema import Catalog
 from meterstack.rules.admission import (
     AdmissionPlan,
     ScopeBound,
-    Totals,
     classify_admitted,
     overage_delta,
 )
@@ -112,28 +111,21 @@ class Express:
         )
         try:
             with self.ctx.store.transaction() as tx:
-                account_after = Totals()
-                account_overage = 0
-                for index, bound in enumerate(plan.scopes):
-                    after = tx.increment(
-                        event.account_id,
-                        plan.item,
-                        bound.scope,
-                        plan.period_key,
-                        d_used=plan.quantity,
-                        bound=bound.bound,
-                        overage_from=bound.overage_from,
-                        read_version=index == 0,
-                        create=False,
-                    )
-                    if after is None:
-                        raise _DetourError  # refused, or no counter yet
-                    if index == 0:
-                        if tx.last_version != route.version:
-                            self._routes.pop(route_key, None)
-                            raise _DetourError
-                        account_after = after
-                        account_overage = overage_delta(bound, after.used, plan.quantity)
+                outcome = tx.increment_scopes(
+                    event.account_id,
+                    plan.item,
+                    plan.period_key,
+                    [(bound.scope, bound.bound, bound.overage_from) for bound in plan.scopes],
+                    plan.quantity,
+                )
+                if outcome is None:
+                    raise _DetourError  # refused, or no counter yet
+                totals, version = outcome
+                if version != route.version:
+                    self._routes.pop(route_key, None)
+                    raise _DetourError
+                account_after = totals[0]
+                account_overage = overage_delta(plan.scopes[0], account_after.used, plan.quantity)
                 decision = classify_admitted(
                     plan, account_after, account_overage, now, route.near_limit_percent
                 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +54,43 @@ _UPDATE_BOUND = " AND used + held + :d_used + :d_held <= :bound"
 
 
 @lru_cache(maxsize=16)
+@lru_cache(maxsize=64)
+def _scopes_sql(shape: tuple[tuple[bool, bool], ...]) -> str:
+    """PostgreSQL: lock the scopes' counters in scope order, then add to each within its bound.
+
+    ``shape`` says, per scope, whether it has a bound and where overage starts. The ORDER BY …
+    FOR UPDATE takes the row locks in one global order (the order of the other paths: account,
+    then project); the UPDATE's bound is re-checked on the row's latest version.
+    """
+    scopes = ", ".join(f":s{index}" for index in range(len(shape)))
+    bounds = " ".join(
+        f"WHEN :s{index} THEN :b{index}" for index, (bounded, _) in enumerate(shape) if bounded
+    )
+    overages = " ".join(
+        f"WHEN :s{index} THEN "
+        + _OVERAGE_FROM.format(used="c.used")
+        .replace(":overage_from", f":o{index}")
+        .replace(":d_used", ":q")
+        for index, (_, overage) in enumerate(shape)
+        if overage
+    )
+    condition = (
+        f" AND c.used + c.held + :q <= CASE c.scope {bounds} ELSE c.used + c.held + :q END"
+        if bounds
+        else ""
+    )
+    overage = f"CASE c.scope {overages} ELSE 0 END" if overages else "0"
+    return (
+        "WITH locked AS (SELECT scope FROM counters WHERE account_id = :account_id "
+        f"AND item = :item AND period = :period AND scope IN ({scopes}) ORDER BY scope FOR UPDATE) "
+        f"UPDATE counters AS c SET used = c.used + :q, overage = c.overage + {overage} "
+        "FROM locked WHERE c.account_id = :account_id AND c.item = :item "
+        f"AND c.period = :period AND c.scope = locked.scope{condition} "
+        "RETURNING c.scope, c.used, c.held, c.overage, "
+        "(SELECT version FROM accounts WHERE id = :account_id)"
+    )
+
+
 def _increment_sql(update: bool, overage: bool, bound: bool, version: bool) -> str:
     """The increment statement for one combination of options, built once."""
     if update:
@@ -523,6 +560,67 @@ class Transaction:
         if read_version:
             self.last_version = None if row[3] is None else int(row[3])
         return Totals(used=int(row[0]), held=int(row[1]), overage=int(row[2]))
+
+    def increment_scopes(
+        self,
+        account_id: str,
+        item: str,
+        period: str,
+        steps: Sequence[tuple[str, int | None, int | None]],
+        quantity: int,
+    ) -> tuple[list[Totals], int | None] | None:
+        """Add ``quantity`` to existing counters, each within its bound: the totals in order
+        and the account's version; None when one refused or has no counter yet.
+
+        ``steps`` are (scope, bound, overage from), in lock order. On None the other scopes may
+        have moved: the caller must roll the transaction back. On PostgreSQL one statement
+        locks the rows in scope order and updates them all (a round trip per scope saved).
+        """
+        if not self.dialect.is_sqlite:
+            return self._increment_scopes_at_once(account_id, item, period, steps, quantity)
+        totals: list[Totals] = []
+        for scope, bound, overage_from in steps:
+            after = self.increment(
+                account_id,
+                item,
+                scope,
+                period,
+                d_used=quantity,
+                bound=bound,
+                overage_from=overage_from,
+                read_version=not totals,
+                create=False,
+            )
+            if after is None:
+                return None
+            totals.append(after)
+        return totals, self.last_version
+
+    def _increment_scopes_at_once(
+        self,
+        account_id: str,
+        item: str,
+        period: str,
+        steps: Sequence[tuple[str, int | None, int | None]],
+        quantity: int,
+    ) -> tuple[list[Totals], int | None] | None:
+        params: dict[str, Any] = {
+            "account_id": account_id,
+            "item": item,
+            "period": period,
+            "q": quantity,
+        }
+        for index, (scope, bound, overage_from) in enumerate(steps):
+            params[f"s{index}"] = scope
+            params[f"b{index}"] = bound
+            params[f"o{index}"] = overage_from
+        shape = tuple((bound is not None, overage is not None) for _, bound, overage in steps)
+        rows = self.all(_scopes_sql(shape), params)
+        if len(rows) != len(steps):
+            return None
+        by_scope = {row[0]: Totals(int(row[1]), int(row[2]), int(row[3])) for row in rows}
+        version = rows[0][4]
+        return [by_scope[scope] for scope, _, _ in steps], None if version is None else int(version)
 
     def adjust(
         self,
