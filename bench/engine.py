@@ -4,6 +4,7 @@ For each backend (SQLite file in WAL mode; PostgreSQL when reachable) it measure
 - the baseline: one single-row conditional ``UPDATE … RETURNING`` per transaction, through the
   same driver, pragmas and commit mode as the engine;
 - ``consume`` touching two scopes (account and project) with an idempotency key;
+- the same consume from 8 threads at once, which group commit lets share transactions;
 - ``consume_many`` of 100 events per call, per event.
 It prints rates, p50/p99 latencies and the ratios the project targets (consume >= 0.5x raw;
 consume_many >= 5x single consume per event). Absolute numbers depend on the machine; the ratios
@@ -22,6 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,9 @@ from pathlib import Path
 from meterstack import Engine, UsageEvent
 
 BATCH = 100
+#: Concurrent callers of ``consume``, and the requests each round hands them at once.
+THREADS = 8
+BURST = 256
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class Timed:
     seconds: float = 0.0
     next_index: int = 0
     latencies: list[float] = field(default_factory=list)
+    #: False when the operation records its requests' latencies itself (concurrent callers).
+    time_each_call: bool = True
 
     def round(self, seconds: float) -> None:
         """Call the operation for ``seconds`` more."""
@@ -69,7 +76,8 @@ class Timed:
             if began >= deadline:
                 break
             self.operations += self.operation(self.next_index)
-            self.latencies.append(time.perf_counter() - began)
+            if self.time_each_call:
+                self.latencies.append(time.perf_counter() - began)
             self.next_index += 1
         self.seconds += time.perf_counter() - start
 
@@ -208,23 +216,42 @@ def bench_backend(label: str, url: str, seconds: float, rounds: int) -> tuple[fl
             engine.consume_many(events)
             return BATCH
 
-        with raw_update(engine) as raw_timed, raw_same_work(engine) as same_timed:
-            raw, same_work, single, many = interleaved(
-                seconds,
-                rounds,
-                raw_timed,
-                same_timed,
-                Timed("consume (2 scopes + idempotency key)", single_consume),
-                Timed(f"consume_many ({BATCH} events), per event", batch),
-            )
+        concurrent = Timed(
+            f"consume from {THREADS} threads (group commit)", lambda i: 0, time_each_call=False
+        )
+
+        def timed_consume(i: int) -> None:
+            began = time.perf_counter()
+            single_consume(i)
+            concurrent.latencies.append(time.perf_counter() - began)
+
+        with ThreadPoolExecutor(THREADS) as pool:
+
+            def burst(i: int) -> int:
+                start = i * BURST + 10**9  # keys apart from the single consumes'
+                list(pool.map(timed_consume, range(start, start + BURST)))
+                return BURST
+
+            concurrent.operation = burst
+            with raw_update(engine) as raw_timed, raw_same_work(engine) as same_timed:
+                raw, same_work, single, grouped, many = interleaved(
+                    seconds,
+                    rounds,
+                    raw_timed,
+                    same_timed,
+                    Timed("consume (2 scopes + idempotency key)", single_consume),
+                    concurrent,
+                    Timed(f"consume_many ({BATCH} events), per event", batch),
+                )
     print(f"{label}")
-    for measure in (raw, same_work, single, many):
+    for measure in (raw, same_work, single, grouped, many):
         print(measure.line())
     single_ratio = single.rate / raw.rate
     many_ratio = many.rate / single.rate
     print(f"  consume / raw UPDATE:               {single_ratio:5.2f}x   (target >= 0.5x)")
     print(f"  raw SQL of the same work / raw UPDATE: {same_work.rate / raw.rate:5.2f}x")
     print(f"  consume / raw SQL of the same work: {single.rate / same_work.rate:5.2f}x")
+    print(f"  consume, {THREADS} threads / raw UPDATE:   {grouped.rate / raw.rate:5.2f}x")
     print(f"  consume_many per event / consume:   {many_ratio:5.2f}x   (target >= 5x)")
     return single_ratio, many_ratio
 

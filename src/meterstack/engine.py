@@ -34,6 +34,7 @@ from meterstack.rules.terms import END_USER_KIND
 from meterstack.services.accounts import Account, Accounts, PackGrant, ResourceObject
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
 from meterstack.services.entitlements import Entitlements, Lease
+from meterstack.services.grouping import GroupCommit
 from meterstack.services.holds import Holds, Reservation
 from meterstack.services.keys import Keys
 from meterstack.services.metering import Metering, UsageEvent
@@ -64,6 +65,7 @@ class Engine(KeysMixin):
         provider = provider or LocalProvider()
         self._accounts = Accounts(ctx)
         self._metering = Metering(ctx)
+        self._grouped = GroupCommit(self._metering)
         self._holds = Holds(ctx)
         self._usage = Usage(ctx)
         self._keys = Keys(ctx)
@@ -256,7 +258,7 @@ class Engine(KeysMixin):
         With ``api_key_id``, the key's own quota on the meter (A8) is one more bound.
         """
         event = UsageEvent(account_id, meter, quantity, project_id, idempotency_key, api_key_id)
-        return self._metering.consume(event)
+        return self._grouped.consume(event)
 
     def check(
         self,

@@ -53,7 +53,6 @@ _BOUND = "WHERE counters.used + counters.held + excluded.used + excluded.held <=
 _UPDATE_BOUND = " AND used + held + :d_used + :d_held <= :bound"
 
 
-@lru_cache(maxsize=16)
 @lru_cache(maxsize=64)
 def _scopes_sql(shape: tuple[tuple[bool, bool], ...]) -> str:
     """PostgreSQL: lock the scopes' counters in scope order, then add to each within its bound.
@@ -91,6 +90,7 @@ def _scopes_sql(shape: tuple[tuple[bool, bool], ...]) -> str:
     )
 
 
+@lru_cache(maxsize=16)
 def _increment_sql(update: bool, overage: bool, bound: bool, version: bool) -> str:
     """The increment statement for one combination of options, built once."""
     if update:

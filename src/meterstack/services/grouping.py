@@ -1,0 +1,117 @@
+"""Group commit: concurrent ``consume`` calls of one engine share a transaction.
+
+A durable decision costs a commit; on SQLite one writer commits at a time, so threads that
+consume at once would queue for the lock one commit each. Instead the first caller becomes the
+leader: it decides its own event alone (the express lane, when nothing waits), and while it
+does, the callers that arrive queue up. When it is done it hands the queue to the first of them,
+who decides all of them in one transaction with ``consume_many``, where each event is still
+decided on its own and in arrival order, and wakes the rest. No caller returns before the
+transaction holding its event has committed, so every answer is as durable as a lone one.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from meterstack.errors import MeterstackError
+from meterstack.rules.decisions import Decision
+
+if TYPE_CHECKING:
+    from meterstack.services.metering import Metering, UsageEvent
+
+#: The most events one shared transaction decides; the rest wait for the next.
+MAX_GROUP = 256
+
+
+class _Caller:
+    """One waiting ``consume``: its event, then its answer."""
+
+    __slots__ = ("_gate", "decision", "error", "event", "leads")
+
+    def __init__(self, event: UsageEvent) -> None:
+        self.event = event
+        self._gate = threading.Lock()
+        self._gate.acquire()
+        self.decision: Decision | None = None
+        self.error: BaseException | None = None
+        #: Woken to lead the next group rather than with an answer.
+        self.leads = False
+
+    def wait(self) -> None:
+        self._gate.acquire()
+
+    def wake(self) -> None:
+        self._gate.release()
+
+    def answer(self) -> Decision:
+        if self.error is not None:
+            raise self.error
+        assert self.decision is not None
+        return self.decision
+
+
+class GroupCommit:
+    def __init__(self, metering: Metering) -> None:
+        self.metering = metering
+        self._mutex = threading.Lock()
+        self._waiting: list[_Caller] = []
+        self._deciding = False
+
+    def consume(self, event: UsageEvent) -> Decision:
+        with self._mutex:
+            if not self._deciding:
+                self._deciding = True
+                caller = None
+            else:
+                caller = _Caller(event)
+                self._waiting.append(caller)
+        if caller is None:
+            try:
+                return self.metering.consume(event)
+            finally:
+                self._hand_over()
+        caller.wait()
+        if caller.leads:
+            self._lead(caller)
+        return caller.answer()
+
+    def _lead(self, first: _Caller) -> None:
+        """Decide ``first`` and the callers queued behind it in one transaction."""
+        with self._mutex:
+            group = [first, *self._waiting[: MAX_GROUP - 1]]
+            del self._waiting[: MAX_GROUP - 1]
+        try:
+            if len(group) == 1:
+                results: list[Decision | MeterstackError] = [self._alone(first.event)]
+            else:
+                results = self.metering.consume_many([caller.event for caller in group])
+        except BaseException as error:  # the transaction failed: every caller hears why
+            for caller in group:
+                caller.error = error
+        else:
+            for caller, result in zip(group, results, strict=True):
+                if isinstance(result, MeterstackError):
+                    caller.error = result
+                else:
+                    caller.decision = result
+        finally:
+            self._hand_over()
+            for caller in group[1:]:
+                caller.wake()
+
+    def _alone(self, event: UsageEvent) -> Decision | MeterstackError:
+        try:
+            return self.metering.consume(event)
+        except MeterstackError as error:
+            return error
+
+    def _hand_over(self) -> None:
+        """Pass the lead to the first queued caller, or stand down when none waits."""
+        with self._mutex:
+            if not self._waiting:
+                self._deciding = False
+                return
+            following = self._waiting.pop(0)
+        following.leads = True
+        following.wake()
