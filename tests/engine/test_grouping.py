@@ -14,18 +14,34 @@ from meterstack.services.metering import UsageEvent
 EngineFactory = Callable[..., Engine]
 
 
+class _Queue(list[Any]):
+    """The engine's queue of waiting callers, telling the test each time one joins."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.joined = threading.Condition()
+
+    def append(self, caller: Any) -> None:
+        with self.joined:
+            super().append(caller)
+            self.joined.notify_all()
+
+
 class _SlowLeader:
-    """Holds the first (lone) consume until the others have queued behind it."""
+    """Holds the first (lone) consume until ``queued`` callers wait behind it."""
 
     def __init__(self, engine: Engine, queued: int) -> None:
         self.metering = engine._metering
-        self.queued = queued
         self.groups: list[int] = []
-        self.release = threading.Event()
+        self.leading = threading.Event()
+        self.queue = _Queue()
+        engine._grouped._waiting = self.queue
         lone, many = self.metering.consume, self.metering.consume_many
 
         def slow_consume(event: UsageEvent) -> Decision:
-            assert self.release.wait(10), "the other callers never queued"
+            self.leading.set()
+            with self.queue.joined:
+                assert self.queue.joined.wait_for(lambda: len(self.queue) >= queued, 10)
             return lone(event)
 
         def counted_many(events: Sequence[UsageEvent]) -> list[Decision | MeterstackError]:
@@ -34,14 +50,6 @@ class _SlowLeader:
 
         self.metering.consume = slow_consume  # type: ignore[method-assign]
         self.metering.consume_many = counted_many  # type: ignore[method-assign]
-        self.grouping = engine._grouped
-
-    def wait_for_queue(self) -> None:
-        for _ in range(1000):
-            if len(self.grouping._waiting) >= self.queued:
-                break
-            threading.Event().wait(0.01)
-        self.release.set()
 
 
 def _run(
@@ -75,12 +83,8 @@ def test_d7_callers_queued_behind_a_commit_share_one_transaction_with_their_own_
 
     with ThreadPoolExecutor(1) as lone:
         lone_answer = lone.submit(engine.consume, **first)
-        while not engine._grouped._deciding:
-            threading.Event().wait(0.001)
-        waiter = threading.Thread(target=leader.wait_for_queue)
-        waiter.start()
+        assert leader.leading.wait(10)
         answers = _run(engine, others, threads=len(others))
-        waiter.join()
         assert lone_answer.result().used == 6
 
     assert leader.groups == [5]

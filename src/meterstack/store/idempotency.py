@@ -1,0 +1,102 @@
+"""SQL of idempotency keys (D7): the stored decision of each admitted keyed request."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from meterstack.store.statements import Statements
+
+
+class IdempotencyStatements(Statements):
+    def save_idempotency(
+        self, account_id: str, key: str, request_hash: str, decision: str, now: datetime
+    ) -> bool:
+        """Store an admitted decision under its key; False if the key is already taken."""
+        row = self.one(
+            "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
+            "VALUES (:account_id, :key, :request_hash, :decision, :created_at) "
+            "ON CONFLICT DO NOTHING RETURNING account_id",
+            {
+                "account_id": account_id,
+                "key": key,
+                "request_hash": request_hash,
+                "decision": decision,
+                "created_at": self.ts(now),
+            },
+        )
+        return row is not None
+
+    def save_idempotency_many(
+        self, account_id: str, rows: list[tuple[str, str, str]], now: datetime
+    ) -> set[str]:
+        """Store many admitted decisions (key, request hash, decision); the keys stored."""
+        params: dict[str, Any] = {"account_id": account_id, "created_at": self.ts(now)}
+        if self.dialect.is_sqlite:
+            values = []
+            for index, (key, request_hash, decision) in enumerate(rows):
+                params[f"k{index}"] = key
+                params[f"h{index}"] = request_hash
+                params[f"d{index}"] = decision
+                values.append(f"(:account_id, :k{index}, :h{index}, :d{index}, :created_at)")
+            source = f"VALUES {', '.join(values)}"
+        else:
+            # One JSON parameter keeps the statement text (and its plan) the same whatever the
+            # batch size, and is much cheaper to send than text arrays.
+            params["rows"] = json.dumps([{"k": k, "h": h, "d": d} for k, h, d in rows])
+            source = (
+                "SELECT :account_id, k, h, d, :created_at "
+                "FROM json_to_recordset(:rows::json) AS t(k text, h text, d text)"
+            )
+        stored = self.all(
+            "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
+            f"{source} ON CONFLICT DO NOTHING RETURNING key",
+            params,
+        )
+        return {str(row[0]) for row in stored}
+
+    def idempotency_many(
+        self, account_id: str, keys: list[str]
+    ) -> dict[str, tuple[str, str, datetime]]:
+        """The stored records of those ``keys`` that exist."""
+        params: dict[str, Any] = {"account_id": account_id}
+        if self.dialect.is_sqlite:
+            names = []
+            for index, key in enumerate(keys):
+                params[f"k{index}"] = key
+                names.append(f":k{index}")
+            match = f"key IN ({', '.join(names)})"
+        else:
+            params["keys"] = json.dumps(keys)
+            match = "key IN (SELECT json_array_elements_text(:keys::json))"
+        rows = self.all(
+            "SELECT key, request_hash, decision, created_at FROM idempotency_keys "
+            f"WHERE account_id = :account_id AND {match}",
+            params,
+        )
+        return {
+            str(row[0]): (str(row[1]), str(row[2]), self.dialect.from_ts(row[3])) for row in rows
+        }
+
+    def idempotency(self, account_id: str, key: str) -> tuple[str, str, datetime] | None:
+        row = self.one(
+            "SELECT request_hash, decision, created_at FROM idempotency_keys "
+            "WHERE account_id = :account_id AND key = :key",
+            {"account_id": account_id, "key": key},
+        )
+        if row is None:
+            return None
+        return str(row[0]), str(row[1]), self.dialect.from_ts(row[2])
+
+    def delete_idempotency(self, account_id: str, key: str) -> None:
+        self.execute(
+            "DELETE FROM idempotency_keys WHERE account_id = :account_id AND key = :key",
+            {"account_id": account_id, "key": key},
+        )
+
+    def purge_idempotency(self, before: datetime) -> int:
+        cursor = self.execute(
+            "DELETE FROM idempotency_keys WHERE created_at < :before", {"before": self.ts(before)}
+        )
+        return int(cursor.rowcount)

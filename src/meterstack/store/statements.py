@@ -1,0 +1,35 @@
+"""The statements of one transaction: what every domain's SQL runs through."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from meterstack.store.dialect import Dialect
+
+
+class Statements:
+    """An open transaction's cursor; subclasses add the SQL of one domain each."""
+
+    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+        self.cursor = cursor
+        self.dialect = dialect
+        #: Set by a service that decided to undo everything (a refused request).
+        self.rollback_only = False
+        #: What services read once per transaction (account states by id).
+        self.memo: dict[str, Any] = {}
+        #: The account version read by the last ``increment(read_version=True)``.
+        self.last_version: int | None = None
+
+    def execute(self, text: str, params: dict[str, Any] | None = None) -> Any:
+        self.cursor.execute(self.dialect.sql(text), params or {})
+        return self.cursor
+
+    def one(self, text: str, params: dict[str, Any] | None = None) -> Any:
+        return self.execute(text, params).fetchone()
+
+    def all(self, text: str, params: dict[str, Any] | None = None) -> list[Any]:
+        return list(self.execute(text, params).fetchall())
+
+    def ts(self, instant: datetime) -> Any:
+        return self.dialect.ts(instant)
