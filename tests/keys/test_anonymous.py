@@ -154,6 +154,21 @@ def test_a7_an_email_of_an_account_created_by_the_operator_is_taken_too(
         _convert(engine, issued.key, email="grace@example.com")
 
 
+def test_a7_operator_created_accounts_check_their_email_and_compare_it_without_case(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("agentstack")
+    first = engine.create_account(plan="starter", email="Grace@Example.com")
+
+    with pytest.raises(EmailTakenError) as taken:
+        engine.create_account(plan="starter", email="grace@example.COM")
+    with pytest.raises(InvalidEmailError):
+        engine.create_account(plan="starter", email="grace")
+
+    assert engine.account(first.id).email == "grace@example.com"
+    assert (taken.value.http_status, taken.value.code) == (409, "email_taken")
+
+
 @pytest.mark.parametrize(
     ("changes", "error", "code", "message"),
     [

@@ -25,6 +25,7 @@ from meterstack.catalog.schema import (
     Unlimited,
 )
 from meterstack.errors import (
+    EmailTakenError,
     InvalidInputError,
     NotFoundError,
     RefusedError,
@@ -47,8 +48,9 @@ from meterstack.rules.terms import (
     plan_of,
 )
 from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.registration import checked_email
 from meterstack.services.validation import validate_item, validate_meter, validate_project
-from meterstack.store.keys import project_key_ids, revoke_api_key
+from meterstack.store.keys import email_taken, project_key_ids, revoke_api_key
 from meterstack.store.sql import AccountRow, Transaction
 
 #: Resource counters are not per period: they hold the current count.
@@ -121,6 +123,8 @@ class Accounts:
                 + ", ".join(catalog.policies.intervals),
                 interval=interval,
             )
+        if email is not None:
+            email = checked_email(email)
         now = self.ctx.now()
         row = AccountRow(
             id=new_id("acct"),
@@ -136,6 +140,10 @@ class Accounts:
             name=name,
         )
         with self.ctx.store.transaction() as tx:
+            if email is not None and email_taken(tx, email):
+                raise EmailTakenError(
+                    f"an account with the email {email!r} already exists", email=email
+                )
             tx.insert_account(row)
             # D10: the first period's fee is invoiced in advance, when the subscription starts.
             period = period_for(catalog.policies.period, now, now)

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from meterstack.errors import EmailTakenError
 from meterstack.rules.terms import PROJECT_KIND, AccountState, LimitOverride
-from meterstack.store.statements import Statements
+from meterstack.store.statements import UNIQUE_VIOLATION, Statements
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,15 @@ class AccountStatements(Statements):
         )
 
     def insert_account(self, row: AccountRow) -> None:
+        """Raises :class:`EmailTakenError` when a concurrent creation took the email first."""
+        try:
+            self._insert_account(row)
+        except UNIQUE_VIOLATION:
+            raise EmailTakenError(
+                f"an account with the email {row.email!r} already exists", email=row.email
+            ) from None
+
+    def _insert_account(self, row: AccountRow) -> None:
         self.execute(
             "INSERT INTO accounts (id, catalog_hash, plan_id, billing_interval, status, "
             "period_anchor, created_at, version, anonymous, email, name) VALUES (:id, "

@@ -6,18 +6,13 @@ The key text itself is never stored: a row holds the non-secret lookup id and a 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
-
 from meterstack.errors import EmailTakenError
 from meterstack.store.sql import Transaction
-
-#: A unique constraint refused the statement (the driver's own error, on either backend).
-_UNIQUE_VIOLATION = (sqlite3.IntegrityError, psycopg.IntegrityError)
+from meterstack.store.statements import UNIQUE_VIOLATION
 
 _COLUMNS = (
     "id, account_id, project_id, kind, lookup, secret_hash, name, modules, quotas, "
@@ -129,7 +124,7 @@ def register_account(
                 "anonymous": True,
             },
         )
-    except _UNIQUE_VIOLATION:
+    except UNIQUE_VIOLATION:
         raise EmailTakenError(
             f"an account with the email {email!r} already exists", email=email
         ) from None

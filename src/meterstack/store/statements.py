@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from typing import Any
 
+import psycopg
+
 from meterstack.store.dialect import Dialect
+
+#: A unique constraint refused the statement (the driver's own error, on either backend).
+UNIQUE_VIOLATION = (sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
 class Statements:
