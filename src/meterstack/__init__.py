@@ -1,5 +1,6 @@
 """meterstack: plans-as-code billing, usage metering and real-time quota enforcement."""
 
+from meterstack.async_engine import AsyncEngine
 from meterstack.clock import Clock, ManualClock, SystemClock
 from meterstack.engine import Engine
 from meterstack.errors import MeterstackError
@@ -12,6 +13,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ApiKey",
+    "AsyncEngine",
     "Clock",
     "Decision",
     "DecisionCode",

@@ -1,0 +1,151 @@
+"""The engine's async face: every call of :class:`Engine`, awaitable.
+
+The engine talks to its database through blocking drivers, so each call runs in a worker thread
+and the event loop goes on meanwhile. Concurrent ``consume`` calls, as an async server makes them,
+meet in the engine's group commit and share transactions. The methods are the engine's own, with
+the same arguments, answers and errors; only ``open``, ``close`` and the ``async with`` block
+differ.
+
+    async with await AsyncEngine.open("sqlite:///billing.db", catalog="agentstack") as engine:
+        account = await engine.create_account(plan="free")
+        decision = await engine.consume(account.id, "api_calls", 1, idempotency_key="req-42")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial, wraps
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from meterstack.catalog.schema import Catalog
+from meterstack.clock import Clock
+from meterstack.engine import Engine
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Worker threads one async engine uses at most (the engine's default pool has 20 connections).
+DEFAULT_THREADS = 20
+
+
+def _in_thread(
+    method: Callable[Concatenate[Engine, P], R],
+) -> Callable[Concatenate[AsyncEngine, P], Awaitable[R]]:
+    """``Engine.method`` as a coroutine method run in one of the engine's worker threads."""
+
+    @wraps(method)
+    async def call(self: AsyncEngine, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        work = partial(method, self.engine, *args, **kwargs)
+        return await anyio.to_thread.run_sync(work, limiter=self._threads)
+
+    return call
+
+
+class AsyncEngine:
+    """An :class:`Engine` whose calls are awaited; ``engine`` is the engine itself."""
+
+    def __init__(self, engine: Engine, *, threads: int = DEFAULT_THREADS) -> None:
+        self.engine = engine
+        self._threads = anyio.CapacityLimiter(threads)
+
+    @classmethod
+    async def open(cls, *args: Any, threads: int = DEFAULT_THREADS, **options: Any) -> AsyncEngine:
+        """:meth:`Engine.open` (which migrates the store) in a worker thread."""
+        engine = await anyio.to_thread.run_sync(partial(Engine.open, *args, **options))
+        return cls(engine, threads=threads)
+
+    async def close(self) -> None:
+        await anyio.to_thread.run_sync(self.engine.close)
+
+    async def __aenter__(self) -> AsyncEngine:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.engine.catalog
+
+    @property
+    def clock(self) -> Clock:
+        return self.engine.clock
+
+    @property
+    def backend(self) -> str:
+        return self.engine.backend
+
+    # Metering
+    consume = _in_thread(Engine.consume)
+    check = _in_thread(Engine.check)
+    consume_many = _in_thread(Engine.consume_many)
+    reserve = _in_thread(Engine.reserve)
+    commit = _in_thread(Engine.commit)
+    release = _in_thread(Engine.release)
+    usage = _in_thread(Engine.usage)
+    purge_idempotency_keys = _in_thread(Engine.purge_idempotency_keys)
+    # Accounts, resources and entitlements
+    create_account = _in_thread(Engine.create_account)
+    account = _in_thread(Engine.account)
+    create_project = _in_thread(Engine.create_project)
+    delete_project = _in_thread(Engine.delete_project)
+    create_resource = _in_thread(Engine.create_resource)
+    delete_resource = _in_thread(Engine.delete_resource)
+    resources = _in_thread(Engine.resources)
+    set_active = _in_thread(Engine.set_active)
+    set_read_only = _in_thread(Engine.set_read_only)
+    check_write = _in_thread(Engine.check_write)
+    create_end_user = _in_thread(Engine.create_end_user)
+    set_gauge = _in_thread(Engine.set_gauge)
+    adjust_gauge = _in_thread(Engine.adjust_gauge)
+    gauge = _in_thread(Engine.gauge)
+    acquire_lease = _in_thread(Engine.acquire_lease)
+    renew_lease = _in_thread(Engine.renew_lease)
+    release_lease = _in_thread(Engine.release_lease)
+    require_feature = _in_thread(Engine.require_feature)
+    require_module = _in_thread(Engine.require_module)
+    # Operator levers and packs
+    set_overage = _in_thread(Engine.set_overage)
+    set_limit = _in_thread(Engine.set_limit)
+    clear_limit = _in_thread(Engine.clear_limit)
+    set_feature = _in_thread(Engine.set_feature)
+    set_price = _in_thread(Engine.set_price)
+    set_charge = _in_thread(Engine.set_charge)
+    grant_pack = _in_thread(Engine.grant_pack)
+    buy_pack = _in_thread(Engine.buy_pack)
+    purchase_pack = _in_thread(Engine.purchase_pack)
+    pack_for = _in_thread(Engine.pack_for)
+    # API keys and registration
+    create_api_key = _in_thread(Engine.create_api_key)
+    revoke_api_key = _in_thread(Engine.revoke_api_key)
+    authenticate = _in_thread(Engine.authenticate)
+    create_anonymous_account = _in_thread(Engine.create_anonymous_account)
+    convert_anonymous = _in_thread(Engine.convert_anonymous)
+    # Subscriptions and payments
+    subscription = _in_thread(Engine.subscription)
+    change_plan = _in_thread(Engine.change_plan)
+    cancel = _in_thread(Engine.cancel)
+    resume = _in_thread(Engine.resume)
+    checkout = _in_thread(Engine.checkout)
+    get_checkout = _in_thread(Engine.get_checkout)
+    pay_checkout = _in_thread(Engine.pay_checkout)
+    apply_payment_event = _in_thread(Engine.apply_payment_event)
+    portal_url = _in_thread(Engine.portal_url)
+    migration_plan = _in_thread(Engine.migration_plan)
+    migrate_accounts = _in_thread(Engine.migrate_accounts)
+    # Invoices
+    close_period = _in_thread(Engine.close_period)
+    invoices = _in_thread(Engine.invoices)
+    invoice = _in_thread(Engine.invoice)
+    pay_invoice = _in_thread(Engine.pay_invoice)
+    void_invoice = _in_thread(Engine.void_invoice)
+    mark_uncollectible = _in_thread(Engine.mark_uncollectible)
