@@ -50,7 +50,8 @@ class SqlStore:
     # A unit of work takes a pooled connection and gives it back. SQLAlchemy's pool costs more
     # per checkout than a whole SQLite transaction, so connections that were checked out once
     # stay checked out in a LIFO stash of this store (``list.pop``/``append`` are atomic); the
-    # pool still opens, counts and finally closes them. A broken connection is not stashed.
+    # pool still opens, counts and finally closes them. A connection whose transaction could not
+    # end (the server went away, the link broke) is invalidated: the pool replaces it.
 
     def _acquire(self) -> Any:
         try:
@@ -59,7 +60,10 @@ class SqlStore:
             return self.engine.raw_connection()
 
     def _give_back(self, connection: Any, healthy: bool) -> None:
-        if healthy and len(self._idle) < self._keep_idle:
+        if not healthy:
+            connection.invalidate()
+            connection.close()
+        elif len(self._idle) < self._keep_idle:
             self._idle.append(connection)
         else:
             connection.close()
@@ -82,8 +86,9 @@ class SqlStore:
             try:
                 yield tx
             except BaseException:
-                _rollback(connection, cursor, self.dialect)
-                healthy = True
+                # The block's error is the one to report; a rollback that fails too only says
+                # the connection is gone.
+                healthy = _rolled_back(connection, cursor, self.dialect)
                 raise
             if tx.rollback_only:
                 _rollback(connection, cursor, self.dialect)
@@ -107,6 +112,15 @@ def _forget_after_fork(store: SqlStore) -> None:
             alive._drop_idle(close=False)
 
     os.register_at_fork(after_in_child=forget)
+
+
+def _rolled_back(connection: Any, cursor: Any, dialect: Dialect) -> bool:
+    """Roll back; False when that failed (the connection is unusable)."""
+    try:
+        _rollback(connection, cursor, dialect)
+    except Exception:
+        return False
+    return True
 
 
 def _rollback(connection: Any, cursor: Any, dialect: Dialect) -> None:

@@ -1,0 +1,33 @@
+"""Pooled connections: a connection the server dropped is replaced, not handed out again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import psycopg
+import pytest
+
+from meterstack import Engine
+
+EngineFactory = Callable[..., Engine]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_a_connection_dropped_by_the_server_fails_one_request_and_is_replaced(
+    open_engine: EngineFactory, store_url: str
+) -> None:
+    engine = open_engine("flowstack")
+    account = engine.create_account(plan="free")
+    engine.consume(account.id, "sessions", 1)
+    stashed = engine._ctx.store._idle
+    pids = [connection.dbapi_connection.info.backend_pid for connection in stashed]
+    with psycopg.connect(store_url.split("?", maxsplit=1)[0], autocommit=True) as admin:
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    with pytest.raises(psycopg.OperationalError):
+        engine.consume(account.id, "sessions", 2)
+    after = [engine.consume(account.id, "sessions", 1) for _ in range(len(pids) + 1)]
+
+    assert [decision.used for decision in after] == list(range(2, len(pids) + 3))
