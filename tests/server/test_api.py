@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
+import psycopg
+import pytest
 
 from meterstack import Engine, ManualClock
 
@@ -344,3 +346,28 @@ def test_d19_anonymous_sign_ups_are_rate_limited_per_client_address(
     assert [first.status_code, second.status_code] == [201, 201]
     assert (third.status_code, third.json()["error"]["code"]) == (429, "rate_limited")
     assert later.status_code == 201
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_d7_a_lost_database_connection_is_503_store_unavailable_and_a_retry_succeeds(
+    live_service: Callable[..., Any], store_url: str
+) -> None:
+    client = live_service("flowstack")
+    account_id, _ = _account(client, "free")
+    url = f"/v1/accounts/{account_id}/consume"
+    body = {"meter": "sessions", "quantity": 1, "idempotency_key": "retry-me"}
+    engine: Engine = client.app.state.engine
+    pids = [c.dbapi_connection.info.backend_pid for c in engine._ctx.store._idle]
+    with psycopg.connect(store_url.split("?", maxsplit=1)[0], autocommit=True) as admin:
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    lost = client.post(url, json=body, headers=OPERATOR)
+    retried = client.post(url, json=body, headers=OPERATOR)
+    again = client.post(url, json=body, headers=OPERATOR)
+
+    assert (lost.status_code, lost.json()["error"]["code"]) == (503, "store_unavailable")
+    assert lost.headers["Retry-After"] == "1"
+    assert (retried.status_code, retried.json()["used"]) == (200, 1)
+    assert (again.json()["used"], again.json()["replayed"]) == (1, True)

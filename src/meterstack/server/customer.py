@@ -20,7 +20,7 @@ from meterstack.server.views import customer_usage_json, plans_json
 HOUR = timedelta(hours=1)
 
 router = APIRouter(
-    prefix="/api", responses=dict.fromkeys((401, 402, 403, 404, 409, 422, 429), ERROR_SCHEMA)
+    prefix="/api", responses=dict.fromkeys((401, 402, 403, 404, 409, 422, 429, 503), ERROR_SCHEMA)
 )
 
 

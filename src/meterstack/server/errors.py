@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -49,6 +51,20 @@ def install(app: FastAPI) -> None:
         return error_response(
             error.http_status, error.code, error.message, _jsonable(error.details)
         )
+
+    def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
+        # The transaction was rolled back, or its commit's fate is unknown: a retry with the
+        # same idempotency key is safe either way.
+        return error_response(
+            503,
+            "store_unavailable",
+            "the database could not complete the request; retry with the same idempotency key",
+            {"reason": type(error).__name__},
+            headers={"Retry-After": "1"},
+        )
+
+    app.add_exception_handler(sqlite3.OperationalError, _store_unavailable)
+    app.add_exception_handler(psycopg.OperationalError, _store_unavailable)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:

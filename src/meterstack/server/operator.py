@@ -22,7 +22,7 @@ from meterstack.server.errors import ERROR_SCHEMA, refusal_response
 from meterstack.services.metering import UsageEvent
 
 router = APIRouter(
-    prefix="/v1", responses=dict.fromkeys((401, 402, 403, 404, 409, 422, 429), ERROR_SCHEMA)
+    prefix="/v1", responses=dict.fromkeys((401, 402, 403, 404, 409, 422, 429, 503), ERROR_SCHEMA)
 )
 
 Quantity = Field(default=1, ge=1, le=10**15)

@@ -61,18 +61,21 @@ class SqlStore:
 
     def _give_back(self, connection: Any, healthy: bool) -> None:
         if not healthy:
-            connection.invalidate()
-            connection.close()
+            # Whatever broke this one (a restart, a network cut) broke the idle ones as well.
+            for broken in [connection, *self._drop_idle(close=False)]:
+                broken.invalidate()
+                broken.close()
         elif len(self._idle) < self._keep_idle:
             self._idle.append(connection)
         else:
             connection.close()
 
-    def _drop_idle(self, *, close: bool) -> None:
+    def _drop_idle(self, *, close: bool) -> list[Any]:
         idle, self._idle = self._idle, []
         if close:
             for connection in idle:
                 connection.close()
+        return idle
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
