@@ -31,14 +31,16 @@ from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent, Pa
 from meterstack.payments.service import EventOutcome, Payments
 from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import END_USER_KIND
-from meterstack.services.accounts import Account, Accounts, PackGrant, ResourceObject
+from meterstack.services.accounts import Account, Accounts
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
 from meterstack.services.entitlements import Entitlements, Lease
 from meterstack.services.grouping import GroupCommit
 from meterstack.services.holds import Holds, Reservation
 from meterstack.services.keys import Keys
+from meterstack.services.levers import Levers, PackGrant
 from meterstack.services.metering import Metering, UsageEvent
 from meterstack.services.migration import AccountMigration, Migrations
+from meterstack.services.resources import ResourceObject, Resources
 from meterstack.services.subscriptions import PlanChange, Subscription, Subscriptions
 from meterstack.services.usage import Usage, UsageReport
 from meterstack.store.sql import SqlStore
@@ -64,6 +66,8 @@ class Engine(KeysMixin):
         self._ctx = ctx
         provider = provider or LocalProvider()
         self._accounts = Accounts(ctx)
+        self._resources = Resources(ctx)
+        self._levers = Levers(ctx)
         self._metering = Metering(ctx)
         self._grouped = GroupCommit(self._metering)
         self._holds = Holds(ctx)
@@ -162,7 +166,7 @@ class Engine(KeysMixin):
         self, account_id: str, *, name: str | None = None, active: bool = True
     ) -> ResourceObject:
         """A new project; refused past the plan's project (and active project) limit (A10, D12)."""
-        return self._accounts.create_resource(account_id, "projects", name=name, active=active)
+        return self._resources.create_resource(account_id, "projects", name=name, active=active)
 
     def create_resource(
         self,
@@ -172,33 +176,33 @@ class Engine(KeysMixin):
         project_id: str | None = None,
         name: str | None = None,
     ) -> ResourceObject:
-        return self._accounts.create_resource(account_id, kind, project_id=project_id, name=name)
+        return self._resources.create_resource(account_id, kind, project_id=project_id, name=name)
 
     def delete_resource(self, resource_id: str, *, account_id: str | None = None) -> None:
         """Delete an object; its slot is free at once. With ``account_id``, another
         account's object answers 404."""
-        self._accounts.delete_resource(resource_id, account_id=account_id)
+        self._resources.delete_resource(resource_id, account_id=account_id)
 
     delete_project = delete_resource
 
     def resources(self, account_id: str, kind: str | None = None) -> list[ResourceObject]:
         """The account's objects (of one kind), oldest first."""
-        return self._accounts.resources(account_id, kind)
+        return self._resources.resources(account_id, kind)
 
     def set_active(self, resource_id: str, active: bool) -> ResourceObject:
         """Activate (checking the active limit, D12) or deactivate a project."""
-        return self._accounts.set_active(resource_id, active)
+        return self._resources.set_active(resource_id, active)
 
     def set_read_only(self, resource_id: str, read_only: bool) -> ResourceObject:
-        return self._accounts.set_read_only(resource_id, read_only)
+        return self._resources.set_read_only(resource_id, read_only)
 
     def check_write(self, resource_id: str) -> Decision:
         """Allowed, or 403 ``read_only`` for an object beyond the plan's limits (D13)."""
-        return self._accounts.check_write(resource_id)
+        return self._resources.check_write(resource_id)
 
     def create_end_user(self, account_id: str, *, name: str | None = None) -> ResourceObject:
         """An end user of the account, owner of per-user quantities (JSON storage, A2)."""
-        return self._accounts.create_resource(account_id, END_USER_KIND, name=name)
+        return self._resources.create_resource(account_id, END_USER_KIND, name=name)
 
     # ------------------------------------------------------------------ gauges and leases
 
@@ -427,7 +431,7 @@ class Engine(KeysMixin):
         meter: str | None = None,
         project_id: str | None = None,
     ) -> None:
-        self._accounts.set_overage(account_id, enabled, meter=meter, project_id=project_id)
+        self._levers.set_overage(account_id, enabled, meter=meter, project_id=project_id)
 
     def set_limit(
         self,
@@ -438,11 +442,11 @@ class Engine(KeysMixin):
         grace: Decimal | int | str | None = None,
         project_id: str | None = None,
     ) -> None:
-        self._accounts.set_limit(account_id, item, limit, grace=grace, project_id=project_id)
+        self._levers.set_limit(account_id, item, limit, grace=grace, project_id=project_id)
 
     def set_feature(self, account_id: str, feature: str, value: bool | str | None) -> None:
         """An operator's value of a feature for one account (D14); None = the plan's again."""
-        self._accounts.set_feature(account_id, feature, value)
+        self._levers.set_feature(account_id, feature, value)
 
     def set_price(
         self,
@@ -453,7 +457,7 @@ class Engine(KeysMixin):
         clear: bool = False,
     ) -> None:
         """An operator's subscription price for one account (D14); ``clear`` removes it."""
-        self._accounts.set_price(account_id, monthly=monthly, yearly=yearly, clear=clear)
+        self._levers.set_price(account_id, monthly=monthly, yearly=yearly, clear=clear)
 
     def set_charge(
         self,
@@ -465,10 +469,10 @@ class Engine(KeysMixin):
         enabled: bool = False,
     ) -> None:
         """An operator's overage (or usage) price of an item for one account (D14)."""
-        self._accounts.set_charge(account_id, item, charge, kind=kind, enabled=enabled)
+        self._levers.set_charge(account_id, item, charge, kind=kind, enabled=enabled)
 
     def clear_limit(self, account_id: str, item: str, *, project_id: str | None = None) -> None:
-        self._accounts.clear_limit(account_id, item, project_id=project_id)
+        self._levers.clear_limit(account_id, item, project_id=project_id)
 
     def buy_pack(self, account_id: str, pack_id: str) -> PackPurchase:
         """Buy a pack: its own invoice, paid at once on the embedded provider, then the capacity.
@@ -489,7 +493,7 @@ class Engine(KeysMixin):
         return self.buy_pack(account_id, pack_id)
 
     def grant_pack(self, account_id: str, pack_id: str) -> PackGrant:
-        return self._accounts.grant_pack(account_id, pack_id)
+        return self._levers.grant_pack(account_id, pack_id)
 
 
 def _event(event: UsageEvent | Mapping[str, Any]) -> UsageEvent:

@@ -13,7 +13,7 @@ import pytest
 from meterstack import DecisionCode, Engine, ManualClock
 from meterstack.catalog import builtin_names, load_catalog
 from meterstack.errors import InvalidInputError, NotFoundError, RefusedError
-from meterstack.services.accounts import ResourceObject
+from meterstack.services.resources import ResourceObject
 
 EngineFactory = Callable[..., Engine]
 GB = 10**9

@@ -10,7 +10,7 @@ import typer
 from meterstack.cli.metering import CatalogName, Database, fail, open_engine
 from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.errors import MeterstackError
-from meterstack.services.accounts import ResourceObject
+from meterstack.services.resources import ResourceObject
 
 resources_app = typer.Typer(help="Counted objects: create, list, delete.", no_args_is_help=True)
 gauges_app = typer.Typer(help="Stored quantities: set, adjust, show.", no_args_is_help=True)

@@ -16,8 +16,8 @@ from meterstack.invoicing.issue import issue_invoice
 from meterstack.invoicing.model import Invoice, InvoiceLine
 from meterstack.money import round_money
 from meterstack.rules.terms import item_terms, plan_of
-from meterstack.services.accounts import PackGrant
 from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.levers import PackGrant
 from meterstack.store.sql import Transaction
 
 PACK_INVOICE = "pack"

@@ -36,7 +36,7 @@ from meterstack.rules.admission import ACCOUNT_SCOPE, key_scope
 from meterstack.rules.decisions import Decision, DecisionCode
 from meterstack.rules.features import decide_feature
 from meterstack.rules.terms import AccountState
-from meterstack.services.accounts import NO_PERIOD, Account, account_of, admit_resource
+from meterstack.services.accounts import Account, account_of
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.registration import (
     check_password,
@@ -44,6 +44,7 @@ from meterstack.services.registration import (
     checked_name,
     hash_password,
 )
+from meterstack.services.resources import NO_PERIOD, admit_resource
 from meterstack.services.validation import validate_meter, validate_project
 from meterstack.store.keys import (
     ApiKeyRow,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from meterstack.catalog.schema import Catalog
+from meterstack.catalog.schema import Catalog, Feature
 from meterstack.errors import AuthenticationError, InvalidInputError, NotFoundError
 from meterstack.rules.terms import AccountState
 from meterstack.store.keys import api_key
@@ -30,6 +30,18 @@ def validate_meter(catalog: Catalog, meter: str) -> None:
         + ", ".join(sorted(catalog.meters)),
         meter=meter,
     )
+
+
+def validate_feature(catalog: Catalog, feature: str) -> Feature:
+    """The catalog's declaration of ``feature``; a precise error when it has none."""
+    declared = catalog.features.get(feature)
+    if declared is None:
+        raise InvalidInputError(
+            f"unknown feature {feature!r}; catalog {catalog.catalog!r} features: "
+            + ", ".join(catalog.features),
+            feature=feature,
+        )
+    return declared
 
 
 def validate_item(catalog: Catalog, item: str) -> None:
