@@ -1,10 +1,12 @@
-"""A decision as HTTP answers it, shared by the service and the ASGI middleware (C5, D4)."""
+"""The JSON every door answers with: decisions (C5, D4), usage and key listings, shared by the
+service, the ASGI middleware and the CLI."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from meterstack.rules.decisions import Decision
+from meterstack.services.keys import ApiKey
 from meterstack.services.usage import UsageReport
 
 
@@ -53,4 +55,20 @@ def usage_json(report: UsageReport) -> dict[str, Any]:
             }
             for item in report.items.values()
         },
+    }
+
+
+def api_key_json(key: ApiKey) -> dict[str, Any]:
+    """A key as listed (by the operator API and the CLI): everything but its text."""
+    caps = key.caps
+    return {
+        "id": key.id,
+        "prefix": key.prefix,
+        "kind": key.kind,
+        "project_id": key.project_id,
+        "name": key.name,
+        "modules": None if caps is None or caps.modules is None else list(caps.modules),
+        "quotas": {} if caps is None else dict(caps.quotas),
+        "created_at": key.created_at.isoformat(),
+        "revoked_at": None if key.revoked_at is None else key.revoked_at.isoformat(),
     }

@@ -127,6 +127,7 @@ class AsyncEngine:
     # API keys and registration
     create_api_key = _in_thread(Engine.create_api_key)
     revoke_api_key = _in_thread(Engine.revoke_api_key)
+    api_keys = _in_thread(Engine.api_keys)
     authenticate = _in_thread(Engine.authenticate)
     create_anonymous_account = _in_thread(Engine.create_anonymous_account)
     convert_anonymous = _in_thread(Engine.convert_anonymous)

@@ -42,6 +42,16 @@ class KeysMixin:
         """
         self._keys.revoke_api_key(key_id, account_id=account_id)
 
+    def api_keys(
+        self, account_id: str, *, project_id: str | None = None, revoked: bool = False
+    ) -> list[ApiKey]:
+        """The account's keys, oldest first (then by id): prefix, kind, project, caps, dates.
+
+        A key's text is never shown again after its creation. ``project_id`` keeps one
+        project's keys; ``revoked=True`` lists revoked keys too.
+        """
+        return self._keys.api_keys(account_id, project_id=project_id, revoked=revoked)
+
     def authenticate(self, key: str) -> ApiKey:
         """The live key whose text this is; wrong, truncated or revoked: 401 ``invalid_api_key``."""
         return self._keys.authenticate(key)

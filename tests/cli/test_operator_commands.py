@@ -200,3 +200,23 @@ def test_d7_purge_keys_reports_how_many_keys_went(database: str) -> None:
     assert purged.stdout.strip() == "0 idempotency keys past the retention deleted"
     replay = runner.invoke(app, ["consume", account, "sessions", "1", "--key", "k1", *options])
     assert json.loads(replay.stdout)["replayed"] is True
+
+
+def test_a8_keys_list_shows_prefixes_never_the_key_text(database: str) -> None:
+    options = ["--database", database]
+    account = runner.invoke(app, ["accounts", "create", "--plan", "pro", *options]).stdout.strip()
+    created = json.loads(runner.invoke(app, ["keys", "create", account, *options]).stdout)
+    runner.invoke(app, ["keys", "revoke", created["id"], *options])
+
+    live = runner.invoke(app, ["keys", "list", account, "--json", *options])
+    every = runner.invoke(app, ["keys", "list", account, "--revoked", "--json", *options])
+    table = runner.invoke(app, ["keys", "list", account, "--revoked", *options])
+    missing = runner.invoke(app, ["keys", "list", "acct_missing", *options])
+
+    assert json.loads(live.stdout) == {"keys": []}
+    listed = json.loads(every.stdout)["keys"]
+    assert [(key["id"], key["prefix"]) for key in listed] == [(created["id"], created["prefix"])]
+    assert listed[0]["revoked_at"] is not None
+    assert created["prefix"] in table.stdout
+    assert created["key"] not in every.stdout + table.stdout
+    assert missing.exit_code == 1

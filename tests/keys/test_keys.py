@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text
 
-from meterstack import Decision, Engine
+from meterstack import Decision, Engine, ManualClock
 from meterstack.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -415,3 +416,36 @@ def test_deleting_a_project_revokes_its_keys_and_frees_their_slots(
     with pytest.raises(AuthenticationError):
         engine.authenticate(key.key)
     assert (used_before, engine.usage(account.id)["api_keys"].used) == (1, 0)
+
+
+def test_a8_an_account_lists_its_keys_without_their_text(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="pro")
+    project = engine.create_project(account.id)
+    user = engine.create_api_key(account.id, name="laptop")
+    clock.advance(timedelta(seconds=1))
+    capped = engine.create_api_key(
+        account.id, project_id=project.id, modules=["payments"], quotas={"api_calls": 5}
+    )
+    clock.advance(timedelta(seconds=1))
+    gone = engine.create_api_key(account.id, project_id=project.id)
+    engine.revoke_api_key(gone.id)
+
+    live = engine.api_keys(account.id)
+    everything = engine.api_keys(account.id, revoked=True)
+    of_project = engine.api_keys(account.id, project_id=project.id)
+
+    assert [key.id for key in live] == [user.id, capped.id]
+    assert [key.id for key in everything] == [user.id, capped.id, gone.id]
+    assert [key.id for key in of_project] == [capped.id]
+    assert (live[0].name, live[0].kind, live[0].prefix) == ("laptop", "user", user.api_key.prefix)
+    assert live[1].caps is not None
+    assert (live[1].caps.modules, dict(live[1].caps.quotas)) == (("payments",), {"api_calls": 5})
+    assert everything[2].revoked_at is not None
+    assert all(user.key not in repr(key) and capped.key not in repr(key) for key in everything)
+    with pytest.raises(NotFoundError):
+        engine.api_keys("acct_missing")
+    with pytest.raises(NotFoundError):
+        engine.api_keys(account.id, project_id="proj_missing")

@@ -273,6 +273,37 @@ def test_a_project_key_reaches_only_its_project(live_service: Callable[..., Any]
     assert operator.status_code == 403
 
 
+def test_a8_the_operator_lists_an_accounts_keys_without_their_text(
+    live_service: Callable[..., Any],
+) -> None:
+    client = live_service("agentstack")
+    account_id, customer = _account(client, "pro")
+    project = client.post(f"/v1/accounts/{account_id}/projects", json={}, headers=OPERATOR).json()
+    issued = client.post(
+        f"/v1/accounts/{account_id}/keys",
+        json={"project_id": project["id"], "modules": ["analytics"]},
+        headers=OPERATOR,
+    ).json()
+
+    every = client.get(f"/v1/accounts/{account_id}/keys", headers=OPERATOR)
+    of_project = client.get(
+        f"/v1/accounts/{account_id}/keys", params={"project_id": project["id"]}, headers=OPERATOR
+    )
+    as_customer = client.get(f"/v1/accounts/{account_id}/keys", headers=customer)
+
+    assert every.status_code == 200
+    kinds = sorted((key["kind"], key["project_id"] or "") for key in every.json()["keys"])
+    assert kinds == [("project", project["id"]), ("user", "")]
+    (listed,) = of_project.json()["keys"]
+    assert (listed["id"], listed["prefix"], listed["modules"]) == (
+        issued["id"],
+        issued["prefix"],
+        ["analytics"],
+    )
+    assert issued["key"] not in every.text
+    assert as_customer.status_code in (401, 403)
+
+
 def test_the_rest_of_the_operator_api_over_http(live_service: Callable[..., Any]) -> None:
     client = live_service("aerostack")
     account_id, _ = _account(client, "starter")

@@ -1,4 +1,4 @@
-"""``meterstack keys …``: create (the key is shown once) and revoke API keys."""
+"""``meterstack keys …``: create (the key is shown once), list and revoke API keys."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import json
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from meterstack.cli.metering import CatalogName, Database, fail, open_engine
+from meterstack.answers import api_key_json
+from meterstack.cli.metering import AsJson, CatalogName, Database, fail, open_engine
 from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.errors import InvalidInputError, MeterstackError
 
-keys_app = typer.Typer(help="API keys: create, revoke.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 
 
 def _quotas(pairs: list[str]) -> dict[str, int]:
@@ -53,6 +56,43 @@ def create_key(
         except MeterstackError as error:
             fail(error)
     typer.echo(json.dumps({"id": issued.id, "key": issued.key, "prefix": issued.api_key.prefix}))
+
+
+@keys_app.command("list")
+def list_keys(
+    account: Annotated[str, typer.Argument(help="Account id.")],
+    project: Annotated[str | None, typer.Option(help="Only this project's keys.")] = None,
+    revoked: Annotated[bool, typer.Option("--revoked", help="Revoked keys too.")] = False,
+    as_json: AsJson = False,
+    database: Database = DEFAULT_DATABASE_URL,
+    catalog: CatalogName = DEFAULT_CATALOG,
+) -> None:
+    """List an account's keys, oldest first; their text is never shown again."""
+    with open_engine(database, catalog) as engine:
+        try:
+            keys = [
+                api_key_json(key)
+                for key in engine.api_keys(account, project_id=project, revoked=revoked)
+            ]
+        except MeterstackError as error:
+            fail(error)
+    if as_json:
+        typer.echo(json.dumps({"keys": keys}, indent=2))
+        return
+    table = Table("id", "prefix", "kind", "project", "name", "modules", "created", "revoked")
+    for key in keys:
+        modules = key["modules"]
+        table.add_row(
+            key["id"],
+            key["prefix"],
+            key["kind"],
+            key["project_id"] or "",
+            key["name"] or "",
+            "all" if modules is None else ", ".join(modules) or "none",
+            key["created_at"][:19],
+            (key["revoked_at"] or "")[:19],
+        )
+    Console(width=140).print(table)
 
 
 @keys_app.command("revoke")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from meterstack.answers import rate_limit_headers, usage_json
+from meterstack.answers import api_key_json, rate_limit_headers, usage_json
 from meterstack.cli.invoices import invoice_json
 from meterstack.clock import ManualClock
 from meterstack.engine import MAX_TTL_SECONDS
@@ -366,6 +366,19 @@ def create_key(account_id: str, body: KeyBody, _: OperatorDep, engine: EngineDep
         quotas=body.quotas,
     )
     return {"id": issued.id, "key": issued.key, "prefix": issued.api_key.prefix}
+
+
+@router.get("/accounts/{account_id}/keys")
+def list_keys(
+    account_id: str,
+    _: OperatorDep,
+    engine: EngineDep,
+    project_id: str | None = None,
+    revoked: bool = False,
+) -> dict[str, Any]:
+    """The account's keys (never their text), oldest first (then by id)."""
+    keys = engine.api_keys(account_id, project_id=project_id, revoked=revoked)
+    return {"keys": [api_key_json(key) for key in keys]}
 
 
 @router.delete("/accounts/{account_id}/keys/{key_id}", status_code=204)

@@ -48,6 +48,7 @@ from meterstack.services.resources import NO_PERIOD, admit_resource
 from meterstack.services.validation import validate_meter, validate_project
 from meterstack.store.keys import (
     ApiKeyRow,
+    account_api_keys,
     api_key,
     api_key_by_lookup,
     email_taken,
@@ -178,6 +179,18 @@ class Keys:
                 raise NotFoundError(f"account {account_id} has no API key {key_id!r}", id=key_id)
             if revoke_api_key(tx, key_id, self.ctx.now()):
                 self._free_slot(tx, row.account_id, key_id)
+
+    def api_keys(
+        self, account_id: str, *, project_id: str | None = None, revoked: bool = False
+    ) -> list[ApiKey]:
+        """The account's keys (never their text), oldest first (then by id); a project's only with
+        ``project_id``; revoked ones too with ``revoked``."""
+        with self.ctx.store.transaction() as tx:
+            state = self.ctx.state(tx, account_id)
+            if project_id is not None:
+                validate_project(state, project_id)
+            rows = account_api_keys(tx, account_id, revoked=revoked)
+        return [_api_key(row) for row in rows if project_id is None or row.project_id == project_id]
 
     def authenticate(self, key: str) -> ApiKey:
         """The live key whose text this is; anything else is 401 ``invalid_api_key``."""

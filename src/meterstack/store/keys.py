@@ -66,6 +66,17 @@ def api_key_by_lookup(tx: Transaction, lookup: str) -> ApiKeyRow | None:
     return None if row is None else _row(tx, row)
 
 
+def account_api_keys(tx: Transaction, account_id: str, *, revoked: bool) -> list[ApiKeyRow]:
+    """The account's keys, oldest first (then by id); revoked ones too when ``revoked``."""
+    live = "" if revoked else " AND revoked_at IS NULL"
+    rows = tx.all(
+        f"SELECT {_COLUMNS} FROM api_keys WHERE account_id = :account_id{live} "
+        "ORDER BY created_at, id",
+        {"account_id": account_id},
+    )
+    return [_row(tx, row) for row in rows]
+
+
 def revoke_api_key(tx: Transaction, key_id: str, now: datetime) -> bool:
     """Mark a live key revoked; False if it was already revoked (or does not exist).
 
