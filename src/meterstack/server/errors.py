@@ -45,6 +45,15 @@ def refusal_response(decision: Decision) -> JSONResponse:
     )
 
 
+#: What SQLite says when the file is busy, locked, full or unreachable: worth a retry.
+_TRANSIENT_SQLITE = ("locked", "busy", "disk i/o", "unable to open", "is full")
+
+
+def _transient(error: sqlite3.OperationalError) -> bool:
+    message = str(error).lower()
+    return any(sign in message for sign in _TRANSIENT_SQLITE)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(MeterstackError)
     def _domain(_: Request, error: MeterstackError) -> JSONResponse:
@@ -55,6 +64,9 @@ def install(app: FastAPI) -> None:
     def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
         # The transaction was rolled back, or its commit's fate is unknown: a retry with the
         # same idempotency key is safe either way.
+        if isinstance(error, sqlite3.OperationalError) and not _transient(error):
+            # SQLite reports its own mistakes (a missing table…) with this class too: a fault.
+            return error_response(500, "internal_error", "the database refused the statement")
         return error_response(
             503,
             "store_unavailable",
