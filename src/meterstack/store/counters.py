@@ -319,14 +319,11 @@ class CounterStatements(Statements):
 
     def counters_of(self, account_id: str, periods: tuple[str, ...]) -> list[tuple[Any, ...]]:
         """Every counter of an account in the given periods: (item, scope, period, totals)."""
-        params: dict[str, Any] = {"account_id": account_id}
-        names = []
-        for index, period in enumerate(periods):
-            params[f"p{index}"] = period
-            names.append(f":p{index}")
+        within, params = self.one_of("period", periods, "p")
+        params["account_id"] = account_id
         rows = self.all(
             "SELECT item, scope, period, used, held, overage FROM counters WHERE "
-            f"account_id = :account_id AND period IN ({', '.join(names)})",
+            f"account_id = :account_id AND {within}",
             params,
         )
         return [

@@ -60,16 +60,8 @@ class IdempotencyStatements(Statements):
         self, account_id: str, keys: list[str]
     ) -> dict[str, tuple[str, str, datetime]]:
         """The stored records of those ``keys`` that exist."""
-        params: dict[str, Any] = {"account_id": account_id}
-        if self.dialect.is_sqlite:
-            names = []
-            for index, key in enumerate(keys):
-                params[f"k{index}"] = key
-                names.append(f":k{index}")
-            match = f"key IN ({', '.join(names)})"
-        else:
-            params["keys"] = json.dumps(keys)
-            match = "key IN (SELECT json_array_elements_text(:keys::json))"
+        match, params = self.one_of("key", keys, "k")
+        params["account_id"] = account_id
         rows = self.all(
             "SELECT key, request_hash, decision, created_at FROM idempotency_keys "
             f"WHERE account_id = :account_id AND {match}",

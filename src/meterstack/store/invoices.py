@@ -56,20 +56,14 @@ def account_counters(
     tx: Transaction, account_ids: Sequence[str], periods: Sequence[str]
 ) -> dict[tuple[str, str, str], tuple[int, int]]:
     """(account, item, period) -> (used, overage) of the account-wide counters."""
-    params: dict[str, Any] = {}
-    accounts = []
-    for index, account_id in enumerate(account_ids):
-        params[f"a{index}"] = account_id
-        accounts.append(f":a{index}")
-    keys = []
-    for index, period in enumerate(sorted(set(periods))):
-        params[f"p{index}"] = period
-        keys.append(f":p{index}")
-    rows = tx.all(
+    accounts, params = tx.one_of("account_id", account_ids, "a")
+    keys, more = tx.one_of("period", sorted(set(periods)), "p")
+    query = (
         "SELECT account_id, item, period, used, overage FROM counters WHERE scope = 'account' "
-        f"AND account_id IN ({', '.join(accounts)}) AND period IN ({', '.join(keys)})",
-        params,
+        f"AND {accounts} AND {keys}"
     )
+    params |= more
+    rows = tx.all(query, params)
     return {(row[0], row[1], row[2]): (int(row[3]), int(row[4])) for row in rows}
 
 
@@ -79,34 +73,18 @@ def insert_invoices(
     """Insert drafts with their lines; the ids inserted (not those whose period had one)."""
     if not invoices:
         return set()
-    params: dict[str, Any] = {"sequence": sequence, "kind": kind, "status": "draft"}
-    values = []
-    for index, invoice in enumerate(invoices):
-        for name, value in (
-            ("id", invoice.id),
-            ("account_id", invoice.account_id),
-            ("period_key", invoice.period_key),
-            ("period_start", tx.ts(invoice.period_start)),
-            ("period_end", tx.ts(invoice.period_end)),
-            ("currency", invoice.currency),
-            ("plan_id", invoice.plan),
-            ("catalog", invoice.catalog),
-            ("total", str(invoice.total)),
-            ("created_at", tx.ts(invoice.created_at)),
-        ):
-            params[f"{name}{index}"] = value
-        values.append(
-            f"(:id{index}, NULL, :sequence, :account_id{index}, :kind, :period_key{index}, "
-            f":period_start{index}, :period_end{index}, :currency{index}, :plan_id{index}, "
-            f":catalog{index}, :status, :total{index}, :created_at{index}, :created_at{index})"
-        )
     inserted = {
         str(row[0])
         for row in tx.all(
             "INSERT INTO invoices (id, number, sequence, account_id, kind, period_key, "
             "period_start, period_end, currency, plan_id, catalog, status, total, created_at, "
-            f"status_changed_at) VALUES {', '.join(values)} ON CONFLICT DO NOTHING RETURNING id",
-            params,
+            f"status_changed_at) {_invoice_rows(tx, invoices)} ON CONFLICT DO NOTHING RETURNING id",
+            {
+                "sequence": sequence,
+                "kind": kind,
+                "status": "draft",
+                **_invoice_params(tx, invoices),
+            },
         )
     }
     lines = [
@@ -135,6 +113,75 @@ def insert_invoices(
             lines,
         )
     return inserted
+
+
+_INVOICE_FIELDS = (
+    "id",
+    "account_id",
+    "period_key",
+    "period_start",
+    "period_end",
+    "currency",
+    "plan_id",
+    "catalog",
+    "total",
+    "created_at",
+)
+
+
+def _invoice_values(tx: Transaction, invoice: Invoice) -> tuple[Any, ...]:
+    return (
+        invoice.id,
+        invoice.account_id,
+        invoice.period_key,
+        tx.ts(invoice.period_start),
+        tx.ts(invoice.period_end),
+        invoice.currency,
+        invoice.plan,
+        invoice.catalog,
+        str(invoice.total),
+        tx.ts(invoice.created_at),
+    )
+
+
+def _invoice_rows(tx: Transaction, invoices: Sequence[Invoice]) -> str:
+    """The source of the drafts' rows: named VALUES on SQLite, one JSON parameter on PostgreSQL
+    (whose statement text, and plan, then stay the same for any number of invoices)."""
+    if not tx.dialect.is_sqlite:
+        return (
+            "SELECT id, NULL, :sequence, account_id, :kind, period_key, period_start, period_end, "
+            "currency, plan_id, catalog, :status, total, created_at, created_at "
+            "FROM json_to_recordset(:rows::json) AS t(id text, account_id text, period_key text, "
+            "period_start timestamptz, period_end timestamptz, currency text, plan_id text, "
+            "catalog text, total text, created_at timestamptz)"
+        )
+    values = [
+        f"(:id{index}, NULL, :sequence, :account_id{index}, :kind, :period_key{index}, "
+        f":period_start{index}, :period_end{index}, :currency{index}, :plan_id{index}, "
+        f":catalog{index}, :status, :total{index}, :created_at{index}, :created_at{index})"
+        for index in range(len(invoices))
+    ]
+    return f"VALUES {', '.join(values)}"
+
+
+def _invoice_params(tx: Transaction, invoices: Sequence[Invoice]) -> dict[str, Any]:
+    if not tx.dialect.is_sqlite:
+        rows = [
+            dict(zip(_INVOICE_FIELDS, _invoice_values(tx, invoice), strict=True))
+            for invoice in invoices
+        ]
+        return {"rows": json.dumps(rows, default=_iso)}
+    params: dict[str, Any] = {}
+    for index, invoice in enumerate(invoices):
+        for name, value in zip(_INVOICE_FIELDS, _invoice_values(tx, invoice), strict=True):
+            params[f"{name}{index}"] = value
+    return params
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in JSON")
 
 
 def take_numbers(tx: Transaction, sequence: str, count: int) -> int:
@@ -192,12 +239,11 @@ def invoice_rows(tx: Transaction, where: str, params: dict[str, Any]) -> list[In
     if not rows:
         return []
     ids = [row[0] for row in rows]
-    names = {f"i{index}": invoice_id for index, invoice_id in enumerate(ids)}
+    within, names = tx.one_of("invoice_id", ids, "i")
     lines: dict[str, list[InvoiceLine]] = {invoice_id: [] for invoice_id in ids}
     for line in tx.all(
         "SELECT invoice_id, position, kind, description, item, quantity, unit_price, amount, "
-        f"derivation FROM invoice_lines WHERE invoice_id IN ({', '.join(':' + n for n in names)}) "
-        "ORDER BY invoice_id, position",
+        f"derivation FROM invoice_lines WHERE {within} ORDER BY invoice_id, position",
         names,
     ):
         lines[line[0]].append(
@@ -249,8 +295,7 @@ class BillingTerms:
 
 def billing_terms(tx: Transaction, account_ids: Sequence[str]) -> dict[str, BillingTerms]:
     """The account-wide packs, overrides, switches and prices of many accounts, in 4 reads."""
-    params = {f"a{index}": account_id for index, account_id in enumerate(account_ids)}
-    within = f"account_id IN ({', '.join(':' + name for name in params)})"
+    within, params = tx.one_of("account_id", account_ids, "a")
     packs: dict[str, list[str]] = {}
     purchases: dict[str, list[tuple[str, datetime]]] = {}
     for row in tx.all(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -39,3 +40,14 @@ class Statements:
 
     def ts(self, instant: datetime) -> Any:
         return self.dialect.ts(instant)
+
+    def one_of(self, column: str, values: Sequence[Any], name: str) -> tuple[str, dict[str, Any]]:
+        """``column`` among ``values``, as SQL and its parameters.
+
+        On PostgreSQL one array parameter, so the statement's text (and its prepared plan) stay
+        the same for any number of values; on SQLite one named parameter per value.
+        """
+        if not self.dialect.is_sqlite:
+            return f"{column} = ANY(:{name})", {name: list(values)}
+        params = {f"{name}{index}": value for index, value in enumerate(values)}
+        return f"{column} IN ({', '.join(':' + key for key in params)})", params

@@ -76,11 +76,10 @@ def change_plan(
 
 def history(tx: Transaction, account_ids: Sequence[str]) -> dict[str, list[PlanSpell]]:
     """Each account's plans, oldest first."""
-    params = {f"a{index}": account_id for index, account_id in enumerate(account_ids)}
+    within, params = tx.one_of("account_id", account_ids, "a")
     rows = tx.all(
         "SELECT account_id, started_at, plan_id, billing_interval, catalog_hash FROM plan_history "
-        f"WHERE account_id IN ({', '.join(':' + name for name in params)}) "
-        "ORDER BY account_id, started_at, seq",
+        f"WHERE {within} ORDER BY account_id, started_at, seq",
         params,
     )
     spells: dict[str, list[PlanSpell]] = {}
