@@ -45,13 +45,14 @@ _UPDATE_BOUND = " AND used + held + :d_used + :d_held <= :bound"
 
 @lru_cache(maxsize=64)
 def _scopes_sql(shape: tuple[tuple[bool, bool], ...]) -> str:
-    """PostgreSQL: lock the scopes' counters in scope order, then add to each within its bound.
+    """PostgreSQL: lock the scopes' counters in the given order, then add to each within its bound.
 
     ``shape`` says, per scope, whether it has a bound and where overage starts. The ORDER BY …
-    FOR UPDATE takes the row locks in one global order (the order of the other paths: account,
-    then project); the UPDATE's bound is re-checked on the row's latest version.
+    FOR UPDATE takes the row locks in the caller's order, the lock order every path keeps
+    (account, project, API key); the UPDATE's bound is re-checked on the row's latest version.
     """
     scopes = ", ".join(f":s{index}" for index in range(len(shape)))
+    order = " ".join(f"WHEN :s{index} THEN {index}" for index in range(len(shape)))
     bounds = " ".join(
         f"WHEN :s{index} THEN :b{index}" for index, (bounded, _) in enumerate(shape) if bounded
     )
@@ -71,7 +72,8 @@ def _scopes_sql(shape: tuple[tuple[bool, bool], ...]) -> str:
     overage = f"CASE c.scope {overages} ELSE 0 END" if overages else "0"
     return (
         "WITH locked AS (SELECT scope FROM counters WHERE account_id = :account_id "
-        f"AND item = :item AND period = :period AND scope IN ({scopes}) ORDER BY scope FOR UPDATE) "
+        f"AND item = :item AND period = :period AND scope IN ({scopes}) "
+        f"ORDER BY CASE scope {order} END FOR UPDATE) "
         f"UPDATE counters AS c SET used = c.used + :q, overage = c.overage + {overage} "
         "FROM locked WHERE c.account_id = :account_id AND c.item = :item "
         f"AND c.period = :period AND c.scope = locked.scope{condition} "
