@@ -11,9 +11,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from meterstack.cli.metering import AsJson, CatalogName, Database, fail, open_engine
+from meterstack.cli.metering import AsJson, CatalogName, Database, engine_for, open_engine
 from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
-from meterstack.errors import MeterstackError
 from meterstack.invoicing.model import Invoice
 from meterstack.invoicing.render import render_html, render_pdf
 
@@ -73,11 +72,8 @@ def list_invoices(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """An account's invoices, oldest first."""
-    with open_engine(database, catalog) as engine:
-        try:
-            found = engine.invoices(account)
-        except MeterstackError as error:
-            fail(error)
+    with engine_for(database, catalog) as engine:
+        found = engine.invoices(account)
     if as_json:
         typer.echo(json.dumps([invoice_json(invoice) for invoice in found], indent=2))
         return
@@ -93,11 +89,8 @@ def show_invoice(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """One invoice with every line and its derivation."""
-    with open_engine(database, catalog) as engine:
-        try:
-            invoice = engine.invoice(number)
-        except MeterstackError as error:
-            fail(error)
+    with engine_for(database, catalog) as engine:
+        invoice = engine.invoice(number)
     if html:
         typer.echo(render_html(invoice))
     elif as_json:
@@ -122,11 +115,8 @@ def invoice_pdf(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Write an invoice as PDF."""
-    with open_engine(database, catalog) as engine:
-        try:
-            invoice = engine.invoice(number)
-        except MeterstackError as error:
-            fail(error)
+    with engine_for(database, catalog) as engine:
+        invoice = engine.invoice(number)
     output.write_bytes(render_pdf(invoice))
     typer.echo(f"wrote {output}")
 

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from meterstack.answers import api_key_json
-from meterstack.cli.metering import AsJson, CatalogName, Database, fail, open_engine
+from meterstack.cli.metering import AsJson, CatalogName, Database, engine_for
 from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
-from meterstack.errors import InvalidInputError, MeterstackError
+from meterstack.errors import InvalidInputError
 
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 
@@ -44,17 +44,14 @@ def create_key(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Create a key and print it: it is shown this once and stored only as a hash."""
-    with open_engine(database, catalog) as engine:
-        try:
-            issued = engine.create_api_key(
-                account,
-                project_id=project,
-                name=name,
-                modules=module,
-                quotas=_quotas(quota) if quota else None,
-            )
-        except MeterstackError as error:
-            fail(error)
+    with engine_for(database, catalog) as engine:
+        issued = engine.create_api_key(
+            account,
+            project_id=project,
+            name=name,
+            modules=module,
+            quotas=_quotas(quota) if quota else None,
+        )
     typer.echo(json.dumps({"id": issued.id, "key": issued.key, "prefix": issued.api_key.prefix}))
 
 
@@ -68,14 +65,11 @@ def list_keys(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """List an account's keys, oldest first; their text is never shown again."""
-    with open_engine(database, catalog) as engine:
-        try:
-            keys = [
-                api_key_json(key)
-                for key in engine.api_keys(account, project_id=project, revoked=revoked)
-            ]
-        except MeterstackError as error:
-            fail(error)
+    with engine_for(database, catalog) as engine:
+        keys = [
+            api_key_json(key)
+            for key in engine.api_keys(account, project_id=project, revoked=revoked)
+        ]
     if as_json:
         typer.echo(json.dumps({"keys": keys}, indent=2))
         return
@@ -102,9 +96,6 @@ def revoke_key(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Revoke a key at once; its slot is free."""
-    with open_engine(database, catalog) as engine:
-        try:
-            engine.revoke_api_key(key_id)
-        except MeterstackError as error:
-            fail(error)
+    with engine_for(database, catalog) as engine:
+        engine.revoke_api_key(key_id)
     typer.echo(f"revoked {key_id}")

@@ -8,6 +8,8 @@ and ``agentstack``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, NoReturn
 
 import typer
@@ -43,6 +45,17 @@ def open_engine(database: str, catalog: str) -> Engine:
         fail(error)
 
 
+@contextmanager
+def engine_for(database: str, catalog: str) -> Iterator[Engine]:
+    """The engine for one command; a refusal or bad input inside the block ends the command
+    with its message and exit status 1."""
+    with open_engine(database, catalog) as engine:
+        try:
+            yield engine
+        except MeterstackError as error:
+            fail(error)
+
+
 def fail(error: MeterstackError) -> NoReturn:
     typer.echo(f"error: {error.message}", err=True)
     raise typer.Exit(1)
@@ -58,11 +71,8 @@ def create_account(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Create an account and print its id."""
-    with open_engine(database, catalog) as engine:
-        try:
-            account = engine.create_account(plan, interval=interval, email=email)
-        except MeterstackError as error:
-            fail(error)
+    with engine_for(database, catalog) as engine:
+        account = engine.create_account(plan, interval=interval, email=email)
     typer.echo(account.id)
 
 
@@ -79,18 +89,15 @@ def consume(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Record usage; prints the decision as JSON and exits 2 when it is refused."""
-    with open_engine(database, catalog) as engine:
-        try:
-            decision = engine.consume(
-                account,
-                meter,
-                quantity,
-                project_id=project,
-                idempotency_key=key,
-                api_key_id=api_key,
-            )
-        except MeterstackError as error:
-            fail(error)
+    with engine_for(database, catalog) as engine:
+        decision = engine.consume(
+            account,
+            meter,
+            quantity,
+            project_id=project,
+            idempotency_key=key,
+            api_key_id=api_key,
+        )
     typer.echo(json.dumps(decision.to_dict(), indent=2))
     if not decision.allowed:
         raise typer.Exit(2)
@@ -114,11 +121,8 @@ def usage(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Show every meter and resource of an account: used, limit, remaining."""
-    with open_engine(database, catalog) as engine:
-        try:
-            report = engine.usage(account, project_id=project)
-        except MeterstackError as error:
-            fail(error)
+    with engine_for(database, catalog) as engine:
+        report = engine.usage(account, project_id=project)
     if as_json:
         typer.echo(json.dumps(usage_json(report), indent=2))
         return

@@ -31,9 +31,8 @@ from meterstack.catalog.render import (
     plans_table,
     wallet_table,
 )
-from meterstack.cli.metering import CatalogName, Database, fail, open_engine
+from meterstack.cli.metering import CatalogName, Database, engine_for
 from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
-from meterstack.errors import MeterstackError
 from meterstack.rules.examples import evaluate_examples
 
 #: Tables written to a pipe or a file get this width, so that the output is the same everywhere.
@@ -197,11 +196,8 @@ def migrate(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Show (then, with --apply, move) accounts still on an older version of CATALOG."""
-    with open_engine(database, catalog) as engine:
-        try:
-            moves = engine.migrate_accounts() if apply else engine.migration_plan()
-        except MeterstackError as error:
-            fail(error)
+    with engine_for(database, catalog) as engine:
+        moves = engine.migrate_accounts() if apply else engine.migration_plan()
     if as_json:
         typer.echo(
             json.dumps(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from meterstack.cli.metering import CatalogName, Database, fail, open_engine
+from meterstack.cli.metering import CatalogName, Database, engine_for, fail, open_engine
 from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.errors import MeterstackError
 from meterstack.services.resources import ResourceObject
@@ -62,11 +62,8 @@ def list_resources(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """List an account's objects, oldest first, as JSON."""
-    with open_engine(database, catalog) as engine:
-        try:
-            found = engine.resources(account, kind)
-        except MeterstackError as error:
-            fail(error)
+    with engine_for(database, catalog) as engine:
+        found = engine.resources(account, kind)
     typer.echo(json.dumps([_resource_json(resource) for resource in found], indent=2))
 
 
@@ -77,11 +74,8 @@ def delete_resource(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Delete an object; its slot is free at once."""
-    with open_engine(database, catalog) as engine:
-        try:
-            engine.delete_resource(resource)
-        except MeterstackError as error:
-            fail(error)
+    with engine_for(database, catalog) as engine:
+        engine.delete_resource(resource)
     typer.echo(f"deleted {resource}")
 
 
@@ -95,11 +89,8 @@ def set_gauge(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Set a stored quantity; prints the decision and exits 2 when refused."""
-    with open_engine(database, catalog) as engine:
-        try:
-            decision = engine.set_gauge(account, gauge, level, end_user_id=end_user)
-        except MeterstackError as error:
-            fail(error)
+    with engine_for(database, catalog) as engine:
+        decision = engine.set_gauge(account, gauge, level, end_user_id=end_user)
     typer.echo(json.dumps(decision.to_dict(), indent=2))
     if not decision.allowed:
         raise typer.Exit(2)
