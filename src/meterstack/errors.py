@@ -30,6 +30,17 @@ class NotFoundError(MeterstackError):
     http_status = 404
 
 
+class StoreUnavailableError(MeterstackError):
+    """The database could not complete the unit of work: it went away, or stayed locked.
+
+    Nothing was recorded, or (when the link broke during the commit) the outcome is unknown:
+    a retry with the same idempotency key counts the request at most once.
+    """
+
+    code = "store_unavailable"
+    http_status = 503
+
+
 class ConflictError(MeterstackError):
     code = "conflict"
     http_status = 409

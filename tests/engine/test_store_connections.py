@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from meterstack import Engine
+from meterstack.errors import StoreUnavailableError
 
 EngineFactory = Callable[..., Engine]
 
@@ -30,9 +31,11 @@ def test_a_connection_dropped_by_the_server_fails_one_request_and_is_replaced(
         for pid in pids:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
-    with pytest.raises(psycopg.OperationalError):
+    with pytest.raises(StoreUnavailableError) as lost:
         engine.consume(account.id, "sessions", 2)
     after = [engine.consume(account.id, "sessions", 1) for _ in range(len(pids) + 1)]
 
+    assert isinstance(lost.value.__cause__, psycopg.OperationalError)
+    assert (lost.value.http_status, lost.value.code) == (503, "store_unavailable")
     assert len(pids) == 3
     assert [decision.used for decision in after] == [2, 3, 4, 5]

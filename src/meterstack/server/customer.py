@@ -51,7 +51,7 @@ def billing(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
         "current_period_start": subscription.current_period.start.isoformat(),
         "current_period_end": subscription.current_period.end.isoformat(),
         "cancel_at_period_end": subscription.status == "cancelling",
-        "pending_plan": None if subscription.pending is None else subscription.pending.plan_id,
+        "pending_plan": subscription.pending_plan,
     }
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from meterstack.answers import rate_limit_headers, refusal_body
-from meterstack.errors import MeterstackError
+from meterstack.errors import MeterstackError, StoreUnavailableError
 from meterstack.rules.decisions import Decision
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -45,38 +43,14 @@ def refusal_response(decision: Decision) -> JSONResponse:
     )
 
 
-#: What SQLite says when the file is busy, locked, full or unreachable: worth a retry.
-_TRANSIENT_SQLITE = ("locked", "busy", "disk i/o", "unable to open", "is full")
-
-
-def _transient(error: sqlite3.OperationalError) -> bool:
-    message = str(error).lower()
-    return any(sign in message for sign in _TRANSIENT_SQLITE)
-
-
 def install(app: FastAPI) -> None:
     @app.exception_handler(MeterstackError)
     def _domain(_: Request, error: MeterstackError) -> JSONResponse:
+        # A database that could not do the work is worth a retry (with the same idempotency key).
+        headers = {"Retry-After": "1"} if isinstance(error, StoreUnavailableError) else None
         return error_response(
-            error.http_status, error.code, error.message, _jsonable(error.details)
+            error.http_status, error.code, error.message, _jsonable(error.details), headers
         )
-
-    def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
-        # The transaction was rolled back, or its commit's fate is unknown: a retry with the
-        # same idempotency key is safe either way.
-        if isinstance(error, sqlite3.OperationalError) and not _transient(error):
-            # SQLite reports its own mistakes (a missing table…) with this class too: a fault.
-            return error_response(500, "internal_error", "the database refused the statement")
-        return error_response(
-            503,
-            "store_unavailable",
-            "the database could not complete the request; retry with the same idempotency key",
-            {"reason": type(error).__name__},
-            headers={"Retry-After": "1"},
-        )
-
-    app.add_exception_handler(sqlite3.OperationalError, _store_unavailable)
-    app.add_exception_handler(psycopg.OperationalError, _store_unavailable)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:

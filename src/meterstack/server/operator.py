@@ -154,7 +154,7 @@ def get_account(account_id: str, _: OperatorDep, engine: EngineDep) -> dict[str,
         "created_at": account.created_at.isoformat(),
         "current_period_start": subscription.current_period.start.isoformat(),
         "current_period_end": subscription.current_period.end.isoformat(),
-        "pending_plan": None if subscription.pending is None else subscription.pending.plan_id,
+        "pending_plan": subscription.pending_plan,
     }
 
 
@@ -395,9 +395,7 @@ def change_plan(
     return {
         "immediate": change.immediate,
         "plan": change.subscription.plan,
-        "pending_plan": None
-        if change.subscription.pending is None
-        else change.subscription.pending.plan_id,
+        "pending_plan": change.subscription.pending_plan,
         "invoice": None if change.invoice is None else invoice_json(change.invoice),
     }
 

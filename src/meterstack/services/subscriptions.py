@@ -42,6 +42,11 @@ class Subscription:
     #: A downgrade or cancellation waiting for ``pending.effective_at``; None when none waits.
     pending: PendingChange | None
 
+    @property
+    def pending_plan(self) -> str | None:
+        """The plan a waiting change moves to; None when no change waits."""
+        return None if self.pending is None else self.pending.plan_id
+
 
 @dataclass(frozen=True)
 class PlanChange:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from meterstack.errors import StoreUnavailableError
 from meterstack.store.accounts import AccountRow, AccountStatements
 from meterstack.store.counters import CounterStatements
 from meterstack.store.dialect import Dialect, StoreUrl, create_sql_engine, parse_store_url
@@ -21,6 +22,7 @@ from meterstack.store.idempotency import IdempotencyStatements
 from meterstack.store.migrate import upgrade
 from meterstack.store.reservations import ReservationRow, ReservationStatements
 from meterstack.store.resources import ResourceStatements
+from meterstack.store.statements import unavailable
 
 
 class SqlStore:
@@ -79,30 +81,61 @@ class SqlStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """One unit of work: commits when the block ends, rolls back if it raises."""
-        connection = self._acquire()
-        healthy = False
+        """One unit of work: commits when the block ends, rolls back if it raises.
+
+        A database that cannot do the work (gone, unreachable, locked past the busy timeout)
+        raises :class:`StoreUnavailableError` (503), with the driver's error as its cause.
+        """
+        with _unavailable_as_domain_error():
+            connection = self._acquire()
+        # A SQLite connection is a file handle: a lock or I/O error does not break it.
+        healthy = self.dialect.is_sqlite
         cursor = connection.cursor()
         try:
-            self.dialect.begin(cursor)
+            with _unavailable_as_domain_error():
+                self.dialect.begin(cursor)
             tx = Transaction(cursor, self.dialect)
             try:
                 yield tx
-            except BaseException:
+            except BaseException as error:
                 # The block's error is the one to report; a rollback that fails too only says
                 # the connection is gone.
                 healthy = _rolled_back(connection, cursor, self.dialect)
+                if unavailable(error):
+                    raise _domain_error(error) from error
                 raise
-            if tx.rollback_only:
-                _rollback(connection, cursor, self.dialect)
-            elif self.dialect.is_sqlite:
-                cursor.execute("COMMIT")
-            else:
-                connection.commit()
+            try:
+                with _unavailable_as_domain_error():
+                    if tx.rollback_only:
+                        _rollback(connection, cursor, self.dialect)
+                    elif self.dialect.is_sqlite:
+                        cursor.execute("COMMIT")
+                    else:
+                        connection.commit()
+            except BaseException:
+                healthy = _rolled_back(connection, cursor, self.dialect)
+                raise
             healthy = True
         finally:
             cursor.close()
             self._give_back(connection, healthy)
+
+
+@contextmanager
+def _unavailable_as_domain_error() -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        if unavailable(error):
+            raise _domain_error(error) from error
+        raise
+
+
+def _domain_error(error: BaseException) -> StoreUnavailableError:
+    return StoreUnavailableError(
+        "the database could not complete the request; retry with the same idempotency key",
+        reason=type(error).__name__,
+    )
 
 
 def _forget_after_fork(store: SqlStore) -> None:

@@ -14,6 +14,24 @@ from meterstack.store.dialect import Dialect
 #: A unique constraint refused the statement (the driver's own error, on either backend).
 UNIQUE_VIOLATION = (sqlite3.IntegrityError, psycopg.IntegrityError)
 
+#: What SQLite says when the file is busy, locked, full or unreachable: worth a retry.
+_TRANSIENT_SQLITE = ("locked", "busy", "disk i/o", "unable to open", "is full")
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether a driver error means the database could not do the work, rather than a fault.
+
+    PostgreSQL's operational errors are about the connection and the server; SQLite reports
+    its own statement errors (a missing table…) with that class too, so only its busy, locked,
+    I/O and full conditions count.
+    """
+    if isinstance(error, psycopg.OperationalError):
+        return True
+    if isinstance(error, sqlite3.OperationalError):
+        message = str(error).lower()
+        return any(sign in message for sign in _TRANSIENT_SQLITE)
+    return False
+
 
 class Statements:
     """An open transaction's cursor; subclasses add the SQL of one domain each."""

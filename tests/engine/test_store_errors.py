@@ -1,4 +1,4 @@
-"""Which database failures the service answers 503 (retry) and which are its own faults."""
+"""Which database failures mean "unavailable, retry" (503) and which are faults."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from meterstack.server.errors import _transient
+from meterstack.store.statements import unavailable
 
 
 def _error_of(connection: sqlite3.Connection, statement: str) -> sqlite3.OperationalError:
@@ -31,5 +31,5 @@ def test_a_locked_sqlite_file_is_transient_and_a_missing_table_is_not(tmp_path: 
         waiter.close()
 
     assert "locked" in str(locked)
-    assert _transient(locked)
-    assert not _transient(missing)
+    assert unavailable(locked)
+    assert not unavailable(missing)
