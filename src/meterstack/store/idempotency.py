@@ -62,17 +62,24 @@ class IdempotencyStatements(Statements):
         """The stored records of those ``keys`` that exist."""
         if self.dialect.is_sqlite:
             match, params = self.one_of("key", keys, "k")
+            params["account_id"] = account_id
+            statement = (
+                "SELECT key, request_hash, decision, created_at FROM idempotency_keys "
+                f"WHERE account_id = :account_id AND {match}"
+            )
         else:
-            # Not ``key = ANY(array)``: past a few executions PostgreSQL's generic plan for that
-            # scans the account's keys; a set joined on the primary key stays one lookup per key.
-            match = "key IN (SELECT json_array_elements_text(:keys::json))"
-            params = {"keys": json.dumps(keys)}
-        params["account_id"] = account_id
-        rows = self.all(
-            "SELECT key, request_hash, decision, created_at FROM idempotency_keys "
-            f"WHERE account_id = :account_id AND {match}",
-            params,
-        )
+            # One primary-key probe per asked key, whatever the planner believes about the
+            # account's keys: joined as a set (``key = ANY(…)``, ``IN (SELECT …)``), PostgreSQL
+            # may scan every key the account holds, and a big account holds millions (D7 keeps
+            # them 35 days). OFFSET 0 keeps the lateral lookup from being flattened into a join.
+            params = {"account_id": account_id, "keys": json.dumps(keys)}
+            statement = (
+                "SELECT found.key, found.request_hash, found.decision, found.created_at "
+                "FROM json_array_elements_text(:keys::json) AS asked(key) CROSS JOIN LATERAL "
+                "(SELECT key, request_hash, decision, created_at FROM idempotency_keys "
+                "WHERE account_id = :account_id AND key = asked.key OFFSET 0) AS found"
+            )
+        rows = self.all(statement, params)
         return {
             str(row[0]): (str(row[1]), str(row[2]), self.dialect.from_ts(row[3])) for row in rows
         }
