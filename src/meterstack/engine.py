@@ -38,7 +38,7 @@ from meterstack.services.grouping import GroupCommit
 from meterstack.services.holds import Holds, Reservation
 from meterstack.services.keys import Keys
 from meterstack.services.levers import Levers, PackGrant
-from meterstack.services.metering import Metering, UsageEvent
+from meterstack.services.metering import PURGE_WINDOW, Metering, UsageEvent
 from meterstack.services.migration import AccountMigration, Migrations
 from meterstack.services.resources import ResourceObject, Resources
 from meterstack.services.subscriptions import PlanChange, Subscription, Subscriptions
@@ -324,13 +324,14 @@ class Engine(KeysMixin):
         """Every meter and resource: used, held, limit, hard limit, remaining, percent."""
         return self._usage.usage(account_id, project_id=project_id)
 
-    def purge_idempotency_keys(self) -> int:
+    def purge_idempotency_keys(self, *, window: int = PURGE_WINDOW) -> int:
         """Delete idempotency keys older than the retention (D7); the number deleted.
 
         Lapsed keys are already ignored when they come back; this maintenance task (run it daily,
-        e.g. ``meterstack purge-keys`` from cron) keeps their table from growing forever.
+        e.g. ``meterstack purge-keys`` from cron) keeps their table from growing forever. It
+        examines ``window`` keys per transaction, so traffic goes on while it runs.
         """
-        return self._metering.purge_idempotency_keys()
+        return self._metering.purge_idempotency_keys(window)
 
     # ------------------------------------------------------------------ subscriptions
 

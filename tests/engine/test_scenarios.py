@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from meterstack import DecisionCode, Engine, ManualClock
 from meterstack.errors import (
     IdempotencyKeyReusedError,
+    InvalidInputError,
     RefusedError,
     ReservationExpiredError,
     UpgradeRequiredError,
@@ -489,3 +491,37 @@ def test_d7_batches_decide_each_event_on_its_own_key(open_engine: EngineFactory)
     assert (first.used, duplicate.replayed) == (10, True)
     assert (refused.allowed, last.allowed, last.used) == (False, True, 25)
     assert engine.usage(account.id)["sessions"].used == 25
+
+
+def test_d7_purge_walks_the_keys_in_windows_and_keeps_the_recent_ones(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    engine = open_engine("agentstack")
+    accounts = [engine.create_account(plan="starter") for _ in range(3)]
+    for account in accounts:
+        for n in range(4):
+            engine.consume(account.id, "api_calls", 1, idempotency_key=f"old-{n}")
+    clock.advance(timedelta(days=30))
+    for account in accounts:
+        engine.consume(account.id, "api_calls", 1, idempotency_key="recent")
+    clock.advance(timedelta(days=5, seconds=1))
+    store = engine._ctx.store
+    opened = 0
+    transaction = store.transaction
+
+    def counted() -> Any:
+        nonlocal opened
+        opened += 1
+        return transaction()
+
+    store.transaction = counted  # type: ignore[method-assign]
+    purged = engine.purge_idempotency_keys(window=5)
+    store.transaction = transaction  # type: ignore[method-assign]
+
+    assert purged == 12
+    assert opened == 4  # 15 keys, 5 per window: three full windows, then the end
+    for account in accounts:
+        assert engine.consume(account.id, "api_calls", 1, idempotency_key="recent").replayed
+        assert not engine.consume(account.id, "api_calls", 1, idempotency_key="old-2").replayed
+    with pytest.raises(InvalidInputError):
+        engine.purge_idempotency_keys(window=0)

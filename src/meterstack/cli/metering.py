@@ -19,6 +19,7 @@ from rich.table import Table
 from meterstack.answers import usage_json
 from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL, Engine
 from meterstack.errors import MeterstackError
+from meterstack.services.metering import PURGE_WINDOW
 from meterstack.services.usage import UsageReport
 
 Database = Annotated[
@@ -106,10 +107,14 @@ def consume(
 def purge_keys(
     database: Database = DEFAULT_DATABASE_URL,
     catalog: CatalogName = DEFAULT_CATALOG,
+    window: Annotated[
+        int,
+        typer.Option(min=1, help="Keys examined per transaction; traffic goes on in between."),
+    ] = PURGE_WINDOW,
 ) -> None:
     """Delete idempotency keys older than the retention (D7); run it daily."""
-    with open_engine(database, catalog) as engine:
-        purged = engine.purge_idempotency_keys()
+    with engine_for(database, catalog) as engine:
+        purged = engine.purge_idempotency_keys(window=window)
     typer.echo(f"{purged} idempotency keys past the retention deleted")
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from meterstack.errors import (
     IdempotencyKeyReusedError,
+    InvalidInputError,
     MeterstackError,
 )
 from meterstack.rules.admission import (
@@ -42,6 +43,9 @@ from meterstack.services.validation import (
     validate_quantity,
 )
 from meterstack.store.sql import Transaction
+
+#: Keys a purge examines per transaction: a window's scan and deletes take milliseconds.
+PURGE_WINDOW = 10_000
 
 
 @dataclass(frozen=True)
@@ -341,10 +345,19 @@ class Metering:
             return self.decide(tx, event, now)
         return stored
 
-    def purge_idempotency_keys(self) -> int:
-        """Delete the keys older than the retention (D7); how many went."""
-        with self.ctx.store.transaction() as tx:
-            return tx.purge_idempotency(self.ctx.now() - self.ctx.idempotency_retention)
+    def purge_idempotency_keys(self, window: int = PURGE_WINDOW) -> int:
+        """Delete the keys older than the retention (D7), ``window`` keys per transaction;
+        how many went."""
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise InvalidInputError("the purge window must be at least one key", field="window")
+        before = self.ctx.now() - self.ctx.idempotency_retention
+        purged, after = 0, None
+        while True:
+            with self.ctx.store.transaction() as tx:
+                deleted, after = tx.purge_idempotency(before, after, window)
+            purged += deleted
+            if after is None:
+                return purged
 
     # ------------------------------------------------------------------ check
 

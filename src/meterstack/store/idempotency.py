@@ -100,8 +100,32 @@ class IdempotencyStatements(Statements):
             {"account_id": account_id, "key": key},
         )
 
-    def purge_idempotency(self, before: datetime) -> int:
-        cursor = self.execute(
-            "DELETE FROM idempotency_keys WHERE created_at < :before", {"before": self.ts(before)}
+    def purge_idempotency(
+        self, before: datetime, after: tuple[str, str] | None, window: int
+    ) -> tuple[int, tuple[str, str] | None]:
+        """Delete the keys created before ``before`` among the next ``window`` keys.
+
+        Keys are visited in primary-key order, from just past ``after`` (the start when None):
+        how many went, and the last key of the window, where the next one starts (None when
+        this window reached the end). Each window is a short transaction of its own, so a purge
+        of millions of keys never holds the write lock for long.
+        """
+        params: dict[str, Any] = {"before": self.ts(before), "last": window - 1}
+        lower = ""
+        if after is not None:
+            lower = "(account_id, key) > (:after_account, :after_key)"
+            params.update(after_account=after[0], after_key=after[1])
+        end = self.one(
+            f"SELECT account_id, key FROM idempotency_keys {'WHERE ' + lower if lower else ''} "
+            "ORDER BY account_id, key LIMIT 1 OFFSET :last",
+            params,
         )
-        return int(cursor.rowcount)
+        within = [lower] if lower else []
+        if end is not None:
+            within.append("(account_id, key) <= (:end_account, :end_key)")
+            params.update(end_account=end[0], end_key=end[1])
+        cursor = self.execute(
+            "DELETE FROM idempotency_keys WHERE " + " AND ".join([*within, "created_at < :before"]),
+            params,
+        )
+        return int(cursor.rowcount), None if end is None else (str(end[0]), str(end[1]))
