@@ -24,8 +24,12 @@ class DecisionCode(StrEnum):
     MODULE_NOT_ALLOWED = "module_not_allowed"
 
 
-class Decision(msgspec.Struct, frozen=True, kw_only=True):
-    """One answer, immutable; a C-level struct, since every request builds one."""
+class Decision(msgspec.Struct, frozen=True, kw_only=True, array_like=True, omit_defaults=True):
+    """One answer, immutable; a C-level struct, since every request builds one.
+
+    Stored with its idempotency key as a JSON array of the fields in this order (trailing
+    defaults left out): a field is only ever added at the end, with a default.
+    """
 
     allowed: bool
     code: DecisionCode
@@ -130,13 +134,20 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
         }
 
     def encode(self) -> str:
-        """The decision as stored with its idempotency key (compact JSON of every field)."""
+        """The decision as stored with its idempotency key: a JSON array of its fields.
+
+        About half the size of the same fields as an object, and every admitted request with a
+        key stores one, kept for the retention (D7).
+        """
         return _ENCODER.encode(self).decode()
 
     @classmethod
     def decode(cls, text: str | bytes, *, replayed: bool = False) -> Decision:
-        """A stored decision (from :meth:`encode`, or the ``to_dict`` JSON of older records)."""
-        decision = _DECODER.decode(text)
+        """A stored decision: from :meth:`encode`, or a JSON object (records of older versions)."""
+        if text[:1] in ("{", b"{"):
+            decision = cls.from_dict(msgspec.json.decode(text))
+        else:
+            decision = _DECODER.decode(text)
         return decision.but(replayed=True) if replayed else decision
 
     def but(self, **changes: Any) -> Decision:
