@@ -41,6 +41,14 @@ class StoreUnavailableError(MeterstackError):
     http_status = 503
 
 
+class TransactionConflictError(StoreUnavailableError):
+    """The database undid the unit of work to break a deadlock (or a serialization conflict).
+
+    Nothing was recorded and deciding again succeeds: the metering services do so themselves,
+    a few times, before this reaches a caller.
+    """
+
+
 class ConflictError(MeterstackError):
     code = "conflict"
     http_status = 409

@@ -28,6 +28,7 @@ from meterstack.rules.admission import (
     project_scope,
 )
 from meterstack.rules.decisions import Decision
+from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.store.sql import ReservationRow, Transaction
 
@@ -131,6 +132,7 @@ class Holds:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
+    @decided_again_on_conflict
     def commit(self, reservation_id: str, quantity: int | None = None) -> Decision:
         """Record the hold's actual quantity (D6); the rest of the hold is released."""
         if quantity is not None and (
@@ -194,6 +196,7 @@ class Holds:
             extra=extra,
         )
 
+    @decided_again_on_conflict
     def release(self, reservation_id: str) -> Reservation:
         """Give the held units back; releasing a lapsed or released hold changes nothing."""
         with self.ctx.store.transaction() as tx:

@@ -32,6 +32,7 @@ from meterstack.rules.admission import (
 from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import AccountState
 from meterstack.services.batch import consume_batch
+from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
 from meterstack.services.express import Express
 from meterstack.services.holds import insert_hold, sweep
@@ -86,6 +87,7 @@ class Metering:
 
     # ------------------------------------------------------------------ consume
 
+    @decided_again_on_conflict
     def consume_many(self, events: Sequence[UsageEvent]) -> list[Decision | MeterstackError]:
         """Decide every event on its own, all in one transaction (one durable commit).
 
@@ -102,6 +104,7 @@ class Metering:
         """Decide and record one event inside an open transaction."""
         return self._consume(tx, event, now, None)
 
+    @decided_again_on_conflict
     def consume(self, event: UsageEvent) -> Decision:
         decision = self.express.consume(event, request_hash(event, "consume"))
         if decision is not None:
@@ -361,6 +364,7 @@ class Metering:
 
     # ------------------------------------------------------------------ check
 
+    @decided_again_on_conflict
     def check(self, event: UsageEvent) -> Decision:
         """The decision ``consume`` would make now; nothing is recorded."""
         with self.ctx.store.transaction() as tx:
@@ -397,6 +401,7 @@ class Metering:
 
     # ------------------------------------------------------------------ holds (D6, C6)
 
+    @decided_again_on_conflict
     def reserve(self, event: UsageEvent, ttl: timedelta | None) -> Decision:
         """Hold ``quantity`` against the limits until committed, released or lapsed."""
         with self.ctx.store.transaction() as tx:

@@ -13,6 +13,7 @@ from meterstack.catalog.schema import Meter, Scope
 from meterstack.rules.admission import ACCOUNT_SCOPE, Totals, project_scope
 from meterstack.rules.periods import Period
 from meterstack.rules.terms import item_terms, overage_enabled
+from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
 from meterstack.services.holds import sweep
 from meterstack.services.validation import validate_project
@@ -62,6 +63,7 @@ class Usage:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
+    @decided_again_on_conflict
     def usage(self, account_id: str, *, project_id: str | None = None) -> UsageReport:
         with self.ctx.store.transaction() as tx:
             now = self.ctx.now()

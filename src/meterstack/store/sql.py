@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from meterstack.errors import StoreUnavailableError
+from meterstack.errors import StoreUnavailableError, TransactionConflictError
 from meterstack.store.accounts import AccountRow, AccountStatements
 from meterstack.store.counters import CounterStatements
 from meterstack.store.dialect import Dialect, StoreUrl, create_sql_engine, parse_store_url
@@ -22,7 +22,7 @@ from meterstack.store.idempotency import IdempotencyStatements
 from meterstack.store.migrate import upgrade
 from meterstack.store.reservations import ReservationRow, ReservationStatements
 from meterstack.store.resources import ResourceStatements
-from meterstack.store.statements import unavailable
+from meterstack.store.statements import conflict, unavailable
 
 
 class SqlStore:
@@ -132,6 +132,12 @@ def _unavailable_as_domain_error() -> Iterator[None]:
 
 
 def _domain_error(error: BaseException) -> StoreUnavailableError:
+    if conflict(error):
+        return TransactionConflictError(
+            "the database undid the request to break a conflict with another; nothing was "
+            "recorded: retry with the same idempotency key",
+            reason=type(error).__name__,
+        )
     return StoreUnavailableError(
         "the database could not complete the request; retry with the same idempotency key",
         reason=type(error).__name__,

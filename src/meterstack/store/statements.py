@@ -33,6 +33,12 @@ def unavailable(error: BaseException) -> bool:
     return False
 
 
+def conflict(error: BaseException) -> bool:
+    """Whether the database undid the transaction to break a deadlock or a serialization
+    conflict (SQLSTATE class 40): nothing was recorded, and running it again succeeds."""
+    return isinstance(error, psycopg.Error) and (error.sqlstate or "").startswith("40")
+
+
 class Statements:
     """An open transaction's cursor; subclasses add the SQL of one domain each."""
 

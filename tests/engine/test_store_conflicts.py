@@ -1,0 +1,110 @@
+"""Transactions that PostgreSQL aborts to break a deadlock are decided again, not failed."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+import psycopg.errors
+import pytest
+
+from meterstack import Engine, ManualClock
+from meterstack.errors import TransactionConflictError
+from meterstack.services import holds, metering
+from meterstack.services.conflicts import ATTEMPTS, decided_again_on_conflict
+from meterstack.store.sql import Transaction
+from meterstack.store.statements import conflict
+
+EngineFactory = Callable[..., Engine]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_c6_two_refusals_sweeping_each_others_holds_are_both_decided(
+    open_engine: EngineFactory, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="pro")
+    meters = ("api_calls", "logic_engine_calls")
+    for meter in meters:
+        engine.set_overage(account.id, False, meter=meter)
+        engine.set_limit(account.id, meter, 10, grace=0)
+        assert engine.reserve(account.id, meter, 10, ttl=60).status == "open"
+    clock.advance(timedelta(seconds=61))  # both holds lapse; each meter is full until swept
+    # Each refusal holds its own meter's counter, then sweeps the account's lapsed holds,
+    # which releases the other meter's too: both reach the sweep before either goes on.
+    meeting = threading.Barrier(2, timeout=10)
+    met: set[int] = set()
+    sweep = holds.sweep
+
+    def sweep_together(tx: Transaction, account_id: str, now: datetime) -> Any:
+        if threading.get_ident() not in met:
+            met.add(threading.get_ident())
+            meeting.wait()
+        return sweep(tx, account_id, now)
+
+    monkeypatch.setattr(metering, "sweep", sweep_together)
+    decided: list[str] = []
+    decide = metering.Metering._consume
+
+    def counted(self: metering.Metering, tx: Transaction, event: Any, *args: Any) -> Any:
+        decided.append(event.meter)
+        return decide(self, tx, event, *args)
+
+    monkeypatch.setattr(metering.Metering, "_consume", counted)
+
+    # Two engines, as two processes or servers would be (one engine's consumers share
+    # transactions rather than race).
+    engines = (engine, open_engine("agentstack"))
+    with ThreadPoolExecutor(2) as pool:
+        decisions = list(
+            pool.map(lambda one, meter: one.consume(account.id, meter, 1), engines, meters)
+        )
+
+    assert [decision.allowed for decision in decisions] == [True, True]
+    assert len(decided) == 3  # PostgreSQL undid one of the two, and it was decided again
+    for meter in meters:
+        row = engine.usage(account.id)[meter]
+        assert (row.used, row.held) == (1, 0)
+
+
+def test_a_conflict_that_persists_reaches_the_caller_as_retryable_after_a_few_attempts() -> None:
+    attempts: list[int] = []
+
+    @decided_again_on_conflict
+    def always_undone(value: int) -> int:
+        attempts.append(value)
+        raise TransactionConflictError("undone", reason="DeadlockDetected")
+
+    @decided_again_on_conflict
+    def undone_once(value: int) -> int:
+        attempts.append(value)
+        if len(attempts) == ATTEMPTS + 1:
+            raise TransactionConflictError("undone", reason="DeadlockDetected")
+        return value * 2
+
+    with pytest.raises(TransactionConflictError) as undone:
+        always_undone(7)
+    assert attempts == [7] * ATTEMPTS
+    assert (undone.value.http_status, undone.value.code) == (503, "store_unavailable")
+    assert undone_once(5) == 10
+    assert attempts == [7] * ATTEMPTS + [5, 5]
+
+
+@pytest.mark.parametrize(
+    ("error", "is_conflict"),
+    [
+        (psycopg.errors.DeadlockDetected("deadlock detected"), True),
+        (psycopg.errors.SerializationFailure("could not serialize access"), True),
+        (psycopg.errors.AdminShutdown("terminating connection"), False),
+        (psycopg.errors.UniqueViolation("duplicate key"), False),
+    ],
+)
+def test_only_a_transaction_the_database_undid_counts_as_a_conflict(
+    error: psycopg.Error, is_conflict: bool
+) -> None:
+    assert conflict(error) is is_conflict
