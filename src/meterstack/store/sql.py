@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
 from meterstack.errors import StoreUnavailableError, TransactionConflictError
@@ -79,56 +78,81 @@ class SqlStore:
                 connection.close()
         return idle
 
-    @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self) -> UnitOfWork:
         """One unit of work: commits when the block ends, rolls back if it raises.
 
         A database that cannot do the work (gone, unreachable, locked past the busy timeout)
         raises :class:`StoreUnavailableError` (503), with the driver's error as its cause.
         """
-        with _unavailable_as_domain_error():
-            connection = self._acquire()
-        # A SQLite connection is a file handle: a lock or I/O error does not break it.
-        healthy = self.dialect.is_sqlite
+        return UnitOfWork(self)
+
+
+class UnitOfWork:
+    """``with store.transaction() as tx``: a connection, its transaction, and how it ends.
+
+    A class rather than a generator: every request opens one, and this is the cheaper form.
+    """
+
+    __slots__ = ("_connection", "_cursor", "_store", "_tx")
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> Transaction:
+        store = self._store
+        try:
+            connection = store._acquire()
+        except Exception as error:
+            if unavailable(error):
+                raise _domain_error(error) from error
+            raise
         cursor = connection.cursor()
         try:
-            with _unavailable_as_domain_error():
-                self.dialect.begin(cursor)
-            tx = Transaction(cursor, self.dialect)
-            try:
-                yield tx
-            except BaseException as error:
+            store.dialect.begin(cursor)
+        except BaseException as error:
+            cursor.close()
+            # A SQLite connection is a file handle: a lock or I/O error does not break it.
+            store._give_back(connection, store.dialect.is_sqlite)
+            if unavailable(error):
+                raise _domain_error(error) from error
+            raise
+        self._connection, self._cursor = connection, cursor
+        self._tx = Transaction(cursor, store.dialect)
+        return self._tx
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        store, connection, cursor = self._store, self._connection, self._cursor
+        dialect = store.dialect
+        healthy = dialect.is_sqlite
+        try:
+            if error is not None:
                 # The block's error is the one to report; a rollback that fails too only says
                 # the connection is gone.
-                healthy = _rolled_back(connection, cursor, self.dialect)
+                healthy = _rolled_back(connection, cursor, dialect)
                 if unavailable(error):
                     raise _domain_error(error) from error
-                raise
+                return
             try:
-                with _unavailable_as_domain_error():
-                    if tx.rollback_only:
-                        _rollback(connection, cursor, self.dialect)
-                    elif self.dialect.is_sqlite:
-                        cursor.execute("COMMIT")
-                    else:
-                        connection.commit()
-            except BaseException:
-                healthy = _rolled_back(connection, cursor, self.dialect)
+                if self._tx.rollback_only:
+                    _rollback(connection, cursor, dialect)
+                elif dialect.is_sqlite:
+                    cursor.execute("COMMIT")
+                else:
+                    connection.commit()
+            except BaseException as failure:
+                healthy = _rolled_back(connection, cursor, dialect)
+                if unavailable(failure):
+                    raise _domain_error(failure) from failure
                 raise
             healthy = True
         finally:
             cursor.close()
-            self._give_back(connection, healthy)
-
-
-@contextmanager
-def _unavailable_as_domain_error() -> Iterator[None]:
-    try:
-        yield
-    except Exception as error:
-        if unavailable(error):
-            raise _domain_error(error) from error
-        raise
+            store._give_back(connection, healthy)
 
 
 def _domain_error(error: BaseException) -> StoreUnavailableError:
