@@ -49,8 +49,14 @@ class Measure:
 
     def line(self) -> str:
         p50 = statistics.median(self.latencies) * 1e3
-        p99 = statistics.quantiles(self.latencies, n=100)[98] * 1e3
-        return f"  {self.name:<42} {self.rate:>10,.0f} /s   p50 {p50:7.3f} ms   p99 {p99:7.3f} ms"
+        p99, p999 = (
+            statistics.quantiles(self.latencies, n=1000, method="inclusive")[index] * 1e3
+            for index in (989, 998)
+        )
+        return (
+            f"  {self.name:<42} {self.rate:>10,.0f} /s   p50 {p50:7.3f} ms   p99 {p99:7.3f} ms"
+            f"   p99.9 {p999:7.3f} ms"
+        )
 
 
 @dataclass
@@ -269,14 +275,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each measure")
     parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds per measure")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--only", choices=["sqlite", "postgresql"], help="measure one backend rather than both"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        bench_backend(
-            "SQLite (WAL, synchronous=NORMAL)",
-            f"sqlite:///{Path(folder) / 'b.db'}",
-            args.seconds,
-            args.rounds,
-        )
+    if args.only != "postgresql":
+        with tempfile.TemporaryDirectory() as folder:
+            bench_backend(
+                "SQLite (WAL, synchronous=NORMAL)",
+                f"sqlite:///{Path(folder) / 'b.db'}",
+                args.seconds,
+                args.rounds,
+            )
+    if args.only == "sqlite":
+        return
     if postgres_reachable():
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         try:

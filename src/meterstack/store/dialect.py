@@ -9,6 +9,7 @@ The hot path speaks to the driver directly through :class:`Dialect`; SQL text is
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -20,6 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
 from meterstack.errors import InvalidInputError
+from meterstack.store.checkpoints import BACKSTOP_PAGES
 
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -89,24 +91,37 @@ def _sqlite_engine(store_url: StoreUrl, pool_size: int) -> Engine:
             pool_reset_on_return=None,
             connect_args={"check_same_thread": False, "isolation_level": None, "timeout": 60},
         )
-    synchronous = "FULL" if store_url.durability == "full" else "NORMAL"
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         # isolation_level=None: the driver opens no transaction of its own; we BEGIN IMMEDIATE.
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        if not store_url.memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute("PRAGMA busy_timeout=60000")
-        cursor.close()
+        _sqlite_pragmas(dbapi_connection, store_url)
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _sqlite_pragmas(connection: sqlite3.Connection, store_url: StoreUrl) -> None:
+    cursor = connection.cursor()
+    if not store_url.memory:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # The store's thread checkpoints (store/checkpoints.py); commits only past the backstop.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+    cursor.execute(f"PRAGMA synchronous={'FULL' if store_url.durability == 'full' else 'NORMAL'}")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()
+
+
+def sqlite_file_connection(store_url: StoreUrl) -> sqlite3.Connection:
+    """A connection of its own to a SQLite file store, with the store's pragmas."""
+    path = store_url.sqlalchemy_url.removeprefix("sqlite:///")
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    _sqlite_pragmas(connection, store_url)
+    return connection
 
 
 def _postgres_engine(store_url: StoreUrl, pool_size: int) -> Engine:

@@ -15,8 +15,15 @@ from typing import Any
 
 from meterstack.errors import StoreUnavailableError, TransactionConflictError
 from meterstack.store.accounts import AccountRow, AccountStatements
+from meterstack.store.checkpoints import Checkpointer
 from meterstack.store.counters import CounterStatements
-from meterstack.store.dialect import Dialect, StoreUrl, create_sql_engine, parse_store_url
+from meterstack.store.dialect import (
+    Dialect,
+    StoreUrl,
+    create_sql_engine,
+    parse_store_url,
+    sqlite_file_connection,
+)
 from meterstack.store.idempotency import IdempotencyStatements
 from meterstack.store.migrate import upgrade
 from meterstack.store.reservations import ReservationRow, ReservationStatements
@@ -33,18 +40,26 @@ class SqlStore:
         self.dialect = Dialect(self.url.backend)
         self._idle: list[Any] = []
         self._keep_idle = pool_size
+        self._checkpointer: Checkpointer | None = None
+        if self.dialect.is_sqlite and not self.url.memory:
+            store_url = self.url
+            self._checkpointer = Checkpointer(lambda: sqlite_file_connection(store_url))
         _forget_after_fork(self)
         if self.url.schema is not None:
             with self.engine.begin() as connection:
                 connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.url.schema}"')
         if migrate:
             upgrade(self.engine)
+        if self._checkpointer is not None:
+            self._checkpointer.ensure_running()
 
     @property
     def backend(self) -> str:
         return self.url.backend
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._drop_idle(close=True)
         self.engine.dispose()
 
@@ -58,6 +73,8 @@ class SqlStore:
         try:
             return self._idle.pop()
         except IndexError:
+            if self._checkpointer is not None:
+                self._checkpointer.ensure_running()  # a forked child starts its own
             return self.engine.raw_connection()
 
     def _give_back(self, connection: Any, healthy: bool) -> None:
