@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from meterstack import DecisionCode, Engine, ManualClock
+from meterstack import Decision, DecisionCode, Engine, ManualClock, UsageEvent
 from meterstack.errors import (
     IdempotencyKeyReusedError,
     InvalidInputError,
@@ -491,6 +491,31 @@ def test_d7_batches_decide_each_event_on_its_own_key(open_engine: EngineFactory)
     assert (first.used, duplicate.replayed) == (10, True)
     assert (refused.allowed, last.allowed, last.used) == (False, True, 25)
     assert engine.usage(account.id)["sessions"].used == 25
+
+
+def test_d7_a_large_batch_replays_the_keys_stored_before_and_counts_the_rest_once(
+    open_engine: EngineFactory,
+) -> None:
+    # More keys than one statement carries: lookups and inserts go in several chunks.
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="pro")
+    engine.set_limit(account.id, "api_calls", "unlimited")
+    before = engine.consume_many(
+        [UsageEvent(account.id, "api_calls", 1, None, f"k-{n}") for n in range(0, 1200, 4)]
+    )
+    events = [UsageEvent(account.id, "api_calls", 1, None, f"k-{n}") for n in range(1200)]
+    events += [UsageEvent(account.id, "api_calls", 2, None, "k-1")]  # reused, other payload
+
+    results = engine.consume_many(events)
+
+    assert all(isinstance(result, Decision) and result.allowed for result in before)
+    decisions = [result for result in results[:1200] if isinstance(result, Decision)]
+    assert len(decisions) == 1200
+    assert all(decision.allowed for decision in decisions)
+    replayed = [n for n, decision in enumerate(decisions) if decision.replayed]
+    assert replayed == list(range(0, 1200, 4))
+    assert isinstance(results[1200], IdempotencyKeyReusedError)
+    assert engine.usage(account.id)["api_calls"].used == 1200
 
 
 def test_d7_purge_walks_the_keys_in_windows_and_keeps_the_recent_ones(

@@ -11,11 +11,11 @@ increments; nothing is decided from a snapshot.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
+from meterstack.catalog.schema import Catalog
 from meterstack.errors import IdempotencyKeyReusedError, MeterstackError
 from meterstack.rules.admission import Totals, classify_admitted, overage_delta, plan_request
 from meterstack.rules.decisions import Decision
@@ -34,9 +34,9 @@ if TYPE_CHECKING:
 Result = Decision | MeterstackError
 
 
-@dataclass(frozen=True)
-class _Pending:
-    index: int
+class _Pending(NamedTuple):
+    #: The event's place in the batch, and in the answer.
+    position: int
     event: UsageEvent
     request_hash: str
 
@@ -49,15 +49,24 @@ def consume_batch(
     ctx = metering.ctx
     results: list[Result | None] = [None] * len(events)
     pending: list[_Pending] = []
+    # The catalog of each (account, meter, project, API key) already checked in this batch.
+    checked: dict[tuple[str, str, str | None, str | None], Catalog] = {}
     for index, event in enumerate(events):
         try:
-            state = ctx.state(tx, event.account_id)
-            catalog = ctx.catalog(tx, state.catalog_hash)
-            validate_meter(catalog, event.meter)
-            validate_quantity(catalog, event.meter, event.quantity)
-            validate_project(state, event.project_id)
-            validate_idempotency_key(event.idempotency_key)
-            key_quota(tx, state, event)
+            route = (event.account_id, event.meter, event.project_id, event.api_key_id)
+            catalog = checked.get(route)
+            if catalog is None:  # in the order a single consume checks them
+                state = ctx.state(tx, event.account_id)
+                catalog = ctx.catalog(tx, state.catalog_hash)
+                validate_meter(catalog, event.meter)
+                validate_quantity(catalog, event.meter, event.quantity)
+                validate_project(state, event.project_id)
+                validate_idempotency_key(event.idempotency_key)
+                key_quota(tx, state, event)
+                checked[route] = catalog
+            else:
+                validate_quantity(catalog, event.meter, event.quantity)
+                validate_idempotency_key(event.idempotency_key)
         except MeterstackError as error:
             results[index] = error
             continue
@@ -71,9 +80,9 @@ def consume_batch(
     # A key repeated inside the batch: its first event is stored now, so the rest replay it.
     for item in repeats:
         try:
-            results[item.index] = metering.decide(tx, item.event, now)
+            results[item.position] = metering.decide(tx, item.event, now)
         except MeterstackError as error:
-            results[item.index] = error
+            results[item.position] = error
     return [result for result in results if result is not None]
 
 
@@ -117,10 +126,10 @@ def _without_replays(
                     tx, item.event.account_id, key, item.request_hash, record, now
                 )
             except IdempotencyKeyReusedError as error:
-                results[item.index] = error
+                results[item.position] = error
                 continue
             if replayed is not None:
-                results[item.index] = replayed
+                results[item.position] = replayed
                 continue
         if (item.event.account_id, key) in first_of_key:
             repeats.append(item)
@@ -158,9 +167,9 @@ def _decide_group(
     if isinstance(outcome, tuple):
         for item in group:
             try:
-                results[item.index] = metering.decide(tx, item.event, now)
+                results[item.position] = metering.decide(tx, item.event, now)
             except MeterstackError as error:
-                results[item.index] = error
+                results[item.position] = error
         return []
     account = outcome[0]
     used = account.after.used - total
@@ -178,7 +187,7 @@ def _decide_group(
             catalog.policies.near_limit_percent,
             quantity=quantity,
         )
-        results[item.index] = decision
+        results[item.position] = decision
         decided.append((item, decision, overage, scopes))
     return decided
 
@@ -203,6 +212,6 @@ def _remember(
         stored = tx.save_idempotency_many(account_id, rows, now)
         for item, decision, overage, scopes in entries:
             if (item.event.idempotency_key or "") not in stored:
-                results[item.index] = metering.lost_race(
+                results[item.position] = metering.lost_race(
                     tx, item.event, decision, overage, item.request_hash, now, scopes
                 )

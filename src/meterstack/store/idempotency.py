@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 
 from meterstack.store.statements import Statements
+
+T = TypeVar("T")
 
 
 class IdempotencyStatements(Statements):
@@ -32,54 +36,52 @@ class IdempotencyStatements(Statements):
         self, account_id: str, rows: list[tuple[str, str, str]], now: datetime
     ) -> set[str]:
         """Store many admitted decisions (key, request hash, decision); the keys stored."""
-        params: dict[str, Any] = {"account_id": account_id, "created_at": self.ts(now)}
         if self.dialect.is_sqlite:
-            values = []
-            for index, (key, request_hash, decision) in enumerate(rows):
-                params[f"k{index}"] = key
-                params[f"h{index}"] = request_hash
-                params[f"d{index}"] = decision
-                values.append(f"(:account_id, :k{index}, :h{index}, :d{index}, :created_at)")
-            source = f"VALUES {', '.join(values)}"
-        else:
-            # One JSON parameter keeps the statement text (and its plan) the same whatever the
-            # batch size, and is much cheaper to send than text arrays.
-            params["rows"] = json.dumps([{"k": k, "h": h, "d": d} for k, h, d in rows])
-            source = (
-                "SELECT :account_id, k, h, d, :created_at "
-                "FROM json_to_recordset(:rows::json) AS t(k text, h text, d text)"
-            )
-        stored = self.all(
+            stored: set[str] = set()
+            created_at = self.ts(now)
+            for chunk in _chunks(rows):
+                values: list[Any] = [account_id, created_at]
+                for row in chunk:
+                    values.extend(row)
+                self.cursor.execute(_insert_keys_sql(len(chunk)), values)
+                stored.update(str(found[0]) for found in self.cursor.fetchall())
+            return stored
+        # One JSON parameter keeps the statement text (and its plan) the same whatever the
+        # batch size, and is much cheaper to send than text arrays.
+        inserted = self.all(
             "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
-            f"{source} ON CONFLICT DO NOTHING RETURNING key",
-            params,
+            "SELECT :account_id, k, h, d, :created_at "
+            "FROM json_to_recordset(:rows::json) AS t(k text, h text, d text) "
+            "ON CONFLICT DO NOTHING RETURNING key",
+            {
+                "account_id": account_id,
+                "created_at": self.ts(now),
+                "rows": json.dumps([{"k": k, "h": h, "d": d} for k, h, d in rows]),
+            },
         )
-        return {str(row[0]) for row in stored}
+        return {str(row[0]) for row in inserted}
 
     def idempotency_many(
         self, account_id: str, keys: list[str]
     ) -> dict[str, tuple[str, str, datetime]]:
         """The stored records of those ``keys`` that exist."""
+        rows: list[Any] = []
         if self.dialect.is_sqlite:
-            match, params = self.one_of("key", keys, "k")
-            params["account_id"] = account_id
-            statement = (
-                "SELECT key, request_hash, decision, created_at FROM idempotency_keys "
-                f"WHERE account_id = :account_id AND {match}"
-            )
+            for chunk in _chunks(keys):
+                self.cursor.execute(_select_keys_sql(len(chunk)), [account_id, *chunk])
+                rows += self.cursor.fetchall()
         else:
             # One primary-key probe per asked key, whatever the planner believes about the
             # account's keys: joined as a set (``key = ANY(…)``, ``IN (SELECT …)``), PostgreSQL
             # may scan every key the account holds, and a big account holds millions (D7 keeps
             # them 35 days). OFFSET 0 keeps the lateral lookup from being flattened into a join.
-            params = {"account_id": account_id, "keys": json.dumps(keys)}
-            statement = (
+            rows = self.all(
                 "SELECT found.key, found.request_hash, found.decision, found.created_at "
                 "FROM json_array_elements_text(:keys::json) AS asked(key) CROSS JOIN LATERAL "
                 "(SELECT key, request_hash, decision, created_at FROM idempotency_keys "
-                "WHERE account_id = :account_id AND key = asked.key OFFSET 0) AS found"
+                "WHERE account_id = :account_id AND key = asked.key OFFSET 0) AS found",
+                {"account_id": account_id, "keys": json.dumps(keys)},
             )
-        rows = self.all(statement, params)
         return {
             str(row[0]): (str(row[1]), str(row[2]), self.dialect.from_ts(row[3])) for row in rows
         }
@@ -129,3 +131,34 @@ class IdempotencyStatements(Statements):
             params,
         )
         return int(cursor.rowcount), None if end is None else (str(end[0]), str(end[1]))
+
+
+#: Keys per SQLite statement: the statement's text repeats for every full chunk (its compiled
+#: form is reused), and a chunk stays far below SQLite's limit on bound parameters.
+_CHUNK = 250
+
+
+def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+@lru_cache(maxsize=_CHUNK)
+def _insert_keys_sql(rows: int) -> str:
+    """SQLite: insert ``rows`` records; ?1 is the account and ?2 the time, then 3 per row."""
+    values = ", ".join(
+        f"(?1, ?{3 + 3 * row}, ?{4 + 3 * row}, ?{5 + 3 * row}, ?2)" for row in range(rows)
+    )
+    return (
+        "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
+        f"VALUES {values} ON CONFLICT DO NOTHING RETURNING key"
+    )
+
+
+@lru_cache(maxsize=_CHUNK)
+def _select_keys_sql(keys: int) -> str:
+    """SQLite: the records of ``keys`` keys of one account (one primary-key probe each)."""
+    return (
+        "SELECT key, request_hash, decision, created_at FROM idempotency_keys "
+        f"WHERE account_id = ? AND key IN ({', '.join('?' * keys)})"
+    )
