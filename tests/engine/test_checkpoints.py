@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import threading
@@ -162,3 +163,18 @@ def test_a_fork_waits_until_the_checkpoint_thread_is_out_of_sqlite() -> None:
 
     assert held_at_the_gate
     assert forked.is_set()
+
+
+def test_a_store_dropped_without_close_stops_its_checkpoint_thread(tmp_path: Path) -> None:
+    engine = Engine.open(f"sqlite:///{tmp_path / 'meterstack.db'}", catalog="agentstack")
+    checkpointer = engine._ctx.store._checkpointer
+    assert checkpointer is not None
+    thread = checkpointer._thread
+    assert thread is not None
+    assert thread.is_alive()
+
+    del engine
+    gc.collect()
+    thread.join(timeout=10)
+
+    assert not thread.is_alive()

@@ -61,6 +61,10 @@ class Checkpointer:
             )
             self._thread.start()
 
+    def stop(self) -> None:
+        """Ask the thread to end after its current round (it holds nothing worth waiting for)."""
+        self._stop.set()
+
     def close(self) -> None:
         self._stop.set()
         with self._starting:

@@ -51,6 +51,8 @@ class SqlStore:
         if migrate:
             upgrade(self.engine)
         if self._checkpointer is not None:
+            # A store dropped without close() does not leave its thread behind.
+            weakref.finalize(self, self._checkpointer.stop)
             self._checkpointer.ensure_running()
 
     @property
