@@ -6,12 +6,13 @@ For each backend (SQLite file in WAL mode; PostgreSQL when reachable) it measure
 - ``consume`` touching two scopes (account and project) with an idempotency key;
 - the same consume from 8 threads at once, which group commit lets share transactions;
 - ``consume_many`` of 100 events per call, per event.
-It prints rates, p50/p99 latencies and the ratios the project targets (consume >= 0.5x raw;
+It prints rates, p50/p99/p99.9 latencies and the ratios the project targets (consume >= 0.5x raw;
 consume_many >= 5x single consume per event). Absolute numbers depend on the machine; the ratios
 are what to compare. The measures run interleaved, in short rounds, so that a drift of the
 machine or the database (a checkpoint, a noisy neighbour) weighs on every measure alike.
 
-    python bench/engine.py [--seconds 3] [--rounds 10] [--postgres postgresql://postgres@127.0.0.1:5432/test]
+    python bench/engine.py [--seconds 3] [--rounds 10] [--only sqlite|postgresql]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
