@@ -66,7 +66,10 @@ def test_c6_two_refusals_sweeping_each_others_holds_are_both_decided(
         )
 
     assert [decision.allowed for decision in decisions] == [True, True]
-    assert len(decided) == 3  # PostgreSQL undid one of the two, and it was decided again
+    # PostgreSQL undid at least one of the two, which was decided again. Which one it undoes
+    # depends on whose deadlock timeout fires first; when it undoes the first to sweep, the
+    # other sweeps in turn while the retry waits, and that can deadlock once more.
+    assert len(decided) >= 3, decided
     for meter in meters:
         row = engine.usage(account.id)[meter]
         assert (row.used, row.held) == (1, 0)

@@ -14,7 +14,8 @@ checkpoint only moves committed pages from the log into the database file.
 
 A process forked while the thread is inside SQLite would inherit SQLite's internal locks held
 by a thread that does not exist in the child, and hang at its first statement. So the thread
-enters SQLite only through a gate, and a fork waits at that gate (``os.register_at_fork``).
+enters SQLite only through a gate, and a fork waits at that gate, and for a thread being
+started, to be done (``os.register_at_fork``).
 """
 
 from __future__ import annotations
@@ -100,14 +101,17 @@ _LIVE: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
 
 
 def _close_gates() -> None:
+    """Before a fork: no thread of ours is starting, nor inside SQLite, until it is done."""
     for checkpointer in list(_LIVE):
+        checkpointer._starting.acquire()
         checkpointer._gate.acquire()
 
 
 def _open_gates() -> None:
     for checkpointer in list(_LIVE):
-        if checkpointer._gate.locked():
-            checkpointer._gate.release()
+        for lock in (checkpointer._gate, checkpointer._starting):
+            if lock.locked():
+                lock.release()
 
 
 os.register_at_fork(before=_close_gates, after_in_parent=_open_gates, after_in_child=_open_gates)
