@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -178,3 +180,27 @@ def test_a_store_dropped_without_close_stops_its_checkpoint_thread(tmp_path: Pat
     thread.join(timeout=10)
 
     assert not thread.is_alive()
+
+
+def test_the_store_works_where_processes_cannot_fork(tmp_path: Path) -> None:
+    # As on Windows: the os module has no register_at_fork.
+    script = (
+        "import os, sys\n"
+        "import pydantic, sqlalchemy, psycopg, msgspec\n"
+        "del os.register_at_fork\n"
+        "from meterstack import Engine\n"
+        "engine = Engine.open(sys.argv[1], catalog='agentstack')\n"
+        "account = engine.create_account(plan='free')\n"
+        "print(engine.consume(account.id, 'api_calls', 1).used)\n"
+        "engine.close()\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script, f"sqlite:///{tmp_path / 'meterstack.db'}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "1"

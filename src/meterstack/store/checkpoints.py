@@ -114,4 +114,7 @@ def _open_gates() -> None:
                 lock.release()
 
 
-os.register_at_fork(before=_close_gates, after_in_parent=_open_gates, after_in_child=_open_gates)
+if hasattr(os, "register_at_fork"):  # POSIX; a platform without fork needs no gate
+    os.register_at_fork(
+        before=_close_gates, after_in_parent=_open_gates, after_in_child=_open_gates
+    )

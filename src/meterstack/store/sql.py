@@ -196,7 +196,8 @@ def _forget_after_fork(store: SqlStore) -> None:
         if alive is not None:
             alive._drop_idle(close=False)
 
-    os.register_at_fork(after_in_child=forget)
+    if hasattr(os, "register_at_fork"):  # POSIX; where processes cannot fork, nothing to do
+        os.register_at_fork(after_in_child=forget)
 
 
 def _rolled_back(connection: Any, cursor: Any, dialect: Dialect) -> bool:
