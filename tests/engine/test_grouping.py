@@ -8,7 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from meterstack import Decision, Engine
-from meterstack.errors import IdempotencyKeyReusedError, InvalidInputError, MeterstackError
+from meterstack.errors import (
+    IdempotencyKeyReusedError,
+    InvalidInputError,
+    MeterstackError,
+    StoreUnavailableError,
+)
 from meterstack.services.metering import UsageEvent
 
 EngineFactory = Callable[..., Engine]
@@ -134,3 +139,40 @@ def test_a9_threads_consuming_at_once_are_counted_exactly_once_each(
     )
     assert usage.used == sum(admitted.values()) == per_project
     assert usage.used <= 500
+
+
+def test_callers_of_a_failed_shared_transaction_each_raise_their_own_error(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("flowstack")
+    account = engine.create_account(plan="free").id
+    leader = _SlowLeader(engine, queued=3)
+    gone = StoreUnavailableError("the database went away", reason="OperationalError")
+
+    def failing_many(events: Sequence[UsageEvent]) -> list[Decision | MeterstackError]:
+        leader.groups.append(len(events))
+        raise gone
+
+    engine._metering.consume_many = failing_many  # type: ignore[method-assign]
+    calls: list[dict[str, Any]] = [
+        {"account_id": account, "meter": "sessions", "quantity": 1} for _ in range(3)
+    ]
+
+    with ThreadPoolExecutor(1) as lone:
+        lone_answer = lone.submit(engine.consume, **calls[0])
+        assert leader.leading.wait(10)
+        answers = _run(engine, calls, threads=len(calls))
+        assert lone_answer.result().used == 1
+
+    assert leader.groups == [3]
+    errors = [answer for answer in answers if isinstance(answer, StoreUnavailableError)]
+    assert len(errors) == 3
+    assert len({id(error) for error in errors}) == 3
+    for answer in errors:
+        assert answer is not gone
+        assert answer.__cause__ is gone
+        assert (answer.message, answer.details, answer.http_status) == (
+            gone.message,
+            gone.details,
+            503,
+        )

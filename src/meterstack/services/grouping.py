@@ -11,6 +11,7 @@ transaction holding its event has committed, so every answer is as durable as a 
 
 from __future__ import annotations
 
+import copy
 import threading
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ MAX_GROUP = 256
 class _Caller:
     """One waiting ``consume``: its event, then its answer."""
 
-    __slots__ = ("_gate", "decision", "error", "event", "leads")
+    __slots__ = ("_gate", "decision", "error", "event", "leads", "shared")
 
     def __init__(self, event: UsageEvent) -> None:
         self.event = event
@@ -37,6 +38,8 @@ class _Caller:
         self.error: BaseException | None = None
         #: Woken to lead the next group rather than with an answer.
         self.leads = False
+        #: ``error`` is the whole group's (its transaction failed), not this event's own.
+        self.shared = False
 
     def wait(self) -> None:
         self._gate.acquire()
@@ -46,9 +49,20 @@ class _Caller:
 
     def answer(self) -> Decision:
         if self.error is not None:
+            if self.shared:
+                # Each caller raises its own copy, with its own traceback, caused by the group's.
+                raise _own_copy(self.error) from self.error
             raise self.error
         assert self.decision is not None
         return self.decision
+
+
+def _own_copy(error: BaseException) -> BaseException:
+    """A copy of an exception (type, message, details), or an equivalent where none can be made."""
+    try:
+        return copy.copy(error)
+    except Exception:
+        return RuntimeError(f"the shared transaction failed: {error!r}")
 
 
 class GroupCommit:
@@ -89,6 +103,7 @@ class GroupCommit:
         except BaseException as error:  # the transaction failed: every caller hears why
             for caller in group:
                 caller.error = error
+                caller.shared = True
         else:
             for caller, result in zip(group, results, strict=True):
                 if isinstance(result, MeterstackError):
