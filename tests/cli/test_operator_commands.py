@@ -202,6 +202,15 @@ def test_d7_purge_keys_reports_how_many_keys_went(database: str) -> None:
     assert json.loads(replay.stdout)["replayed"] is True
 
 
+def test_d7_purge_keys_refuses_an_empty_window_with_the_engines_message(database: str) -> None:
+    options = ["--database", database, "--catalog", "flowstack"]
+
+    refused = runner.invoke(app, ["purge-keys", "--window", "0", *options])
+
+    assert refused.exit_code == 1
+    assert "the purge window must be at least one key" in refused.output
+
+
 def test_a8_keys_list_shows_prefixes_never_the_key_text(database: str) -> None:
     options = ["--database", database]
     account = runner.invoke(app, ["accounts", "create", "--plan", "pro", *options]).stdout.strip()

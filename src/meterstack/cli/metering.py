@@ -109,7 +109,7 @@ def purge_keys(
     catalog: CatalogName = DEFAULT_CATALOG,
     window: Annotated[
         int,
-        typer.Option(min=1, help="Keys examined per transaction; traffic goes on in between."),
+        typer.Option(help="Keys examined per transaction; traffic goes on in between."),
     ] = PURGE_WINDOW,
 ) -> None:
     """Delete idempotency keys older than the retention (D7); run it daily."""
