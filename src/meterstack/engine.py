@@ -281,7 +281,8 @@ class Engine(KeysMixin):
         """Decide many events in one transaction; one result per event, in order.
 
         Each result is the event's :class:`Decision`, or the error that event alone met
-        (unknown meter, idempotency key reused…); the other events are unaffected.
+        (a malformed event, an unknown meter, an idempotency key reused…); the other events are
+        unaffected.
         """
         return self._metering.consume_many([_event(event) for event in events])
 
@@ -497,20 +498,26 @@ class Engine(KeysMixin):
         return self._levers.grant_pack(account_id, pack_id)
 
 
-def _event(event: UsageEvent | Mapping[str, Any]) -> UsageEvent:
+def _event(event: UsageEvent | Mapping[str, Any]) -> UsageEvent | InvalidInputError:
+    """The event, or the error that this event alone answers with."""
     if isinstance(event, UsageEvent):
         return event
-    try:
-        return UsageEvent(
-            account_id=event["account_id"],
-            meter=event["meter"],
-            quantity=event.get("quantity", 1),
-            project_id=event.get("project_id"),
-            idempotency_key=event.get("idempotency_key"),
-            api_key_id=event.get("api_key_id"),
-        )
-    except KeyError as missing:
-        raise InvalidInputError(f"a usage event needs {missing.args[0]!r}") from None
+    if not isinstance(event, Mapping):
+        return InvalidInputError(f"a usage event is an object, got {event!r}"[:200])
+    for name in ("account_id", "meter"):
+        if not isinstance(event.get(name), str):
+            return InvalidInputError(f"a usage event needs {name!r}, a string", field=name)
+    for name in ("project_id", "idempotency_key", "api_key_id"):
+        if not isinstance(event.get(name, ""), str | None):
+            return InvalidInputError(f"{name} must be a string or null", field=name)
+    return UsageEvent(
+        account_id=event["account_id"],
+        meter=event["meter"],
+        quantity=event.get("quantity", 1),
+        project_id=event.get("project_id"),
+        idempotency_key=event.get("idempotency_key"),
+        api_key_id=event.get("api_key_id"),
+    )
 
 
 def _seconds(ttl: float | timedelta | None) -> timedelta | None:

@@ -49,6 +49,17 @@ class TransactionConflictError(StoreUnavailableError):
     """
 
 
+class InternalError(MeterstackError):
+    """A request failed inside the store for a reason of its own (a refused row, a fault).
+
+    It failed alone: nothing of it was recorded, and the requests that shared its transaction
+    were decided without it. The driver's error is the cause.
+    """
+
+    code = "internal_error"
+    http_status = 500
+
+
 class ConflictError(MeterstackError):
     code = "conflict"
     http_status = 409

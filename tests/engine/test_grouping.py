@@ -49,7 +49,9 @@ class _SlowLeader:
                 assert self.queue.joined.wait_for(lambda: len(self.queue) >= queued, 10)
             return lone(event)
 
-        def counted_many(events: Sequence[UsageEvent]) -> list[Decision | MeterstackError]:
+        def counted_many(
+            events: Sequence[UsageEvent | MeterstackError],
+        ) -> list[Decision | MeterstackError]:
             self.groups.append(len(events))
             return many(events)
 
@@ -149,7 +151,9 @@ def test_callers_of_a_failed_shared_transaction_each_raise_their_own_error(
     leader = _SlowLeader(engine, queued=3)
     gone = StoreUnavailableError("the database went away", reason="OperationalError")
 
-    def failing_many(events: Sequence[UsageEvent]) -> list[Decision | MeterstackError]:
+    def failing_many(
+        events: Sequence[UsageEvent | MeterstackError],
+    ) -> list[Decision | MeterstackError]:
         leader.groups.append(len(events))
         raise gone
 

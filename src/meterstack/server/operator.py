@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from meterstack.answers import api_key_json, rate_limit_headers, usage_json
 from meterstack.cli.invoices import invoice_json
@@ -19,7 +19,6 @@ from meterstack.invoicing.render import render_html, render_pdf
 from meterstack.rules.decisions import Decision
 from meterstack.server.auth import EngineDep, OperatorDep
 from meterstack.server.errors import ERROR_SCHEMA, refusal_response
-from meterstack.services.metering import UsageEvent
 
 router = APIRouter(
     prefix="/v1", responses=dict.fromkeys((401, 402, 403, 404, 409, 422, 429, 503), ERROR_SCHEMA)
@@ -49,7 +48,10 @@ class BatchEvent(ConsumeBody):
 
 
 class BatchBody(BaseModel):
-    events: list[BatchEvent] = Field(min_length=1, max_length=1000)
+    #: Each event is checked on its own: a malformed one gets its own error among the results.
+    events: list[Annotated[Any, WithJsonSchema(BatchEvent.model_json_schema())]] = Field(
+        min_length=1, max_length=1000
+    )
 
 
 class ReserveBody(BaseModel):
@@ -184,19 +186,7 @@ def check(account_id: str, body: ConsumeBody, _: OperatorDep, engine: EngineDep)
 @router.post("/usage/batch")
 def batch(body: BatchBody, _: OperatorDep, engine: EngineDep) -> dict[str, Any]:
     """Up to 1,000 usage events in one transaction, each decided on its own."""
-    results = engine.consume_many(
-        [
-            UsageEvent(
-                event.account_id,
-                event.meter,
-                event.quantity,
-                event.project_id,
-                event.idempotency_key,
-                event.api_key_id,
-            )
-            for event in body.events
-        ]
-    )
+    results = engine.consume_many(body.events)
     return {
         "results": [
             {"error": result.to_dict()}

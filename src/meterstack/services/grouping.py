@@ -15,7 +15,7 @@ import copy
 import threading
 from typing import TYPE_CHECKING
 
-from meterstack.errors import MeterstackError
+from meterstack.errors import InternalError, MeterstackError
 from meterstack.rules.decisions import Decision
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ class _Caller:
             if self.shared:
                 # Each caller raises its own copy, with its own traceback, caused by the group's.
                 raise _own_copy(self.error) from self.error
+            if isinstance(self.error, InternalError) and self.error.__cause__ is not None:
+                raise self.error.__cause__  # what this request met alone, as a lone call raises
             raise self.error
         assert self.decision is not None
         return self.decision

@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 
 from meterstack.errors import (
     IdempotencyKeyReusedError,
+    InternalError,
     InvalidInputError,
     MeterstackError,
+    StoreUnavailableError,
 )
 from meterstack.rules.admission import (
     ACCOUNT_SCOPE,
@@ -87,16 +89,52 @@ class Metering:
 
     # ------------------------------------------------------------------ consume
 
-    @decided_again_on_conflict
-    def consume_many(self, events: Sequence[UsageEvent]) -> list[Decision | MeterstackError]:
+    def consume_many(
+        self, events: Sequence[UsageEvent | MeterstackError]
+    ) -> list[Decision | MeterstackError]:
         """Decide every event on its own, all in one transaction (one durable commit).
 
-        Each result is the event's decision or the error that event alone met; events are
-        applied in (account, meter, project) order so that concurrent batches lock counters in
-        one global order, and answered in the order given.
+        Each result is the event's decision or the error that event alone met (an error given
+        in place of an event is that event's answer); events are applied in (account, meter,
+        project) order so that concurrent batches lock counters in one global order, and
+        answered in the order given. An event that fails inside the store fails alone: the
+        transaction is decided again without it (see :meth:`_isolated`).
         """
-        if not events:
-            return []
+        results: list[Decision | MeterstackError | None] = [
+            event if isinstance(event, MeterstackError) else None for event in events
+        ]
+        asked = [event for event in events if not isinstance(event, MeterstackError)]
+        decided = iter(self._isolated(asked) if asked else [])
+        return [next(decided) if result is None else result for result in results]
+
+    def _isolated(self, events: list[UsageEvent]) -> list[Decision | MeterstackError]:
+        """The batch's results; when its transaction fails, each half is decided on its own.
+
+        A failure that is not one event's answer (a refused row, bad input that reached the
+        database, a fault) undoes the whole transaction, so the halves are decided again in
+        their own transactions, in order, down to the one event that fails: it alone answers
+        with :class:`InternalError`. A database that cannot work at all fails every event.
+        """
+        try:
+            return self._consume_together(events)
+        except StoreUnavailableError:
+            raise
+        except Exception as fault:
+            if len(events) > 1:
+                middle = len(events) // 2
+                return self._isolated(events[:middle]) + self._isolated(events[middle:])
+            if isinstance(fault, MeterstackError):
+                return [fault]
+            failed = InternalError(
+                "the request failed in the store and nothing of it was recorded; the requests "
+                "decided with it were not affected",
+                reason=type(fault).__name__,
+            )
+            failed.__cause__ = fault
+            return [failed]
+
+    @decided_again_on_conflict
+    def _consume_together(self, events: list[UsageEvent]) -> list[Decision | MeterstackError]:
         with self.ctx.store.transaction() as tx:
             return consume_batch(self, tx, events, self.ctx.now())
 
