@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from meterstack import Engine, ManualClock
+from meterstack.store.sql import SqlStore
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 PLANS = ("free", "starter", "basic", "pro", "premium")
@@ -29,6 +30,7 @@ CHUNK = 5_000
 def populate(engine: Engine, accounts: int) -> None:
     """Write ``accounts`` accounts on mixed plans with mixed January usage, straight to SQL."""
     store = engine._ctx.store
+    assert isinstance(store, SqlStore)  # rows written straight to SQL
     catalog_hash = engine._ctx.current.content_hash
     for first in range(0, accounts, CHUNK):
         rows = []
@@ -50,8 +52,9 @@ def populate(engine: Engine, accounts: int) -> None:
             if index % 7 == 0 and plan != "free":  # some went over with overage on
                 counters.append((account_id, "logic_engine_calls", 300_000, 250_000 + index % 13))
         with store.transaction() as tx:
-            tx.cursor.executemany(
-                tx.dialect.sql(
+            sql = tx.sql
+            sql.cursor.executemany(
+                sql.dialect.sql(
                     "INSERT INTO accounts (id, catalog_hash, plan_id, billing_interval, status, "
                     "period_anchor, created_at, version, anonymous) VALUES (:id, :catalog_hash, "
                     ":plan_id, 'monthly', 'active', :period_anchor, :created_at, 1, false)"
@@ -59,14 +62,14 @@ def populate(engine: Engine, accounts: int) -> None:
                 [
                     {
                         **row,
-                        "period_anchor": tx.ts(row["period_anchor"]),  # type: ignore[arg-type]
-                        "created_at": tx.ts(row["created_at"]),  # type: ignore[arg-type]
+                        "period_anchor": sql.ts(row["period_anchor"]),  # type: ignore[arg-type]
+                        "created_at": sql.ts(row["created_at"]),  # type: ignore[arg-type]
                     }
                     for row in rows
                 ],
             )
-            tx.cursor.executemany(
-                tx.dialect.sql(
+            sql.cursor.executemany(
+                sql.dialect.sql(
                     "INSERT INTO plan_history (account_id, started_at, seq, plan_id, "
                     "billing_interval, catalog_hash) VALUES (:id, :created_at, 1, :plan_id, "
                     "'monthly', :catalog_hash)"
@@ -74,15 +77,15 @@ def populate(engine: Engine, accounts: int) -> None:
                 [
                     {
                         "id": row["id"],
-                        "created_at": tx.ts(row["created_at"]),  # type: ignore[arg-type]
+                        "created_at": sql.ts(row["created_at"]),  # type: ignore[arg-type]
                         "plan_id": row["plan_id"],
                         "catalog_hash": row["catalog_hash"],
                     }
                     for row in rows
                 ],
             )
-            tx.cursor.executemany(
-                tx.dialect.sql(
+            sql.cursor.executemany(
+                sql.dialect.sql(
                     "INSERT INTO counters (account_id, item, scope, period, used, held, overage) "
                     "VALUES (:account_id, :item, 'account', '2026-01', :used, 0, :overage)"
                 ),

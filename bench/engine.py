@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from meterstack import Engine, UsageEvent
+from meterstack.store.sql import SqlStore
 
 BATCH = 100
 #: Concurrent callers of ``consume``, and the requests each round hands them at once.
@@ -104,6 +105,7 @@ def interleaved(seconds: float, rounds: int, *timed: Timed) -> list[Measure]:
 def raw_update(engine: Engine) -> Iterator[Timed]:
     """The baseline: one conditional single-row UPDATE … RETURNING per transaction."""
     store = engine._ctx.store  # the same driver, pragmas and commit mode as the engine
+    assert isinstance(store, SqlStore)
     dialect = store.dialect
     connection = store.engine.raw_connection()
     cursor = connection.cursor()
@@ -142,6 +144,7 @@ def raw_same_work(engine: Engine) -> Iterator[Timed]:
     of the gap to the single-row baseline is the work itself rather than the engine's code.
     """
     store = engine._ctx.store
+    assert isinstance(store, SqlStore)
     dialect = store.dialect
     connection = store.engine.raw_connection()
     cursor = connection.cursor()

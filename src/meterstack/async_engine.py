@@ -14,6 +14,7 @@ differ.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from functools import partial, wraps
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -21,9 +22,13 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import anyio
 import anyio.to_thread
 
+from meterstack.catalog.loader import LoadedCatalog
 from meterstack.catalog.schema import Catalog
 from meterstack.clock import Clock
 from meterstack.engine import Engine
+from meterstack.payments.port import PaymentProvider
+from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION
+from meterstack.store.ports import Store
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,6 +62,29 @@ class AsyncEngine:
         """:meth:`Engine.open` (which migrates the store) in a worker thread."""
         engine = await anyio.to_thread.run_sync(partial(Engine.open, *args, **options))
         return cls(engine, threads=threads)
+
+    @classmethod
+    async def on(
+        cls,
+        store: Store,
+        *,
+        catalog: LoadedCatalog,
+        clock: Clock | None = None,
+        idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION,
+        provider: PaymentProvider | None = None,
+    ) -> AsyncEngine:
+        """:meth:`Engine.on` (a store already open) in a worker thread."""
+        engine = await anyio.to_thread.run_sync(
+            partial(
+                Engine.on,
+                store,
+                catalog=catalog,
+                clock=clock,
+                idempotency_retention=idempotency_retention,
+                provider=provider,
+            )
+        )
+        return cls(engine)
 
     async def close(self) -> None:
         await anyio.to_thread.run_sync(self.engine.close)

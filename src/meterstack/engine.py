@@ -43,6 +43,7 @@ from meterstack.services.migration import AccountMigration, Migrations
 from meterstack.services.resources import ResourceObject, Resources
 from meterstack.services.subscriptions import PlanChange, Subscription, Subscriptions
 from meterstack.services.usage import Usage, UsageReport
+from meterstack.store.ports import Store
 from meterstack.store.sql import SqlStore
 
 DEFAULT_DATABASE_URL = "sqlite:///./meterstack.db"
@@ -73,7 +74,7 @@ class Engine(KeysMixin):
         self._holds = Holds(ctx)
         self._usage = Usage(ctx)
         self._keys = Keys(ctx)
-        self._entitlements = Entitlements(ctx, self._metering)
+        self._entitlements = Entitlements(ctx)
         self._close = PeriodClose(ctx)
         self._invoices = Invoices(ctx)
         self._purchases = Purchases(ctx)
@@ -97,8 +98,6 @@ class Engine(KeysMixin):
         Both fall back to ``METERSTACK_DATABASE_URL`` / ``METERSTACK_CATALOG``, then to
         ``sqlite:///./meterstack.db`` and ``agentstack``.
         """
-        if idempotency_retention < timedelta(days=35):
-            raise InvalidInputError("idempotency keys must be kept at least 35 days (D7)")
         loaded = (
             catalog
             if isinstance(catalog, LoadedCatalog)
@@ -107,17 +106,38 @@ class Engine(KeysMixin):
         store = SqlStore(
             str(url) if url is not None else default_database_url(), pool_size=pool_size
         )
-        ctx = ServiceContext(
-            store=store,
-            clock=clock or SystemClock(),
-            current=loaded,
-            idempotency_retention=idempotency_retention,
-        )
         try:
-            ctx.register_current()
+            return cls.on(
+                store,
+                catalog=loaded,
+                clock=clock,
+                idempotency_retention=idempotency_retention,
+                provider=provider,
+            )
         except BaseException:
             store.close()
             raise
+
+    @classmethod
+    def on(
+        cls,
+        store: Store,
+        *,
+        catalog: LoadedCatalog,
+        clock: Clock | None = None,
+        idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION,
+        provider: PaymentProvider | None = None,
+    ) -> Engine:
+        """An engine on a store already open: any implementation of the store's ports."""
+        if idempotency_retention < timedelta(days=35):
+            raise InvalidInputError("idempotency keys must be kept at least 35 days (D7)")
+        ctx = ServiceContext(
+            store=store,
+            clock=clock or SystemClock(),
+            current=catalog,
+            idempotency_retention=idempotency_retention,
+        )
+        ctx.register_current()
         return cls(ctx, provider)
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from meterstack import Engine, UsageEvent
 from meterstack.store.checkpoints import BACKSTOP_PAGES, Checkpointer
+from meterstack.store.sql import SqlStore
 
 EngineFactory = Callable[..., Engine]
 
@@ -43,10 +44,11 @@ def test_commits_leave_checkpoints_to_the_store_thread(tmp_path: Path) -> None:
     engine = Engine.open(f"sqlite:///{path}", catalog="agentstack")
     try:
         store = engine._ctx.store
+        assert isinstance(store, SqlStore)
         checkpointer = store._checkpointer
         assert checkpointer is not None
         with store.transaction() as tx:
-            backstop = tx.one("PRAGMA wal_autocheckpoint")[0]
+            backstop = tx.sql.one("PRAGMA wal_autocheckpoint")[0]
         account = engine.create_account(plan="pro")
         runs = checkpointer.runs
         for n in range(20):
@@ -69,7 +71,9 @@ def test_commits_leave_checkpoints_to_the_store_thread(tmp_path: Path) -> None:
 def test_a_memory_store_has_no_checkpoint_thread() -> None:
     engine = Engine.open("sqlite://", catalog="agentstack")
     try:
-        assert engine._ctx.store._checkpointer is None
+        store = engine._ctx.store
+        assert isinstance(store, SqlStore)
+        assert store._checkpointer is None
         account = engine.create_account(plan="pro")
         assert engine.consume(account.id, "api_calls", 1).allowed
     finally:
@@ -100,7 +104,9 @@ def test_a_forked_child_starts_its_own_checkpoint_thread(tmp_path: Path) -> None
         if child == 0:  # pragma: no cover - the child reports through the pipe
             status = 1
             try:
-                checkpointer = engine._ctx.store._checkpointer
+                store = engine._ctx.store
+                assert isinstance(store, SqlStore)
+                checkpointer = store._checkpointer
                 assert checkpointer is not None
                 gone = checkpointer._thread is not None and not checkpointer._thread.is_alive()
                 engine.consume(account.id, "api_calls", 1)
@@ -174,13 +180,15 @@ def test_a_fork_waits_until_the_checkpoint_thread_is_out_of_sqlite() -> None:
 
 def test_a_store_dropped_without_close_stops_its_checkpoint_thread(tmp_path: Path) -> None:
     engine = Engine.open(f"sqlite:///{tmp_path / 'meterstack.db'}", catalog="agentstack")
-    checkpointer = engine._ctx.store._checkpointer
+    store = engine._ctx.store
+    assert isinstance(store, SqlStore)
+    checkpointer = store._checkpointer
     assert checkpointer is not None
     thread = checkpointer._thread
     assert thread is not None
     assert thread.is_alive()
 
-    del engine
+    del engine, store
     gc.collect()
     thread.join(timeout=10)
 

@@ -1,4 +1,5 @@
-"""The express lane of consume: taken for the ordinary request, and never deciding differently."""
+"""The express lane of consume (a cache of plans): taken for the ordinary request, and never
+deciding differently."""
 
 from __future__ import annotations
 
@@ -11,27 +12,27 @@ from hypothesis import strategies as st
 
 from meterstack import Engine, ManualClock
 from meterstack.errors import MeterstackError
-from meterstack.services.express import Express
+from meterstack.services.express import Plans
 
 EngineFactory = Callable[..., Engine]
 
 
 def _count_express(engine: Engine) -> list[bool]:
-    """Record, per consume, whether the express lane answered it."""
+    """Record, per consume, whether the express lane (a cached plan) took it."""
     seen: list[bool] = []
-    lane: Express = engine._metering.express
-    original = lane.consume
+    lane: Plans = engine._metering.plans
+    original = lane.get
 
     def spy(*args: Any) -> Any:
-        decision = original(*args)
-        seen.append(decision is not None)
-        return decision
+        planned = original(*args)
+        seen.append(planned is not None)
+        return planned
 
-    lane.consume = spy  # type: ignore[method-assign,assignment]
+    lane.get = spy  # type: ignore[method-assign,assignment]
     return seen
 
 
-def test_d7_express_lane_answers_repeated_keyed_consumes_and_leaves_replays_to_the_general_path(
+def test_d7_express_lane_answers_repeated_keyed_consumes_and_their_replays(
     open_engine: EngineFactory,
 ) -> None:
     engine = open_engine("agentstack")
@@ -43,7 +44,8 @@ def test_d7_express_lane_answers_repeated_keyed_consumes_and_leaves_replays_to_t
     second = engine.consume(account.id, "api_calls", 2, project_id=project.id, idempotency_key="b")
     replay = engine.consume(account.id, "api_calls", 2, project_id=project.id, idempotency_key="b")
 
-    assert seen == [False, True, False]  # no route yet; the route; a key already stored
+    # No plan yet; the plan; the plan again, and the store answers that the key is stored.
+    assert seen == [False, True, True]
     assert (first.used, second.used, replay.used) == (1, 3, 3)
     assert (second.replayed, replay.replayed) == (False, True)
     assert replay.to_dict() | {"replayed": False} == second.to_dict()
@@ -66,7 +68,7 @@ def test_c7_express_route_ends_with_its_period(
     assert (fresh.used, fresh.period) == (1, "2026-02")
 
 
-def test_a5_express_lane_refusal_is_decided_by_the_general_path(
+def test_a5_express_lane_refusal_is_named_from_the_cached_plan(
     open_engine: EngineFactory,
 ) -> None:
     engine = open_engine("agentstack")
@@ -77,7 +79,7 @@ def test_a5_express_lane_refusal_is_decided_by_the_general_path(
     last = engine.consume(account.id, "logic_engine_calls", 1)
     refused = engine.consume(account.id, "logic_engine_calls", 1)
 
-    assert seen == [True, False]
+    assert seen == [True, True]  # the store refuses the second: the same plan names it
     assert (last.allowed, last.used, last.remaining) == (True, 50_000, 0)
     assert (refused.allowed, refused.http_status, refused.used) == (False, 429, 50_000)
 
@@ -126,7 +128,7 @@ class _World:
     def __init__(self, engine: Engine, express: bool) -> None:
         self.engine = engine
         if not express:
-            engine._metering.express.consume = lambda *args: None  # type: ignore[method-assign]
+            engine._metering.plans.get = lambda *args: None  # type: ignore[method-assign]
         self.account = engine.create_account(plan="starter").id
         self.projects = [engine.create_project(self.account).id for _ in range(2)]
 

@@ -16,7 +16,7 @@ from meterstack import Engine, ManualClock
 from meterstack.errors import TransactionConflictError
 from meterstack.services import holds, metering
 from meterstack.services.conflicts import ATTEMPTS, decided_again_on_conflict
-from meterstack.store.sql import Transaction
+from meterstack.store.ports import UnitOfWork
 from meterstack.store.statements import conflict
 
 EngineFactory = Callable[..., Engine]
@@ -41,7 +41,7 @@ def test_c6_two_refusals_sweeping_each_others_holds_are_both_decided(
     met: set[int] = set()
     sweep = holds.sweep
 
-    def sweep_together(tx: Transaction, account_id: str, now: datetime) -> Any:
+    def sweep_together(tx: UnitOfWork, account_id: str, now: datetime) -> Any:
         if threading.get_ident() not in met:
             met.add(threading.get_ident())
             meeting.wait()
@@ -49,13 +49,13 @@ def test_c6_two_refusals_sweeping_each_others_holds_are_both_decided(
 
     monkeypatch.setattr(metering, "sweep", sweep_together)
     decided: list[str] = []
-    decide = metering.Metering._consume
+    decide = metering.Metering.decide
 
-    def counted(self: metering.Metering, tx: Transaction, event: Any, *args: Any) -> Any:
+    def counted(self: metering.Metering, tx: UnitOfWork, event: Any, *args: Any) -> Any:
         decided.append(event.meter)
         return decide(self, tx, event, *args)
 
-    monkeypatch.setattr(metering.Metering, "_consume", counted)
+    monkeypatch.setattr(metering.Metering, "decide", counted)
 
     # Two engines, as two processes or servers would be (one engine's consumers share
     # transactions rather than race).

@@ -9,6 +9,7 @@ import pytest
 
 from meterstack import Engine
 from meterstack.errors import StoreUnavailableError
+from meterstack.store.sql import SqlStore
 
 EngineFactory = Callable[..., Engine]
 
@@ -22,6 +23,7 @@ def test_a_connection_dropped_by_the_server_fails_one_request_and_is_replaced(
     account = engine.create_account(plan="free")
     engine.consume(account.id, "sessions", 1)
     store = engine._ctx.store
+    assert isinstance(store, SqlStore)
     held = [store._acquire() for _ in range(3)]  # three connections, as concurrent requests leave
     for connection in held:
         store._give_back(connection, healthy=True)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from meterstack import Engine, UsageEvent
+from meterstack.store.sql import SqlStore
 
 EngineFactory = Callable[..., Engine]
 
@@ -53,11 +54,13 @@ def test_d7_batch_key_lookup_probes_each_key_not_the_accounts_keys(
         )
     asked = ["old-3-7", "new-1", "old-9-99", "new-2"]
 
-    with engine._ctx.store.transaction() as tx:
-        tx.execute(f"SET LOCAL plan_cache_mode = {planning}")
-        explaining = _ExplainingCursor(tx.cursor)
-        tx.cursor = explaining
-        found = tx.idempotency_many(account.id, asked)
+    store = engine._ctx.store
+    assert isinstance(store, SqlStore)
+    with store.transaction() as tx:
+        tx.sql.execute(f"SET LOCAL plan_cache_mode = {planning}")
+        explaining = _ExplainingCursor(tx.sql.cursor)
+        tx.sql.cursor = explaining
+        found = tx.idempotency.get_many(account.id, asked)
 
     assert sorted(found) == ["old-3-7", "old-9-99"]
     [plan] = explaining.plans

@@ -304,7 +304,7 @@ def test_accounts_from_before_the_plan_history_are_closed_on_their_current_plan(
     account = engine.create_account(plan="starter")
     store = SqlStore(store_url)
     with store.transaction() as tx:  # as a database migrated from before 0006 holds it
-        tx.execute("DELETE FROM plan_history WHERE account_id = :id", {"id": account.id})
+        tx.sql.execute("DELETE FROM plan_history WHERE account_id = :id", {"id": account.id})
     store.close()
     clock.advance(timedelta(days=31))
 

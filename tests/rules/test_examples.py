@@ -18,13 +18,8 @@ from meterstack.catalog.schema import (
     PriceTier,
     Standard,
 )
-from meterstack.rules.examples import (
-    ExampleResult,
-    RatingError,
-    evaluate_examples,
-    period_fee,
-    rate_usage,
-)
+from meterstack.rules.examples import ExampleResult, evaluate_examples
+from meterstack.rules.rating import RatingError, period_fee, rate_usage
 
 D = Decimal
 

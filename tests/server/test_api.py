@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from meterstack import Engine, ManualClock
+from meterstack.store.sql import SqlStore
 
 EngineFactory = Callable[..., Engine]
 OPERATOR = {"Authorization": "Bearer operator-secret"}
@@ -389,7 +390,9 @@ def test_d7_a_lost_database_connection_is_503_store_unavailable_and_a_retry_succ
     url = f"/v1/accounts/{account_id}/consume"
     body = {"meter": "sessions", "quantity": 1, "idempotency_key": "retry-me"}
     engine: Engine = client.app.state.engine
-    pids = [c.dbapi_connection.info.backend_pid for c in engine._ctx.store._idle]
+    store = engine._ctx.store
+    assert isinstance(store, SqlStore)
+    pids = [c.dbapi_connection.info.backend_pid for c in store._idle]
     with psycopg.connect(store_url.split("?", maxsplit=1)[0], autocommit=True) as admin:
         for pid in pids:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))

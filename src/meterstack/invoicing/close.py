@@ -2,7 +2,7 @@
 
 Accounts are closed in chunks, each in one transaction: the chunk's counters and terms are read
 in a few statements, every invoice is rated with the same code the catalog examples use
-(``rules.examples.rate_usage``), the drafts are inserted with ``ON CONFLICT DO NOTHING`` on
+(``rules.rating.rate_usage``), the drafts are inserted with ``ON CONFLICT DO NOTHING`` on
 (account, period), and only the drafts actually inserted take numbers, from the sequence row, in
 the same transaction. So a second close, or two closes running at once in two processes, create
 nothing more, and numbers have no gaps.
@@ -20,26 +20,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from meterstack.catalog.schema import UNLIMITED, Catalog, Gauge, Meter, Plan
+from meterstack.catalog.schema import Catalog, Gauge, Meter, Plan
 from meterstack.invoicing.issue import fee_line
 from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
 from meterstack.money import round_money
-from meterstack.rules.examples import RatedLine, rate_usage
+from meterstack.rules.admission import Totals
 from meterstack.rules.periods import Period, next_period, period_for
+from meterstack.rules.rating import RatedLine, rate_usage
 from meterstack.rules.terms import priced_plan
 from meterstack.services.context import ServiceContext, new_id
-from meterstack.store.invoices import (
-    AccountToClose,
-    BillingTerms,
-    account_counters,
-    accounts_to_close,
-    billing_terms,
-    finalize,
-    insert_invoices,
-    take_numbers,
-)
-from meterstack.store.sql import Transaction
-from meterstack.store.subscriptions import PlanSpell, due_changes, history
+from meterstack.store.ports import UnitOfWork
+from meterstack.store.rows import AccountToClose, BillingTerms, PlanSpell
 
 DEFAULT_SEQUENCE = "INV"
 PERIOD_INVOICE = "period"
@@ -69,7 +60,7 @@ class PeriodClose:
         after = ""
         while True:
             with self.ctx.store.transaction() as tx:
-                accounts = accounts_to_close(tx, after, chunk)
+                accounts = tx.invoices.to_close(after, chunk)
                 if not accounts:
                     break
                 after = accounts[-1].id
@@ -82,11 +73,11 @@ class PeriodClose:
                 ]
                 if closings:
                     ids = sorted({c.account.id for c in closings})
-                    counters = account_counters(tx, ids, [c.period.key for c in closings])
-                    terms = billing_terms(tx, ids)
-                    spells = history(tx, ids)
+                    counters = tx.counters.of_accounts(ids, [c.period.key for c in closings])
+                    terms = tx.invoices.billing_terms(ids)
+                    spells = tx.subscriptions.history(ids)
 
-                    def catalog_of(content_hash: str, tx: Transaction = tx) -> Catalog:
+                    def catalog_of(content_hash: str, tx: UnitOfWork = tx) -> Catalog:
                         return self.ctx.catalog(tx, content_hash)
 
                     drafts = [
@@ -100,14 +91,14 @@ class PeriodClose:
                         )
                         for c in closings
                     ]
-                    inserted = insert_invoices(tx, drafts, self.sequence, PERIOD_INVOICE)
+                    inserted = tx.invoices.insert(drafts, self.sequence, PERIOD_INVOICE)
                     fresh = [draft for draft in drafts if draft.id in inserted]
-                    first = take_numbers(tx, self.sequence, len(fresh)) if fresh else 0
+                    first = tx.invoices.take_numbers(self.sequence, len(fresh)) if fresh else 0
                     numbered = [
                         (draft.id, f"{self.sequence}-{first + offset:06d}")
                         for offset, draft in enumerate(fresh)
                     ]
-                    finalize(tx, numbered, now)
+                    tx.invoices.finalize(numbered, now)
                     for draft, (_, number) in zip(fresh, numbered, strict=True):
                         created.append(_finalized(draft, number))
             if progress is not None:
@@ -118,7 +109,7 @@ class PeriodClose:
         from meterstack.services.subscriptions import apply_pending
 
         with self.ctx.store.transaction() as tx:
-            due = due_changes(tx, now)
+            due = tx.subscriptions.due_changes(now)
         for account_id in due:
             with self.ctx.store.transaction() as tx:
                 apply_pending(self.ctx, tx, account_id, now)
@@ -136,7 +127,7 @@ class PeriodClose:
 
 def _draft(
     closing: _Closing,
-    counters: dict[tuple[str, str, str], tuple[int, int]],
+    counters: dict[tuple[str, str, str], Totals[int]],
     terms: BillingTerms,
     spells: list[PlanSpell],
     catalog_of: Callable[[str], Catalog],
@@ -146,26 +137,27 @@ def _draft(
     # The period's usage is rated on the plan it ended on; the next fee is the plan from its end.
     during = _spell_at(spells, period.end, inclusive=False)
     catalog = catalog_of(during.catalog_hash)
-    plan = _plan_with_overrides(catalog.plan(during.plan_id), terms)
+    plan = _priced(catalog.plan(during.plan_id), terms)
     lines: list[InvoiceLine] = []
     usage: dict[str, int] = {}
     recorded: dict[str, int] = {}
-    switches: dict[str, bool] = {}
     for item, declared in catalog.items.items():
-        used, overage = counters.get((account.id, item, period.key), (0, 0))
+        totals = counters.get((account.id, item, period.key))
+        used, overage = (0, 0) if totals is None else (totals.used, totals.overage)
         if isinstance(declared, Meter) and (used or item in plan.usage_prices):
             usage[item] = used
             recorded[item] = overage
         elif isinstance(declared, Gauge) and used:
             usage[item] = used  # the period's peak (D3)
-            switches[item] = _switch(terms, item, plan)
     rated = rate_usage(
         catalog,
         plan,
         usage,
         packs=terms.packs,
-        overage=switches,
-        recorded_overage={item: units for item, units in recorded.items() if item in usage},
+        # Storage overage follows the account's switches; a meter's was recorded when consumed.
+        overage=terms.switches or {},
+        recorded_overage=recorded,
+        overrides=terms.overrides,
     )
     for line in rated:
         if line.amount or line.kind == "usage":
@@ -177,7 +169,7 @@ def _draft(
     after = _spell_at(spells, period.end, inclusive=True)
     if _fee_due(after, following):
         next_catalog = catalog_of(after.catalog_hash)
-        next_plan = _plan_with_overrides(next_catalog.plan(after.plan_id), terms)
+        next_plan = _priced(next_catalog.plan(after.plan_id), terms)
         fee = fee_line(
             next_catalog, next_plan, after.billing_interval, following, position=len(lines) + 1
         )
@@ -283,29 +275,9 @@ def _pack_note(catalog: Catalog, pack_id: str, bought: datetime, position: int) 
     )
 
 
-def _plan_with_overrides(plan: Plan, terms: BillingTerms) -> Plan:
-    """The plan as this account has it: an operator's limits, grace and prices (D14)."""
-    if terms.prices:
-        plan = priced_plan(plan, terms.prices)
-    if not terms.overrides:
-        return plan
-    limits = dict(plan.limits)
-    grace = dict(plan.item_grace_percent)
-    for item, (limit, item_grace) in terms.overrides.items():
-        limits[item] = UNLIMITED if limit is None else limit
-        if item_grace is not None:
-            grace[item] = item_grace
-    return plan.model_copy(update={"limits": limits, "item_grace_percent": grace})
-
-
-def _switch(terms: BillingTerms, item: str, plan: Plan) -> bool:
-    switches = terms.switches or {}
-    if item in switches:
-        return switches[item]
-    if "*" in switches:
-        return switches["*"]
-    offer = plan.overage.get(item)
-    return offer is not None and offer.enabled
+def _priced(plan: Plan, terms: BillingTerms) -> Plan:
+    """The plan with this account's prices (D14); its limits come with ``terms.overrides``."""
+    return priced_plan(plan, terms.prices) if terms.prices else plan
 
 
 def _finalized(draft: Invoice, number: str) -> Invoice:

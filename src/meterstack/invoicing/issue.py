@@ -11,18 +11,17 @@ from decimal import Decimal
 from meterstack.catalog.schema import Catalog, Plan
 from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
 from meterstack.money import round_money
-from meterstack.rules.examples import period_fee
 from meterstack.rules.periods import Period
+from meterstack.rules.rating import period_fee
 from meterstack.services.context import new_id
-from meterstack.store.invoices import finalize, insert_invoices, set_status, take_numbers
-from meterstack.store.sql import Transaction
+from meterstack.store.ports import UnitOfWork
 
 DEFAULT_SEQUENCE = "INV"
 SHARE_PLACES = Decimal("0.000001")
 
 
 def issue_invoice(
-    tx: Transaction,
+    tx: UnitOfWork,
     *,
     account_id: str,
     kind: str,
@@ -58,12 +57,12 @@ def issue_invoice(
         plan=plan_id,
         catalog=catalog.catalog,
     )
-    insert_invoices(tx, [draft], sequence, kind)
-    number = f"{sequence}-{take_numbers(tx, sequence, 1):06d}"
-    finalize(tx, [(invoice_id, number)], now)
+    tx.invoices.insert([draft], sequence, kind)
+    number = f"{sequence}-{tx.invoices.take_numbers(sequence, 1):06d}"
+    tx.invoices.finalize([(invoice_id, number)], now)
     status = InvoiceStatus.FINALIZED
     if paid:
-        set_status(tx, number, InvoiceStatus.FINALIZED, InvoiceStatus.PAID, now)
+        tx.invoices.set_status(number, InvoiceStatus.FINALIZED, InvoiceStatus.PAID, now)
         status = InvoiceStatus.PAID
     return replace(draft, number=number, status=status)
 

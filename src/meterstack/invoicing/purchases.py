@@ -18,7 +18,7 @@ from meterstack.money import round_money
 from meterstack.rules.terms import item_terms, plan_of
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.levers import PackGrant
-from meterstack.store.sql import Transaction
+from meterstack.store.ports import UnitOfWork
 
 PACK_INVOICE = "pack"
 
@@ -60,7 +60,7 @@ class Purchases:
         with self.ctx.store.transaction() as tx:
             self._pack(tx, account_id, pack_id)
 
-    def _pack(self, tx: Transaction, account_id: str, pack_id: str) -> Pack:
+    def _pack(self, tx: UnitOfWork, account_id: str, pack_id: str) -> Pack:
         state = self.ctx.state(tx, account_id)
         catalog = self.ctx.catalog(tx, state.catalog_hash)
         pack = catalog.packs.get(pack_id)
@@ -79,7 +79,7 @@ class Purchases:
             )
         return pack
 
-    def buy_pack_in(self, tx: Transaction, account_id: str, pack_id: str) -> PackPurchase:
+    def buy_pack_in(self, tx: UnitOfWork, account_id: str, pack_id: str) -> PackPurchase:
         """:meth:`buy_pack` inside the caller's transaction."""
         now = self.ctx.now()
         pack = self._pack(tx, account_id, pack_id)
@@ -118,7 +118,7 @@ class Purchases:
             paid=True,
             sequence=self.sequence,
         )
-        tx.insert_pack(grant_id, account_id, pack_id, now, "purchase")
+        tx.accounts.insert_pack(grant_id, account_id, pack_id, now, "purchase")
         self.ctx.changed(tx, account_id)
         state = self.ctx.state(tx, account_id)
         new_limit = item_terms(catalog, state, pack.item).limit

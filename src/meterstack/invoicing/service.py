@@ -5,7 +5,6 @@ from __future__ import annotations
 from meterstack.errors import ConflictError, NotFoundError
 from meterstack.invoicing.model import TRANSITIONS, Invoice, InvoiceStatus
 from meterstack.services.context import ServiceContext
-from meterstack.store.invoices import invoice_rows, set_status
 
 
 class InvoiceTransitionError(ConflictError):
@@ -21,29 +20,28 @@ class Invoices:
     def of_account(self, account_id: str) -> list[Invoice]:
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
-            return invoice_rows(tx, "account_id = :account_id", {"account_id": account_id})
+            return tx.invoices.of_account(account_id)
 
     def by_number(self, number: str) -> Invoice:
         with self.ctx.store.transaction() as tx:
-            found = invoice_rows(tx, "number = :number", {"number": number})
-        if not found:
+            found = tx.invoices.by_number(number)
+        if found is None:
             raise NotFoundError(f"no invoice {number!r}", number=number)
-        return found[0]
+        return found
 
     def move(self, number: str, status: InvoiceStatus) -> Invoice:
         """Move a finalized invoice to paid, void or uncollectible (and nothing else)."""
         with self.ctx.store.transaction() as tx:
-            found = invoice_rows(tx, "number = :number", {"number": number})
-            if not found:
+            invoice = tx.invoices.by_number(number)
+            if invoice is None:
                 raise NotFoundError(f"no invoice {number!r}", number=number)
-            invoice = found[0]
             if status not in TRANSITIONS[invoice.status]:
                 raise InvoiceTransitionError(
                     f"invoice {number} is {invoice.status}; it cannot become {status}",
                     number=number,
                     status=str(invoice.status),
                 )
-            if not set_status(tx, number, invoice.status, status, self.ctx.now()):
+            if not tx.invoices.set_status(number, invoice.status, status, self.ctx.now()):
                 raise InvoiceTransitionError(
                     f"invoice {number} changed meanwhile; read it again", number=number
                 )

@@ -15,7 +15,6 @@ from meterstack.invoicing.purchases import PackPurchase, Purchases
 from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent, PaymentProvider
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.subscriptions import PlanChange, Subscriptions
-from meterstack.store.payments import checkout, close_checkout, insert_checkout, record_event
 
 CHECKOUT_COMPLETED = "checkout.completed"
 
@@ -63,13 +62,13 @@ class Payments:
         checkout_id = new_id("cs")
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, request.account_id)
-            return insert_checkout(
-                tx, checkout_id, request, self.provider.checkout_url(checkout_id), self.ctx.now()
+            return tx.payments.insert_checkout(
+                checkout_id, request, self.provider.checkout_url(checkout_id), self.ctx.now()
             )
 
     def checkout_of(self, checkout_id: str) -> Checkout:
         with self.ctx.store.transaction() as tx:
-            found = checkout(tx, checkout_id, self.provider.checkout_url(checkout_id))
+            found = tx.payments.checkout(checkout_id, self.provider.checkout_url(checkout_id))
         if found is None:
             raise NotFoundError(f"no checkout {checkout_id!r}", checkout_id=checkout_id)
         return found
@@ -94,12 +93,12 @@ class Payments:
         if not isinstance(checkout_id, str):
             raise InvalidInputError("a checkout.completed event needs data.checkout_id")
         with self.ctx.store.transaction() as tx:
-            if not record_event(tx, event, self.ctx.now()):
+            if not tx.payments.record_event(event, self.ctx.now()):
                 return EventOutcome(event.id, applied=False)
-            found = checkout(tx, checkout_id, self.provider.checkout_url(checkout_id))
+            found = tx.payments.checkout(checkout_id, self.provider.checkout_url(checkout_id))
             if found is None:
                 raise NotFoundError(f"no checkout {checkout_id!r}", checkout_id=checkout_id)
-            if not close_checkout(tx, checkout_id, "paid"):
+            if not tx.payments.close_checkout(checkout_id, "paid"):
                 raise ConflictError(
                     f"checkout {checkout_id} is {found.status}, not open", checkout_id=checkout_id
                 )

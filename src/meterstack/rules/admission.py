@@ -1,28 +1,45 @@
-"""Admission of a request: the bound each scope may reach, and the decision from the totals.
+"""Admission of a request in three parts: plan, apply, classify.
 
-``plan_request`` computes, for every scope a request touches, the highest total (used + held) the
-scope may reach and where overage starts; the store admits by conditional increments against those
-bounds; ``classify`` names the outcome from the totals the store returns. There is no
-read-decide-write: the store's conditional increment is the only place admission happens.
+:func:`plan_request` computes, for every scope a request touches (the account, its project, the
+API key's own quota), the highest total (used + held) the scope's counter may reach and where
+overage starts. :meth:`AdmissionPlan.steps` turns that into :class:`Step` values, which the store
+applies in one call, all or none (``store.ports.Counters.apply``); :func:`classify_admitted` and
+:func:`classify_refused` name the outcome from the totals the store returns. There is no
+read-decide-write: the store's conditional write is the only place admission happens.
+
+What a step does to a counter is written here once, in :func:`advance` (the bound test and the
+D2 overage arithmetic with it). The SQL store computes the same inside its statements, because
+that is where the condition must hold; a property test runs random steps through both and holds
+them to the same totals and the same refusals. Everything else (``check``, the per-event answers
+of a batch) uses these functions.
+
+A step's quantities are whole units (``int``) or an amount of money (``Decimal``, at most six
+places): a wallet balance or a budget is admitted by a step beside the unit steps of the same
+request, in the same call.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, Generic, TypeVar
 
 from meterstack.catalog.schema import Catalog
 from meterstack.rules.decisions import Decision, DecisionCode
 from meterstack.rules.terms import (
-    ACCOUNT_WIDE,
     AccountState,
     ItemTerms,
+    is_near_limit,
     item_terms,
     overage_enabled,
 )
 
 ACCOUNT_SCOPE = "account"
+
+#: Whole units or an amount of money: one step's quantities are all of one kind.
+U = TypeVar("U", int, Decimal)
 
 
 def project_scope(project_id: str) -> str:
@@ -33,7 +50,91 @@ def key_scope(key_id: str) -> str:
     return f"key:{key_id}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Totals(Generic[U]):
+    """A counter: committed units, units held by open holds, and overage recorded (D2)."""
+
+    used: U
+    held: U
+    overage: U
+
+
+#: A counter that does not exist yet.
+NO_TOTALS: Totals[int] = Totals(0, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Step(Generic[U]):
+    """What one request does to one counter: (item, scope, period) of the account.
+
+    ``quantity`` is added to ``used`` (with ``level``, it is the new ``used``: a gauge's level;
+    with ``peak``, ``used`` rises to what the previous step of the same call reached: a period's
+    peak of that level). ``held`` is added to ``held``. A step that grows used + held must stay
+    within ``bound``; nothing ever goes below zero. Committed units past ``overage_from`` are
+    overage (D2), added to the counter's ``overage``.
+    """
+
+    item: str
+    scope: str
+    period: str
+    quantity: U
+    held: U
+    bound: U | None = None
+    overage_from: U | None = None
+    level: bool = False
+    peak: bool = False
+
+
+def overage_of(step: Step[U], used_before: U) -> U:
+    """Units of this step's quantity past where overage starts (D2); never negative."""
+    zero = step.quantity - step.quantity
+    if step.overage_from is None or step.level or step.peak:
+        return zero
+    return max(zero, min(step.quantity, used_before + step.quantity - step.overage_from))
+
+
+def reached(step: Step[U], before: Totals[U], previous: Totals[U] | None = None) -> Totals[U]:
+    """What the counter holds once ``step`` is applied to ``before`` (bound not checked)."""
+    if step.peak:
+        assert previous is not None, "a peak step follows the step whose level it keeps"
+        used = max(before.used, previous.used)
+    elif step.level:
+        used = step.quantity
+    else:
+        used = before.used + step.quantity
+    return Totals(used, before.held + step.held, before.overage + overage_of(step, before.used))
+
+
+def fits(step: Step[U], before: Totals[U], after: Totals[U]) -> bool:
+    """The bound test: nothing below zero, and growth of used + held within the bound."""
+    zero = step.quantity - step.quantity
+    if after.used < zero or after.held < zero:
+        return False
+    if step.bound is None:
+        return True
+    return after.used + after.held <= before.used + before.held or (
+        after.used + after.held <= step.bound
+    )
+
+
+def advance(
+    steps: Sequence[Step[Any]], before: Sequence[Totals[Any]]
+) -> tuple[Totals[Any], ...] | int:
+    """The totals every counter reaches when ``steps`` apply to ``before``, in order, or the
+    index of the first step that does not fit (then none of them applies)."""
+    totals: list[Totals[Any]] = []
+    for index, (step, current) in enumerate(zip(steps, before, strict=True)):
+        after = reached(step, current, totals[-1] if totals else None)
+        if not fits(step, current, after):
+            return index
+        totals.append(after)
+    return tuple(totals)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True, slots=True)
 class ScopeBound:
     """What one scope's counter may reach for this request."""
 
@@ -46,7 +147,7 @@ class ScopeBound:
     terms: ItemTerms | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AdmissionPlan:
     item: str
     quantity: int
@@ -54,21 +155,34 @@ class AdmissionPlan:
     #: Scopes in lock order; the account scope first.
     scopes: tuple[ScopeBound, ...]
     overage_on: bool
-    #: When the period ends (``RateLimit-Reset``); None when unknown.
+    #: When the period ends (``RateLimit-Reset``); None when nothing resets.
     period_end: datetime | None = None
+    #: A hold (D6): the quantity goes to ``held``, and nothing of it is overage yet.
+    hold: bool = False
 
     @property
     def primary(self) -> ScopeBound:
         return self.scopes[0]
 
+    def steps(self) -> tuple[Step[int], ...]:
+        """The request's step per scope, in lock order."""
+        quantity, hold = self.quantity, self.hold
+        return tuple(
+            Step(
+                self.item,
+                scope.scope,
+                self.period_key,
+                0 if hold else quantity,
+                quantity if hold else 0,
+                scope.bound,
+                None if hold else scope.overage_from,
+            )
+            for scope in self.scopes
+        )
 
-@dataclass(frozen=True)
-class Totals:
-    """A scope's counter: committed units, open holds, and overage recorded (all units)."""
-
-    used: int = 0
-    held: int = 0
-    overage: int = 0
+    def but(self, quantity: int) -> AdmissionPlan:
+        """The same plan for another quantity (a cached plan, one event of a batch)."""
+        return replace(self, quantity=quantity)
 
 
 def plan_request(
@@ -81,6 +195,7 @@ def plan_request(
     project_id: str | None = None,
     key_quota: tuple[str, int] | None = None,
     period_end: datetime | None = None,
+    hold: bool = False,
 ) -> AdmissionPlan:
     """The scopes a request touches, in lock order: account, project, then the API key's own
     quota (A8) when ``key_quota`` = (key id, units per period) is given."""
@@ -113,34 +228,34 @@ def plan_request(
         scopes=tuple(scopes),
         overage_on=overage_on,
         period_end=period_end,
+        hold=hold,
     )
 
 
-def admits(bound: ScopeBound, totals: Totals, quantity: int) -> bool:
-    """Whether ``quantity`` more fits under the bound (the store's condition, for ``check``)."""
-    return bound.bound is None or totals.used + totals.held + quantity <= bound.bound
-
-
-def overage_delta(bound: ScopeBound, used_after: int, quantity: int) -> int:
-    """Units of this consumption past where overage starts (the store's expression)."""
-    if bound.overage_from is None:
-        return 0
-    return max(0, min(quantity, used_after - bound.overage_from))
+# --------------------------------------------------------------------------- classification
 
 
 def classify_admitted(
     plan: AdmissionPlan,
-    after: Totals,
-    overage_units: int,
+    after: Totals[int],
     now: datetime,
     near_limit_percent: Decimal,
     *,
-    hold: bool = False,
+    overage_units: int | None = None,
     quantity: int | None = None,
 ) -> Decision:
-    """The decision for an admitted request; ``quantity`` names one event of a batch."""
+    """The decision for an admitted request from the totals its first scope reached.
+
+    ``overage_units`` defaults to the D2 overage of the request's own step; ``quantity`` names
+    one event of a batch (its totals are the running totals after it).
+    """
     terms = plan.primary.terms
     assert terms is not None
+    if overage_units is None:
+        primary = plan.primary
+        units = plan.quantity if quantity is None else quantity
+        step = Step(plan.item, primary.scope, plan.period_key, units, 0, None, primary.overage_from)
+        overage_units = 0 if plan.hold else overage_of(step, after.used - units)
     limit = terms.limit
     counted = after.used + after.held
     warnings: list[str] = []
@@ -156,7 +271,7 @@ def classify_admitted(
             f"{plan.item}: {counted} used is past the limit of {limit}, within the grace zone "
             f"up to {terms.hard_limit}"
         )
-    elif limit is not None and counted * 100 >= limit * near_limit_percent:
+    elif is_near_limit(counted, limit, near_limit_percent):
         code = DecisionCode.NEAR_LIMIT
         warnings.append(f"{plan.item}: {counted} of {limit} used")
     return Decision(
@@ -175,17 +290,13 @@ def classify_admitted(
         as_of=now,
         period=plan.period_key,
         scope=plan.primary.scope,
-        message="hold placed" if hold else "admitted",
+        message="hold placed" if plan.hold else "admitted",
         period_end=plan.period_end,
     )
 
 
 def classify_refused(
-    plan: AdmissionPlan,
-    refused: ScopeBound,
-    current: Totals,
-    account_totals: Totals,
-    now: datetime,
+    plan: AdmissionPlan, refused: ScopeBound, current: Totals[int], now: datetime
 ) -> Decision:
     """The decision for a request refused at ``refused``'s bound; nothing was counted."""
     terms = refused.terms
@@ -200,8 +311,6 @@ def classify_refused(
     where = "" if refused.scope == ACCOUNT_SCOPE else f" of {refused.scope}"
     counted = current.used + current.held
     message = f"{plan.item}{where}: {counted} used, {plan.quantity} more would pass the {reason}"
-    primary_terms = plan.primary.terms
-    assert primary_terms is not None
     limit = terms.limit
     return Decision(
         allowed=False,
@@ -222,19 +331,3 @@ def classify_refused(
         message=message,
         period_end=plan.period_end,
     )
-
-
-__all__ = [
-    "ACCOUNT_SCOPE",
-    "ACCOUNT_WIDE",
-    "AdmissionPlan",
-    "ScopeBound",
-    "Totals",
-    "admits",
-    "classify_admitted",
-    "classify_refused",
-    "key_scope",
-    "overage_delta",
-    "plan_request",
-    "project_scope",
-]

@@ -9,6 +9,10 @@ import calendar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+#: The period key of a counter kept outside periods: a resource's count, a gauge's level, a
+#: concurrency item's occupied slots (they hold what is there now, not what a period used).
+NO_PERIOD = ""
+
 
 @dataclass(frozen=True, order=True)
 class Period:

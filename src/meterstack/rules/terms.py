@@ -7,8 +7,8 @@ resolved per item for the project making the request (A5, D3).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -70,6 +70,8 @@ class AccountState:
     prices: tuple[tuple[str, str], ...] = ()
     #: When a pending downgrade or cancellation takes effect (B9, C7); None when none waits.
     pending_at: datetime | None = None
+    #: The plan with ``prices`` applied, built once when the state is loaded (see ``plan_of``).
+    priced: Plan | None = None
 
 
 @dataclass(frozen=True)
@@ -108,25 +110,29 @@ def hard_limit(limit: int | None, grace_percent: Decimal) -> int | None:
     return ceil_units(Decimal(limit) * (100 + grace_percent) / 100)
 
 
-_PRICED_PLANS: dict[tuple[str, str, tuple[tuple[str, str], ...]], Plan] = {}
-
-
 def plan_of(catalog: Catalog, state: AccountState) -> Plan:
-    """The account's plan, with the operator's prices in place of the catalog's (D14)."""
+    """The account's plan, with the operator's prices in place of the catalog's (D14).
+
+    The priced plan is built once per loaded state (:attr:`AccountState.priced`); a state made
+    without it is priced here.
+    """
     plan = catalog.plan(state.plan_id)
     if not state.prices:
         return plan
-    key = (state.catalog_hash, state.plan_id, state.prices)
-    priced = _PRICED_PLANS.get(key)
-    if priced is None:
-        if len(_PRICED_PLANS) > 10_000:
-            _PRICED_PLANS.clear()
-        priced = _PRICED_PLANS[key] = priced_plan(plan, state.prices)
-    return priced
+    if state.priced is not None and state.priced.id == state.plan_id:
+        return state.priced
+    return priced_plan(plan, state.prices)
+
+
+def with_priced_plan(catalog: Catalog, state: AccountState) -> AccountState:
+    """``state`` carrying its priced plan, so that :func:`plan_of` does not build it again."""
+    if not state.prices:
+        return state
+    return replace(state, priced=priced_plan(catalog.plan(state.plan_id), state.prices))
 
 
 def priced_plan(plan: Plan, prices: Iterable[tuple[str, str]]) -> Plan:
-    """``plan`` with price overrides applied (values as stored: JSON text)."""
+    """``plan`` with price overrides applied (values as stored: JSON text); D14."""
     update: dict[str, object] = {}
     overage = dict(plan.overage)
     usage_prices = dict(plan.usage_prices)
@@ -142,54 +148,99 @@ def priced_plan(plan: Plan, prices: Iterable[tuple[str, str]]) -> Plan:
     return plan.model_copy(update=update)
 
 
-def item_terms(
-    catalog: Catalog, state: AccountState, item: str, project_id: str = ACCOUNT_WIDE
+def pack_units(catalog: Catalog, packs: Iterable[str], item: str) -> int:
+    """Units the packs owned (one id per purchase) add to ``item`` (A6, D11).
+
+    Only a packable item is raised: JSON storage per user never is (A4).
+    """
+    if not catalog.items[item].packable:
+        return 0
+    return sum(
+        catalog.packs[pack_id].quantity
+        for pack_id in packs
+        if pack_id in catalog.packs and catalog.packs[pack_id].item == item
+    )
+
+
+def grace_percent(catalog: Catalog, plan: Plan, item: str) -> Decimal:
+    """The plan's grace zone on ``item`` (B7); meters and gauges only have one (D5)."""
+    if not isinstance(catalog.items[item], Meter | Gauge):
+        return Decimal(0)
+    return plan.item_grace_percent.get(item, plan.grace_percent)
+
+
+def terms_of(
+    catalog: Catalog,
+    plan: Plan,
+    item: str,
+    *,
+    packs: Iterable[str] = (),
+    override: LimitOverride | None = None,
 ) -> ItemTerms:
-    """Terms of ``item`` at the account scope, or at one project when it has an override."""
-    declared = catalog.items[item]
-    plan = plan_of(catalog, state)
-    override = state.overrides.get((project_id, item))
-    if project_id != ACCOUNT_WIDE and override is None:
-        raise KeyError((project_id, item))
-    plan_limit = plan.limits[item]
+    """The effective terms of ``item`` on ``plan``: its limit and grace, or an operator's
+    override of them (D14), plus the units of the packs owned (A6).
+
+    Admission, usage reports, rating and period close all take their limits from here.
+    """
+    plan_limit = plan.limits.get(item, UNLIMITED)
     included: int | None = None if plan_limit is UNLIMITED else int(plan_limit)
-    grace = plan.item_grace_percent.get(item, plan.grace_percent)
-    # Grace applies to meters and gauges only (D5).
-    if not isinstance(declared, Meter | Gauge):
-        grace = Decimal(0)
+    grace = grace_percent(catalog, plan, item)
     if override is not None:
         included = override.limit
         if override.grace_percent is not None:
             grace = override.grace_percent
-    pack_units = 0
-    if project_id == ACCOUNT_WIDE and declared.packable:
-        pack_units = sum(
-            catalog.packs[pack_id].quantity
-            for pack_id in state.packs
-            if pack_id in catalog.packs and catalog.packs[pack_id].item == item
-        )
-    overage = plan.overage.get(item)
+    offer = plan.overage.get(item)
+    declared = catalog.items[item]
     return ItemTerms(
         item=item,
         kind=declared.kind,
         included=included,
-        pack_units=pack_units,
+        pack_units=pack_units(catalog, packs, item),
         grace_percent=grace,
-        overage_charge=overage.charge if overage is not None else None,
+        overage_charge=offer.charge if offer is not None else None,
         refusal_status=declared.refusal_status,
     )
+
+
+def item_terms(
+    catalog: Catalog, state: AccountState, item: str, project_id: str = ACCOUNT_WIDE
+) -> ItemTerms:
+    """Terms of ``item`` at the account scope, or at one project when it has an override.
+
+    Packs are held on the account (D11): a project's own cap is never raised by them.
+    """
+    override = state.overrides.get((project_id, item))
+    if project_id != ACCOUNT_WIDE and override is None:
+        raise KeyError((project_id, item))
+    packs = state.packs if project_id == ACCOUNT_WIDE else ()
+    return terms_of(catalog, plan_of(catalog, state), item, packs=packs, override=override)
+
+
+def is_near_limit(counted: int, limit: int | None, near_limit_percent: Decimal) -> bool:
+    """Whether ``counted`` is at or past the catalog's near-limit share of ``limit`` (C4)."""
+    return limit is not None and counted * 100 >= limit * near_limit_percent
 
 
 def overage_enabled(
     catalog: Catalog, state: AccountState, item: str, project_id: str | None
 ) -> bool:
-    """The overage switch for ``item`` as the requesting project sees it (A5, D3).
+    """The overage switch for ``item`` as the requesting project sees it (A5, D3)."""
+    return overage_switch(plan_of(catalog, state), item, state.switches, project_id)
+
+
+def overage_switch(
+    plan: Plan,
+    item: str,
+    switches: Mapping[tuple[str, str], bool],
+    project_id: str | None = None,
+) -> bool:
+    """Whether overage is on for ``item`` (A5, D3), from switches keyed (project or
+    ``ACCOUNT_WIDE``, item or ``ALL_ITEMS``).
 
     Most specific wins: the project's switch for the item, the project's switch for all items,
     the account's for the item, the account's for all items, then the catalog's default.
     A plan without an overage price for the item, or without payments, has no overage.
     """
-    plan = plan_of(catalog, state)
     offer = plan.overage.get(item)
     if offer is None or not plan.payments:
         return False
@@ -198,6 +249,12 @@ def overage_enabled(
         candidates += [(project_id, item), (project_id, ALL_ITEMS)]
     candidates += [(ACCOUNT_WIDE, item), (ACCOUNT_WIDE, ALL_ITEMS)]
     for key in candidates:
-        if key in state.switches:
-            return state.switches[key]
+        if key in switches:
+            return switches[key]
     return offer.enabled
+
+
+def account_switches(switches: Mapping[str, bool]) -> dict[tuple[str, str], bool]:
+    """Account-wide switches given per item (or ``ALL_ITEMS``), keyed as :func:`overage_switch`
+    reads them."""
+    return {(ACCOUNT_WIDE, item): enabled for item, enabled in switches.items()}

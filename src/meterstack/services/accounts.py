@@ -25,8 +25,7 @@ from meterstack.rules.periods import period_for
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.registration import checked_email
 from meterstack.services.validation import validate_feature
-from meterstack.store.keys import email_taken
-from meterstack.store.sql import AccountRow
+from meterstack.store.rows import AccountRow
 
 
 @dataclass(frozen=True)
@@ -90,11 +89,11 @@ class Accounts:
             name=name,
         )
         with self.ctx.store.transaction() as tx:
-            if email is not None and email_taken(tx, email):
+            if email is not None and tx.accounts.email_taken(email):
                 raise EmailTakenError(
                     f"an account with the email {email!r} already exists", email=email
                 )
-            tx.insert_account(row)
+            tx.accounts.insert(row)
             # D10: the first period's fee is invoiced in advance, when the subscription starts.
             period = period_for(catalog.policies.period, now, now)
             line = fee_line(
@@ -121,7 +120,7 @@ class Accounts:
 
     def account(self, account_id: str) -> Account:
         with self.ctx.store.transaction() as tx:
-            row = tx.account(account_id)
+            row = tx.accounts.get(account_id)
             if row is None:
                 raise NotFoundError(f"no account {account_id!r}", account_id=account_id)
             return account_of(row, self.ctx.catalog(tx, row.catalog_hash))

@@ -1,32 +1,32 @@
-"""Batches of usage events: each decided on its own, with a few statements for the whole batch.
+"""Batches of usage events: each decided as if it came alone, in the given order, with a few
+statements for the whole batch.
 
-Events on the same account, meter and project form a group. The group is admitted by one
-conditional increment per scope for its total quantity; when the total fits, every event's own
-decision follows from the running total, exactly as if they had come one by one in the given
-order. When it does not fit, the group is decided event by event. Idempotency records are read
-and written with one statement per account. Admission still happens only in the conditional
-increments; nothing is decided from a snapshot.
+Events on the same account and meter form a group: they share its account-wide counter, and
+no event of another group touches their counters. A group is admitted by one call of the store
+(``Counters.apply``) whose steps are the sum of its events' steps, per scope: the account's
+total, each project's, each API key's. Every quantity is positive, so when the totals fit, so
+did every event at its turn, and each event's decision follows from the running totals
+(``rules.admission.classify_admitted`` with the event's quantity), exactly as if they had come
+one by one. When the totals do not fit, the group's events are decided one by one
+(``Metering.decide``). Idempotency records are read with one statement per account and written
+by the same calls; a key repeated inside the batch is answered by its first event, and a key
+that two groups share sends both groups one by one, in the order given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
-from meterstack.catalog.schema import Catalog
 from meterstack.errors import IdempotencyKeyReusedError, MeterstackError
-from meterstack.rules.admission import Totals, classify_admitted, overage_delta, plan_request
+from meterstack.rules.admission import ACCOUNT_SCOPE, Step, Totals, classify_admitted
 from meterstack.rules.decisions import Decision
-from meterstack.services.validation import (
-    key_quota,
-    validate_idempotency_key,
-    validate_meter,
-    validate_project,
-    validate_quantity,
-)
-from meterstack.store.sql import Transaction
+from meterstack.services.express import Planned
+from meterstack.services.validation import validate_idempotency_key, validate_quantity
+from meterstack.store.ports import Admission, Applied, KeyRecord, Taken, UnitOfWork
 
 if TYPE_CHECKING:
     from meterstack.services.metering import Metering, UsageEvent
@@ -34,92 +34,98 @@ if TYPE_CHECKING:
 Result = Decision | MeterstackError
 
 
-class _Pending(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class _Pending:
     #: The event's place in the batch, and in the answer.
     position: int
     event: UsageEvent
     request_hash: str
+    planned: Planned
+    #: The earlier event of the batch with the same key (its place and fingerprint), which
+    #: answers for this one.
+    first: int | None = None
+    first_hash: str = ""
+
+    @property
+    def group(self) -> tuple[str, str]:
+        return self.event.account_id, self.event.meter
 
 
 def consume_batch(
-    metering: Metering, tx: Transaction, events: Sequence[UsageEvent], now: datetime
+    metering: Metering, tx: UnitOfWork, events: Sequence[UsageEvent], now: datetime
 ) -> list[Result]:
-    from meterstack.services.metering import request_hash
-
-    ctx = metering.ctx
     results: list[Result | None] = [None] * len(events)
-    pending: list[_Pending] = []
-    # The catalog of each (account, meter, project, API key) already checked in this batch.
-    checked: dict[tuple[str, str, str | None, str | None], Catalog] = {}
-    for index, event in enumerate(events):
-        try:
-            route = (event.account_id, event.meter, event.project_id, event.api_key_id)
-            catalog = checked.get(route)
-            if catalog is None:  # in the order a single consume checks them
-                state = ctx.state(tx, event.account_id)
-                catalog = ctx.catalog(tx, state.catalog_hash)
-                validate_meter(catalog, event.meter)
-                validate_quantity(catalog, event.meter, event.quantity)
-                validate_project(state, event.project_id)
-                validate_idempotency_key(event.idempotency_key)
-                key_quota(tx, state, event)
-                checked[route] = catalog
-            else:
-                validate_quantity(catalog, event.meter, event.quantity)
-                validate_idempotency_key(event.idempotency_key)
-        except MeterstackError as error:
-            results[index] = error
-            continue
-        pending.append(_Pending(index, event, request_hash(event, "consume")))
-    pending, repeats = _without_replays(metering, tx, pending, results, now)
-    pending.sort(key=_group_key)
-    admitted: list[tuple[_Pending, Decision, int, tuple[str, ...]]] = []
-    for _, group in groupby(pending, key=_group_key):
-        admitted += _decide_group(metering, tx, list(group), results, now)
-    _remember(metering, tx, admitted, results, now)
-    # A key repeated inside the batch: its first event is stored now, so the rest replay it.
-    for item in repeats:
-        try:
-            results[item.position] = metering.decide(tx, item.event, now)
-        except MeterstackError as error:
-            results[item.position] = error
+    pending = _planned(metering, tx, events, now, results)
+    pending = _without_replays(metering, tx, pending, results, now)
+    tangled = _tangled(pending)
+    ordered = sorted((item for item in pending if item.group not in tangled), key=_group_of)
+    for _, group in groupby(ordered, key=_group_of):
+        _decide_group(metering, tx, list(group), results, now)
+    for item in pending:  # groups sharing a key with another: one by one, in order
+        if item.group in tangled:
+            results[item.position] = _alone(metering, tx, item.event, now)
+    assert all(result is not None for result in results)
     return [result for result in results if result is not None]
 
 
-def _group_key(item: _Pending) -> tuple[str, str, str, str]:
-    event = item.event
-    return (event.account_id, event.meter, event.project_id or "", event.api_key_id or "")
+def _group_of(item: _Pending) -> tuple[str, str]:
+    return item.group
+
+
+def _planned(
+    metering: Metering,
+    tx: UnitOfWork,
+    events: Sequence[UsageEvent],
+    now: datetime,
+    results: list[Result | None],
+) -> list[_Pending]:
+    """Every event checked and planned, or answered with its error; one plan per route."""
+    from meterstack.services.metering import request_hash
+
+    routes: dict[tuple[str, str, str | None, str | None], Planned] = {}
+    pending: list[_Pending] = []
+    for index, event in enumerate(events):
+        route = (event.account_id, event.meter, event.project_id, event.api_key_id)
+        try:
+            planned = routes.get(route)
+            if planned is None:  # in the order a single consume checks them
+                planned = routes[route] = metering.plan(tx, event, now, fresh=True)
+            else:
+                validate_quantity(planned.catalog, event.meter, event.quantity)
+            validate_idempotency_key(event.idempotency_key)
+        except MeterstackError as error:
+            results[index] = error
+            continue
+        pending.append(_Pending(index, event, request_hash(event, "consume"), planned))
+    return pending
 
 
 def _without_replays(
     metering: Metering,
-    tx: Transaction,
+    tx: UnitOfWork,
     pending: list[_Pending],
     results: list[Result | None],
     now: datetime,
-) -> tuple[list[_Pending], list[_Pending]]:
-    """Answer the events whose key was already used; the rest, and the in-batch repeats.
-
-    A key repeated inside the batch is decided once: its later events wait for the first.
-    """
-    keyed: dict[str, list[_Pending]] = {}
+) -> list[_Pending]:
+    """Answer the events whose key is stored already; mark the repeats of a key in the batch."""
+    keys: dict[str, set[str]] = {}
     for item in pending:
         if item.event.idempotency_key is not None:
-            keyed.setdefault(item.event.account_id, []).append(item)
-    taken: dict[tuple[str, str], tuple[str, str, datetime]] = {}
-    for account_id, items in keyed.items():
-        keys = sorted({item.event.idempotency_key or "" for item in items})
-        for stored_key, stored in tx.idempotency_many(account_id, keys).items():
-            taken[account_id, stored_key] = stored
+            keys.setdefault(item.event.account_id, set()).add(item.event.idempotency_key)
+    stored = {
+        (account_id, key): record
+        for account_id, asked in keys.items()
+        for key, record in tx.idempotency.get_many(account_id, sorted(asked)).items()
+    }
     remaining: list[_Pending] = []
-    repeats: list[_Pending] = []
-    first_of_key: set[tuple[str, str]] = set()
+    first_of: dict[tuple[str, str], _Pending] = {}
     for item in pending:
         key = item.event.idempotency_key
         if key is None:
             remaining.append(item)
             continue
-        record = taken.get((item.event.account_id, key))
+        name = (item.event.account_id, key)
+        record = stored.get(name)
         if record is not None:
             try:
                 replayed = metering.replay(
@@ -131,87 +137,167 @@ def _without_replays(
             if replayed is not None:
                 results[item.position] = replayed
                 continue
-        if (item.event.account_id, key) in first_of_key:
-            repeats.append(item)
-            continue
-        first_of_key.add((item.event.account_id, key))
-        remaining.append(item)
-    return remaining, repeats
+            del stored[name]  # it had lapsed and is gone: the key is free again
+        first = first_of.setdefault(name, item)
+        remaining.append(item if first is item else _repeat(item, first))
+    return remaining
+
+
+def _repeat(item: _Pending, first: _Pending) -> _Pending:
+    return _Pending(
+        item.position,
+        item.event,
+        item.request_hash,
+        item.planned,
+        first.position,
+        first.request_hash,
+    )
+
+
+def _tangled(pending: list[_Pending]) -> set[tuple[str, str]]:
+    """The groups that share an idempotency key with another group."""
+    groups: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for item in pending:
+        if item.event.idempotency_key is not None:
+            name = (item.event.account_id, item.event.idempotency_key)
+            groups.setdefault(name, set()).add(item.group)
+    return {group for shared in groups.values() if len(shared) > 1 for group in shared}
 
 
 def _decide_group(
     metering: Metering,
-    tx: Transaction,
+    tx: UnitOfWork,
     group: list[_Pending],
     results: list[Result | None],
     now: datetime,
-) -> list[tuple[_Pending, Decision, int, tuple[str, ...]]]:
-    """Admit a group by its total, or decide its events one by one when the total does not fit."""
-    ctx = metering.ctx
-    first = group[0].event
-    state = ctx.state(tx, first.account_id)
-    catalog = ctx.catalog(tx, state.catalog_hash)
-    total = sum(item.event.quantity for item in group)
-    period = ctx.period(catalog, state, now)
-    plan = plan_request(
-        catalog,
-        state,
-        first.meter,
-        total,
-        period_key=period.key,
-        period_end=period.end,
-        project_id=first.project_id,
-        key_quota=key_quota(tx, state, first),
-    )
-    outcome = metering.admit(tx, plan, state, now, hold=False)
-    if isinstance(outcome, tuple):
-        for item in group:
-            try:
-                results[item.position] = metering.decide(tx, item.event, now)
-            except MeterstackError as error:
-                results[item.position] = error
-        return []
-    account = outcome[0]
-    used = account.after.used - total
-    scopes = tuple(bound.scope for bound in plan.scopes)
-    decided: list[tuple[_Pending, Decision, int, tuple[str, ...]]] = []
+) -> None:
+    """Admit a group by its totals, or decide its events one by one when they do not fit."""
+    fresh = [item for item in group if item.first is None]
+    while fresh:
+        outcome = tx.counters.apply(_admission(fresh, now))
+        if isinstance(outcome, Taken):
+            # Another request stored some keys since they were read: those events answer with
+            # its decisions, and the rest of the group is admitted without them.
+            fresh = _answer_taken(metering, tx, fresh, outcome, results, now)
+            continue
+        if not isinstance(outcome, Applied):  # a bound refused: one by one, in order
+            for item in group:
+                if results[item.position] is None:
+                    results[item.position] = _alone(metering, tx, item.event, now)
+            return
+        for item, decision in zip(fresh, outcome.answers, strict=True):
+            results[item.position] = decision
+        break
     for item in group:
-        quantity = item.event.quantity
-        used += quantity
-        overage = overage_delta(account.bound, used, quantity)
-        decision = classify_admitted(
-            plan,
-            Totals(used, account.after.held, 0),
-            overage,
-            now,
-            catalog.policies.near_limit_percent,
-            quantity=quantity,
-        )
-        results[item.position] = decision
-        decided.append((item, decision, overage, scopes))
-    return decided
+        if item.first is not None:
+            first = results[item.first]
+            if isinstance(first, Decision) and first.allowed:
+                results[item.position] = _answer_repeat(item, first)
+            else:  # its first event met a stored key and did not count: decide it alone
+                results[item.position] = _alone(metering, tx, item.event, now)
 
 
-def _remember(
+def _admission(fresh: list[_Pending], now: datetime) -> Admission[Decision]:
+    """One admission for the group: per scope, the sum of its events' steps."""
+    merged: dict[str, Step[int]] = {}
+    for item in fresh:
+        for step in item.planned.plan.but(item.event.quantity).steps():
+            seen = merged.get(step.scope)
+            merged[step.scope] = step if seen is None else _summed(seen, step)
+    # The account's scope first, then the rest in one order every batch keeps.
+    steps = (
+        merged[ACCOUNT_SCOPE],
+        *(merged[scope] for scope in sorted(merged) if scope != ACCOUNT_SCOPE),
+    )
+    quantities = [item.event.quantity for item in fresh]
+
+    def answer(totals: tuple[Totals[int], ...]) -> list[Decision]:
+        account = totals[0]
+        used = account.used - sum(quantities)
+        decisions = []
+        for item, quantity in zip(fresh, quantities, strict=True):
+            used += quantity
+            decisions.append(
+                classify_admitted(
+                    item.planned.plan,
+                    Totals(used, account.held, 0),
+                    now,
+                    item.planned.near_limit_percent,
+                    quantity=quantity,
+                )
+            )
+        return decisions
+
+    return Admission(
+        fresh[0].event.account_id,
+        steps,
+        answer=answer,
+        records=tuple(
+            None
+            if item.event.idempotency_key is None
+            else KeyRecord(item.event.idempotency_key, item.request_hash)
+            for item in fresh
+        ),
+        at=now,
+    )
+
+
+def _summed(seen: Step[int], step: Step[int]) -> Step[int]:
+    """Two events' steps on one counter as one: their quantities added (the same bound)."""
+    assert (seen.bound, seen.overage_from) == (step.bound, step.overage_from)
+    return Step(
+        step.item,
+        step.scope,
+        step.period,
+        seen.quantity + step.quantity,
+        0,
+        step.bound,
+        step.overage_from,
+    )
+
+
+def _answer_taken(
     metering: Metering,
-    tx: Transaction,
-    admitted: list[tuple[_Pending, Decision, int, tuple[str, ...]]],
+    tx: UnitOfWork,
+    fresh: list[_Pending],
+    taken: Taken,
     results: list[Result | None],
     now: datetime,
-) -> None:
-    """Store the admitted decisions under their keys; a key taken meanwhile undoes its event."""
-    by_account: dict[str, list[tuple[_Pending, Decision, int, tuple[str, ...]]]] = {}
-    for entry in admitted:
-        if entry[0].event.idempotency_key is not None:
-            by_account.setdefault(entry[0].event.account_id, []).append(entry)
-    for account_id, entries in sorted(by_account.items()):
-        rows = [
-            (item.event.idempotency_key or "", item.request_hash, decision.encode())
-            for item, decision, _, _ in entries
-        ]
-        stored = tx.save_idempotency_many(account_id, rows, now)
-        for item, decision, overage, scopes in entries:
-            if (item.event.idempotency_key or "") not in stored:
-                results[item.position] = metering.lost_race(
-                    tx, item.event, decision, overage, item.request_hash, now, scopes
-                )
+) -> list[_Pending]:
+    """Answer the events whose key was taken meanwhile; the events still to admit."""
+    remaining = []
+    for item in fresh:
+        key = item.event.idempotency_key
+        record = None if key not in taken.keys else taken.stored.get(key or "")
+        if record is None:
+            remaining.append(item)
+            continue
+        try:
+            replayed = metering.replay(
+                tx, item.event.account_id, key or "", item.request_hash, record, now
+            )
+        except IdempotencyKeyReusedError as error:
+            results[item.position] = error
+            continue
+        if replayed is None:
+            remaining.append(item)  # it lapsed and is gone: admit this one after all
+        else:
+            results[item.position] = replayed
+    return remaining
+
+
+def _answer_repeat(item: _Pending, first: Decision) -> Result:
+    """A key's later event in the batch: the admitted first event's decision, replayed (D7)."""
+    if item.request_hash == item.first_hash:
+        return first.but(replayed=True)
+    return IdempotencyKeyReusedError(
+        f"idempotency key {item.event.idempotency_key!r} was already used for a different request",
+        idempotency_key=item.event.idempotency_key,
+    )
+
+
+def _alone(metering: Metering, tx: UnitOfWork, event: UsageEvent, now: datetime) -> Result:
+    try:
+        return metering.decide(tx, event, now)
+    except MeterstackError as error:
+        return error

@@ -2,7 +2,9 @@
 
 Cached account states carry the account's ``version``; every unit of work reads the version in
 its own transaction and reloads the state when another process or server changed it, so a plan
-change, an override or a pack applies at once everywhere (C7).
+change, an override or a pack applies at once everywhere (C7). A plan made from a cached state
+without reading the version (the cache of plans, ``services.express``) hands the version to the
+store's admission, which checks it in the same statement.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from meterstack.catalog.schema import Catalog
 from meterstack.clock import Clock
 from meterstack.errors import CatalogConflictError, NotFoundError
 from meterstack.rules.periods import Period, period_for
-from meterstack.rules.terms import AccountState
-from meterstack.store.sql import SqlStore, Transaction
+from meterstack.rules.terms import AccountState, with_priced_plan
+from meterstack.store.ports import Store, UnitOfWork
 
 #: D7: idempotency keys are kept at least this long.
 DEFAULT_IDEMPOTENCY_RETENTION = timedelta(days=35)
@@ -32,7 +34,7 @@ def new_id(prefix: str) -> str:
 
 @dataclass
 class ServiceContext:
-    store: SqlStore
+    store: Store
     clock: Clock
     #: The catalog new accounts subscribe to.
     current: LoadedCatalog
@@ -41,7 +43,7 @@ class ServiceContext:
     _states: dict[str, AccountState] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     #: Applies an account's due period-end change (set by the subscriptions service).
-    apply_due: Callable[[Transaction, str, datetime], None] | None = None
+    apply_due: Callable[[UnitOfWork, str, datetime], None] | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -53,8 +55,8 @@ class ServiceContext:
         loaded = self.current
         catalog = loaded.catalog
         with self.store.transaction() as tx:
-            stored = tx.catalog_by_name_version(catalog.catalog, catalog.version)
-            if stored is not None and stored[0] != loaded.content_hash:
+            stored = tx.accounts.stored_catalog(catalog.catalog, catalog.version)
+            if stored is not None and stored.content_hash != loaded.content_hash:
                 raise CatalogConflictError(
                     f"catalog {catalog.catalog!r} version {catalog.version} is already stored "
                     "with different content; give the changed catalog a new version number",
@@ -62,17 +64,17 @@ class ServiceContext:
                     version=catalog.version,
                 )
             if stored is None:
-                tx.insert_catalog(
+                tx.accounts.insert_catalog(
                     loaded.content_hash, catalog.catalog, catalog.version, loaded.text, self.now()
                 )
         self._catalogs[loaded.content_hash] = catalog
 
-    def catalog(self, tx: Transaction, content_hash: str) -> Catalog:
+    def catalog(self, tx: UnitOfWork, content_hash: str) -> Catalog:
         """The catalog version an account pinned, parsed once per process."""
         catalog = self._catalogs.get(content_hash)
         if catalog is not None:
             return catalog
-        content = tx.catalog_content(content_hash)
+        content = tx.accounts.catalog_content(content_hash)
         if content is None:
             raise NotFoundError(f"catalog version {content_hash[:12]} is not stored")
         catalog = parse_catalog(content, f"stored catalog {content_hash[:12]}").catalog
@@ -82,18 +84,14 @@ class ServiceContext:
 
     # ------------------------------------------------------------------ accounts
 
-    def state(self, tx: Transaction, account_id: str) -> AccountState:
+    def state(self, tx: UnitOfWork, account_id: str) -> AccountState:
         """The account's state as of this transaction (reloaded when its version moved)."""
-        seen = tx.memo.get(account_id)
-        if isinstance(seen, AccountState):
-            return seen
         state = self._current_state(tx, account_id)
         if self._due(state):
             assert self.apply_due is not None
             self.apply_due(tx, account_id, self.now())
-            self.forget(tx, account_id)
+            self.forget(account_id)
             state = self._current_state(tx, account_id)
-        tx.memo[account_id] = state
         return state
 
     def _due(self, state: AccountState) -> bool:
@@ -104,47 +102,42 @@ class ServiceContext:
             and state.pending_at <= self.now()
         )
 
-    def cached_state(self, tx: Transaction, account_id: str) -> tuple[AccountState, bool]:
+    def cached_state(self, tx: UnitOfWork, account_id: str) -> tuple[AccountState, bool]:
         """The cached state without reading its version, and whether it was verified.
 
-        A caller using an unverified state must check the version in the same transaction
-        (``increment(read_version=True)``) before its result counts, and call :meth:`state`
-        when the check fails.
+        A caller planning on an unverified state hands its version to the admission
+        (``Admission.version``), and plans again on :meth:`state` when the store answers that
+        it moved.
         """
-        seen = tx.memo.get(account_id)
-        if isinstance(seen, AccountState):
-            return seen, True
         cached = self._states.get(account_id)
         if cached is not None and not self._due(cached):
             return cached, False
         return self.state(tx, account_id), True
 
-    def forget(self, tx: Transaction, account_id: str) -> None:
+    def forget(self, account_id: str) -> None:
         """Drop a state found stale, so that :meth:`state` reloads it."""
-        tx.memo.pop(account_id, None)
         with self._lock:
             self._states.pop(account_id, None)
 
-    def _current_state(self, tx: Transaction, account_id: str) -> AccountState:
-        version = tx.account_version(account_id)
+    def _current_state(self, tx: UnitOfWork, account_id: str) -> AccountState:
+        version = tx.accounts.version(account_id)
         if version is None:
             raise NotFoundError(f"no account {account_id!r}", account_id=account_id)
         cached = self._states.get(account_id)
         if cached is not None and cached.version == version:
             return cached
-        state = tx.account_state(account_id)
+        state = tx.accounts.state(account_id)
         if state is None:
             raise NotFoundError(f"no account {account_id!r}", account_id=account_id)
+        state = with_priced_plan(self.catalog(tx, state.catalog_hash), state)
         with self._lock:
             self._states[account_id] = state
         return state
 
-    def changed(self, tx: Transaction, account_id: str) -> None:
+    def changed(self, tx: UnitOfWork, account_id: str) -> None:
         """Record a change of the account's terms: every cache reloads it."""
-        tx.bump_version(account_id)
-        tx.memo.pop(account_id, None)
-        with self._lock:
-            self._states.pop(account_id, None)
+        tx.accounts.bump_version(account_id)
+        self.forget(account_id)
 
     def period(self, catalog: Catalog, state: AccountState, at: datetime | None = None) -> Period:
         return period_for(catalog.policies.period, at or self.now(), state.period_anchor)

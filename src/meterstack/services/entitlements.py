@@ -20,18 +20,17 @@ from meterstack.rules.admission import (
     ACCOUNT_SCOPE,
     AdmissionPlan,
     ScopeBound,
-    Totals,
+    Step,
     classify_admitted,
     classify_refused,
 )
 from meterstack.rules.decisions import Decision
+from meterstack.rules.periods import NO_PERIOD
 from meterstack.rules.terms import END_USER_KIND, AccountState, item_terms, overage_enabled
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.holds import Reservation, sweep
-from meterstack.services.metering import Metering
-from meterstack.store.sql import ReservationRow, Transaction
-
-NO_PERIOD = ""
+from meterstack.store.ports import Admission, Applied, Refused, UnitOfWork
+from meterstack.store.rows import ReservationRow
 
 
 def end_user_scope(end_user_id: str) -> str:
@@ -54,9 +53,8 @@ class Lease:
 
 
 class Entitlements:
-    def __init__(self, ctx: ServiceContext, metering: Metering) -> None:
+    def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        self.metering = metering
 
     # ------------------------------------------------------------------ gauges
 
@@ -91,37 +89,43 @@ class Entitlements:
             scope = self._gauge_scope(tx, catalog, state, gauge, end_user_id)
             plan = self._gauge_plan(catalog, state, gauge, scope, level or delta or 0, now)
             bound = plan.primary
-            current = tx.totals(account_id, gauge, scope, NO_PERIOD)
+            current = tx.counters.totals(account_id, gauge, scope, NO_PERIOD)
             target = current.used + (delta or 0) if level is None else level
             if target < 0:
                 raise InvalidInputError(
                     f"{gauge} cannot go below zero: it holds {current.used}, delta {delta}",
                     gauge=gauge,
                 )
-            growth = target - current.used
-            after = tx.write_level(
-                account_id, gauge, scope, level=level, delta=delta, bound=bound.bound
+            growth = plan.but(target - current.used)
+            # The level, checked by the write itself, and the period's peak (D3) in one call.
+            steps = (
+                Step(
+                    gauge,
+                    scope,
+                    NO_PERIOD,
+                    target if level is not None else delta or 0,
+                    0,
+                    bound.bound,
+                    level=level is not None,
+                ),
+                Step(gauge, scope, plan.period_key, 0, 0, peak=True),
             )
-            if after is None:
-                return classify_refused(
-                    replace(plan, quantity=growth), bound, current, current, now
-                )
-            tx.raise_peak(account_id, gauge, scope, plan.period_key, after.used)
+            outcome = tx.counters.apply(Admission.plain(account_id, steps))
+            if isinstance(outcome, Refused):
+                return classify_refused(growth, bound, outcome.totals, now)
+            assert isinstance(outcome, Applied)
+            after = outcome.totals[0]
             over = 0
             if plan.overage_on and bound.overage_from is not None:
                 over = max(0, after.used - bound.overage_from)
             decision = classify_admitted(
-                replace(plan, quantity=growth),
-                after,
-                over,
-                now,
-                catalog.policies.near_limit_percent,
+                growth, after, now, catalog.policies.near_limit_percent, overage_units=over
             )
             return decision.but(message="level recorded", extra={"level": after.used})
 
     def _gauge_scope(
         self,
-        tx: Transaction,
+        tx: UnitOfWork,
         catalog: Catalog,
         state: AccountState,
         gauge: str,
@@ -137,8 +141,8 @@ class Entitlements:
         if declared.scope is Scope.END_USER:
             if end_user_id is None:
                 raise InvalidInputError(f"{gauge} is kept per end user: give end_user_id")
-            row = tx.resource(end_user_id)
-            if row is None or row[1] != state.account_id or row[2] != END_USER_KIND:
+            row = tx.resources.get(end_user_id)
+            if row is None or row.account_id != state.account_id or row.kind != END_USER_KIND:
                 raise NotFoundError(
                     f"account {state.account_id} has no end user {end_user_id!r}",
                     end_user_id=end_user_id,
@@ -185,8 +189,8 @@ class Entitlements:
             catalog = self.ctx.catalog(tx, state.catalog_hash)
             scope = self._gauge_scope(tx, catalog, state, gauge, end_user_id)
             period = self.ctx.period(catalog, state)
-            level = tx.totals(account_id, gauge, scope, NO_PERIOD).used
-            return level, tx.totals(account_id, gauge, scope, period.key).used
+            level = tx.counters.totals(account_id, gauge, scope, NO_PERIOD).used
+            return level, tx.counters.totals(account_id, gauge, scope, period.key).used
 
     # ------------------------------------------------------------------ leases
 
@@ -207,18 +211,20 @@ class Entitlements:
             lifetime = _lease_ttl(declared, ttl)
             terms = item_terms(catalog, state, item)
             bound = ScopeBound(ACCOUNT_SCOPE, terms.limit, None, terms)
-            plan = AdmissionPlan(item, 1, NO_PERIOD, (bound,), overage_on=False)
-            outcome = self.metering.admit(tx, plan, state, now, hold=True)
-            if isinstance(outcome, tuple):
-                refused, current = outcome
-                decision = classify_refused(plan, refused, current, current, now)
+            plan = AdmissionPlan(item, 1, NO_PERIOD, (bound,), overage_on=False, hold=True)
+            outcome = tx.counters.apply(Admission.plain(account_id, plan.steps()))
+            if isinstance(outcome, Refused) and sweep(tx, account_id, now):
+                outcome = tx.counters.apply(Admission.plain(account_id, plan.steps()))  # C6
+            if isinstance(outcome, Refused):
+                decision = classify_refused(plan, bound, outcome.totals, now)
                 return Lease(None, account_id, item, None, decision)
+            assert isinstance(outcome, Applied)
             decision = classify_admitted(
-                plan, outcome[0].after, 0, now, catalog.policies.near_limit_percent, hold=True
+                plan, outcome.totals[0], now, catalog.policies.near_limit_percent
             )
             lease_id = new_id("lease")
             expires_at = now + lifetime
-            tx.insert_reservation(
+            tx.reservations.insert(
                 ReservationRow(
                     id=lease_id,
                     account_id=account_id,
@@ -239,7 +245,7 @@ class Entitlements:
         """Extend an open lease by up to the item's longest lease from now."""
         with self.ctx.store.transaction() as tx:
             now = self.ctx.now()
-            row = tx.reservation(lease_id, lock=True)
+            row = tx.reservations.get(lease_id, lock=True)
             if row is None or row.period != NO_PERIOD:
                 raise NotFoundError(f"no lease {lease_id!r}")
             state = self.ctx.state(tx, row.account_id)
@@ -254,10 +260,7 @@ class Entitlements:
                     lease_id=lease_id,
                 )
             expires_at = now + _lease_ttl(declared, ttl)
-            tx.execute(
-                "UPDATE reservations SET expires_at = :expires_at WHERE id = :id",
-                {"expires_at": tx.ts(expires_at), "id": lease_id},
-            )
+            tx.reservations.extend(lease_id, expires_at)
             return Reservation(
                 lease_id, row.account_id, row.item, 1, None, "open", expires_at, None
             )
@@ -278,4 +281,4 @@ def _whole(value: object, name: str, *, allow_zero: bool) -> None:
         raise InvalidInputError(f"{name} must be a whole number of at least {floor}, got {value!r}")
 
 
-__all__ = ["END_USER_KIND", "Entitlements", "Lease", "Totals", "end_user_scope"]
+__all__ = ["END_USER_KIND", "Entitlements", "Lease", "end_user_scope"]

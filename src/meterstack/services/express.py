@@ -1,14 +1,13 @@
-"""The express lane of ``consume``: one event on a known route, nothing out of the ordinary.
+"""The express lane of ``consume``: a cache of plans, fed to the same admission.
 
-The general path (:meth:`Metering._consume`) loads the account's state, validates, computes the
-bounds and handles every case: a scope's first use in a period, refusals, lapsed holds, stale
-caches, a key seen before. Most requests are none of those: the same account, meter and project
-as a moment ago, admitted. For them this lane reuses the bounds the general path computed last
-time (a :class:`Route`, good while the account's version and the period hold), runs the same
-conditional increments and idempotency insert in one transaction and names the outcome with the
-same rule. Anything else (a scope that refuses or has no counter yet, another version of the
-account, a key already stored) rolls the transaction back and leaves the request to the general
-path: the lane never decides differently, it only decides sooner.
+Planning a request loads the account's state (a read of its version), checks the meter and the
+project, and computes every scope's bound. Most requests repeat one a moment earlier (the same
+account, meter and project), so the plan made for an admitted consume is kept (a
+:class:`Planned`, good while the period holds and no pending downgrade is due) and the next
+request like it goes straight to the store's one call, ``Counters.apply``, with the plan's
+account version: the store checks the version in the same statement and answers ``Stale`` when
+another engine changed the account, and the request is planned again. The lane has no
+transaction, no increments and no undo of its own; it only saves the planning.
 """
 
 from __future__ import annotations
@@ -19,120 +18,72 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from meterstack.catalog.schema import Catalog
-from meterstack.rules.admission import (
-    AdmissionPlan,
-    ScopeBound,
-    classify_admitted,
-    overage_delta,
-)
-from meterstack.rules.decisions import Decision
+from meterstack.rules.admission import AdmissionPlan
 from meterstack.rules.periods import Period
-from meterstack.services.context import ServiceContext
-from meterstack.services.validation import validate_idempotency_key, validate_quantity
 
 if TYPE_CHECKING:
     from meterstack.services.metering import UsageEvent
 
-#: Routes kept per engine; past this many the oldest half is forgotten.
-MAX_ROUTES = 50_000
+#: Plans kept per engine; past this many the oldest half is forgotten.
+MAX_PLANS = 50_000
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
-    """The bounds of (account, meter, project) as the general path last computed them."""
+class Planned:
+    """A request's plan and what it was made from."""
 
-    version: int
+    plan: AdmissionPlan
     catalog: Catalog
-    scopes: tuple[ScopeBound, ...]
-    overage_on: bool
     period: Period
-    #: A downgrade or cancellation waiting for this instant: the general path applies it.
+    #: The account's version the plan was made on.
+    version: int
+    #: Whether that version was read in the request's own transaction (else the store checks).
+    verified: bool
+    #: A downgrade or cancellation waiting for this instant: planned anew once it is due.
     pending_at: datetime | None
-    near_limit_percent: Decimal
 
+    @property
+    def near_limit_percent(self) -> Decimal:
+        return self.catalog.policies.near_limit_percent
 
-class _DetourError(Exception):
-    """Out of the ordinary: undo the transaction and let the general path decide."""
-
-
-class Express:
-    def __init__(self, ctx: ServiceContext) -> None:
-        self.ctx = ctx
-        self._routes: dict[tuple[str, str, str | None], Route] = {}
-
-    def learn(
-        self,
-        event: UsageEvent,
-        version: int,
-        catalog: Catalog,
-        plan: AdmissionPlan,
-        period: Period,
-        pending_at: datetime | None,
-    ) -> None:
-        """Remember the bounds of an admitted consumption for the next one like it."""
-        if event.api_key_id is not None:
-            return  # a key's own quota is checked against the key's row: general path only
-        if len(self._routes) >= MAX_ROUTES:
-            for stale in list(self._routes)[: MAX_ROUTES // 2]:
-                self._routes.pop(stale, None)
-        self._routes[(event.account_id, event.meter, event.project_id)] = Route(
-            version=version,
-            catalog=catalog,
-            scopes=plan.scopes,
-            overage_on=plan.overage_on,
-            period=period,
-            pending_at=pending_at,
-            near_limit_percent=catalog.policies.near_limit_percent,
+    def for_event(self, quantity: int) -> Planned:
+        """This plan for another quantity of the same route, as a cached (unverified) plan."""
+        return Planned(
+            self.plan.but(quantity),
+            self.catalog,
+            self.period,
+            self.version,
+            False,
+            self.pending_at,
         )
 
-    def consume(self, event: UsageEvent, fingerprint: str) -> Decision | None:
-        """The decision, recorded; None when the general path must decide."""
+
+class Plans:
+    """The cache: (account, meter, project) -> the plan of its last admitted consume."""
+
+    def __init__(self) -> None:
+        self._plans: dict[tuple[str, str, str | None], Planned] = {}
+
+    def learn(self, event: UsageEvent, planned: Planned) -> None:
+        """Keep the plan of an admitted consumption for the next one like it."""
+        if event.api_key_id is not None:
+            return  # a key's own quota and revocation are the key's row: never cached
+        if len(self._plans) >= MAX_PLANS:
+            for stale in list(self._plans)[: MAX_PLANS // 2]:
+                self._plans.pop(stale, None)
+        self._plans[(event.account_id, event.meter, event.project_id)] = planned
+
+    def get(self, event: UsageEvent, now: datetime) -> Planned | None:
+        """The cached plan for ``event``, or None when it must be planned."""
         if event.api_key_id is not None:
             return None
-        route_key = (event.account_id, event.meter, event.project_id)
-        route = self._routes.get(route_key)
-        if route is None:
+        route = (event.account_id, event.meter, event.project_id)
+        planned = self._plans.get(route)
+        if planned is None:
             return None
-        now = self.ctx.now()
-        if not route.period.start <= now < route.period.end or (
-            route.pending_at is not None and route.pending_at <= now
+        if not planned.period.start <= now < planned.period.end or (
+            planned.pending_at is not None and planned.pending_at <= now
         ):
-            self._routes.pop(route_key, None)
+            self._plans.pop(route, None)
             return None
-        validate_quantity(route.catalog, event.meter, event.quantity)
-        key = validate_idempotency_key(event.idempotency_key)
-        plan = AdmissionPlan(
-            item=event.meter,
-            quantity=event.quantity,
-            period_key=route.period.key,
-            scopes=route.scopes,
-            overage_on=route.overage_on,
-            period_end=route.period.end,
-        )
-        try:
-            with self.ctx.store.transaction() as tx:
-                outcome = tx.increment_scopes(
-                    event.account_id,
-                    plan.item,
-                    plan.period_key,
-                    [(bound.scope, bound.bound, bound.overage_from) for bound in plan.scopes],
-                    plan.quantity,
-                )
-                if outcome is None:
-                    raise _DetourError  # refused, or no counter yet
-                totals, version = outcome
-                if version != route.version:
-                    self._routes.pop(route_key, None)
-                    raise _DetourError
-                account_after = totals[0]
-                account_overage = overage_delta(plan.scopes[0], account_after.used, plan.quantity)
-                decision = classify_admitted(
-                    plan, account_after, account_overage, now, route.near_limit_percent
-                )
-                if key is not None and not tx.save_idempotency(
-                    event.account_id, key, fingerprint, decision.encode(), now
-                ):
-                    raise _DetourError  # a retry, or a key reused: the general path answers
-                return decision
-        except _DetourError:
-            return None
+        return planned.for_event(event.quantity)

@@ -9,6 +9,7 @@ is refused with 409 ``reservation_expired``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -21,16 +22,16 @@ from meterstack.errors import (
 )
 from meterstack.rules.admission import (
     ACCOUNT_SCOPE,
-    Totals,
+    Step,
     classify_admitted,
-    overage_delta,
     plan_request,
     project_scope,
 )
 from meterstack.rules.decisions import Decision
 from meterstack.services.conflicts import decided_again_on_conflict
-from meterstack.services.context import ServiceContext, new_id
-from meterstack.store.sql import ReservationRow, Transaction
+from meterstack.services.context import ServiceContext
+from meterstack.store.ports import Admission, Applied, UnitOfWork
+from meterstack.store.rows import ReservationRow
 
 #: The longest a hold lives when neither the caller nor the meter says otherwise.
 DEFAULT_HOLD_SECONDS = 300
@@ -73,45 +74,30 @@ def hold_ttl(catalog: Catalog, meter: str, ttl: timedelta | None) -> timedelta:
     return min(ttl, timedelta(seconds=longest)) if longest else ttl
 
 
-def insert_hold(
-    tx: Transaction,
-    catalog: Catalog,
-    *,
-    account_id: str,
-    project_id: str | None,
-    decision: Decision,
-    now: datetime,
-    ttl: timedelta | None,
-) -> Decision:
-    """Record the admitted hold and return the decision naming it."""
-    reservation_id = new_id("rsv")
-    expires_at = now + hold_ttl(catalog, decision.meter, ttl)
-    tx.insert_reservation(
-        ReservationRow(
-            id=reservation_id,
-            account_id=account_id,
-            item=decision.meter,
-            period=decision.period,
-            project_id=project_id,
-            quantity=decision.quantity,
-            status="open",
-            created_at=now,
-            expires_at=expires_at,
-            committed_quantity=None,
-        )
-    )
-    return decision.but(
-        reservation_id=reservation_id,
-        extra={**decision.extra, "expires_at": expires_at.isoformat()},
-    )
-
-
-def sweep(tx: Transaction, account_id: str, now: datetime) -> int:
-    """Release every lapsed hold of the account (C6); the number released."""
-    lapsed = sorted(tx.expire_reservations(account_id, now), key=lambda r: (r.item, r.id))
-    for hold in lapsed:
+def released(holds: Sequence[ReservationRow]) -> tuple[Step[int], ...]:
+    """The steps that give the units of ``holds`` back, merged per counter, in lock order."""
+    units: dict[tuple[str, str, str], int] = {}
+    for hold in holds:
         for scope in hold_scopes(hold.project_id):
-            tx.adjust(account_id, hold.item, scope, hold.period, d_held=-hold.quantity)
+            counter = (hold.item, hold.period, scope)
+            units[counter] = units.get(counter, 0) + hold.quantity
+    return tuple(
+        Step(item, scope, period, 0, -quantity)
+        for (item, period, scope), quantity in sorted(units.items(), key=_lock_order)
+    )
+
+
+def _lock_order(entry: tuple[tuple[str, str, str], int]) -> tuple[str, str, bool, str]:
+    item, period, scope = entry[0]
+    return item, period, scope != ACCOUNT_SCOPE, scope
+
+
+def sweep(tx: UnitOfWork, account_id: str, now: datetime) -> int:
+    """Release every lapsed hold of the account (C6); the number released."""
+    lapsed = tx.reservations.expire(account_id, now)
+    if lapsed:
+        outcome = tx.counters.apply(Admission.plain(account_id, released(lapsed)))
+        assert isinstance(outcome, Applied), "a lapsed hold's units are always held"
     return len(lapsed)
 
 
@@ -154,11 +140,12 @@ class Holds:
             raise _expired(row)
         return decision
 
-    def _commit(self, tx: Transaction, row: ReservationRow, quantity: int) -> Decision:
+    def _commit(self, tx: UnitOfWork, row: ReservationRow, quantity: int) -> Decision:
+        """Move the hold to ``used``: its actual quantity, past the limit if need be (D6)."""
         now = self.ctx.now()
         state = self.ctx.state(tx, row.account_id)
         catalog = self.ctx.catalog(tx, state.catalog_hash)
-        tx.close_reservation(row.id, "committed", quantity)
+        tx.reservations.close(row.id, "committed", quantity)
         plan = plan_request(
             catalog,
             state,
@@ -167,21 +154,23 @@ class Holds:
             period_key=row.period,
             project_id=row.project_id if row.project_id in state.projects else None,
         )
-        account_after = Totals()
-        overage = 0
-        for scope in hold_scopes(row.project_id):
-            after = tx.adjust(
-                row.account_id, row.item, scope, row.period, d_used=quantity, d_held=-row.quantity
+        overage_from = plan.primary.overage_from
+        steps = tuple(
+            Step(
+                row.item,
+                scope,
+                row.period,
+                quantity,
+                -row.quantity,
+                None,
+                overage_from if scope == ACCOUNT_SCOPE else None,
             )
-            if scope == ACCOUNT_SCOPE:
-                overage = overage_delta(plan.primary, after.used, quantity)
-                if overage:
-                    after = tx.adjust(
-                        row.account_id, row.item, scope, row.period, d_overage=overage
-                    )
-                account_after = after
+            for scope in hold_scopes(row.project_id)
+        )
+        outcome = tx.counters.apply(Admission.plain(row.account_id, steps))
+        assert isinstance(outcome, Applied), "a commit is unbounded and its units are held"
         decision = classify_admitted(
-            plan, account_after, overage, now, catalog.policies.near_limit_percent
+            plan, outcome.totals[0], now, catalog.policies.near_limit_percent
         )
         excess = max(0, quantity - row.quantity)
         extra = {**decision.extra, "held": row.quantity}
@@ -200,7 +189,7 @@ class Holds:
     def release(self, reservation_id: str) -> Reservation:
         """Give the held units back; releasing a lapsed or released hold changes nothing."""
         with self.ctx.store.transaction() as tx:
-            row = tx.reservation(reservation_id, lock=True)
+            row = tx.reservations.get(reservation_id, lock=True)
             if row is None:
                 raise NotFoundError(f"no reservation {reservation_id!r}")
             if row.status == "committed":
@@ -208,14 +197,14 @@ class Holds:
                     f"reservation {reservation_id} was already committed",
                     reservation_id=reservation_id,
                 )
-            if row.status == "open" and tx.close_reservation(row.id, "released"):
-                for scope in hold_scopes(row.project_id):
-                    tx.adjust(row.account_id, row.item, scope, row.period, d_held=-row.quantity)
+            if row.status == "open" and tx.reservations.close(row.id, "released"):
+                outcome = tx.counters.apply(Admission.plain(row.account_id, released([row])))
+                assert isinstance(outcome, Applied), "an open hold's units are held"
                 row = replace(row, status="released")
             return reservation_of(row, None)
 
-    def _open_hold(self, tx: Transaction, reservation_id: str) -> ReservationRow:
-        row = tx.reservation(reservation_id, lock=True)
+    def _open_hold(self, tx: UnitOfWork, reservation_id: str) -> ReservationRow:
+        row = tx.reservations.get(reservation_id, lock=True)
         if row is None:
             raise NotFoundError(f"no reservation {reservation_id!r}")
         if row.status == "expired":

@@ -32,7 +32,7 @@ from meterstack.errors import (
     NotFoundError,
     UpgradeRequiredError,
 )
-from meterstack.rules.admission import ACCOUNT_SCOPE, key_scope
+from meterstack.rules.admission import key_scope
 from meterstack.rules.decisions import Decision, DecisionCode
 from meterstack.rules.features import decide_feature
 from meterstack.rules.terms import AccountState
@@ -44,20 +44,10 @@ from meterstack.services.registration import (
     checked_name,
     hash_password,
 )
-from meterstack.services.resources import NO_PERIOD, admit_resource
+from meterstack.services.resources import admit_resource, release_resource
 from meterstack.services.validation import validate_meter, validate_project
-from meterstack.store.keys import (
-    ApiKeyRow,
-    account_api_keys,
-    api_key,
-    api_key_by_lookup,
-    email_taken,
-    insert_api_key,
-    register_account,
-    revoke_api_key,
-)
-from meterstack.store.sql import AccountRow, Transaction
-from meterstack.store.subscriptions import record_plan
+from meterstack.store.ports import UnitOfWork
+from meterstack.store.rows import AccountRow, ApiKeyRow, ResourceRow
 
 USER_KEY = "user"
 PROJECT_KEY = "project"
@@ -158,7 +148,7 @@ class Keys:
             if project_id is not None:
                 kind = PROJECT_KEY
             else:
-                account = tx.account(account_id)
+                account = tx.accounts.get(account_id)
                 kind = ANONYMOUS_KEY if account is not None and account.anonymous else USER_KEY
             if caps is not None:
                 for meter in caps.quotas:
@@ -177,7 +167,7 @@ class Keys:
             row = _existing(tx, key_id)
             if account_id is not None and row.account_id != account_id:
                 raise NotFoundError(f"account {account_id} has no API key {key_id!r}", id=key_id)
-            if revoke_api_key(tx, key_id, self.ctx.now()):
+            if tx.keys.revoke(key_id, self.ctx.now()):
                 self._free_slot(tx, row.account_id, key_id)
 
     def api_keys(
@@ -189,7 +179,7 @@ class Keys:
             state = self.ctx.state(tx, account_id)
             if project_id is not None:
                 validate_project(state, project_id)
-            rows = account_api_keys(tx, account_id, revoked=revoked)
+            rows = tx.keys.of_account(account_id, revoked=revoked)
         return [_api_key(row) for row in rows if project_id is None or row.project_id == project_id]
 
     def authenticate(self, key: str) -> ApiKey:
@@ -232,10 +222,6 @@ class Keys:
             },
         )
 
-    def key_quotas(self, tx: Transaction, key_id: str) -> dict[str, int]:
-        """The key's own quotas (A8), meter -> units per period; empty when it has none."""
-        return dict(_existing(tx, key_id).quotas or {})
-
     # ------------------------------------------------------------------ anonymous accounts
 
     def create_anonymous_account(self) -> tuple[Account, IssuedKey]:
@@ -257,7 +243,7 @@ class Keys:
             name=None,
         )
         with self.ctx.store.transaction() as tx:
-            tx.insert_account(row)
+            tx.accounts.insert(row)
             state = self.ctx.state(tx, row.id)
             issued = _issue(tx, catalog, state, ANONYMOUS_KEY, now)
         return account_of(row, catalog), issued
@@ -290,16 +276,15 @@ class Keys:
             account_id = key.account_id
             state = self.ctx.state(tx, account_id)
             catalog = self.ctx.catalog(tx, state.catalog_hash)
-            if email_taken(tx, email):
+            if tx.accounts.email_taken(email):
                 raise EmailTakenError(
                     f"an account with the email {email!r} already exists",
                     email=email,
                 )
-            if not revoke_api_key(tx, key.id, now):
+            if not tx.keys.revoke(key.id, now):
                 raise AuthenticationError("the API key was revoked", key_id=key.id)
             self._free_slot(tx, account_id, key.id)
-            registered = register_account(
-                tx,
+            registered = tx.accounts.register(
                 account_id,
                 plan_id=catalog.policies.fallback_plan,
                 email=email,
@@ -311,8 +296,7 @@ class Keys:
                     f"account {account_id} is already registered", account_id=account_id
                 )
             # The move to the fallback plan is a plan change like any other (A7).
-            record_plan(
-                tx,
+            tx.subscriptions.record_plan(
                 account_id,
                 catalog.policies.fallback_plan,
                 "monthly",
@@ -322,31 +306,24 @@ class Keys:
             self.ctx.changed(tx, account_id)
             state = self.ctx.state(tx, account_id)
             issued = _issue(tx, catalog, state, USER_KEY, now)
-            row = tx.account(account_id)
+            row = tx.accounts.get(account_id)
         if row is None:  # pragma: no cover - the update above found it in this transaction
             raise NotFoundError(f"no account {account_id!r}", account_id=account_id)
         return account_of(row, catalog), issued
 
     # ------------------------------------------------------------------ internals
 
-    def _free_slot(self, tx: Transaction, account_id: str, key_id: str) -> None:
+    def _free_slot(self, tx: UnitOfWork, account_id: str, key_id: str) -> None:
         """Delete the key's resource row and uncount it, as deleting any resource does."""
-        resource = tx.resource(key_id)
+        resource = tx.resources.get(key_id)
         if resource is None:
             return  # the catalog does not count this kind of key
-        kind, active = resource[2], resource[6]
         state = self.ctx.state(tx, account_id)
-        catalog = self.ctx.catalog(tx, state.catalog_hash)
-        tx.delete_resource(key_id)
-        counted = [kind]
-        if active:
-            counted += [other for other, r in catalog.resources.items() if r.subset_of == kind]
-        for item in counted:
-            tx.adjust(account_id, item, ACCOUNT_SCOPE, NO_PERIOD, d_used=-1)
+        release_resource(tx, self.ctx.catalog(tx, state.catalog_hash), resource)
 
 
 def _issue(
-    tx: Transaction,
+    tx: UnitOfWork,
     catalog: Catalog,
     state: AccountState,
     kind: str,
@@ -363,8 +340,10 @@ def _issue(
     resource = KEY_RESOURCES[kind]
     if resource in catalog.resources:
         admit_resource(tx, catalog, state, resource, now)
-        tx.insert_resource(
-            key_id, state.account_id, resource, now, project_id=project_id, name=name
+        tx.resources.insert(
+            ResourceRow(
+                key_id, state.account_id, resource, project_id, None, name, True, False, now
+            )
         )
     row = ApiKeyRow(
         id=key_id,
@@ -379,16 +358,16 @@ def _issue(
         created_at=now,
         revoked_at=None,
     )
-    insert_api_key(tx, row)
+    tx.keys.insert(row)
     return IssuedKey(_api_key(row), text)
 
 
-def _verify(tx: Transaction, key: Any) -> ApiKeyRow:
+def _verify(tx: UnitOfWork, key: Any) -> ApiKeyRow:
     """The live key row whose text ``key`` is; AuthenticationError otherwise."""
     match = _KEY_TEXT.fullmatch(key) if isinstance(key, str) else None
     if match is None:
         raise AuthenticationError("invalid API key")
-    row = api_key_by_lookup(tx, match.group(2))
+    row = tx.keys.by_lookup(match.group(2))
     stored = _NO_KEY_HASH if row is None else row.secret_hash
     if not hmac.compare_digest(_hash(key), stored) or row is None:
         raise AuthenticationError("invalid API key")
@@ -397,8 +376,8 @@ def _verify(tx: Transaction, key: Any) -> ApiKeyRow:
     return row
 
 
-def _existing(tx: Transaction, key_id: str) -> ApiKeyRow:
-    row = api_key(tx, key_id) if isinstance(key_id, str) else None
+def _existing(tx: UnitOfWork, key_id: str) -> ApiKeyRow:
+    row = tx.keys.get(key_id) if isinstance(key_id, str) else None
     if row is None:
         raise NotFoundError(f"no API key {key_id!r}", key_id=str(key_id))
     return row

@@ -88,7 +88,9 @@ class Levers:
                     f"the {plan.name} plan offers no overage on any item", plan=plan.id
                 )
             validate_project(state, project_id)
-            tx.set_switch(account_id, project_id or ACCOUNT_WIDE, meter or ALL_ITEMS, enabled)
+            tx.accounts.set_switch(
+                account_id, project_id or ACCOUNT_WIDE, meter or ALL_ITEMS, enabled
+            )
             self.ctx.changed(tx, account_id)
 
     def set_limit(
@@ -115,7 +117,7 @@ class Levers:
             if project_id is not None:
                 validate_meter(catalog, item)
                 validate_project(state, project_id)
-            tx.set_override(account_id, project_id or ACCOUNT_WIDE, item, override)
+            tx.accounts.set_override(account_id, project_id or ACCOUNT_WIDE, item, override)
             self.ctx.changed(tx, account_id)
 
     def set_feature(self, account_id: str, feature: str, value: bool | str | None) -> None:
@@ -132,7 +134,7 @@ class Levers:
                         f"{feature!r} has no level {value!r}; its levels: "
                         + ", ".join(declared.levels)
                     )
-            tx.set_feature_override(account_id, feature, value)
+            tx.accounts.set_feature_override(account_id, feature, value)
             self.ctx.changed(tx, account_id)
 
     def set_price(
@@ -189,14 +191,14 @@ class Levers:
     def _set_price(self, account_id: str, target: str, value: str | None) -> None:
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
-            tx.set_price_override(account_id, target, value)
+            tx.accounts.set_price_override(account_id, target, value)
             self.ctx.changed(tx, account_id)
 
     def clear_limit(self, account_id: str, item: str, *, project_id: str | None = None) -> None:
         """Remove an override: the plan's limit applies again."""
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
-            tx.clear_override(account_id, project_id or ACCOUNT_WIDE, item)
+            tx.accounts.clear_override(account_id, project_id or ACCOUNT_WIDE, item)
             self.ctx.changed(tx, account_id)
 
     def grant_pack(self, account_id: str, pack_id: str, *, source: str = "operator") -> PackGrant:
@@ -212,7 +214,7 @@ class Levers:
                     pack_id=pack_id,
                 )
             grant = PackGrant(new_id("pack"), account_id, pack_id, now)
-            tx.insert_pack(grant.id, account_id, pack_id, now, source)
+            tx.accounts.insert_pack(grant.id, account_id, pack_id, now, source)
             self.ctx.changed(tx, account_id)
         return grant
 

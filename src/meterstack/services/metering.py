@@ -1,15 +1,18 @@
-"""Metering: consume, check, holds, usage; admission happens only in the store's increments.
+"""Metering: consume, check, reserve; every one of them admitted by the store's one call.
 
-Every request runs in one store transaction: the account's state (reloaded when its version
-moved), the rules' bounds per scope, one conditional increment per scope in a fixed order, the
-idempotency record, then the rules name the outcome. A scope that refuses undoes the scopes
-before it inside the same transaction, so a request applies to all of its scopes or to none.
+A request is planned (``rules.admission.plan_request``: the bound of every scope it touches, or
+the cached plan of the same route, ``services.express``), applied by ``tx.counters.apply`` with
+its idempotency record, all or none, and named by the rules' classification. :meth:`Metering.
+decide` is that path; ``consume``, ``reserve``, group commit and the batch's events that are not
+admitted together all go through it. What the store answers decides what happens next: admitted;
+refused (after sweeping lapsed holds once, C6, and replaying a stored answer, D7); planned on a
+cached state that moved (plan again); or its key taken by an earlier request (replay its answer).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,23 +24,18 @@ from meterstack.errors import (
     StoreUnavailableError,
 )
 from meterstack.rules.admission import (
-    ACCOUNT_SCOPE,
-    AdmissionPlan,
-    ScopeBound,
     Totals,
-    admits,
+    advance,
     classify_admitted,
     classify_refused,
-    overage_delta,
     plan_request,
 )
 from meterstack.rules.decisions import Decision
-from meterstack.rules.terms import AccountState
 from meterstack.services.batch import consume_batch
 from meterstack.services.conflicts import decided_again_on_conflict
-from meterstack.services.context import ServiceContext
-from meterstack.services.express import Express
-from meterstack.services.holds import insert_hold, sweep
+from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.express import Planned, Plans
+from meterstack.services.holds import hold_ttl, sweep
 from meterstack.services.validation import (
     key_quota,
     validate_idempotency_key,
@@ -45,10 +43,13 @@ from meterstack.services.validation import (
     validate_project,
     validate_quantity,
 )
-from meterstack.store.sql import Transaction
+from meterstack.store.ports import Admission, Applied, KeyRecord, Refused, Stale, UnitOfWork
+from meterstack.store.rows import ReservationRow, StoredDecision
 
 #: Keys a purge examines per transaction: a window's scan and deletes take milliseconds.
 PURGE_WINDOW = 10_000
+#: Attempts of one decision: planned again once (stale), swept once (C6), replay lapsed once.
+_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -71,23 +72,17 @@ class HoldRequest:
     ttl: timedelta | None = None
 
 
-class _StaleStateError(Exception):
-    """The cached account state was older than the database's: decide again."""
-
-
-@dataclass(frozen=True)
-class _Applied:
-    bound: ScopeBound
-    after: Totals
-    overage: int
-
-
 class Metering:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        self.express = Express(ctx)
+        self.plans = Plans()
 
     # ------------------------------------------------------------------ consume
+
+    @decided_again_on_conflict
+    def consume(self, event: UsageEvent) -> Decision:
+        with self.ctx.store.transaction() as tx:
+            return self.decide(tx, event, self.ctx.now())
 
     def consume_many(
         self, events: Sequence[UsageEvent | MeterstackError]
@@ -95,10 +90,9 @@ class Metering:
         """Decide every event on its own, all in one transaction (one durable commit).
 
         Each result is the event's decision or the error that event alone met (an error given
-        in place of an event is that event's answer); events are applied in (account, meter,
-        project) order so that concurrent batches lock counters in one global order, and
-        answered in the order given. An event that fails inside the store fails alone: the
-        transaction is decided again without it (see :meth:`_isolated`).
+        in place of an event is that event's answer), in the order given; each decision is the
+        one the event would have had alone, in that order. An event that fails inside the store
+        fails alone: the transaction is decided again without it (see :meth:`_isolated`).
         """
         results: list[Decision | MeterstackError | None] = [
             event if isinstance(event, MeterstackError) else None for event in events
@@ -138,53 +132,104 @@ class Metering:
         with self.ctx.store.transaction() as tx:
             return consume_batch(self, tx, events, self.ctx.now())
 
-    def decide(self, tx: Transaction, event: UsageEvent, now: datetime) -> Decision:
-        """Decide and record one event inside an open transaction."""
-        return self._consume(tx, event, now, None)
+    # ------------------------------------------------------------------ the one path
 
-    @decided_again_on_conflict
-    def consume(self, event: UsageEvent) -> Decision:
-        decision = self.express.consume(event, request_hash(event, "consume"))
-        if decision is not None:
-            return decision
-        with self.ctx.store.transaction() as tx:
-            return self._consume(tx, event, self.ctx.now(), None)
-
-    def _consume(
-        self, tx: Transaction, event: UsageEvent, now: datetime, hold_request: HoldRequest | None
+    def decide(
+        self, tx: UnitOfWork, event: UsageEvent, now: datetime, hold: HoldRequest | None = None
     ) -> Decision:
-        # The cached terms are used at once; their version is read by the first increment, in
-        # the same statement, and a stale cache is reloaded and the request decided again.
-        state, verified = self.ctx.cached_state(tx, event.account_id)
-        try:
-            return self._decide(tx, event, now, hold_request, state, verified)
-        except _StaleStateError:
-            self.ctx.forget(tx, event.account_id)
-            return self._decide(
-                tx, event, now, hold_request, self.ctx.state(tx, event.account_id), True
+        """Decide and record one event inside an open transaction: plan, apply, classify."""
+        key = validate_idempotency_key(event.idempotency_key)
+        fingerprint = request_hash(event, "consume" if hold is None else "hold")
+        planned = self.plans.get(event, now) if hold is None else None
+        cached = planned is not None
+        if planned is None:
+            planned = self.plan(tx, event, now, hold=hold is not None)
+        else:
+            validate_quantity(planned.catalog, event.meter, event.quantity)
+        swept = False
+        for _ in range(_ATTEMPTS):
+            held = None if hold is None else new_hold(planned, event, now, hold.ttl)
+            outcome = tx.counters.apply(
+                Admission(
+                    event.account_id,
+                    planned.plan.steps(),
+                    version=None if planned.verified else planned.version,
+                    answer=_answer(planned, now, held),
+                    records=(None if key is None else KeyRecord(key, fingerprint),),
+                    at=now,
+                )
             )
+            if isinstance(outcome, Applied):
+                if held is not None:
+                    tx.reservations.insert(held)
+                elif not cached:
+                    self.plans.learn(event, planned)
+                return outcome.answers[0]
+            if isinstance(outcome, Stale):
+                self.ctx.forget(event.account_id)
+                planned, cached = (
+                    self.plan(tx, event, now, hold=hold is not None, fresh=True),
+                    False,
+                )
+                continue
+            if isinstance(outcome, Refused):
+                if not swept:
+                    swept = True
+                    if sweep(tx, event.account_id, now):
+                        continue  # lapsed holds were released: decide once more
+                # A retry of an admitted request replays its answer even at the limit (D7).
+                stored = None if key is None else tx.idempotency.get(event.account_id, key)
+                replayed = self._replayed(tx, event, key, fingerprint, stored, now)
+                if replayed is not None:
+                    return replayed
+                plan = planned.plan
+                return classify_refused(plan, plan.scopes[outcome.index], outcome.totals, now)
+            # Another request stored this key first: answer with its decision, unless it lapsed
+            # (its record is gone now, and this request is decided anew).
+            stored = outcome.stored.get(key or "")
+            replayed = self._replayed(tx, event, key, fingerprint, stored, now)
+            if replayed is not None:
+                return replayed
+        raise AssertionError("unreachable: every cause of another attempt happens once")
 
-    def _decide(
+    def _replayed(
         self,
-        tx: Transaction,
+        tx: UnitOfWork,
+        event: UsageEvent,
+        key: str | None,
+        fingerprint: str,
+        stored: StoredDecision | None,
+        now: datetime,
+    ) -> Decision | None:
+        if key is None or stored is None:
+            return None
+        return self.replay(tx, event.account_id, key, fingerprint, stored, now)
+
+    def plan(
+        self,
+        tx: UnitOfWork,
         event: UsageEvent,
         now: datetime,
-        hold_request: HoldRequest | None,
-        state: AccountState,
-        verified: bool,
-    ) -> Decision:
-        hold = hold_request is not None
+        *,
+        hold: bool = False,
+        fresh: bool = False,
+    ) -> Planned:
+        """Plan ``event`` on the account's state: from the cache (the store then checks its
+        version), or as of this transaction with ``fresh``."""
+        if fresh:
+            state, verified = self.ctx.state(tx, event.account_id), True
+        else:
+            state, verified = self.ctx.cached_state(tx, event.account_id)
         catalog = self.ctx.catalog(tx, state.catalog_hash)
         try:
             validate_meter(catalog, event.meter)
             validate_quantity(catalog, event.meter, event.quantity)
             validate_project(state, event.project_id)
         except MeterstackError:
-            if not verified and tx.account_version(state.account_id) != state.version:
-                raise _StaleStateError from None
+            if not verified and tx.accounts.version(state.account_id) != state.version:
+                self.ctx.forget(event.account_id)
+                return self.plan(tx, event, now, hold=hold, fresh=True)
             raise
-        key = validate_idempotency_key(event.idempotency_key)
-        fingerprint = request_hash(event, "hold" if hold else "consume")
         period = self.ctx.period(catalog, state, now)
         plan = plan_request(
             catalog,
@@ -195,196 +240,31 @@ class Metering:
             period_end=period.end,
             project_id=event.project_id,
             key_quota=key_quota(tx, state, event, hold=hold),
-        )
-        outcome = self.admit(
-            tx, plan, state, now, hold=hold, check_version=None if verified else state.version
-        )
-        if isinstance(outcome, tuple):
-            refused, current = outcome
-            # A retry of an admitted request replays its answer even at the limit (D7).
-            stored = self._stored(tx, event.account_id, key, fingerprint, now)
-            if stored is not None:
-                return stored
-            return classify_refused(plan, refused, current, current, now)
-        decision = classify_admitted(
-            plan,
-            outcome[0].after,
-            outcome[0].overage,
-            now,
-            catalog.policies.near_limit_percent,
             hold=hold,
         )
-        if hold_request is None:
-            self.express.learn(event, state.version, catalog, plan, period, state.pending_at)
-        else:
-            decision = insert_hold(
-                tx,
-                catalog,
-                account_id=state.account_id,
-                project_id=event.project_id,
-                decision=decision,
-                now=now,
-                ttl=hold_request.ttl,
-            )
-        if key is not None and not self._remember(tx, event.account_id, key, fingerprint, decision):
-            # Another request with this key came first: answer with its decision, undo ours.
-            try:
-                stored = self._stored(tx, event.account_id, key, fingerprint, now)
-            except IdempotencyKeyReusedError:
-                self._undo(tx, state.account_id, plan, outcome, hold=hold)
-                raise
-            if stored is None:  # the earlier record had lapsed and is gone: ours stands
-                self._remember(tx, event.account_id, key, fingerprint, decision)
-                return decision
-            self._undo(tx, state.account_id, plan, outcome, hold=hold)
-            if decision.reservation_id is not None:
-                tx.close_reservation(decision.reservation_id, "released")
-            return stored
-        return decision
-
-    def admit(
-        self,
-        tx: Transaction,
-        plan: AdmissionPlan,
-        state: AccountState,
-        now: datetime,
-        *,
-        hold: bool,
-        check_version: int | None = None,
-    ) -> list[_Applied] | tuple[ScopeBound, Totals]:
-        """Increment every scope within its bound, or none: the applied scopes, or the refusal.
-
-        With ``check_version``, the bounds came from a cached state: the first increment reads
-        the account's version, and a mismatch undoes everything and raises ``_StaleStateError``.
-        """
-        for attempt in range(2):
-            applied: list[_Applied] = []
-            for bound in plan.scopes:
-                read_version = check_version is not None and not applied
-                after = tx.increment(
-                    state.account_id,
-                    plan.item,
-                    bound.scope,
-                    plan.period_key,
-                    d_used=0 if hold else plan.quantity,
-                    d_held=plan.quantity if hold else 0,
-                    bound=bound.bound,
-                    overage_from=None if hold else bound.overage_from,
-                    read_version=read_version,
-                )
-                if after is not None and read_version and tx.last_version != check_version:
-                    applied.append(_Applied(bound, after, self._overage(bound, after, plan, hold)))
-                    self._undo(tx, state.account_id, plan, applied, hold=hold)
-                    raise _StaleStateError
-                if after is None:
-                    self._undo(tx, state.account_id, plan, applied, hold=hold)
-                    if check_version is not None:
-                        if tx.account_version(state.account_id) != check_version:
-                            raise _StaleStateError
-                        check_version = None
-                    if attempt == 0 and sweep(tx, state.account_id, now):
-                        break  # lapsed holds were released: decide once more
-                    current = tx.totals(state.account_id, plan.item, bound.scope, plan.period_key)
-                    return bound, current
-                applied.append(_Applied(bound, after, self._overage(bound, after, plan, hold)))
-                check_version = None
-            else:
-                return applied
-        raise AssertionError("unreachable: the second attempt always returns")
-
-    @staticmethod
-    def _overage(bound: ScopeBound, after: Totals, plan: AdmissionPlan, hold: bool) -> int:
-        return 0 if hold else overage_delta(bound, after.used, plan.quantity)
-
-    def _undo(
-        self,
-        tx: Transaction,
-        account_id: str,
-        plan: AdmissionPlan,
-        applied: list[_Applied],
-        *,
-        hold: bool,
-    ) -> None:
-        """Take back what ``applied`` added, inside the same transaction."""
-        quantity = -plan.quantity
-        for step in applied:
-            tx.adjust(
-                account_id,
-                plan.item,
-                step.bound.scope,
-                plan.period_key,
-                d_used=0 if hold else quantity,
-                d_held=quantity if hold else 0,
-                d_overage=-step.overage,
-            )
+        return Planned(plan, catalog, period, state.version, verified, state.pending_at)
 
     # ------------------------------------------------------------------ idempotency (D7)
 
-    def _remember(
-        self, tx: Transaction, account_id: str, key: str, request_hash: str, decision: Decision
-    ) -> bool:
-        return tx.save_idempotency(account_id, key, request_hash, decision.encode(), decision.as_of)
-
-    def _stored(
-        self, tx: Transaction, account_id: str, key: str | None, request_hash: str, now: datetime
-    ) -> Decision | None:
-        """The stored decision for ``key``; 409 if it was made for another request."""
-        if key is None:
-            return None
-        stored = tx.idempotency(account_id, key)
-        if stored is None:
-            return None
-        return self.replay(tx, account_id, key, request_hash, stored, now)
-
     def replay(
         self,
-        tx: Transaction,
+        tx: UnitOfWork,
         account_id: str,
         key: str,
         request_hash: str,
-        record: tuple[str, str, datetime],
+        record: StoredDecision,
         now: datetime,
     ) -> Decision | None:
         """The stored decision to answer with; None (and the record gone) if it lapsed."""
-        stored_hash, decision, created_at = record
-        if created_at < now - self.ctx.idempotency_retention:
-            tx.delete_idempotency(account_id, key)
+        if record.created_at < now - self.ctx.idempotency_retention:
+            tx.idempotency.delete(account_id, key)
             return None
-        if stored_hash != request_hash:
+        if record.request_hash != request_hash:
             raise IdempotencyKeyReusedError(
                 f"idempotency key {key!r} was already used for a different request",
                 idempotency_key=key,
             )
-        return Decision.decode(decision, replayed=True)
-
-    def lost_race(
-        self,
-        tx: Transaction,
-        event: UsageEvent,
-        decision: Decision,
-        overage: int,
-        request_hash: str,
-        now: datetime,
-        scopes: tuple[str, ...],
-    ) -> Decision | MeterstackError:
-        """Another request stored this key first: undo this event and answer with its decision."""
-        key = event.idempotency_key or ""
-        for scope in scopes:
-            tx.adjust(
-                event.account_id,
-                event.meter,
-                scope,
-                decision.period,
-                d_used=-event.quantity,
-                d_overage=-overage if scope == ACCOUNT_SCOPE else 0,
-            )
-        try:
-            stored = self._stored(tx, event.account_id, key, request_hash, now)
-        except IdempotencyKeyReusedError as error:
-            return error
-        if stored is None:  # it lapsed meanwhile: this event stands after all
-            return self.decide(tx, event, now)
-        return stored
+        return Decision.decode(record.decision, replayed=True)
 
     def purge_idempotency_keys(self, window: int = PURGE_WINDOW) -> int:
         """Delete the keys older than the retention (D7), ``window`` keys per transaction;
@@ -395,8 +275,9 @@ class Metering:
         purged, after = 0, None
         while True:
             with self.ctx.store.transaction() as tx:
-                deleted, after = tx.purge_idempotency(before, after, window)
-            purged += deleted
+                swept = tx.idempotency.purge(before, after, window)
+            purged += swept.deleted
+            after = swept.last
             if after is None:
                 return purged
 
@@ -404,38 +285,24 @@ class Metering:
 
     @decided_again_on_conflict
     def check(self, event: UsageEvent) -> Decision:
-        """The decision ``consume`` would make now; nothing is recorded."""
+        """The decision ``consume`` would make now; nothing is recorded.
+
+        The same plan as ``consume``, and the rules' own :func:`advance` on the counters as
+        they stand in place of the store's conditional write.
+        """
         with self.ctx.store.transaction() as tx:
             now = self.ctx.now()
-            state = self.ctx.state(tx, event.account_id)
-            catalog = self.ctx.catalog(tx, state.catalog_hash)
-            validate_meter(catalog, event.meter)
-            validate_quantity(catalog, event.meter, event.quantity)
-            validate_project(state, event.project_id)
-            sweep(tx, state.account_id, now)
-            period = self.ctx.period(catalog, state, now)
-            plan = plan_request(
-                catalog,
-                state,
-                event.meter,
-                event.quantity,
-                period_key=period.key,
-                period_end=period.end,
-                project_id=event.project_id,
-            )
-            account_after = Totals()
-            overage = 0
-            for bound in plan.scopes:
-                current = tx.totals(state.account_id, plan.item, bound.scope, plan.period_key)
-                if not admits(bound, current, plan.quantity):
-                    return classify_refused(plan, bound, current, current, now)
-                if bound.scope == ACCOUNT_SCOPE:
-                    used = current.used + plan.quantity
-                    account_after = Totals(used, current.held, current.overage)
-                    overage = overage_delta(bound, used, plan.quantity)
-            return classify_admitted(
-                plan, account_after, overage, now, catalog.policies.near_limit_percent
-            )
+            planned = self.plan(tx, event, now, fresh=True)
+            sweep(tx, event.account_id, now)
+            plan, steps = planned.plan, planned.plan.steps()
+            current = [
+                tx.counters.totals(event.account_id, step.item, step.scope, step.period)
+                for step in steps
+            ]
+            reached = advance(steps, current)
+            if isinstance(reached, int):
+                return classify_refused(plan, plan.scopes[reached], current[reached], now)
+            return classify_admitted(plan, reached[0], now, planned.near_limit_percent)
 
     # ------------------------------------------------------------------ holds (D6, C6)
 
@@ -443,7 +310,42 @@ class Metering:
     def reserve(self, event: UsageEvent, ttl: timedelta | None) -> Decision:
         """Hold ``quantity`` against the limits until committed, released or lapsed."""
         with self.ctx.store.transaction() as tx:
-            return self._consume(tx, event, self.ctx.now(), HoldRequest(ttl))
+            return self.decide(tx, event, self.ctx.now(), HoldRequest(ttl))
+
+
+def new_hold(
+    planned: Planned, event: UsageEvent, now: datetime, ttl: timedelta | None
+) -> ReservationRow:
+    """The row of a hold about to be placed (D6), its time to live capped by the meter (C6)."""
+    return ReservationRow(
+        id=new_id("rsv"),
+        account_id=event.account_id,
+        item=event.meter,
+        period=planned.plan.period_key,
+        project_id=event.project_id,
+        quantity=event.quantity,
+        status="open",
+        created_at=now,
+        expires_at=now + hold_ttl(planned.catalog, event.meter, ttl),
+        committed_quantity=None,
+    )
+
+
+def _answer(
+    planned: Planned, now: datetime, hold: ReservationRow | None
+) -> Callable[[tuple[Totals[int], ...]], tuple[Decision]]:
+    """How the store names an admitted request: the rules' classification (and its hold)."""
+
+    def answer(totals: tuple[Totals[int], ...]) -> tuple[Decision]:
+        decision = classify_admitted(planned.plan, totals[0], now, planned.near_limit_percent)
+        if hold is not None:
+            decision = decision.but(
+                reservation_id=hold.id,
+                extra={**decision.extra, "expires_at": hold.expires_at.isoformat()},
+            )
+        return (decision,)
+
+    return answer
 
 
 def request_hash(event: UsageEvent, kind: str) -> str:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from meterstack.catalog.diff import CatalogChange, diff_catalogs
 from meterstack.services.context import ServiceContext
-from meterstack.store.subscriptions import change_plan
 
 
 @dataclass(frozen=True)
@@ -37,15 +36,11 @@ class Migrations:
         current = self.ctx.current
         moves: list[AccountMigration] = []
         with self.ctx.store.transaction() as tx:
-            rows = tx.all(
-                "SELECT id, catalog_hash, plan_id FROM accounts WHERE catalog_hash <> :current "
-                "ORDER BY id",
-                {"current": current.content_hash},
-            )
-            for account_id, catalog_hash, plan_id in rows:
+            for account in tx.accounts.on_other_catalogs(current.content_hash):
+                account_id, plan_id = account.id, account.plan_id
                 if account_ids is not None and account_id not in account_ids:
                     continue
-                old = self.ctx.catalog(tx, catalog_hash)
+                old = self.ctx.catalog(tx, account.catalog_hash)
                 if old.catalog != current.catalog.catalog:
                     continue  # another product's catalog: not ours to move
                 prefix = f"plans.{plan_id}."
@@ -72,11 +67,10 @@ class Migrations:
                 continue
             with self.ctx.store.transaction() as tx:
                 now = self.ctx.now()
-                account = tx.account(move.account_id)
+                account = tx.accounts.get(move.account_id)
                 if account is None or account.catalog_hash == self.ctx.current.content_hash:
                     continue
-                change_plan(
-                    tx,
+                tx.subscriptions.change_plan(
                     move.account_id,
                     account.plan_id,
                     account.billing_interval,

@@ -18,8 +18,9 @@ from meterstack.errors import (
     NotFoundError,
     RefusedError,
 )
-from meterstack.rules.admission import ACCOUNT_SCOPE
+from meterstack.rules.admission import ACCOUNT_SCOPE, Step, Totals
 from meterstack.rules.decisions import Decision, DecisionCode
+from meterstack.rules.periods import NO_PERIOD
 from meterstack.rules.terms import (
     END_USER_KIND,
     PROJECT_KIND,
@@ -28,11 +29,8 @@ from meterstack.rules.terms import (
 )
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.validation import validate_project
-from meterstack.store.keys import project_key_ids, revoke_api_key
-from meterstack.store.sql import Transaction
-
-#: Resource counters are not per period: they hold the current count.
-NO_PERIOD = ""
+from meterstack.store.ports import Admission, Applied, Refused, UnitOfWork
+from meterstack.store.rows import ResourceRow
 
 
 @dataclass(frozen=True)
@@ -76,13 +74,13 @@ class Resources:
             validate_project(state, project_id)
             admit_resource(tx, catalog, state, kind, now, active=active)
             prefix = {PROJECT_KIND: "proj", END_USER_KIND: "user"}.get(kind, "res")
-            resource_id = new_id(prefix)
-            tx.insert_resource(
-                resource_id, account_id, kind, now, project_id=project_id, name=name, active=active
+            row = ResourceRow(
+                new_id(prefix), account_id, kind, project_id, None, name, active, False, now
             )
+            tx.resources.insert(row)
             if kind == PROJECT_KIND:
                 self.ctx.changed(tx, account_id)
-        return ResourceObject(resource_id, account_id, kind, project_id, name, active, False, now)
+        return object_of(row)
 
     def delete_resource(self, resource_id: str, *, account_id: str | None = None) -> None:
         """Delete an object; its slot is free at once.
@@ -90,53 +88,26 @@ class Resources:
         With ``account_id``, an object of another account is not found (404).
         """
         with self.ctx.store.transaction() as tx:
-            row = tx.resource(resource_id)
-            if row is None or (account_id is not None and row[1] != account_id):
+            row = tx.resources.get(resource_id)
+            if row is None or (account_id is not None and row.account_id != account_id):
                 raise NotFoundError(f"no resource {resource_id!r}", resource_id=resource_id)
-            account_id, kind, active = row[1], row[2], row[6]
-            state = self.ctx.state(tx, account_id)
+            state = self.ctx.state(tx, row.account_id)
             catalog = self.ctx.catalog(tx, state.catalog_hash)
-            tx.delete_resource(resource_id)
-            for counted in _counted_kinds(catalog, kind, active):
-                tx.adjust(account_id, counted, ACCOUNT_SCOPE, NO_PERIOD, d_used=-1)
-            if kind == PROJECT_KIND:
+            release_resource(tx, catalog, row)
+            if row.kind == PROJECT_KIND:
                 # A deleted project's keys stop working and free their slots.
-                for key_id in project_key_ids(tx, resource_id):
-                    if revoke_api_key(tx, key_id, self.ctx.now()):
-                        key_row = tx.resource(key_id)
+                for key_id in tx.keys.of_project(resource_id):
+                    if tx.keys.revoke(key_id, self.ctx.now()):
+                        key_row = tx.resources.get(key_id)
                         if key_row is not None:
-                            tx.delete_resource(key_id)
-                            for counted in _counted_kinds(catalog, key_row[2], key_row[6]):
-                                tx.adjust(account_id, counted, ACCOUNT_SCOPE, NO_PERIOD, d_used=-1)
-                self.ctx.changed(tx, account_id)
+                            release_resource(tx, catalog, key_row)
+                self.ctx.changed(tx, row.account_id)
 
     def resources(self, account_id: str, kind: str | None = None) -> list[ResourceObject]:
         """The account's objects, oldest first (D13)."""
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
-            params: dict[str, object] = {"account_id": account_id}
-            where = "account_id = :account_id"
-            if kind is not None:
-                params["kind"] = kind
-                where += " AND kind = :kind"
-            rows = tx.all(
-                "SELECT id, account_id, kind, project_id, end_user_id, name, active, read_only, "
-                f"created_at FROM resources WHERE {where} ORDER BY created_at, id",
-                params,
-            )
-            return [
-                ResourceObject(
-                    id=row[0],
-                    account_id=row[1],
-                    kind=row[2],
-                    project_id=row[3],
-                    name=row[5],
-                    active=bool(row[6]),
-                    read_only=bool(row[7]),
-                    created_at=tx.dialect.from_ts(row[8]),
-                )
-                for row in rows
-            ]
+            return [object_of(row) for row in tx.resources.of_account(account_id, kind)]
 
     def set_active(self, resource_id: str, active: bool) -> ResourceObject:
         """Activate or deactivate an object; activating checks its active limit (D12)."""
@@ -147,34 +118,25 @@ class Resources:
             catalog = self.ctx.catalog(tx, state.catalog_hash)
             if row.active != active:
                 subsets = _counted_kinds(catalog, row.kind, True)[1:]
-                for kind in subsets:
-                    if active:
-                        refusal = _count(tx, catalog, state, kind, now)
-                        if refusal is not None:
-                            raise refused(refusal)
-                    else:
-                        tx.adjust(row.account_id, kind, ACCOUNT_SCOPE, NO_PERIOD, d_used=-1)
-                tx.execute(
-                    "UPDATE resources SET active = :active WHERE id = :id",
-                    {"active": active, "id": resource_id},
-                )
-            return replace(row, active=active)
+                if active:
+                    admit_kinds(tx, catalog, state, subsets, now)
+                elif subsets:
+                    _uncount(tx, row.account_id, subsets)
+                tx.resources.set_active(resource_id, active)
+            return replace(object_of(row), active=active)
 
     def set_read_only(self, resource_id: str, read_only: bool) -> ResourceObject:
         """Mark an object read-only (its data kept, writes refused) or writable again (D13)."""
         with self.ctx.store.transaction() as tx:
             row = _resource_row(tx, resource_id)
-            tx.execute(
-                "UPDATE resources SET read_only = :read_only WHERE id = :id",
-                {"read_only": read_only, "id": resource_id},
-            )
-            return replace(row, read_only=read_only)
+            tx.resources.set_read_only(resource_id, read_only)
+            return replace(object_of(row), read_only=read_only)
 
     def check_write(self, resource_id: str) -> Decision:
         """Whether an object may be written: 403 ``read_only`` past a downgrade's limits (D13)."""
         with self.ctx.store.transaction() as tx:
             now = self.ctx.now()
-            row = _resource_row(tx, resource_id)
+            row = object_of(_resource_row(tx, resource_id))
         code, status = (DecisionCode.READ_ONLY, 403) if row.read_only else (DecisionCode.OK, 200)
         message = (
             f"{row.kind} {row.id} is read-only: it is beyond the plan's limit; its data is kept, "
@@ -208,7 +170,7 @@ def refused(decision: Decision) -> RefusedError:
 
 
 def admit_resource(
-    tx: Transaction,
+    tx: UnitOfWork,
     catalog: Catalog,
     state: AccountState,
     kind: str,
@@ -219,63 +181,90 @@ def admit_resource(
     """Count one more object of ``kind`` (and its active subsets, D12) within the limits.
 
     Raises :class:`RefusedError` (429 ``limit_exceeded`` or the item's status) past a limit;
-    the caller's transaction then rolls back, so nothing is counted.
+    nothing is counted then, and the caller's transaction rolls back.
     """
-    for counted in _counted_kinds(catalog, kind, active):
-        refusal = _count(tx, catalog, state, counted, now)
-        if refusal is not None:
-            raise refused(refusal)
+    admit_kinds(tx, catalog, state, _counted_kinds(catalog, kind, active), now)
 
 
-def _count(
-    tx: Transaction, catalog: Catalog, state: AccountState, kind: str, now: datetime
-) -> Decision | None:
-    """Count one more ``kind``; the refusal when the limit is reached."""
-    if kind not in catalog.resources:
-        tx.adjust(state.account_id, kind, ACCOUNT_SCOPE, NO_PERIOD, d_used=1)
-        return None
-    terms = item_terms(catalog, state, kind)
-    after = tx.increment(
-        state.account_id, kind, ACCOUNT_SCOPE, NO_PERIOD, d_used=1, bound=terms.limit
+def admit_kinds(
+    tx: UnitOfWork, catalog: Catalog, state: AccountState, kinds: list[str], now: datetime
+) -> None:
+    """One more of each of ``kinds``, all within their limits or none (A10)."""
+    if not kinds:
+        return
+    steps = tuple(
+        Step(
+            kind,
+            ACCOUNT_SCOPE,
+            NO_PERIOD,
+            1,
+            0,
+            item_terms(catalog, state, kind).limit if kind in catalog.resources else None,
+        )
+        for kind in kinds
     )
-    if after is not None:
-        return None
-    current = tx.totals(state.account_id, kind, ACCOUNT_SCOPE, NO_PERIOD)
+    outcome = tx.counters.apply(Admission.plain(state.account_id, steps))
+    if isinstance(outcome, Refused):
+        terms = item_terms(catalog, state, kinds[outcome.index])
+        raise refused(
+            _refusal(kinds[outcome.index], terms.limit, terms.refusal_status, outcome.totals, now)
+        )
+
+
+def release_resource(tx: UnitOfWork, catalog: Catalog, row: ResourceRow) -> None:
+    """Delete an object and uncount it (and its active subsets): its slot is free at once."""
+    tx.resources.delete(row.id)
+    _uncount(tx, row.account_id, _counted_kinds(catalog, row.kind, row.active))
+
+
+def _uncount(tx: UnitOfWork, account_id: str, kinds: list[str]) -> None:
+    steps = tuple(Step(kind, ACCOUNT_SCOPE, NO_PERIOD, -1, 0) for kind in kinds)
+    outcome = tx.counters.apply(Admission.plain(account_id, steps))
+    assert isinstance(outcome, Applied), "every object is counted when it is created"
+
+
+def _refusal(
+    kind: str, limit: int | None, status: int, current: Totals[int], now: datetime
+) -> Decision:
     return Decision(
         allowed=False,
         code=DecisionCode.LIMIT_EXCEEDED,
-        http_status=terms.refusal_status,
+        http_status=status,
         meter=kind,
         quantity=1,
         used=current.used,
         held=0,
-        limit=terms.limit,
-        hard_limit=terms.limit,
+        limit=limit,
+        hard_limit=limit,
         remaining=0,
         overage_units=0,
         warnings=(),
         as_of=now,
         period=NO_PERIOD,
         scope=ACCOUNT_SCOPE,
-        message=f"{kind}: {current.used} of {terms.limit} already exist; "
+        message=f"{kind}: {current.used} of {limit} already exist; "
         "delete one or upgrade to create more",
     )
 
 
-def _resource_row(tx: Transaction, resource_id: str) -> ResourceObject:
-    row = tx.resource(resource_id)
+def object_of(row: ResourceRow) -> ResourceObject:
+    return ResourceObject(
+        id=row.id,
+        account_id=row.account_id,
+        kind=row.kind,
+        project_id=row.project_id,
+        name=row.name,
+        active=row.active,
+        read_only=row.read_only,
+        created_at=row.created_at,
+    )
+
+
+def _resource_row(tx: UnitOfWork, resource_id: str) -> ResourceRow:
+    row = tx.resources.get(resource_id)
     if row is None:
         raise NotFoundError(f"no resource {resource_id!r}", resource_id=resource_id)
-    return ResourceObject(
-        id=row[0],
-        account_id=row[1],
-        kind=row[2],
-        project_id=row[3],
-        name=row[5],
-        active=row[6],
-        read_only=row[7],
-        created_at=row[8],
-    )
+    return row
 
 
 def _counted_kinds(catalog: Catalog, kind: str, active: bool) -> list[str]:

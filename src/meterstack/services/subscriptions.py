@@ -23,8 +23,8 @@ from meterstack.money import round_money
 from meterstack.rules.periods import Period
 from meterstack.rules.terms import AccountState, item_terms, plan_of
 from meterstack.services.context import ServiceContext
-from meterstack.store.sql import Transaction
-from meterstack.store.subscriptions import PendingChange, change_plan, pending, set_pending
+from meterstack.store.ports import UnitOfWork
+from meterstack.store.rows import PendingChange
 
 PRORATION_INVOICE = "proration"
 SHARE_PLACES = Decimal("0.000001")
@@ -76,14 +76,14 @@ class Subscriptions:
         with self.ctx.store.transaction() as tx:
             state = self.ctx.state(tx, account_id)
             catalog = self.ctx.catalog(tx, state.catalog_hash)
-            account = tx.account(account_id)
+            account = tx.accounts.get(account_id)
             assert account is not None
             target = _target_plan(catalog, plan_id)
             return _upgrade(catalog, state.plan_id, account.billing_interval, target.id, interval)
 
     def change_plan_in(
         self,
-        tx: Transaction,
+        tx: UnitOfWork,
         account_id: str,
         plan_id: str,
         interval: str | None = None,
@@ -95,7 +95,7 @@ class Subscriptions:
         now = self.ctx.now()
         state = self.ctx.state(tx, account_id)
         catalog = self.ctx.catalog(tx, state.catalog_hash)
-        account = tx.account(account_id)
+        account = tx.accounts.get(account_id)
         assert account is not None
         target = _target_plan(catalog, plan_id)
         interval = interval or account.billing_interval
@@ -114,7 +114,7 @@ class Subscriptions:
         if not upgrade:
             period = self.ctx.period(catalog, state, now)
             change = PendingChange("downgrade", target.id, interval, period.end, now)
-            set_pending(tx, account_id, change)
+            tx.subscriptions.set_pending(account_id, change)
             self.ctx.changed(tx, account_id)
             return PlanChange(self._subscription(tx, account_id), False, None)
         period = self.ctx.period(catalog, state, now)
@@ -127,8 +127,8 @@ class Subscriptions:
             period,
             now,
         )
-        change_plan(tx, account_id, target.id, interval, state.catalog_hash, now)
-        set_pending(tx, account_id, None)
+        tx.subscriptions.change_plan(account_id, target.id, interval, state.catalog_hash, now)
+        tx.subscriptions.set_pending(account_id, None)
         self.ctx.changed(tx, account_id)
         reconcile_read_only(tx, catalog, self.ctx.state(tx, account_id))
         invoice = None
@@ -158,8 +158,8 @@ class Subscriptions:
                     f"the account is on {catalog.plan(fallback).name} already: nothing to cancel"
                 )
             period = self.ctx.period(catalog, state, now)
-            set_pending(
-                tx, account_id, PendingChange("cancel", fallback, "monthly", period.end, now)
+            tx.subscriptions.set_pending(
+                account_id, PendingChange("cancel", fallback, "monthly", period.end, now)
             )
             self.ctx.changed(tx, account_id)
             return self._subscription(tx, account_id)
@@ -168,19 +168,19 @@ class Subscriptions:
         """Withdraw a pending downgrade or cancellation."""
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
-            set_pending(tx, account_id, None)
+            tx.subscriptions.set_pending(account_id, None)
             self.ctx.changed(tx, account_id)
             return self._subscription(tx, account_id)
 
-    def _apply_due(self, tx: Transaction, account_id: str, now: datetime) -> None:
+    def _apply_due(self, tx: UnitOfWork, account_id: str, now: datetime) -> None:
         apply_pending(self.ctx, tx, account_id, now)
 
-    def _subscription(self, tx: Transaction, account_id: str) -> Subscription:
+    def _subscription(self, tx: UnitOfWork, account_id: str) -> Subscription:
         state = self.ctx.state(tx, account_id)
         catalog = self.ctx.catalog(tx, state.catalog_hash)
-        account = tx.account(account_id)
+        account = tx.accounts.get(account_id)
         assert account is not None
-        waiting = pending(tx, account_id)
+        waiting = tx.subscriptions.pending(account_id)
         return Subscription(
             account_id=account_id,
             plan=account.plan_id,
@@ -193,47 +193,38 @@ class Subscriptions:
         )
 
 
-def apply_pending(ctx: ServiceContext, tx: Transaction, account_id: str, now: datetime) -> None:
+def apply_pending(ctx: ServiceContext, tx: UnitOfWork, account_id: str, now: datetime) -> None:
     """Carry out the account's pending change if it is due, dated at its own instant."""
-    change = pending(tx, account_id)
+    change = tx.subscriptions.pending(account_id)
     if change is None or change.effective_at > now:
         return
-    account = tx.account(account_id)
+    account = tx.accounts.get(account_id)
     assert account is not None
-    change_plan(
-        tx,
+    tx.subscriptions.change_plan(
         account_id,
         change.plan_id,
         change.billing_interval,
         account.catalog_hash,
         change.effective_at,
     )
-    set_pending(tx, account_id, None)
-    ctx.forget(tx, account_id)
-    tx.bump_version(account_id)
-    state = tx.account_state(account_id)
+    tx.subscriptions.set_pending(account_id, None)
+    ctx.forget(account_id)
+    tx.accounts.bump_version(account_id)
+    state = tx.accounts.state(account_id)
     assert state is not None
     reconcile_read_only(tx, ctx.catalog(tx, account.catalog_hash), state)
 
 
-def reconcile_read_only(tx: Transaction, catalog: Catalog, state: AccountState) -> None:
+def reconcile_read_only(tx: UnitOfWork, catalog: Catalog, state: AccountState) -> None:
     """Within each limit the oldest objects are writable, the rest read-only (D13)."""
     for kind, resource in catalog.resources.items():
         if resource.subset_of is not None:
             continue
         limit = item_terms(catalog, state, kind).limit
-        rows = tx.all(
-            "SELECT id, read_only FROM resources WHERE account_id = :account_id AND kind = :kind "
-            "ORDER BY created_at, id",
-            {"account_id": state.account_id, "kind": kind},
-        )
-        for index, (resource_id, read_only) in enumerate(rows):
+        for index, row in enumerate(tx.resources.of_account(state.account_id, kind)):
             should = limit is not None and index >= limit
-            if bool(read_only) != should:
-                tx.execute(
-                    "UPDATE resources SET read_only = :read_only WHERE id = :id",
-                    {"read_only": should, "id": resource_id},
-                )
+            if row.read_only != should:
+                tx.resources.set_read_only(row.id, should)
 
 
 def _upgrade(

@@ -10,16 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from meterstack.catalog.schema import Meter, Scope
-from meterstack.rules.admission import ACCOUNT_SCOPE, Totals, project_scope
-from meterstack.rules.periods import Period
-from meterstack.rules.terms import item_terms, overage_enabled
+from meterstack.rules.admission import ACCOUNT_SCOPE, NO_TOTALS, project_scope
+from meterstack.rules.periods import NO_PERIOD, Period
+from meterstack.rules.terms import is_near_limit, item_terms, overage_enabled
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
 from meterstack.services.holds import sweep
 from meterstack.services.validation import validate_project
-from meterstack.store.subscriptions import pending
-
-NO_PERIOD = ""
 
 
 @dataclass(frozen=True)
@@ -74,10 +71,8 @@ class Usage:
             period = self.ctx.period(catalog, state, now)
             scope = ACCOUNT_SCOPE if project_id is None else project_scope(project_id)
             counters = {
-                (item, counter_scope, counter_period): totals
-                for item, counter_scope, counter_period, totals in tx.counters_of(
-                    account_id, (period.key, NO_PERIOD)
-                )
+                (counter.item, counter.scope, counter.period): counter.totals
+                for counter in tx.counters.of_account(account_id, (period.key, NO_PERIOD))
             }
             near = catalog.policies.near_limit_percent
             items: dict[str, ItemUsage] = {}
@@ -94,7 +89,7 @@ class Usage:
                     terms = replace(terms, included=None, pack_units=0)
                 # Meters count per period; levels, objects and slots are counted now.
                 counter_period = period.key if isinstance(declared, Meter) else NO_PERIOD
-                totals = counters.get((item, scope, counter_period), Totals())
+                totals = counters.get((item, scope, counter_period), NO_TOTALS)
                 counted = totals.used + totals.held
                 limit = terms.limit
                 percent = None
@@ -110,13 +105,13 @@ class Usage:
                     hard_limit=terms.hard_limit,
                     remaining=None if limit is None else max(0, limit - counted),
                     percent=percent,
-                    is_near_limit=limit is not None and counted * 100 >= limit * near,
+                    is_near_limit=is_near_limit(counted, limit, near),
                     overage_units=totals.overage,
                     overage_enabled=isinstance(declared, Meter)
                     and overage_enabled(catalog, state, item, project_id),
                     pack_units=terms.pack_units,
                 )
-            waiting = pending(tx, account_id)
+            waiting = tx.subscriptions.pending(account_id)
             return UsageReport(
                 account_id,
                 state.plan_id,

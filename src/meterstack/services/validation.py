@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 from meterstack.catalog.schema import Catalog, Feature
 from meterstack.errors import AuthenticationError, InvalidInputError, NotFoundError
 from meterstack.rules.terms import AccountState
-from meterstack.store.keys import api_key
-from meterstack.store.sql import Transaction
+from meterstack.store.ports import UnitOfWork
 
 if TYPE_CHECKING:
     from meterstack.services.metering import UsageEvent
@@ -86,12 +85,12 @@ def validate_idempotency_key(key: str | None) -> str | None:
 
 
 def key_quota(
-    tx: Transaction, state: AccountState, event: UsageEvent, *, hold: bool = False
+    tx: UnitOfWork, state: AccountState, event: UsageEvent, *, hold: bool = False
 ) -> tuple[str, int] | None:
     """The requesting API key's own quota on the meter (A8), after checking the key."""
     if event.api_key_id is None:
         return None
-    row = api_key(tx, event.api_key_id)
+    row = tx.keys.get(event.api_key_id)
     if row is None or row.account_id != state.account_id:
         raise NotFoundError(
             f"account {state.account_id} has no API key {event.api_key_id!r}",

@@ -1,339 +1,424 @@
-"""SQL of the counters: the conditional increments where admission happens, and their reads.
+"""SQL of the counters: :meth:`SqlCounters.apply`, where admission happens, and the reads.
 
-One row per (account, item, scope, period) holds used, held and overage units; every check reads
-it in O(1). On PostgreSQL, row locks taken by the increments serialize writers of one counter,
-and scopes are always locked in one order (account, then project, then API key).
+One row per (account, item, scope, period) holds used, held and overage; every check reads it
+in O(1) (A11). A step is one conditional statement on its row (``UPDATE … WHERE <the bound
+holds> RETURNING``, or the same as an upsert on the scope's first use in a period), so no
+concurrency pattern can pass a bound. A request's steps apply all or none: a step that refuses
+puts the rows written before it back as they were, inside the same transaction. On PostgreSQL
+the increments of one item and period (a consume's account and project, a batch group) go in one
+statement that locks the rows in the caller's order and updates them only if every one fits.
+
+The condition and the overage written in the SQL are ``rules.admission.advance`` in SQL form;
+tests/store/test_counters.py holds the two to the same totals and refusals. Amounts of money
+are kept as whole millionths (six places, D17), so the arithmetic stays exact in SQL too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from meterstack.rules.admission import Totals
+from meterstack.money import LEDGER_PLACES
+from meterstack.rules.admission import NO_TOTALS, Step, Totals, fits, overage_of, reached
+from meterstack.store.idempotency import SqlIdempotency
+from meterstack.store.ports import Admission, Applied, R, Refused, Stale, Taken
+from meterstack.store.rows import Counter
 from meterstack.store.statements import Statements
 
-#: The conditional increment, on a row that exists (the common case: one b-tree lookup).
-_COUNTER_UPDATE = """
-UPDATE counters SET used = used + :d_used, held = held + :d_held, overage = overage + {overage}
-WHERE account_id = :account_id AND item = :item AND scope = :scope AND period = :period{condition}
-RETURNING used, held, overage{version}
-"""
-#: The same, creating the row on the scope's first use in the period.
-_COUNTER_UPSERT = """
-INSERT INTO counters (account_id, item, scope, period, used, held, overage)
-VALUES (:account_id, :item, :scope, :period, :d_used, :d_held, :d_overage)
-ON CONFLICT (account_id, item, scope, period) DO UPDATE SET
-  used = counters.used + excluded.used,
-  held = counters.held + excluded.held,
-  overage = counters.overage + {overage}
-{condition}
-RETURNING used, held, overage{version}
-"""
-#: Reads the account's version in the same statement (the optimistic cache check).
-_VERSION = ", (SELECT version FROM accounts WHERE id = :account_id)"
-_OVERAGE_NONE = "0"
-_OVERAGE_FROM = (
-    "CASE WHEN {used} + :d_used <= :overage_from THEN 0 "
-    "WHEN {used} >= :overage_from THEN :d_used "
-    "ELSE {used} + :d_used - :overage_from END"
-)
-_BOUND = "WHERE counters.used + counters.held + excluded.used + excluded.held <= :bound"
-_UPDATE_BOUND = " AND used + held + :d_used + :d_held <= :bound"
+#: Reads the account's version in the statement of the first step (a cached plan's check).
+_VERSION = "(SELECT version FROM accounts WHERE id = :account_id)"
+_KEY = "account_id = :account_id AND item = :item AND scope = :scope AND period = :period"
 
 
-@lru_cache(maxsize=64)
-def _scopes_sql(shape: tuple[tuple[bool, bool], ...]) -> str:
-    """PostgreSQL: lock the scopes' counters in the given order, then add to each within its bound.
+class SqlCounters:
+    def __init__(self, sql: Statements, idempotency: SqlIdempotency) -> None:
+        self._sql = sql
+        self._idempotency = idempotency
 
-    ``shape`` says, per scope, whether it has a bound and where overage starts. The ORDER BY …
-    FOR UPDATE takes the row locks in the caller's order, the lock order every path keeps
-    (account, project, API key); the UPDATE's bound is re-checked on the row's latest version.
-    """
-    scopes = ", ".join(f":s{index}" for index in range(len(shape)))
-    order = " ".join(f"WHEN :s{index} THEN {index}" for index in range(len(shape)))
-    bounds = " ".join(
-        f"WHEN :s{index} THEN :b{index}" for index, (bounded, _) in enumerate(shape) if bounded
-    )
-    overages = " ".join(
-        f"WHEN :s{index} THEN "
-        + _OVERAGE_FROM.format(used="c.used")
-        .replace(":overage_from", f":o{index}")
-        .replace(":d_used", ":q")
-        for index, (_, overage) in enumerate(shape)
-        if overage
-    )
-    condition = (
-        f" AND c.used + c.held + :q <= CASE c.scope {bounds} ELSE c.used + c.held + :q END"
-        if bounds
-        else ""
-    )
-    overage = f"CASE c.scope {overages} ELSE 0 END" if overages else "0"
-    return (
-        "WITH locked AS (SELECT scope FROM counters WHERE account_id = :account_id "
-        f"AND item = :item AND period = :period AND scope IN ({scopes}) "
-        f"ORDER BY CASE scope {order} END FOR UPDATE) "
-        f"UPDATE counters AS c SET used = c.used + :q, overage = c.overage + {overage} "
-        "FROM locked WHERE c.account_id = :account_id AND c.item = :item "
-        f"AND c.period = :period AND c.scope = locked.scope{condition} "
-        "RETURNING c.scope, c.used, c.held, c.overage, "
-        "(SELECT version FROM accounts WHERE id = :account_id)"
-    )
+    # ------------------------------------------------------------------ admission
 
+    def apply(self, admission: Admission[R]) -> Applied[R] | Refused | Stale | Taken:
+        """Apply every step or none; then the answers, and their idempotency records (D7)."""
+        outcome: tuple[list[Totals[Any]], list[Totals[Any]]] | Refused | Stale | None = None
+        if not self._sql.dialect.is_sqlite and _together(admission.steps):
+            outcome = self._at_once(admission)
+        if outcome is None:
+            outcome = self._step_by_step(admission)
+        if not isinstance(outcome, tuple):
+            return outcome
+        befores, afters = outcome
+        totals = tuple(afters)
+        answers = tuple(admission.answer(totals)) if admission.answer is not None else ()
+        if any(record is not None for record in admission.records):
+            taken = self._record(admission, answers)
+            if taken is not None:
+                self._restore(admission.account_id, admission.steps, befores)
+                return taken
+        return Applied(totals, answers)
 
-@lru_cache(maxsize=16)
-def _increment_sql(update: bool, overage: bool, bound: bool, version: bool) -> str:
-    """The increment statement for one combination of options, built once."""
-    if update:
-        return _COUNTER_UPDATE.format(
-            overage=_OVERAGE_FROM.format(used="used") if overage else _OVERAGE_NONE,
-            condition=_UPDATE_BOUND if bound else "",
-            version=_VERSION if version else "",
-        )
-    return _COUNTER_UPSERT.format(
-        overage=_OVERAGE_FROM.format(used="counters.used") if overage else _OVERAGE_NONE,
-        condition=_BOUND if bound else "",
-        version=_VERSION if version else "",
-    )
+    def _step_by_step(
+        self, admission: Admission[Any]
+    ) -> tuple[list[Totals[Any]], list[Totals[Any]]] | Refused | Stale:
+        account_id, steps = admission.account_id, admission.steps
+        befores: list[Totals[Any]] = []
+        afters: list[Totals[Any]] = []
+        for index, step in enumerate(steps):
+            check = admission.version is not None and index == 0
+            written = self._write(account_id, step, afters[-1] if afters else None, check)
+            if written is None:
+                self._restore(account_id, steps[:index], befores)
+                if admission.version is not None:
+                    version = self._version(account_id)
+                    if version != admission.version:
+                        return Stale(version)
+                return Refused(index, self.totals_of(account_id, step))
+            before, after, version = written
+            befores.append(before)
+            afters.append(after)
+            if check and version != admission.version:
+                self._restore(account_id, steps[:1], befores)
+                return Stale(version)
+        return befores, afters
 
-
-class CounterStatements(Statements):
-    def increment(
-        self,
-        account_id: str,
-        item: str,
-        scope: str,
-        period: str,
-        *,
-        d_used: int = 0,
-        d_held: int = 0,
-        bound: int | None = None,
-        overage_from: int | None = None,
-        read_version: bool = False,
-        create: bool = True,
-    ) -> Totals | None:
-        """Add to a counter if the new used + held stays within ``bound``; None if refused.
-
-        This conditional increment is the only place where admission happens. With
-        ``read_version``, the account's version as of this statement lands in
-        :attr:`last_version`. With ``create=False`` a counter that does not exist yet is not
-        created, and None means "refused or absent".
-        """
-        if bound is not None and d_used + d_held > bound:
-            # The row may not exist yet, and an insert would admit unconditionally.
-            return None
-        first_overage = 0
-        if overage_from is not None:
-            first_overage = max(0, min(d_used, d_used - overage_from))
-        params = {
-            "account_id": account_id,
-            "item": item,
-            "scope": scope,
-            "period": period,
-            "d_used": d_used,
-            "d_held": d_held,
-            "d_overage": first_overage,
-            "bound": bound,
-            "overage_from": overage_from,
-        }
-        options = (overage_from is not None, bound is not None, read_version)
-        row = self.one(_increment_sql(True, *options), params)
-        if row is None and create:
-            # No row yet, or the bound refused: the upsert creates the row or refuses again.
-            row = self.one(_increment_sql(False, *options), params)
+    def _write(
+        self, account_id: str, step: Step[Any], previous: Totals[Any] | None, check: bool
+    ) -> tuple[Totals[Any], Totals[Any], int | None] | None:
+        """One step on its row: (before, after, version read) or None when it refused."""
+        params = _params(account_id, step)
+        before: Totals[Any] | None = None
+        if step.level or step.peak:
+            before = self.totals_of(
+                account_id, step
+            )  # to put the row back, if a later step refuses
+            if step.peak:
+                assert previous is not None, "a peak step follows the level it keeps"
+                params["q"] = _stored(previous.used)
+        shape = _Shape.of(step, check, self._sql.dialect.is_sqlite)
+        row = None
+        if not step.peak:
+            row = self._sql.one(_update_sql(shape), params)
+        if row is None and (step.peak or _fresh_fits(step)):
+            # No row yet (or the bound refused): the upsert creates the row, or refuses again.
+            params["first_overage"] = _stored(overage_of(step, _zero(step)))
+            row = self._sql.one(_upsert_sql(shape), params)
         if row is None:
             return None
-        if read_version:
-            self.last_version = None if row[3] is None else int(row[3])
-        return Totals(used=int(row[0]), held=int(row[1]), overage=int(row[2]))
-
-    def increment_scopes(
-        self,
-        account_id: str,
-        item: str,
-        period: str,
-        steps: Sequence[tuple[str, int | None, int | None]],
-        quantity: int,
-    ) -> tuple[list[Totals], int | None] | None:
-        """Add ``quantity`` to existing counters, each within its bound: the totals in order
-        and the account's version; None when one refused or has no counter yet.
-
-        ``steps`` are (scope, bound, overage from), in lock order. On None the other scopes may
-        have moved: the caller must roll the transaction back. On PostgreSQL one statement
-        locks the rows in scope order and updates them all (a round trip per scope saved).
-        """
-        if not self.dialect.is_sqlite:
-            return self._increment_scopes_at_once(account_id, item, period, steps, quantity)
-        totals: list[Totals] = []
-        for scope, bound, overage_from in steps:
-            after = self.increment(
-                account_id,
-                item,
-                scope,
-                period,
-                d_used=quantity,
-                bound=bound,
-                overage_from=overage_from,
-                read_version=not totals,
-                create=False,
+        after = _totals(row, step)
+        if before is None:
+            delta = Totals(step.quantity, step.held, overage_of(step, after.used - step.quantity))
+            before = Totals(
+                after.used - delta.used, after.held - delta.held, after.overage - delta.overage
             )
-            if after is None:
-                return None
-            totals.append(after)
-        return totals, self.last_version
+        return before, after, (None if not check or row[3] is None else int(row[3]))
 
-    def _increment_scopes_at_once(
-        self,
-        account_id: str,
-        item: str,
-        period: str,
-        steps: Sequence[tuple[str, int | None, int | None]],
-        quantity: int,
-    ) -> tuple[list[Totals], int | None] | None:
+    def _at_once(
+        self, admission: Admission[Any]
+    ) -> tuple[list[Totals[Any]], list[Totals[Any]]] | None:
+        """PostgreSQL: every increment of one item and period in one statement, or nothing
+        (None: a row is missing, a bound refused or the version moved; decide step by step)."""
+        steps = admission.steps
+        first = steps[0]
         params: dict[str, Any] = {
-            "account_id": account_id,
-            "item": item,
-            "period": period,
-            "q": quantity,
+            "account_id": admission.account_id,
+            "item": first.item,
+            "period": first.period,
+            "version": admission.version,
         }
-        for index, (scope, bound, overage_from) in enumerate(steps):
-            params[f"s{index}"] = scope
-            params[f"b{index}"] = bound
-            params[f"o{index}"] = overage_from
-        shape = tuple((bound is not None, overage is not None) for _, bound, overage in steps)
-        rows = self.all(_scopes_sql(shape), params)
+        for index, step in enumerate(steps):
+            params[f"s{index}"] = step.scope
+            params[f"q{index}"] = _stored(step.quantity)
+            params[f"b{index}"] = None if step.bound is None else _stored(step.bound)
+            params[f"o{index}"] = None if step.overage_from is None else _stored(step.overage_from)
+        shape = tuple((step.bound is not None, step.overage_from is not None) for step in steps)
+        rows = self._sql.all(_together_sql(shape, admission.version is not None), params)
         if len(rows) != len(steps):
             return None
-        by_scope = {row[0]: Totals(int(row[1]), int(row[2]), int(row[3])) for row in rows}
-        version = rows[0][4]
-        return [by_scope[scope] for scope, _, _ in steps], None if version is None else int(version)
-
-    def adjust(
-        self,
-        account_id: str,
-        item: str,
-        scope: str,
-        period: str,
-        *,
-        d_used: int = 0,
-        d_held: int = 0,
-        d_overage: int = 0,
-    ) -> Totals:
-        """Unconditional change of a counter (compensation, commit of a hold, release)."""
-        row = self.one(
-            "INSERT INTO counters (account_id, item, scope, period, used, held, overage) VALUES "
-            "(:account_id, :item, :scope, :period, :d_used, :d_held, :d_overage) "
-            "ON CONFLICT (account_id, item, scope, period) DO UPDATE SET "
-            "used = counters.used + excluded.used, held = counters.held + excluded.held, "
-            "overage = counters.overage + excluded.overage RETURNING used, held, overage",
-            {
-                "account_id": account_id,
-                "item": item,
-                "scope": scope,
-                "period": period,
-                "d_used": d_used,
-                "d_held": d_held,
-                "d_overage": d_overage,
-            },
-        )
-        return Totals(used=int(row[0]), held=int(row[1]), overage=int(row[2]))
-
-    def write_level(
-        self,
-        account_id: str,
-        item: str,
-        scope: str,
-        *,
-        level: int | None = None,
-        delta: int | None = None,
-        bound: int | None = None,
-    ) -> Totals | None:
-        """Set a gauge's level, or move it by ``delta``; None when refused.
-
-        Growth must stay within ``bound``; shrinking is always admitted, never below zero.
-        Like :meth:`increment`, the condition is checked by the write itself.
-        """
-        params: dict[str, Any] = {
-            "account_id": account_id,
-            "item": item,
-            "scope": scope,
-            "period": "",
-            "bound": bound,
-        }
-        if level is not None:
-            params["value"] = level
-            new_value = ":value"
-            fresh = level
-        else:
-            params["value"] = delta
-            new_value = "counters.used + :value"
-            fresh = delta or 0
-        condition = f"{new_value} >= 0"
-        if bound is not None:
-            condition += f" AND ({new_value} <= :bound OR {new_value} <= counters.used)"
-        if fresh < 0 or (bound is not None and fresh > bound):
-            # No row yet means a level of 0: an insert would skip the condition.
-            row = self.one(
-                f"UPDATE counters SET used = {new_value} WHERE account_id = :account_id "
-                "AND item = :item AND scope = :scope AND period = :period "
-                f"AND {condition} RETURNING used, held, overage",
-                params,
+        found = {row[0]: row for row in rows}
+        afters = [_totals(found[step.scope][1:], step) for step in steps]
+        befores = [
+            Totals(
+                after.used - step.quantity,
+                after.held,
+                after.overage - overage_of(step, after.used - step.quantity),
             )
-        else:
-            row = self.one(
-                "INSERT INTO counters (account_id, item, scope, period, used, held, overage) "
-                "VALUES (:account_id, :item, :scope, :period, :value, 0, 0) "
-                "ON CONFLICT (account_id, item, scope, period) DO UPDATE SET "
-                f"used = {new_value} WHERE {condition} RETURNING used, held, overage",
-                params,
+            for step, after in zip(steps, afters, strict=True)
+        ]
+        return befores, afters
+
+    def _restore(
+        self, account_id: str, steps: Sequence[Step[Any]], befores: Sequence[Totals[Any]]
+    ) -> None:
+        """Put rows written by this admission back as they were (the transaction holds them)."""
+        for step, before in reversed(list(zip(steps, befores, strict=True))):
+            self._sql.execute(
+                f"UPDATE counters SET used = :used, held = :held, overage = :overage WHERE {_KEY}",
+                {
+                    **_params(account_id, step),
+                    "used": _stored(before.used),
+                    "held": _stored(before.held),
+                    "overage": _stored(before.overage),
+                },
             )
-        if row is None:
+
+    def _record(self, admission: Admission[Any], answers: tuple[Any, ...]) -> Taken | None:
+        """Store the answers under their keys; the keys another request stored first, if any
+        (then none of this admission's records stays)."""
+        assert admission.at is not None, "records need the time they are made"
+        rows = [
+            (record.key, record.request_hash, answer.encode())
+            for record, answer in zip(admission.records, answers, strict=True)
+            if record is not None
+        ]
+        stored = self._idempotency.insert_many(admission.account_id, rows, admission.at)
+        taken = frozenset(key for key, _, _ in rows) - stored
+        if not taken:
             return None
-        return Totals(used=int(row[0]), held=int(row[1]), overage=int(row[2]))
+        self._idempotency.delete_many(admission.account_id, sorted(stored))
+        return Taken(taken, self._idempotency.get_many(admission.account_id, sorted(taken)))
 
-    def raise_peak(self, account_id: str, item: str, scope: str, period: str, level: int) -> None:
-        """Keep the highest level of the period (storage overage is priced at the peak, D3)."""
-        greatest = "MAX" if self.dialect.is_sqlite else "GREATEST"
-        self.execute(
-            "INSERT INTO counters (account_id, item, scope, period, used, held, overage) "
-            "VALUES (:account_id, :item, :scope, :period, :level, 0, 0) "
-            "ON CONFLICT (account_id, item, scope, period) DO UPDATE SET "
-            f"used = {greatest}(counters.used, excluded.used)",
-            {
-                "account_id": account_id,
-                "item": item,
-                "scope": scope,
-                "period": period,
-                "level": level,
-            },
-        )
+    def _version(self, account_id: str) -> int | None:
+        row = self._sql.one("SELECT version FROM accounts WHERE id = :id", {"id": account_id})
+        return None if row is None else int(row[0])
 
-    def totals(self, account_id: str, item: str, scope: str, period: str) -> Totals:
-        row = self.one(
-            "SELECT used, held, overage FROM counters WHERE account_id = :account_id "
-            "AND item = :item AND scope = :scope AND period = :period",
-            {"account_id": account_id, "item": item, "scope": scope, "period": period},
+    # ------------------------------------------------------------------ reads
+
+    def totals_of(self, account_id: str, step: Step[Any]) -> Totals[Any]:
+        row = self._sql.one(
+            f"SELECT used, held, overage FROM counters WHERE {_KEY}", _params(account_id, step)
         )
         if row is None:
-            return Totals()
-        return Totals(used=int(row[0]), held=int(row[1]), overage=int(row[2]))
+            return _zero_totals(step)
+        return _totals(row, step)
 
-    def counters_of(self, account_id: str, periods: tuple[str, ...]) -> list[tuple[Any, ...]]:
-        """Every counter of an account in the given periods: (item, scope, period, totals)."""
-        within, params = self.one_of("period", periods, "p")
+    def totals(self, account_id: str, item: str, scope: str, period: str) -> Totals[int]:
+        return self.totals_of(account_id, Step(item, scope, period, 0, 0))
+
+    def of_account(self, account_id: str, periods: Sequence[str]) -> list[Counter]:
+        within, params = self._sql.one_of("period", periods, "p")
         params["account_id"] = account_id
-        rows = self.all(
+        rows = self._sql.all(
             "SELECT item, scope, period, used, held, overage FROM counters WHERE "
             f"account_id = :account_id AND {within}",
             params,
         )
         return [
-            (
-                row[0],
-                row[1],
-                row[2],
-                Totals(used=int(row[3]), held=int(row[4]), overage=int(row[5])),
-            )
+            Counter(row[0], row[1], row[2], Totals(int(row[3]), int(row[4]), int(row[5])))
             for row in rows
         ]
+
+    def of_accounts(
+        self, account_ids: Sequence[str], periods: Sequence[str]
+    ) -> dict[tuple[str, str, str], Totals[int]]:
+        accounts, params = self._sql.one_of("account_id", account_ids, "a")
+        keys, more = self._sql.one_of("period", sorted(set(periods)), "p")
+        rows = self._sql.all(
+            "SELECT account_id, item, period, used, held, overage FROM counters "
+            f"WHERE scope = 'account' AND {accounts} AND {keys}",
+            params | more,
+        )
+        return {
+            (row[0], row[1], row[2]): Totals(int(row[3]), int(row[4]), int(row[5])) for row in rows
+        }
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _money(step: Step[Any]) -> bool:
+    return isinstance(step.quantity, Decimal)
+
+
+def _stored(value: int | Decimal) -> int:
+    """A quantity as the counters table holds it: units, or millionths of money."""
+    if isinstance(value, int):
+        return value
+    scaled = value.scaleb(LEDGER_PLACES)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"an amount is kept to {LEDGER_PLACES} decimal places, got {value}")
+    return int(scaled)
+
+
+def _read(value: Any, step: Step[Any]) -> int | Decimal:
+    return Decimal(int(value)).scaleb(-LEDGER_PLACES) if _money(step) else int(value)
+
+
+def _totals(row: Sequence[Any], step: Step[Any]) -> Totals[Any]:
+    return Totals(_read(row[0], step), _read(row[1], step), _read(row[2], step))
+
+
+def _zero(step: Step[Any]) -> Any:
+    return step.quantity - step.quantity
+
+
+def _zero_totals(step: Step[Any]) -> Totals[Any]:
+    zero = _zero(step)
+    return Totals(zero, zero, zero) if _money(step) else NO_TOTALS
+
+
+def _fresh_fits(step: Step[Any]) -> bool:
+    """Whether the step fits a counter that does not exist yet (an insert admits at once)."""
+    zero = _zero_totals(step)
+    return fits(step, zero, reached(step, zero))
+
+
+def _params(account_id: str, step: Step[Any]) -> dict[str, Any]:
+    return {
+        "account_id": account_id,
+        "item": step.item,
+        "scope": step.scope,
+        "period": step.period,
+        "q": _stored(step.quantity),
+        "h": _stored(step.held),
+        "bound": None if step.bound is None else _stored(step.bound),
+        "overage_from": None if step.overage_from is None else _stored(step.overage_from),
+    }
+
+
+def _together(steps: Sequence[Step[Any]]) -> bool:
+    """Whether the steps can go in one statement: increments of used alone, one item and
+    period, several scopes."""
+    if len(steps) < 2:
+        return False
+    first = steps[0]
+    return len({step.scope for step in steps}) == len(steps) and all(
+        step.item == first.item
+        and step.period == first.period
+        and not step.level
+        and not step.peak
+        and step.held == 0
+        and step.quantity > 0
+        for step in steps
+    )
+
+
+# --------------------------------------------------------------------------- SQL
+
+
+class _Shape(NamedTuple):
+    """What a step's statement must say (one statement text per shape, built once)."""
+
+    kind: str
+    overage: bool
+    floor_used: bool
+    floor_held: bool
+    bounded: bool
+    check: bool
+    is_sqlite: bool
+
+    @classmethod
+    def of(cls, step: Step[Any], check: bool, is_sqlite: bool) -> _Shape:
+        kind = "peak" if step.peak else "level" if step.level else "add"
+        grows = step.quantity > 0 if step.level else step.quantity + step.held > 0
+        return cls(
+            kind,
+            kind == "add" and step.overage_from is not None and step.quantity > 0,
+            kind == "add" and step.quantity < 0,
+            step.held < 0,
+            step.bound is not None and grows,
+            check,
+            is_sqlite,
+        )
+
+
+def _overage(used: str, is_sqlite: bool) -> str:
+    greatest, least = ("MAX", "MIN") if is_sqlite else ("GREATEST", "LEAST")
+    return f"{greatest}(0, {least}(:q, {used} + :q - :overage_from))"
+
+
+def _condition(shape: _Shape, row: str) -> str:
+    """The bound test of ``rules.admission.fits`` on the row's columns (``row`` = prefix)."""
+    used, held = f"{row}used", f"{row}held"
+    parts: list[str] = []
+    if shape.kind == "level":
+        parts.append(":q >= 0")
+        if shape.bounded:
+            parts.append(f"(:q <= {used} OR :q + {held} <= :bound)")
+        return " AND ".join(parts)
+    if shape.floor_used:
+        parts.append(f"{used} + :q >= 0")
+    if shape.floor_held:
+        parts.append(f"{held} + :h >= 0")
+    if shape.bounded:
+        parts.append(f"{used} + {held} + :q + :h <= :bound")
+    return " AND ".join(parts)
+
+
+def _returning(shape: _Shape) -> str:
+    return "RETURNING used, held, overage" + (f", {_VERSION}" if shape.check else "")
+
+
+@lru_cache(maxsize=128)
+def _update_sql(shape: _Shape) -> str:
+    if shape.kind == "level":
+        assignment = "used = :q"
+    else:
+        added = _overage("used", shape.is_sqlite) if shape.overage else "0"
+        assignment = f"used = used + :q, held = held + :h, overage = overage + {added}"
+    condition = _condition(shape, "")
+    where = f"{_KEY} AND {condition}" if condition else _KEY
+    return f"UPDATE counters SET {assignment} WHERE {where} {_returning(shape)}"
+
+
+@lru_cache(maxsize=128)
+def _upsert_sql(shape: _Shape) -> str:
+    if shape.kind == "peak":
+        greatest = "MAX" if shape.is_sqlite else "GREATEST"
+        assignment = f"used = {greatest}(counters.used, excluded.used)"
+        condition = ""
+        values = ":q, 0, 0"
+    elif shape.kind == "level":
+        assignment = "used = excluded.used"
+        condition = _condition(shape, "counters.")
+        values = ":q, 0, 0"
+    else:
+        added = _overage("counters.used", shape.is_sqlite) if shape.overage else "0"
+        assignment = (
+            "used = counters.used + excluded.used, held = counters.held + excluded.held, "
+            f"overage = counters.overage + {added}"
+        )
+        condition = _condition(shape, "counters.")
+        values = ":q, :h, :first_overage"
+    return (
+        "INSERT INTO counters (account_id, item, scope, period, used, held, overage) VALUES "
+        f"(:account_id, :item, :scope, :period, {values}) ON CONFLICT (account_id, item, scope, "
+        f"period) DO UPDATE SET {assignment}{' WHERE ' + condition if condition else ''} "
+        f"{_returning(shape)}"
+    )
+
+
+@lru_cache(maxsize=64)
+def _together_sql(shape: tuple[tuple[bool, bool], ...], check: bool) -> str:
+    """PostgreSQL: lock the scopes' rows in the given order, then add to every one of them if
+    every one fits (``fit``), in one statement.
+
+    ``shape`` says, per step, whether it has a bound and where overage starts. ORDER BY … FOR
+    UPDATE takes the row locks in the caller's order, the lock order every path keeps (account,
+    project, API key); the rows it returns are their latest versions, which ``fit`` tests.
+    """
+    indexes = range(len(shape))
+    scopes = ", ".join(f":s{index}" for index in indexes)
+    order = " ".join(f"WHEN :s{index} THEN {index}" for index in indexes)
+    tests = " ".join(
+        f"WHEN :s{index} THEN " + (f"used + held + :q{index} <= :b{index}" if bounded else "TRUE")
+        for index, (bounded, _) in enumerate(shape)
+    )
+    added = " ".join(f"WHEN :s{index} THEN :q{index}" for index in indexes)
+    overages = " ".join(
+        f"WHEN :s{index} THEN GREATEST(0, LEAST(:q{index}, c.used + :q{index} - :o{index}))"
+        for index, (_, overage) in enumerate(shape)
+        if overage
+    )
+    overage = f"CASE c.scope {overages} ELSE 0 END" if overages else "0"
+    version = f" AND {_VERSION} = :version" if check else ""
+    return (
+        "WITH locked AS (SELECT scope, used, held FROM counters WHERE account_id = :account_id "
+        f"AND item = :item AND period = :period AND scope IN ({scopes}) "
+        f"ORDER BY CASE scope {order} END FOR UPDATE), "
+        f"fit AS (SELECT count(*) AS n FROM locked WHERE CASE scope {tests} END) "
+        f"UPDATE counters AS c SET used = c.used + CASE c.scope {added} END, "
+        f"overage = c.overage + {overage} FROM locked, fit WHERE fit.n = {len(shape)} "
+        "AND c.account_id = :account_id AND c.item = :item AND c.period = :period "
+        f"AND c.scope = locked.scope{version} RETURNING c.scope, c.used, c.held, c.overage"
+    )

@@ -1,4 +1,8 @@
-"""SQL of idempotency keys (D7): the stored decision of each admitted keyed request."""
+"""SQL of idempotency keys (D7): the stored decision of each admitted keyed request.
+
+Records are written by ``SqlCounters.apply`` in the same call as the counters they answer for;
+the services read them (a retry replays its stored answer) and the purge deletes old ones.
+"""
 
 from __future__ import annotations
 
@@ -8,103 +12,110 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from meterstack.store.rows import PurgedWindow, StoredDecision
 from meterstack.store.statements import Statements
 
 T = TypeVar("T")
 
 
-class IdempotencyStatements(Statements):
-    def save_idempotency(
-        self, account_id: str, key: str, request_hash: str, decision: str, now: datetime
-    ) -> bool:
-        """Store an admitted decision under its key; False if the key is already taken."""
-        row = self.one(
-            "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
-            "VALUES (:account_id, :key, :request_hash, :decision, :created_at) "
-            "ON CONFLICT DO NOTHING RETURNING account_id",
-            {
-                "account_id": account_id,
-                "key": key,
-                "request_hash": request_hash,
-                "decision": decision,
-                "created_at": self.ts(now),
-            },
-        )
-        return row is not None
+class SqlIdempotency:
+    def __init__(self, sql: Statements) -> None:
+        self._sql = sql
 
-    def save_idempotency_many(
-        self, account_id: str, rows: list[tuple[str, str, str]], now: datetime
+    def insert_many(
+        self, account_id: str, rows: Sequence[tuple[str, str, str]], now: datetime
     ) -> set[str]:
-        """Store many admitted decisions (key, request hash, decision); the keys stored."""
-        if self.dialect.is_sqlite:
+        """Store admitted decisions (key, request hash, decision); the keys stored (a key
+        already taken is left as it is). Called by ``SqlCounters.apply`` only."""
+        sql = self._sql
+        if len(rows) == 1:
+            key, request_hash, decision = rows[0]
+            inserted = sql.one(
+                "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, "
+                "created_at) VALUES (:account_id, :key, :request_hash, :decision, :created_at) "
+                "ON CONFLICT DO NOTHING RETURNING key",
+                {
+                    "account_id": account_id,
+                    "key": key,
+                    "request_hash": request_hash,
+                    "decision": decision,
+                    "created_at": sql.ts(now),
+                },
+            )
+            return set() if inserted is None else {str(inserted[0])}
+        if sql.dialect.is_sqlite:
             stored: set[str] = set()
-            created_at = self.ts(now)
+            created_at = sql.ts(now)
             for chunk in _chunks(rows):
                 values: list[Any] = [account_id, created_at]
                 for row in chunk:
                     values.extend(row)
-                self.cursor.execute(_insert_keys_sql(len(chunk)), values)
-                stored.update(str(found[0]) for found in self.cursor.fetchall())
+                sql.cursor.execute(_insert_keys_sql(len(chunk)), values)
+                stored.update(str(found[0]) for found in sql.cursor.fetchall())
             return stored
         # One JSON parameter keeps the statement text (and its plan) the same whatever the
         # batch size, and is much cheaper to send than text arrays.
-        inserted = self.all(
+        inserted_rows = sql.all(
             "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
             "SELECT :account_id, k, h, d, :created_at "
             "FROM json_to_recordset(:rows::json) AS t(k text, h text, d text) "
             "ON CONFLICT DO NOTHING RETURNING key",
             {
                 "account_id": account_id,
-                "created_at": self.ts(now),
+                "created_at": sql.ts(now),
                 "rows": json.dumps([{"k": k, "h": h, "d": d} for k, h, d in rows]),
             },
         )
-        return {str(row[0]) for row in inserted}
+        return {str(row[0]) for row in inserted_rows}
 
-    def idempotency_many(
-        self, account_id: str, keys: list[str]
-    ) -> dict[str, tuple[str, str, datetime]]:
+    def get_many(self, account_id: str, keys: Sequence[str]) -> dict[str, StoredDecision]:
         """The stored records of those ``keys`` that exist."""
+        sql = self._sql
         rows: list[Any] = []
-        if self.dialect.is_sqlite:
+        if sql.dialect.is_sqlite:
             for chunk in _chunks(keys):
-                self.cursor.execute(_select_keys_sql(len(chunk)), [account_id, *chunk])
-                rows += self.cursor.fetchall()
+                sql.cursor.execute(_select_keys_sql(len(chunk)), [account_id, *chunk])
+                rows += sql.cursor.fetchall()
         else:
             # One primary-key probe per asked key, whatever the planner believes about the
             # account's keys: joined as a set (``key = ANY(…)``, ``IN (SELECT …)``), PostgreSQL
             # may scan every key the account holds, and a big account holds millions (D7 keeps
             # them 35 days). OFFSET 0 keeps the lateral lookup from being flattened into a join.
-            rows = self.all(
+            rows = sql.all(
                 "SELECT found.key, found.request_hash, found.decision, found.created_at "
                 "FROM json_array_elements_text(:keys::json) AS asked(key) CROSS JOIN LATERAL "
                 "(SELECT key, request_hash, decision, created_at FROM idempotency_keys "
                 "WHERE account_id = :account_id AND key = asked.key OFFSET 0) AS found",
-                {"account_id": account_id, "keys": json.dumps(keys)},
+                {"account_id": account_id, "keys": json.dumps(list(keys))},
             )
         return {
-            str(row[0]): (str(row[1]), str(row[2]), self.dialect.from_ts(row[3])) for row in rows
+            str(row[0]): StoredDecision(str(row[1]), str(row[2]), sql.dialect.from_ts(row[3]))
+            for row in rows
         }
 
-    def idempotency(self, account_id: str, key: str) -> tuple[str, str, datetime] | None:
-        row = self.one(
+    def get(self, account_id: str, key: str) -> StoredDecision | None:
+        row = self._sql.one(
             "SELECT request_hash, decision, created_at FROM idempotency_keys "
             "WHERE account_id = :account_id AND key = :key",
             {"account_id": account_id, "key": key},
         )
         if row is None:
             return None
-        return str(row[0]), str(row[1]), self.dialect.from_ts(row[2])
+        return StoredDecision(str(row[0]), str(row[1]), self._sql.dialect.from_ts(row[2]))
 
-    def delete_idempotency(self, account_id: str, key: str) -> None:
-        self.execute(
-            "DELETE FROM idempotency_keys WHERE account_id = :account_id AND key = :key",
-            {"account_id": account_id, "key": key},
+    def delete(self, account_id: str, key: str) -> None:
+        self.delete_many(account_id, [key])
+
+    def delete_many(self, account_id: str, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        within, params = self._sql.one_of("key", keys, "k")
+        params["account_id"] = account_id
+        self._sql.execute(
+            f"DELETE FROM idempotency_keys WHERE account_id = :account_id AND {within}", params
         )
 
-    def purge_idempotency(
-        self, before: datetime, after: tuple[str, str] | None, window: int
-    ) -> tuple[int, tuple[str, str] | None]:
+    def purge(self, before: datetime, after: tuple[str, str] | None, window: int) -> PurgedWindow:
         """Delete the keys created before ``before`` among the next ``window`` keys.
 
         Keys are visited in primary-key order, from just past ``after`` (the start when None):
@@ -112,12 +123,13 @@ class IdempotencyStatements(Statements):
         this window reached the end). Each window is a short transaction of its own, so a purge
         of millions of keys never holds the write lock for long.
         """
-        params: dict[str, Any] = {"before": self.ts(before), "last": window - 1}
+        sql = self._sql
+        params: dict[str, Any] = {"before": sql.ts(before), "last": window - 1}
         lower = ""
         if after is not None:
             lower = "(account_id, key) > (:after_account, :after_key)"
             params.update(after_account=after[0], after_key=after[1])
-        end = self.one(
+        end = sql.one(
             f"SELECT account_id, key FROM idempotency_keys {'WHERE ' + lower if lower else ''} "
             "ORDER BY account_id, key LIMIT 1 OFFSET :last",
             params,
@@ -126,11 +138,13 @@ class IdempotencyStatements(Statements):
         if end is not None:
             within.append("(account_id, key) <= (:end_account, :end_key)")
             params.update(end_account=end[0], end_key=end[1])
-        cursor = self.execute(
+        cursor = sql.execute(
             "DELETE FROM idempotency_keys WHERE " + " AND ".join([*within, "created_at < :before"]),
             params,
         )
-        return int(cursor.rowcount), None if end is None else (str(end[0]), str(end[1]))
+        return PurgedWindow(
+            int(cursor.rowcount), None if end is None else (str(end[0]), str(end[1]))
+        )
 
 
 #: Keys per SQLite statement: the statement's text repeats for every full chunk (its compiled

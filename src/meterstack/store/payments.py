@@ -1,98 +1,100 @@
-"""SQL for checkout sessions and payment events."""
+"""SQL of checkout sessions and payment events (B8, B11)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent
-from meterstack.store.sql import Transaction
+from meterstack.store.rows import RecordedPaymentEvent
+from meterstack.store.statements import Statements
 
 
-def insert_checkout(
-    tx: Transaction, checkout_id: str, request: CheckoutRequest, url: str, now: datetime
-) -> Checkout:
-    tx.execute(
-        "INSERT INTO checkout_sessions (id, account_id, purpose, plan_id, billing_interval, "
-        "pack_id, status, success_url, cancel_url, created_at) VALUES (:id, :account_id, "
-        ":purpose, :plan_id, :interval, :pack_id, 'open', :success_url, :cancel_url, :now)",
-        {
-            "id": checkout_id,
-            "account_id": request.account_id,
-            "purpose": request.purpose,
-            "plan_id": request.plan_id,
-            "interval": request.billing_interval,
-            "pack_id": request.pack_id,
-            "success_url": request.success_url,
-            "cancel_url": request.cancel_url,
-            "now": tx.ts(now),
-        },
-    )
-    return Checkout(
-        checkout_id,
-        request.account_id,
-        url,
-        request.purpose,
-        "open",
-        now,
-        request.plan_id,
-        request.billing_interval,
-        request.pack_id,
-        request.success_url,
-        request.cancel_url,
-    )
+class SqlPayments:
+    def __init__(self, sql: Statements) -> None:
+        self._sql = sql
 
+    def insert_checkout(
+        self, checkout_id: str, request: CheckoutRequest, url: str, now: datetime
+    ) -> Checkout:
+        self._sql.execute(
+            "INSERT INTO checkout_sessions (id, account_id, purpose, plan_id, billing_interval, "
+            "pack_id, status, success_url, cancel_url, created_at) VALUES (:id, :account_id, "
+            ":purpose, :plan_id, :interval, :pack_id, 'open', :success_url, :cancel_url, :now)",
+            {
+                "id": checkout_id,
+                "account_id": request.account_id,
+                "purpose": request.purpose,
+                "plan_id": request.plan_id,
+                "interval": request.billing_interval,
+                "pack_id": request.pack_id,
+                "success_url": request.success_url,
+                "cancel_url": request.cancel_url,
+                "now": self._sql.ts(now),
+            },
+        )
+        return Checkout(
+            id=checkout_id,
+            account_id=request.account_id,
+            url=url,
+            purpose=request.purpose,
+            status="open",
+            created_at=now,
+            plan_id=request.plan_id,
+            billing_interval=request.billing_interval,
+            pack_id=request.pack_id,
+            success_url=request.success_url,
+            cancel_url=request.cancel_url,
+        )
 
-def checkout(tx: Transaction, checkout_id: str, url: str) -> Checkout | None:
-    row = tx.one(
-        "SELECT id, account_id, purpose, status, created_at, plan_id, billing_interval, pack_id, "
-        "success_url, cancel_url FROM checkout_sessions WHERE id = :id",
-        {"id": checkout_id},
-    )
-    if row is None:
-        return None
-    return Checkout(
-        row[0],
-        row[1],
-        url,
-        row[2],
-        row[3],
-        tx.dialect.from_ts(row[4]),
-        row[5],
-        row[6],
-        row[7],
-        row[8],
-        row[9],
-    )
+    def checkout(self, checkout_id: str, url: str) -> Checkout | None:
+        row = self._sql.one(
+            "SELECT id, account_id, purpose, status, created_at, plan_id, billing_interval, "
+            "pack_id, success_url, cancel_url FROM checkout_sessions WHERE id = :id",
+            {"id": checkout_id},
+        )
+        if row is None:
+            return None
+        return Checkout(
+            id=row[0],
+            account_id=row[1],
+            url=url,
+            purpose=row[2],
+            status=row[3],
+            created_at=self._sql.dialect.from_ts(row[4]),
+            plan_id=row[5],
+            billing_interval=row[6],
+            pack_id=row[7],
+            success_url=row[8],
+            cancel_url=row[9],
+        )
 
+    def close_checkout(self, checkout_id: str, status: str) -> bool:
+        row = self._sql.one(
+            "UPDATE checkout_sessions SET status = :status WHERE id = :id AND status = 'open' "
+            "RETURNING id",
+            {"id": checkout_id, "status": status},
+        )
+        return row is not None
 
-def close_checkout(tx: Transaction, checkout_id: str, status: str) -> bool:
-    row = tx.one(
-        "UPDATE checkout_sessions SET status = :status WHERE id = :id AND status = 'open' "
-        "RETURNING id",
-        {"id": checkout_id, "status": status},
-    )
-    return row is not None
+    def record_event(self, event: PaymentEvent, now: datetime) -> bool:
+        """Remember the event; False when it was applied before (a second delivery)."""
+        row = self._sql.one(
+            "INSERT INTO payment_events (id, type, payload, applied_at) VALUES (:id, :type, "
+            ":payload, :now) ON CONFLICT DO NOTHING RETURNING id",
+            {
+                "id": event.id,
+                "type": event.type,
+                "payload": json.dumps(event.data, sort_keys=True),
+                "now": self._sql.ts(now),
+            },
+        )
+        return row is not None
 
-
-def record_event(tx: Transaction, event: PaymentEvent, now: datetime) -> bool:
-    """Remember the event; False when it was applied before (a second delivery)."""
-    row = tx.one(
-        "INSERT INTO payment_events (id, type, payload, applied_at) VALUES (:id, :type, "
-        ":payload, :now) ON CONFLICT DO NOTHING RETURNING id",
-        {
-            "id": event.id,
-            "type": event.type,
-            "payload": json.dumps(event.data, sort_keys=True),
-            "now": tx.ts(now),
-        },
-    )
-    return row is not None
-
-
-def events(tx: Transaction) -> list[dict[str, Any]]:
-    return [
-        {"id": row[0], "type": row[1], "data": json.loads(row[2])}
-        for row in tx.all("SELECT id, type, payload FROM payment_events ORDER BY applied_at, id")
-    ]
+    def events(self) -> list[RecordedPaymentEvent]:
+        return [
+            RecordedPaymentEvent(str(row[0]), str(row[1]), json.loads(row[2]))
+            for row in self._sql.all(
+                "SELECT id, type, payload FROM payment_events ORDER BY applied_at, id"
+            )
+        ]

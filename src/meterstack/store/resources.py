@@ -1,53 +1,82 @@
-"""SQL of counted objects: projects, end users and the other resources of a catalog (A10)."""
+"""SQL of counted objects: projects, end users and the other resources of a catalog (A10, D13).
+
+Their counts are counters, written by ``SqlCounters.apply`` in the same transaction.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
+from meterstack.store.rows import ResourceRow
 from meterstack.store.statements import Statements
 
+_COLUMNS = "id, account_id, kind, project_id, end_user_id, name, active, read_only, created_at"
 
-class ResourceStatements(Statements):
-    def insert_resource(
-        self,
-        resource_id: str,
-        account_id: str,
-        kind: str,
-        now: datetime,
-        *,
-        project_id: str | None = None,
-        end_user_id: str | None = None,
-        name: str | None = None,
-        active: bool = True,
-    ) -> None:
-        self.execute(
-            "INSERT INTO resources (id, account_id, kind, project_id, end_user_id, name, active, "
-            "read_only, created_at) VALUES (:id, :account_id, :kind, :project_id, :end_user_id, "
-            ":name, :active, :read_only, :created_at)",
+
+class SqlResources:
+    def __init__(self, sql: Statements) -> None:
+        self._sql = sql
+
+    def insert(self, row: ResourceRow) -> None:
+        self._sql.execute(
+            f"INSERT INTO resources ({_COLUMNS}) VALUES (:id, :account_id, :kind, :project_id, "
+            ":end_user_id, :name, :active, :read_only, :created_at)",
             {
-                "id": resource_id,
-                "account_id": account_id,
-                "kind": kind,
-                "project_id": project_id,
-                "end_user_id": end_user_id,
-                "name": name,
-                "active": active,
-                "read_only": False,
-                "created_at": self.ts(now),
+                "id": row.id,
+                "account_id": row.account_id,
+                "kind": row.kind,
+                "project_id": row.project_id,
+                "end_user_id": row.end_user_id,
+                "name": row.name,
+                "active": row.active,
+                "read_only": row.read_only,
+                "created_at": self._sql.ts(row.created_at),
             },
         )
 
-    def resource(self, resource_id: str) -> tuple[Any, ...] | None:
-        row = self.one(
-            "SELECT id, account_id, kind, project_id, end_user_id, name, active, read_only, "
-            "created_at FROM resources WHERE id = :id",
-            {"id": resource_id},
-        )
-        if row is None:
-            return None
-        return (*row[:6], bool(row[6]), bool(row[7]), self.dialect.from_ts(row[8]))
+    def get(self, resource_id: str) -> ResourceRow | None:
+        row = self._sql.one(f"SELECT {_COLUMNS} FROM resources WHERE id = :id", {"id": resource_id})
+        return None if row is None else self._row(row)
 
-    def delete_resource(self, resource_id: str) -> bool:
-        row = self.one("DELETE FROM resources WHERE id = :id RETURNING id", {"id": resource_id})
+    def delete(self, resource_id: str) -> bool:
+        row = self._sql.one(
+            "DELETE FROM resources WHERE id = :id RETURNING id", {"id": resource_id}
+        )
         return row is not None
+
+    def of_account(self, account_id: str, kind: str | None = None) -> list[ResourceRow]:
+        """The account's objects (of one kind), oldest first (D13)."""
+        params: dict[str, object] = {"account_id": account_id}
+        where = "account_id = :account_id"
+        if kind is not None:
+            params["kind"] = kind
+            where += " AND kind = :kind"
+        rows = self._sql.all(
+            f"SELECT {_COLUMNS} FROM resources WHERE {where} ORDER BY created_at, id", params
+        )
+        return [self._row(row) for row in rows]
+
+    def set_active(self, resource_id: str, active: bool) -> None:
+        self._sql.execute(
+            "UPDATE resources SET active = :active WHERE id = :id",
+            {"active": active, "id": resource_id},
+        )
+
+    def set_read_only(self, resource_id: str, read_only: bool) -> None:
+        self._sql.execute(
+            "UPDATE resources SET read_only = :read_only WHERE id = :id",
+            {"read_only": read_only, "id": resource_id},
+        )
+
+    def _row(self, row: Any) -> ResourceRow:
+        return ResourceRow(
+            id=row[0],
+            account_id=row[1],
+            kind=row[2],
+            project_id=row[3],
+            end_user_id=row[4],
+            name=row[5],
+            active=bool(row[6]),
+            read_only=bool(row[7]),
+            created_at=self._sql.dialect.from_ts(row[8]),
+        )

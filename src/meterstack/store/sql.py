@@ -1,22 +1,25 @@
-"""The SQL store: one transaction per unit of work, conditional increments, nothing else decides.
+"""The SQL store: every port of ``store.ports`` on SQLite or PostgreSQL, by composition.
 
-Services open a :class:`Transaction` with :meth:`SqlStore.transaction`; every write of a unit of
-work happens inside it and lands all or none. On SQLite the transaction is ``BEGIN IMMEDIATE``
-(one writer at a time, across processes); on PostgreSQL, row locks taken by the conditional
-upserts serialize writers of the same counter, and scopes are always touched in one fixed order.
+Services open a unit of work with :meth:`SqlStore.transaction`; it yields a
+:class:`SqlTransaction`, whose attributes are the ports (``tx.counters``, ``tx.accounts``…),
+each an adapter of one domain's SQL sharing the transaction's cursor. Every write of a unit of
+work lands all or none. On SQLite the transaction is ``BEGIN IMMEDIATE`` (one writer at a time,
+across processes); on PostgreSQL, row locks taken by the conditional writes serialize writers of
+the same counter, and scopes are always locked in one fixed order.
 """
 
 from __future__ import annotations
 
 import os
 import weakref
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from meterstack.errors import StoreUnavailableError, TransactionConflictError
-from meterstack.store.accounts import AccountRow, AccountStatements
+from meterstack.store.accounts import SqlAccounts
 from meterstack.store.checkpoints import Checkpointer
-from meterstack.store.counters import CounterStatements
+from meterstack.store.counters import SqlCounters
 from meterstack.store.dialect import (
     Dialect,
     StoreUrl,
@@ -24,15 +27,56 @@ from meterstack.store.dialect import (
     parse_store_url,
     sqlite_file_connection,
 )
-from meterstack.store.idempotency import IdempotencyStatements
+from meterstack.store.idempotency import SqlIdempotency
+from meterstack.store.invoices import SqlInvoices
+from meterstack.store.keys import SqlKeys
 from meterstack.store.migrate import upgrade
-from meterstack.store.reservations import ReservationRow, ReservationStatements
-from meterstack.store.resources import ResourceStatements
-from meterstack.store.statements import conflict, unavailable
+from meterstack.store.payments import SqlPayments
+from meterstack.store.reservations import SqlReservations
+from meterstack.store.resources import SqlResources
+from meterstack.store.statements import Statements, conflict, unavailable
+from meterstack.store.subscriptions import SqlSubscriptions
+
+#: Where a pooled connection keeps its port adapters (built once per connection).
+_PORTS = "meterstack.ports"
+
+
+@dataclass(frozen=True, slots=True)
+class SqlTransaction:
+    """The ports of one SQL transaction (``store.ports.UnitOfWork``); ``sql`` is the cursor
+    they share, for the store's own maintenance and its tests."""
+
+    sql: Statements
+    counters: SqlCounters
+    idempotency: SqlIdempotency
+    reservations: SqlReservations
+    accounts: SqlAccounts
+    subscriptions: SqlSubscriptions
+    resources: SqlResources
+    keys: SqlKeys
+    invoices: SqlInvoices
+    payments: SqlPayments
+
+    @classmethod
+    def on(cls, dialect: Dialect) -> SqlTransaction:
+        sql = Statements(None, dialect)
+        idempotency = SqlIdempotency(sql)
+        return cls(
+            sql=sql,
+            counters=SqlCounters(sql, idempotency),
+            idempotency=idempotency,
+            reservations=SqlReservations(sql),
+            accounts=SqlAccounts(sql),
+            subscriptions=SqlSubscriptions(sql),
+            resources=SqlResources(sql),
+            keys=SqlKeys(sql),
+            invoices=SqlInvoices(sql),
+            payments=SqlPayments(sql),
+        )
 
 
 class SqlStore:
-    """Persistence for SQLite and PostgreSQL behind one interface."""
+    """Persistence for SQLite and PostgreSQL: every port, one transaction at a time each."""
 
     def __init__(self, url: str, *, migrate: bool = True, pool_size: int = 20) -> None:
         self.url: StoreUrl = parse_store_url(url)
@@ -97,27 +141,27 @@ class SqlStore:
                 connection.close()
         return idle
 
-    def transaction(self) -> UnitOfWork:
+    def transaction(self) -> SqlUnitOfWork:
         """One unit of work: commits when the block ends, rolls back if it raises.
 
         A database that cannot do the work (gone, unreachable, locked past the busy timeout)
         raises :class:`StoreUnavailableError` (503), with the driver's error as its cause.
         """
-        return UnitOfWork(self)
+        return SqlUnitOfWork(self)
 
 
-class UnitOfWork:
+class SqlUnitOfWork:
     """``with store.transaction() as tx``: a connection, its transaction, and how it ends.
 
     A class rather than a generator: every request opens one, and this is the cheaper form.
     """
 
-    __slots__ = ("_connection", "_cursor", "_store", "_tx")
+    __slots__ = ("_connection", "_cursor", "_store")
 
     def __init__(self, store: SqlStore) -> None:
         self._store = store
 
-    def __enter__(self) -> Transaction:
+    def __enter__(self) -> SqlTransaction:
         store = self._store
         try:
             connection = store._acquire()
@@ -136,8 +180,11 @@ class UnitOfWork:
                 raise _domain_error(error) from error
             raise
         self._connection, self._cursor = connection, cursor
-        self._tx = Transaction(cursor, store.dialect)
-        return self._tx
+        ports: SqlTransaction | None = connection.info.get(_PORTS)
+        if ports is None:
+            ports = connection.info[_PORTS] = SqlTransaction.on(store.dialect)
+        ports.sql.cursor = cursor
+        return ports
 
     def __exit__(
         self,
@@ -157,9 +204,7 @@ class UnitOfWork:
                     raise _domain_error(error) from error
                 return
             try:
-                if self._tx.rollback_only:
-                    _rollback(connection, cursor, dialect)
-                elif dialect.is_sqlite:
+                if dialect.is_sqlite:
                     cursor.execute("COMMIT")
                 else:
                     connection.commit()
@@ -218,14 +263,4 @@ def _rollback(connection: Any, cursor: Any, dialect: Dialect) -> None:
         connection.rollback()
 
 
-class Transaction(
-    CounterStatements,
-    AccountStatements,
-    IdempotencyStatements,
-    ReservationStatements,
-    ResourceStatements,
-):
-    """The operations of one unit of work; every method runs inside the open transaction."""
-
-
-__all__ = ["AccountRow", "ReservationRow", "SqlStore", "Transaction"]
+__all__ = ["SqlStore", "SqlTransaction", "SqlUnitOfWork"]

@@ -40,17 +40,13 @@ def conflict(error: BaseException) -> bool:
 
 
 class Statements:
-    """An open transaction's cursor; subclasses add the SQL of one domain each."""
+    """The cursor of the open transaction, shared by every port adapter of a connection."""
+
+    __slots__ = ("cursor", "dialect")
 
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self.cursor = cursor
         self.dialect = dialect
-        #: Set by a service that decided to undo everything (a refused request).
-        self.rollback_only = False
-        #: What services read once per transaction (account states by id).
-        self.memo: dict[str, Any] = {}
-        #: The account version read by the last ``increment(read_version=True)``.
-        self.last_version: int | None = None
 
     def execute(self, text: str, params: dict[str, Any] | None = None) -> Any:
         self.cursor.execute(self.dialect.sql(text), params or {})

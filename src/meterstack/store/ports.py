@@ -1,0 +1,390 @@
+"""The store's ports: what the services may ask of persistence, whatever the backend.
+
+A service opens a unit of work with :meth:`Store.transaction` and reaches each domain's port as
+an attribute of it (``tx.counters.apply(...)``, ``tx.reservations.get(...)``); everything it
+does inside the block lands all or none. The SQL store (SQLite, PostgreSQL) implements every port
+by composition (``store.sql``); another backend implements the same Protocols and the services
+do not change. Rows come back as the typed values of ``store.rows``.
+
+Admission has one call, :meth:`Counters.apply`: a request's steps (``rules.admission.Step``) are
+applied all or none, together with the idempotency records of its answers (D7), and the answer
+says which of four things happened (:class:`Applied`, :class:`Refused`, :class:`Stale`,
+:class:`Taken`). No other call writes a counter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from meterstack.invoicing.model import Invoice, InvoiceStatus
+from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent
+from meterstack.rules.admission import Step, Totals
+from meterstack.rules.terms import AccountState, LimitOverride
+from meterstack.store.rows import (
+    AccountOnCatalog,
+    AccountRow,
+    AccountToClose,
+    ApiKeyRow,
+    BillingTerms,
+    Counter,
+    PendingChange,
+    PlanSpell,
+    PurgedWindow,
+    RecordedPaymentEvent,
+    ReservationRow,
+    ResourceRow,
+    StoredCatalog,
+    StoredDecision,
+)
+
+
+class Recordable(Protocol):
+    """An answer that can be stored under an idempotency key: a ``Decision``."""
+
+    def encode(self) -> str: ...
+
+
+R = TypeVar("R", bound=Recordable)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """The idempotency record of one answer (D7): its key and the request's fingerprint."""
+
+    key: str
+    request_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Admission(Generic[R]):
+    """What one call of :meth:`Counters.apply` does: steps, and the answers they lead to."""
+
+    account_id: str
+    #: In lock order (the account's scope first); all of them apply, or none.
+    steps: tuple[Step[Any], ...]
+    #: The account version the steps were planned on, when the plan came from a cache: if the
+    #: account's version is another one, nothing applies and the answer is :class:`Stale`.
+    version: int | None = None
+    #: The answers, named from the totals the steps reached (pure; called inside the call).
+    answer: Callable[[tuple[Totals[Any], ...]], Sequence[R]] | None = None
+    #: Per answer, its idempotency record, or None for an answer without a key.
+    records: tuple[KeyRecord | None, ...] = ()
+    #: When the records are made (their age counts toward the retention, D7).
+    at: datetime | None = None
+
+    @staticmethod
+    def plain(account_id: str, steps: tuple[Step[Any], ...]) -> Admission[Recordable]:
+        """Steps alone: the outcome is the totals they reach (a release, a count, a level)."""
+        return Admission(account_id, steps)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied(Generic[R]):
+    """Every step applied: the totals each counter reached, and the answers (recorded)."""
+
+    totals: tuple[Totals[Any], ...]
+    answers: tuple[R, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The step at ``index`` would pass its bound: nothing applied; ``totals`` are its
+    counter's as they stand."""
+
+    index: int
+    totals: Totals[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Stale:
+    """The account's version is not the one the steps were planned on: nothing applied."""
+
+    version: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """Another request stored some of the keys first: nothing applied. ``stored`` holds their
+    records (a key missing from it was stored and is gone again, e.g. purged)."""
+
+    keys: frozenset[str]
+    stored: Mapping[str, StoredDecision]
+
+
+Outcome = Applied[R] | Refused | Stale | Taken
+
+
+class Counters(Protocol):
+    """One row per (account, item, scope, period): used, held and overage (A11, D2)."""
+
+    def apply(self, admission: Admission[R]) -> Applied[R] | Refused | Stale | Taken:
+        """Apply the admission's steps all or none, with its answers' records."""
+        ...
+
+    def totals(self, account_id: str, item: str, scope: str, period: str) -> Totals[int]: ...
+
+    def of_account(self, account_id: str, periods: Sequence[str]) -> list[Counter]:
+        """Every counter of an account in the given periods."""
+        ...
+
+    def of_accounts(
+        self, account_ids: Sequence[str], periods: Sequence[str]
+    ) -> dict[tuple[str, str, str], Totals[int]]:
+        """(account, item, period) -> the account-wide totals, for many accounts at once."""
+        ...
+
+
+class Idempotency(Protocol):
+    """Stored decisions by (account, key), D7; they are written by :meth:`Counters.apply`."""
+
+    def get(self, account_id: str, key: str) -> StoredDecision | None: ...
+
+    def get_many(self, account_id: str, keys: Sequence[str]) -> dict[str, StoredDecision]: ...
+
+    def delete(self, account_id: str, key: str) -> None: ...
+
+    def purge(
+        self, before: datetime, after: tuple[str, str] | None, window: int
+    ) -> PurgedWindow: ...
+
+
+class Reservations(Protocol):
+    """Holds and leases (D6, C6)."""
+
+    def insert(self, row: ReservationRow) -> None: ...
+
+    def get(self, reservation_id: str, *, lock: bool = False) -> ReservationRow | None: ...
+
+    def close(
+        self, reservation_id: str, status: str, committed_quantity: int | None = None
+    ) -> bool:
+        """Move an open hold to ``status``; False if it was no longer open."""
+        ...
+
+    def expire(self, account_id: str, now: datetime) -> list[ReservationRow]:
+        """Close every lapsed open hold of an account and return them."""
+        ...
+
+    def extend(self, reservation_id: str, expires_at: datetime) -> None: ...
+
+
+class Accounts(Protocol):
+    """Catalog versions, accounts and their terms: overrides, switches, packs (D14)."""
+
+    def stored_catalog(self, name: str, version: int) -> StoredCatalog | None: ...
+
+    def catalog_content(self, content_hash: str) -> str | None: ...
+
+    def insert_catalog(
+        self, content_hash: str, name: str, version: int, content: str, now: datetime
+    ) -> None: ...
+
+    def insert(self, row: AccountRow) -> None:
+        """Raises ``EmailTakenError`` when a concurrent creation took the email first."""
+        ...
+
+    def get(self, account_id: str) -> AccountRow | None: ...
+
+    def version(self, account_id: str) -> int | None: ...
+
+    def bump_version(self, account_id: str) -> int: ...
+
+    def state(self, account_id: str) -> AccountState | None: ...
+
+    def on_other_catalogs(self, content_hash: str) -> list[AccountOnCatalog]: ...
+
+    def email_taken(self, email: str) -> bool: ...
+
+    def register(
+        self, account_id: str, *, plan_id: str, email: str, name: str, password_hash: str
+    ) -> bool: ...
+
+    def set_override(
+        self, account_id: str, project_id: str, item: str, override: LimitOverride
+    ) -> None: ...
+
+    def clear_override(self, account_id: str, project_id: str, item: str) -> None: ...
+
+    def set_feature_override(
+        self, account_id: str, feature: str, value: bool | str | None
+    ) -> None: ...
+
+    def set_price_override(self, account_id: str, target: str, value: str | None) -> None: ...
+
+    def set_switch(self, account_id: str, project_id: str, item: str, enabled: bool) -> None: ...
+
+    def insert_pack(
+        self, grant_id: str, account_id: str, pack_id: str, now: datetime, source: str
+    ) -> None: ...
+
+
+class Subscriptions(Protocol):
+    """The plan history and the pending period-end changes (C7)."""
+
+    def record_plan(
+        self,
+        account_id: str,
+        plan_id: str,
+        billing_interval: str,
+        catalog_hash: str,
+        at: datetime,
+    ) -> None: ...
+
+    def change_plan(
+        self,
+        account_id: str,
+        plan_id: str,
+        billing_interval: str,
+        catalog_hash: str,
+        at: datetime,
+    ) -> None: ...
+
+    def history(self, account_ids: Sequence[str]) -> dict[str, list[PlanSpell]]: ...
+
+    def pending(self, account_id: str) -> PendingChange | None: ...
+
+    def set_pending(self, account_id: str, change: PendingChange | None) -> None: ...
+
+    def due_changes(self, now: datetime) -> list[str]: ...
+
+
+class Resources(Protocol):
+    """Counted objects (D13); their counts are counters, written by :meth:`Counters.apply`."""
+
+    def insert(self, row: ResourceRow) -> None: ...
+
+    def get(self, resource_id: str) -> ResourceRow | None: ...
+
+    def delete(self, resource_id: str) -> bool: ...
+
+    def of_account(self, account_id: str, kind: str | None = None) -> list[ResourceRow]:
+        """The account's objects (of one kind), oldest first."""
+        ...
+
+    def set_active(self, resource_id: str, active: bool) -> None: ...
+
+    def set_read_only(self, resource_id: str, read_only: bool) -> None: ...
+
+
+class Keys(Protocol):
+    """API keys (A7, A8): their rows, never their text."""
+
+    def insert(self, row: ApiKeyRow) -> None: ...
+
+    def get(self, key_id: str) -> ApiKeyRow | None: ...
+
+    def by_lookup(self, lookup: str) -> ApiKeyRow | None: ...
+
+    def of_account(self, account_id: str, *, revoked: bool) -> list[ApiKeyRow]: ...
+
+    def revoke(self, key_id: str, now: datetime) -> bool: ...
+
+    def of_project(self, project_id: str) -> list[str]: ...
+
+
+class Invoices(Protocol):
+    """Invoices, their lines and numbering, and what period close reads (D10)."""
+
+    def to_close(self, after: str, limit: int) -> list[AccountToClose]: ...
+
+    def billing_terms(self, account_ids: Sequence[str]) -> dict[str, BillingTerms]: ...
+
+    def insert(self, invoices: Sequence[Invoice], sequence: str, kind: str) -> set[str]: ...
+
+    def take_numbers(self, sequence: str, count: int) -> int: ...
+
+    def finalize(self, numbered: Sequence[tuple[str, str]], now: datetime) -> None: ...
+
+    def set_status(
+        self, number: str, old: InvoiceStatus, new: InvoiceStatus, now: datetime
+    ) -> bool: ...
+
+    def of_account(self, account_id: str) -> list[Invoice]: ...
+
+    def by_number(self, number: str) -> Invoice | None: ...
+
+
+class Payments(Protocol):
+    """Checkout sessions and the provider's payment events (B8, B11)."""
+
+    def insert_checkout(
+        self, checkout_id: str, request: CheckoutRequest, url: str, now: datetime
+    ) -> Checkout: ...
+
+    def checkout(self, checkout_id: str, url: str) -> Checkout | None: ...
+
+    def close_checkout(self, checkout_id: str, status: str) -> bool: ...
+
+    def record_event(self, event: PaymentEvent, now: datetime) -> bool: ...
+
+    def events(self) -> list[RecordedPaymentEvent]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction and the ports that work inside it."""
+
+    @property
+    def counters(self) -> Counters: ...
+
+    @property
+    def idempotency(self) -> Idempotency: ...
+
+    @property
+    def reservations(self) -> Reservations: ...
+
+    @property
+    def accounts(self) -> Accounts: ...
+
+    @property
+    def subscriptions(self) -> Subscriptions: ...
+
+    @property
+    def resources(self) -> Resources: ...
+
+    @property
+    def keys(self) -> Keys: ...
+
+    @property
+    def invoices(self) -> Invoices: ...
+
+    @property
+    def payments(self) -> Payments: ...
+
+
+class Store(Protocol):
+    """A backend: ``with store.transaction() as tx`` commits when the block ends, rolls back
+    when it raises. A database that cannot do the work raises ``StoreUnavailableError``."""
+
+    @property
+    def backend(self) -> str: ...
+
+    def transaction(self) -> AbstractContextManager[UnitOfWork]: ...
+
+    def close(self) -> None: ...
+
+
+__all__ = [
+    "Accounts",
+    "Admission",
+    "Applied",
+    "Counters",
+    "Idempotency",
+    "Invoices",
+    "KeyRecord",
+    "Keys",
+    "Outcome",
+    "Payments",
+    "Recordable",
+    "Refused",
+    "Reservations",
+    "Resources",
+    "Stale",
+    "Store",
+    "Subscriptions",
+    "Taken",
+    "UnitOfWork",
+]
