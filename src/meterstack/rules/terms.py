@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 
 from pydantic import TypeAdapter
 
@@ -89,14 +90,14 @@ class ItemTerms:
     overage_charge: ChargeModel | None
     refusal_status: int
 
-    @property
+    @cached_property
     def limit(self) -> int | None:
         """Effective limit: included + packs (A6)."""
         if self.included is None:
             return None
         return self.included + self.pack_units
 
-    @property
+    @cached_property
     def hard_limit(self) -> int | None:
         """Limit x (1 + grace), rounded up to a whole unit in the customer's favour (D5)."""
         return hard_limit(self.limit, self.grace_percent)

@@ -8,15 +8,17 @@ total, each project's, each API key's. Every quantity is positive, so when the t
 did every event at its turn, and each event's decision follows from the running totals
 (``rules.admission.classify_admitted`` with the event's quantity), exactly as if they had come
 one by one. When the totals do not fit, the group's events are decided one by one
-(``Metering.decide``). Idempotency records are read with one statement per account and written
-by the same calls; a key repeated inside the batch is answered by its first event, and a key
-that two groups share sends both groups one by one, in the order given.
+(``Metering.decide``). The idempotency records are written by the same call, one statement for
+the group; a key stored before answers ``Taken`` (nothing applied) and its event replays the
+stored decision while the rest of the group is applied again without it. A key repeated inside
+the batch is answered by its first event, and a key that two groups share sends both groups one
+by one, in the order given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import groupby
 from typing import TYPE_CHECKING
@@ -26,7 +28,7 @@ from meterstack.rules.admission import ACCOUNT_SCOPE, Step, Totals, classify_adm
 from meterstack.rules.decisions import Decision
 from meterstack.services.express import Planned
 from meterstack.services.validation import validate_idempotency_key, validate_quantity
-from meterstack.store.ports import Admission, Applied, KeyRecord, Taken, UnitOfWork
+from meterstack.store.ports import Admission, Applied, KeyRecord, Stale, Taken, UnitOfWork
 
 if TYPE_CHECKING:
     from meterstack.services.metering import Metering, UsageEvent
@@ -41,14 +43,14 @@ class _Pending:
     event: UsageEvent
     request_hash: str
     planned: Planned
+    #: (account, meter): the counters this event shares with the others of its group.
+    group: tuple[str, str]
+    #: The plan came from the cache of plans: its account version is checked by the store.
+    cached: bool
     #: The earlier event of the batch with the same key (its place and fingerprint), which
     #: answers for this one.
     first: int | None = None
     first_hash: str = ""
-
-    @property
-    def group(self) -> tuple[str, str]:
-        return self.event.account_id, self.event.meter
 
 
 def consume_batch(
@@ -56,7 +58,7 @@ def consume_batch(
 ) -> list[Result]:
     results: list[Result | None] = [None] * len(events)
     pending = _planned(metering, tx, events, now, results)
-    pending = _without_replays(metering, tx, pending, results, now)
+    pending = _marked_repeats(pending)
     tangled = _tangled(pending)
     ordered = sorted((item for item in pending if item.group not in tangled), key=_group_of)
     for _, group in groupby(ordered, key=_group_of):
@@ -82,76 +84,73 @@ def _planned(
     """Every event checked and planned, or answered with its error; one plan per route."""
     from meterstack.services.metering import request_hash
 
-    routes: dict[tuple[str, str, str | None, str | None], Planned] = {}
+    routes: dict[tuple[str, str, str | None, str | None], tuple[Planned, bool]] = {}
     pending: list[_Pending] = []
     for index, event in enumerate(events):
         route = (event.account_id, event.meter, event.project_id, event.api_key_id)
         try:
-            planned = routes.get(route)
+            planned, cached = routes.get(route) or (metering.plans.get(event, now), True)
             if planned is None:  # in the order a single consume checks them
-                planned = routes[route] = metering.plan(tx, event, now, fresh=True)
+                planned, cached = metering.plan(tx, event, now, fresh=True), False
             else:
                 validate_quantity(planned.catalog, event.meter, event.quantity)
+            routes[route] = planned, cached
             validate_idempotency_key(event.idempotency_key)
         except MeterstackError as error:
             results[index] = error
             continue
-        pending.append(_Pending(index, event, request_hash(event, "consume"), planned))
+        fingerprint = request_hash(event, "consume")
+        group = (event.account_id, event.meter)
+        pending.append(_Pending(index, event, fingerprint, planned, group, cached))
     return pending
 
 
-def _without_replays(
+def _replanned(
     metering: Metering,
     tx: UnitOfWork,
-    pending: list[_Pending],
-    results: list[Result | None],
+    items: list[_Pending],
     now: datetime,
+    results: list[Result | None],
 ) -> list[_Pending]:
-    """Answer the events whose key is stored already; mark the repeats of a key in the batch."""
-    keys: dict[str, set[str]] = {}
-    for item in pending:
-        if item.event.idempotency_key is not None:
-            keys.setdefault(item.event.account_id, set()).add(item.event.idempotency_key)
-    stored = {
-        (account_id, key): record
-        for account_id, asked in keys.items()
-        for key, record in tx.idempotency.get_many(account_id, sorted(asked)).items()
-    }
-    remaining: list[_Pending] = []
+    """The items planned again as of this transaction (their cached plans were stale, or of
+    different versions); an event whose plan now fails answers with its error."""
+    plans: dict[int, Planned | MeterstackError] = {}
+    again: list[_Pending] = []
+    for item in items:
+        planned = plans.get(id(item.planned))
+        if planned is None:
+            try:
+                planned = metering.plan(tx, item.event, now, fresh=True)
+            except MeterstackError as error:
+                planned = error
+            plans[id(item.planned)] = planned
+        if isinstance(planned, MeterstackError):
+            results[item.position] = planned
+        else:
+            again.append(replace(item, planned=planned, cached=False))
+    return again
+
+
+def _marked_repeats(pending: list[_Pending]) -> list[_Pending]:
+    """The events, each repeat of a key in the batch marked with the first event of that key.
+
+    A key stored before the batch is not looked up here: the store answers ``Taken`` for it
+    when its group is applied, and its event replays the stored decision.
+    """
     first_of: dict[tuple[str, str], _Pending] = {}
+    marked: list[_Pending] = []
     for item in pending:
         key = item.event.idempotency_key
         if key is None:
-            remaining.append(item)
+            marked.append(item)
             continue
-        name = (item.event.account_id, key)
-        record = stored.get(name)
-        if record is not None:
-            try:
-                replayed = metering.replay(
-                    tx, item.event.account_id, key, item.request_hash, record, now
-                )
-            except IdempotencyKeyReusedError as error:
-                results[item.position] = error
-                continue
-            if replayed is not None:
-                results[item.position] = replayed
-                continue
-            del stored[name]  # it had lapsed and is gone: the key is free again
-        first = first_of.setdefault(name, item)
-        remaining.append(item if first is item else _repeat(item, first))
-    return remaining
+        first = first_of.setdefault((item.event.account_id, key), item)
+        marked.append(item if first is item else _repeat(item, first))
+    return marked
 
 
 def _repeat(item: _Pending, first: _Pending) -> _Pending:
-    return _Pending(
-        item.position,
-        item.event,
-        item.request_hash,
-        item.planned,
-        first.position,
-        first.request_hash,
-    )
+    return replace(item, first=first.position, first_hash=first.request_hash)
 
 
 def _tangled(pending: list[_Pending]) -> set[tuple[str, str]]:
@@ -172,12 +171,20 @@ def _decide_group(
     now: datetime,
 ) -> None:
     """Admit a group by its totals, or decide its events one by one when they do not fit."""
+    if any(item.cached for item in group) and len({item.planned.version for item in group}) > 1:
+        group = _replanned(metering, tx, group, now, results)  # plans of different versions
     fresh = [item for item in group if item.first is None]
     while fresh:
-        outcome = tx.counters.apply(_admission(fresh, now))
+        version = next((item.planned.version for item in fresh if item.cached), None)
+        outcome = tx.counters.apply(_admission(fresh, now, version))
+        if isinstance(outcome, Stale):  # the cached plans were stale: plan again, as of now
+            metering.ctx.forget(fresh[0].event.account_id)
+            group = _replanned(metering, tx, group, now, results)
+            fresh = [item for item in group if item.first is None]
+            continue
         if isinstance(outcome, Taken):
-            # Another request stored some keys since they were read: those events answer with
-            # its decisions, and the rest of the group is admitted without them.
+            # Another request stored some keys first: those events answer with its decisions,
+            # and the rest of the group is admitted without them.
             fresh = _answer_taken(metering, tx, fresh, outcome, results, now)
             continue
         if not isinstance(outcome, Applied):  # a bound refused: one by one, in order
@@ -187,6 +194,9 @@ def _decide_group(
             return
         for item, decision in zip(fresh, outcome.answers, strict=True):
             results[item.position] = decision
+        for item in fresh:
+            if not item.cached:
+                metering.plans.learn(item.event, item.planned)
         break
     for item in group:
         if item.first is not None:
@@ -197,11 +207,16 @@ def _decide_group(
                 results[item.position] = _alone(metering, tx, item.event, now)
 
 
-def _admission(fresh: list[_Pending], now: datetime) -> Admission[Decision]:
-    """One admission for the group: per scope, the sum of its events' steps."""
-    merged: dict[str, Step[int]] = {}
+def _admission(fresh: list[_Pending], now: datetime, version: int | None) -> Admission[Decision]:
+    """One admission for the group: per scope, the sum of its events' steps; ``version`` is
+    the account version of cached plans, for the store to check."""
+    routes: dict[int, tuple[Planned, int]] = {}  # one plan per route: its events' total
     for item in fresh:
-        for step in item.planned.plan.but(item.event.quantity).steps():
+        planned, total = routes.get(id(item.planned), (item.planned, 0))
+        routes[id(planned)] = planned, total + item.event.quantity
+    merged: dict[str, Step[int]] = {}
+    for planned, total in routes.values():
+        for step in planned.plan.steps(total):
             seen = merged.get(step.scope)
             merged[step.scope] = step if seen is None else _summed(seen, step)
     # The account's scope first, then the rest in one order every batch keeps.
@@ -231,6 +246,7 @@ def _admission(fresh: list[_Pending], now: datetime) -> Admission[Decision]:
     return Admission(
         fresh[0].event.account_id,
         steps,
+        version,
         answer=answer,
         records=tuple(
             None

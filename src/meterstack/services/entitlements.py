@@ -119,7 +119,7 @@ class Entitlements:
             if plan.overage_on and bound.overage_from is not None:
                 over = max(0, after.used - bound.overage_from)
             decision = classify_admitted(
-                growth, after, now, catalog.policies.near_limit_percent, overage_units=over
+                growth, after, now, catalog.policies.near_limit_percent, overage=over
             )
             return decision.but(message="level recorded", extra={"level": after.used})
 

@@ -46,17 +46,6 @@ class Planned:
     def near_limit_percent(self) -> Decimal:
         return self.catalog.policies.near_limit_percent
 
-    def for_event(self, quantity: int) -> Planned:
-        """This plan for another quantity of the same route, as a cached (unverified) plan."""
-        return Planned(
-            self.plan.but(quantity),
-            self.catalog,
-            self.period,
-            self.version,
-            False,
-            self.pending_at,
-        )
-
 
 class Plans:
     """The cache: (account, meter, project) -> the plan of its last admitted consume."""
@@ -74,7 +63,8 @@ class Plans:
         self._plans[(event.account_id, event.meter, event.project_id)] = planned
 
     def get(self, event: UsageEvent, now: datetime) -> Planned | None:
-        """The cached plan for ``event``, or None when it must be planned."""
+        """The cached plan for ``event``'s route (made for another quantity, and not verified
+        in this transaction), or None when it must be planned."""
         if event.api_key_id is not None:
             return None
         route = (event.account_id, event.meter, event.project_id)
@@ -86,4 +76,4 @@ class Plans:
         ):
             self._plans.pop(route, None)
             return None
-        return planned.for_event(event.quantity)
+        return planned

@@ -149,22 +149,22 @@ class Metering:
         swept = False
         for _ in range(_ATTEMPTS):
             held = None if hold is None else new_hold(planned, event, now, hold.ttl)
-            outcome = tx.counters.apply(
-                Admission(
-                    event.account_id,
-                    planned.plan.steps(),
-                    version=None if planned.verified else planned.version,
-                    answer=_answer(planned, now, held),
-                    records=(None if key is None else KeyRecord(key, fingerprint),),
-                    at=now,
-                )
+            admission: Admission[Decision] = Admission(
+                event.account_id,
+                planned.plan.steps(event.quantity),
+                planned.version if cached or not planned.verified else None,
+                _answer(planned, event.quantity, now, held),
+                (None if key is None else KeyRecord(key, fingerprint),),
+                now,
             )
+            outcome = tx.counters.apply(admission)
             if isinstance(outcome, Applied):
                 if held is not None:
                     tx.reservations.insert(held)
                 elif not cached:
                     self.plans.learn(event, planned)
-                return outcome.answers[0]
+                decision: Decision = outcome.answers[0]
+                return decision
             if isinstance(outcome, Stale):
                 self.ctx.forget(event.account_id)
                 planned, cached = (
@@ -183,7 +183,13 @@ class Metering:
                 if replayed is not None:
                     return replayed
                 plan = planned.plan
-                return classify_refused(plan, plan.scopes[outcome.index], outcome.totals, now)
+                return classify_refused(
+                    plan,
+                    plan.scopes[outcome.position],
+                    outcome.totals,
+                    now,
+                    quantity=event.quantity,
+                )
             # Another request stored this key first: answer with its decision, unless it lapsed
             # (its record is gone now, and this request is decided anew).
             stored = outcome.stored.get(key or "")
@@ -332,12 +338,13 @@ def new_hold(
 
 
 def _answer(
-    planned: Planned, now: datetime, hold: ReservationRow | None
+    planned: Planned, quantity: int, now: datetime, hold: ReservationRow | None
 ) -> Callable[[tuple[Totals[int], ...]], tuple[Decision]]:
     """How the store names an admitted request: the rules' classification (and its hold)."""
+    plan, near = planned.plan, planned.near_limit_percent
 
     def answer(totals: tuple[Totals[int], ...]) -> tuple[Decision]:
-        decision = classify_admitted(planned.plan, totals[0], now, planned.near_limit_percent)
+        decision = classify_admitted(plan, totals[0], now, near, quantity=quantity)
         if hold is not None:
             decision = decision.but(
                 reservation_id=hold.id,

@@ -205,9 +205,11 @@ def admit_kinds(
     )
     outcome = tx.counters.apply(Admission.plain(state.account_id, steps))
     if isinstance(outcome, Refused):
-        terms = item_terms(catalog, state, kinds[outcome.index])
+        terms = item_terms(catalog, state, kinds[outcome.position])
         raise refused(
-            _refusal(kinds[outcome.index], terms.limit, terms.refusal_status, outcome.totals, now)
+            _refusal(
+                kinds[outcome.position], terms.limit, terms.refusal_status, outcome.totals, now
+            )
         )
 
 

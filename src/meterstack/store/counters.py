@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from meterstack.money import LEDGER_PLACES
 from meterstack.rules.admission import NO_TOTALS, Step, Totals, fits, overage_of, reached
+from meterstack.store.dialect import Dialect
 from meterstack.store.idempotency import SqlIdempotency
 from meterstack.store.ports import Admission, Applied, R, Refused, Stale, Taken
 from meterstack.store.rows import Counter
@@ -29,6 +30,9 @@ from meterstack.store.statements import Statements
 
 #: Reads the account's version in the statement of the first step (a cached plan's check).
 _VERSION = "(SELECT version FROM accounts WHERE id = :account_id)"
+#: What the steps wrote: the totals each row holds now, and (by step) the rows of level and
+#: peak steps as they were before (an increment's are what it holds less what it added).
+_Written = tuple[list[Totals[Any]], dict[int, Totals[Any]]]
 _KEY = "account_id = :account_id AND item = :item AND scope = :scope AND period = :period"
 
 
@@ -41,81 +45,75 @@ class SqlCounters:
 
     def apply(self, admission: Admission[R]) -> Applied[R] | Refused | Stale | Taken:
         """Apply every step or none; then the answers, and their idempotency records (D7)."""
-        outcome: tuple[list[Totals[Any]], list[Totals[Any]]] | Refused | Stale | None = None
+        outcome: _Written | Refused | Stale | None = None
         if not self._sql.dialect.is_sqlite and _together(admission.steps):
             outcome = self._at_once(admission)
         if outcome is None:
             outcome = self._step_by_step(admission)
-        if not isinstance(outcome, tuple):
+        if isinstance(outcome, Refused | Stale):
             return outcome
-        befores, afters = outcome
+        afters, befores = outcome
         totals = tuple(afters)
         answers = tuple(admission.answer(totals)) if admission.answer is not None else ()
-        if any(record is not None for record in admission.records):
+        if admission.records:
             taken = self._record(admission, answers)
             if taken is not None:
-                self._restore(admission.account_id, admission.steps, befores)
+                self._restore(admission.account_id, admission.steps, afters, befores)
                 return taken
         return Applied(totals, answers)
 
-    def _step_by_step(
-        self, admission: Admission[Any]
-    ) -> tuple[list[Totals[Any]], list[Totals[Any]]] | Refused | Stale:
-        account_id, steps = admission.account_id, admission.steps
-        befores: list[Totals[Any]] = []
+    def _step_by_step(self, admission: Admission[Any]) -> _Written | Refused | Stale:
+        account_id, steps, version = admission.account_id, admission.steps, admission.version
         afters: list[Totals[Any]] = []
+        #: The rows a level or peak step wrote, as they were (an increment's follow from it).
+        befores: dict[int, Totals[Any]] = {}
         for index, step in enumerate(steps):
-            check = admission.version is not None and index == 0
+            check = version is not None and index == 0
+            if step.level or step.peak:
+                befores[index] = self.totals_of(account_id, step)
             written = self._write(account_id, step, afters[-1] if afters else None, check)
             if written is None:
-                self._restore(account_id, steps[:index], befores)
-                if admission.version is not None:
-                    version = self._version(account_id)
-                    if version != admission.version:
-                        return Stale(version)
+                self._restore(account_id, steps[:index], afters, befores)
+                if version is not None:
+                    found = self._version(account_id)
+                    if found != version:
+                        return Stale(found)
                 return Refused(index, self.totals_of(account_id, step))
-            before, after, version = written
-            befores.append(before)
+            after, read = written
             afters.append(after)
-            if check and version != admission.version:
-                self._restore(account_id, steps[:1], befores)
-                return Stale(version)
-        return befores, afters
+            if check and read != version:
+                self._restore(account_id, steps[:1], afters, befores)
+                return Stale(read)
+        return afters, befores
 
     def _write(
         self, account_id: str, step: Step[Any], previous: Totals[Any] | None, check: bool
-    ) -> tuple[Totals[Any], Totals[Any], int | None] | None:
-        """One step on its row: (before, after, version read) or None when it refused."""
+    ) -> tuple[Totals[Any], int | None] | None:
+        """One step on its row: (what it holds now, the version read) or None if it refused."""
         params = _params(account_id, step)
-        before: Totals[Any] | None = None
-        if step.level or step.peak:
-            before = self.totals_of(
-                account_id, step
-            )  # to put the row back, if a later step refuses
-            if step.peak:
-                assert previous is not None, "a peak step follows the level it keeps"
-                params["q"] = _stored(previous.used)
-        shape = _Shape.of(step, check, self._sql.dialect.is_sqlite)
+        if step.peak:
+            assert previous is not None, "a peak step follows the level it keeps"
+            params["q"] = _stored(previous.used)
+        sqlite = self._sql.dialect.is_sqlite
+        cursor = self._sql.cursor  # straight to the driver: this is every request's statement
         row = None
         if not step.peak:
-            row = self._sql.one(_update_sql(shape), params)
+            cursor.execute(_statement(step, check, sqlite, update=True), params)
+            row = cursor.fetchone()
         if row is None and (step.peak or _fresh_fits(step)):
             # No row yet (or the bound refused): the upsert creates the row, or refuses again.
             params["first_overage"] = _stored(overage_of(step, _zero(step)))
-            row = self._sql.one(_upsert_sql(shape), params)
+            cursor.execute(_statement(step, check, sqlite, update=False), params)
+            row = cursor.fetchone()
         if row is None:
             return None
-        after = _totals(row, step)
-        if before is None:
-            delta = Totals(step.quantity, step.held, overage_of(step, after.used - step.quantity))
-            before = Totals(
-                after.used - delta.used, after.held - delta.held, after.overage - delta.overage
-            )
-        return before, after, (None if not check or row[3] is None else int(row[3]))
+        if isinstance(step.quantity, Decimal):
+            after: Totals[Any] = Totals(*(_read(value, step) for value in row[:3]))
+        else:
+            after = Totals(row[0], row[1], row[2])
+        return after, (row[3] if check else None)
 
-    def _at_once(
-        self, admission: Admission[Any]
-    ) -> tuple[list[Totals[Any]], list[Totals[Any]]] | None:
+    def _at_once(self, admission: Admission[Any]) -> _Written | None:
         """PostgreSQL: every increment of one item and period in one statement, or nothing
         (None: a row is missing, a bound refused or the version moved; decide step by step)."""
         steps = admission.steps
@@ -136,22 +134,24 @@ class SqlCounters:
         if len(rows) != len(steps):
             return None
         found = {row[0]: row for row in rows}
-        afters = [_totals(found[step.scope][1:], step) for step in steps]
-        befores = [
-            Totals(
-                after.used - step.quantity,
-                after.held,
-                after.overage - overage_of(step, after.used - step.quantity),
-            )
-            for step, after in zip(steps, afters, strict=True)
-        ]
-        return befores, afters
+        return [_totals(found[step.scope][1:], step) for step in steps], {}
 
     def _restore(
-        self, account_id: str, steps: Sequence[Step[Any]], befores: Sequence[Totals[Any]]
+        self,
+        account_id: str,
+        steps: Sequence[Step[Any]],
+        afters: Sequence[Totals[Any]],
+        befores: dict[int, Totals[Any]],
     ) -> None:
         """Put rows written by this admission back as they were (the transaction holds them)."""
-        for step, before in reversed(list(zip(steps, befores, strict=True))):
+        for index in reversed(range(len(afters))):
+            step, after = steps[index], afters[index]
+            before = befores.get(index)
+            if before is None:  # an increment: what it added, taken off again
+                used = after.used - step.quantity
+                before = Totals(
+                    used, after.held - step.held, after.overage - overage_of(step, used)
+                )
             self._sql.execute(
                 f"UPDATE counters SET used = :used, held = :held, overage = :overage WHERE {_KEY}",
                 {
@@ -171,12 +171,15 @@ class SqlCounters:
             for record, answer in zip(admission.records, answers, strict=True)
             if record is not None
         ]
-        stored = self._idempotency.insert_many(admission.account_id, rows, admission.at)
-        taken = frozenset(key for key, _, _ in rows) - stored
-        if not taken:
+        if not rows:
             return None
-        self._idempotency.delete_many(admission.account_id, sorted(stored))
-        return Taken(taken, self._idempotency.get_many(admission.account_id, sorted(taken)))
+        account_id = admission.account_id
+        stored = self._idempotency.insert_many(account_id, rows, admission.at)
+        if len(stored) == len(rows):
+            return None
+        taken = frozenset(key for key, _, _ in rows) - stored
+        self._idempotency.delete_many(account_id, sorted(stored))
+        return Taken(taken, self._idempotency.get_many(account_id, sorted(taken)))
 
     def _version(self, account_id: str) -> int | None:
         row = self._sql.one("SELECT version FROM accounts WHERE id = :id", {"id": account_id})
@@ -264,6 +267,17 @@ def _fresh_fits(step: Step[Any]) -> bool:
 
 
 def _params(account_id: str, step: Step[Any]) -> dict[str, Any]:
+    if not isinstance(step.quantity, Decimal):
+        return {
+            "account_id": account_id,
+            "item": step.item,
+            "scope": step.scope,
+            "period": step.period,
+            "q": step.quantity,
+            "h": step.held,
+            "bound": step.bound,
+            "overage_from": step.overage_from,
+        }
     return {
         "account_id": account_id,
         "item": step.item,
@@ -307,19 +321,31 @@ class _Shape(NamedTuple):
     check: bool
     is_sqlite: bool
 
-    @classmethod
-    def of(cls, step: Step[Any], check: bool, is_sqlite: bool) -> _Shape:
-        kind = "peak" if step.peak else "level" if step.level else "add"
-        grows = step.quantity > 0 if step.level else step.quantity + step.held > 0
-        return cls(
-            kind,
-            kind == "add" and step.overage_from is not None and step.quantity > 0,
-            kind == "add" and step.quantity < 0,
-            step.held < 0,
-            step.bound is not None and grows,
-            check,
-            is_sqlite,
+
+#: Statement texts (as the driver takes them) by (update or upsert, shape), built once.
+_STATEMENTS: dict[tuple[bool, _Shape], str] = {}
+
+
+def _statement(step: Step[Any], check: bool, is_sqlite: bool, *, update: bool) -> str:
+    kind = "peak" if step.peak else "level" if step.level else "add"
+    quantity, held = step.quantity, step.held
+    grows = quantity > 0 if step.level else quantity + held > 0
+    shape = _Shape(
+        kind,
+        kind == "add" and step.overage_from is not None and quantity > 0,
+        kind == "add" and quantity < 0,
+        held < 0,
+        step.bound is not None and grows,
+        check,
+        is_sqlite,
+    )
+    text = _STATEMENTS.get((update, shape))
+    if text is None:
+        built = _update_sql(shape) if update else _upsert_sql(shape)
+        text = _STATEMENTS[update, shape] = Dialect("sqlite" if is_sqlite else "postgresql").sql(
+            built
         )
+    return text
 
 
 def _overage(used: str, is_sqlite: bool) -> str:
@@ -349,7 +375,6 @@ def _returning(shape: _Shape) -> str:
     return "RETURNING used, held, overage" + (f", {_VERSION}" if shape.check else "")
 
 
-@lru_cache(maxsize=128)
 def _update_sql(shape: _Shape) -> str:
     if shape.kind == "level":
         assignment = "used = :q"
@@ -361,7 +386,6 @@ def _update_sql(shape: _Shape) -> str:
     return f"UPDATE counters SET {assignment} WHERE {where} {_returning(shape)}"
 
 
-@lru_cache(maxsize=128)
 def _upsert_sql(shape: _Shape) -> str:
     if shape.kind == "peak":
         greatest = "MAX" if shape.is_sqlite else "GREATEST"

@@ -12,6 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from meterstack.store.dialect import Dialect
 from meterstack.store.rows import PurgedWindow, StoredDecision
 from meterstack.store.statements import Statements
 
@@ -28,12 +29,11 @@ class SqlIdempotency:
         """Store admitted decisions (key, request hash, decision); the keys stored (a key
         already taken is left as it is). Called by ``SqlCounters.apply`` only."""
         sql = self._sql
-        if len(rows) == 1:
+        if len(rows) == 1:  # every keyed consume: straight to the driver
             key, request_hash, decision = rows[0]
-            inserted = sql.one(
-                "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, "
-                "created_at) VALUES (:account_id, :key, :request_hash, :decision, :created_at) "
-                "ON CONFLICT DO NOTHING RETURNING key",
+            cursor = sql.cursor
+            cursor.execute(
+                _INSERT_ONE[sql.dialect.is_sqlite],
                 {
                     "account_id": account_id,
                     "key": key,
@@ -42,6 +42,7 @@ class SqlIdempotency:
                     "created_at": sql.ts(now),
                 },
             )
+            inserted = cursor.fetchone()
             return set() if inserted is None else {str(inserted[0])}
         if sql.dialect.is_sqlite:
             stored: set[str] = set()
@@ -146,6 +147,14 @@ class SqlIdempotency:
             int(cursor.rowcount), None if end is None else (str(end[0]), str(end[1]))
         )
 
+
+_ONE = (
+    "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
+    "VALUES (:account_id, :key, :request_hash, :decision, :created_at) "
+    "ON CONFLICT DO NOTHING RETURNING key"
+)
+#: The insert of one record, as each driver takes it (by ``is_sqlite``).
+_INSERT_ONE = {True: Dialect("sqlite").sql(_ONE), False: Dialect("postgresql").sql(_ONE)}
 
 #: Keys per SQLite statement: the statement's text repeats for every full chunk (its compiled
 #: form is reused), and a chunk stays far below SQLite's limit on bound parameters.

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from meterstack.invoicing.model import Invoice, InvoiceStatus
 from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent
@@ -51,17 +50,19 @@ class Recordable(Protocol):
 R = TypeVar("R", bound=Recordable)
 
 
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
+class KeyRecord(NamedTuple):
     """The idempotency record of one answer (D7): its key and the request's fingerprint."""
 
     key: str
     request_hash: str
 
 
-@dataclass(frozen=True, slots=True)
-class Admission(Generic[R]):
-    """What one call of :meth:`Counters.apply` does: steps, and the answers they lead to."""
+class Admission(NamedTuple, Generic[R]):
+    """What one call of :meth:`Counters.apply` does: steps, and the answers they lead to.
+
+    The values of one call are named tuples: every request makes them, and a tuple is made in
+    a fifth of the time of a frozen dataclass.
+    """
 
     account_id: str
     #: In lock order (the account's scope first); all of them apply, or none.
@@ -82,32 +83,28 @@ class Admission(Generic[R]):
         return Admission(account_id, steps)
 
 
-@dataclass(frozen=True, slots=True)
-class Applied(Generic[R]):
+class Applied(NamedTuple, Generic[R]):
     """Every step applied: the totals each counter reached, and the answers (recorded)."""
 
     totals: tuple[Totals[Any], ...]
     answers: tuple[R, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """The step at ``index`` would pass its bound: nothing applied; ``totals`` are its
+class Refused(NamedTuple):
+    """The step at ``position`` would pass its bound: nothing applied; ``totals`` are its
     counter's as they stand."""
 
-    index: int
+    position: int
     totals: Totals[Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Stale:
+class Stale(NamedTuple):
     """The account's version is not the one the steps were planned on: nothing applied."""
 
     version: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class Taken:
+class Taken(NamedTuple):
     """Another request stored some of the keys first: nothing applied. ``stored`` holds their
     records (a key missing from it was stored and is gone again, e.g. purged)."""
 
