@@ -27,6 +27,8 @@ from meterstack import Engine, ManualClock
 from meterstack.payments.local import LocalProvider
 from meterstack.server import create_app
 from meterstack.server.settings import ServerSettings
+from meterstack.store.ports import Store
+from meterstack.store.sql import SqlStore
 
 POSTGRES_URL = os.environ.get(
     "METERSTACK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -95,6 +97,18 @@ def _vacuum_postgres_catalogs() -> Iterator[None]:
     with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
         for catalog in _CHURNED_CATALOGS:
             connection.execute(f"VACUUM pg_catalog.{catalog}")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A store on an empty database, as the services see it: through its ports.
+
+    The store's contract suite (tests/store) runs once per implementation of the ports: SQLite
+    and PostgreSQL today, through ``store_url``; another backend is one more parameter there.
+    """
+    implementation = SqlStore(store_url)
+    yield implementation
+    implementation.close()
 
 
 EngineFactory = Callable[..., Engine]

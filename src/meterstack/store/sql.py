@@ -32,6 +32,17 @@ from meterstack.store.invoices import SqlInvoices
 from meterstack.store.keys import SqlKeys
 from meterstack.store.migrate import upgrade
 from meterstack.store.payments import SqlPayments
+from meterstack.store.ports import (
+    Accounts,
+    Counters,
+    Idempotency,
+    Invoices,
+    Keys,
+    Payments,
+    Reservations,
+    Resources,
+    Subscriptions,
+)
 from meterstack.store.reservations import SqlReservations
 from meterstack.store.resources import SqlResources
 from meterstack.store.statements import Statements, conflict, unavailable
@@ -47,15 +58,15 @@ class SqlTransaction:
     they share, for the store's own maintenance and its tests."""
 
     sql: Statements
-    counters: SqlCounters
-    idempotency: SqlIdempotency
-    reservations: SqlReservations
-    accounts: SqlAccounts
-    subscriptions: SqlSubscriptions
-    resources: SqlResources
-    keys: SqlKeys
-    invoices: SqlInvoices
-    payments: SqlPayments
+    counters: Counters
+    idempotency: Idempotency
+    reservations: Reservations
+    accounts: Accounts
+    subscriptions: Subscriptions
+    resources: Resources
+    keys: Keys
+    invoices: Invoices
+    payments: Payments
 
     @classmethod
     def on(cls, dialect: Dialect) -> SqlTransaction:

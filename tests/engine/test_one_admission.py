@@ -1,0 +1,322 @@
+"""One admission: every path that counts goes through ``Counters.apply``, once per attempt, and
+the batch decides exactly as the same events one by one.
+
+The engine runs on a store whose counters port is wrapped (``Engine.on`` takes any
+implementation of the ports): the wrapper records each call and its outcome. Replaying the
+recorded steps through the rules' ``advance`` must give the counters the database holds, so no
+other write touched a counter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from meterstack import Decision, Engine, ManualClock, UsageEvent
+from meterstack.catalog import load_catalog
+from meterstack.errors import MeterstackError
+from meterstack.rules.admission import NO_TOTALS, Totals, advance
+from meterstack.store.ports import Admission, Applied, Counters, R, Refused, Stale, Taken
+from meterstack.store.rows import Counter
+from meterstack.store.sql import SqlStore, SqlTransaction
+
+EngineFactory = Callable[..., Engine]
+Call = tuple[Admission[Any], Applied[Any] | Refused | Stale | Taken]
+
+
+class _Recorded:
+    """A counters port that records every call of ``apply``, around the real one."""
+
+    def __init__(self, inner: Counters, calls: list[Call], lock: threading.Lock) -> None:
+        self._inner, self._calls, self._lock = inner, calls, lock
+
+    def apply(self, admission: Admission[R]) -> Applied[R] | Refused | Stale | Taken:
+        outcome = self._inner.apply(admission)
+        with self._lock:
+            self._calls.append((admission, outcome))
+        return outcome
+
+    def totals(self, account_id: str, item: str, scope: str, period: str) -> Totals[int]:
+        return self._inner.totals(account_id, item, scope, period)
+
+    def of_account(self, account_id: str, periods: Sequence[str]) -> list[Counter]:
+        return self._inner.of_account(account_id, periods)
+
+    def of_accounts(
+        self, account_ids: Sequence[str], periods: Sequence[str]
+    ) -> dict[tuple[str, str, str], Totals[int]]:
+        return self._inner.of_accounts(account_ids, periods)
+
+
+class _RecordingStore:
+    """The SQL store, each transaction's counters port wrapped; applies per transaction."""
+
+    def __init__(self, url: str) -> None:
+        self.inner = SqlStore(url)
+        self.calls: list[Call] = []
+        #: The number of apply calls of each transaction, in order.
+        self.per_transaction: list[int] = []
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> str:
+        return self.inner.backend
+
+    def close(self) -> None:
+        self.inner.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTransaction]:
+        mine: list[Call] = []
+        with self.inner.transaction() as tx:
+            yield dataclasses.replace(tx, counters=_Recorded(tx.counters, mine, self._lock))
+        with self._lock:
+            self.calls += mine
+            self.per_transaction.append(len(mine))
+
+    def applies(self, action: Callable[[], Any]) -> list[int]:
+        """The apply calls of each transaction ``action`` opened (those that applied any)."""
+        before = len(self.per_transaction)
+        action()
+        return [count for count in self.per_transaction[before:] if count]
+
+
+@pytest.fixture
+def recording(store_url: str, clock: ManualClock) -> Iterator[tuple[Engine, _RecordingStore]]:
+    store = _RecordingStore(store_url)
+    engine = Engine.on(store, catalog=load_catalog("aerostack"), clock=clock)
+    yield engine, store
+    engine.close()
+
+
+def _replayed(calls: list[Call]) -> dict[tuple[str, str, str, str], Totals[Any]]:
+    """The counters the recorded calls lead to, by the rules alone."""
+    model: dict[tuple[str, str, str, str], Totals[Any]] = {}
+    for admission, outcome in calls:
+        if not isinstance(outcome, Applied):
+            continue
+        keys = [(admission.account_id, s.item, s.scope, s.period) for s in admission.steps]
+        reached = advance(admission.steps, [model.get(key, NO_TOTALS) for key in keys])
+        assert reached == outcome.totals
+        model.update(zip(keys, outcome.totals, strict=True))
+    return model
+
+
+def test_d6_c6_every_path_that_counts_makes_one_apply_per_attempt_and_nothing_else_writes(
+    recording: tuple[Engine, _RecordingStore], clock: ManualClock
+) -> None:
+    engine, store = recording
+    account = engine.create_account(plan="starter").id
+    project = engine.create_project(account).id
+    engine.set_limit(account, "api_requests", 20, grace=0)
+    hold: list[str] = []
+    lease: list[str] = []
+
+    def reserve() -> None:
+        reservation = engine.reserve(account, "ai_tokens", 40, project_id=project)
+        assert reservation.id is not None
+        hold.append(reservation.id)
+
+    def acquire() -> None:
+        acquired = engine.acquire_lease(account, "realtime_connections")
+        assert acquired.id is not None
+        lease.append(acquired.id)
+
+    def consume(quantity: int, **options: Any) -> Callable[[], Decision]:
+        return lambda: engine.consume(account, "api_requests", quantity, **options)
+
+    paths: list[tuple[str, Callable[[], Any]]] = [
+        ("consume, planned", consume(3)),
+        ("consume, on the cached plan", consume(2, idempotency_key="a")),
+        ("consume, replayed", consume(2, idempotency_key="a")),
+        ("consume, a project", consume(1, project_id=project)),
+        ("consume, refused", consume(50)),
+        (
+            "consume_many",
+            lambda: engine.consume_many(
+                [UsageEvent(account, "api_requests", 1, project, f"m{n}") for n in range(6)]
+            ),
+        ),
+        ("reserve", reserve),
+        ("commit", lambda: engine.commit(hold[0], 30)),
+        ("reserve again", reserve),
+        ("release", lambda: engine.release(hold[1])),
+        ("set_gauge", lambda: engine.set_gauge(account, "storage", 5_000)),
+        ("adjust_gauge", lambda: engine.adjust_gauge(account, "storage", -1_000)),
+        ("acquire_lease", acquire),
+        ("release_lease", lambda: engine.release_lease(lease[0])),
+        ("create_resource", lambda: engine.create_resource(account, "projects")),
+        ("create_end_user", lambda: engine.create_end_user(account)),
+        ("delete_resource", lambda: engine.delete_resource(project)),
+    ]
+    for name, path in paths:
+        assert store.applies(path) == [1], name
+
+    # Group commit: whatever the groups, one apply per transaction that decided.
+    def grouped(n: int) -> Decision:
+        return engine.consume(account, "ai_tokens", 1, idempotency_key=f"g{n}")
+
+    def concurrently() -> None:
+        with ThreadPoolExecutor(8) as pool:
+            assert all(decision.allowed for decision in pool.map(grouped, range(64)))
+
+    assert set(store.applies(concurrently)) == {1}
+
+    clock.advance(timedelta(seconds=301))  # the lease and the hold lapse (C6)
+    assert store.applies(lambda: engine.usage(account)) == []  # nothing was open any more
+
+    model = _replayed(store.calls)
+    with store.inner.transaction() as tx:
+        stored = {
+            (account, c.item, c.scope, c.period): c.totals
+            for c in tx.counters.of_account(account, ("2026-01", ""))
+        }
+    assert stored == {key: totals for key, totals in model.items() if key[0] == account}
+    usage = engine.usage(account)
+    assert (usage["api_requests"].used, usage["ai_tokens"].used) == (12, 94)
+    assert (usage["storage"].used, usage["realtime_connections"].used) == (4_000, 0)
+    assert usage["projects"].used == 1
+
+
+# ------------------------------------------------------------------ the batch is one by one
+
+_EVENT = st.tuples(
+    st.sampled_from(["logic_engine_calls", "api_calls"]),
+    st.sampled_from([None, 0, 1]),
+    st.integers(1, 12),
+    st.sampled_from([None, None, "k1", "k2", "k3"]),
+    st.sampled_from([False, False, False, True]),  # through the API key with its own quota
+)
+_STEP = st.one_of(
+    st.lists(_EVENT, min_size=1, max_size=12).map(lambda events: ("batch", events)),
+    st.tuples(st.just("limit"), st.sampled_from([None, None, 0, 1]), st.integers(0, 60)),
+    st.tuples(st.just("overage"), st.booleans()),
+    st.tuples(st.just("advance"), st.integers(0, 20)),
+)
+
+
+class _World:
+    """An account with two projects and an API key, deciding batches one way or the other."""
+
+    def __init__(self, engine: Engine, together: bool) -> None:
+        self.engine, self.together = engine, together
+        self.account = engine.create_account(plan="starter").id
+        self.projects = [engine.create_project(self.account).id for _ in range(2)]
+        self.key = engine.create_api_key(
+            self.account, project_id=self.projects[0], quotas={"api_calls": 25}
+        ).id
+
+    def event(self, spec: tuple[Any, ...]) -> UsageEvent:
+        meter, project, quantity, key, with_key = spec
+        return UsageEvent(
+            self.account,
+            meter,
+            quantity,
+            None if project is None else self.projects[project],
+            key,
+            self.key if with_key else None,
+        )
+
+    def run(self, step: tuple[Any, ...]) -> Any:
+        engine = self.engine
+        if step[0] == "batch":
+            events = [self.event(spec) for spec in step[1]]
+            if self.together:
+                return [self.answer(result) for result in engine.consume_many(events)]
+            return [self.answer(self.alone(event)) for event in events]
+        try:
+            if step[0] == "limit":
+                project = None if step[1] is None else self.projects[step[1]]
+                engine.set_limit(self.account, "logic_engine_calls", step[2], project_id=project)
+            elif step[0] == "overage":
+                engine.set_overage(self.account, step[1], meter="logic_engine_calls")
+        except MeterstackError as error:
+            return self.answer(error)
+        return None
+
+    def alone(self, event: UsageEvent) -> Decision | MeterstackError:
+        try:
+            return self.engine.consume(
+                event.account_id,
+                event.meter,
+                event.quantity,
+                project_id=event.project_id,
+                idempotency_key=event.idempotency_key,
+                api_key_id=event.api_key_id,
+            )
+        except MeterstackError as error:
+            return error
+
+    def answer(self, result: Decision | MeterstackError) -> str:
+        value: Any = result.to_dict()
+        if isinstance(result, MeterstackError):
+            value = (type(result).__name__, value)
+        text = repr(value).replace(self.account, "ACCOUNT").replace(self.key, "KEY")
+        for index, project in enumerate(self.projects):
+            text = text.replace(project, f"PROJECT{index}")
+        return text
+
+    def counted(self) -> list[tuple[int, int]]:
+        usage = self.engine.usage
+        return [
+            (usage(self.account, project_id=project)[meter].used, usage(self.account)[meter].used)
+            for meter in ("logic_engine_calls", "api_calls")
+            for project in (None, *self.projects)
+        ] + [(usage(self.account)["logic_engine_calls"].overage_units, 0)]
+
+
+def test_d2_d7_any_sequence_of_batches_decides_and_counts_as_the_events_one_by_one(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    """Random batches (two meters, projects with and without a cap of their own, an API key's
+    quota, idempotency keys repeated and reused, limits, overage switched, days passing) on
+    two engines of one database: one decides each batch with consume_many, the other sends
+    the same events one by one through consume. Every answer and every counter is the same."""
+    together, alone = open_engine("agentstack"), open_engine("agentstack")
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(steps=st.lists(_STEP, min_size=1, max_size=8))
+    @example(  # a refusal inside a batch, replays and a reused key, a project's cap, overage
+        steps=[
+            ("limit", None, 20),
+            ("limit", 1, 6),
+            (
+                "batch",
+                [
+                    ("logic_engine_calls", 0, 8, "k1", False),
+                    ("logic_engine_calls", 1, 5, None, False),
+                    ("logic_engine_calls", 1, 3, None, False),
+                    ("logic_engine_calls", None, 9, None, False),
+                    ("logic_engine_calls", 0, 8, "k1", False),
+                    ("logic_engine_calls", 0, 2, "k1", False),
+                    ("api_calls", 0, 20, "k2", True),
+                    ("api_calls", 0, 8, None, True),
+                    ("api_calls", None, 3, "k1", False),
+                ],
+            ),
+            ("overage", True),
+            ("batch", [("logic_engine_calls", None, 12, "k3", False)] * 2),
+            ("advance", 20),
+            ("advance", 20),
+            ("batch", [("logic_engine_calls", 0, 8, "k1", False)]),
+        ]
+    )
+    def same(steps: list[tuple[Any, ...]]) -> None:
+        first, second = _World(together, together=True), _World(alone, together=False)
+        for step in steps:
+            if step[0] == "advance":
+                clock.advance(timedelta(days=step[1]))
+                continue
+            assert first.run(step) == second.run(step), step
+        assert first.counted() == second.counted()
+
+    same()
