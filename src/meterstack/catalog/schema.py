@@ -148,13 +148,6 @@ class Scope(StrEnum):
     API_KEY = "api_key"
 
 
-class RefusalCode(StrEnum):
-    LIMIT_EXCEEDED = "limit_exceeded"
-    HARD_LIMIT_EXCEEDED = "hard_limit_exceeded"
-    UPGRADE_REQUIRED = "upgrade_required"
-    NOT_ALLOWED_FOR_TIER = "not_allowed_for_tier"
-
-
 class Item(Model):
     """Common fields of everything a plan can limit."""
 

@@ -21,7 +21,15 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from meterstack.money import LEDGER_PLACES
-from meterstack.rules.admission import NO_TOTALS, Step, Totals, fits, overage_of, reached
+from meterstack.rules.admission import (
+    ACCOUNT_SCOPE,
+    NO_TOTALS,
+    Step,
+    Totals,
+    fits,
+    overage_of,
+    reached,
+)
 from meterstack.store.dialect import Dialect
 from meterstack.store.idempotency import SqlIdempotency
 from meterstack.store.ports import Admission, Applied, R, Refused, Stale, Taken
@@ -218,8 +226,8 @@ class SqlCounters:
         keys, more = self._sql.one_of("period", sorted(set(periods)), "p")
         rows = self._sql.all(
             "SELECT account_id, item, period, used, held, overage FROM counters "
-            f"WHERE scope = 'account' AND {accounts} AND {keys}",
-            params | more,
+            f"WHERE scope = :scope AND {accounts} AND {keys}",
+            params | more | {"scope": ACCOUNT_SCOPE},
         )
         return {
             (row[0], row[1], row[2]): Totals(int(row[3]), int(row[4]), int(row[5])) for row in rows

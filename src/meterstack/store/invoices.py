@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
-from meterstack.rules.terms import LimitOverride
+from meterstack.rules.terms import ACCOUNT_WIDE, LimitOverride
 from meterstack.store.rows import AccountToClose, BillingTerms
 from meterstack.store.statements import Statements
 
@@ -74,8 +74,8 @@ class SqlInvoices:
         overrides: dict[str, dict[str, LimitOverride]] = {}
         for row in self._sql.all(
             "SELECT account_id, item, unlimited, limit_value, grace_percent FROM limit_overrides "
-            f"WHERE {within} AND project_id = ''",
-            params,
+            f"WHERE {within} AND project_id = :account_wide",
+            {**params, "account_wide": ACCOUNT_WIDE},
         ):
             overrides.setdefault(row[0], {})[row[1]] = LimitOverride(
                 limit=None if row[2] else int(row[3]),
@@ -84,8 +84,8 @@ class SqlInvoices:
         switches: dict[str, dict[str, bool]] = {}
         for row in self._sql.all(
             "SELECT account_id, item, enabled FROM overage_switches "
-            f"WHERE {within} AND project_id = ''",
-            params,
+            f"WHERE {within} AND project_id = :account_wide",
+            {**params, "account_wide": ACCOUNT_WIDE},
         ):
             switches.setdefault(row[0], {})[row[1]] = bool(row[2])
         prices: dict[str, list[tuple[str, str]]] = {}
