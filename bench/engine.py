@@ -6,8 +6,10 @@ For each backend (SQLite file in WAL mode; PostgreSQL when reachable) it measure
 - ``consume`` touching two scopes (account and project) with an idempotency key;
 - the same consume from 8 threads at once, which group commit lets share transactions;
 - ``consume_many`` of 100 events per call, per event.
-It prints rates, p50/p99/p99.9 latencies and the ratios the project targets (consume >= 0.5x raw;
-consume_many >= 5x single consume per event). Absolute numbers depend on the machine; the ratios
+It prints rates, p50/p99/p99.9 latencies and the ratios the project targets: on SQLite, consume
+>= 0.5x the bare SQL of the same work and 8 threads >= 1x one thread; on PostgreSQL, consume
+>= 0.5x the raw UPDATE and 8 threads >= 2x one thread; consume_many >= 5x a single consume per
+event on both. Absolute numbers depend on the machine; the ratios
 are what to compare. The measures run interleaved, in short rounds, so that a drift of the
 machine or the database (a checkpoint, a noisy neighbour) weighs on every measure alike.
 
@@ -21,10 +23,10 @@ import argparse
 import socket
 import statistics
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,14 +237,8 @@ def bench_backend(label: str, url: str, seconds: float, rounds: int) -> tuple[fl
             single_consume(i)
             concurrent.latencies.append(time.perf_counter() - began)
 
-        with ThreadPoolExecutor(THREADS) as pool:
-
-            def burst(i: int) -> int:
-                start = i * BURST + 10**9  # keys apart from the single consumes'
-                list(pool.map(timed_consume, range(start, start + BURST)))
-                return BURST
-
-            concurrent.operation = burst
+        with Callers(timed_consume, THREADS) as callers:
+            concurrent.operation = callers.burst
             with raw_update(engine) as raw_timed, raw_same_work(engine) as same_timed:
                 raw, same_work, single, grouped, many = interleaved(
                     seconds,
@@ -258,12 +254,68 @@ def bench_backend(label: str, url: str, seconds: float, rounds: int) -> tuple[fl
         print(measure.line())
     single_ratio = single.rate / raw.rate
     many_ratio = many.rate / single.rate
-    print(f"  consume / raw UPDATE:               {single_ratio:5.2f}x   (target >= 0.5x)")
+    sqlite = label.startswith("SQLite")
+    print(
+        f"  consume / raw UPDATE:                  {single_ratio:5.2f}x"
+        + ("" if sqlite else "   (target >= 0.5x)")
+    )
     print(f"  raw SQL of the same work / raw UPDATE: {same_work.rate / raw.rate:5.2f}x")
-    print(f"  consume / raw SQL of the same work: {single.rate / same_work.rate:5.2f}x")
-    print(f"  consume, {THREADS} threads / raw UPDATE:   {grouped.rate / raw.rate:5.2f}x")
-    print(f"  consume_many per event / consume:   {many_ratio:5.2f}x   (target >= 5x)")
+    print(
+        f"  consume / raw SQL of the same work:    {single.rate / same_work.rate:5.2f}x"
+        + ("   (target >= 0.5x)" if sqlite else "")
+    )
+    print(
+        f"  consume, {THREADS} threads / 1 thread:     {grouped.rate / single.rate:5.2f}x"
+        f"   (target >= {1.0 if sqlite else 2.0:.1f}x)"
+    )
+    print(f"  consume_many per event / consume:      {many_ratio:5.2f}x   (target >= 5x)")
     return single_ratio, many_ratio
+
+
+class Callers:
+    """``THREADS`` threads calling ``consume`` at once, as a server's worker threads do: each
+    burst, every thread makes its share of the calls one after the other, and the burst ends
+    when all are answered. (A thread pool's future per call would add its own cost.)"""
+
+    def __init__(self, call: Callable[[int], None], threads: int) -> None:
+        self._call = call
+        self._threads = threads
+        self._start = threading.Barrier(threads + 1)
+        self._end = threading.Barrier(threads + 1)
+        self._first = 0
+        self._stopping = False
+        self._workers = [
+            threading.Thread(target=self._work, args=(index,), daemon=True)
+            for index in range(threads)
+        ]
+
+    def __enter__(self) -> Callers:
+        for worker in self._workers:
+            worker.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stopping = True
+        self._start.wait()
+        for worker in self._workers:
+            worker.join()
+
+    def _work(self, index: int) -> None:
+        share = BURST // self._threads
+        while True:
+            self._start.wait()
+            if self._stopping:
+                return
+            first = self._first + index * share
+            for number in range(first, first + share):
+                self._call(number)
+            self._end.wait()
+
+    def burst(self, index: int) -> int:
+        self._first = index * BURST + 10**9  # keys apart from the single consumes'
+        self._start.wait()
+        self._end.wait()
+        return BURST
 
 
 def postgres_reachable() -> bool:

@@ -180,9 +180,9 @@ class AdmissionPlan:
         units = self.quantity if quantity is None else quantity
         item, period = self.item, self.period_key
         if self.hold:
-            return tuple(Step(item, s.scope, period, 0, units, s.bound) for s in self.scopes)
+            return tuple([Step(item, s.scope, period, 0, units, s.bound) for s in self.scopes])
         return tuple(
-            Step(item, s.scope, period, units, 0, s.bound, s.overage_from) for s in self.scopes
+            [Step(item, s.scope, period, units, 0, s.bound, s.overage_from) for s in self.scopes]
         )
 
     def but(self, quantity: int) -> AdmissionPlan:

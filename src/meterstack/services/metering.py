@@ -139,7 +139,9 @@ class Metering:
     ) -> Decision:
         """Decide and record one event inside an open transaction: plan, apply, classify."""
         key = validate_idempotency_key(event.idempotency_key)
-        fingerprint = request_hash(event, "consume" if hold is None else "hold")
+        fingerprint = (
+            "" if key is None else request_hash(event, "consume" if hold is None else "hold")
+        )
         planned = self.plans.get(event, now) if hold is None else None
         cached = planned is not None
         if planned is None:

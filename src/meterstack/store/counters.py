@@ -174,11 +174,16 @@ class SqlCounters:
         """Store the answers under their keys; the keys another request stored first, if any
         (then none of this admission's records stays)."""
         assert admission.at is not None, "records need the time they are made"
-        rows = [
-            (record.key, record.request_hash, answer.encode())
-            for record, answer in zip(admission.records, answers, strict=True)
-            if record is not None
-        ]
+        records = admission.records
+        if len(records) == 1:  # one request's record: most calls
+            record = records[0]
+            rows = [] if record is None else [(*record, answers[0].encode())]
+        else:
+            rows = [
+                (record.key, record.request_hash, answer.encode())
+                for record, answer in zip(records, answers, strict=True)
+                if record is not None
+            ]
         if not rows:
             return None
         account_id = admission.account_id
@@ -330,29 +335,31 @@ class _Shape(NamedTuple):
     is_sqlite: bool
 
 
-#: Statement texts (as the driver takes them) by (update or upsert, shape), built once.
-_STATEMENTS: dict[tuple[bool, _Shape], str] = {}
+#: Statement texts (as the driver takes them) by what the step asks, built once.
+_STATEMENTS: dict[tuple[bool, bool, bool, bool, bool, bool, bool, bool, bool], str] = {}
 
 
 def _statement(step: Step[Any], check: bool, is_sqlite: bool, *, update: bool) -> str:
-    kind = "peak" if step.peak else "level" if step.level else "add"
-    quantity, held = step.quantity, step.held
-    grows = quantity > 0 if step.level else quantity + held > 0
-    shape = _Shape(
-        kind,
-        kind == "add" and step.overage_from is not None and quantity > 0,
-        kind == "add" and quantity < 0,
+    quantity, held, peak, level = step.quantity, step.held, step.peak, step.level
+    add = not (peak or level)
+    key = (
+        update,
+        peak,
+        level,
+        add and step.overage_from is not None and quantity > 0,
+        add and quantity < 0,
         held < 0,
-        step.bound is not None and grows,
+        step.bound is not None and (quantity > 0 if level else quantity + held > 0),
         check,
         is_sqlite,
     )
-    text = _STATEMENTS.get((update, shape))
+    text = _STATEMENTS.get(key)
     if text is None:
+        kind = "peak" if peak else "level" if level else "add"
+        shape = _Shape(kind, *key[3:])
         built = _update_sql(shape) if update else _upsert_sql(shape)
-        text = _STATEMENTS[update, shape] = Dialect("sqlite" if is_sqlite else "postgresql").sql(
-            built
-        )
+        dialect = Dialect("sqlite" if is_sqlite else "postgresql")
+        text = _STATEMENTS[key] = dialect.sql(built)
     return text
 
 

@@ -155,10 +155,12 @@ class Dialect:
 
     def ts(self, instant: datetime) -> Any:
         """A timestamp as the driver stores it (UTC)."""
-        instant = instant.astimezone(UTC)
+        if instant.tzinfo is not UTC:
+            instant = instant.astimezone(UTC)
         if self.is_sqlite:
-            # The SQLITE_TIME_FORMAT text, written by isoformat (several times faster).
-            return instant.replace(tzinfo=None).isoformat(" ", "microseconds")
+            # The SQLITE_TIME_FORMAT text, written by isoformat (several times faster), without
+            # the "+00:00" of a UTC instant.
+            return instant.isoformat(" ", "microseconds")[:26]
         return instant
 
     def from_ts(self, value: Any) -> datetime:
