@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from meterstack.money import LEDGER_PLACES
 from meterstack.rules.admission import (
@@ -30,18 +29,15 @@ from meterstack.rules.admission import (
     overage_of,
     reached,
 )
-from meterstack.store.dialect import Dialect
+from meterstack.store.counter_sql import KEY, statement, together_sql
 from meterstack.store.idempotency import SqlIdempotency
 from meterstack.store.ports import Admission, Applied, R, Refused, Stale, Taken
 from meterstack.store.rows import Counter
 from meterstack.store.statements import Statements
 
-#: Reads the account's version in the statement of the first step (a cached plan's check).
-_VERSION = "(SELECT version FROM accounts WHERE id = :account_id)"
 #: What the steps wrote: the totals each row holds now, and (by step) the rows of level and
 #: peak steps as they were before (an increment's are what it holds less what it added).
 _Written = tuple[list[Totals[Any]], dict[int, Totals[Any]]]
-_KEY = "account_id = :account_id AND item = :item AND scope = :scope AND period = :period"
 
 
 class SqlCounters:
@@ -106,12 +102,12 @@ class SqlCounters:
         cursor = self._sql.cursor  # straight to the driver: this is every request's statement
         row = None
         if not step.peak:
-            cursor.execute(_statement(step, check, sqlite, update=True), params)
+            cursor.execute(statement(step, check, sqlite, update=True), params)
             row = cursor.fetchone()
         if row is None and (step.peak or _fresh_fits(step)):
             # No row yet (or the bound refused): the upsert creates the row, or refuses again.
             params["first_overage"] = _stored(overage_of(step, _zero(step)))
-            cursor.execute(_statement(step, check, sqlite, update=False), params)
+            cursor.execute(statement(step, check, sqlite, update=False), params)
             row = cursor.fetchone()
         if row is None:
             return None
@@ -138,7 +134,7 @@ class SqlCounters:
             params[f"b{index}"] = None if step.bound is None else _stored(step.bound)
             params[f"o{index}"] = None if step.overage_from is None else _stored(step.overage_from)
         shape = tuple((step.bound is not None, step.overage_from is not None) for step in steps)
-        rows = self._sql.all(_together_sql(shape, admission.version is not None), params)
+        rows = self._sql.all(together_sql(shape, admission.version is not None), params)
         if len(rows) != len(steps):
             return None
         found = {row[0]: row for row in rows}
@@ -161,7 +157,7 @@ class SqlCounters:
                     used, after.held - step.held, after.overage - overage_of(step, used)
                 )
             self._sql.execute(
-                f"UPDATE counters SET used = :used, held = :held, overage = :overage WHERE {_KEY}",
+                f"UPDATE counters SET used = :used, held = :held, overage = :overage WHERE {KEY}",
                 {
                     **_params(account_id, step),
                     "used": _stored(before.used),
@@ -202,7 +198,7 @@ class SqlCounters:
 
     def totals_of(self, account_id: str, step: Step[Any]) -> Totals[Any]:
         row = self._sql.one(
-            f"SELECT used, held, overage FROM counters WHERE {_KEY}", _params(account_id, step)
+            f"SELECT used, held, overage FROM counters WHERE {KEY}", _params(account_id, step)
         )
         if row is None:
             return _zero_totals(step)
@@ -317,147 +313,4 @@ def _together(steps: Sequence[Step[Any]]) -> bool:
         and step.held == 0
         and step.quantity > 0
         for step in steps
-    )
-
-
-# --------------------------------------------------------------------------- SQL
-
-
-class _Shape(NamedTuple):
-    """What a step's statement must say (one statement text per shape, built once)."""
-
-    kind: str
-    overage: bool
-    floor_used: bool
-    floor_held: bool
-    bounded: bool
-    check: bool
-    is_sqlite: bool
-
-
-#: Statement texts (as the driver takes them) by what the step asks, built once.
-_STATEMENTS: dict[tuple[bool, bool, bool, bool, bool, bool, bool, bool, bool], str] = {}
-
-
-def _statement(step: Step[Any], check: bool, is_sqlite: bool, *, update: bool) -> str:
-    quantity, held, peak, level = step.quantity, step.held, step.peak, step.level
-    add = not (peak or level)
-    key = (
-        update,
-        peak,
-        level,
-        add and step.overage_from is not None and quantity > 0,
-        add and quantity < 0,
-        held < 0,
-        step.bound is not None and (quantity > 0 if level else quantity + held > 0),
-        check,
-        is_sqlite,
-    )
-    text = _STATEMENTS.get(key)
-    if text is None:
-        kind = "peak" if peak else "level" if level else "add"
-        shape = _Shape(kind, *key[3:])
-        built = _update_sql(shape) if update else _upsert_sql(shape)
-        dialect = Dialect("sqlite" if is_sqlite else "postgresql")
-        text = _STATEMENTS[key] = dialect.sql(built)
-    return text
-
-
-def _overage(used: str, is_sqlite: bool) -> str:
-    greatest, least = ("MAX", "MIN") if is_sqlite else ("GREATEST", "LEAST")
-    return f"{greatest}(0, {least}(:q, {used} + :q - :overage_from))"
-
-
-def _condition(shape: _Shape, row: str) -> str:
-    """The bound test of ``rules.admission.fits`` on the row's columns (``row`` = prefix)."""
-    used, held = f"{row}used", f"{row}held"
-    parts: list[str] = []
-    if shape.kind == "level":
-        parts.append(":q >= 0")
-        if shape.bounded:
-            parts.append(f"(:q <= {used} OR :q + {held} <= :bound)")
-        return " AND ".join(parts)
-    if shape.floor_used:
-        parts.append(f"{used} + :q >= 0")
-    if shape.floor_held:
-        parts.append(f"{held} + :h >= 0")
-    if shape.bounded:
-        parts.append(f"{used} + {held} + :q + :h <= :bound")
-    return " AND ".join(parts)
-
-
-def _returning(shape: _Shape) -> str:
-    return "RETURNING used, held, overage" + (f", {_VERSION}" if shape.check else "")
-
-
-def _update_sql(shape: _Shape) -> str:
-    if shape.kind == "level":
-        assignment = "used = :q"
-    else:
-        added = _overage("used", shape.is_sqlite) if shape.overage else "0"
-        assignment = f"used = used + :q, held = held + :h, overage = overage + {added}"
-    condition = _condition(shape, "")
-    where = f"{_KEY} AND {condition}" if condition else _KEY
-    return f"UPDATE counters SET {assignment} WHERE {where} {_returning(shape)}"
-
-
-def _upsert_sql(shape: _Shape) -> str:
-    if shape.kind == "peak":
-        greatest = "MAX" if shape.is_sqlite else "GREATEST"
-        assignment = f"used = {greatest}(counters.used, excluded.used)"
-        condition = ""
-        values = ":q, 0, 0"
-    elif shape.kind == "level":
-        assignment = "used = excluded.used"
-        condition = _condition(shape, "counters.")
-        values = ":q, 0, 0"
-    else:
-        added = _overage("counters.used", shape.is_sqlite) if shape.overage else "0"
-        assignment = (
-            "used = counters.used + excluded.used, held = counters.held + excluded.held, "
-            f"overage = counters.overage + {added}"
-        )
-        condition = _condition(shape, "counters.")
-        values = ":q, :h, :first_overage"
-    return (
-        "INSERT INTO counters (account_id, item, scope, period, used, held, overage) VALUES "
-        f"(:account_id, :item, :scope, :period, {values}) ON CONFLICT (account_id, item, scope, "
-        f"period) DO UPDATE SET {assignment}{' WHERE ' + condition if condition else ''} "
-        f"{_returning(shape)}"
-    )
-
-
-@lru_cache(maxsize=64)
-def _together_sql(shape: tuple[tuple[bool, bool], ...], check: bool) -> str:
-    """PostgreSQL: lock the scopes' rows in the given order, then add to every one of them if
-    every one fits (``fit``), in one statement.
-
-    ``shape`` says, per step, whether it has a bound and where overage starts. ORDER BY … FOR
-    UPDATE takes the row locks in the caller's order, the lock order every path keeps (account,
-    project, API key); the rows it returns are their latest versions, which ``fit`` tests.
-    """
-    indexes = range(len(shape))
-    scopes = ", ".join(f":s{index}" for index in indexes)
-    order = " ".join(f"WHEN :s{index} THEN {index}" for index in indexes)
-    tests = " ".join(
-        f"WHEN :s{index} THEN " + (f"used + held + :q{index} <= :b{index}" if bounded else "TRUE")
-        for index, (bounded, _) in enumerate(shape)
-    )
-    added = " ".join(f"WHEN :s{index} THEN :q{index}" for index in indexes)
-    overages = " ".join(
-        f"WHEN :s{index} THEN GREATEST(0, LEAST(:q{index}, c.used + :q{index} - :o{index}))"
-        for index, (_, overage) in enumerate(shape)
-        if overage
-    )
-    overage = f"CASE c.scope {overages} ELSE 0 END" if overages else "0"
-    version = f" AND {_VERSION} = :version" if check else ""
-    return (
-        "WITH locked AS (SELECT scope, used, held FROM counters WHERE account_id = :account_id "
-        f"AND item = :item AND period = :period AND scope IN ({scopes}) "
-        f"ORDER BY CASE scope {order} END FOR UPDATE), "
-        f"fit AS (SELECT count(*) AS n FROM locked WHERE CASE scope {tests} END) "
-        f"UPDATE counters AS c SET used = c.used + CASE c.scope {added} END, "
-        f"overage = c.overage + {overage} FROM locked, fit WHERE fit.n = {len(shape)} "
-        "AND c.account_id = :account_id AND c.item = :item AND c.period = :period "
-        f"AND c.scope = locked.scope{version} RETURNING c.scope, c.used, c.held, c.overage"
     )
