@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from meterstack.errors import (
     IdempotencyKeyReusedError,
@@ -52,9 +53,12 @@ PURGE_WINDOW = 10_000
 _ATTEMPTS = 4
 
 
-@dataclass(frozen=True)
-class UsageEvent:
-    """One unit of metered work to record: ``quantity`` of ``meter`` for an account."""
+class UsageEvent(NamedTuple):
+    """One unit of metered work to record: ``quantity`` of ``meter`` for an account.
+
+    A named tuple: every request makes one, and it is made in a fraction of the time of a
+    frozen dataclass.
+    """
 
     account_id: str
     meter: str
