@@ -130,8 +130,9 @@ def fits(step: Step[U], before: Totals[U], after: Totals[U]) -> bool:
 def advance(
     steps: Sequence[Step[Any]], before: Sequence[Totals[Any]]
 ) -> tuple[Totals[Any], ...] | int:
-    """The totals every counter reaches when ``steps`` apply to ``before``, in order, or the
-    index of the first step that does not fit (then none of them applies)."""
+    """The totals every counter reaches when ``steps`` (each on a counter of its own, whose
+    totals are ``before``) apply in order, or the index of the first step that does not fit
+    (then none of them applies)."""
     totals: list[Totals[Any]] = []
     for index, (step, current) in enumerate(zip(steps, before, strict=True)):
         after = reached(step, current, totals[-1] if totals else None)

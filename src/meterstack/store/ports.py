@@ -65,7 +65,8 @@ class Admission(NamedTuple, Generic[R]):
     """
 
     account_id: str
-    #: In lock order (the account's scope first); all of them apply, or none.
+    #: In lock order (the account's scope first), each on a counter of its own; all of them
+    #: apply, or none.
     steps: tuple[Step[Any], ...]
     #: The account version the steps were planned on, when the plan came from a cache: if the
     #: account's version is another one, nothing applies and the answer is :class:`Stale`.
