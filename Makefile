@@ -19,7 +19,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/meterstack plans list
-	$(BIN)/meterstack serve --demo
+	$(BIN)/meterstack serve --demo --payments local
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CODE)

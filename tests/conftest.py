@@ -135,11 +135,22 @@ def live_service(open_engine: EngineFactory) -> Iterator[Callable[..., LiveServi
     servers: list[tuple[uvicorn.Server, threading.Thread, LiveService]] = []
 
     def make(catalog: str, **settings: Any) -> LiveService:
+        """``settings`` are the service's; ``payments`` is ``local`` unless set to None."""
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
-        engine = open_engine(catalog, provider=LocalProvider(base))
-        options = {"operator_key": "operator-secret", "public_url": base, **settings}
-        app = create_app(engine, ServerSettings(**options))
+        options = {
+            "operator_key": "operator-secret",
+            "public_url": base,
+            "payments": "local",
+            **settings,
+        }
+        config = ServerSettings(**options)
+        engine = open_engine(
+            catalog,
+            provider=LocalProvider(base) if config.payments == "local" else None,
+            return_url_origins=config.return_url_origins,
+        )
+        app = create_app(engine, config)
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

@@ -134,11 +134,13 @@ class AsyncEngine:
     # Subscriptions and payments
     subscription = _in_thread(Engine.subscription)
     change_plan = _in_thread(Engine.change_plan)
+    downgrade = _in_thread(Engine.downgrade)
     cancel = _in_thread(Engine.cancel)
     resume = _in_thread(Engine.resume)
     checkout = _in_thread(Engine.checkout)
     get_checkout = _in_thread(Engine.get_checkout)
     pay_checkout = _in_thread(Engine.pay_checkout)
+    local_checkout = _in_thread(Engine.local_checkout)
     apply_payment_event = _in_thread(Engine.apply_payment_event)
     portal_url = _in_thread(Engine.portal_url)
     migration_plan = _in_thread(Engine.migration_plan)

@@ -26,7 +26,6 @@ from meterstack.invoicing.close import PeriodClose
 from meterstack.invoicing.model import Invoice, InvoiceStatus
 from meterstack.invoicing.purchases import PackPurchase, Purchases
 from meterstack.invoicing.service import Invoices
-from meterstack.payments.local import LocalProvider
 from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent, PaymentProvider
 from meterstack.payments.service import EventOutcome, Payments
 from meterstack.rules.decisions import Decision
@@ -62,9 +61,14 @@ def default_catalog() -> str:
 class Engine(KeysMixin):
     """One store, one catalog, one clock; every door of meterstack goes through here."""
 
-    def __init__(self, ctx: ServiceContext, provider: PaymentProvider | None = None) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        provider: PaymentProvider | None = None,
+        *,
+        return_url_origins: Iterable[str] = (),
+    ) -> None:
         self._ctx = ctx
-        provider = provider or LocalProvider()
         self._accounts = Accounts(ctx)
         self._resources = Resources(ctx)
         self._levers = Levers(ctx)
@@ -79,7 +83,13 @@ class Engine(KeysMixin):
         self._purchases = Purchases(ctx)
         self._subscriptions = Subscriptions(ctx)
         self._migrations = Migrations(ctx)
-        self._payments = Payments(ctx, provider, self._subscriptions, self._purchases)
+        self._payments = Payments(
+            ctx,
+            provider,
+            self._subscriptions,
+            self._purchases,
+            return_url_origins=return_url_origins,
+        )
 
     @classmethod
     def open(
@@ -91,11 +101,17 @@ class Engine(KeysMixin):
         idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION,
         pool_size: int = 20,
         provider: PaymentProvider | None = None,
+        return_url_origins: Iterable[str] = (),
     ) -> Engine:
         """Open (and migrate) the store at ``url`` with ``catalog`` (a built-in name or a path).
 
         Both fall back to ``METERSTACK_DATABASE_URL`` / ``METERSTACK_CATALOG``, then to
         ``sqlite:///./meterstack.db`` and ``agentstack``.
+
+        ``provider`` collects payments (``LocalProvider`` for development); without one,
+        checkouts, customer pack purchases and the portal answer 503 ``payments_not_configured``.
+        ``return_url_origins`` are the origins a checkout's success and cancel URLs may point to,
+        besides the local provider's own (D30).
         """
         if idempotency_retention < timedelta(days=35):
             raise InvalidInputError("idempotency keys must be kept at least 35 days (D7)")
@@ -118,7 +134,7 @@ class Engine(KeysMixin):
         except BaseException:
             store.close()
             raise
-        return cls(ctx, provider)
+        return cls(ctx, provider, return_url_origins=return_url_origins)
 
     def close(self) -> None:
         self._ctx.store.close()
@@ -343,12 +359,21 @@ class Engine(KeysMixin):
         """Upgrade at once with a proration invoice (D10), or downgrade at period end (C7)."""
         return self._subscriptions.change_plan(account_id, plan, interval)
 
+    def downgrade(self, account_id: str, plan: str, interval: str | None = None) -> PlanChange:
+        """A customer's downgrade to a cheaper self-serve plan, at the end of the paid interval.
+
+        The customer's form of :meth:`change_plan` (D30): the plan must be ``self_serve`` with
+        a price and the interval offered; an upgrade is refused (it is paid by a checkout).
+        """
+        return self._subscriptions.downgrade(account_id, plan, interval)
+
     def cancel(self, account_id: str) -> Subscription:
-        """Keep the plan until the period ends, then move to the fallback plan (B9)."""
+        """Keep the plan until the paid interval ends (a yearly plan keeps its year), then move
+        to the fallback plan (B9, D30)."""
         return self._subscriptions.cancel(account_id)
 
     def resume(self, account_id: str) -> Subscription:
-        """Withdraw a pending downgrade or cancellation."""
+        """Withdraw a pending downgrade or cancellation; 409 when none waits."""
         return self._subscriptions.resume(account_id)
 
     def checkout(
@@ -376,9 +401,17 @@ class Engine(KeysMixin):
     def get_checkout(self, checkout_id: str) -> Checkout:
         return self._payments.checkout_of(checkout_id)
 
-    def pay_checkout(self, checkout_id: str) -> EventOutcome:
-        """Pay a checkout on the embedded provider: fires ``checkout.completed``."""
-        return self._payments.pay(checkout_id)
+    def pay_checkout(self, checkout_id: str, secret: str | None) -> EventOutcome:
+        """Pay a checkout on the local provider: fires ``checkout.completed``.
+
+        ``secret`` is the one the checkout's URL carries; without it, or with another, the
+        answer is 404 and nothing changes.
+        """
+        return self._payments.pay(checkout_id, secret)
+
+    def local_checkout(self, checkout_id: str, secret: str | None) -> Checkout:
+        """A local provider's checkout, seen through its URL's secret (404 otherwise)."""
+        return self._payments.local_checkout(checkout_id, secret)
 
     def apply_payment_event(self, event: PaymentEvent) -> EventOutcome:
         """Apply a provider's payment event; a second delivery changes nothing (B11)."""
@@ -488,7 +521,8 @@ class Engine(KeysMixin):
 
     def purchase_pack(self, account_id: str, pack_id: str) -> PackPurchase | Checkout:
         """A customer's pack purchase: bought at once on a provider that collects without the
-        buyer (the embedded one), otherwise a checkout to pay first (A6, D11)."""
+        buyer (the embedded one), otherwise a checkout to pay first (A6, D11). Without a
+        provider: 503 ``payments_not_configured``."""
         if self._payments.provider.needs_buyer_present:
             return self.checkout(account_id, pack=pack_id)
         return self.buy_pack(account_id, pack_id)

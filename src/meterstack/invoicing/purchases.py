@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from meterstack.catalog.schema import Pack
-from meterstack.errors import InvalidInputError, NotFoundError, UpgradeRequiredError
+from meterstack.errors import InvalidInputError, NotFoundError
 from meterstack.invoicing.close import DEFAULT_SEQUENCE
 from meterstack.invoicing.issue import issue_invoice
 from meterstack.invoicing.model import Invoice, InvoiceLine
 from meterstack.money import round_money
 from meterstack.rules.terms import item_terms, plan_of
+from meterstack.services.accounts import require_payments
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.levers import PackGrant
 from meterstack.store.sql import Transaction
@@ -70,13 +71,7 @@ class Purchases:
                 + ", ".join(catalog.packs),
                 pack_id=pack_id,
             )
-        plan = plan_of(catalog, state)
-        if not plan.payments:
-            raise UpgradeRequiredError(
-                f"the {plan.name} plan has no payments, so packs cannot be bought; "
-                "upgrade to a paid plan first",
-                plan=plan.id,
-            )
+        require_payments(plan_of(catalog, state), f"the {pack.name}")
         return pack
 
     def buy_pack_in(self, tx: Transaction, account_id: str, pack_id: str) -> PackPurchase:

@@ -18,6 +18,8 @@ from meterstack.server.errors import ERROR_SCHEMA
 from meterstack.server.views import customer_usage_json, plans_json
 
 HOUR = timedelta(hours=1)
+#: The seed's answer to a cancellation (Aerostack, B9).
+CANCEL_MESSAGE = "Subscription will be canceled at end of billing period"
 
 router = APIRouter(
     prefix="/api", responses=dict.fromkeys((401, 402, 403, 404, 409, 422, 429, 503), ERROR_SCHEMA)
@@ -26,7 +28,8 @@ router = APIRouter(
 
 class CheckoutBody(BaseModel):
     tier: str = Field(min_length=1, max_length=64)
-    billing_interval: str = "monthly"
+    #: One the catalog offers; the account's current interval when absent (D30).
+    billing_interval: str | None = Field(default=None, max_length=16)
     success_url: str | None = Field(default=None, max_length=2000)
     cancel_url: str | None = Field(default=None, max_length=2000)
 
@@ -83,14 +86,14 @@ def checkout(body: CheckoutBody, customer: CustomerDep, engine: EngineDep) -> di
 
 @router.post("/billing/cancel")
 def cancel(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
-    """B9: keep the plan until the period ends, then the fallback plan."""
+    """B9: keep the plan until the paid interval ends, then the fallback plan (D30)."""
     subscription = engine.cancel(customer.account_id)
     assert subscription.pending is not None
-    when = subscription.pending.effective_at.date().isoformat()
     return {
         "success": True,
-        "message": f"Your {subscription.plan} plan stays active until {when}, "
-        f"then moves to {subscription.pending.plan_id}.",
+        "message": CANCEL_MESSAGE,
+        "effective_at": subscription.pending.effective_at.isoformat(),
+        "plan_after": subscription.pending.plan_id,
     }
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from meterstack.catalog.schema import (
-    Catalog,
-)
+from meterstack.catalog.schema import Catalog, Plan
 from meterstack.errors import (
     EmailTakenError,
     InvalidInputError,
+    NotAllowedForTierError,
     NotFoundError,
 )
 from meterstack.invoicing.issue import fee_line, issue_invoice
@@ -158,6 +157,20 @@ class Accounts:
                 "plan_level": verdict.plan_value,
                 "upgrade_to": verdict.upgrade_to,
             },
+        )
+
+
+def require_payments(plan: Plan, purchase: str) -> None:
+    """A plan without payments buys nothing, neither a plan nor a pack (A8, D30).
+
+    Refused with 403 ``not_allowed_for_tier``: AgentStack's ANONYMOUS has payments "Disabled",
+    and the catalog declares that refusal 403 (D4).
+    """
+    if not plan.payments:
+        raise NotAllowedForTierError(
+            f"payments are disabled on the {plan.name} plan, so {purchase} cannot be bought; "
+            "move to a plan with payments first",
+            plan=plan.id,
         )
 
 

@@ -287,3 +287,13 @@ payment_events = Table(
     Column("payload", Text, nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
+
+#: Periods closed without an invoice: a yearly plan's months with nothing to charge (B12).
+period_closes = Table(
+    "period_closes",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("period_key", String(16), primary_key=True),
+    Column("period_end", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+)
