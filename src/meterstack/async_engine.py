@@ -113,6 +113,8 @@ class AsyncEngine:
     release_lease = _in_thread(Engine.release_lease)
     require_feature = _in_thread(Engine.require_feature)
     require_module = _in_thread(Engine.require_module)
+    check_payment = _in_thread(Engine.check_payment)
+    entitlements = _in_thread(Engine.entitlements)
     # Operator levers and packs
     set_overage = _in_thread(Engine.set_overage)
     set_limit = _in_thread(Engine.set_limit)

@@ -10,7 +10,7 @@ It opens a store by URL, loads and stores the catalog, and wires the services to
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +33,7 @@ from meterstack.rules.terms import END_USER_KIND
 from meterstack.services.accounts import Account, Accounts
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
 from meterstack.services.entitlements import Entitlements, Lease
+from meterstack.services.features import AccountEntitlements, Features
 from meterstack.services.grouping import GroupCommit
 from meterstack.services.holds import Holds, Reservation
 from meterstack.services.keys import Keys
@@ -77,6 +78,7 @@ class Engine(KeysMixin):
         self._holds = Holds(ctx)
         self._usage = Usage(ctx)
         self._keys = Keys(ctx)
+        self._features = Features(ctx, self._keys)
         self._entitlements = Entitlements(ctx, self._metering)
         self._close = PeriodClose(ctx)
         self._invoices = Invoices(ctx)
@@ -259,7 +261,22 @@ class Engine(KeysMixin):
         Refused with 402 ``upgrade_required`` (naming the tier in ``extra["upgrade_to"]``) or
         403 ``not_allowed_for_tier`` as the catalog declares (D4).
         """
-        return self._accounts.require_feature(account_id, feature, level)
+        return self._features.require_feature(account_id, feature, level)
+
+    def check_payment(self, account_id: str, *, api_key_id: str | None = None) -> Decision:
+        """Whether the account may process a payment now (A10), checked before processing one.
+
+        Its tier first (the catalog's ``payments`` feature: 403 ``not_allowed_for_tier`` on
+        AgentStack's ANONYMOUS), then, with ``api_key_id``, the key's service caps (403
+        ``module_not_allowed``).
+        """
+        return self._features.check_payment(account_id, api_key_id=api_key_id)
+
+    def entitlements(self, account_id: str) -> AccountEntitlements:
+        """What the account's plan grants, with the operator's overrides (A2, A8, D14): every
+        feature and level, every limit (packs included), analytics retention and exports,
+        support level and uptime SLA."""
+        return self._features.entitlements(account_id)
 
     # ------------------------------------------------------------------ metering
 
@@ -272,11 +289,18 @@ class Engine(KeysMixin):
         project_id: str | None = None,
         idempotency_key: str | None = None,
         api_key_id: str | None = None,
+        requires: Sequence[str] = (),
     ) -> Decision:
         """Record ``quantity`` of ``meter`` if the limits admit it; the decision either way.
 
-        With ``api_key_id``, the key's own quota on the meter (A8) is one more bound.
+        With ``api_key_id``, the key's own quota on the meter (A8) is one more bound. With
+        ``requires``, the features the request needs (C3: managed models): one the tier lacks
+        refuses it with the feature's 402/403 decision, and nothing is recorded.
         """
+        if requires:
+            refused = self._features.refusal_for(account_id, requires, meter, quantity)
+            if refused is not None:
+                return refused
         event = UsageEvent(account_id, meter, quantity, project_id, idempotency_key, api_key_id)
         return self._grouped.consume(event)
 
@@ -287,8 +311,13 @@ class Engine(KeysMixin):
         quantity: int = 1,
         *,
         project_id: str | None = None,
+        requires: Sequence[str] = (),
     ) -> Decision:
         """The decision ``consume`` would make now; nothing is recorded."""
+        if requires:
+            refused = self._features.refusal_for(account_id, requires, meter, quantity)
+            if refused is not None:
+                return refused
         return self._metering.check(UsageEvent(account_id, meter, quantity, project_id))
 
     def consume_many(
@@ -310,13 +339,18 @@ class Engine(KeysMixin):
         ttl: float | timedelta | None = None,
         project_id: str | None = None,
         idempotency_key: str | None = None,
+        requires: Sequence[str] = (),
     ) -> Reservation:
         """Hold ``quantity`` against the limits until committed, released or expired (D6, C6).
 
-        ``ttl`` (seconds) is capped by the meter's longest hold.
+        ``ttl`` (seconds) is capped by the meter's longest hold. ``requires`` as for
+        :meth:`consume`: a feature the tier lacks refuses the hold, and nothing is held.
         """
         event = UsageEvent(account_id, meter, quantity, project_id, idempotency_key)
-        decision = self._metering.reserve(event, _seconds(ttl))
+        refused = (
+            self._features.refusal_for(account_id, requires, meter, quantity) if requires else None
+        )
+        decision = refused or self._metering.reserve(event, _seconds(ttl))
         expires = decision.extra.get("expires_at")
         return Reservation(
             id=decision.reservation_id,

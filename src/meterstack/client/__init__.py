@@ -18,13 +18,16 @@
 
 from meterstack.client._async import AsyncClient
 from meterstack.client._sync import Client
+from meterstack.client.entitlements import Entitlements, FeatureGrant, ItemLimit
 from meterstack.client.errors import (
     AuthenticationError,
     ConflictError,
     InvalidRequestError,
     MeterstackClientError,
+    ModuleNotAllowedError,
     NotAllowedError,
     NotFoundError,
+    PlanNotSelfServeError,
     QuotaExceededError,
     ServiceUnavailableError,
     UpgradeRequiredError,
@@ -54,12 +57,17 @@ __all__ = [
     "Client",
     "ConflictError",
     "Decision",
+    "Entitlements",
+    "FeatureGrant",
     "InvalidRequestError",
+    "ItemLimit",
     "ItemUsage",
     "MeterUsage",
     "MeterstackClientError",
+    "ModuleNotAllowedError",
     "NotAllowedError",
     "NotFoundError",
+    "PlanNotSelfServeError",
     "PlanOffer",
     "PlanPrice",
     "QuotaExceededError",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 
 from meterstack import __version__
+from meterstack.client.entitlements import Entitlements
 from meterstack.client.errors import (
     MeterstackClientError,
     ServiceUnavailableError,
@@ -103,6 +104,13 @@ def _decision(data: Mapping[str, Any]) -> Decision:
     return Decision.from_dict(dict(data))
 
 
+def _names(names: Sequence[str] | None) -> list[str] | None:
+    """A list of names, or None (left out of the body) when there are none."""
+    if isinstance(names, str):
+        raise TypeError(f"requires must be a list of feature names, got {names!r}")
+    return None if not names else list(names)
+
+
 def _compact(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
@@ -121,6 +129,7 @@ def consume(
     quantity: int,
     project_id: str | None,
     idempotency_key: str | None,
+    requires: Sequence[str] | None = None,
 ) -> Call[Decision]:
     body = _compact(
         meter=meter,
@@ -128,6 +137,7 @@ def consume(
         project_id=project_id,
         # A retry must never count twice: every consumption carries a key (D7).
         idempotency_key=idempotency_key or str(uuid.uuid4()),
+        requires=_names(requires),
     )
     path = f"/v1/accounts/{_id(account_id)}/consume"
     return Call("POST", path, _decision, body, repeatable=True)
@@ -140,6 +150,7 @@ def reserve(
     ttl: float | None,
     project_id: str | None,
     idempotency_key: str | None,
+    requires: Sequence[str] | None = None,
 ) -> Call[Reservation]:
     body = _compact(
         meter=meter,
@@ -147,6 +158,7 @@ def reserve(
         ttl=ttl,
         project_id=project_id,
         idempotency_key=idempotency_key or str(uuid.uuid4()),
+        requires=_names(requires),
     )
     path = f"/v1/accounts/{_id(account_id)}/reserve"
     return Call("POST", path, Reservation.from_json, body, repeatable=True)
@@ -166,6 +178,29 @@ def release(reservation_id: str) -> Call[ReleasedReservation]:
 def account_usage(account_id: str) -> Call[AccountUsage]:
     path = f"/v1/accounts/{_id(account_id)}/usage"
     return Call("GET", path, AccountUsage.from_json, repeatable=True)
+
+
+# Checks record nothing: sending one twice is sending it once.
+
+
+def check_feature(account_id: str, feature: str, level: str | None) -> Call[Decision]:
+    path = f"/v1/accounts/{_id(account_id)}/features/{_id(feature)}/check"
+    return Call("POST", path, _decision, _compact(level=level), repeatable=True)
+
+
+def check_module(key_id: str, module: str) -> Call[Decision]:
+    path = f"/v1/keys/{_id(key_id)}/modules/{_id(module)}/check"
+    return Call("POST", path, _decision, {}, repeatable=True)
+
+
+def check_payment(account_id: str, api_key_id: str | None) -> Call[Decision]:
+    path = f"/v1/accounts/{_id(account_id)}/payments/check"
+    return Call("POST", path, _decision, _compact(api_key_id=api_key_id), repeatable=True)
+
+
+def entitlements(account_id: str) -> Call[Entitlements]:
+    path = f"/v1/accounts/{_id(account_id)}/entitlements"
+    return Call("GET", path, Entitlements.from_json, repeatable=True)
 
 
 # ---------------------------------------------------------------------- customer API

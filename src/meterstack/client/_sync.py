@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from types import TracebackType
 from typing import TypeVar
 
@@ -10,6 +11,7 @@ import httpx
 
 from meterstack.client import _calls
 from meterstack.client._calls import Call
+from meterstack.client.entitlements import Entitlements
 from meterstack.client.models import (
     Account,
     AccountUsage,
@@ -86,12 +88,16 @@ class Client:
         *,
         project_id: str | None = None,
         idempotency_key: str | None = None,
+        requires: Sequence[str] | None = None,
     ) -> Decision:
         """Record usage if the limits admit it; a refusal raises (``QuotaExceededError``…).
 
         Without ``idempotency_key`` a fresh one is sent, the same on every retry (D7).
+        ``requires`` names the features the request needs (C3): one the tier lacks refuses it
+        (``UpgradeRequiredError`` 402 or ``NotAllowedError`` 403) and nothing is recorded.
         """
-        return self._send(_calls.consume(account_id, meter, quantity, project_id, idempotency_key))
+        call = _calls.consume(account_id, meter, quantity, project_id, idempotency_key, requires)
+        return self._send(call)
 
     def reserve(
         self,
@@ -102,9 +108,13 @@ class Client:
         ttl: float | None = None,
         project_id: str | None = None,
         idempotency_key: str | None = None,
+        requires: Sequence[str] | None = None,
     ) -> Reservation:
-        """Hold ``quantity`` against the limits (D6); a refusal raises."""
-        call = _calls.reserve(account_id, meter, quantity, ttl, project_id, idempotency_key)
+        """Hold ``quantity`` against the limits (D6); a refusal raises. ``requires`` as for
+        :meth:`consume`."""
+        call = _calls.reserve(
+            account_id, meter, quantity, ttl, project_id, idempotency_key, requires
+        )
         return self._send(call)
 
     def commit(self, reservation_id: str, quantity: int | None = None) -> Decision:
@@ -116,6 +126,23 @@ class Client:
 
     def account_usage(self, account_id: str) -> AccountUsage:
         return self._send(_calls.account_usage(account_id))
+
+    def check_feature(self, account_id: str, feature: str, *, level: str | None = None) -> Decision:
+        """The allowed decision, or the refusal raised: ``UpgradeRequiredError`` (402, the plan
+        that has it in ``error.decision.extra["upgrade_to"]``) or ``NotAllowedError`` (403)."""
+        return self._send(_calls.check_feature(account_id, feature, level))
+
+    def check_module(self, key_id: str, module: str) -> Decision:
+        """Whether the key's service caps allow ``module``; ``ModuleNotAllowedError`` if not."""
+        return self._send(_calls.check_module(key_id, module))
+
+    def check_payment(self, account_id: str, *, api_key_id: str | None = None) -> Decision:
+        """A10: ask before processing a payment (the tier, then the key's caps)."""
+        return self._send(_calls.check_payment(account_id, api_key_id))
+
+    def entitlements(self, account_id: str) -> Entitlements:
+        """Every feature, limit, retention, export, support level and SLA of the plan."""
+        return self._send(_calls.entitlements(account_id))
 
     # ------------------------------------------------------------------ customer API
 

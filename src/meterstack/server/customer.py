@@ -15,7 +15,8 @@ from meterstack.invoicing.purchases import PackPurchase
 from meterstack.payments.port import Checkout
 from meterstack.server.auth import CustomerDep, EngineDep, settings_of
 from meterstack.server.errors import ERROR_SCHEMA
-from meterstack.server.views import customer_usage_json, plans_json
+from meterstack.server.schemas import PlansOut
+from meterstack.server.views import customer_usage_json
 
 HOUR = timedelta(hours=1)
 #: The seed's answer to a cancellation (Aerostack, B9).
@@ -24,6 +25,7 @@ CANCEL_MESSAGE = "Subscription will be canceled at end of billing period"
 router = APIRouter(
     prefix="/api", responses=dict.fromkeys((401, 402, 403, 404, 409, 422, 429, 503), ERROR_SCHEMA)
 )
+PUBLIC_ERRORS: dict[int | str, dict[str, Any]] = {422: ERROR_SCHEMA, 503: ERROR_SCHEMA}
 
 
 class CheckoutBody(BaseModel):
@@ -58,11 +60,11 @@ def billing(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
     }
 
 
-@router.get("/billing/plans")
-def plans(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
-    """B5: every plan with its prices, limits and features."""
-    del customer
-    return plans_json(engine.catalog)
+@router.get("/billing/plans", response_model=PlansOut, responses=PUBLIC_ERRORS)
+def plans(engine: EngineDep) -> PlansOut:
+    """B5: the public price list, no credentials needed: every plan with its prices, limits,
+    features, support level, uptime SLA, analytics retention and exports."""
+    return PlansOut.of(engine.catalog)
 
 
 @router.get("/billing/usage")

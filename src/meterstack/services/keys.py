@@ -197,8 +197,13 @@ class Keys:
         with self.ctx.store.transaction() as tx:
             return _api_key(_verify(tx, key))
 
-    def require_module(self, key_id: str, module: str) -> Decision:
-        """Whether the key's caps let it use ``module`` (A8): allowed, or 403 refused."""
+    def require_module(
+        self, key_id: str, module: str, *, account_id: str | None = None
+    ) -> Decision:
+        """Whether the key's caps let it use ``module`` (A8): allowed, or 403 refused.
+
+        With ``account_id``, a key of another account is not found (404).
+        """
         if module not in MODULES:
             raise InvalidInputError(
                 f"unknown module {module!r}; modules: {', '.join(MODULES)}", module=str(module)
@@ -206,6 +211,8 @@ class Keys:
         with self.ctx.store.transaction() as tx:
             now = self.ctx.now()
             row = _existing(tx, key_id)
+        if account_id is not None and row.account_id != account_id:
+            raise NotFoundError(f"account {account_id} has no API key {key_id!r}", id=key_id)
         if row.revoked_at is not None:
             raise AuthenticationError(f"API key {key_id} was revoked", key_id=key_id)
         allowed = row.modules is None or module in row.modules
