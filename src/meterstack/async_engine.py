@@ -117,6 +117,7 @@ class AsyncEngine:
     entitlements = _in_thread(Engine.entitlements)
     # Operator levers and packs
     set_overage = _in_thread(Engine.set_overage)
+    switch_overage = _in_thread(Engine.switch_overage)
     set_limit = _in_thread(Engine.set_limit)
     clear_limit = _in_thread(Engine.clear_limit)
     set_feature = _in_thread(Engine.set_feature)

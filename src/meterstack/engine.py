@@ -90,6 +90,7 @@ class Engine(KeysMixin):
             provider,
             self._subscriptions,
             self._purchases,
+            self._levers,
             return_url_origins=return_url_origins,
         )
 
@@ -476,8 +477,9 @@ class Engine(KeysMixin):
         """The account's invoices, oldest first."""
         return self._invoices.of_account(account_id)
 
-    def invoice(self, number: str) -> Invoice:
-        return self._invoices.by_number(number)
+    def invoice(self, number: str, *, account_id: str | None = None) -> Invoice:
+        """The invoice numbered ``number``; with ``account_id``, another account's is 404."""
+        return self._invoices.by_number(number, account_id=account_id)
 
     def pay_invoice(self, number: str) -> Invoice:
         """Record that a finalized (or uncollectible) invoice was paid."""
@@ -500,6 +502,19 @@ class Engine(KeysMixin):
         project_id: str | None = None,
     ) -> None:
         self._levers.set_overage(account_id, enabled, meter=meter, project_id=project_id)
+
+    def switch_overage(
+        self,
+        account_id: str,
+        enabled: bool,
+        *,
+        meter: str | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        """The customer's form of :meth:`set_overage` (A5, D3): turning overage on needs a
+        payment method on file once a real provider is configured (402
+        ``payment_method_required``)."""
+        self._payments.switch_overage(account_id, enabled, meter=meter, project_id=project_id)
 
     def set_limit(
         self,

@@ -134,3 +134,10 @@ class PaymentsNotConfiguredError(MeterstackError):
 
     code = "payments_not_configured"
     http_status = 503
+
+
+class PaymentMethodRequiredError(MeterstackError):
+    """Turning on what is charged later (overage) needs a payment method with the provider."""
+
+    code = "payment_method_required"
+    http_status = 402

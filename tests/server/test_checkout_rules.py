@@ -27,13 +27,8 @@ from meterstack.payments.local import LocalProvider
 from meterstack.server.settings import ServerSettings
 
 OPERATOR = {"Authorization": "Bearer operator-secret"}
-
-
-def _account(client: Any, plan: str) -> tuple[str, dict[str, str]]:
-    created = client.post("/v1/accounts", json={"plan": plan}, headers=OPERATOR)
-    assert created.status_code == 201, created.text
-    body = created.json()
-    return body["id"], {"Authorization": f"Bearer {body['user_api_key']}"}
+#: The ``signup`` fixture (tests/conftest.py): (account id, customer headers).
+Signup = Callable[[Any, str], tuple[str, dict[str, str]]]
 
 
 def _state(client: Any, account_id: str) -> tuple[str, list[str]]:
@@ -48,11 +43,11 @@ def _error(response: Any) -> tuple[int, str]:
 
 
 def test_d30_enterprise_cannot_be_checked_out_but_the_operator_may_set_it(
-    live_service: Callable[..., Any],
+    live_service: Callable[..., Any], signup: Signup
 ) -> None:
     client = live_service("agentstack")
     engine: Engine = client.app.state.engine
-    account_id, customer = _account(client, "starter")
+    account_id, customer = signup(client, "starter")
     before = _state(client, account_id)
 
     refused = client.post("/api/billing/checkout", json={"tier": "enterprise"}, headers=customer)
@@ -94,11 +89,11 @@ def test_d30_a8_an_anonymous_account_buys_neither_plans_nor_packs(
     [("agentstack", "yearly"), ("aerostack", "weekly")],
 )
 def test_d30_the_interval_must_be_one_the_catalog_offers_at_checkout(
-    live_service: Callable[..., Any], catalog: str, interval: str
+    live_service: Callable[..., Any], catalog: str, interval: str, signup: Signup
 ) -> None:
     client = live_service(catalog)
     engine: Engine = client.app.state.engine
-    account_id, customer = _account(client, "starter")
+    account_id, customer = signup(client, "starter")
 
     refused = client.post(
         "/api/billing/checkout",
@@ -126,11 +121,11 @@ def test_d30_the_interval_must_be_one_the_catalog_offers_at_checkout(
     ],
 )
 def test_d30_return_urls_off_the_allowed_origins_are_refused(
-    live_service: Callable[..., Any], url: str
+    live_service: Callable[..., Any], url: str, signup: Signup
 ) -> None:
     client = live_service("aerostack", return_url_origins=("https://app.example.com",))
     engine: Engine = client.app.state.engine
-    account_id, customer = _account(client, "starter")
+    account_id, customer = signup(client, "starter")
 
     for field in ("success_url", "cancel_url"):
         refused = client.post(
@@ -143,10 +138,10 @@ def test_d30_return_urls_off_the_allowed_origins_are_refused(
 
 
 def test_d30_return_urls_on_the_service_or_an_allowed_origin_are_accepted(
-    live_service: Callable[..., Any],
+    live_service: Callable[..., Any], signup: Signup
 ) -> None:
     client = live_service("aerostack", return_url_origins=("https://app.example.com",))
-    _, customer = _account(client, "starter")
+    _, customer = signup(client, "starter")
 
     own = client.post(
         "/api/billing/checkout",
@@ -169,11 +164,11 @@ def test_d30_return_urls_on_the_service_or_an_allowed_origin_are_accepted(
 
 
 def test_d30_the_local_pay_step_needs_the_secret_of_the_checkout_url(
-    live_service: Callable[..., Any],
+    live_service: Callable[..., Any], signup: Signup
 ) -> None:
     client = live_service("agentstack")
     engine: Engine = client.app.state.engine
-    account_id, customer = _account(client, "starter")
+    account_id, customer = signup(client, "starter")
     made = client.post("/api/billing/checkout", json={"tier": "pro"}, headers=customer).json()
     checkout_id = made["checkout_id"]
     secret = parse_qs(urlsplit(made["url"]).query)["secret"][0]
@@ -200,10 +195,10 @@ def test_d30_the_local_pay_step_needs_the_secret_of_the_checkout_url(
 
 
 def test_d30_without_a_payment_provider_nothing_can_be_bought(
-    live_service: Callable[..., Any], open_engine: Callable[..., Engine]
+    live_service: Callable[..., Any], open_engine: Callable[..., Engine], signup: Signup
 ) -> None:
     client = live_service("agentstack", payments=None)
-    account_id, customer = _account(client, "starter")
+    account_id, customer = signup(client, "starter")
     bare = open_engine("agentstack")
     other = bare.create_account(plan="starter")
 

@@ -9,22 +9,19 @@ from typing import Any
 from meterstack import Engine
 
 OPERATOR = {"Authorization": "Bearer operator-secret"}
-
-
-def _account(client: Any, plan: str) -> tuple[str, dict[str, str]]:
-    created = client.post("/v1/accounts", json={"plan": plan}, headers=OPERATOR)
-    assert created.status_code == 201, created.text
-    body = created.json()
-    return body["id"], {"Authorization": f"Bearer {body['user_api_key']}"}
+#: The ``signup`` fixture (tests/conftest.py): (account id, customer headers).
+Signup = Callable[[Any, str], tuple[str, dict[str, str]]]
 
 
 def _error(response: Any) -> tuple[int, str]:
     return response.status_code, response.json()["error"]["code"]
 
 
-def test_a8_a12_d4_feature_checks_over_http(live_service: Callable[..., Any]) -> None:
+def test_a8_a12_d4_feature_checks_over_http(
+    live_service: Callable[..., Any], signup: Signup
+) -> None:
     client = live_service("agentstack")
-    starter, _ = _account(client, "starter")
+    starter, _ = signup(client, "starter")
     anonymous = client.post("/api/auth/anonymous").json()["account_id"]
 
     def check(account_id: str, feature: str, body: dict[str, str] | None = None) -> Any:
@@ -51,9 +48,9 @@ def test_a8_a12_d4_feature_checks_over_http(live_service: Callable[..., Any]) ->
     assert _error(missing) == (404, "not_found")
 
 
-def test_a8_a_keys_module_check_over_http(live_service: Callable[..., Any]) -> None:
+def test_a8_a_keys_module_check_over_http(live_service: Callable[..., Any], signup: Signup) -> None:
     client = live_service("agentstack")
-    account_id, _ = _account(client, "starter")
+    account_id, _ = signup(client, "starter")
     project = client.post(f"/v1/accounts/{account_id}/projects", json={}, headers=OPERATOR)
     capped = client.post(
         f"/v1/accounts/{account_id}/keys",
@@ -72,11 +69,11 @@ def test_a8_a_keys_module_check_over_http(live_service: Callable[..., Any]) -> N
 
 
 def test_a10_the_payment_check_asks_the_tier_then_the_keys_caps(
-    live_service: Callable[..., Any],
+    live_service: Callable[..., Any], signup: Signup
 ) -> None:
     client = live_service("agentstack")
-    account_id, _ = _account(client, "starter")
-    other_id, _ = _account(client, "starter")
+    account_id, _ = signup(client, "starter")
+    other_id, _ = signup(client, "starter")
     anonymous = client.post("/api/auth/anonymous").json()["account_id"]
     project = client.post(f"/v1/accounts/{account_id}/projects", json={}, headers=OPERATOR)
     capped = client.post(
@@ -100,11 +97,11 @@ def test_a10_the_payment_check_asks_the_tier_then_the_keys_caps(
 
 
 def test_a2_a8_d14_d16_the_entitlements_of_an_account_with_overrides(
-    live_service: Callable[..., Any],
+    live_service: Callable[..., Any], signup: Signup
 ) -> None:
     client = live_service("agentstack")
     engine: Engine = client.app.state.engine
-    account_id, _ = _account(client, "starter")
+    account_id, _ = signup(client, "starter")
     client.put(
         f"/v1/accounts/{account_id}/limits",
         json={"item": "api_calls", "limit": 300_000},
@@ -139,11 +136,11 @@ def test_a2_a8_d14_d16_the_entitlements_of_an_account_with_overrides(
 
 
 def test_c3_a_managed_model_session_on_free_is_refused_403_in_one_call_over_http(
-    live_service: Callable[..., Any],
+    live_service: Callable[..., Any], signup: Signup
 ) -> None:
     client = live_service("flowstack")
-    free, _ = _account(client, "free")
-    hobbyist, _ = _account(client, "hobbyist")
+    free, _ = signup(client, "free")
+    hobbyist, _ = signup(client, "hobbyist")
     body = {"meter": "sessions", "quantity": 1, "requires": ["managed_models"]}
 
     consumed = client.post(f"/v1/accounts/{free}/consume", json=body, headers=OPERATOR)

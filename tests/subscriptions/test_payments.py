@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -99,22 +100,10 @@ def test_b10_the_portal_url_names_the_account(open_engine: EngineFactory) -> Non
     assert f"/billing/portal/{account.id}?token=" in engine.portal_url(account.id)
 
 
-class HostedProvider:
-    """A provider whose buyer pays on a hosted page, as Stripe's checkout is."""
-
-    needs_buyer_present = True
-
-    def checkout_url(self, checkout_id: str) -> str:
-        return f"https://pay.example/{checkout_id}"
-
-    def portal_url(self, account_id: str) -> str:
-        return f"https://pay.example/portal/{account_id}"
-
-
 def test_a6_a_purchase_on_a_hosted_provider_is_a_checkout_first(
-    open_engine: EngineFactory,
+    open_engine: EngineFactory, hosted_provider: Any
 ) -> None:
-    engine = open_engine("agentstack", provider=HostedProvider())
+    engine = open_engine("agentstack", provider=hosted_provider)
     account = engine.create_account(plan="starter")
 
     pending = engine.purchase_pack(account.id, "logic_engine_small")

@@ -18,6 +18,16 @@
 
 from meterstack.client._async import AsyncClient
 from meterstack.client._sync import Client
+from meterstack.client.billing import (
+    ApiKeyInfo,
+    Cancellation,
+    CheckoutLink,
+    CustomerInvoice,
+    IssuedApiKey,
+    OverageSwitch,
+    PackBought,
+    SubscriptionChange,
+)
 from meterstack.client.entitlements import Entitlements, FeatureGrant, ItemLimit
 from meterstack.client.errors import (
     AuthenticationError,
@@ -51,15 +61,20 @@ from meterstack.rules.decisions import Decision
 __all__ = [
     "Account",
     "AccountUsage",
+    "ApiKeyInfo",
     "AsyncClient",
     "AuthenticationError",
     "BillingStatus",
+    "Cancellation",
+    "CheckoutLink",
     "Client",
     "ConflictError",
+    "CustomerInvoice",
     "Decision",
     "Entitlements",
     "FeatureGrant",
     "InvalidRequestError",
+    "IssuedApiKey",
     "ItemLimit",
     "ItemUsage",
     "MeterUsage",
@@ -67,6 +82,8 @@ __all__ = [
     "ModuleNotAllowedError",
     "NotAllowedError",
     "NotFoundError",
+    "OverageSwitch",
+    "PackBought",
     "PlanNotSelfServeError",
     "PlanOffer",
     "PlanPrice",
@@ -75,6 +92,7 @@ __all__ = [
     "Reservation",
     "ResourceCount",
     "ServiceUnavailableError",
+    "SubscriptionChange",
     "TierInfo",
     "UpgradeRequiredError",
     "Usage",

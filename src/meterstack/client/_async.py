@@ -11,6 +11,16 @@ import httpx
 
 from meterstack.client import _calls
 from meterstack.client._calls import Call
+from meterstack.client.billing import (
+    ApiKeyInfo,
+    Cancellation,
+    CheckoutLink,
+    CustomerInvoice,
+    IssuedApiKey,
+    OverageSwitch,
+    PackBought,
+    SubscriptionChange,
+)
 from meterstack.client.entitlements import Entitlements
 from meterstack.client.models import (
     Account,
@@ -167,6 +177,67 @@ class AsyncClient:
 
     get_tier_info = tier_info
 
+    # ------------------------------------------------------------------ customer self-service
+
+    async def checkout(
+        self,
+        tier: str,
+        *,
+        billing_interval: str | None = None,
+        success_url: str | None = None,
+        cancel_url: str | None = None,
+    ) -> CheckoutLink:
+        """B8, D30: a hosted checkout for an upgrade to a self-serve plan."""
+        return await self._send(_calls.checkout(tier, billing_interval, success_url, cancel_url))
+
+    async def cancel(self) -> Cancellation:
+        """B9: keep the plan until the paid interval ends, then the fallback plan."""
+        return await self._send(_calls.cancel())
+
+    async def downgrade(
+        self, tier: str, *, billing_interval: str | None = None
+    ) -> SubscriptionChange:
+        """C7, D30: a cheaper self-serve plan from the end of the paid interval."""
+        return await self._send(_calls.downgrade(tier, billing_interval))
+
+    async def resume(self) -> SubscriptionChange:
+        """Withdraw a cancellation or downgrade before it takes effect (409 when none waits)."""
+        return await self._send(_calls.resume())
+
+    async def switch_overage(
+        self, enabled: bool, *, meter: str | None = None, project_id: str | None = None
+    ) -> OverageSwitch:
+        """A5, D3: overage on or off for the account, a project or one meter."""
+        return await self._send(_calls.switch_overage(enabled, meter, project_id))
+
+    async def invoices(self) -> list[CustomerInvoice]:
+        """The account's invoices, oldest first (without their lines)."""
+        return await self._send(_calls.invoices())
+
+    async def invoice(self, number: str) -> CustomerInvoice:
+        """One invoice of the account, with its lines."""
+        return await self._send(_calls.invoice(number))
+
+    async def invoice_pdf(self, number: str) -> bytes:
+        """One invoice of the account as a PDF document."""
+        return await self._send(_calls.invoice_pdf(number))
+
+    async def buy_storage_pack(self, size: str) -> PackBought | CheckoutLink:
+        """A4: a storage pack (``5gb``, ``10gb``, ``25gb``), or the checkout to pay first."""
+        return await self._send(_calls.buy_storage_pack(size))
+
+    async def create_api_key(self, *, name: str | None = None) -> IssuedApiKey:
+        """A2: a new user API key within the plan's limit; its text is shown this once."""
+        return await self._send(_calls.create_api_key(name))
+
+    async def api_keys(self) -> list[ApiKeyInfo]:
+        """The account's live user API keys, never their text."""
+        return await self._send(_calls.api_keys())
+
+    async def revoke_api_key(self, key_id: str) -> None:
+        """Revoke one of the account's user API keys at once."""
+        await self._send(_calls.revoke_api_key(key_id))
+
     # ------------------------------------------------------------------ transport
 
     async def _send(self, call: Call[T]) -> T:
@@ -180,7 +251,7 @@ class AsyncClient:
                     raise _calls.unreachable(error) from error
             else:
                 if last or not _calls.may_retry(call, None, response.status_code):
-                    return call.read(_calls.decode(response))
+                    return call.read(_calls.decode(response, call.answer))
             if self._backoff > 0:
                 await anyio.sleep(_calls.backoff(self._backoff, attempt))
             attempt += 1

@@ -11,12 +11,25 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
 
 from meterstack import __version__
+from meterstack.client.billing import (
+    ApiKeyInfo,
+    Cancellation,
+    CheckoutLink,
+    CustomerInvoice,
+    IssuedApiKey,
+    OverageSwitch,
+    PackBought,
+    SubscriptionChange,
+    invoices_from_json,
+    keys_from_json,
+    pack_or_checkout,
+)
 from meterstack.client.entitlements import Entitlements
 from meterstack.client.errors import (
     MeterstackClientError,
@@ -54,6 +67,8 @@ class Call(Generic[T]):
     #: Sending it twice does what sending it once does (a GET, or a body with an idempotency
     #: key), so it may be retried even when the service may have seen the first attempt.
     repeatable: bool = False
+    #: What a successful answer carries: JSON, raw bytes (a PDF), or nothing (204).
+    answer: Literal["json", "bytes", "none"] = "json"
 
 
 def headers(api_key: str) -> dict[str, str]:
@@ -75,8 +90,13 @@ def backoff(base: float, attempt: int) -> float:
     return min(MAX_BACKOFF, base * float(2**attempt))
 
 
-def decode(response: httpx.Response) -> Any:
-    """The answer's JSON (fractions as Decimal), or the mapped error of a failed answer."""
+def decode(response: httpx.Response, answer: str = "json") -> Any:
+    """The answer's JSON (fractions as Decimal), or the mapped error of a failed answer.
+
+    ``answer="bytes"`` returns a successful answer's raw content; ``"none"`` returns None.
+    """
+    if not response.is_error and answer != "json":
+        return response.content if answer == "bytes" else None
     try:
         body = json.loads(response.content, parse_float=Decimal) if response.content else None
     except ValueError:
@@ -218,3 +238,69 @@ def billing() -> Call[BillingStatus]:
 
 def plans() -> Call[list[PlanOffer]]:
     return Call("GET", "/api/billing/plans", plans_from_json, repeatable=True)
+
+
+# ---------------------------------------------------------------------- customer self-service
+
+
+def checkout(
+    tier: str, billing_interval: str | None, success_url: str | None, cancel_url: str | None
+) -> Call[CheckoutLink]:
+    body = _compact(
+        tier=tier,
+        billing_interval=billing_interval,
+        success_url=success_url,
+        cancel_url=cancel_url,
+    )
+    return Call("POST", "/api/billing/checkout", CheckoutLink.from_json, body)
+
+
+def cancel() -> Call[Cancellation]:
+    return Call("POST", "/api/billing/cancel", Cancellation.from_json, {})
+
+
+def downgrade(tier: str, billing_interval: str | None) -> Call[SubscriptionChange]:
+    body = _compact(tier=tier, billing_interval=billing_interval)
+    return Call("POST", "/api/billing/downgrade", SubscriptionChange.from_json, body)
+
+
+def resume() -> Call[SubscriptionChange]:
+    return Call("POST", "/api/billing/resume", SubscriptionChange.from_json, {})
+
+
+def switch_overage(enabled: bool, meter: str | None, project_id: str | None) -> Call[OverageSwitch]:
+    body = {"enabled": enabled, **_compact(meter=meter, project_id=project_id)}
+    # Setting a switch twice sets it once.
+    return Call("PUT", "/api/billing/overage", OverageSwitch.from_json, body, repeatable=True)
+
+
+def invoices() -> Call[list[CustomerInvoice]]:
+    return Call("GET", "/api/billing/invoices", invoices_from_json, repeatable=True)
+
+
+def invoice(number: str) -> Call[CustomerInvoice]:
+    path = f"/api/billing/invoices/{_id(number)}"
+    return Call("GET", path, CustomerInvoice.from_json, repeatable=True)
+
+
+def invoice_pdf(number: str) -> Call[bytes]:
+    path = f"/api/billing/invoices/{_id(number)}?format=pdf"
+    return Call("GET", path, bytes, repeatable=True, answer="bytes")
+
+
+def buy_storage_pack(size: str) -> Call[PackBought | CheckoutLink]:
+    path = f"/api/billing/storage-package?package_size={quote(size, safe='')}"
+    return Call("POST", path, pack_or_checkout, {})
+
+
+def create_api_key(name: str | None) -> Call[IssuedApiKey]:
+    return Call("POST", "/api/billing/api-keys", IssuedApiKey.from_json, _compact(name=name))
+
+
+def api_keys() -> Call[list[ApiKeyInfo]]:
+    return Call("GET", "/api/billing/api-keys", keys_from_json, repeatable=True)
+
+
+def revoke_api_key(key_id: str) -> Call[None]:
+    path = f"/api/billing/api-keys/{_id(key_id)}"
+    return Call("DELETE", path, lambda _: None, repeatable=True, answer="none")

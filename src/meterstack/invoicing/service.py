@@ -23,10 +23,11 @@ class Invoices:
             self.ctx.state(tx, account_id)
             return invoice_rows(tx, "account_id = :account_id", {"account_id": account_id})
 
-    def by_number(self, number: str) -> Invoice:
+    def by_number(self, number: str, *, account_id: str | None = None) -> Invoice:
+        """The invoice numbered ``number``; with ``account_id``, another account's is 404."""
         with self.ctx.store.transaction() as tx:
             found = invoice_rows(tx, "number = :number", {"number": number})
-        if not found:
+        if not found or (account_id is not None and found[0].account_id != account_id):
             raise NotFoundError(f"no invoice {number!r}", number=number)
         return found[0]
 

@@ -22,12 +22,14 @@ from meterstack.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    PaymentMethodRequiredError,
     PaymentsNotConfiguredError,
 )
 from meterstack.invoicing.purchases import PackPurchase, Purchases
 from meterstack.payments.local import LocalProvider
 from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent, PaymentProvider
 from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.levers import Levers
 from meterstack.services.subscriptions import PlanChange, Subscriptions
 from meterstack.store.payments import checkout, close_checkout, insert_checkout, record_event
 
@@ -51,6 +53,7 @@ class Payments:
         provider: PaymentProvider | None,
         subscriptions: Subscriptions,
         purchases: Purchases,
+        levers: Levers,
         *,
         return_url_origins: Iterable[str] = (),
     ) -> None:
@@ -58,6 +61,7 @@ class Payments:
         self._provider = provider
         self.subscriptions = subscriptions
         self.purchases = purchases
+        self.levers = levers
         origins = list(return_url_origins)
         if isinstance(provider, LocalProvider):
             # The local provider's pages are served by meterstack: that is the server's origin.
@@ -122,6 +126,31 @@ class Payments:
                 f"not {origin}",
                 field=name,
             )
+
+    def switch_overage(
+        self,
+        account_id: str,
+        enabled: bool,
+        *,
+        meter: str | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        """The customer's overage switch (A5, D3), for the account, a project or one meter.
+
+        Overage is invoiced after the fact, so with a real provider (not the local one)
+        turning it on needs a payment method on file: 402 ``payment_method_required``.
+        """
+        provider = self._provider
+        if enabled and provider is not None and not isinstance(provider, LocalProvider):
+            with self.ctx.store.transaction() as tx:
+                self.ctx.state(tx, account_id)
+            if not provider.has_payment_method(account_id):
+                raise PaymentMethodRequiredError(
+                    "overage is charged after the fact: add a payment method in the billing "
+                    "portal before turning it on",
+                    account_id=account_id,
+                )
+        self.levers.set_overage(account_id, enabled, meter=meter, project_id=project_id)
 
     def checkout_of(self, checkout_id: str) -> Checkout:
         provider = self.provider

@@ -11,11 +11,10 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from meterstack.errors import MeterstackError
-from meterstack.invoicing.purchases import PackPurchase
-from meterstack.payments.port import Checkout
 from meterstack.server.auth import CustomerDep, EngineDep, settings_of
 from meterstack.server.errors import ERROR_SCHEMA
-from meterstack.server.schemas import PlansOut
+from meterstack.server.schemas import CheckoutOut, PackPurchaseOut, PlansOut
+from meterstack.server.self_service import buy_pack
 from meterstack.server.views import customer_usage_json
 
 HOUR = timedelta(hours=1)
@@ -105,39 +104,24 @@ def portal(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
     return {"url": engine.portal_url(customer.account_id)}
 
 
-def _buy(engine: EngineDep, account_id: str, item: str, size: str) -> dict[str, Any]:
-    pack_id = engine.pack_for(account_id, item, size)
-    result = engine.purchase_pack(account_id, pack_id)
-    if isinstance(result, Checkout):
-        return {"url": result.url, "checkout_id": result.id}
-    assert isinstance(result, PackPurchase)
-    return {
-        "success": True,
-        "pack": pack_id,
-        "amount": str(result.invoice.total),
-        "invoice_number": result.invoice.number,
-        "new_limit": result.new_limit,
-    }
-
-
-@router.post("/billing/logic-engine-package")
+@router.post("/billing/logic-engine-package", response_model=PackPurchaseOut | CheckoutOut)
 def logic_engine_package(
     customer: CustomerDep,
     engine: EngineDep,
     package_size: str = Query(min_length=1, max_length=32),
-) -> dict[str, Any]:
+) -> PackPurchaseOut | CheckoutOut:
     """A6: +10,000 / +50,000 / +100,000 logic engine calls a month, one-time."""
-    return _buy(engine, customer.account_id, "logic_engine_calls", package_size)
+    return buy_pack(engine, customer.account_id, "logic_engine_calls", package_size)
 
 
-@router.post("/billing/api-calls-package")
+@router.post("/billing/api-calls-package", response_model=PackPurchaseOut | CheckoutOut)
 def api_calls_package(
     customer: CustomerDep,
     engine: EngineDep,
     package_size: str = Query(min_length=1, max_length=32),
-) -> dict[str, Any]:
+) -> PackPurchaseOut | CheckoutOut:
     """A6: +100,000 / +500,000 / +1,000,000 API calls a month, one-time."""
-    return _buy(engine, customer.account_id, "api_calls", package_size)
+    return buy_pack(engine, customer.account_id, "api_calls", package_size)
 
 
 class RateLimitedError(MeterstackError):

@@ -197,3 +197,98 @@ class PlansOut(BaseModel):
 def _count(value: int | Unlimited | None) -> int | None:
     """A limit as JSON: null when unlimited (D15) or not published."""
     return value if isinstance(value, int) else None
+
+
+class CheckoutOut(BaseModel):
+    """A hosted checkout to pay first; nothing changes until it is paid."""
+
+    url: str
+    checkout_id: str
+
+
+class PackPurchaseOut(BaseModel):
+    """A pack bought and granted at once (A4, A6, D11)."""
+
+    success: bool
+    pack: str
+    amount: str
+    invoice_number: str | None
+    #: The item's limit with the pack; null = unlimited.
+    new_limit: int | None
+
+
+class OverageOut(BaseModel):
+    success: bool
+    enabled: bool
+    #: null: every meter.
+    meter: str | None
+    #: null: the whole account.
+    project_id: str | None
+
+
+class InvoiceLineOut(BaseModel):
+    kind: str
+    description: str
+    item: str | None
+    quantity: str
+    unit_price: str
+    amount: str
+    #: How the amount came about (used, included, blocks, rounding…).
+    derivation: dict[str, Any]
+
+
+class InvoiceSummaryOut(BaseModel):
+    number: str | None
+    status: str
+    plan: str
+    currency: str
+    period: str
+    period_start: str
+    period_end: str
+    created_at: str
+    total: str
+
+
+class InvoiceOut(InvoiceSummaryOut):
+    lines: list[InvoiceLineOut]
+
+
+class InvoicesOut(BaseModel):
+    invoices: list[InvoiceSummaryOut]
+
+
+class PlanChangeOut(BaseModel):
+    """A downgrade waiting for the end of the paid interval (C7, D30)."""
+
+    success: bool
+    plan: str
+    pending_plan: str | None
+    billing_interval: str
+    effective_at: str | None
+
+
+class SubscriptionOut(BaseModel):
+    success: bool
+    plan: str
+    status: str
+    pending_plan: str | None
+
+
+class ApiKeyOut(BaseModel):
+    """A user API key as listed: never its text."""
+
+    id: str
+    prefix: str
+    kind: str
+    name: str | None
+    created_at: str
+
+
+class IssuedKeyOut(ApiKeyOut):
+    """A new key: ``key`` is shown this once and cannot be shown again."""
+
+    key: str
+
+
+class ApiKeysOut(BaseModel):
+    keys: list[ApiKeyOut]
