@@ -43,6 +43,7 @@ def test_a8_a12_d4_feature_checks_over_http(
         "ok",
     )
     assert _error(payments) == (403, "not_allowed_for_tier")  # "Disabled" on ANONYMOUS
+    assert payments.json()["error"]["details"]["extra"]["upgrade_to"] == "free"
     assert _error(level) == (422, "invalid_input")
     assert _error(unknown) == (422, "invalid_input")
     assert _error(missing) == (404, "not_found")
@@ -159,6 +160,7 @@ def test_c3_a_managed_model_session_on_free_is_refused_403_in_one_call_over_http
         assert _error(refused) == (403, "not_allowed_for_tier")
         details = refused.json()["error"]["details"]
         assert (details["meter"], details["extra"]["feature"]) == ("sessions", "managed_models")
+        assert details["extra"]["upgrade_to"] == "hobbyist"  # the plan that has it
     assert (byok.status_code, byok.json()["used"]) == (200, 1)
     assert usage["items"]["sessions"]["used"] == 1  # the refused ones recorded nothing
     assert usage["items"]["sessions"]["held"] == 0
