@@ -81,7 +81,7 @@ def embedded_list(items: list[JsonObject], url: str) -> JsonObject:
     """A list inside an object (``invoice.lines``): the first page, with its total count."""
     return {
         "object": "list",
-        "data": items[:10],
+        "data": [public(item) for item in items[:10]],
         "has_more": len(items) > 10,
         "total_count": len(items),
         "url": url,

@@ -122,7 +122,13 @@ def _union(options: tuple[Any, ...], value: Any, path: str, namespace: dict[str,
     enum_values = [literal for literal in literals if literal != ""]
     if enum_values and str in options and isinstance(value, str):
         # ``Literal['a', 'b'] | str``: the library widens enums for forward compatibility, but
-        # the pinned version publishes exactly these values.
+        # the pinned version publishes exactly these values (or a bool/int alternative).
+        for option in options:
+            if option in (bool, int):
+                try:
+                    return _scalar(option, value, path)
+                except StripeError:
+                    pass
         return _enum(tuple(enum_values), value, path)
     first_error: StripeError | None = None
     for option in sorted((o for o in options if get_origin(o) is not Literal), key=_rank(value)):

@@ -137,7 +137,7 @@ def _check_value(value: Any, annotation: Any, owner: type, where: str) -> list[s
     options = [_resolve(option, owner) for option in _options(annotation)]
     if isinstance(value, dict) and value.get("object") in ("list", "search_result"):
         return []
-    if isinstance(value, dict) and "object" in value:
+    if isinstance(value, dict) and isinstance(value.get("object"), str):
         return conformance(value)
     if isinstance(value, dict):
         for option in options:
