@@ -48,8 +48,10 @@ class FakeStripe:
     requests: list[LoggedRequest] = field(default_factory=list)
 
     @classmethod
-    def create(cls, api_key: str, start: int, base_url: str = "") -> FakeStripe:
-        state = State(Clock(start), base_url=base_url)
+    def create(
+        cls, api_key: str, start: int, base_url: str = "", *, search_delay: int = 0
+    ) -> FakeStripe:
+        state = State(Clock(start), base_url=base_url, search_delay=search_delay)
         return cls(api_key, state, IdempotencyKeys(state.clock), Webhooks(state))
 
     def advance(self, seconds: int) -> int:

@@ -8,9 +8,6 @@ under test sees it.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +16,8 @@ from typing import Any, TypeVar
 
 import httpx
 import stripe
-import uvicorn
+
+from fakes.serving import served
 
 from .app import FakeStripe, create_app
 
@@ -197,13 +195,6 @@ class FakeStripeControlError(Exception):
         self.body = body
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def serve(
     *,
@@ -216,23 +207,15 @@ def serve(
     Without ``start`` the clock starts at the current time, read once: webhook signatures then
     pass ``stripe.Webhook.construct_event``'s tolerance, which is judged on the system clock.
     """
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    moment = start or datetime.now(UTC)
-    fake = FakeStripe.create(api_key, int(moment.timestamp()), url)
-    fake.state.search_delay = int(search_delay.total_seconds())
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(fake), host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    handle = FakeStripeHandle(url, api_key)
-    try:
-        yield handle
-    finally:
-        handle.close()
-        server.should_exit = True
-        thread.join(timeout=10)
+    moment = int((start or datetime.now(UTC)).timestamp())
+    delay = int(search_delay.total_seconds())
+
+    def app_for(url: str) -> Any:
+        return create_app(FakeStripe.create(api_key, moment, url, search_delay=delay))
+
+    with served(app_for) as url:
+        handle = FakeStripeHandle(url, api_key)
+        try:
+            yield handle
+        finally:
+            handle.close()

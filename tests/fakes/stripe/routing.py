@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import listing, search
 from .state import JsonObject, Origin, State
 
 Params = dict[str, Any]
@@ -58,6 +59,34 @@ class Routes:
             return handler
 
         return register
+
+    def retrieve(self, template: str, definition: type, object_name: str) -> None:
+        """``GET /v1/things/{thing}``: the object, or 404 ``resource_missing``."""
+        (name,) = re.findall(r"\{(\w+)\}", template)
+
+        def handler(call: Call, params: Params) -> JsonObject:
+            return call.state.get(call.ids[name], object_name)
+
+        self.add("get", template, definition)(handler)
+
+    def list(self, template: str, definition: type, object_name: str, *fields: str) -> None:
+        """``GET /v1/things``: a page, filtered by the listed parameters naming equal fields."""
+
+        def handler(call: Call, params: Params) -> JsonObject:
+            filters = listing.matching(params, *fields)
+            return listing.list_object(call.state.all(object_name), params, template, filters)
+
+        self.add("get", template, definition)(handler)
+
+    def search(self, template: str, definition: type, object_name: str, resource: str) -> None:
+        """``GET /v1/things/search``: Stripe's query language over the resource's fields."""
+
+        def handler(call: Call, params: Params) -> JsonObject:
+            now = call.state.clock.now()
+            found = search.run(call.state.all(object_name), params["query"], resource, now)
+            return listing.search_result(found, params, template)
+
+        self.add("get", template, definition)(handler)
 
 
 def match(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:

@@ -13,7 +13,7 @@ from stripe.params import (
     SetupIntentRetrieveParams,
 )
 
-from .. import listing, search
+from .. import listing
 from ..errors import invalid
 from ..render import INCLUDERS
 from ..routing import Call, Params, Routes
@@ -22,21 +22,15 @@ from ..state import JsonObject, State, merge_metadata, new_id
 routes = Routes()
 
 
-@routes.add("get", "/v1/charges/{charge}", ChargeRetrieveParams)
-def retrieve(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["charge"], "charge")
+routes.retrieve("/v1/charges/{charge}", ChargeRetrieveParams, "charge")
 
 
-@routes.add("get", "/v1/charges", ChargeListParams)
-def list_charges(call: Call, params: Params) -> JsonObject:
-    filters = listing.matching(params, "customer", "payment_intent", "transfer_group")
-    return listing.list_object(call.state.all("charge"), params, "/v1/charges", filters)
+routes.list(
+    "/v1/charges", ChargeListParams, "charge", "customer", "payment_intent", "transfer_group"
+)
 
 
-@routes.add("get", "/v1/charges/search", ChargeSearchParams)
-def search_charges(call: Call, params: Params) -> JsonObject:
-    found = search.run(call.state.all("charge"), params["query"], "charges", call.state.clock.now())
-    return listing.search_result(found, params, "/v1/charges/search")
+routes.search("/v1/charges/search", ChargeSearchParams, "charge", "charges")
 
 
 def _charge_refunds(state: State, charge: JsonObject) -> JsonObject:
@@ -130,26 +124,18 @@ def refund(
     return refund_object
 
 
-@routes.add("get", "/v1/refunds/{refund}", RefundRetrieveParams)
-def retrieve_refund(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["refund"], "refund")
+routes.retrieve("/v1/refunds/{refund}", RefundRetrieveParams, "refund")
 
 
-@routes.add("get", "/v1/refunds", RefundListParams)
-def list_refunds(call: Call, params: Params) -> JsonObject:
-    filters = listing.matching(params, "charge", "payment_intent")
-    return listing.list_object(call.state.all("refund"), params, "/v1/refunds", filters)
+routes.list("/v1/refunds", RefundListParams, "refund", "charge", "payment_intent")
 
 
-@routes.add("get", "/v1/setup_intents/{intent}", SetupIntentRetrieveParams)
-def retrieve_setup_intent(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["intent"], "setup_intent")
+routes.retrieve("/v1/setup_intents/{intent}", SetupIntentRetrieveParams, "setup_intent")
 
 
-@routes.add("get", "/v1/setup_intents", SetupIntentListParams)
-def list_setup_intents(call: Call, params: Params) -> JsonObject:
-    filters = listing.matching(params, "customer", "payment_method")
-    return listing.list_object(call.state.all("setup_intent"), params, "/v1/setup_intents", filters)
+routes.list(
+    "/v1/setup_intents", SetupIntentListParams, "setup_intent", "customer", "payment_method"
+)
 
 
 def new_setup_intent(call: Call, customer: str | None, method: str, usage: str) -> JsonObject:

@@ -197,9 +197,7 @@ def _line_items(state: State, session: JsonObject) -> JsonObject:
 INCLUDERS[("checkout.session", "line_items")] = _line_items
 
 
-@routes.add("get", "/v1/checkout/sessions/{session}", SessionRetrieveParams)
-def retrieve(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["session"], "checkout.session")
+routes.retrieve("/v1/checkout/sessions/{session}", SessionRetrieveParams, "checkout.session")
 
 
 @routes.add("get", "/v1/checkout/sessions/{session}/line_items", SessionLineItemListParams)
@@ -212,12 +210,14 @@ def list_line_items(call: Call, params: Params) -> JsonObject:
     )
 
 
-@routes.add("get", "/v1/checkout/sessions", SessionListParams)
-def list_sessions(call: Call, params: Params) -> JsonObject:
-    filters = listing.matching(params, "customer", "payment_intent", "status")
-    return listing.list_object(
-        call.state.all("checkout.session"), params, "/v1/checkout/sessions", filters
-    )
+routes.list(
+    "/v1/checkout/sessions",
+    SessionListParams,
+    "checkout.session",
+    "customer",
+    "payment_intent",
+    "status",
+)
 
 
 @routes.add("post", "/v1/checkout/sessions/{session}/expire", SessionExpireParams)

@@ -101,9 +101,7 @@ def create(call: Call, params: Params) -> JsonObject:
     return account
 
 
-@routes.add("get", "/v1/accounts/{account}", AccountRetrieveParams)
-def retrieve(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["account"], "account")
+routes.retrieve("/v1/accounts/{account}", AccountRetrieveParams, "account")
 
 
 @routes.add("post", "/v1/accounts/{account}", AccountUpdateParams)
@@ -120,9 +118,7 @@ def update(call: Call, params: Params) -> JsonObject:
     return account
 
 
-@routes.add("get", "/v1/accounts", AccountListParams)
-def list_accounts(call: Call, params: Params) -> JsonObject:
-    return listing.list_object(call.state.all("account"), params, "/v1/accounts")
+routes.list("/v1/accounts", AccountListParams, "account")
 
 
 def complete_onboarding(state: State, account_id: str) -> JsonObject:
@@ -207,9 +203,7 @@ def create_transfer(call: Call, params: Params) -> JsonObject:
     return transfer
 
 
-@routes.add("get", "/v1/transfers/{transfer}", TransferRetrieveParams)
-def retrieve_transfer(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["transfer"], "transfer")
+routes.retrieve("/v1/transfers/{transfer}", TransferRetrieveParams, "transfer")
 
 
 @routes.add("post", "/v1/transfers/{transfer}", TransferUpdateParams)
@@ -223,7 +217,4 @@ def update_transfer(call: Call, params: Params) -> JsonObject:
     return transfer
 
 
-@routes.add("get", "/v1/transfers", TransferListParams)
-def list_transfers(call: Call, params: Params) -> JsonObject:
-    filters = listing.matching(params, "destination", "transfer_group")
-    return listing.list_object(call.state.all("transfer"), params, "/v1/transfers", filters)
+routes.list("/v1/transfers", TransferListParams, "transfer", "destination", "transfer_group")

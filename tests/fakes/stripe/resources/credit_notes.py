@@ -177,15 +177,10 @@ def _note(
     }
 
 
-@routes.add("get", "/v1/credit_notes/{id}", CreditNoteRetrieveParams)
-def retrieve(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["id"], "credit_note")
+routes.retrieve("/v1/credit_notes/{id}", CreditNoteRetrieveParams, "credit_note")
 
 
-@routes.add("get", "/v1/credit_notes", CreditNoteListParams)
-def list_notes(call: Call, params: Params) -> JsonObject:
-    filters = listing.matching(params, "customer", "invoice")
-    return listing.list_object(call.state.all("credit_note"), params, "/v1/credit_notes", filters)
+routes.list("/v1/credit_notes", CreditNoteListParams, "credit_note", "customer", "invoice")
 
 
 @routes.add("post", "/v1/credit_notes/{id}/void", CreditNoteVoidCreditNoteParams)

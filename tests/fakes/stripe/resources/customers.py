@@ -17,7 +17,7 @@ from stripe.params import (
     PaymentMethodRetrieveParams,
 )
 
-from .. import listing, search
+from .. import listing
 from ..errors import StripeError, invalid
 from ..routing import Call, Params, Routes
 from ..state import JsonObject, State, merge_metadata, new_id, private
@@ -84,9 +84,7 @@ def create(call: Call, params: Params) -> JsonObject:
     return customer
 
 
-@routes.add("get", "/v1/customers/{customer}", CustomerRetrieveParams)
-def retrieve(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["customer"], "customer")
+routes.retrieve("/v1/customers/{customer}", CustomerRetrieveParams, "customer")
 
 
 @routes.add("post", "/v1/customers/{customer}", CustomerUpdateParams)
@@ -132,18 +130,10 @@ def _set_default_method(state: State, customer: JsonObject, settings: Params) ->
     customer["invoice_settings"]["default_payment_method"] = method_id
 
 
-@routes.add("get", "/v1/customers", CustomerListParams)
-def list_customers(call: Call, params: Params) -> JsonObject:
-    filters = listing.matching(params, "email")
-    return listing.list_object(call.state.all("customer"), params, "/v1/customers", filters)
+routes.list("/v1/customers", CustomerListParams, "customer", "email")
 
 
-@routes.add("get", "/v1/customers/search", CustomerSearchParams)
-def search_customers(call: Call, params: Params) -> JsonObject:
-    found = search.run(
-        call.state.all("customer"), params["query"], "customers", call.state.clock.now()
-    )
-    return listing.search_result(found, params, "/v1/customers/search")
+routes.search("/v1/customers/search", CustomerSearchParams, "customer", "customers")
 
 
 def new_card(state: State, card: str, customer: str | None = None) -> JsonObject:
@@ -285,9 +275,9 @@ def detach_method(call: Call, params: Params) -> JsonObject:
     return method
 
 
-@routes.add("get", "/v1/payment_methods/{payment_method}", PaymentMethodRetrieveParams)
-def retrieve_method(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["payment_method"], "payment_method")
+routes.retrieve(
+    "/v1/payment_methods/{payment_method}", PaymentMethodRetrieveParams, "payment_method"
+)
 
 
 @routes.add("get", "/v1/payment_methods", PaymentMethodListParams)

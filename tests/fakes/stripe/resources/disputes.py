@@ -15,7 +15,6 @@ from stripe.params import (
     DisputeUpdateParams,
 )
 
-from .. import listing
 from ..errors import invalid, wrong_state
 from ..routing import Call, Params, Routes
 from ..state import JsonObject, Origin, State, merge_metadata, new_id
@@ -121,9 +120,7 @@ def _close(call: Call, dispute: JsonObject, *, won: bool) -> None:
         call.emit("charge.dispute.funds_reinstated", dispute)
 
 
-@routes.add("get", "/v1/disputes/{dispute}", DisputeRetrieveParams)
-def retrieve(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["dispute"], "dispute")
+routes.retrieve("/v1/disputes/{dispute}", DisputeRetrieveParams, "dispute")
 
 
 @routes.add("post", "/v1/disputes/{dispute}", DisputeUpdateParams)
@@ -143,7 +140,4 @@ def close(call: Call, params: Params) -> JsonObject:
     return dispute
 
 
-@routes.add("get", "/v1/disputes", DisputeListParams)
-def list_disputes(call: Call, params: Params) -> JsonObject:
-    filters = listing.matching(params, "charge", "payment_intent")
-    return listing.list_object(call.state.all("dispute"), params, "/v1/disputes", filters)
+routes.list("/v1/disputes", DisputeListParams, "dispute", "charge", "payment_intent")

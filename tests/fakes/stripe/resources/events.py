@@ -40,9 +40,7 @@ def list_events(call: Call, params: Params) -> JsonObject:
     return listing.list_object(call.state.all("event"), params, "/v1/events", filters)
 
 
-@routes.add("get", "/v1/events/{id}", EventRetrieveParams)
-def retrieve(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["id"], "event")
+routes.retrieve("/v1/events/{id}", EventRetrieveParams, "event")
 
 
 def new_endpoint(
@@ -86,9 +84,9 @@ def create_endpoint(call: Call, params: Params) -> JsonObject:
     return endpoint | {"secret": private(endpoint)["secret"]}
 
 
-@routes.add("get", "/v1/webhook_endpoints/{webhook_endpoint}", WebhookEndpointRetrieveParams)
-def retrieve_endpoint(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["webhook_endpoint"], "webhook_endpoint")
+routes.retrieve(
+    "/v1/webhook_endpoints/{webhook_endpoint}", WebhookEndpointRetrieveParams, "webhook_endpoint"
+)
 
 
 @routes.add("post", "/v1/webhook_endpoints/{webhook_endpoint}", WebhookEndpointUpdateParams)
@@ -111,6 +109,4 @@ def delete_endpoint(call: Call, params: Params) -> JsonObject:
     return {"id": endpoint["id"], "object": "webhook_endpoint", "deleted": True}
 
 
-@routes.add("get", "/v1/webhook_endpoints", WebhookEndpointListParams)
-def list_endpoints(call: Call, params: Params) -> JsonObject:
-    return listing.list_object(call.state.all("webhook_endpoint"), params, "/v1/webhook_endpoints")
+routes.list("/v1/webhook_endpoints", WebhookEndpointListParams, "webhook_endpoint")

@@ -182,9 +182,7 @@ def create(call: Call, params: Params) -> JsonObject:
     return item
 
 
-@routes.add("get", "/v1/invoiceitems/{invoiceitem}", InvoiceItemRetrieveParams)
-def retrieve(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["invoiceitem"], "invoiceitem")
+routes.retrieve("/v1/invoiceitems/{invoiceitem}", InvoiceItemRetrieveParams, "invoiceitem")
 
 
 @routes.add("post", "/v1/invoiceitems/{invoiceitem}", InvoiceItemUpdateParams)

@@ -24,7 +24,7 @@ from stripe.params import (
     InvoiceVoidInvoiceParams,
 )
 
-from .. import listing, search
+from .. import listing
 from ..errors import invalid
 from ..render import INCLUDERS
 from ..routing import Call, Params, Routes
@@ -149,9 +149,7 @@ def create(call: Call, params: Params) -> JsonObject:
     return invoice
 
 
-@routes.add("get", "/v1/invoices/{invoice}", InvoiceRetrieveParams)
-def retrieve(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["invoice"], "invoice")
+routes.retrieve("/v1/invoices/{invoice}", InvoiceRetrieveParams, "invoice")
 
 
 @routes.add("post", "/v1/invoices/{invoice}", InvoiceUpdateParams)
@@ -216,12 +214,7 @@ def list_invoices(call: Call, params: Params) -> JsonObject:
     return listing.list_object(call.state.all("invoice"), params, "/v1/invoices", filters)
 
 
-@routes.add("get", "/v1/invoices/search", InvoiceSearchParams)
-def search_invoices(call: Call, params: Params) -> JsonObject:
-    found = search.run(
-        call.state.all("invoice"), params["query"], "invoices", call.state.clock.now()
-    )
-    return listing.search_result(found, params, "/v1/invoices/search")
+routes.search("/v1/invoices/search", InvoiceSearchParams, "invoice", "invoices")
 
 
 def _payments(state: State, invoice: JsonObject) -> JsonObject:
@@ -232,17 +225,14 @@ def _payments(state: State, invoice: JsonObject) -> JsonObject:
 INCLUDERS[("invoice", "payments")] = _payments
 
 
-@routes.add("get", "/v1/invoice_payments", InvoicePaymentListParams)
-def list_payments(call: Call, params: Params) -> JsonObject:
-    filters = listing.matching(params, "invoice", "status")
-    return listing.list_object(
-        call.state.all("invoice_payment"), params, "/v1/invoice_payments", filters
-    )
+routes.list(
+    "/v1/invoice_payments", InvoicePaymentListParams, "invoice_payment", "invoice", "status"
+)
 
 
-@routes.add("get", "/v1/invoice_payments/{invoice_payment}", InvoicePaymentRetrieveParams)
-def retrieve_payment(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["invoice_payment"], "invoice_payment")
+routes.retrieve(
+    "/v1/invoice_payments/{invoice_payment}", InvoicePaymentRetrieveParams, "invoice_payment"
+)
 
 
 def tick(state: State) -> None:

@@ -21,7 +21,6 @@ from stripe.params import (
     PaymentIntentUpdateParams,
 )
 
-from .. import listing, search
 from ..errors import StripeError, invalid, wrong_state
 from ..routing import Call, Params, Routes
 from ..state import JsonObject, State, merge_metadata, new_id, private, public
@@ -318,9 +317,7 @@ def card_error(
     )
 
 
-@routes.add("get", "/v1/payment_intents/{intent}", PaymentIntentRetrieveParams)
-def retrieve(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["intent"], "payment_intent")
+routes.retrieve("/v1/payment_intents/{intent}", PaymentIntentRetrieveParams, "payment_intent")
 
 
 @routes.add("post", "/v1/payment_intents/{intent}", PaymentIntentUpdateParams)
@@ -354,17 +351,9 @@ def cancel_intent(call: Call, intent: JsonObject, reason: str) -> None:
     call.emit("payment_intent.canceled", intent)
 
 
-@routes.add("get", "/v1/payment_intents", PaymentIntentListParams)
-def list_intents(call: Call, params: Params) -> JsonObject:
-    filters = listing.matching(params, "customer")
-    return listing.list_object(
-        call.state.all("payment_intent"), params, "/v1/payment_intents", filters
-    )
+routes.list("/v1/payment_intents", PaymentIntentListParams, "payment_intent", "customer")
 
 
-@routes.add("get", "/v1/payment_intents/search", PaymentIntentSearchParams)
-def search_intents(call: Call, params: Params) -> JsonObject:
-    found = search.run(
-        call.state.all("payment_intent"), params["query"], "payment_intents", call.state.clock.now()
-    )
-    return listing.search_result(found, params, "/v1/payment_intents/search")
+routes.search(
+    "/v1/payment_intents/search", PaymentIntentSearchParams, "payment_intent", "payment_intents"
+)

@@ -93,9 +93,11 @@ def create(call: Call, params: Params) -> JsonObject:
     return configuration
 
 
-@routes.add("get", "/v1/billing_portal/configurations/{configuration}", ConfigurationRetrieveParams)
-def retrieve(call: Call, params: Params) -> JsonObject:
-    return call.state.get(call.ids["configuration"], "billing_portal.configuration")
+routes.retrieve(
+    "/v1/billing_portal/configurations/{configuration}",
+    ConfigurationRetrieveParams,
+    "billing_portal.configuration",
+)
 
 
 @routes.add("post", "/v1/billing_portal/configurations/{configuration}", ConfigurationUpdateParams)
