@@ -246,3 +246,34 @@ def test_keys_versions_and_urls_are_checked(fake_stripe: FakeStripeHandle) -> No
         fake_stripe.client().v1.customers.retrieve("cus_nobody")
     assert (missing.value.http_status, missing.value.code) == (404, "resource_missing")
     assert "No such customer: 'cus_nobody'" in str(missing.value)
+
+
+def test_events_list_by_type_and_retrieve(fake_stripe: FakeStripeHandle) -> None:
+    client = fake_stripe.client()
+    customer = client.v1.customers.create(params={})
+    client.v1.customers.update(customer.id, params={"name": "Aerostack"})
+    updated = client.v1.events.list(params={"type": "customer.updated"})
+    assert [e.type for e in updated.data] == ["customer.updated"]
+    event = client.v1.events.retrieve(updated.data[0].id)
+    assert event.data.object["name"] == "Aerostack"
+    assert event.to_dict()["data"]["previous_attributes"] == {"name": None}
+    assert event.request is not None
+    assert event.request.id is not None
+    everything = client.v1.events.list(params={"type": "customer.*"})
+    assert [e.type for e in everything.data] == ["customer.updated", "customer.created"]
+    fake_stripe.advance_clock(timedelta(days=31))
+    assert client.v1.events.list().data == []  # Stripe lists the last 30 days
+    assert client.v1.events.retrieve(event.id).id == event.id
+
+
+def test_payment_intents_search_by_metadata(fake_stripe: FakeStripeHandle) -> None:
+    client = fake_stripe.client()
+    reload = client.v1.payment_intents.create(
+        params={"amount": 2000, "currency": "usd", "metadata": {"meterstack_reload": "rl_1"}}
+    )
+    client.v1.payment_intents.create(params={"amount": 3000, "currency": "usd"})
+    found = client.v1.payment_intents.search(
+        params={"query": "metadata['meterstack_reload']:'rl_1' AND amount>=2000"}
+    )
+    assert [i.id for i in found.data] == [reload.id]
+    assert client.v1.payment_intents.search(params={"query": "amount>5000"}).data == []

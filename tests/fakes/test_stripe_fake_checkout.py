@@ -235,3 +235,16 @@ def test_deliveries_can_repeat_reverse_and_retry(
 
     fake_stripe.redeliver(completed["id"])
     assert _events(webhook_receiver, endpoint.secret)[-1].id == completed["id"]
+
+
+def test_chosen_events_are_delivered_in_the_order_given(
+    fake_stripe: FakeStripeHandle, webhook_receiver: WebhookReceiver
+) -> None:
+    client = fake_stripe.client()
+    endpoint = fake_stripe.add_webhook_endpoint(webhook_receiver.url)
+    first = client.v1.customers.create(params={"name": "first"})
+    second = client.v1.customers.create(params={"name": "second"})
+    created = {e["data"]["object"]["id"]: e["id"] for e in fake_stripe.events("customer.created")}
+    fake_stripe.deliver(events=[created[second.id], created[first.id]])
+    names = [e.data.object.name for e in _events(webhook_receiver, endpoint.secret)]
+    assert names == ["second", "first"]

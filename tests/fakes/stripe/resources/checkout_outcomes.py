@@ -112,8 +112,8 @@ def settle(state: State, session_id: str, *, succeeded: bool) -> JsonObject:
     """The delayed outcome of a session completed unpaid."""
     call = Call(state, Origin())
     session = state.get(session_id, "checkout.session")
-    intent = state.get(session["payment_intent"] or "", "payment_intent")
-    if session["status"] != "complete" or intent["status"] != "processing":
+    intent = state.objects.get(session["payment_intent"] or "")
+    if session["status"] != "complete" or intent is None or intent["status"] != "processing":
         raise wrong_state(
             "Only a completed Checkout Session whose payment is processing can settle."
         )
