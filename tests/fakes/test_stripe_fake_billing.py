@@ -105,6 +105,13 @@ def test_a_declined_attempt_leaves_the_invoice_open_until_paid(
         "card_declined",
         "insufficient_funds",
     )
+    assert declined.value.error is not None
+    intent = declined.value.error.payment_intent
+    assert intent is not None
+    assert (intent.status, intent.last_payment_error and intent.last_payment_error.code) == (
+        "requires_payment_method",
+        "card_declined",
+    )
     after = client.v1.invoices.retrieve(invoice.id)
     assert (after.status, after.attempt_count, after.attempted) == ("open", 1, True)
     failed = fake_stripe.events("invoice.payment_failed")

@@ -19,7 +19,7 @@ from stripe.params.checkout import (
 )
 
 from .. import listing
-from ..errors import invalid, wrong_state
+from ..errors import invalid, missing_parameter, wrong_state
 from ..render import INCLUDERS
 from ..routing import Call, Params, Routes
 from ..state import JsonObject, Origin, State, merge_metadata, new_id, private
@@ -34,7 +34,7 @@ DAY = 24 * 60 * 60
 def create(call: Call, params: Params) -> JsonObject:
     mode = params.get("mode")
     if mode is None:
-        raise invalid("Missing required param: mode.", param="mode", code="parameter_missing")
+        raise missing_parameter("mode")
     if mode == "subscription":
         raise invalid("The fake Stripe does not serve subscription mode.", param="mode")
     _check_mode_params(mode, params)

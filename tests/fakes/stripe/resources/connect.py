@@ -24,7 +24,7 @@ from stripe.params import (
 )
 
 from .. import listing
-from ..errors import invalid
+from ..errors import invalid, missing_parameter
 from ..routing import Call, Params, Routes
 from ..state import JsonObject, Origin, State, merge_metadata, new_id
 
@@ -167,7 +167,7 @@ def create_link(call: Call, params: Params) -> JsonObject:
 @routes.add("post", "/v1/transfers", TransferCreateParams)
 def create_transfer(call: Call, params: Params) -> JsonObject:
     if "amount" not in params:
-        raise invalid("Missing required param: amount.", param="amount", code="parameter_missing")
+        raise missing_parameter("amount")
     destination = call.state.get(params["destination"], "account", param="destination")
     if destination["capabilities"].get("transfers") != "active":
         raise invalid(

@@ -16,7 +16,7 @@ from stripe.params import (
 )
 
 from .. import listing
-from ..errors import invalid, wrong_state
+from ..errors import invalid, missing_parameter, wrong_state
 from ..routing import Call, Params, Routes
 from ..state import JsonObject, State, merge_metadata, new_id, private
 from . import charges, invoice_collection
@@ -69,11 +69,7 @@ def create(call: Call, params: Params) -> JsonObject:
 def _line(line: Params, index: int) -> JsonObject:
     where = f"lines[{index}]"
     if line.get("type") == "invoice_line_item" and "invoice_line_item" not in line:
-        raise invalid(
-            "Missing required param: invoice_line_item.",
-            param=f"{where}[invoice_line_item]",
-            code="parameter_missing",
-        )
+        raise missing_parameter(f"{where}[invoice_line_item]")
     amount = line.get("amount", line.get("unit_amount", 0) * line.get("quantity", 1))
     return {
         "id": new_id("cnli"),

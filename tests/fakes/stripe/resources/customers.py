@@ -18,7 +18,7 @@ from stripe.params import (
 )
 
 from .. import listing
-from ..errors import StripeError, invalid
+from ..errors import StripeError, invalid, missing_parameter
 from ..routing import Call, Params, Routes
 from ..state import JsonObject, State, merge_metadata, new_id, private
 
@@ -251,9 +251,7 @@ def attach(call: Call, method: JsonObject, customer: JsonObject) -> None:
 def attach_method(call: Call, params: Params) -> JsonObject:
     method = attach_source(call.state, call.ids["payment_method"], "payment_method")
     if "customer" not in params:
-        raise invalid(
-            "Missing required param: customer.", param="customer", code="parameter_missing"
-        )
+        raise missing_parameter("customer")
     customer = call.state.get(params["customer"], "customer", param="customer")
     _attach(call, method, customer)
     return method

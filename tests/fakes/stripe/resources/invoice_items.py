@@ -13,7 +13,7 @@ from stripe.params import (
 )
 
 from .. import listing
-from ..errors import invalid, wrong_state
+from ..errors import invalid, missing_parameter, wrong_state
 from ..routing import Call, Params, Routes
 from ..state import JsonObject, State, merge_metadata, new_id, private
 from . import line_prices
@@ -38,9 +38,7 @@ def new_item(
     elif "amount" in params:
         currency = (params.get("currency") or (invoice or {}).get("currency") or "").lower()
         if not currency:
-            raise invalid(
-                "Missing required param: currency.", param="currency", code="parameter_missing"
-            )
+            raise missing_parameter("currency")
         amount = params["amount"]
         if quantity != 1:
             raise invalid(
@@ -168,9 +166,7 @@ def create(call: Call, params: Params) -> JsonObject:
     invoice = draft(call.state, params["invoice"], "invoice") if "invoice" in params else None
     customer = params.get("customer") or (invoice or {}).get("customer")
     if customer is None:
-        raise invalid(
-            "Missing required param: customer.", param="customer", code="parameter_missing"
-        )
+        raise missing_parameter("customer")
     call.state.get(customer, "customer", param="customer")
     if invoice is not None and invoice["customer"] != customer:
         raise invalid(

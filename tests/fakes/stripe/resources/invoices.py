@@ -25,7 +25,7 @@ from stripe.params import (
 )
 
 from .. import listing
-from ..errors import invalid
+from ..errors import invalid, missing_parameter
 from ..render import INCLUDERS
 from ..routing import Call, Params, Routes
 from ..state import JsonObject, Origin, State, merge_metadata, new_id, private
@@ -39,9 +39,7 @@ HOUR = 60 * 60
 @routes.add("post", "/v1/invoices", InvoiceCreateParams)
 def create(call: Call, params: Params) -> JsonObject:
     if "customer" not in params:
-        raise invalid(
-            "Missing required param: customer.", param="customer", code="parameter_missing"
-        )
+        raise missing_parameter("customer")
     customer = call.state.get(params["customer"], "customer", param="customer")
     method = params.get("collection_method", "charge_automatically")
     now = call.state.clock.now()

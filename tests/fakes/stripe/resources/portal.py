@@ -19,7 +19,7 @@ from stripe.params.billing_portal import (
 )
 
 from .. import listing
-from ..errors import invalid
+from ..errors import invalid, missing_parameter
 from ..routing import Call, Params, Routes
 from ..state import JsonObject, merge_metadata, new_id
 
@@ -129,9 +129,7 @@ def list_configurations(call: Call, params: Params) -> JsonObject:
 @routes.add("post", "/v1/billing_portal/sessions", SessionCreateParams)
 def create_session(call: Call, params: Params) -> JsonObject:
     if "customer" not in params:
-        raise invalid(
-            "Missing required param: customer.", param="customer", code="parameter_missing"
-        )
+        raise missing_parameter("customer")
     customer = call.state.get(params["customer"], "customer", param="customer")
     configuration = _configuration(call, params.get("configuration"))
     if not configuration["active"]:
