@@ -44,6 +44,8 @@ from meterstack.services.resources import ResourceObject, Resources
 from meterstack.services.subscriptions import PlanChange, Subscription, Subscriptions
 from meterstack.services.usage import Usage, UsageReport
 from meterstack.store.sql import SqlStore
+from meterstack.webhooks.model import WebhookPolicy
+from meterstack.webhooks.service import Webhooks
 
 DEFAULT_DATABASE_URL = "sqlite:///./meterstack.db"
 DEFAULT_CATALOG = "agentstack"
@@ -62,7 +64,12 @@ def default_catalog() -> str:
 class Engine(KeysMixin):
     """One store, one catalog, one clock; every door of meterstack goes through here."""
 
-    def __init__(self, ctx: ServiceContext, provider: PaymentProvider | None = None) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        provider: PaymentProvider | None = None,
+        webhooks: WebhookPolicy | None = None,
+    ) -> None:
         self._ctx = ctx
         provider = provider or LocalProvider()
         self._accounts = Accounts(ctx)
@@ -80,6 +87,7 @@ class Engine(KeysMixin):
         self._subscriptions = Subscriptions(ctx)
         self._migrations = Migrations(ctx)
         self._payments = Payments(ctx, provider, self._subscriptions, self._purchases)
+        self._webhooks = Webhooks(ctx, webhooks)
 
     @classmethod
     def open(
@@ -91,11 +99,13 @@ class Engine(KeysMixin):
         idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION,
         pool_size: int = 20,
         provider: PaymentProvider | None = None,
+        webhooks: WebhookPolicy | None = None,
     ) -> Engine:
         """Open (and migrate) the store at ``url`` with ``catalog`` (a built-in name or a path).
 
         Both fall back to ``METERSTACK_DATABASE_URL`` / ``METERSTACK_CATALOG``, then to
-        ``sqlite:///./meterstack.db`` and ``agentstack``.
+        ``sqlite:///./meterstack.db`` and ``agentstack``. ``webhooks`` is the operator's
+        webhook settings (default: from ``METERSTACK_WEBHOOKS_…``, see docs/webhooks.md).
         """
         if idempotency_retention < timedelta(days=35):
             raise InvalidInputError("idempotency keys must be kept at least 35 days (D7)")
@@ -118,9 +128,10 @@ class Engine(KeysMixin):
         except BaseException:
             store.close()
             raise
-        return cls(ctx, provider)
+        return cls(ctx, provider, webhooks)
 
     def close(self) -> None:
+        self._webhooks.close()
         self._ctx.store.close()
 
     def __enter__(self) -> Engine:
@@ -146,6 +157,11 @@ class Engine(KeysMixin):
     @property
     def backend(self) -> str:
         return self._ctx.store.backend
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """Outgoing webhooks: endpoints, events, deliveries, replays, the worker (D28)."""
+        return self._webhooks
 
     # ------------------------------------------------------------------ accounts
 

@@ -25,6 +25,7 @@ from meterstack.rules.terms import AccountState, item_terms, plan_of
 from meterstack.services.context import ServiceContext
 from meterstack.store.sql import Transaction
 from meterstack.store.subscriptions import PendingChange, change_plan, pending, set_pending
+from meterstack.webhooks.announce import announce_applied, announce_resumed, announce_subscription
 
 PRORATION_INVOICE = "proration"
 SHARE_PLACES = Decimal("0.000001")
@@ -116,6 +117,7 @@ class Subscriptions:
             change = PendingChange("downgrade", target.id, interval, period.end, now)
             set_pending(tx, account_id, change)
             self.ctx.changed(tx, account_id)
+            announce_subscription(tx, account_id, "downgrade_scheduled", now)
             return PlanChange(self._subscription(tx, account_id), False, None)
         period = self.ctx.period(catalog, state, now)
         line = _proration(
@@ -144,6 +146,7 @@ class Subscriptions:
                 now=now,
                 paid=paid,
             )
+        announce_subscription(tx, account_id, "upgraded", now)
         return PlanChange(self._subscription(tx, account_id), True, invoice)
 
     def cancel(self, account_id: str) -> Subscription:
@@ -162,12 +165,14 @@ class Subscriptions:
                 tx, account_id, PendingChange("cancel", fallback, "monthly", period.end, now)
             )
             self.ctx.changed(tx, account_id)
+            announce_subscription(tx, account_id, "cancel_scheduled", now)
             return self._subscription(tx, account_id)
 
     def resume(self, account_id: str) -> Subscription:
         """Withdraw a pending downgrade or cancellation."""
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
+            announce_resumed(tx, account_id, self.ctx.now())
             set_pending(tx, account_id, None)
             self.ctx.changed(tx, account_id)
             return self._subscription(tx, account_id)
@@ -214,6 +219,7 @@ def apply_pending(ctx: ServiceContext, tx: Transaction, account_id: str, now: da
     state = tx.account_state(account_id)
     assert state is not None
     reconcile_read_only(tx, ctx.catalog(tx, account.catalog_hash), state)
+    announce_applied(tx, account_id, change)
 
 
 def reconcile_read_only(tx: Transaction, catalog: Catalog, state: AccountState) -> None:
