@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
 from meterstack.errors import InvalidInputError
+from meterstack.webhooks.model import Resolver
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-#: host, port -> the addresses the name resolves to (injectable: tests, a pinned resolver).
-Resolver = Callable[[str, int], list[IPAddress]]
 
 _METADATA = {
     ipaddress.ip_address("169.254.169.254"),  # AWS, GCP, Azure, OpenStack…

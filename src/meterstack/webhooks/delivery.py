@@ -37,13 +37,14 @@ from meterstack.store import outbox
 from meterstack.store.outbox import Outcome
 from meterstack.store.webhooks import endpoint as endpoint_row
 from meterstack.store.webhooks import receiving_endpoints, secrets_of
-from meterstack.webhooks.addresses import Resolver, Target, UnsafeTargetError, checked_target
+from meterstack.webhooks.addresses import Target, UnsafeTargetError, checked_target
 from meterstack.webhooks.model import (
     RESPONSE_EXCERPT,
     Attempt,
     ClaimedDelivery,
     DeliveryStatus,
     Owner,
+    Resolver,
     WebhookPolicy,
 )
 from meterstack.webhooks.outbox import sortable_id

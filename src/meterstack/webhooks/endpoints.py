@@ -19,9 +19,15 @@ from meterstack.errors import ConflictError, InvalidInputError, NotFoundError
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.store import webhooks as rows
 from meterstack.store.sql import Transaction
-from meterstack.webhooks.addresses import Resolver, checked_target, parse_url
+from meterstack.webhooks.addresses import checked_target, parse_url
 from meterstack.webhooks.catalogue import check_event_types
-from meterstack.webhooks.model import MAX_ROTATION_OVERLAP, Endpoint, Owner, WebhookPolicy
+from meterstack.webhooks.model import (
+    MAX_ROTATION_OVERLAP,
+    Endpoint,
+    Owner,
+    Resolver,
+    WebhookPolicy,
+)
 from meterstack.webhooks.signing import new_secret
 
 MAX_URL_LENGTH = 2000

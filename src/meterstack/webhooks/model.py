@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from ipaddress import IPv4Address, IPv6Address
+
+#: host, port -> the addresses the name resolves to.
+Resolver = Callable[[str, int], list[IPv4Address | IPv6Address]]
 
 
 class Owner(StrEnum):
@@ -142,6 +147,7 @@ class WebhookPolicy:
 
     ``allow_private_targets`` lets customer endpoints use plain http and loopback or private
     addresses: for tests and demos on one machine, never for a service customers reach.
+    ``resolver`` replaces the system's name resolution (a resolver of your own, or a test's).
     """
 
     allow_private_targets: bool = False
@@ -149,6 +155,7 @@ class WebhookPolicy:
     max_customer_endpoints: int = MAX_CUSTOMER_ENDPOINTS
     timeout: float = DELIVERY_TIMEOUT
     max_response_bytes: int = MAX_RESPONSE_BYTES
+    resolver: Resolver | None = None
 
     @classmethod
     def from_environment(cls) -> WebhookPolicy:

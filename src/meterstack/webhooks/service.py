@@ -16,25 +16,27 @@ from meterstack.errors import ConflictError, InvalidInputError, NotFoundError
 from meterstack.services.context import ServiceContext
 from meterstack.store import outbox
 from meterstack.store.sql import Transaction
-from meterstack.webhooks.addresses import Resolver, system_resolver
+from meterstack.webhooks.addresses import system_resolver
 from meterstack.webhooks.catalogue import spec_of
 from meterstack.webhooks.delivery import DeliveryReport, DeliveryWorker
 from meterstack.webhooks.endpoints import Endpoints
-from meterstack.webhooks.model import Attempt, Delivery, DeliveryStatus, WebhookEvent, WebhookPolicy
+from meterstack.webhooks.model import (
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Resolver,
+    WebhookEvent,
+    WebhookPolicy,
+)
 
 MAX_PAGE = 500
 
 
 class Webhooks:
-    def __init__(
-        self,
-        ctx: ServiceContext,
-        policy: WebhookPolicy | None = None,
-        resolver: Resolver | None = None,
-    ) -> None:
+    def __init__(self, ctx: ServiceContext, policy: WebhookPolicy | None = None) -> None:
         self.ctx = ctx
         self.policy = policy or WebhookPolicy.from_environment()
-        self.resolver = resolver or system_resolver
+        self.resolver: Resolver = self.policy.resolver or system_resolver
         self.endpoints = Endpoints(ctx, self.policy, self.resolver)
         self._background: tuple[threading.Thread, threading.Event, DeliveryWorker] | None = None
 
