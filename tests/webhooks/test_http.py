@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import anyio
 import pytest
 from standardwebhooks import Webhook
 from webhook_receiver import Receiver, serving
+
+from meterstack.client import AsyncClient, Client, NotFoundError
 
 OPERATOR = {"Authorization": "Bearer operator-secret"}
 
@@ -113,5 +116,46 @@ def test_d28_a_customer_registers_its_own_endpoint_over_http(
     assert {body["data"]["account_id"] for body in bodies} == {created["id"]}
     assert attempts.json()["attempts"][0]["succeeded"] is True
     assert theirs.status_code == 404
-    assert deleted.status_code == 204
+    assert deleted.json() == {"id": endpoint_id, "deleted": True}
     assert listed == {"endpoints": []}
+
+
+def test_d28_the_sdk_manages_webhooks_sync_and_async(
+    live_service: Callable[..., Any], receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("METERSTACK_WEBHOOKS_ALLOW_PRIVATE", "1")
+    service = live_service("agentstack")
+    base = str(service.base_url)
+    with Client(base, "operator-secret") as operator:
+        account = operator.create_account("pro")
+        hook = operator.webhooks.create_endpoint(receiver.url, event_types=["invoice.created"])
+        with Client(base, account.user_api_key) as customer:
+            own = customer.billing_webhooks.create_endpoint(receiver.url, description="mine")
+            with pytest.raises(NotFoundError):
+                customer.billing_webhooks.endpoint(hook.endpoint.id)
+            service.app.state.engine.webhooks.deliver()
+            (mine,) = customer.billing_webhooks.deliveries(endpoint_id=own.endpoint.id)
+            (attempt,) = customer.billing_webhooks.attempts(mine.id, endpoint_id=own.endpoint.id)
+            events = customer.billing_webhooks.events()
+        deliveries = operator.webhooks.deliveries(endpoint_id=hook.endpoint.id)
+        replayed = operator.webhooks.replay(deliveries[0].id)
+        rotated = operator.webhooks.rotate_secret(hook.endpoint.id, overlap_seconds=60)
+        disabled = operator.webhooks.update_endpoint(hook.endpoint.id, enabled=False)
+        operator.webhooks.delete_endpoint(own.endpoint.id)
+        left = operator.webhooks.endpoints(account_id=account.id)
+
+    async def listed() -> list[str]:
+        async with AsyncClient(base, "operator-secret") as client:
+            return [endpoint.id for endpoint in await client.webhooks.endpoints()]
+
+    assert own.endpoint.owner == "customer"
+    assert own.secret.startswith("whsec_")
+    assert (mine.status, attempt.status_code) == ("succeeded", 200)
+    assert [event.type for event in events] == ["invoice.created"]
+    assert events[0].data["account_id"] == account.id
+    assert [d.status for d in deliveries] == ["succeeded"]
+    assert replayed.status == "pending"
+    assert rotated.secret != hook.secret
+    assert disabled.enabled is False
+    assert left == []
+    assert anyio.run(listed) == [hook.endpoint.id]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from meterstack.errors import NotFoundError
@@ -91,6 +91,11 @@ class RegisteredOut(BaseModel):
     @classmethod
     def of(cls, registered: RegisteredEndpoint) -> RegisteredOut:
         return cls(endpoint=EndpointOut.of(registered.endpoint), secret=registered.secret)
+
+
+class DeletedOut(BaseModel):
+    id: str
+    deleted: bool
 
 
 class EndpointList(BaseModel):
@@ -265,10 +270,11 @@ def update_endpoint(
     return EndpointOut.of(engine.webhooks.endpoints.update(endpoint_id, **body.model_dump()))
 
 
-@operator_router.delete("/endpoints/{endpoint_id}", status_code=204, responses=_errors(404))
-def delete_endpoint(endpoint_id: str, _: OperatorDep, engine: EngineDep) -> Response:
+@operator_router.delete("/endpoints/{endpoint_id}", responses=_errors(404))
+def delete_endpoint(endpoint_id: str, _: OperatorDep, engine: EngineDep) -> DeletedOut:
+    """Delete the endpoint with its secrets and delivery history."""
     engine.webhooks.endpoints.delete(endpoint_id)
-    return Response(status_code=204)
+    return DeletedOut(id=endpoint_id, deleted=True)
 
 
 @operator_router.post("/endpoints/{endpoint_id}/rotate-secret", responses=_errors(404))
@@ -385,10 +391,10 @@ def customer_update(
     return EndpointOut.of(changed)
 
 
-@customer_router.delete("/{endpoint_id}", status_code=204, responses=_errors(*_CUSTOMER))
-def customer_delete(endpoint_id: str, customer: CustomerDep, engine: EngineDep) -> Response:
+@customer_router.delete("/{endpoint_id}", responses=_errors(*_CUSTOMER))
+def customer_delete(endpoint_id: str, customer: CustomerDep, engine: EngineDep) -> DeletedOut:
     engine.webhooks.endpoints.delete(endpoint_id, customer=customer.account_id)
-    return Response(status_code=204)
+    return DeletedOut(id=endpoint_id, deleted=True)
 
 
 @customer_router.post("/{endpoint_id}/rotate-secret", responses=_errors(*_CUSTOMER))
