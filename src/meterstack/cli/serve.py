@@ -44,6 +44,7 @@ def serve(
     secret = hashlib.sha256(f"portal:{settings.operator_key}".encode()).hexdigest()
     provider = LocalProvider(settings.public_url, secret=secret)
     engine = Engine.open(database, catalog=catalog, clock=clock, provider=provider)
+    engine.webhooks.start_background()  # delivers webhooks while the service runs (D28)
     if demo:
         _demo(engine, settings)
     uvicorn.run(create_app(engine, settings), host=host, port=port, log_level="info")
