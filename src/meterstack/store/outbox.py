@@ -168,43 +168,68 @@ def claim(tx: Transaction, worker: str, now: datetime, until: datetime, limit: i
     )
 
 
-def record(tx: Transaction, outcome: Outcome, now: datetime) -> bool:
-    """Keep the attempt; settle the delivery if the worker's lease still holds (True then)."""
-    attempt = outcome.attempt
-    tx.execute(
-        "INSERT INTO webhook_attempts (delivery_id, number, started_at, duration_ms, "
-        "status_code, response_excerpt, error, succeeded, worker) VALUES (:delivery_id, "
-        ":number, :started_at, :duration_ms, :status_code, :excerpt, :error, :succeeded, "
-        ":worker)",
-        {
-            "delivery_id": attempt.delivery_id,
-            "number": attempt.number,
-            "started_at": tx.ts(attempt.started_at),
-            "duration_ms": attempt.duration_ms,
-            "status_code": attempt.status_code,
-            "excerpt": attempt.response_excerpt,
-            "error": attempt.error,
-            "succeeded": attempt.succeeded,
-            "worker": attempt.worker,
-        },
+def record(tx: Transaction, outcomes: Sequence[Outcome], now: datetime) -> None:
+    """Keep every attempt; settle each delivery whose lease is still the worker's (a lease
+    that lapsed belongs to whoever claimed the delivery since)."""
+    if not outcomes:
+        return
+    tx.cursor.executemany(
+        tx.dialect.sql(
+            "INSERT INTO webhook_attempts (delivery_id, number, started_at, duration_ms, "
+            "status_code, response_excerpt, error, succeeded, worker) VALUES (:delivery_id, "
+            ":number, :started_at, :duration_ms, :status_code, :excerpt, :error, :succeeded, "
+            ":worker)"
+        ),
+        [
+            {
+                "delivery_id": o.attempt.delivery_id,
+                "number": o.attempt.number,
+                "started_at": tx.ts(o.attempt.started_at),
+                "duration_ms": o.attempt.duration_ms,
+                "status_code": o.attempt.status_code,
+                "excerpt": o.attempt.response_excerpt,
+                "error": o.attempt.error,
+                "succeeded": o.attempt.succeeded,
+                "worker": o.attempt.worker,
+            }
+            for o in outcomes
+        ],
     )
-    row = tx.one(
-        "UPDATE webhook_deliveries SET status = :status, next_attempt_at = :next, "
-        "lease_owner = NULL, lease_until = NULL, last_status_code = :code, last_error = :error, "
-        "updated_at = :now WHERE id = :id AND lease_owner = :worker AND attempts = :number "
-        "RETURNING id",
-        {
-            "status": str(outcome.status),
-            "next": None if outcome.next_attempt_at is None else tx.ts(outcome.next_attempt_at),
-            "code": attempt.status_code,
-            "error": attempt.error,
-            "now": tx.ts(now),
-            "id": attempt.delivery_id,
-            "worker": attempt.worker,
-            "number": attempt.number,
-        },
+    tx.cursor.executemany(
+        tx.dialect.sql(
+            "UPDATE webhook_deliveries SET status = :status, next_attempt_at = :next, "
+            "lease_owner = NULL, lease_until = NULL, last_status_code = :code, "
+            "last_error = :error, updated_at = :now WHERE id = :id AND lease_owner = :worker "
+            "AND attempts = :number"
+        ),
+        [
+            {
+                "status": str(o.status),
+                "next": None if o.next_attempt_at is None else tx.ts(o.next_attempt_at),
+                "code": o.attempt.status_code,
+                "error": o.attempt.error,
+                "now": tx.ts(now),
+                "id": o.attempt.delivery_id,
+                "worker": o.attempt.worker,
+                "number": o.attempt.number,
+            }
+            for o in outcomes
+        ],
     )
-    return row is not None
+
+
+def release(tx: Transaction, leases: Sequence[Lease], worker: str) -> None:
+    """Give back leased deliveries that were not attempted, with their attempt numbers."""
+    if not leases:
+        return
+    tx.cursor.executemany(
+        tx.dialect.sql(
+            "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL, "
+            "attempts = attempts - 1 WHERE id = :id AND lease_owner = :worker "
+            "AND attempts = :number"
+        ),
+        [{"id": lease.delivery_id, "worker": worker, "number": lease.attempt} for lease in leases],
+    )
 
 
 def replay(tx: Transaction, delivery_id: str, now: datetime) -> bool:

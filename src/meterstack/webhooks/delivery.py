@@ -34,7 +34,7 @@ import httpx
 from meterstack.errors import MeterstackError
 from meterstack.services.context import ServiceContext
 from meterstack.store import outbox
-from meterstack.store.outbox import Outcome
+from meterstack.store.outbox import Lease, Outcome
 from meterstack.store.webhooks import endpoint as endpoint_row
 from meterstack.store.webhooks import receiving_endpoints, secrets_of
 from meterstack.webhooks.addresses import Target, UnsafeTargetError, checked_target
@@ -56,7 +56,7 @@ log = logging.getLogger("meterstack.webhooks")
 #: Events fanned out per transaction.
 FAN_OUT_BATCH = 500
 #: Deliveries claimed per transaction.
-CLAIM_BATCH = 10
+CLAIM_BATCH = 50
 #: Clients kept for customer endpoints (one per host and checked address).
 PINNED_CLIENTS = 64
 
@@ -106,8 +106,9 @@ class DeliveryWorker:
         self.resolver = resolver
         self.name = (name or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")[:120]
         self.batch = batch
-        # Longer than a whole batch of attempts that each run into the timeout.
-        self.lease = timedelta(seconds=60 + batch * 3 * policy.timeout)
+        # Long enough for a batch of attempts that each run into the timeout; a batch that is
+        # slower still gives back what it has not sent before the lease could lapse.
+        self.lease = timedelta(seconds=60 + batch * policy.timeout)
         self._verify = verify
         self._http = self._client()
         self._pinned: dict[tuple[str, str, int], httpx.Client] = {}
@@ -126,7 +127,7 @@ class DeliveryWorker:
         while True:
             sent = self.send_due()
             report += sent
-            if sent.attempts < self.batch:
+            if sent.attempts == 0:
                 return report
 
     def run(self, stop: threading.Event, *, idle_wait: float = 1.0) -> None:
@@ -165,11 +166,18 @@ class DeliveryWorker:
         claimed = self._claim()
         if not claimed:
             return DeliveryReport()
-        outcomes = [self._attempt(item) for item in claimed]
+        # Wall time: the lease must not lapse while this worker still sends under it.
+        give_back_at = time.monotonic() + self.lease.total_seconds() - 30 - 2 * self.policy.timeout
+        outcomes: list[Outcome] = []
+        unsent: list[Lease] = []
+        for item in claimed:
+            if time.monotonic() > give_back_at:
+                unsent.append(Lease(item.delivery.id, item.attempt, 0))
+            else:
+                outcomes.append(self._attempt(item))
         with self.ctx.store.transaction() as tx:
-            now = self.ctx.now()
-            for outcome in outcomes:
-                outbox.record(tx, outcome, now)
+            outbox.record(tx, outcomes, self.ctx.now())
+            outbox.release(tx, unsent, self.name)
         return DeliveryReport(
             attempts=len(outcomes),
             succeeded=sum(o.status is DeliveryStatus.SUCCEEDED for o in outcomes),

@@ -8,7 +8,7 @@ delivery can be stated and tested exactly. Jitter only lengthens a delay: the ba
 add up to more than 3 days by the last attempt, so no delivery gives up sooner.
 
 An attempt is made at once, then 16 retries; the delivery is ``failed`` when the 17th attempt
-fails (77 h 4 min 30 s of base delays after the first). A replay starts the schedule afresh.
+fails (77 h 3 min 30 s of base delays after the first). A replay starts the schedule afresh.
 """
 
 from __future__ import annotations
