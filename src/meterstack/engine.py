@@ -44,6 +44,8 @@ from meterstack.services.resources import ResourceObject, Resources
 from meterstack.services.subscriptions import PlanChange, Subscription, Subscriptions
 from meterstack.services.usage import Usage, UsageReport
 from meterstack.store.sql import SqlStore
+from meterstack.webhooks.model import WebhookPolicy
+from meterstack.webhooks.service import Webhooks
 
 DEFAULT_DATABASE_URL = "sqlite:///./meterstack.db"
 DEFAULT_CATALOG = "agentstack"
@@ -68,6 +70,7 @@ class Engine(KeysMixin):
         provider: PaymentProvider | None = None,
         *,
         return_url_origins: Iterable[str] = (),
+        webhooks: WebhookPolicy | None = None,
     ) -> None:
         self._ctx = ctx
         self._accounts = Accounts(ctx)
@@ -93,6 +96,7 @@ class Engine(KeysMixin):
             self._levers,
             return_url_origins=return_url_origins,
         )
+        self._webhooks = Webhooks(ctx, webhooks)
 
     @classmethod
     def open(
@@ -105,6 +109,7 @@ class Engine(KeysMixin):
         pool_size: int = 20,
         provider: PaymentProvider | None = None,
         return_url_origins: Iterable[str] = (),
+        webhooks: WebhookPolicy | None = None,
     ) -> Engine:
         """Open (and migrate) the store at ``url`` with ``catalog`` (a built-in name or a path).
 
@@ -114,7 +119,8 @@ class Engine(KeysMixin):
         ``provider`` collects payments (``LocalProvider`` for development); without one,
         checkouts, customer pack purchases and the portal answer 503 ``payments_not_configured``.
         ``return_url_origins`` are the origins a checkout's success and cancel URLs may point to,
-        besides the local provider's own (D30).
+        besides the local provider's own (D30). ``webhooks`` is the operator's
+        webhook settings (default: from ``METERSTACK_WEBHOOKS_…``, see docs/webhooks.md).
         """
         if idempotency_retention < timedelta(days=35):
             raise InvalidInputError("idempotency keys must be kept at least 35 days (D7)")
@@ -137,9 +143,10 @@ class Engine(KeysMixin):
         except BaseException:
             store.close()
             raise
-        return cls(ctx, provider, return_url_origins=return_url_origins)
+        return cls(ctx, provider, return_url_origins=return_url_origins, webhooks=webhooks)
 
     def close(self) -> None:
+        self._webhooks.close()
         self._ctx.store.close()
 
     def __enter__(self) -> Engine:
@@ -165,6 +172,11 @@ class Engine(KeysMixin):
     @property
     def backend(self) -> str:
         return self._ctx.store.backend
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """Outgoing webhooks: endpoints, events, deliveries, replays, the worker (D28)."""
+        return self._webhooks
 
     # ------------------------------------------------------------------ accounts
 

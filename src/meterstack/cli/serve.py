@@ -66,6 +66,7 @@ def serve(
     )
     if settings.payments is None:
         typer.echo("payments: none configured (checkouts answer 503; --payments local for dev)")
+    engine.webhooks.start_background()  # delivers webhooks while the service runs (D28)
     if demo:
         _demo(engine, settings)
     uvicorn.run(create_app(engine, settings), host=host, port=port, log_level="info")

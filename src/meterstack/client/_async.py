@@ -32,6 +32,7 @@ from meterstack.client.models import (
     TierInfo,
     Usage,
 )
+from meterstack.client.webhooks import AsyncWebhooks
 from meterstack.rules.decisions import Decision
 
 T = TypeVar("T")
@@ -68,6 +69,9 @@ class AsyncClient:
         )
         self._retries = retries
         self._backoff = retry_backoff
+        #: Webhook endpoints, events and deliveries: the operator's, and a customer's own (D28).
+        self.webhooks = AsyncWebhooks(self._send, "/v1/webhooks")
+        self.billing_webhooks = AsyncWebhooks(self._send, "/api/billing/webhooks")
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -32,6 +32,7 @@ from meterstack.client.models import (
     TierInfo,
     Usage,
 )
+from meterstack.client.webhooks import Webhooks
 from meterstack.rules.decisions import Decision
 
 T = TypeVar("T")
@@ -68,6 +69,9 @@ class Client:
         )
         self._retries = retries
         self._backoff = retry_backoff
+        #: Webhook endpoints, events and deliveries: the operator's, and a customer's own (D28).
+        self.webhooks = Webhooks(self._send, "/v1/webhooks")
+        self.billing_webhooks = Webhooks(self._send, "/api/billing/webhooks")
 
     def close(self) -> None:
         self._http.close()

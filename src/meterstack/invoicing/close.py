@@ -42,6 +42,7 @@ from meterstack.store.invoices import (
 )
 from meterstack.store.sql import Transaction
 from meterstack.store.subscriptions import PlanSpell, due_changes, history
+from meterstack.webhooks.announce import announce_invoices
 
 DEFAULT_SEQUENCE = "INV"
 PERIOD_INVOICE = "period"
@@ -111,6 +112,7 @@ class PeriodClose:
                     finalize(tx, numbered, now)
                     for draft, (_, number) in zip(fresh, numbered, strict=True):
                         created.append(_finalized(draft, number))
+                    announce_invoices(tx, created[len(created) - len(fresh) :], now)
             if progress is not None:
                 progress(len(accounts))
         return created

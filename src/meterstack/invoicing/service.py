@@ -6,6 +6,7 @@ from meterstack.errors import ConflictError, NotFoundError
 from meterstack.invoicing.model import TRANSITIONS, Invoice, InvoiceStatus
 from meterstack.services.context import ServiceContext
 from meterstack.store.invoices import invoice_rows, set_status
+from meterstack.webhooks.announce import announce_invoice_status
 
 
 class InvoiceTransitionError(ConflictError):
@@ -48,4 +49,5 @@ class Invoices:
                 raise InvoiceTransitionError(
                     f"invoice {number} changed meanwhile; read it again", number=number
                 )
+            announce_invoice_status(tx, invoice, status, self.ctx.now())
         return self.by_number(number)

@@ -10,7 +10,15 @@ from fastapi import FastAPI
 
 from meterstack import __version__
 from meterstack.engine import Engine
-from meterstack.server import customer, entitlements, errors, operator, pages, self_service
+from meterstack.server import (
+    customer,
+    entitlements,
+    errors,
+    operator,
+    pages,
+    self_service,
+    webhooks,
+)
 from meterstack.server.settings import ServerSettings
 
 
@@ -29,6 +37,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
     app.include_router(operator.router)
     app.include_router(entitlements.router)
     app.include_router(pages.router)
+    app.include_router(webhooks.router)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -39,6 +39,7 @@ from meterstack.store.subscriptions import (
     pending,
     set_pending,
 )
+from meterstack.webhooks.announce import announce_applied, announce_resumed, announce_subscription
 
 PRORATION_INVOICE = "proration"
 
@@ -172,6 +173,7 @@ class Subscriptions:
             change = PendingChange("downgrade", target.id, interval, ends, now)
             set_pending(tx, account_id, change)
             self.ctx.changed(tx, account_id)
+            announce_subscription(tx, account_id, "downgrade_scheduled", now)
             return PlanChange(self._subscription(tx, account_id), False, None)
         period = self.ctx.period(catalog, state, now)
         line = proration_line(
@@ -200,6 +202,7 @@ class Subscriptions:
                 now=now,
                 paid=paid,
             )
+        announce_subscription(tx, account_id, "upgraded", now)
         return PlanChange(self._subscription(tx, account_id), True, invoice)
 
     def cancel(self, account_id: str) -> Subscription:
@@ -217,6 +220,7 @@ class Subscriptions:
             paid = self._paid_interval(tx, catalog, _account(tx, account_id), now)
             set_pending(tx, account_id, PendingChange("cancel", fallback, "monthly", paid.end, now))
             self.ctx.changed(tx, account_id)
+            announce_subscription(tx, account_id, "cancel_scheduled", now)
             return self._subscription(tx, account_id)
 
     def resume(self, account_id: str) -> Subscription:
@@ -228,6 +232,7 @@ class Subscriptions:
                     "no cancellation or downgrade is waiting: nothing to resume",
                     account_id=account_id,
                 )
+            announce_resumed(tx, account_id, self.ctx.now())
             set_pending(tx, account_id, None)
             self.ctx.changed(tx, account_id)
             return self._subscription(tx, account_id)
@@ -310,6 +315,7 @@ def apply_pending(ctx: ServiceContext, tx: Transaction, account_id: str, now: da
     state = tx.account_state(account_id)
     assert state is not None
     reconcile_read_only(tx, ctx.catalog(tx, account.catalog_hash), state)
+    announce_applied(tx, account_id, change)
 
 
 def reconcile_read_only(tx: Transaction, catalog: Catalog, state: AccountState) -> None:

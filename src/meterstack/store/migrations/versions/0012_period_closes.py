@@ -1,7 +1,7 @@
 """period closes: the periods closed without an invoice
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-24 09:00:00.000000
 
 A yearly plan's monthly close issues an invoice only when it has something to charge (B12); the
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
