@@ -10,7 +10,9 @@ nothing more, and numbers have no gaps.
 An invoice closing period P carries the usage of P in arrears, rated on the plan P ended on
 (overage as recorded when consumed, D2; storage overage at P's peak, D3; usage prices), and the
 subscription fee of the next period in advance (D10) on the plan in effect from P's end. The
-first period's fee is invoiced when the subscription starts (``invoicing.issue``).
+first period's fee is invoiced when the subscription starts (``invoicing.issue``). An account's
+credit (what an upgrade left in its favour) pays its invoices first, oldest period first; it is
+read under the account's row lock, so two closes, or a close and an upgrade, never spend it twice.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from decimal import Decimal
 from meterstack.catalog.schema import UNLIMITED, Catalog, Gauge, Meter, Plan
 from meterstack.invoicing.issue import fee_line
 from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
+from meterstack.invoicing.proration import credit_moved, invoice_with_account_credit
 from meterstack.money import round_money
 from meterstack.rules.examples import RatedLine, rate_usage
 from meterstack.rules.periods import Period, next_period, period_for
@@ -35,6 +38,7 @@ from meterstack.store.invoices import (
     account_counters,
     accounts_to_close,
     billing_terms,
+    credit_balances,
     finalize,
     insert_invoices,
     record_closes,
@@ -88,6 +92,7 @@ class PeriodClose:
                     counters = account_counters(tx, ids, [c.period.key for c in closings])
                     terms = billing_terms(tx, ids)
                     spells = history(tx, ids)
+                    credits = _credits(tx, ids)
 
                     def catalog_of(content_hash: str, tx: Transaction = tx) -> Catalog:
                         return self.ctx.catalog(tx, content_hash)
@@ -97,6 +102,9 @@ class PeriodClose:
                     for c in closings:
                         spelled = spells.get(c.account.id) or [_spell_of(c.account)]
                         draft = _draft(c, counters, terms[c.account.id], spelled, catalog_of, now)
+                        credit = credits.get(c.account.id, Decimal(0))
+                        draft = invoice_with_account_credit(draft, credit)
+                        credits[c.account.id] = credit + credit_moved(draft)
                         if _worth_issuing(draft, spelled, c.period):
                             drafts.append(draft)
                         else:
@@ -200,6 +208,12 @@ def _draft(
         plan=during.plan_id,
         catalog=catalog.catalog,
     )
+
+
+def _credits(tx: Transaction, account_ids: list[str]) -> dict[str, Decimal]:
+    """The credit of the accounts that have any, re-read under their row locks."""
+    having = [account for account, credit in credit_balances(tx, account_ids).items() if credit]
+    return credit_balances(tx, having, lock=True)
 
 
 def _spell_of(account: AccountToClose) -> PlanSpell:

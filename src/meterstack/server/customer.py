@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from meterstack.errors import MeterstackError
+from meterstack.money import format_money
 from meterstack.server.auth import CustomerDep, EngineDep, settings_of
 from meterstack.server.errors import ERROR_SCHEMA
 from meterstack.server.schemas import CheckoutOut, PackPurchaseOut, PlansOut
@@ -56,6 +57,8 @@ def billing(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
         "current_period_end": subscription.current_period.end.isoformat(),
         "cancel_at_period_end": subscription.status == "cancelling",
         "pending_plan": subscription.pending_plan,
+        # What an upgrade left in the customer's favour; the next invoices spend it (D10).
+        "account_credit": format_money(subscription.account_credit, engine.catalog.currency),
     }
 
 

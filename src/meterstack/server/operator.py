@@ -16,6 +16,7 @@ from meterstack.clock import ManualClock
 from meterstack.engine import MAX_TTL_SECONDS
 from meterstack.errors import InvalidInputError, MeterstackError
 from meterstack.invoicing.render import render_html, render_pdf
+from meterstack.money import format_money
 from meterstack.rules.decisions import Decision
 from meterstack.server.auth import EngineDep, OperatorDep
 from meterstack.server.errors import ERROR_SCHEMA, refusal_response
@@ -166,6 +167,7 @@ def get_account(account_id: str, _: OperatorDep, engine: EngineDep) -> dict[str,
         "current_period_start": subscription.current_period.start.isoformat(),
         "current_period_end": subscription.current_period.end.isoformat(),
         "pending_plan": subscription.pending_plan,
+        "account_credit": format_money(subscription.account_credit, engine.catalog.currency),
     }
 
 

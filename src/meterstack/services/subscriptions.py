@@ -1,7 +1,11 @@
 """Subscriptions: upgrades at once, downgrades and cancellations at period end (B8, B9, C7).
 
 An upgrade takes effect immediately: the new limits apply to the next request, usage so far counts
-toward them, and the difference in price for the rest of the period is invoiced (D10). A downgrade
+toward them, and the fee in effect is settled against the new one for the time left
+(``rules.proration``, D10): the price difference on the same paid interval, or the unused old fee
+credited and the new one charged when the interval changes; what that leaves in the customer's
+favour is account credit, spent by the next invoices. A yearly plan upgraded to a higher yearly
+plan keeps its year. A downgrade
 or a cancellation waits for the end of the paid interval (the month, or the paid year of a yearly
 plan: D30) as a pending change, visible in the subscription and in usage; it takes effect exactly
 then (the first request or close after that instant applies it, dated at that instant). Unused
@@ -20,16 +24,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from meterstack.catalog.schema import Catalog, Plan, PlanPrice
 from meterstack.errors import ConflictError, InvalidInputError, PlanNotSelfServeError
 from meterstack.invoicing.issue import issue_invoice
 from meterstack.invoicing.model import Invoice
-from meterstack.invoicing.proration import proration_line
+from meterstack.invoicing.proration import UpgradeTerms, upgrade_lines
 from meterstack.rules.periods import Period, paid_interval, period_for
+from meterstack.rules.proration import is_upgrade
 from meterstack.rules.terms import AccountState, item_terms, plan_of
 from meterstack.services.accounts import require_payments
 from meterstack.services.context import ServiceContext
+from meterstack.store.invoices import credit_balances
 from meterstack.store.sql import AccountRow, Transaction
 from meterstack.store.subscriptions import (
     PendingChange,
@@ -56,6 +63,8 @@ class Subscription:
     current_period: Period
     #: A downgrade or cancellation waiting for ``pending.effective_at``; None when none waits.
     pending: PendingChange | None
+    #: What an upgrade left in the customer's favour, spent by the next invoices (D10).
+    account_credit: Decimal = Decimal(0)
 
     @property
     def pending_plan(self) -> str | None:
@@ -78,7 +87,7 @@ class PlanChange:
     subscription: Subscription
     #: True when the change took effect at once (an upgrade).
     immediate: bool
-    #: The proration invoice of an upgrade, when there was anything to charge.
+    #: The invoice of an upgrade's settlement, when anything was charged or credited.
     invoice: Invoice | None
 
 
@@ -175,30 +184,29 @@ class Subscriptions:
             self.ctx.changed(tx, account_id)
             announce_subscription(tx, account_id, "downgrade_scheduled", now)
             return PlanChange(self._subscription(tx, account_id), False, None)
-        period = self.ctx.period(catalog, state, now)
-        line = proration_line(
-            catalog,
-            plan_of(catalog, state),
-            account.billing_interval,
-            target,
-            interval,
-            period,
-            now,
-        )
+        spells = _spells(tx, account)
+        kind, anchor = catalog.policies.period, account.period_anchor
+        old_paid = subscription_interval(kind, spells, anchor, now)
+        moved = [*spells, PlanSpell(now, target.id, interval, state.catalog_hash)]
+        new_paid = subscription_interval(kind, moved, anchor, now)
+        # Changing the plan takes the account's row lock: its credit is read and spent under it.
         change_plan(tx, account_id, target.id, interval, state.catalog_hash, now)
         set_pending(tx, account_id, None)
         self.ctx.changed(tx, account_id)
         reconcile_read_only(tx, catalog, self.ctx.state(tx, account_id))
+        lines = upgrade_lines(
+            tx, catalog, UpgradeTerms(account, state, target, interval, old_paid, new_paid), now
+        )
         invoice = None
-        if line is not None:
+        if lines:
             invoice = issue_invoice(
                 tx,
                 account_id=account_id,
                 kind=PRORATION_INVOICE,
                 catalog=catalog,
                 plan_id=target.id,
-                period=period,
-                lines=[line],
+                period=new_paid,
+                lines=lines,
                 now=now,
                 paid=paid,
             )
@@ -243,7 +251,7 @@ class Subscriptions:
     def _paid_interval(
         self, tx: Transaction, catalog: Catalog, account: AccountRow, at: datetime
     ) -> Period:
-        spells = history(tx, [account.id]).get(account.id) or [_spell_of(account)]
+        spells = _spells(tx, account)
         return subscription_interval(catalog.policies.period, spells, account.period_anchor, at)
 
     def _subscription(self, tx: Transaction, account_id: str) -> Subscription:
@@ -260,6 +268,7 @@ class Subscriptions:
             catalog_version=catalog.version,
             current_period=self._paid_interval(tx, catalog, account, self.ctx.now()),
             pending=waiting,
+            account_credit=credit_balances(tx, [account_id]).get(account_id, Decimal(0)),
         )
 
 
@@ -268,17 +277,14 @@ def subscription_interval(
 ) -> Period:
     """The interval the fee in effect at ``at`` paid for (B12, D30).
 
-    A yearly year starts with the plan's first spell at yearly billing: a spell that only moved
-    the account to a newer catalog version (grandfathering) continues the year it was in.
+    A yearly year starts with the first spell of an unbroken run of yearly billing: a move to a
+    newer catalog version (grandfathering) or an upgrade to a higher yearly plan (which paid the
+    difference for the rest of the year, D10) continues the year it was in.
     """
     index = max((i for i, spell in enumerate(spells) if spell.started_at <= at), default=0)
-    spell = spells[index]
-    if spell.billing_interval != "yearly":
+    if spells[index].billing_interval != "yearly":
         return period_for(kind, at, anchor)
-    while index > 0 and (spells[index - 1].plan_id, spells[index - 1].billing_interval) == (
-        spell.plan_id,
-        "yearly",
-    ):
+    while index > 0 and spells[index - 1].billing_interval == "yearly":
         index -= 1
     return paid_interval(kind, "yearly", spells[index].started_at, anchor, at)
 
@@ -344,20 +350,22 @@ def _account(tx: Transaction, account_id: str) -> AccountRow:
     return account
 
 
-def _spell_of(account: AccountRow) -> PlanSpell:
-    """An account without a recorded history (written before it was kept): its plan now."""
-    return PlanSpell(
-        account.created_at, account.plan_id, account.billing_interval, account.catalog_hash
-    )
+def _spells(tx: Transaction, account: AccountRow) -> list[PlanSpell]:
+    """The account's plans, oldest first; an account without a recorded history (written before
+    it was kept) has its plan now."""
+    return history(tx, [account.id]).get(account.id) or [
+        PlanSpell(
+            account.created_at, account.plan_id, account.billing_interval, account.catalog_hash
+        )
+    ]
 
 
 def _upgrade(
-    catalog: Catalog, current: str, current_interval: str, target: str, interval: str | None
+    catalog: Catalog, current: str, current_interval: str, target: str, interval: str
 ) -> bool:
-    """A higher tier, or the same plan moving from monthly to yearly billing."""
-    if catalog.tier_rank(target) != catalog.tier_rank(current):
-        return catalog.tier_rank(target) > catalog.tier_rank(current)
-    return interval == "yearly" and current_interval != "yearly"
+    return is_upgrade(
+        catalog.tier_rank(current), current_interval, catalog.tier_rank(target), interval
+    )
 
 
 def _target_plan(catalog: Catalog, plan_id: str) -> Plan:

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
+from meterstack.invoicing.model import ACCOUNT_CREDIT, Invoice, InvoiceLine, InvoiceStatus
 from meterstack.store.sql import Transaction
 
 _INVOICE_COLUMNS = (
@@ -367,3 +367,41 @@ def billing_terms(tx: Transaction, account_ids: Sequence[str]) -> dict[str, Bill
         )
         for account_id in account_ids
     }
+
+
+def credit_balances(
+    tx: Transaction, account_ids: Sequence[str], *, lock: bool = False
+) -> dict[str, Decimal]:
+    """The account credit of each account with any: the sum of its ``account_credit`` lines.
+
+    Invoices are the ledger: a line that keeps an excess adds to the credit, a line that applies
+    it takes from it, and a voided invoice moves nothing. ``lock`` first takes the accounts' row
+    locks (PostgreSQL; a SQLite transaction holds the database's), so that two transactions cannot
+    spend the same credit: an upgrade takes the same lock when it changes the plan.
+    """
+    if not account_ids:
+        return {}
+    within, params = tx.one_of("account_id", sorted(set(account_ids)), "a")
+    if lock and not tx.dialect.is_sqlite:
+        accounts, names = tx.one_of("id", sorted(set(account_ids)), "c")
+        tx.all(f"SELECT id FROM accounts WHERE {accounts} ORDER BY id FOR UPDATE", names)
+    balances: dict[str, Decimal] = {}
+    for account_id, amount in tx.all(
+        "SELECT i.account_id, l.amount FROM invoices i JOIN invoice_lines l ON l.invoice_id = i.id "
+        f"WHERE i.{within} AND i.status <> :void AND l.kind = :kind",
+        {**params, "void": str(InvoiceStatus.VOID), "kind": ACCOUNT_CREDIT},
+    ):
+        balances[account_id] = balances.get(account_id, Decimal(0)) + Decimal(amount)
+    return {account_id: max(balance, Decimal(0)) for account_id, balance in balances.items()}
+
+
+def closed_through(tx: Transaction, account_id: str) -> datetime | None:
+    """The end of the account's last closed period (invoiced, or closed without an invoice,
+    B12): the fees of the intervals starting by then are billed. None when none was closed."""
+    row = tx.one(
+        "SELECT MAX(ends.period_end) FROM (SELECT MAX(period_end) AS period_end FROM invoices "
+        "WHERE account_id = :account_id AND kind = 'period' UNION ALL "
+        "SELECT MAX(period_end) FROM period_closes WHERE account_id = :same_account) ends",
+        {"account_id": account_id, "same_account": account_id},
+    )
+    return None if row is None or row[0] is None else tx.dialect.from_ts(row[0])
