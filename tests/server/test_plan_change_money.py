@@ -11,16 +11,22 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from meterstack import ManualClock
+from meterstack.client import Client
 
 OPERATOR = {"Authorization": "Bearer operator-secret"}
 
 
 def _customer(client: Any, plan: str, interval: str) -> dict[str, str]:
+    return _account(client, plan, interval)[1]
+
+
+def _account(client: Any, plan: str, interval: str) -> tuple[str, dict[str, str]]:
     created = client.post(
         "/v1/accounts", json={"plan": plan, "interval": interval}, headers=OPERATOR
     )
     assert created.status_code == 201, created.text
-    return {"Authorization": f"Bearer {created.json()['user_api_key']}"}
+    body = created.json()
+    return body["id"], {"Authorization": f"Bearer {body['user_api_key']}"}
 
 
 def _close(client: Any, clock: ManualClock, *months: datetime) -> None:
@@ -163,3 +169,35 @@ def test_c7_d30_a_yearly_plan_downgraded_to_a_cheaper_monthly_one_waits_for_the_
     assert january["current_period_end"] == "2027-02-01T00:00:00+00:00"
     # The months of the paid year charge nothing; January is Starter's, billed in advance.
     assert [_lines(invoice) for invoice in invoices_after[1:]] == [[("subscription", "19.00")]]
+
+
+def test_c7_d10_the_operator_moving_a_yearly_plan_to_a_higher_monthly_one_credits_the_year(
+    live_service: Callable[..., Any], clock: ManualClock
+) -> None:
+    client = live_service("aerostack")
+    account_id, customer = _account(client, "pro", "yearly")
+    _close(client, clock, datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))
+
+    moved = client.post(
+        f"/v1/accounts/{account_id}/subscription",
+        json={"plan": "business", "interval": "monthly"},
+        headers=OPERATOR,
+    )
+    seen_by_operator = client.get(f"/v1/accounts/{account_id}", headers=OPERATOR).json()
+    with Client(str(client.base_url), customer["Authorization"].removeprefix("Bearer ")) as sdk:
+        seen_by_sdk = sdk.billing()
+
+    assert moved.status_code == 200, moved.text
+    invoice = moved.json()["invoice"]
+    assert moved.json()["immediate"] is True
+    assert (_lines(invoice), invoice["total"], invoice["status"]) == (
+        [
+            ("unused_time", "-369.72"),
+            ("remaining_time", "149.00"),
+            ("account_credit", "220.72"),
+        ],
+        "0.00",
+        "finalized",
+    )
+    assert seen_by_operator["account_credit"] == "220.72"
+    assert seen_by_sdk.account_credit == Decimal("220.72")
