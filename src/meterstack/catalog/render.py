@@ -346,7 +346,11 @@ def diff_table(changes: Sequence[CatalogChange], old: Catalog, new: Catalog) -> 
         table.add_row(
             Text(change.path),
             Text(format_change_value(change, change.old, old.currency)),
-            Text(format_change_value(change, change.new, new.currency)),
+            Text(
+                "removed"
+                if change.new is None
+                else format_change_value(change, change.new, new.currency)
+            ),
             Text(str(change.direction)),
         )
     return table

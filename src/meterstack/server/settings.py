@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
+from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 
 
 class ServerSettings(BaseSettings):
