@@ -42,7 +42,7 @@ def serve(
     import uvicorn
 
     from meterstack.clock import TestModeClock
-    from meterstack.server import create_app, open_engine, uvicorn_options
+    from meterstack.server import create_app, open_engine, settle_memory, uvicorn_options
     from meterstack.server.settings import ServerSettings
 
     if test_mode and workers > 1:
@@ -61,7 +61,9 @@ def serve(
         _demo(engine, settings)
     options = uvicorn_options(host=host, port=port)
     if workers == 1:
-        uvicorn.run(create_app(engine, settings), **options)
+        app = create_app(engine, settings)
+        settle_memory()
+        uvicorn.run(app, **options)
         return
     engine.close()  # it migrated the store and made the demo; each worker opens its own
     os.environ.update(

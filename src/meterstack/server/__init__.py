@@ -7,22 +7,50 @@ builds its own with :func:`app_from_environment`, from the same ``METERSTACK_…
 
 from __future__ import annotations
 
+import gc
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from meterstack import __version__
 from meterstack.clock import Clock
 from meterstack.engine import Engine
 from meterstack.payments.local import LocalProvider
 from meterstack.server import customer, errors, operator, pages
+from meterstack.server.consume import consume_threads, lane_match, serve_consume
 from meterstack.server.deadline import DeadlineH11Protocol
 from meterstack.server.settings import ServerSettings
 
 
-def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAPI:
-    app = FastAPI(
+class MeterstackApp(FastAPI):
+    """The FastAPI application with the consume lane in front (:mod:`.consume`).
+
+    ``consume_lane = False`` sends every request through FastAPI (the lane's tests compare).
+    """
+
+    consume_lane = True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        account = lane_match(scope) if self.consume_lane else None
+        if account is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await serve_consume(self, account, scope, receive, send)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.consume_threads.shutdown(wait=False)  # idle by now: the server has drained
+
+
+def create_app(engine: Engine, settings: ServerSettings | None = None) -> MeterstackApp:
+    app = MeterstackApp(
+        lifespan=_lifespan,
         title="meterstack",
         version=__version__,
         description="Plans-as-code billing, usage metering and quota enforcement.",
@@ -30,6 +58,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
     app.state.engine = engine
     app.state.settings = settings or ServerSettings()
     app.state.signups = customer.SignupWindow()
+    app.state.consume_threads = consume_threads()
     errors.install(app)
     app.include_router(customer.router)
     app.include_router(operator.router)
@@ -56,7 +85,21 @@ def open_engine(settings: ServerSettings, clock: Clock | None = None) -> Engine:
 def app_from_environment() -> FastAPI:
     """The application of one worker process of ``meterstack serve --workers N``."""
     settings = ServerSettings()
-    return create_app(open_engine(settings), settings)
+    app = create_app(open_engine(settings), settings)
+    settle_memory()
+    return app
+
+
+def settle_memory() -> None:
+    """Before serving: collect once, then exempt every object built so far from the collector.
+
+    The service's modules and catalog leave about 160,000 long-lived objects; each full
+    collection walked all of them, a pause of tens of milliseconds in the middle of requests.
+    Frozen (``gc.freeze``), they are never walked again; what requests create is collected as
+    usual.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def uvicorn_options(*, host: str, port: int) -> dict[str, Any]:
