@@ -19,7 +19,11 @@ followed it, and the latency it reports under overload is lower than an open-loo
 see (coordinated omission); at half the maximum rate the effect is small. Targets: consume at
 least 0.5x the bare endpoint's throughput, and p99 at most 10 ms at half its own maximum rate.
 
-    python bench/http.py [--seconds 10] [--database postgresql://…] [--workers 2]
+    python bench/http.py [--seconds 10] [--database postgresql://…] [--workers 2] [--accounts 50]
+
+With one account every consume updates the same counter row; with ``--workers`` on PostgreSQL
+the workers' transactions then wait for each other's row lock, so ``--accounts`` spreads the
+load over several accounts as a platform's traffic is.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 OPERATOR_KEY = "bench-operator-key"
 WRK = shutil.which("wrk") or "wrk"
@@ -68,6 +73,14 @@ wrk.body = [[{body}]]
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {key}"
 local pause = {pause_ms}
+local paths = {{{paths}}}
+local turn = 0
+if #paths > 1 then
+  function request()
+    turn = turn % #paths + 1
+    return wrk.format(nil, paths[turn])
+  end
+end
 if pause > 0 then
   function delay() return pause end
 end
@@ -117,12 +130,12 @@ def serve_bare(port: int) -> None:
     uvicorn.Server(uvicorn.Config(app, **options)).run()
 
 
-def prepare_account(database: str) -> str:
-    """An account on PRO whose 2,000,000 API calls no run of this benchmark reaches."""
+def prepare_accounts(database: str, count: int) -> list[str]:
+    """Accounts on PRO whose 2,000,000 API calls no run of this benchmark reaches."""
     from meterstack import Engine
 
     with Engine.open(database, catalog="agentstack") as engine:
-        return engine.create_account(plan="pro").id
+        return [engine.create_account(plan="pro").id for _ in range(count)]
 
 
 def serve_meterstack(database: str, port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -172,8 +185,12 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _run_wrk(url: str, seconds: float, pause_ms: int) -> dict[str, float]:
+    """``url`` may list several paths of one server, separated by spaces: wrk takes turns."""
+    base, *others = url.split()
+    paths = ", ".join(f'"{urlsplit(each).path}"' for each in others)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA.format(body=BODY, key=OPERATOR_KEY, pause_ms=pause_ms))
+        script.write(LUA.format(body=BODY, key=OPERATOR_KEY, pause_ms=pause_ms, paths=paths))
+    url = base
     try:
         output = subprocess.run(
             [WRK, "-t1", f"-c{CONNECTIONS}", f"-d{seconds:.0f}s", "-s", script.name, url],
@@ -193,11 +210,13 @@ def wrk(url: str, seconds: float, server: int, rate: float | None = None) -> Loa
     pause_ms = 0
     if rate is not None:
         # The pause is the connection's share of a second minus the answer's own time, which
-        # a short first run at the plain share measures.
-        pause_ms = max(1, round(CONNECTIONS / rate * 1000))
-        probe = _run_wrk(url, 2, pause_ms)
-        answer_ms = CONNECTIONS / (probe["requests"] / probe["seconds"]) * 1000 - pause_ms
-        pause_ms = max(1, round(CONNECTIONS / rate * 1000 - max(0.0, answer_ms)))
+        # two short runs measure (the second at the corrected pause).
+        share_ms = CONNECTIONS / rate * 1000
+        pause_ms = max(1, round(share_ms))
+        for _ in range(2):
+            probe = _run_wrk(url, 2, pause_ms)
+            answer_ms = CONNECTIONS / (probe["requests"] / probe["seconds"]) * 1000 - pause_ms
+            pause_ms = max(1, round(share_ms - max(0.0, answer_ms)))
     before = _cpu_seconds(server)
     summary = _run_wrk(url, seconds, pause_ms)
     cpu = _cpu_seconds(server) - before
@@ -236,13 +255,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--database", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--workers", type=int, default=1, help="meterstack serve --workers N")
+    parser.add_argument(
+        "--accounts", type=int, default=1, help="consume for this many accounts, in turn"
+    )
     args = parser.parse_args()
     if not Path(WRK).is_absolute():
         sys.exit("wrk is not installed: apt-get install -y wrk")
     context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as folder:
         database = args.database or f"sqlite:///{Path(folder) / 'http.db'}"
-        account_id = prepare_account(database)
+        accounts = prepare_accounts(database, args.accounts)
         engine_us = engine_cost(database)
         bare_port, meter_port = _free_port(), _free_port()
         bare_server = context.Process(target=serve_bare, args=(bare_port,), daemon=True)
@@ -253,11 +275,13 @@ def main() -> None:
             _wait(meter_port)
             assert bare_server.pid is not None
             bare = measure(f"http://127.0.0.1:{bare_port}/consume", args.seconds, bare_server.pid)
-            consume = measure(
-                f"http://127.0.0.1:{meter_port}/v1/accounts/{account_id}/consume",
-                args.seconds,
-                meter_server.pid,
-            )
+            urls = [
+                f"http://127.0.0.1:{meter_port}/v1/accounts/{account}/consume"
+                for account in accounts
+            ]
+            # One URL, or the first as wrk's target and all of them to take turns over.
+            target = urls[0] if len(urls) == 1 else " ".join([urls[0], *urls])
+            consume = measure(target, args.seconds, meter_server.pid)
         finally:
             bare_server.terminate()
             bare_server.join()
@@ -266,7 +290,7 @@ def main() -> None:
     backend = database.split(":", 1)[0]
     print(
         f"HTTP on loopback, wrk -t1 -c{CONNECTIONS}, {args.seconds:.0f} s per run; meterstack on "
-        f"{backend} with {args.workers} worker(s)"
+        f"{backend} with {args.workers} worker(s), {args.accounts} account(s)"
     )
     for name, (peak, paced) in (("bare Starlette JSON", bare), ("consume", consume)):
         print(

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -171,3 +172,19 @@ def test_serve_workers_runs_n_processes_sharing_the_operator_key(
             assert answer.status_code == 200, answer.text
             used.append(json.loads(answer.text)["used"])
     assert sorted(used) == list(range(1, 11))  # one store: every worker sees every unit
+
+
+def test_serve_workers_answer_without_waiting_for_delayed_acks(
+    two_workers: tuple[subprocess.Popen[str], str],
+) -> None:
+    # The workers' shared socket is made with protocol 0; asyncio then left Nagle's algorithm
+    # on, and each answer (written as head, then body) waited ~40 ms for the client's ACK.
+    _, base = two_workers
+    with httpx.Client(base_url=base) as client:
+        client.get("/health")
+        times = []
+        for _ in range(15):
+            began = time.perf_counter()
+            assert client.get("/health").status_code == 200
+            times.append(time.perf_counter() - began)
+    assert statistics.median(times) < 0.02, times

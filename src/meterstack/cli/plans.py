@@ -112,20 +112,13 @@ def show(catalog: CatalogArgument, as_json: AsJson = False, width: Width = None)
 @plans_app.command("validate")
 def validate(catalog: CatalogArgument) -> None:
     """Check a catalog: errors exit 1; warnings and the worked examples' results exit 0."""
-    from meterstack.catalog import CatalogError, CatalogProblem, lint_catalog
+    from meterstack.catalog import CatalogError, lint_catalog
     from meterstack.catalog.validate import unbillable_percentage_prices
 
     loaded = _load(catalog)
-    unbillable = unbillable_percentage_prices(loaded.catalog)
+    unbillable = unbillable_percentage_prices(loaded)
     if unbillable:
-        _fail(
-            CatalogError(
-                [
-                    CatalogProblem(loaded.source, loaded.line_of(path), _dotted(path), message)
-                    for path, message in unbillable
-                ]
-            )
-        )
+        _fail(CatalogError(unbillable))
     warnings = [*lint_catalog(loaded), *_example_warnings(loaded)]
     for warning in sorted(warnings, key=lambda w: (w.line is None, w.line or 0)):
         typer.echo(f"warning: {warning} [{warning.code}]")
@@ -138,10 +131,6 @@ def validate(catalog: CatalogArgument) -> None:
         examples = _count(len(parsed.examples), "example")
         parts.append(f"{examples} ({len(parsed.examples) - wrong} reproduced)")
     typer.echo(f"{loaded.source}: valid, {', '.join(parts)}; {_count(len(warnings), 'warning')}")
-
-
-def _dotted(path: tuple[str | int, ...]) -> str:
-    return ".".join(str(part) for part in path)
 
 
 def _count(number: int, noun: str) -> str:
