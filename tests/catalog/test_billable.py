@@ -272,3 +272,22 @@ def test_plans_diff_table_says_removed(tmp_path: Path) -> None:
     assert rows[0] == ["plans.anonymous.limits.triggers", "20", "removed", "changed"]
     assert len(rows) == 7
     assert all(row[2:] == ["removed", "changed"] for row in rows)
+
+
+def test_plans_validate_a_price_that_breaks_rating_is_an_error_not_invalid_operation(
+    tmp_path: Path,
+) -> None:
+    # Before: the example was rated at 1e30 per call and validate ended in a traceback.
+    text = catalog_text(charge='{model: standard, unit_price: "1e30"}') + (
+        "examples:\n  - name: big\n    plan: pro\n    usage: {api_calls: 60000}\n"
+        '    expect: {total: "1.00"}\n'
+    )
+    file = tmp_path / "demo.yaml"
+    file.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["plans", "validate", str(file)])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stderr.splitlines()[0].endswith(
+        'plans.pro.overage.api_calls.charge.unit_price: expected 1,000,000 or less, got "1e30"'
+    )
+    assert "InvalidOperation" not in result.output
