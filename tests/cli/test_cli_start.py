@@ -22,6 +22,13 @@ import pytest
 METERSTACK = [str(Path(sys.executable).with_name("meterstack"))]
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*METERSTACK, *args],
@@ -55,15 +62,8 @@ def test_cli_broken_catalog_file_one_error_line_per_problem(tmp_path: Path) -> N
     assert "Traceback" not in result.stderr
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port  # nothing listens there once the probe is closed
-
-
 def test_cli_unreachable_postgres_one_error_line() -> None:
-    url = f"postgresql://meter:s3cret@127.0.0.1:{_closed_port()}/nowhere"
+    url = f"postgresql://meter:s3cret@127.0.0.1:{_free_port()}/nowhere"  # nothing listens
     result = run("accounts", "create", "--database", url)
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
@@ -101,13 +101,6 @@ def test_cli_help_lists_every_command() -> None:
         assert command in result.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -121,8 +114,12 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-@pytest.fixture
-def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+@pytest.fixture(scope="module")
+def two_workers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    # One service for the module's tests: starting two workers takes seconds.
+    tmp_path = tmp_path_factory.mktemp("workers")
     port = _free_port()
     env = {**os.environ, "METERSTACK_OPERATOR_KEY": "workers-secret"}
     log = (tmp_path / "serve.log").open("w")
