@@ -31,8 +31,10 @@ from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent, Pa
 from meterstack.payments.service import EventOutcome, Payments
 from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import END_USER_KIND
+from meterstack.services.access import Access
 from meterstack.services.accounts import Account, Accounts
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
+from meterstack.services.directory import Directory
 from meterstack.services.entitlements import Entitlements, Lease
 from meterstack.services.grouping import GroupCommit
 from meterstack.services.holds import Holds, Reservation
@@ -80,6 +82,8 @@ class Engine(KeysMixin):
         self._subscriptions = Subscriptions(ctx)
         self._migrations = Migrations(ctx)
         self._payments = Payments(ctx, provider, self._subscriptions, self._purchases)
+        self._access = Access(ctx)
+        self._directory = Directory(ctx)
 
     @classmethod
     def open(
@@ -146,6 +150,16 @@ class Engine(KeysMixin):
     @property
     def backend(self) -> str:
         return self._ctx.store.backend
+
+    @property
+    def access(self) -> Access:
+        """Dashboard sign-in: single-use links, passwords, browser sessions."""
+        return self._access
+
+    @property
+    def directory(self) -> Directory:
+        """Pages of accounts (search, filters) and of invoices, newest first."""
+        return self._directory
 
     # ------------------------------------------------------------------ accounts
 
