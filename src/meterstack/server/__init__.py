@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from meterstack import __version__
 from meterstack.engine import Engine
-from meterstack.server import customer, errors, operator, pages
+from meterstack.server import customer, dashboard, errors, operator, pages
 from meterstack.server.settings import ServerSettings
 
 
@@ -27,6 +27,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
     app.include_router(customer.router)
     app.include_router(operator.router)
     app.include_router(pages.router)
+    app.include_router(dashboard.router)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:
