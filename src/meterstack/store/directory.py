@@ -115,7 +115,7 @@ def invoice_page(
     page = invoice_rows(
         tx,
         f"id IN (SELECT id FROM invoices WHERE {where} "
-        "ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset)",
+        "ORDER BY created_at DESC, number DESC, id DESC LIMIT :limit OFFSET :offset)",
         {**params, "limit": limit, "offset": offset},
     )
     page.reverse()
