@@ -65,3 +65,8 @@ def _demo(engine: Engine, settings: ServerSettings) -> None:
         f'-d \'{{"meter": "{meter}", "quantity": 1}}\'\n'
         f"  open {base}/docs\n"
     )
+    from meterstack.server.dashboard import link_url
+
+    # A single-use link (10 minutes) that signs the browser in to the demo account's dashboard.
+    link = engine.access.mint_link(account.id)
+    typer.echo(f"dashboard (signed in, once): {link_url(base or '', link.token)}\n")
