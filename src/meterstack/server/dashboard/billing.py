@@ -7,9 +7,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from meterstack.errors import InvalidInputError
-from meterstack.invoicing.render import render_pdf
 from meterstack.server.dashboard import billing_views as views
-from meterstack.server.dashboard.pages import act, customer_page, outcome
+from meterstack.server.dashboard.pages import (
+    act,
+    customer_page,
+    outcome,
+    page_number,
+    pdf_response,
+)
 from meterstack.server.dashboard.rendering import PageRoute
 from meterstack.server.dashboard.web import (
     CUSTOMER,
@@ -22,12 +27,6 @@ from meterstack.server.settings import ServerSettings
 from meterstack.services.keys import IssuedKey
 
 router = APIRouter(prefix="/dashboard", route_class=PageRoute, include_in_schema=False)
-
-
-def _page_number(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise InvalidInputError(f"page must be a whole number from 1, got {text!r}")
-    return int(text)
 
 
 @router.get("")
@@ -140,7 +139,7 @@ def buy_pack(posted: CustomerPost) -> Response:
 
 @router.get("/invoices")
 def invoices(viewer: CustomerViewer, page: str = "1") -> HTMLResponse:
-    listed = views.invoices(viewer.engine, viewer.account_id, _page_number(page))
+    listed = views.invoices(viewer.engine, viewer.account_id, page_number(page))
     return customer_page(viewer, "invoices.html", "/dashboard/invoices", listing=listed)
 
 
@@ -153,14 +152,7 @@ def invoice(viewer: CustomerViewer, number: str) -> HTMLResponse:
 @router.get("/invoices/{number}/pdf")
 def invoice_pdf(viewer: CustomerViewer, number: str) -> Response:
     found = views.invoice(viewer.engine, viewer.account_id, number)
-    return Response(
-        render_pdf(found),
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="invoice-{found.number}.pdf"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return pdf_response(found)
 
 
 @router.get("/keys")

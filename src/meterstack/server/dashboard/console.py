@@ -10,9 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from meterstack.errors import InvalidInputError
-from meterstack.invoicing.render import render_pdf
 from meterstack.server.dashboard import console_views as views
-from meterstack.server.dashboard.pages import act, operator_page
+from meterstack.server.dashboard.pages import act, operator_page, page_number, pdf_response
 from meterstack.server.dashboard.rendering import PageRoute
 from meterstack.server.dashboard.signin import link_url
 from meterstack.server.dashboard.web import OperatorPost, OperatorViewer, Posted
@@ -22,18 +21,12 @@ from meterstack.services.directory import ACCOUNT_STATUSES
 router = APIRouter(prefix="/console", route_class=PageRoute, include_in_schema=False)
 
 
-def _page_number(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise InvalidInputError(f"page must be a whole number from 1, got {text!r}")
-    return int(text)
-
-
 @router.get("")
 def accounts(
     viewer: OperatorViewer, q: str = "", plan: str = "", status: str = "", page: str = "1"
 ) -> HTMLResponse:
     listed = views.accounts(
-        viewer.engine, query=q, plan=plan, status=status, page=_page_number(page)
+        viewer.engine, query=q, plan=plan, status=status, page=page_number(page)
     )
     return operator_page(
         viewer,
@@ -105,7 +98,7 @@ def plans(viewer: OperatorViewer) -> HTMLResponse:
 
 @router.get("/invoices")
 def invoices(viewer: OperatorViewer, status: str = "", page: str = "1") -> HTMLResponse:
-    listed = views.invoices(viewer.engine, status=status, page=_page_number(page))
+    listed = views.invoices(viewer.engine, status=status, page=page_number(page))
     return operator_page(
         viewer, "console_invoices.html", "/console/invoices", listing=listed, status_filter=status
     )
@@ -120,11 +113,4 @@ def invoice(viewer: OperatorViewer, number: str) -> HTMLResponse:
 @router.get("/invoices/{number}/pdf")
 def invoice_pdf(viewer: OperatorViewer, number: str) -> Response:
     found = views.invoice(viewer.engine, number)
-    return Response(
-        render_pdf(found),
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="invoice-{found.number}.pdf"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return pdf_response(found)

@@ -11,9 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from meterstack.errors import MeterstackError
+from meterstack.errors import InvalidInputError, MeterstackError
+from meterstack.invoicing.model import Invoice
+from meterstack.invoicing.render import render_pdf
 from meterstack.server.dashboard.rendering import render
 from meterstack.server.dashboard.web import Viewer
 
@@ -98,3 +100,22 @@ def act(viewer: Viewer, back: str, action: Callable[[], str]) -> RedirectRespons
     if notice:
         viewer.engine.access.leave_notice(viewer.cookie, notice)
     return RedirectResponse(back, status_code=303)
+
+
+def page_number(text: str) -> int:
+    """A list's ``?page=``: a whole number from 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidInputError(f"page must be a whole number from 1, got {text!r}")
+    return int(text)
+
+
+def pdf_response(invoice: Invoice) -> Response:
+    """The invoice's PDF, as a download."""
+    return Response(
+        render_pdf(invoice),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="invoice-{invoice.number}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -10,6 +10,8 @@ answer strips it from the address bar and sends no referrer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import APIRouter, Request
@@ -31,6 +33,7 @@ from meterstack.server.dashboard.web import (
     EngineDep,
     Form,
     OperatorPost,
+    Posted,
     check_sign_in_form,
     clear_session_cookie,
     client_address,
@@ -134,37 +137,69 @@ def _field(form: Form, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-@router.post("/dashboard/sign-in")
-def sign_in(request: Request, form: Form, engine: EngineDep) -> Response:
-    """Email and password; attempts are counted per account and per address (429 past them)."""
+@dataclass(frozen=True)
+class _Door:
+    """A sign-in form: its kind of session, template, path and home."""
+
+    kind: str
+    template: str
+    path: str
+    home: str
+    cookie: str
+
+
+_CUSTOMER_DOOR = _Door(
+    CUSTOMER, "sign_in.html", "/dashboard/sign-in", CUSTOMER_HOME, CUSTOMER_COOKIE
+)
+_OPERATOR_DOOR = _Door(
+    OPERATOR, "console_sign_in.html", "/console/sign-in", OPERATOR_HOME, OPERATOR_COOKIE
+)
+
+
+def _attempt(
+    request: Request, form: Form, door: _Door, start: Callable[[str | None], StartedSession]
+) -> Response:
+    """Check the form's token, try ``start`` (given the session to replace); a wrong credential
+    shows the form again with the reason, any other refusal (429) its error page."""
     check_sign_in_form(request, form)
-    next_page = local_path(_field(form, "next"), CUSTOMER_HOME)
+    next_page = local_path(_field(form, "next"), door.home)
     try:
-        started = engine.access.sign_in(
-            _field(form, "email").strip(),
-            _field(form, "password"),
-            address=client_address(request),
-            replacing=request.cookies.get(CUSTOMER_COOKIE) or None,
-        )
+        started = start(request.cookies.get(door.cookie) or None)
     except MeterstackError as refused:
         if refused.http_status != 401:
             return error_page(refused)
         return _sign_in_form(
-            request,
-            "sign_in.html",
-            "/dashboard/sign-in",
-            next_page=next_page,
-            message=refused.message,
+            request, door.template, door.path, next_page=next_page, message=refused.message
         )
-    return _signed_in(request, started, CUSTOMER, next_page)
+    return _signed_in(request, started, door.kind, next_page)
+
+
+def _sign_out(request: Request, posted: Posted, door: _Door) -> Response:
+    posted.viewer.engine.access.end_session(posted.viewer.cookie)
+    response = RedirectResponse(door.path, status_code=303)
+    clear_session_cookie(response, request, door.kind)
+    return response
+
+
+@router.post("/dashboard/sign-in")
+def sign_in(request: Request, form: Form, engine: EngineDep) -> Response:
+    """Email and password; attempts are counted per account and per address (429 past them)."""
+    return _attempt(
+        request,
+        form,
+        _CUSTOMER_DOOR,
+        lambda replacing: engine.access.sign_in(
+            _field(form, "email").strip(),
+            _field(form, "password"),
+            address=client_address(request),
+            replacing=replacing,
+        ),
+    )
 
 
 @router.post("/dashboard/sign-out")
 def sign_out(request: Request, posted: CustomerPost) -> Response:
-    posted.viewer.engine.access.end_session(posted.viewer.cookie)
-    response = RedirectResponse("/dashboard/sign-in", status_code=303)
-    clear_session_cookie(response, request, CUSTOMER)
-    return response
+    return _sign_out(request, posted, _CUSTOMER_DOOR)
 
 
 @router.get("/console/sign-in")
@@ -180,34 +215,22 @@ def console_sign_in_page(request: Request, next: str = OPERATOR_HOME) -> HTMLRes
 @router.post("/console/sign-in")
 def console_sign_in(request: Request, form: Form, engine: EngineDep) -> Response:
     """The operator key; attempts are counted per address."""
-    check_sign_in_form(request, form)
-    next_page = local_path(_field(form, "next"), OPERATOR_HOME)
-    try:
-        started = engine.access.operator_sign_in(
+    return _attempt(
+        request,
+        form,
+        _OPERATOR_DOOR,
+        lambda replacing: engine.access.operator_sign_in(
             _field(form, "key").strip(),
             auth.settings_of(request).operator_key,
             address=client_address(request),
-            replacing=request.cookies.get(OPERATOR_COOKIE) or None,
-        )
-    except MeterstackError as refused:
-        if refused.http_status != 401:
-            return error_page(refused)
-        return _sign_in_form(
-            request,
-            "console_sign_in.html",
-            "/console/sign-in",
-            next_page=next_page,
-            message=refused.message,
-        )
-    return _signed_in(request, started, OPERATOR, next_page)
+            replacing=replacing,
+        ),
+    )
 
 
 @router.post("/console/sign-out")
 def console_sign_out(request: Request, posted: OperatorPost) -> Response:
-    posted.viewer.engine.access.end_session(posted.viewer.cookie)
-    response = RedirectResponse("/console/sign-in", status_code=303)
-    clear_session_cookie(response, request, OPERATOR)
-    return response
+    return _sign_out(request, posted, _OPERATOR_DOOR)
 
 
 @router.get("/")

@@ -82,10 +82,8 @@ def _warning(bar: ItemUsage, name: str, unit: str, reset: datetime) -> str | Non
     counted = bar.used + bar.held
     reset_day = reset.date().isoformat()
     if bar.state == "overage":
-        return (
-            f"{show(bar.overage_units)} {name} beyond the limit of {show(bar.limit)} are billed "
-            "as overage this period."
-        )
+        # Units past the limit when they were used stay overage when the limit rises (D2).
+        return f"{show(bar.overage_units)} {name} past the limit are billed as overage this period."
     if bar.state == "blocked":
         return (
             f"{name}: {show(counted)} used, at the hard limit of {show(bar.hard_limit)}. New "

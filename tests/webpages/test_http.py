@@ -12,10 +12,10 @@ import httpx
 import jwt
 import pytest
 
-from dashboard.dashboard_pages import OPERATOR, link_for
 from meterstack import Engine
 from meterstack.server.dashboard.web import DashboardSettings
 from meterstack.services.access import ACCOUNT_ATTEMPTS
+from webpages.dashboard_pages import OPERATOR, link_for
 
 Service = Callable[..., Any]
 SECRET = "platform-jwt-secret-of-32-bytes!!"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from dashboard.dashboard_pages import OPERATOR, link_for, section, signed_in
 from meterstack import Engine
+from webpages.dashboard_pages import OPERATOR, link_for, section, signed_in
 
 SQLITE_ONLY = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 Service = Callable[..., Any]
