@@ -228,3 +228,21 @@ def test_invoices_are_shown_a_page_at_a_time_newest_first(live_service: Service)
         shown = re.findall(r'/dashboard/invoices/([^"/]+)"', last)
         assert shown == list(reversed(numbers[:5]))
         assert client.get("/dashboard/invoices", params={"page": "0"}).status_code == 422
+
+
+def test_overage_switches_for_one_project(live_service: Service) -> None:
+    service = live_service("agentstack")
+    engine = _engine(service)
+    account = engine.create_account(plan="starter")
+    project = engine.create_project(account.id, name="checkout")
+    with _client(service) as client:
+        _sign_in(client, service, account.id)
+        page = client.get("/dashboard/overage", params={"project": project.id}).text
+        assert "Overage switches for project checkout" in page
+        form = {"csrf_token": _csrf(page), "enabled": "on", "meter": "api_calls"}
+        done = client.post("/dashboard/overage", data={**form, "project": project.id})
+        assert done.headers["location"] == f"/dashboard/overage?project={project.id}"
+    assert engine.usage(account.id, project_id=project.id)["api_calls"].overage_enabled
+    assert not engine.usage(account.id)["api_calls"].overage_enabled
+    assert engine.consume(account.id, "api_calls", 200_001, project_id=project.id).allowed
+    assert not engine.consume(account.id, "api_calls", 1).allowed

@@ -3,6 +3,8 @@ invoices, API keys. Routes only: what each page shows comes from :mod:`.billing_
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -118,7 +120,7 @@ def _switch(posted: Posted) -> str:
 @router.post("/overage")
 def switch_overage(posted: CustomerPost) -> Response:
     project = posted.text("project")
-    back = f"/dashboard/overage?project={project}" if project.isascii() and project else None
+    back = f"/dashboard/overage?project={quote(project, safe='')}" if project else None
     return act(posted.viewer, back or "/dashboard/overage", lambda: _switch(posted))
 
 
