@@ -10,7 +10,16 @@ from fastapi import FastAPI
 
 from meterstack import __version__
 from meterstack.engine import Engine
-from meterstack.server import customer, dashboard, errors, operator, pages
+from meterstack.server import (
+    customer,
+    dashboard,
+    entitlements,
+    errors,
+    operator,
+    pages,
+    self_service,
+    webhooks,
+)
 from meterstack.server.settings import ServerSettings
 
 
@@ -25,8 +34,11 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
     app.state.signups = customer.SignupWindow()
     errors.install(app)
     app.include_router(customer.router)
+    app.include_router(self_service.router)
     app.include_router(operator.router)
+    app.include_router(entitlements.router)
     app.include_router(pages.router)
+    app.include_router(webhooks.router)
     app.include_router(dashboard.router)
 
     @app.get("/health", include_in_schema=False)

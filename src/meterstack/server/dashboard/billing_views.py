@@ -151,7 +151,7 @@ def start_checkout(
 
 
 def downgrade(engine: Engine, account_id: str, plan: str, interval: str | None) -> str:
-    change = engine.change_plan(account_id, plan, interval)
+    change = engine.downgrade(account_id, plan, interval)
     pending = change.subscription.pending
     if pending is None:
         return f"You are now on {engine.catalog.plan(change.subscription.plan).name}."
@@ -232,7 +232,7 @@ def overage(engine: Engine, account_id: str, project_id: str | None) -> OverageP
 def switch_overage(
     engine: Engine, account_id: str, enabled: bool, meter: str | None, project_id: str | None
 ) -> str:
-    engine.set_overage(account_id, enabled, meter=meter, project_id=project_id)
+    engine.switch_overage(account_id, enabled, meter=meter, project_id=project_id)
     what = engine.catalog.meters[meter].name if meter else "every meter"
     where = f" for project {project_id}" if project_id else ""
     return f"Overage {'on' if enabled else 'off'} for {what}{where}."

@@ -1,7 +1,7 @@
 """web access: dashboard sign-in links, browser sessions and sign-in attempts
 
-Revision ID: 0012
-Revises: 0008
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-01 09:00:00.000000
 
 Sign-in links and sessions are found by the SHA-256 of their secret: the database never holds a
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0008"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
