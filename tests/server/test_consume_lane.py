@@ -113,6 +113,11 @@ CASES: list[dict[str, Any]] = [
     {"content": b'{"meter": "api_c\\u0000alls"}'},
     {"content": '{"meter": "caf\u00e9"}'.encode("latin-1")},
     {"json": {"meter": "api_calls", "padding": "x" * 5000}},
+    # A feature the request needs (C3): granted, lacking (402/403), unknown, malformed.
+    {"json": {"meter": "api_calls", "quantity": 1, "requires": ["api_access"]}},
+    {"json": {"meter": "api_calls", "quantity": 1, "requires": ["audit_logs"]}},
+    {"json": {"meter": "api_calls", "quantity": 1, "requires": ["nope"]}},
+    {"json": {"meter": "api_calls", "quantity": 1, "requires": "audit_logs"}},
 ]
 
 
@@ -185,7 +190,7 @@ JSON_VALUES = st.recursive(
     max_leaves=5,
 )
 FIELDS = st.sampled_from(
-    ["meter", "quantity", "project_id", "idempotency_key", "api_key_id", "other"]
+    ["meter", "quantity", "project_id", "idempotency_key", "api_key_id", "requires", "other"]
 )
 BODIES = st.dictionaries(
     FIELDS,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -20,6 +21,11 @@ from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 if TYPE_CHECKING:
     from meterstack.engine import Engine
     from meterstack.server.settings import ServerSettings
+
+
+class PaymentsChoice(StrEnum):
+    local = "local"
+    none = "none"
 
 
 def serve(
@@ -36,6 +42,14 @@ def serve(
     test_mode: Annotated[
         bool, typer.Option(help="Start a manual clock that POST /v1/clock moves (tests only).")
     ] = False,
+    payments: Annotated[
+        PaymentsChoice | None,
+        typer.Option(
+            help="The payment provider: 'local' serves a pay page that anyone holding a "
+            "checkout's URL can use (development only); without one (the default, or "
+            "METERSTACK_PAYMENTS) checkouts answer 503 payments_not_configured."
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API: the customer endpoints, /v1 for the operator, the local pages."""
     # The service's modules load only when it is served: `meterstack --help` stays fast.
@@ -50,6 +64,8 @@ def serve(
         typer.echo("error: --test-mode needs a single worker (one clock)", err=True)
         raise typer.Exit(1)
     settings = ServerSettings(database_url=database, catalog=catalog, host=host, port=port)
+    if payments is not None:
+        settings.payments = None if payments is PaymentsChoice.none else "local"
     if settings.operator_key is None:
         settings.operator_key = secrets.token_urlsafe(24)
         typer.echo(f"operator key (METERSTACK_OPERATOR_KEY was not set): {settings.operator_key}")
@@ -57,6 +73,8 @@ def serve(
         settings.public_url = f"http://{host}:{port}"
     clock = TestModeClock() if test_mode else None
     engine = opened(lambda: open_engine(settings, clock))
+    if settings.payments is None:
+        typer.echo("payments: none configured (checkouts answer 503; --payments local for dev)")
     if demo:
         _demo(engine, settings)
     options = uvicorn_options(host=host, port=port)
@@ -72,6 +90,10 @@ def serve(
         METERSTACK_OPERATOR_KEY=settings.operator_key,
         METERSTACK_PUBLIC_URL=settings.public_url,
     )
+    if settings.payments is None:  # --payments none wins over the environment
+        os.environ.pop("METERSTACK_PAYMENTS", None)
+    else:
+        os.environ["METERSTACK_PAYMENTS"] = settings.payments
     uvicorn.run("meterstack.server:app_from_environment", factory=True, workers=workers, **options)
 
 
@@ -91,3 +113,8 @@ def _demo(engine: Engine, settings: ServerSettings) -> None:
         f'-d \'{{"meter": "{meter}", "quantity": 1}}\'\n'
         f"  open {base}/docs\n"
     )
+    from meterstack.server.dashboard import link_url
+
+    # A single-use link (10 minutes) that signs the browser in to the demo account's dashboard.
+    link = engine.access.mint_link(account.id)
+    typer.echo(f"dashboard (signed in, once): {link_url(base or '', link.token)}\n")

@@ -28,6 +28,7 @@ from meterstack.rules.examples import RatedLine, rate_usage
 from meterstack.rules.periods import Period, next_period, period_for
 from meterstack.rules.terms import priced_plan
 from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.subscriptions import apply_pending, subscription_interval
 from meterstack.store.invoices import (
     AccountToClose,
     BillingTerms,
@@ -36,10 +37,12 @@ from meterstack.store.invoices import (
     billing_terms,
     finalize,
     insert_invoices,
+    record_closes,
     take_numbers,
 )
 from meterstack.store.sql import Transaction
 from meterstack.store.subscriptions import PlanSpell, due_changes, history
+from meterstack.webhooks.announce import announce_invoices
 
 DEFAULT_SEQUENCE = "INV"
 PERIOD_INVOICE = "period"
@@ -89,17 +92,16 @@ class PeriodClose:
                     def catalog_of(content_hash: str, tx: Transaction = tx) -> Catalog:
                         return self.ctx.catalog(tx, content_hash)
 
-                    drafts = [
-                        _draft(
-                            c,
-                            counters,
-                            terms[c.account.id],
-                            spells.get(c.account.id) or [_spell_of(c.account)],
-                            catalog_of,
-                            now,
-                        )
-                        for c in closings
-                    ]
+                    drafts: list[Invoice] = []
+                    silent: list[tuple[str, str, datetime]] = []
+                    for c in closings:
+                        spelled = spells.get(c.account.id) or [_spell_of(c.account)]
+                        draft = _draft(c, counters, terms[c.account.id], spelled, catalog_of, now)
+                        if _worth_issuing(draft, spelled, c.period):
+                            drafts.append(draft)
+                        else:
+                            silent.append((c.account.id, c.period.key, c.period.end))
+                    record_closes(tx, silent, now)
                     inserted = insert_invoices(tx, drafts, self.sequence, PERIOD_INVOICE)
                     fresh = [draft for draft in drafts if draft.id in inserted]
                     first = take_numbers(tx, self.sequence, len(fresh)) if fresh else 0
@@ -110,13 +112,12 @@ class PeriodClose:
                     finalize(tx, numbered, now)
                     for draft, (_, number) in zip(fresh, numbered, strict=True):
                         created.append(_finalized(draft, number))
+                    announce_invoices(tx, created[len(created) - len(fresh) :], now)
             if progress is not None:
                 progress(len(accounts))
         return created
 
     def apply_due(self, now: datetime) -> None:
-        from meterstack.services.subscriptions import apply_pending
-
         with self.ctx.store.transaction() as tx:
             due = due_changes(tx, now)
         for account_id in due:
@@ -175,7 +176,7 @@ def _draft(
             lines.append(_pack_note(catalog, pack_id, bought, len(lines) + 1))
     following = next_period(catalog.policies.period, period, account.period_anchor)
     after = _spell_at(spells, period.end, inclusive=True)
-    if _fee_due(after, following):
+    if _fee_due(catalog.policies.period, spells, account.period_anchor, following):
         next_catalog = catalog_of(after.catalog_hash)
         next_plan = _plan_with_overrides(next_catalog.plan(after.plan_id), terms)
         fee = fee_line(
@@ -217,14 +218,21 @@ def _spell_at(spells: list[PlanSpell], instant: datetime, *, inclusive: bool) ->
     return found
 
 
-def _fee_due(spell: PlanSpell, following: Period) -> bool:
-    """Monthly fees every period; a yearly fee on each anniversary of the yearly plan (B12)."""
-    if spell.billing_interval != "yearly":
-        return True
-    months = (following.start.year - spell.started_at.year) * 12 + (
-        following.start.month - spell.started_at.month
-    )
-    return months > 0 and months % 12 == 0
+def _fee_due(kind: str, spells: list[PlanSpell], anchor: datetime, following: Period) -> bool:
+    """Monthly fees every period; a yearly fee when a paid year starts with ``following`` (B12).
+
+    A year that started mid-period had its fee invoiced then (opening or proration invoice);
+    one that starts exactly at a period's start (a period-end change) is invoiced here.
+    """
+    paid = subscription_interval(kind, spells, anchor, following.start)
+    return paid.start == following.start
+
+
+def _worth_issuing(draft: Invoice, spells: list[PlanSpell], period: Period) -> bool:
+    """Every month of a monthly plan has its invoice; a month spent on a yearly plan only
+    when something is charged (overage, usage, the next year's fee: B12)."""
+    during = _spell_at(spells, period.end, inclusive=False)
+    return during.billing_interval != "yearly" or any(line.amount for line in draft.lines)
 
 
 def _usage_line(catalog: Catalog, line: RatedLine, period: Period, position: int) -> InvoiceLine:

@@ -16,6 +16,7 @@ from meterstack.rules.periods import Period
 from meterstack.services.context import new_id
 from meterstack.store.invoices import finalize, insert_invoices, set_status, take_numbers
 from meterstack.store.sql import Transaction
+from meterstack.webhooks.announce import announce_invoices
 
 DEFAULT_SEQUENCE = "INV"
 SHARE_PLACES = Decimal("0.000001")
@@ -65,7 +66,9 @@ def issue_invoice(
     if paid:
         set_status(tx, number, InvoiceStatus.FINALIZED, InvoiceStatus.PAID, now)
         status = InvoiceStatus.PAID
-    return replace(draft, number=number, status=status)
+    issued = replace(draft, number=number, status=status)
+    announce_invoices(tx, [issued], now)
+    return issued
 
 
 def fee_line(

@@ -6,6 +6,7 @@ from meterstack.errors import ConflictError, NotFoundError
 from meterstack.invoicing.model import TRANSITIONS, Invoice, InvoiceStatus
 from meterstack.services.context import ServiceContext
 from meterstack.store.invoices import invoice_rows, set_status
+from meterstack.webhooks.announce import announce_invoice_status
 
 
 class InvoiceTransitionError(ConflictError):
@@ -23,10 +24,11 @@ class Invoices:
             self.ctx.state(tx, account_id)
             return invoice_rows(tx, "account_id = :account_id", {"account_id": account_id})
 
-    def by_number(self, number: str) -> Invoice:
+    def by_number(self, number: str, *, account_id: str | None = None) -> Invoice:
+        """The invoice numbered ``number``; with ``account_id``, another account's is 404."""
         with self.ctx.store.transaction() as tx:
             found = invoice_rows(tx, "number = :number", {"number": number})
-        if not found:
+        if not found or (account_id is not None and found[0].account_id != account_id):
             raise NotFoundError(f"no invoice {number!r}", number=number)
         return found[0]
 
@@ -47,4 +49,5 @@ class Invoices:
                 raise InvoiceTransitionError(
                     f"invoice {number} changed meanwhile; read it again", number=number
                 )
+            announce_invoice_status(tx, invoice, status, self.ctx.now())
         return self.by_number(number)

@@ -20,7 +20,17 @@ from meterstack import __version__
 from meterstack.clock import Clock
 from meterstack.engine import Engine
 from meterstack.payments.local import LocalProvider
-from meterstack.server import customer, errors, operator, pages
+from meterstack.payments.port import PaymentProvider
+from meterstack.server import (
+    customer,
+    dashboard,
+    entitlements,
+    errors,
+    operator,
+    pages,
+    self_service,
+    webhooks,
+)
 from meterstack.server.consume import consume_threads, lane_match, serve_consume
 from meterstack.server.deadline import DeadlineH11Protocol
 from meterstack.server.settings import ServerSettings
@@ -61,8 +71,12 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     app.state.consume_threads = consume_threads()
     errors.install(app)
     app.include_router(customer.router)
+    app.include_router(self_service.router)
     app.include_router(operator.router)
+    app.include_router(entitlements.router)
     app.include_router(pages.router)
+    app.include_router(webhooks.router)
+    app.include_router(dashboard.router)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:
@@ -71,15 +85,32 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     return app
 
 
-def open_engine(settings: ServerSettings, clock: Clock | None = None) -> Engine:
-    """The service's engine: its store, its catalog, and the local provider's pages served at
-    the public URL, their links signed with a secret derived from the operator key (so that
-    every worker and every restart signs the same way)."""
+def provider_of(settings: ServerSettings) -> PaymentProvider | None:
+    """The provider the settings ask for; None when none is configured."""
+    if settings.payments != "local":
+        return None
+    assert settings.public_url is not None
+    assert settings.operator_key is not None
+    # Checkout and portal links are signed with a secret derived from the operator key, so
+    # that they survive a restart and every worker signs the same way.
     secret = hashlib.sha256(f"portal:{settings.operator_key}".encode()).hexdigest()
-    provider = LocalProvider(settings.public_url or "", secret=secret)
-    return Engine.open(
-        settings.database_url, catalog=settings.catalog, clock=clock, provider=provider
+    return LocalProvider(settings.public_url, secret=secret)
+
+
+def open_engine(settings: ServerSettings, clock: Clock | None = None) -> Engine:
+    """The service's engine: its store, its catalog, the payment provider the settings ask
+    for, and the origins checkout return URLs may point to (D30); its webhook worker runs in
+    the background while the service does (D28)."""
+    origins = (settings.public_url, *settings.return_url_origins)
+    engine = Engine.open(
+        settings.database_url,
+        catalog=settings.catalog,
+        clock=clock,
+        provider=provider_of(settings),
+        return_url_origins=[origin for origin in origins if origin],
     )
+    engine.webhooks.start_background()
+    return engine
 
 
 def app_from_environment() -> FastAPI:

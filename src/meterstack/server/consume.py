@@ -36,7 +36,7 @@ from meterstack.async_engine import DEFAULT_THREADS
 from meterstack.engine import Engine
 from meterstack.errors import MeterstackError
 from meterstack.server.errors import domain_error_response
-from meterstack.server.operator import ConsumeBody, decision_response
+from meterstack.server.operator import ConsumeBody, decision_response, record_usage
 from meterstack.server.settings import ServerSettings
 
 _PATH = re.compile(r"/v1/accounts/([^/]+)/consume")
@@ -70,15 +70,7 @@ async def serve_consume(
         await FastAPI.__call__(app, scope, _replay(read, receive), send)
         return
     engine: Engine = state.engine
-    work = partial(
-        engine.consume,
-        account.group(1),
-        request.meter,
-        request.quantity,
-        project_id=request.project_id,
-        idempotency_key=request.idempotency_key,
-        api_key_id=request.api_key_id,
-    )
+    work = partial(record_usage, engine, account.group(1), request)
     threads: ThreadPoolExecutor = state.consume_threads
     try:
         # In a worker thread, as FastAPI runs the sync route: the event loop goes on meanwhile

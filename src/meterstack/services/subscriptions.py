@@ -2,32 +2,46 @@
 
 An upgrade takes effect immediately: the new limits apply to the next request, usage so far counts
 toward them, and the difference in price for the rest of the period is invoiced (D10). A downgrade
-or a cancellation waits for the period's end as a pending change, visible in the subscription and
-in usage; it takes effect exactly then (the first request or close after that instant applies it,
-dated at that instant). Unused quota never rolls over (C7). When limits go down, the oldest objects
-within the new limits stay writable and the rest become read-only, their data kept; an upgrade
-makes them writable again (B9, D13).
+or a cancellation waits for the end of the paid interval (the month, or the paid year of a yearly
+plan: D30) as a pending change, visible in the subscription and in usage; it takes effect exactly
+then (the first request or close after that instant applies it, dated at that instant). Unused
+quota never rolls over (C7). When limits go down, the oldest objects within the new limits stay
+writable and the rest become read-only, their data kept; an upgrade makes them writable again (B9,
+D13).
+
+What a customer may choose for themselves is narrower than what an operator may set (D30): only a
+plan with ``self_serve`` and a price, at an interval the catalog offers, and an upgrade (which is
+a purchase) only from a plan with payments. :meth:`Subscriptions.self_serve_change` is that rule,
+for every door: the checkout of an upgrade and the customer's downgrade both go through it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from meterstack.catalog.schema import Catalog, Plan, PlanPrice
-from meterstack.errors import InvalidInputError
+from meterstack.errors import ConflictError, InvalidInputError, PlanNotSelfServeError
 from meterstack.invoicing.issue import issue_invoice
-from meterstack.invoicing.model import Invoice, InvoiceLine
-from meterstack.money import round_money
-from meterstack.rules.periods import Period
+from meterstack.invoicing.model import Invoice
+from meterstack.invoicing.proration import proration_line
+from meterstack.rules.periods import Period, paid_interval, period_for
 from meterstack.rules.terms import AccountState, item_terms, plan_of
+from meterstack.services.accounts import require_payments
 from meterstack.services.context import ServiceContext
-from meterstack.store.sql import Transaction
-from meterstack.store.subscriptions import PendingChange, change_plan, pending, set_pending
+from meterstack.store.sql import AccountRow, Transaction
+from meterstack.store.subscriptions import (
+    PendingChange,
+    PlanSpell,
+    change_plan,
+    history,
+    pending,
+    set_pending,
+)
+from meterstack.webhooks.announce import announce_applied, announce_resumed, announce_subscription
 
 PRORATION_INVOICE = "proration"
-SHARE_PLACES = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
@@ -38,6 +52,7 @@ class Subscription:
     status: str
     catalog: str
     catalog_version: int
+    #: The interval the fee paid for: the month, or the paid year of a yearly plan (B12).
     current_period: Period
     #: A downgrade or cancellation waiting for ``pending.effective_at``; None when none waits.
     pending: PendingChange | None
@@ -46,6 +61,16 @@ class Subscription:
     def pending_plan(self) -> str | None:
         """The plan a waiting change moves to; None when no change waits."""
         return None if self.pending is None else self.pending.plan_id
+
+
+@dataclass(frozen=True)
+class SelfServeChange:
+    """A plan change a customer may make themselves (D30), as checked."""
+
+    plan_id: str
+    interval: str
+    #: True for an upgrade (paid first, through a checkout); False for a period-end downgrade.
+    upgrade: bool
 
 
 @dataclass(frozen=True)
@@ -71,15 +96,54 @@ class Subscriptions:
         with self.ctx.store.transaction() as tx:
             return self.change_plan_in(tx, account_id, plan_id, interval)
 
-    def is_upgrade(self, account_id: str, plan_id: str, interval: str | None) -> bool:
-        """Whether moving to ``plan_id`` would be an upgrade (which a customer pays first, B8)."""
+    def self_serve_change(
+        self, account_id: str, plan_id: str, interval: str | None
+    ) -> SelfServeChange:
+        """Whether the customer may move to ``plan_id`` themselves, and how (D30).
+
+        Refused: an unknown plan or an interval the catalog does not offer (422), a plan not
+        ``self_serve`` or without a price (403 ``plan_not_self_serve``), an upgrade from a plan
+        without payments (403 ``not_allowed_for_tier``), the plan the account is on (422).
+        """
         with self.ctx.store.transaction() as tx:
-            state = self.ctx.state(tx, account_id)
-            catalog = self.ctx.catalog(tx, state.catalog_hash)
-            account = tx.account(account_id)
-            assert account is not None
-            target = _target_plan(catalog, plan_id)
-            return _upgrade(catalog, state.plan_id, account.billing_interval, target.id, interval)
+            return self._self_serve(tx, account_id, plan_id, interval)
+
+    def downgrade(self, account_id: str, plan_id: str, interval: str | None = None) -> PlanChange:
+        """The customer's downgrade to a cheaper self-serve plan, at the end of the paid interval.
+
+        An upgrade is refused here (422): it is paid first, through a checkout.
+        """
+        with self.ctx.store.transaction() as tx:
+            change = self._self_serve(tx, account_id, plan_id, interval)
+            if change.upgrade:
+                raise InvalidInputError(
+                    f"moving to {plan_id!r} is an upgrade: it is paid first, through a checkout",
+                    plan=plan_id,
+                )
+            return self.change_plan_in(tx, account_id, change.plan_id, change.interval)
+
+    def _self_serve(
+        self, tx: Transaction, account_id: str, plan_id: str, interval: str | None
+    ) -> SelfServeChange:
+        state = self.ctx.state(tx, account_id)
+        catalog = self.ctx.catalog(tx, state.catalog_hash)
+        account = _account(tx, account_id)
+        target = _target_plan(catalog, plan_id)
+        chosen = offered_interval(catalog, interval or account.billing_interval)
+        if target.id == state.plan_id and chosen == account.billing_interval:
+            raise InvalidInputError(
+                f"the account is already on {target.name}, {chosen}", plan=target.id
+            )
+        upgrade = _upgrade(catalog, state.plan_id, account.billing_interval, target.id, chosen)
+        if upgrade:
+            require_payments(plan_of(catalog, state), f"the {target.name} plan")
+        if not target.self_serve or not isinstance(target.price, PlanPrice):
+            raise PlanNotSelfServeError(
+                f"the {target.name} plan is not sold self-serve (it is priced by contract); "
+                "ask the operator for it",
+                plan=target.id,
+            )
+        return SelfServeChange(target.id, chosen, upgrade)
 
     def change_plan_in(
         self,
@@ -95,16 +159,9 @@ class Subscriptions:
         now = self.ctx.now()
         state = self.ctx.state(tx, account_id)
         catalog = self.ctx.catalog(tx, state.catalog_hash)
-        account = tx.account(account_id)
-        assert account is not None
+        account = _account(tx, account_id)
         target = _target_plan(catalog, plan_id)
-        interval = interval or account.billing_interval
-        if interval not in catalog.policies.intervals:
-            raise InvalidInputError(
-                f"billing interval {interval!r} is not offered; choose one of "
-                + ", ".join(catalog.policies.intervals),
-                interval=interval,
-            )
+        interval = offered_interval(catalog, interval or account.billing_interval)
         current = catalog.plan(state.plan_id)
         if target.id == current.id and interval == account.billing_interval:
             raise InvalidInputError(
@@ -112,13 +169,14 @@ class Subscriptions:
             )
         upgrade = _upgrade(catalog, current.id, account.billing_interval, target.id, interval)
         if not upgrade:
-            period = self.ctx.period(catalog, state, now)
-            change = PendingChange("downgrade", target.id, interval, period.end, now)
+            ends = self._paid_interval(tx, catalog, account, now).end
+            change = PendingChange("downgrade", target.id, interval, ends, now)
             set_pending(tx, account_id, change)
             self.ctx.changed(tx, account_id)
+            announce_subscription(tx, account_id, "downgrade_scheduled", now)
             return PlanChange(self._subscription(tx, account_id), False, None)
         period = self.ctx.period(catalog, state, now)
-        line = _proration(
+        line = proration_line(
             catalog,
             plan_of(catalog, state),
             account.billing_interval,
@@ -144,10 +202,12 @@ class Subscriptions:
                 now=now,
                 paid=paid,
             )
+        announce_subscription(tx, account_id, "upgraded", now)
         return PlanChange(self._subscription(tx, account_id), True, invoice)
 
     def cancel(self, account_id: str) -> Subscription:
-        """Keep the plan until the period ends, then move to the catalog's fallback plan (B9)."""
+        """Keep the plan until the paid interval ends (a yearly plan keeps its year, D30), then
+        move to the catalog's fallback plan (B9)."""
         with self.ctx.store.transaction() as tx:
             now = self.ctx.now()
             state = self.ctx.state(tx, account_id)
@@ -157,17 +217,22 @@ class Subscriptions:
                 raise InvalidInputError(
                     f"the account is on {catalog.plan(fallback).name} already: nothing to cancel"
                 )
-            period = self.ctx.period(catalog, state, now)
-            set_pending(
-                tx, account_id, PendingChange("cancel", fallback, "monthly", period.end, now)
-            )
+            paid = self._paid_interval(tx, catalog, _account(tx, account_id), now)
+            set_pending(tx, account_id, PendingChange("cancel", fallback, "monthly", paid.end, now))
             self.ctx.changed(tx, account_id)
+            announce_subscription(tx, account_id, "cancel_scheduled", now)
             return self._subscription(tx, account_id)
 
     def resume(self, account_id: str) -> Subscription:
-        """Withdraw a pending downgrade or cancellation."""
+        """Withdraw a pending downgrade or cancellation; 409 when none waits."""
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
+            if pending(tx, account_id) is None:
+                raise ConflictError(
+                    "no cancellation or downgrade is waiting: nothing to resume",
+                    account_id=account_id,
+                )
+            announce_resumed(tx, account_id, self.ctx.now())
             set_pending(tx, account_id, None)
             self.ctx.changed(tx, account_id)
             return self._subscription(tx, account_id)
@@ -175,11 +240,16 @@ class Subscriptions:
     def _apply_due(self, tx: Transaction, account_id: str, now: datetime) -> None:
         apply_pending(self.ctx, tx, account_id, now)
 
+    def _paid_interval(
+        self, tx: Transaction, catalog: Catalog, account: AccountRow, at: datetime
+    ) -> Period:
+        spells = history(tx, [account.id]).get(account.id) or [_spell_of(account)]
+        return subscription_interval(catalog.policies.period, spells, account.period_anchor, at)
+
     def _subscription(self, tx: Transaction, account_id: str) -> Subscription:
         state = self.ctx.state(tx, account_id)
         catalog = self.ctx.catalog(tx, state.catalog_hash)
-        account = tx.account(account_id)
-        assert account is not None
+        account = _account(tx, account_id)
         waiting = pending(tx, account_id)
         return Subscription(
             account_id=account_id,
@@ -188,9 +258,40 @@ class Subscriptions:
             status="cancelling" if waiting is not None and waiting.kind == "cancel" else "active",
             catalog=catalog.catalog,
             catalog_version=catalog.version,
-            current_period=self.ctx.period(catalog, state),
+            current_period=self._paid_interval(tx, catalog, account, self.ctx.now()),
             pending=waiting,
         )
+
+
+def subscription_interval(
+    kind: str, spells: Sequence[PlanSpell], anchor: datetime, at: datetime
+) -> Period:
+    """The interval the fee in effect at ``at`` paid for (B12, D30).
+
+    A yearly year starts with the plan's first spell at yearly billing: a spell that only moved
+    the account to a newer catalog version (grandfathering) continues the year it was in.
+    """
+    index = max((i for i, spell in enumerate(spells) if spell.started_at <= at), default=0)
+    spell = spells[index]
+    if spell.billing_interval != "yearly":
+        return period_for(kind, at, anchor)
+    while index > 0 and (spells[index - 1].plan_id, spells[index - 1].billing_interval) == (
+        spell.plan_id,
+        "yearly",
+    ):
+        index -= 1
+    return paid_interval(kind, "yearly", spells[index].started_at, anchor, at)
+
+
+def offered_interval(catalog: Catalog, interval: str) -> str:
+    """``interval`` when the catalog offers it; 422 otherwise (D30)."""
+    if interval not in catalog.policies.intervals:
+        raise InvalidInputError(
+            f"billing interval {interval!r} is not offered; choose one of "
+            + ", ".join(catalog.policies.intervals),
+            interval=interval,
+        )
+    return interval
 
 
 def apply_pending(ctx: ServiceContext, tx: Transaction, account_id: str, now: datetime) -> None:
@@ -214,6 +315,7 @@ def apply_pending(ctx: ServiceContext, tx: Transaction, account_id: str, now: da
     state = tx.account_state(account_id)
     assert state is not None
     reconcile_read_only(tx, ctx.catalog(tx, account.catalog_hash), state)
+    announce_applied(tx, account_id, change)
 
 
 def reconcile_read_only(tx: Transaction, catalog: Catalog, state: AccountState) -> None:
@@ -236,6 +338,19 @@ def reconcile_read_only(tx: Transaction, catalog: Catalog, state: AccountState) 
                 )
 
 
+def _account(tx: Transaction, account_id: str) -> AccountRow:
+    account = tx.account(account_id)
+    assert account is not None  # the caller's ctx.state found it in this transaction
+    return account
+
+
+def _spell_of(account: AccountRow) -> PlanSpell:
+    """An account without a recorded history (written before it was kept): its plan now."""
+    return PlanSpell(
+        account.created_at, account.plan_id, account.billing_interval, account.catalog_hash
+    )
+
+
 def _upgrade(
     catalog: Catalog, current: str, current_interval: str, target: str, interval: str | None
 ) -> bool:
@@ -253,61 +368,3 @@ def _target_plan(catalog: Catalog, plan_id: str) -> Plan:
             plan=plan_id,
         )
     return catalog.plan(plan_id)
-
-
-def _proration(
-    catalog: Catalog,
-    current: Plan,
-    current_interval: str,
-    target: Plan,
-    interval: str,
-    period: Period,
-    now: datetime,
-) -> InvoiceLine | None:
-    """(new - old price) x remaining time / period length, rounded to the cent (D10).
-
-    Moving from monthly to yearly charges the yearly price less the unused part of the month.
-    Custom-priced plans are priced by contract: no proration line.
-    """
-    if not isinstance(current.price, PlanPrice) or not isinstance(target.price, PlanPrice):
-        return None
-    if not catalog.policies.prorate_upgrades:
-        return None
-    left = max(0, int((period.end - now).total_seconds()))
-    length = int(period.length_seconds)
-    share = Decimal(left) / Decimal(length)
-    old = current.price.monthly
-    if interval == "yearly":
-        yearly = catalog.yearly_price(target)
-        if yearly is None:
-            return None
-        raw = yearly - (old * share if current_interval == "monthly" else Decimal(0))
-        note = f"{target.name} yearly {yearly} less the unused {left:,} of {length:,} s at {old}"
-    else:
-        raw = (target.price.monthly - old) * share
-        note = (
-            f"({target.price.monthly} - {old}) x {left:,} of {length:,} seconds left in "
-            f"{period.key}"
-        )
-    amount = round_money(raw, catalog.currency)
-    if amount == 0:
-        return None
-    return InvoiceLine(
-        position=1,
-        kind="proration",
-        description=f"Upgrade from {current.name} to {target.name}, rest of {period.key}",
-        item=None,
-        quantity=share.quantize(SHARE_PLACES).normalize(),
-        unit_price=target.price.monthly - old if interval == "monthly" else raw,
-        amount=amount,
-        derivation={
-            "from": current.id,
-            "to": target.id,
-            "interval": interval,
-            "seconds_left": left,
-            "period_seconds": length,
-            "raw_amount": str(raw),
-            "amount": str(amount),
-            "note": note + f" = {raw.quantize(SHARE_PLACES)} -> {amount}",
-        },
-    )

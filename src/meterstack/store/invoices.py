@@ -26,7 +26,8 @@ class AccountToClose:
     billing_interval: str
     period_anchor: datetime
     created_at: datetime
-    #: End of the last period already invoiced; None when none was.
+    #: End of the last period already closed (invoiced, or closed without an invoice, B12);
+    #: None when none was.
     closed_through: datetime | None
 
 
@@ -34,8 +35,11 @@ def accounts_to_close(tx: Transaction, after: str, limit: int) -> list[AccountTo
     """Accounts with ids after ``after``, in id order, with the end of their last invoice."""
     rows = tx.all(
         "SELECT a.id, a.catalog_hash, a.plan_id, a.billing_interval, a.period_anchor, "
-        "a.created_at, (SELECT MAX(i.period_end) FROM invoices i WHERE i.account_id = a.id "
-        "AND i.kind = 'period') FROM accounts a WHERE a.id > :after ORDER BY a.id LIMIT :limit",
+        "a.created_at, (SELECT MAX(ends.period_end) FROM ("
+        "SELECT MAX(i.period_end) AS period_end FROM invoices i WHERE i.account_id = a.id "
+        "AND i.kind = 'period' UNION ALL "
+        "SELECT MAX(c.period_end) FROM period_closes c WHERE c.account_id = a.id) ends) "
+        "FROM accounts a WHERE a.id > :after ORDER BY a.id LIMIT :limit",
         {"after": after, "limit": limit},
     )
     return [
@@ -197,6 +201,29 @@ def take_numbers(tx: Transaction, sequence: str, count: int) -> int:
         {"name": sequence, "after": 1 + count, "count": count},
     )
     return int(row[0]) - count
+
+
+def record_closes(
+    tx: Transaction, closes: Sequence[tuple[str, str, datetime]], now: datetime
+) -> None:
+    """Remember periods (account, period key, end) closed without an invoice; once each."""
+    if not closes:
+        return
+    tx.cursor.executemany(
+        tx.dialect.sql(
+            "INSERT INTO period_closes (account_id, period_key, period_end, closed_at) "
+            "VALUES (:account_id, :period_key, :period_end, :now) ON CONFLICT DO NOTHING"
+        ),
+        [
+            {
+                "account_id": account_id,
+                "period_key": key,
+                "period_end": tx.ts(end),
+                "now": tx.ts(now),
+            }
+            for account_id, key, end in closes
+        ],
+    )
 
 
 def finalize(tx: Transaction, numbered: Sequence[tuple[str, str]], now: datetime) -> None:
