@@ -37,6 +37,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/billing.py
 	$(BIN)/python bench/http.py
+	$(BIN)/python bench/cli.py
+	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/webhooks.py
 
 clean:

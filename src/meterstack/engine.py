@@ -9,19 +9,21 @@ It opens a store by URL, loads and stores the catalog, and wires the services to
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from meterstack import bounds
 from meterstack.catalog.loader import LoadedCatalog, load_catalog
 from meterstack.catalog.schema import Catalog, Unlimited
 from meterstack.clock import Clock, SystemClock
+from meterstack.defaults import default_catalog, default_database_url
 from meterstack.engine_keys import KeysMixin
-from meterstack.errors import InvalidInputError, MeterstackError
+from meterstack.errors import InvalidInputError, MeterstackError, StoreUnavailableError
 from meterstack.invoicing.close import PeriodClose
 from meterstack.invoicing.model import Invoice, InvoiceStatus
 from meterstack.invoicing.purchases import PackPurchase, Purchases
@@ -30,8 +32,10 @@ from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent, Pa
 from meterstack.payments.service import EventOutcome, Payments
 from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import END_USER_KIND
+from meterstack.services.access import Access
 from meterstack.services.accounts import Account, Accounts
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
+from meterstack.services.directory import Directory
 from meterstack.services.entitlements import Entitlements, Lease
 from meterstack.services.features import AccountEntitlements, Features
 from meterstack.services.grouping import GroupCommit
@@ -44,21 +48,12 @@ from meterstack.services.resources import ResourceObject, Resources
 from meterstack.services.subscriptions import PlanChange, Subscription, Subscriptions
 from meterstack.services.usage import Usage, UsageReport
 from meterstack.store.sql import SqlStore
+from meterstack.store.statements import unavailable
 from meterstack.webhooks.model import WebhookPolicy
 from meterstack.webhooks.service import Webhooks
 
-DEFAULT_DATABASE_URL = "sqlite:///./meterstack.db"
-DEFAULT_CATALOG = "agentstack"
-#: The longest hold or lease anyone may ask for (a year); meters and items cap it lower.
-MAX_TTL_SECONDS = 366 * 24 * 3600
-
-
-def default_database_url() -> str:
-    return os.environ.get("METERSTACK_DATABASE_URL") or DEFAULT_DATABASE_URL
-
-
-def default_catalog() -> str:
-    return os.environ.get("METERSTACK_CATALOG") or DEFAULT_CATALOG
+#: The longest hold or lease anyone may ask for (:mod:`meterstack.bounds`).
+MAX_TTL_SECONDS = bounds.MAX_TTL_SECONDS
 
 
 class Engine(KeysMixin):
@@ -97,6 +92,8 @@ class Engine(KeysMixin):
             return_url_origins=return_url_origins,
         )
         self._webhooks = Webhooks(ctx, webhooks)
+        self._access = Access(ctx)
+        self._directory = Directory(ctx)
 
     @classmethod
     def open(
@@ -129,9 +126,7 @@ class Engine(KeysMixin):
             if isinstance(catalog, LoadedCatalog)
             else load_catalog(catalog if catalog is not None else default_catalog())
         )
-        store = SqlStore(
-            str(url) if url is not None else default_database_url(), pool_size=pool_size
-        )
+        store = _open_store(str(url) if url is not None else default_database_url(), pool_size)
         ctx = ServiceContext(
             store=store,
             clock=clock or SystemClock(),
@@ -177,6 +172,16 @@ class Engine(KeysMixin):
     def webhooks(self) -> Webhooks:
         """Outgoing webhooks: endpoints, events, deliveries, replays, the worker (D28)."""
         return self._webhooks
+
+    @property
+    def access(self) -> Access:
+        """Dashboard sign-in: single-use links, passwords, browser sessions."""
+        return self._access
+
+    @property
+    def directory(self) -> Directory:
+        """Pages of accounts (search, filters) and of invoices, newest first."""
+        return self._directory
 
     # ------------------------------------------------------------------ accounts
 
@@ -622,3 +627,30 @@ def _seconds(ttl: float | timedelta | None) -> timedelta | None:
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def _open_store(url: str, pool_size: int) -> SqlStore:
+    """The store at ``url``; a database that cannot be reached is a 503 with one line to say
+    so (the CLI prints it as its error), not a driver's traceback."""
+    try:
+        return SqlStore(url, pool_size=pool_size)
+    except MeterstackError:
+        raise
+    except Exception as error:
+        # SQLAlchemy wraps the driver's error in its own; ``orig`` is the driver's.
+        driver_error = getattr(error, "orig", None) or error
+        if not unavailable(driver_error):
+            raise
+        reason = (str(driver_error).strip().splitlines() or [type(driver_error).__name__])[0]
+        raise StoreUnavailableError(
+            f"cannot open the database {_without_password(url)}: {reason}",
+            reason=type(driver_error).__name__,
+        ) from error
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

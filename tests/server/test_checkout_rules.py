@@ -15,7 +15,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from meterstack import Engine
-from meterstack.cli.serve import provider_of
 from meterstack.errors import (
     InvalidInputError,
     NotAllowedForTierError,
@@ -24,6 +23,7 @@ from meterstack.errors import (
     PlanNotSelfServeError,
 )
 from meterstack.payments.local import LocalProvider
+from meterstack.server import provider_of
 from meterstack.server.settings import ServerSettings
 
 OPERATOR = {"Authorization": "Bearer operator-secret"}

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from meterstack.answers import api_key_json, rate_limit_headers, usage_json
 from meterstack.cli.invoices import invoice_json
 from meterstack.clock import ManualClock
-from meterstack.engine import MAX_TTL_SECONDS
+from meterstack.engine import MAX_TTL_SECONDS, Engine
 from meterstack.errors import InvalidInputError, MeterstackError
 from meterstack.invoicing.render import render_html, render_pdf
 from meterstack.money import format_money
@@ -174,16 +174,20 @@ def get_account(account_id: str, _: OperatorDep, engine: EngineDep) -> dict[str,
 @router.post("/accounts/{account_id}/consume")
 def consume(account_id: str, body: ConsumeBody, _: OperatorDep, engine: EngineDep) -> Response:
     """Record usage if the limits admit it (the decision, or the refusal as an error)."""
-    return decision_response(
-        engine.consume(
-            account_id,
-            body.meter,
-            body.quantity,
-            project_id=body.project_id,
-            idempotency_key=body.idempotency_key,
-            api_key_id=body.api_key_id,
-            requires=body.requires,
-        )
+    return decision_response(record_usage(engine, account_id, body))
+
+
+def record_usage(engine: Engine, account_id: str, body: ConsumeBody) -> Decision:
+    """The engine call a consume request makes: this route's, and the consume lane's in front
+    of it (server/consume.py), so that the two can never read a body differently."""
+    return engine.consume(
+        account_id,
+        body.meter,
+        body.quantity,
+        project_id=body.project_id,
+        idempotency_key=body.idempotency_key,
+        api_key_id=body.api_key_id,
+        requires=body.requires,
     )
 
 

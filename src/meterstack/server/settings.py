@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
+from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 
 
 class ServerSettings(BaseSettings):

@@ -288,6 +288,50 @@ payment_events = Table(
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
 
+#: Single-use dashboard sign-in links (10 minutes), found by the SHA-256 of their token.
+signin_links = Table(
+    "signin_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    #: Set once, by the one request that redeemed the link.
+    Column("used_at", DateTime(timezone=True), nullable=True),
+)
+
+#: Browser sessions of the dashboard and the operator console, by the SHA-256 of the cookie.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    #: ``customer`` or ``operator``.
+    Column("kind", String(16), nullable=False),
+    #: The customer's account; None for an operator session.
+    Column("account_id", String(40), nullable=True),
+    #: The synchronizer token every form of the session carries.
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    #: The account's revoked user keys at sign-in: one more revocation ends the session.
+    Column("revoked_keys", Integer, nullable=False),
+    #: SHA-256 of the operator key an operator session signed in with.
+    Column("operator_fingerprint", String(64), nullable=True),
+    #: A one-time notice shown on the next page.
+    Column("flash", Text, nullable=True),
+    Index("ix_web_sessions_account", "account_id"),
+)
+
+#: Sign-in attempts per subject (``account:…``, ``address:…``) in a fixed window.
+signin_attempts = Table(
+    "signin_attempts",
+    metadata,
+    Column("subject", String(120), primary_key=True),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+)
+
 #: Periods closed without an invoice: a yearly plan's months with nothing to charge (B12).
 period_closes = Table(
     "period_closes",
