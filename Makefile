@@ -19,7 +19,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/meterstack plans list
-	$(BIN)/meterstack serve --demo
+	$(BIN)/meterstack serve --demo --payments local
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CODE)
@@ -37,6 +37,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/billing.py
 	$(BIN)/python bench/http.py
+	$(BIN)/python bench/cli.py
+	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

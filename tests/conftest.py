@@ -130,6 +130,31 @@ def open_engine(store_url: str, clock: ManualClock) -> Iterator[EngineFactory]:
         engine.close()
 
 
+class HostedProvider:
+    """A provider whose buyer pays on a hosted page and whose cards are charged later, as
+    Stripe's are: the one external thing faked, at its boundary."""
+
+    needs_buyer_present = True
+
+    def __init__(self) -> None:
+        #: Accounts with a card on file.
+        self.cards: set[str] = set()
+
+    def checkout_url(self, checkout_id: str) -> str:
+        return f"https://pay.example/{checkout_id}"
+
+    def portal_url(self, account_id: str) -> str:
+        return f"https://pay.example/portal/{account_id}"
+
+    def has_payment_method(self, account_id: str) -> bool:
+        return account_id in self.cards
+
+
+@pytest.fixture
+def hosted_provider() -> HostedProvider:
+    return HostedProvider()
+
+
 class LiveService(httpx.Client):
     """An HTTP client of a live service, with the app it serves."""
 
@@ -148,12 +173,24 @@ def live_service(open_engine: EngineFactory) -> Iterator[Callable[..., LiveServi
     """Serve an engine on uvicorn in a thread on loopback, and talk to it over HTTP."""
     servers: list[tuple[uvicorn.Server, threading.Thread, LiveService]] = []
 
-    def make(catalog: str, **settings: Any) -> LiveService:
+    def make(catalog: str, provider: Any = None, **settings: Any) -> LiveService:
+        """``settings`` are the service's; ``payments`` is ``local`` unless set to None, or
+        ``provider`` is another payment provider."""
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
-        engine = open_engine(catalog, provider=LocalProvider(base))
-        options = {"operator_key": "operator-secret", "public_url": base, **settings}
-        app = create_app(engine, ServerSettings(**options))
+        options = {
+            "operator_key": "operator-secret",
+            "public_url": base,
+            "payments": "local",
+            **settings,
+        }
+        config = ServerSettings(**options)
+        if provider is None and config.payments == "local":
+            provider = LocalProvider(base)
+        engine = open_engine(
+            catalog, provider=provider, return_url_origins=config.return_url_origins
+        )
+        app = create_app(engine, config)
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
@@ -170,3 +207,21 @@ def live_service(open_engine: EngineFactory) -> Iterator[Callable[..., LiveServi
         client.close()
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def signup() -> Callable[[Any, str], tuple[str, dict[str, str]]]:
+    """``signup(client, plan)``: an account made through a live service's operator API, and
+    the Authorization header of its first user key."""
+
+    def make(client: Any, plan: str) -> tuple[str, dict[str, str]]:
+        created = client.post(
+            "/v1/accounts",
+            json={"plan": plan},
+            headers={"Authorization": "Bearer operator-secret"},
+        )
+        assert created.status_code == 201, created.text
+        body = created.json()
+        return body["id"], {"Authorization": f"Bearer {body['user_api_key']}"}
+
+    return make

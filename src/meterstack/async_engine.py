@@ -13,7 +13,7 @@ differ.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from functools import partial, wraps
 from types import TracebackType
@@ -29,6 +29,7 @@ from meterstack.engine import Engine
 from meterstack.payments.port import PaymentProvider
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION
 from meterstack.store.ports import Store
+from meterstack.webhooks.model import WebhookPolicy
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -72,6 +73,8 @@ class AsyncEngine:
         clock: Clock | None = None,
         idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION,
         provider: PaymentProvider | None = None,
+        return_url_origins: Iterable[str] = (),
+        webhooks: WebhookPolicy | None = None,
     ) -> AsyncEngine:
         """:meth:`Engine.on` (a store already open) in a worker thread."""
         engine = await anyio.to_thread.run_sync(
@@ -82,6 +85,8 @@ class AsyncEngine:
                 clock=clock,
                 idempotency_retention=idempotency_retention,
                 provider=provider,
+                return_url_origins=return_url_origins,
+                webhooks=webhooks,
             )
         )
         return cls(engine)
@@ -141,8 +146,11 @@ class AsyncEngine:
     release_lease = _in_thread(Engine.release_lease)
     require_feature = _in_thread(Engine.require_feature)
     require_module = _in_thread(Engine.require_module)
+    check_payment = _in_thread(Engine.check_payment)
+    entitlements = _in_thread(Engine.entitlements)
     # Operator levers and packs
     set_overage = _in_thread(Engine.set_overage)
+    switch_overage = _in_thread(Engine.switch_overage)
     set_limit = _in_thread(Engine.set_limit)
     clear_limit = _in_thread(Engine.clear_limit)
     set_feature = _in_thread(Engine.set_feature)
@@ -162,11 +170,13 @@ class AsyncEngine:
     # Subscriptions and payments
     subscription = _in_thread(Engine.subscription)
     change_plan = _in_thread(Engine.change_plan)
+    downgrade = _in_thread(Engine.downgrade)
     cancel = _in_thread(Engine.cancel)
     resume = _in_thread(Engine.resume)
     checkout = _in_thread(Engine.checkout)
     get_checkout = _in_thread(Engine.get_checkout)
     pay_checkout = _in_thread(Engine.pay_checkout)
+    local_checkout = _in_thread(Engine.local_checkout)
     apply_payment_event = _in_thread(Engine.apply_payment_event)
     portal_url = _in_thread(Engine.portal_url)
     migration_plan = _in_thread(Engine.migration_plan)

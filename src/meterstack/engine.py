@@ -9,31 +9,35 @@ It opens a store by URL, loads and stores the catalog, and wires the services to
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from meterstack import bounds
 from meterstack.catalog.loader import LoadedCatalog, load_catalog
 from meterstack.catalog.schema import Catalog, Unlimited
 from meterstack.clock import Clock, SystemClock
+from meterstack.defaults import default_catalog, default_database_url
 from meterstack.engine_keys import KeysMixin
-from meterstack.errors import InvalidInputError, MeterstackError
+from meterstack.errors import InvalidInputError, MeterstackError, StoreUnavailableError
 from meterstack.invoicing.close import PeriodClose
 from meterstack.invoicing.model import Invoice, InvoiceStatus
 from meterstack.invoicing.purchases import PackPurchase, Purchases
 from meterstack.invoicing.service import Invoices
-from meterstack.payments.local import LocalProvider
 from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent, PaymentProvider
 from meterstack.payments.service import EventOutcome, Payments
 from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import END_USER_KIND
+from meterstack.services.access import Access
 from meterstack.services.accounts import Account, Accounts
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
+from meterstack.services.directory import Directory
 from meterstack.services.entitlements import Entitlements, Lease
+from meterstack.services.features import AccountEntitlements, Features
 from meterstack.services.grouping import GroupCommit
 from meterstack.services.holds import Holds, Reservation
 from meterstack.services.keys import Keys
@@ -45,27 +49,26 @@ from meterstack.services.subscriptions import PlanChange, Subscription, Subscrip
 from meterstack.services.usage import Usage, UsageReport
 from meterstack.store.ports import Store
 from meterstack.store.sql import SqlStore
+from meterstack.store.statements import unavailable
+from meterstack.webhooks.model import WebhookPolicy
+from meterstack.webhooks.service import Webhooks
 
-DEFAULT_DATABASE_URL = "sqlite:///./meterstack.db"
-DEFAULT_CATALOG = "agentstack"
-#: The longest hold or lease anyone may ask for (a year); meters and items cap it lower.
-MAX_TTL_SECONDS = 366 * 24 * 3600
-
-
-def default_database_url() -> str:
-    return os.environ.get("METERSTACK_DATABASE_URL") or DEFAULT_DATABASE_URL
-
-
-def default_catalog() -> str:
-    return os.environ.get("METERSTACK_CATALOG") or DEFAULT_CATALOG
+#: The longest hold or lease anyone may ask for (:mod:`meterstack.bounds`).
+MAX_TTL_SECONDS = bounds.MAX_TTL_SECONDS
 
 
 class Engine(KeysMixin):
     """One store, one catalog, one clock; every door of meterstack goes through here."""
 
-    def __init__(self, ctx: ServiceContext, provider: PaymentProvider | None = None) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        provider: PaymentProvider | None = None,
+        *,
+        return_url_origins: Iterable[str] = (),
+        webhooks: WebhookPolicy | None = None,
+    ) -> None:
         self._ctx = ctx
-        provider = provider or LocalProvider()
         self._accounts = Accounts(ctx)
         self._resources = Resources(ctx)
         self._levers = Levers(ctx)
@@ -74,13 +77,24 @@ class Engine(KeysMixin):
         self._holds = Holds(ctx)
         self._usage = Usage(ctx)
         self._keys = Keys(ctx)
+        self._features = Features(ctx, self._keys)
         self._entitlements = Entitlements(ctx)
         self._close = PeriodClose(ctx)
         self._invoices = Invoices(ctx)
         self._purchases = Purchases(ctx)
         self._subscriptions = Subscriptions(ctx)
         self._migrations = Migrations(ctx)
-        self._payments = Payments(ctx, provider, self._subscriptions, self._purchases)
+        self._payments = Payments(
+            ctx,
+            provider,
+            self._subscriptions,
+            self._purchases,
+            self._levers,
+            return_url_origins=return_url_origins,
+        )
+        self._webhooks = Webhooks(ctx, webhooks)
+        self._access = Access(ctx)
+        self._directory = Directory(ctx)
 
     @classmethod
     def open(
@@ -92,20 +106,26 @@ class Engine(KeysMixin):
         idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION,
         pool_size: int = 20,
         provider: PaymentProvider | None = None,
+        return_url_origins: Iterable[str] = (),
+        webhooks: WebhookPolicy | None = None,
     ) -> Engine:
         """Open (and migrate) the store at ``url`` with ``catalog`` (a built-in name or a path).
 
         Both fall back to ``METERSTACK_DATABASE_URL`` / ``METERSTACK_CATALOG``, then to
         ``sqlite:///./meterstack.db`` and ``agentstack``.
+
+        ``provider`` collects payments (``LocalProvider`` for development); without one,
+        checkouts, customer pack purchases and the portal answer 503 ``payments_not_configured``.
+        ``return_url_origins`` are the origins a checkout's success and cancel URLs may point to,
+        besides the local provider's own (D30). ``webhooks`` is the operator's
+        webhook settings (default: from ``METERSTACK_WEBHOOKS_…``, see docs/webhooks.md).
         """
         loaded = (
             catalog
             if isinstance(catalog, LoadedCatalog)
             else load_catalog(catalog if catalog is not None else default_catalog())
         )
-        store = SqlStore(
-            str(url) if url is not None else default_database_url(), pool_size=pool_size
-        )
+        store = _open_store(str(url) if url is not None else default_database_url(), pool_size)
         try:
             return cls.on(
                 store,
@@ -113,6 +133,8 @@ class Engine(KeysMixin):
                 clock=clock,
                 idempotency_retention=idempotency_retention,
                 provider=provider,
+                return_url_origins=return_url_origins,
+                webhooks=webhooks,
             )
         except BaseException:
             store.close()
@@ -127,8 +149,13 @@ class Engine(KeysMixin):
         clock: Clock | None = None,
         idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION,
         provider: PaymentProvider | None = None,
+        return_url_origins: Iterable[str] = (),
+        webhooks: WebhookPolicy | None = None,
     ) -> Engine:
-        """An engine on a store already open: any implementation of the store's ports."""
+        """An engine on a store already open: any implementation of the store's ports.
+
+        The other arguments are :meth:`open`'s.
+        """
         if idempotency_retention < timedelta(days=35):
             raise InvalidInputError("idempotency keys must be kept at least 35 days (D7)")
         ctx = ServiceContext(
@@ -138,9 +165,10 @@ class Engine(KeysMixin):
             idempotency_retention=idempotency_retention,
         )
         ctx.register_current()
-        return cls(ctx, provider)
+        return cls(ctx, provider, return_url_origins=return_url_origins, webhooks=webhooks)
 
     def close(self) -> None:
+        self._webhooks.close()
         self._ctx.store.close()
 
     def __enter__(self) -> Engine:
@@ -166,6 +194,21 @@ class Engine(KeysMixin):
     @property
     def backend(self) -> str:
         return self._ctx.store.backend
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """Outgoing webhooks: endpoints, events, deliveries, replays, the worker (D28)."""
+        return self._webhooks
+
+    @property
+    def access(self) -> Access:
+        """Dashboard sign-in: single-use links, passwords, browser sessions."""
+        return self._access
+
+    @property
+    def directory(self) -> Directory:
+        """Pages of accounts (search, filters) and of invoices, newest first."""
+        return self._directory
 
     # ------------------------------------------------------------------ accounts
 
@@ -263,7 +306,22 @@ class Engine(KeysMixin):
         Refused with 402 ``upgrade_required`` (naming the tier in ``extra["upgrade_to"]``) or
         403 ``not_allowed_for_tier`` as the catalog declares (D4).
         """
-        return self._accounts.require_feature(account_id, feature, level)
+        return self._features.require_feature(account_id, feature, level)
+
+    def check_payment(self, account_id: str, *, api_key_id: str | None = None) -> Decision:
+        """Whether the account may process a payment now (A10), checked before processing one.
+
+        Its tier first (the catalog's ``payments`` feature: 403 ``not_allowed_for_tier`` on
+        AgentStack's ANONYMOUS), then, with ``api_key_id``, the key's service caps (403
+        ``module_not_allowed``).
+        """
+        return self._features.check_payment(account_id, api_key_id=api_key_id)
+
+    def entitlements(self, account_id: str) -> AccountEntitlements:
+        """What the account's plan grants, with the operator's overrides (A2, A8, D14): every
+        feature and level, every limit (packs included), analytics retention and exports,
+        support level and uptime SLA."""
+        return self._features.entitlements(account_id)
 
     # ------------------------------------------------------------------ metering
 
@@ -276,11 +334,18 @@ class Engine(KeysMixin):
         project_id: str | None = None,
         idempotency_key: str | None = None,
         api_key_id: str | None = None,
+        requires: Sequence[str] = (),
     ) -> Decision:
         """Record ``quantity`` of ``meter`` if the limits admit it; the decision either way.
 
-        With ``api_key_id``, the key's own quota on the meter (A8) is one more bound.
+        With ``api_key_id``, the key's own quota on the meter (A8) is one more bound. With
+        ``requires``, the features the request needs (C3: managed models): one the tier lacks
+        refuses it with the feature's 402/403 decision, and nothing is recorded.
         """
+        if requires:
+            refused = self._features.refusal_for(account_id, requires, meter, quantity)
+            if refused is not None:
+                return refused
         event = UsageEvent(account_id, meter, quantity, project_id, idempotency_key, api_key_id)
         return self._grouped.consume(event)
 
@@ -291,8 +356,13 @@ class Engine(KeysMixin):
         quantity: int = 1,
         *,
         project_id: str | None = None,
+        requires: Sequence[str] = (),
     ) -> Decision:
         """The decision ``consume`` would make now; nothing is recorded."""
+        if requires:
+            refused = self._features.refusal_for(account_id, requires, meter, quantity)
+            if refused is not None:
+                return refused
         return self._metering.check(UsageEvent(account_id, meter, quantity, project_id))
 
     def consume_many(
@@ -315,13 +385,18 @@ class Engine(KeysMixin):
         ttl: float | timedelta | None = None,
         project_id: str | None = None,
         idempotency_key: str | None = None,
+        requires: Sequence[str] = (),
     ) -> Reservation:
         """Hold ``quantity`` against the limits until committed, released or expired (D6, C6).
 
-        ``ttl`` (seconds) is capped by the meter's longest hold.
+        ``ttl`` (seconds) is capped by the meter's longest hold. ``requires`` as for
+        :meth:`consume`: a feature the tier lacks refuses the hold, and nothing is held.
         """
         event = UsageEvent(account_id, meter, quantity, project_id, idempotency_key)
-        decision = self._metering.reserve(event, _seconds(ttl))
+        refused = (
+            self._features.refusal_for(account_id, requires, meter, quantity) if requires else None
+        )
+        decision = refused or self._metering.reserve(event, _seconds(ttl))
         expires = decision.extra.get("expires_at")
         return Reservation(
             id=decision.reservation_id,
@@ -364,12 +439,21 @@ class Engine(KeysMixin):
         """Upgrade at once with a proration invoice (D10), or downgrade at period end (C7)."""
         return self._subscriptions.change_plan(account_id, plan, interval)
 
+    def downgrade(self, account_id: str, plan: str, interval: str | None = None) -> PlanChange:
+        """A customer's downgrade to a cheaper self-serve plan, at the end of the paid interval.
+
+        The customer's form of :meth:`change_plan` (D30): the plan must be ``self_serve`` with
+        a price and the interval offered; an upgrade is refused (it is paid by a checkout).
+        """
+        return self._subscriptions.downgrade(account_id, plan, interval)
+
     def cancel(self, account_id: str) -> Subscription:
-        """Keep the plan until the period ends, then move to the fallback plan (B9)."""
+        """Keep the plan until the paid interval ends (a yearly plan keeps its year), then move
+        to the fallback plan (B9, D30)."""
         return self._subscriptions.cancel(account_id)
 
     def resume(self, account_id: str) -> Subscription:
-        """Withdraw a pending downgrade or cancellation."""
+        """Withdraw a pending downgrade or cancellation; 409 when none waits."""
         return self._subscriptions.resume(account_id)
 
     def checkout(
@@ -397,9 +481,17 @@ class Engine(KeysMixin):
     def get_checkout(self, checkout_id: str) -> Checkout:
         return self._payments.checkout_of(checkout_id)
 
-    def pay_checkout(self, checkout_id: str) -> EventOutcome:
-        """Pay a checkout on the embedded provider: fires ``checkout.completed``."""
-        return self._payments.pay(checkout_id)
+    def pay_checkout(self, checkout_id: str, secret: str | None) -> EventOutcome:
+        """Pay a checkout on the local provider: fires ``checkout.completed``.
+
+        ``secret`` is the one the checkout's URL carries; without it, or with another, the
+        answer is 404 and nothing changes.
+        """
+        return self._payments.pay(checkout_id, secret)
+
+    def local_checkout(self, checkout_id: str, secret: str | None) -> Checkout:
+        """A local provider's checkout, seen through its URL's secret (404 otherwise)."""
+        return self._payments.local_checkout(checkout_id, secret)
 
     def apply_payment_event(self, event: PaymentEvent) -> EventOutcome:
         """Apply a provider's payment event; a second delivery changes nothing (B11)."""
@@ -430,8 +522,9 @@ class Engine(KeysMixin):
         """The account's invoices, oldest first."""
         return self._invoices.of_account(account_id)
 
-    def invoice(self, number: str) -> Invoice:
-        return self._invoices.by_number(number)
+    def invoice(self, number: str, *, account_id: str | None = None) -> Invoice:
+        """The invoice numbered ``number``; with ``account_id``, another account's is 404."""
+        return self._invoices.by_number(number, account_id=account_id)
 
     def pay_invoice(self, number: str) -> Invoice:
         """Record that a finalized (or uncollectible) invoice was paid."""
@@ -454,6 +547,19 @@ class Engine(KeysMixin):
         project_id: str | None = None,
     ) -> None:
         self._levers.set_overage(account_id, enabled, meter=meter, project_id=project_id)
+
+    def switch_overage(
+        self,
+        account_id: str,
+        enabled: bool,
+        *,
+        meter: str | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        """The customer's form of :meth:`set_overage` (A5, D3): turning overage on needs a
+        payment method on file once a real provider is configured (402
+        ``payment_method_required``)."""
+        self._payments.switch_overage(account_id, enabled, meter=meter, project_id=project_id)
 
     def set_limit(
         self,
@@ -509,7 +615,8 @@ class Engine(KeysMixin):
 
     def purchase_pack(self, account_id: str, pack_id: str) -> PackPurchase | Checkout:
         """A customer's pack purchase: bought at once on a provider that collects without the
-        buyer (the embedded one), otherwise a checkout to pay first (A6, D11)."""
+        buyer (the embedded one), otherwise a checkout to pay first (A6, D11). Without a
+        provider: 503 ``payments_not_configured``."""
         if self._payments.provider.needs_buyer_present:
             return self.checkout(account_id, pack=pack_id)
         return self.buy_pack(account_id, pack_id)
@@ -554,3 +661,30 @@ def _seconds(ttl: float | timedelta | None) -> timedelta | None:
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def _open_store(url: str, pool_size: int) -> SqlStore:
+    """The store at ``url``; a database that cannot be reached is a 503 with one line to say
+    so (the CLI prints it as its error), not a driver's traceback."""
+    try:
+        return SqlStore(url, pool_size=pool_size)
+    except MeterstackError:
+        raise
+    except Exception as error:
+        # SQLAlchemy wraps the driver's error in its own; ``orig`` is the driver's.
+        driver_error = getattr(error, "orig", None) or error
+        if not unavailable(driver_error):
+            raise
+        reason = (str(driver_error).strip().splitlines() or [type(driver_error).__name__])[0]
+        raise StoreUnavailableError(
+            f"cannot open the database {_without_password(url)}: {reason}",
+            reason=type(driver_error).__name__,
+        ) from error
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -35,30 +35,46 @@ class KeysMixin:
             account_id, project_id=project_id, name=name, modules=modules, quotas=quotas
         )
 
-    def revoke_api_key(self, key_id: str, *, account_id: str | None = None) -> None:
+    def revoke_api_key(
+        self, key_id: str, *, account_id: str | None = None, user_only: bool = False
+    ) -> None:
         """Revoke a key at once and free its slot; revoking it again changes nothing.
 
-        With ``account_id``, another account's key answers 404 (not found).
+        With ``account_id``, another account's key answers 404 (not found); with
+        ``user_only`` (a customer revoking its own user keys), so does a project key.
         """
-        self._keys.revoke_api_key(key_id, account_id=account_id)
+        self._keys.revoke_api_key(key_id, account_id=account_id, user_only=user_only)
 
     def api_keys(
-        self, account_id: str, *, project_id: str | None = None, revoked: bool = False
+        self,
+        account_id: str,
+        *,
+        project_id: str | None = None,
+        revoked: bool = False,
+        user_only: bool = False,
     ) -> list[ApiKey]:
         """The account's keys, oldest first (then by id): prefix, kind, project, caps, dates.
 
         A key's text is never shown again after its creation. ``project_id`` keeps one
-        project's keys; ``revoked=True`` lists revoked keys too.
+        project's keys; ``revoked=True`` lists revoked keys too; ``user_only`` keeps the user
+        keys (``ask_``/``anon_ask_``), counted against the plan's "User API Keys" (A2).
         """
-        return self._keys.api_keys(account_id, project_id=project_id, revoked=revoked)
+        return self._keys.api_keys(
+            account_id, project_id=project_id, revoked=revoked, user_only=user_only
+        )
 
     def authenticate(self, key: str) -> ApiKey:
         """The live key whose text this is; wrong, truncated or revoked: 401 ``invalid_api_key``."""
         return self._keys.authenticate(key)
 
-    def require_module(self, key_id: str, module: str) -> Decision:
-        """Whether the key's caps let it use ``module``; refused with 403 ``module_not_allowed``."""
-        return self._keys.require_module(key_id, module)
+    def require_module(
+        self, key_id: str, module: str, *, account_id: str | None = None
+    ) -> Decision:
+        """Whether the key's caps let it use ``module``; refused with 403 ``module_not_allowed``.
+
+        With ``account_id``, another account's key answers 404.
+        """
+        return self._keys.require_module(key_id, module, account_id=account_id)
 
     def create_anonymous_account(self) -> tuple[Account, IssuedKey]:
         """A new account on the catalog's default plan and its ``anon_ask_…`` key (A7, D19)."""

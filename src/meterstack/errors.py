@@ -131,3 +131,24 @@ class InvalidEmailError(InvalidInputError):
 
 class PasswordTooShortError(InvalidInputError):
     code = "password_too_short"
+
+
+class PlanNotSelfServeError(MeterstackError):
+    """A plan customers cannot choose themselves: custom-priced, or sold by contract (D30)."""
+
+    code = "plan_not_self_serve"
+    http_status = 403
+
+
+class PaymentsNotConfiguredError(MeterstackError):
+    """No payment provider is configured, so nothing can be bought (checkouts, packs, portal)."""
+
+    code = "payments_not_configured"
+    http_status = 503
+
+
+class PaymentMethodRequiredError(MeterstackError):
+    """Turning on what is charged later (overage) needs a payment method with the provider."""
+
+    code = "payment_method_required"
+    http_status = 402

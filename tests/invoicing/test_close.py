@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from meterstack import Engine, ManualClock
-from meterstack.errors import InvalidInputError, UpgradeRequiredError
+from meterstack.errors import InvalidInputError, NotAllowedForTierError
 from meterstack.invoicing.model import Invoice, InvoiceStatus
 from meterstack.invoicing.service import InvoiceTransitionError
 from meterstack.store.sql import SqlStore
@@ -292,7 +292,8 @@ def test_a8_anonymous_has_no_payments_so_cannot_buy_packs(open_engine: EngineFac
     engine = open_engine("agentstack")
     account = engine.create_account(plan="anonymous")
 
-    with pytest.raises(UpgradeRequiredError):
+    # Was 402 upgrade_required: payments are "Disabled" on ANONYMOUS, a 403 (A8, D4, D30).
+    with pytest.raises(NotAllowedForTierError):
         engine.buy_pack(account.id, "api_calls_small")
     assert engine.invoices(account.id) == []
 

@@ -5,32 +5,50 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from meterstack import Engine, ManualClock
-from meterstack.errors import InvalidInputError, UpgradeRequiredError
+from meterstack.errors import InvalidInputError, NotAllowedForTierError
 from meterstack.invoicing.model import InvoiceStatus
+from meterstack.payments.local import LocalProvider
 from meterstack.payments.port import Checkout, PaymentEvent
 
 EngineFactory = Callable[..., Engine]
 
 
+def _local(open_engine: EngineFactory, catalog: str) -> Engine:
+    """An engine with the local provider, returning to ``https://app.example`` allowed."""
+    return open_engine(
+        catalog, provider=LocalProvider(), return_url_origins=["https://app.example"]
+    )
+
+
+def _secret(checkout: Checkout) -> str:
+    """The pay secret, which only the checkout's URL carries."""
+    return parse_qs(urlsplit(checkout.url).query)["secret"][0]
+
+
 def test_b8_an_upgrade_happens_only_once_its_checkout_is_paid(
     open_engine: EngineFactory, clock: ManualClock
 ) -> None:
-    engine = open_engine("agentstack")
+    engine = _local(open_engine, "agentstack")
     clock.set(datetime(2026, 4, 1, tzinfo=UTC))
     account = engine.create_account(plan="starter")
     clock.set(datetime(2026, 4, 11, tzinfo=UTC))
 
     checkout = engine.checkout(
-        account.id, plan="basic", success_url="https://app.example/ok", cancel_url="https://x/no"
+        account.id,
+        plan="basic",
+        success_url="https://app.example/ok",
+        cancel_url="https://app.example/no",
     )
     before = engine.subscription(account.id).plan
-    outcome = engine.pay_checkout(checkout.id)
+    outcome = engine.pay_checkout(checkout.id, _secret(checkout))
 
-    assert checkout.url.endswith(f"/billing/checkout/{checkout.id}")
+    assert urlsplit(checkout.url).path.endswith(f"/billing/checkout/{checkout.id}")
     assert before == "starter"
     assert outcome.applied
     assert outcome.plan_change is not None
@@ -43,7 +61,7 @@ def test_b8_an_upgrade_happens_only_once_its_checkout_is_paid(
 def test_b11_a_payment_event_delivered_twice_changes_nothing_the_second_time(
     open_engine: EngineFactory,
 ) -> None:
-    engine = open_engine("agentstack")
+    engine = _local(open_engine, "agentstack")
     account = engine.create_account(plan="starter")
     checkout = engine.checkout(account.id, pack="api_calls_small")
     event = PaymentEvent("evt_provider_123", "checkout.completed", {"checkout_id": checkout.id})
@@ -62,47 +80,39 @@ def test_b11_a_payment_event_delivered_twice_changes_nothing_the_second_time(
 def test_b8_downgrades_need_no_checkout_and_bad_checkouts_are_refused(
     open_engine: EngineFactory,
 ) -> None:
-    engine = open_engine("agentstack")
+    engine = _local(open_engine, "agentstack")
     account = engine.create_account(plan="pro")
     anonymous = engine.create_account(plan="anonymous")
 
     with pytest.raises(InvalidInputError, match="need no payment"):
         engine.checkout(account.id, plan="starter")
-    with pytest.raises(UpgradeRequiredError):
+    # D30, A8: was 402 upgrade_required; payments are disabled on ANONYMOUS, which is 403 (D4).
+    with pytest.raises(NotAllowedForTierError):
         engine.checkout(anonymous.id, pack="storage_5gb")
     with pytest.raises(InvalidInputError, match="unknown plan 'gold'"):
         engine.checkout(account.id, plan="gold")
 
 
 def test_b10_the_portal_url_names_the_account(open_engine: EngineFactory) -> None:
-    engine = open_engine("aerostack")
+    engine = _local(open_engine, "aerostack")
     account = engine.create_account(plan="starter")
 
     assert f"/billing/portal/{account.id}?token=" in engine.portal_url(account.id)
 
 
-class HostedProvider:
-    """A provider whose buyer pays on a hosted page, as Stripe's checkout is."""
-
-    needs_buyer_present = True
-
-    def checkout_url(self, checkout_id: str) -> str:
-        return f"https://pay.example/{checkout_id}"
-
-    def portal_url(self, account_id: str) -> str:
-        return f"https://pay.example/portal/{account_id}"
-
-
 def test_a6_a_purchase_on_a_hosted_provider_is_a_checkout_first(
-    open_engine: EngineFactory,
+    open_engine: EngineFactory, hosted_provider: Any
 ) -> None:
-    engine = open_engine("agentstack", provider=HostedProvider())
+    engine = open_engine("agentstack", provider=hosted_provider)
     account = engine.create_account(plan="starter")
 
     pending = engine.purchase_pack(account.id, "logic_engine_small")
     assert isinstance(pending, Checkout)
     unpaid_limit = engine.usage(account.id)["logic_engine_calls"].limit
-    engine.pay_checkout(pending.id)
+    # A hosted provider reports the payment through its webhook, as an event.
+    engine.apply_payment_event(
+        PaymentEvent("evt_hosted_1", "checkout.completed", {"checkout_id": pending.id})
+    )
 
     assert pending.url == f"https://pay.example/{pending.id}"
     assert unpaid_limit == 50_000

@@ -3,8 +3,9 @@
 Each :class:`CatalogChange` is one price, limit or term that differs, with its direction:
 ``stricter`` when customers get less for their money (a higher price, a lower limit, a smaller
 grace, a feature lost), ``looser`` for the opposite, and ``changed`` when neither applies (a
-price becoming custom, a different charge model, another support level). An item a plan does
-not limit is unlimited, so a new limit on it is stricter.
+price becoming custom, a different charge model, another support level). An item new to the
+catalog was not counted before, so its limit is stricter; an item gone from the catalog is no
+longer counted at all, which is neither (its new value is ``None``: removed).
 """
 
 from __future__ import annotations
@@ -115,18 +116,24 @@ def _plan_changes(old: Catalog, new: Catalog, before: Plan, after: Plan) -> Iter
     }
     yield from _price_changes(base, old, new, before, after)
     for item_id, unit in units.items():
+        path = f"{base}.limits.{item_id}"
         a_limit = before.limits.get(item_id, UNLIMITED)
+        if item_id not in new.items:
+            yield CatalogChange(path, a_limit, None, Direction.CHANGED, unit)
+            continue
         b_limit = after.limits.get(item_id, UNLIMITED)
-        yield from _change(f"{base}.limits.{item_id}", a_limit, b_limit, _allowance, unit)
+        yield from _change(path, a_limit, b_limit, _allowance, unit)
     yield from _change(f"{base}.grace_percent", before.grace_percent, after.grace_percent)
     for item_id in _keys(before.item_grace_percent, after.item_grace_percent):
         a_grace = before.item_grace_percent.get(item_id, before.grace_percent)
         b_grace = after.item_grace_percent.get(item_id, after.grace_percent)
         yield from _change(f"{base}.item_grace_percent.{item_id}", a_grace, b_grace)
-    yield from _charge_changes(f"{base}.overage", _offers(before), _offers(after), units)
-    yield from _charge_changes(
-        f"{base}.usage_prices", before.usage_prices, after.usage_prices, units
-    )
+    # The prices of an item gone from the catalog went with it: its limit says "removed".
+    kept = new.items
+    old_offers = {item: model for item, model in _offers(before).items() if item in kept}
+    old_usage = {item: model for item, model in before.usage_prices.items() if item in kept}
+    yield from _charge_changes(f"{base}.overage", old_offers, _offers(after), units)
+    yield from _charge_changes(f"{base}.usage_prices", old_usage, after.usage_prices, units)
     for item_id in _keys(before.overage, after.overage):
         a_on, b_on = _switch(before, item_id), _switch(after, item_id)
         if a_on is not None and b_on is not None:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import types
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -266,6 +267,8 @@ def _union_aware(errors: list[Any]) -> list[tuple[Path_, str]]:
     groups: dict[Path_, list[Any]] = {}
     plain: list[tuple[Path_, str]] = []
     for error in errors:
+        if _emptied_by_its_entries(error):
+            continue
         loc: Path_ = tuple(error["loc"])
         members_at = _union_members_at(loc)
         if not members_at:
@@ -276,6 +279,19 @@ def _union_aware(errors: list[Any]) -> list[tuple[Path_, str]]:
     for prefix, members in groups.items():
         merged.extend(_union_messages(prefix, members))
     return merged
+
+
+def _emptied_by_its_entries(error: Any) -> bool:
+    """pydantic's "too short" for a list whose entries were written but failed themselves.
+
+    A plans mapping with one broken plan is not also "expected at least 1 entry": the broken
+    plan's own errors say what is wrong.
+    """
+    if error["type"] != "too_short":
+        return False
+    written = error.get("input")
+    wanted = (error.get("ctx") or {}).get("min_length", 0)
+    return isinstance(written, list | tuple | dict) and len(written) >= wanted
 
 
 def _union_messages(prefix: Path_, members: list[Any]) -> list[tuple[Path_, str]]:
@@ -341,7 +357,7 @@ def _message(error: Any) -> str:
         return f"expected {_EXPECTATIONS[kind]}, got {got}"
     if kind in _BOUNDS:
         bound, phrase = _BOUNDS[kind]
-        return f"expected {phrase.format(ctx.get(bound))}, got {got}"
+        return f"expected {phrase.format(_number(ctx.get(bound)))}, got {got}"
     if kind in ("literal_error", "enum"):
         return f"expected {_quoted(str(ctx.get('expected')))}, got {got}"
     if kind == "string_too_long":
@@ -353,6 +369,15 @@ def _message(error: Any) -> str:
         expected = str(ctx.get("expected_tags", "")).replace("'", "")
         return f"unknown charge model {show(ctx.get('tag'))}; expected one of {expected}"
     return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _number(value: Any) -> str:
+    """A bound as a reader writes it: ``1,000,000``, not ``Decimal('1000000')``."""
+    if isinstance(value, str) and value.startswith("Decimal('"):
+        value = Decimal(value.removeprefix("Decimal('").removesuffix("')"))  # pydantic's repr
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
 
 
 def _shown(value: Any) -> str:

@@ -144,6 +144,19 @@ def plans_table(loaded: LoadedCatalog) -> Table:
     return table
 
 
+def comparison_rows(catalog: Catalog, text: str | None = None) -> list[tuple[str, list[_Cell]]]:
+    """The comparison's rows (a label, one cell per plan in tier order), empty rows left out.
+
+    ``text`` is the catalog file, whose spelling of sizes the cells keep when given.
+    """
+    spelled = _scalars(text) if text else {}
+    return [
+        (label, cells)
+        for label, cells in _plan_rows(catalog, spelled)
+        if any(cell is not None for cell in cells)
+    ]
+
+
 def packs_table(catalog: Catalog) -> Table | None:
     if not catalog.packs:
         return None
@@ -346,7 +359,11 @@ def diff_table(changes: Sequence[CatalogChange], old: Catalog, new: Catalog) -> 
         table.add_row(
             Text(change.path),
             Text(format_change_value(change, change.old, old.currency)),
-            Text(format_change_value(change, change.new, new.currency)),
+            Text(
+                "removed"
+                if change.new is None
+                else format_change_value(change, change.new, new.currency)
+            ),
             Text(str(change.direction)),
         )
     return table

@@ -26,6 +26,14 @@ from pydantic import (
     model_validator,
 )
 
+from meterstack.bounds import (
+    MAX_AMOUNT,
+    MAX_CATALOG_VERSION,
+    MAX_GRACE_PERCENT,
+    MAX_QUANTITY,
+    MAX_TTL_SECONDS,
+    MAX_UNIT_PRICE,
+)
 from meterstack.money import parse_money
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -89,9 +97,15 @@ def _parse_limit(value: Any) -> Any:
     if value is UNLIMITED or (isinstance(value, str) and value.strip().lower() == "unlimited"):
         return UNLIMITED
     try:
-        return _parse_quantity(value)
+        limit = _parse_quantity(value)
     except ValueError:
         raise ValueError(f'expected a whole number or "unlimited", got {show(value)}') from None
+    if limit > MAX_QUANTITY:
+        # Hard limits and counters must fit the store's 64-bit integers (meterstack.bounds).
+        raise ValueError(
+            f'expected at most {MAX_QUANTITY:,} (10^15) or "unlimited", got {show(value)}'
+        )
+    return limit
 
 
 def _parse_decimal(value: Any) -> Any:
@@ -112,22 +126,40 @@ def _serialize_limit(value: int | Unlimited) -> int | str:
     return "unlimited" if value is UNLIMITED else value
 
 
-Quantity = Annotated[int, BeforeValidator(_parse_quantity), Field(ge=0)]
+Quantity = Annotated[int, BeforeValidator(_parse_quantity), Field(ge=0, le=MAX_QUANTITY)]
+#: A count of units or transactions a charge model or a tier is written in.
+Count = Annotated[int, Field(le=MAX_QUANTITY)]
 Limit = Annotated[
     int | Unlimited,
     BeforeValidator(_parse_limit),
     PlainSerializer(_serialize_limit, return_type=int | str),
 ]
+#: A whole amount of money charged as written (a fee, a pack, a minimum).
 Amount = Annotated[
     Decimal,
     BeforeValidator(_parse_decimal),
-    Field(ge=0),
+    Field(ge=0, le=MAX_AMOUNT),
     PlainSerializer(str, return_type=str),
 ]
+#: A price multiplied by usage: it may carry more decimals than the currency (D1, D17).
+UnitPrice = Annotated[
+    Decimal,
+    BeforeValidator(_parse_decimal),
+    Field(ge=0, le=MAX_UNIT_PRICE),
+    PlainSerializer(str, return_type=str),
+]
+#: A grace above a limit, in percent (B7, D5).
+Grace = Annotated[
+    Decimal,
+    BeforeValidator(_parse_decimal),
+    Field(ge=0, le=MAX_GRACE_PERCENT),
+    PlainSerializer(str, return_type=str),
+]
+#: A share of something, in percent: a fee, a discount, an uptime.
 Percent = Annotated[
     Decimal,
     BeforeValidator(_parse_decimal),
-    Field(ge=0, le=1000),
+    Field(ge=0, le=100),
     PlainSerializer(str, return_type=str),
 ]
 
@@ -166,7 +198,7 @@ class Meter(Item):
 
     kind: Literal["meter"] = "meter"
     #: Longest a hold on this meter stays open before it lapses (C6: 300 s for FlowStack).
-    max_hold_seconds: int | None = Field(default=None, gt=0)
+    max_hold_seconds: int | None = Field(default=None, gt=0, le=MAX_TTL_SECONDS)
 
 
 class Gauge(Item):
@@ -188,7 +220,7 @@ class Concurrency(Item):
     """Simultaneous slots held by leases (realtime connections, requests in flight)."""
 
     kind: Literal["concurrency"] = "concurrency"
-    max_lease_seconds: int = Field(gt=0)
+    max_lease_seconds: int = Field(gt=0, le=MAX_TTL_SECONDS)
 
 
 class Feature(Model):
@@ -220,7 +252,7 @@ class PerBlock(Model):
 
     model: Literal["per_block"] = "per_block"
     price: Amount
-    per: int = Field(default=1, gt=0)
+    per: Count = Field(default=1, gt=0)
     minimum: Amount = Decimal(0)
 
 
@@ -228,13 +260,13 @@ class Standard(Model):
     """Units x unit price."""
 
     model: Literal["standard"]
-    unit_price: Amount
+    unit_price: UnitPrice
 
 
 class PriceTier(Model):
     #: Inclusive upper bound of the tier; None for the last, unbounded tier.
-    up_to: int | None = Field(default=None, gt=0)
-    unit_price: Amount = Decimal(0)
+    up_to: Count | None = Field(default=None, gt=0)
+    unit_price: UnitPrice = Decimal(0)
     flat_fee: Amount = Decimal(0)
 
 
@@ -266,9 +298,9 @@ class Package(Model):
     """ceil((units - free units) / package size) x package price."""
 
     model: Literal["package"]
-    package_size: int = Field(gt=0)
+    package_size: Count = Field(gt=0)
     package_price: Amount
-    free_units: int = Field(default=0, ge=0)
+    free_units: Count = Field(default=0, ge=0)
 
 
 class Percentage(Model):
@@ -277,7 +309,7 @@ class Percentage(Model):
     model: Literal["percentage"]
     percent: Percent
     fixed_fee: Amount = Decimal(0)
-    free_transactions: int = Field(default=0, ge=0)
+    free_transactions: Count = Field(default=0, ge=0)
     free_amount: Amount = Decimal(0)
     minimum_per_transaction: Amount | None = None
     maximum_per_transaction: Amount | None = None
@@ -337,9 +369,9 @@ class Plan(Model):
     price: PlanPrice | Literal["custom"]
     limits: dict[Identifier, Limit] = Field(default_factory=dict)
     #: Grace above each meter or gauge limit, in percent (B7, D5).
-    grace_percent: Percent = Decimal(0)
+    grace_percent: Grace = Decimal(0)
     #: Per-item grace overriding ``grace_percent``.
-    item_grace_percent: dict[Identifier, Percent] = Field(default_factory=dict)
+    item_grace_percent: dict[Identifier, Grace] = Field(default_factory=dict)
     overage: dict[Identifier, Overage] = Field(default_factory=dict)
     #: Charge models pricing the whole period's usage of a meter (usage-priced plans).
     usage_prices: dict[Identifier, ChargeModel] = Field(default_factory=dict)
@@ -380,7 +412,7 @@ class Operation(Model):
 
     name: str
     #: A fixed price, or ``"per_item"`` when each marketplace item carries its own price.
-    price: Amount | Literal["per_item"]
+    price: UnitPrice | Literal["per_item"]
     #: Bring-your-own-key runs cost nothing from the wallet (B3).
     byok_free: bool = False
 
@@ -441,7 +473,7 @@ class Example(Model):
 class Catalog(Model):
     catalog: Identifier
     name: str
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_CATALOG_VERSION)
     description: str = ""
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     meters: dict[Identifier, Meter] = Field(default_factory=dict)

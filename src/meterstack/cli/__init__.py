@@ -10,6 +10,7 @@ from meterstack.cli.keys import keys_app
 from meterstack.cli.plans import plans_app
 from meterstack.cli.resources import gauges_app, resources_app
 from meterstack.cli.serve import serve
+from meterstack.cli.webhooks import webhooks_app
 
 app = typer.Typer(
     name="meterstack",
@@ -30,6 +31,7 @@ app.add_typer(period_app, name="period")
 app.command("usage")(metering.usage)
 app.command("purge-keys")(metering.purge_keys)
 app.command("serve")(serve)
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def main() -> None:

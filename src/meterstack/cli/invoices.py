@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
 from meterstack.cli.metering import AsJson, CatalogName, Database, engine_for, open_engine
-from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
-from meterstack.invoicing.model import Invoice
-from meterstack.invoicing.render import render_html, render_pdf
+from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
+
+if TYPE_CHECKING:
+    from meterstack.invoicing.model import Invoice
 
 invoices_app = typer.Typer(help="Invoices: list, show, pdf.", no_args_is_help=True)
 period_app = typer.Typer(help="Usage periods: close.", no_args_is_help=True)
@@ -92,6 +92,8 @@ def show_invoice(
     with engine_for(database, catalog) as engine:
         invoice = engine.invoice(number)
     if html:
+        from meterstack.invoicing.render import render_html
+
         typer.echo(render_html(invoice))
     elif as_json:
         typer.echo(json.dumps(invoice_json(invoice), indent=2))
@@ -117,6 +119,8 @@ def invoice_pdf(
     """Write an invoice as PDF."""
     with engine_for(database, catalog) as engine:
         invoice = engine.invoice(number)
+    from meterstack.invoicing.render import render_pdf
+
     output.write_bytes(render_pdf(invoice))
     typer.echo(f"wrote {output}")
 
@@ -128,6 +132,8 @@ def close_period(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Close every period that has ended; running it again creates nothing more."""
+    from rich.progress import Progress
+
     with (
         open_engine(database, catalog) as engine,
         # The bar goes to stderr, and only to a terminal: stdout stays the command's output.

@@ -9,9 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from meterstack.answers import api_key_json
 from meterstack.cli.metering import AsJson, CatalogName, Database, engine_for
-from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
+from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.errors import InvalidInputError
 
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
@@ -65,6 +64,8 @@ def list_keys(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """List an account's keys, oldest first; their text is never shown again."""
+    from meterstack.answers import api_key_json
+
     with engine_for(database, catalog) as engine:
         keys = [
             api_key_json(key)

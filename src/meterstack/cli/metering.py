@@ -8,19 +8,20 @@ and ``agentstack``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from meterstack.answers import usage_json
-from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL, Engine
+from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.errors import MeterstackError
-from meterstack.services.metering import PURGE_WINDOW
-from meterstack.services.usage import UsageReport
+
+if TYPE_CHECKING:
+    from meterstack.engine import Engine
+    from meterstack.services.usage import UsageReport
 
 Database = Annotated[
     str,
@@ -40,8 +41,23 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a ta
 
 
 def open_engine(database: str, catalog: str) -> Engine:
+    # Imported here, not above: ``meterstack --help`` does not load the engine (bench/cli.py).
+    from meterstack.engine import Engine
+
+    return opened(lambda: Engine.open(database, catalog=catalog))
+
+
+def opened(opening: Callable[[], Engine]) -> Engine:
+    """The engine ``opening`` opens, or the command ends with one ``error:`` line per problem
+    and exit status 1: an unknown or broken catalog, a database that cannot be reached."""
+    from meterstack.catalog import CatalogError
+
     try:
-        return Engine.open(database, catalog=catalog)
+        return opening()
+    except CatalogError as error:
+        for problem in error.problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(1) from None
     except MeterstackError as error:
         fail(error)
 
@@ -108,13 +124,20 @@ def purge_keys(
     database: Database = DEFAULT_DATABASE_URL,
     catalog: CatalogName = DEFAULT_CATALOG,
     window: Annotated[
-        int,
-        typer.Option(help="Keys examined per transaction; traffic goes on in between."),
-    ] = PURGE_WINDOW,
+        int | None,
+        typer.Option(
+            help="Keys examined per transaction (the engine's default when absent); "
+            "traffic goes on in between.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Delete idempotency keys older than the retention (D7); run it daily."""
     with engine_for(database, catalog) as engine:
-        purged = engine.purge_idempotency_keys(window=window)
+        if window is None:
+            purged = engine.purge_idempotency_keys()
+        else:
+            purged = engine.purge_idempotency_keys(window=window)
     typer.echo(f"{purged} idempotency keys past the retention deleted")
 
 
@@ -128,6 +151,8 @@ def usage(
     """Show every meter and resource of an account: used, limit, remaining."""
     with engine_for(database, catalog) as engine:
         report = engine.usage(account, project_id=project)
+    from meterstack.answers import usage_json
+
     if as_json:
         typer.echo(json.dumps(usage_json(report), indent=2))
         return

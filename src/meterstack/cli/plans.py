@@ -9,31 +9,20 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from meterstack.catalog import (
-    CatalogError,
-    LintWarning,
-    LoadedCatalog,
-    builtin_names,
-    diff_catalogs,
-    lint_catalog,
-    load_catalog,
-)
-from meterstack.catalog.render import (
-    catalogs_table,
-    diff_table,
-    packs_table,
-    plans_table,
-    wallet_table,
-)
 from meterstack.cli.metering import CatalogName, Database, engine_for
-from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
-from meterstack.rules.examples import evaluate_examples
+from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
+
+if TYPE_CHECKING:
+    from meterstack.catalog import CatalogError, LintWarning, LoadedCatalog
+
+# The catalog modules (pydantic, YAML) are imported by the commands that use them, so that
+# `meterstack --help` does not pay for them (bench/cli.py).
 
 #: Tables written to a pipe or a file get this width, so that the output is the same everywhere.
 PIPED_WIDTH = 160
@@ -66,6 +55,8 @@ def _console(width: int | None) -> Console:
 
 
 def _load(name_or_path: str) -> LoadedCatalog:
+    from meterstack.catalog import CatalogError, load_catalog
+
     try:
         return load_catalog(name_or_path)
     except CatalogError as error:
@@ -94,6 +85,9 @@ def _print(console: Console, *tables: Table | None) -> None:
 @plans_app.command("list")
 def list_catalogs(width: Width = None) -> None:
     """List the built-in catalogs."""
+    from meterstack.catalog import builtin_names, load_catalog
+    from meterstack.catalog.render import catalogs_table
+
     catalogs = [(name, load_catalog(name)) for name in builtin_names()]
     _print(_console(width), catalogs_table(catalogs))
 
@@ -101,6 +95,8 @@ def list_catalogs(width: Width = None) -> None:
 @plans_app.command("show")
 def show(catalog: CatalogArgument, as_json: AsJson = False, width: Width = None) -> None:
     """Show a catalog's plans side by side, with its packs and wallet operations."""
+    from meterstack.catalog.render import packs_table, plans_table, wallet_table
+
     loaded = _load(catalog)
     if as_json:
         typer.echo(json.dumps(loaded.catalog.model_dump(mode="json"), indent=2))
@@ -116,7 +112,13 @@ def show(catalog: CatalogArgument, as_json: AsJson = False, width: Width = None)
 @plans_app.command("validate")
 def validate(catalog: CatalogArgument) -> None:
     """Check a catalog: errors exit 1; warnings and the worked examples' results exit 0."""
+    from meterstack.catalog import CatalogError, lint_catalog
+    from meterstack.catalog.validate import unbillable_percentage_prices
+
     loaded = _load(catalog)
+    unbillable = unbillable_percentage_prices(loaded)
+    if unbillable:
+        _fail(CatalogError(unbillable))
     warnings = [*lint_catalog(loaded), *_example_warnings(loaded)]
     for warning in sorted(warnings, key=lambda w: (w.line is None, w.line or 0)):
         typer.echo(f"warning: {warning} [{warning.code}]")
@@ -137,6 +139,9 @@ def _count(number: int, noun: str) -> str:
 
 def _example_warnings(loaded: LoadedCatalog) -> list[LintWarning]:
     """A worked example the catalog does not reproduce (C9, D18)."""
+    from meterstack.catalog import LintWarning
+    from meterstack.rules.examples import evaluate_examples
+
     return [
         LintWarning(
             loaded.source,
@@ -162,6 +167,9 @@ def diff(
     width: Width = None,
 ) -> None:
     """Prices, limits and terms that changed, each stricter or looser for customers."""
+    from meterstack.catalog import diff_catalogs
+    from meterstack.catalog.render import diff_table
+
     before, after = _load(old), _load(new)
     changes = diff_catalogs(before.catalog, after.catalog)
     if as_json:

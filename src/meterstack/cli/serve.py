@@ -1,19 +1,31 @@
-"""``meterstack serve``: the HTTP service (and dashboard pages) on uvicorn."""
+"""``meterstack serve``: the HTTP service (and dashboard pages) on uvicorn.
+
+With ``--workers N`` uvicorn runs N processes on one socket; each opens its own engine on the
+same database from the ``METERSTACK_…`` environment, which this command completes first (the
+operator key it generated, the public URL), so that every worker accepts the same key and signs
+portal links the same way.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import os
 import secrets
-from datetime import UTC, datetime
-from typing import Annotated
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from meterstack.cli.metering import CatalogName, Database
-from meterstack.clock import ManualClock
-from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL, Engine
-from meterstack.payments.local import LocalProvider
-from meterstack.server.settings import ServerSettings
+from meterstack.cli.metering import CatalogName, Database, opened
+from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
+
+if TYPE_CHECKING:
+    from meterstack.engine import Engine
+    from meterstack.server.settings import ServerSettings
+
+
+class PaymentsChoice(StrEnum):
+    local = "local"
+    none = "none"
 
 
 def serve(
@@ -21,32 +33,68 @@ def serve(
     catalog: CatalogName = DEFAULT_CATALOG,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes serving requests, each with its own engine.")
+    ] = 1,
     demo: Annotated[
         bool, typer.Option(help="Create a demo account and print its keys and example curls.")
     ] = False,
     test_mode: Annotated[
         bool, typer.Option(help="Start a manual clock that POST /v1/clock moves (tests only).")
     ] = False,
+    payments: Annotated[
+        PaymentsChoice | None,
+        typer.Option(
+            help="The payment provider: 'local' serves a pay page that anyone holding a "
+            "checkout's URL can use (development only); without one (the default, or "
+            "METERSTACK_PAYMENTS) checkouts answer 503 payments_not_configured."
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API: the customer endpoints, /v1 for the operator, the local pages."""
+    # The service's modules load only when it is served: `meterstack --help` stays fast.
     import uvicorn
 
-    from meterstack.server import create_app
+    from meterstack.clock import TestModeClock
+    from meterstack.server import create_app, open_engine, settle_memory, uvicorn_options
+    from meterstack.server.settings import ServerSettings
 
+    if test_mode and workers > 1:
+        # Each process would have its own manual clock, and a request would move only one.
+        typer.echo("error: --test-mode needs a single worker (one clock)", err=True)
+        raise typer.Exit(1)
     settings = ServerSettings(database_url=database, catalog=catalog, host=host, port=port)
+    if payments is not None:
+        settings.payments = None if payments is PaymentsChoice.none else "local"
     if settings.operator_key is None:
         settings.operator_key = secrets.token_urlsafe(24)
         typer.echo(f"operator key (METERSTACK_OPERATOR_KEY was not set): {settings.operator_key}")
     if settings.public_url is None:
         settings.public_url = f"http://{host}:{port}"
-    clock = ManualClock(datetime.now(UTC)) if test_mode else None
-    # Portal links are signed with a secret derived from the operator key: stable across restarts.
-    secret = hashlib.sha256(f"portal:{settings.operator_key}".encode()).hexdigest()
-    provider = LocalProvider(settings.public_url, secret=secret)
-    engine = Engine.open(database, catalog=catalog, clock=clock, provider=provider)
+    clock = TestModeClock() if test_mode else None
+    engine = opened(lambda: open_engine(settings, clock))
+    if settings.payments is None:
+        typer.echo("payments: none configured (checkouts answer 503; --payments local for dev)")
     if demo:
         _demo(engine, settings)
-    uvicorn.run(create_app(engine, settings), host=host, port=port, log_level="info")
+    options = uvicorn_options(host=host, port=port)
+    if workers == 1:
+        app = create_app(engine, settings)
+        settle_memory()
+        uvicorn.run(app, **options)
+        return
+    engine.close()  # it migrated the store and made the demo; each worker opens its own
+    os.environ.update(
+        METERSTACK_DATABASE_URL=database,
+        METERSTACK_CATALOG=catalog,
+        METERSTACK_OPERATOR_KEY=settings.operator_key,
+        METERSTACK_PUBLIC_URL=settings.public_url,
+    )
+    if settings.payments is None:  # --payments none wins over the environment
+        os.environ.pop("METERSTACK_PAYMENTS", None)
+    else:
+        os.environ["METERSTACK_PAYMENTS"] = settings.payments
+    uvicorn.run("meterstack.server:app_from_environment", factory=True, workers=workers, **options)
 
 
 def _demo(engine: Engine, settings: ServerSettings) -> None:
@@ -65,3 +113,8 @@ def _demo(engine: Engine, settings: ServerSettings) -> None:
         f'-d \'{{"meter": "{meter}", "quantity": 1}}\'\n'
         f"  open {base}/docs\n"
     )
+    from meterstack.server.dashboard import link_url
+
+    # A single-use link (10 minutes) that signs the browser in to the demo account's dashboard.
+    link = engine.access.mint_link(account.id)
+    typer.echo(f"dashboard (signed in, once): {link_url(base or '', link.token)}\n")

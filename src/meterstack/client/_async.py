@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import TypeVar
 
@@ -10,6 +11,17 @@ import httpx
 
 from meterstack.client import _calls
 from meterstack.client._calls import Call
+from meterstack.client.billing import (
+    ApiKeyInfo,
+    Cancellation,
+    CheckoutLink,
+    CustomerInvoice,
+    IssuedApiKey,
+    OverageSwitch,
+    PackBought,
+    SubscriptionChange,
+)
+from meterstack.client.entitlements import Entitlements
 from meterstack.client.models import (
     Account,
     AccountUsage,
@@ -20,6 +32,7 @@ from meterstack.client.models import (
     TierInfo,
     Usage,
 )
+from meterstack.client.webhooks import AsyncWebhooks
 from meterstack.rules.decisions import Decision
 
 T = TypeVar("T")
@@ -56,6 +69,9 @@ class AsyncClient:
         )
         self._retries = retries
         self._backoff = retry_backoff
+        #: Webhook endpoints, events and deliveries: the operator's, and a customer's own (D28).
+        self.webhooks = AsyncWebhooks(self._send, "/v1/webhooks")
+        self.billing_webhooks = AsyncWebhooks(self._send, "/api/billing/webhooks")
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -86,13 +102,16 @@ class AsyncClient:
         *,
         project_id: str | None = None,
         idempotency_key: str | None = None,
+        requires: Sequence[str] | None = None,
     ) -> Decision:
         """Record usage if the limits admit it; a refusal raises (``QuotaExceededError``…).
 
         Without ``idempotency_key`` a fresh one is sent, the same on every retry (D7).
+        ``requires`` names the features the request needs (C3): one the tier lacks refuses it
+        (``UpgradeRequiredError`` 402 or ``NotAllowedError`` 403) and nothing is recorded.
         """
         return await self._send(
-            _calls.consume(account_id, meter, quantity, project_id, idempotency_key)
+            _calls.consume(account_id, meter, quantity, project_id, idempotency_key, requires)
         )
 
     async def reserve(
@@ -104,9 +123,13 @@ class AsyncClient:
         ttl: float | None = None,
         project_id: str | None = None,
         idempotency_key: str | None = None,
+        requires: Sequence[str] | None = None,
     ) -> Reservation:
-        """Hold ``quantity`` against the limits (D6); a refusal raises."""
-        call = _calls.reserve(account_id, meter, quantity, ttl, project_id, idempotency_key)
+        """Hold ``quantity`` against the limits (D6); a refusal raises. ``requires`` as for
+        :meth:`consume`."""
+        call = _calls.reserve(
+            account_id, meter, quantity, ttl, project_id, idempotency_key, requires
+        )
         return await self._send(call)
 
     async def commit(self, reservation_id: str, quantity: int | None = None) -> Decision:
@@ -118,6 +141,25 @@ class AsyncClient:
 
     async def account_usage(self, account_id: str) -> AccountUsage:
         return await self._send(_calls.account_usage(account_id))
+
+    async def check_feature(
+        self, account_id: str, feature: str, *, level: str | None = None
+    ) -> Decision:
+        """The allowed decision, or the refusal raised: ``UpgradeRequiredError`` (402, the plan
+        that has it in ``error.decision.extra["upgrade_to"]``) or ``NotAllowedError`` (403)."""
+        return await self._send(_calls.check_feature(account_id, feature, level))
+
+    async def check_module(self, key_id: str, module: str) -> Decision:
+        """Whether the key's service caps allow ``module``; ``ModuleNotAllowedError`` if not."""
+        return await self._send(_calls.check_module(key_id, module))
+
+    async def check_payment(self, account_id: str, *, api_key_id: str | None = None) -> Decision:
+        """A10: ask before processing a payment (the tier, then the key's caps)."""
+        return await self._send(_calls.check_payment(account_id, api_key_id))
+
+    async def entitlements(self, account_id: str) -> Entitlements:
+        """Every feature, limit, retention, export, support level and SLA of the plan."""
+        return await self._send(_calls.entitlements(account_id))
 
     # ------------------------------------------------------------------ customer API
 
@@ -139,6 +181,67 @@ class AsyncClient:
 
     get_tier_info = tier_info
 
+    # ------------------------------------------------------------------ customer self-service
+
+    async def checkout(
+        self,
+        tier: str,
+        *,
+        billing_interval: str | None = None,
+        success_url: str | None = None,
+        cancel_url: str | None = None,
+    ) -> CheckoutLink:
+        """B8, D30: a hosted checkout for an upgrade to a self-serve plan."""
+        return await self._send(_calls.checkout(tier, billing_interval, success_url, cancel_url))
+
+    async def cancel(self) -> Cancellation:
+        """B9: keep the plan until the paid interval ends, then the fallback plan."""
+        return await self._send(_calls.cancel())
+
+    async def downgrade(
+        self, tier: str, *, billing_interval: str | None = None
+    ) -> SubscriptionChange:
+        """C7, D30: a cheaper self-serve plan from the end of the paid interval."""
+        return await self._send(_calls.downgrade(tier, billing_interval))
+
+    async def resume(self) -> SubscriptionChange:
+        """Withdraw a cancellation or downgrade before it takes effect (409 when none waits)."""
+        return await self._send(_calls.resume())
+
+    async def switch_overage(
+        self, enabled: bool, *, meter: str | None = None, project_id: str | None = None
+    ) -> OverageSwitch:
+        """A5, D3: overage on or off for the account, a project or one meter."""
+        return await self._send(_calls.switch_overage(enabled, meter, project_id))
+
+    async def invoices(self) -> list[CustomerInvoice]:
+        """The account's invoices, oldest first (without their lines)."""
+        return await self._send(_calls.invoices())
+
+    async def invoice(self, number: str) -> CustomerInvoice:
+        """One invoice of the account, with its lines."""
+        return await self._send(_calls.invoice(number))
+
+    async def invoice_pdf(self, number: str) -> bytes:
+        """One invoice of the account as a PDF document."""
+        return await self._send(_calls.invoice_pdf(number))
+
+    async def buy_storage_pack(self, size: str) -> PackBought | CheckoutLink:
+        """A4: a storage pack (``5gb``, ``10gb``, ``25gb``), or the checkout to pay first."""
+        return await self._send(_calls.buy_storage_pack(size))
+
+    async def create_api_key(self, *, name: str | None = None) -> IssuedApiKey:
+        """A2: a new user API key within the plan's limit; its text is shown this once."""
+        return await self._send(_calls.create_api_key(name))
+
+    async def api_keys(self) -> list[ApiKeyInfo]:
+        """The account's live user API keys, never their text."""
+        return await self._send(_calls.api_keys())
+
+    async def revoke_api_key(self, key_id: str) -> None:
+        """Revoke one of the account's user API keys at once."""
+        await self._send(_calls.revoke_api_key(key_id))
+
     # ------------------------------------------------------------------ transport
 
     async def _send(self, call: Call[T]) -> T:
@@ -152,7 +255,7 @@ class AsyncClient:
                     raise _calls.unreachable(error) from error
             else:
                 if last or not _calls.may_retry(call, None, response.status_code):
-                    return call.read(_calls.decode(response))
+                    return call.read(_calls.decode(response, call.answer))
             if self._backoff > 0:
                 await anyio.sleep(_calls.backoff(self._backoff, attempt))
             attempt += 1

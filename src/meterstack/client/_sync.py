@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from types import TracebackType
 from typing import TypeVar
 
@@ -10,6 +11,17 @@ import httpx
 
 from meterstack.client import _calls
 from meterstack.client._calls import Call
+from meterstack.client.billing import (
+    ApiKeyInfo,
+    Cancellation,
+    CheckoutLink,
+    CustomerInvoice,
+    IssuedApiKey,
+    OverageSwitch,
+    PackBought,
+    SubscriptionChange,
+)
+from meterstack.client.entitlements import Entitlements
 from meterstack.client.models import (
     Account,
     AccountUsage,
@@ -20,6 +32,7 @@ from meterstack.client.models import (
     TierInfo,
     Usage,
 )
+from meterstack.client.webhooks import Webhooks
 from meterstack.rules.decisions import Decision
 
 T = TypeVar("T")
@@ -56,6 +69,9 @@ class Client:
         )
         self._retries = retries
         self._backoff = retry_backoff
+        #: Webhook endpoints, events and deliveries: the operator's, and a customer's own (D28).
+        self.webhooks = Webhooks(self._send, "/v1/webhooks")
+        self.billing_webhooks = Webhooks(self._send, "/api/billing/webhooks")
 
     def close(self) -> None:
         self._http.close()
@@ -86,12 +102,16 @@ class Client:
         *,
         project_id: str | None = None,
         idempotency_key: str | None = None,
+        requires: Sequence[str] | None = None,
     ) -> Decision:
         """Record usage if the limits admit it; a refusal raises (``QuotaExceededError``…).
 
         Without ``idempotency_key`` a fresh one is sent, the same on every retry (D7).
+        ``requires`` names the features the request needs (C3): one the tier lacks refuses it
+        (``UpgradeRequiredError`` 402 or ``NotAllowedError`` 403) and nothing is recorded.
         """
-        return self._send(_calls.consume(account_id, meter, quantity, project_id, idempotency_key))
+        call = _calls.consume(account_id, meter, quantity, project_id, idempotency_key, requires)
+        return self._send(call)
 
     def reserve(
         self,
@@ -102,9 +122,13 @@ class Client:
         ttl: float | None = None,
         project_id: str | None = None,
         idempotency_key: str | None = None,
+        requires: Sequence[str] | None = None,
     ) -> Reservation:
-        """Hold ``quantity`` against the limits (D6); a refusal raises."""
-        call = _calls.reserve(account_id, meter, quantity, ttl, project_id, idempotency_key)
+        """Hold ``quantity`` against the limits (D6); a refusal raises. ``requires`` as for
+        :meth:`consume`."""
+        call = _calls.reserve(
+            account_id, meter, quantity, ttl, project_id, idempotency_key, requires
+        )
         return self._send(call)
 
     def commit(self, reservation_id: str, quantity: int | None = None) -> Decision:
@@ -116,6 +140,23 @@ class Client:
 
     def account_usage(self, account_id: str) -> AccountUsage:
         return self._send(_calls.account_usage(account_id))
+
+    def check_feature(self, account_id: str, feature: str, *, level: str | None = None) -> Decision:
+        """The allowed decision, or the refusal raised: ``UpgradeRequiredError`` (402, the plan
+        that has it in ``error.decision.extra["upgrade_to"]``) or ``NotAllowedError`` (403)."""
+        return self._send(_calls.check_feature(account_id, feature, level))
+
+    def check_module(self, key_id: str, module: str) -> Decision:
+        """Whether the key's service caps allow ``module``; ``ModuleNotAllowedError`` if not."""
+        return self._send(_calls.check_module(key_id, module))
+
+    def check_payment(self, account_id: str, *, api_key_id: str | None = None) -> Decision:
+        """A10: ask before processing a payment (the tier, then the key's caps)."""
+        return self._send(_calls.check_payment(account_id, api_key_id))
+
+    def entitlements(self, account_id: str) -> Entitlements:
+        """Every feature, limit, retention, export, support level and SLA of the plan."""
+        return self._send(_calls.entitlements(account_id))
 
     # ------------------------------------------------------------------ customer API
 
@@ -137,6 +178,65 @@ class Client:
 
     get_tier_info = tier_info
 
+    # ------------------------------------------------------------------ customer self-service
+
+    def checkout(
+        self,
+        tier: str,
+        *,
+        billing_interval: str | None = None,
+        success_url: str | None = None,
+        cancel_url: str | None = None,
+    ) -> CheckoutLink:
+        """B8, D30: a hosted checkout for an upgrade to a self-serve plan."""
+        return self._send(_calls.checkout(tier, billing_interval, success_url, cancel_url))
+
+    def cancel(self) -> Cancellation:
+        """B9: keep the plan until the paid interval ends, then the fallback plan."""
+        return self._send(_calls.cancel())
+
+    def downgrade(self, tier: str, *, billing_interval: str | None = None) -> SubscriptionChange:
+        """C7, D30: a cheaper self-serve plan from the end of the paid interval."""
+        return self._send(_calls.downgrade(tier, billing_interval))
+
+    def resume(self) -> SubscriptionChange:
+        """Withdraw a cancellation or downgrade before it takes effect (409 when none waits)."""
+        return self._send(_calls.resume())
+
+    def switch_overage(
+        self, enabled: bool, *, meter: str | None = None, project_id: str | None = None
+    ) -> OverageSwitch:
+        """A5, D3: overage on or off for the account, a project or one meter."""
+        return self._send(_calls.switch_overage(enabled, meter, project_id))
+
+    def invoices(self) -> list[CustomerInvoice]:
+        """The account's invoices, oldest first (without their lines)."""
+        return self._send(_calls.invoices())
+
+    def invoice(self, number: str) -> CustomerInvoice:
+        """One invoice of the account, with its lines."""
+        return self._send(_calls.invoice(number))
+
+    def invoice_pdf(self, number: str) -> bytes:
+        """One invoice of the account as a PDF document."""
+        return self._send(_calls.invoice_pdf(number))
+
+    def buy_storage_pack(self, size: str) -> PackBought | CheckoutLink:
+        """A4: a storage pack (``5gb``, ``10gb``, ``25gb``), or the checkout to pay first."""
+        return self._send(_calls.buy_storage_pack(size))
+
+    def create_api_key(self, *, name: str | None = None) -> IssuedApiKey:
+        """A2: a new user API key within the plan's limit; its text is shown this once."""
+        return self._send(_calls.create_api_key(name))
+
+    def api_keys(self) -> list[ApiKeyInfo]:
+        """The account's live user API keys, never their text."""
+        return self._send(_calls.api_keys())
+
+    def revoke_api_key(self, key_id: str) -> None:
+        """Revoke one of the account's user API keys at once."""
+        self._send(_calls.revoke_api_key(key_id))
+
     # ------------------------------------------------------------------ transport
 
     def _send(self, call: Call[T]) -> T:
@@ -150,7 +250,7 @@ class Client:
                     raise _calls.unreachable(error) from error
             else:
                 if last or not _calls.may_retry(call, None, response.status_code):
-                    return call.read(_calls.decode(response))
+                    return call.read(_calls.decode(response, call.answer))
             if self._backoff > 0:
                 time.sleep(_calls.backoff(self._backoff, attempt))
             attempt += 1

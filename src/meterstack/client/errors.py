@@ -62,6 +62,14 @@ class NotAllowedError(MeterstackClientError):
     """Not allowed for the current tier (403 ``not_allowed_for_tier``)."""
 
 
+class ModuleNotAllowedError(NotAllowedError):
+    """The API key's service caps do not allow the module (403 ``module_not_allowed``, A8)."""
+
+
+class PlanNotSelfServeError(NotAllowedError):
+    """The plan cannot be chosen by the customer (403 ``plan_not_self_serve``, D30)."""
+
+
 class AuthenticationError(MeterstackClientError):
     """The API key is missing, wrong or revoked (401)."""
 
@@ -87,6 +95,8 @@ _BY_CODE: dict[str, type[MeterstackClientError]] = {
     "hard_limit_exceeded": QuotaExceededError,
     "upgrade_required": UpgradeRequiredError,
     "not_allowed_for_tier": NotAllowedError,
+    "module_not_allowed": ModuleNotAllowedError,
+    "plan_not_self_serve": PlanNotSelfServeError,
     "invalid_api_key": AuthenticationError,
     "unauthenticated": AuthenticationError,
     "not_found": NotFoundError,

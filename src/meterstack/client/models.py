@@ -296,6 +296,8 @@ class BillingStatus:
     stripe_subscription_id: str | None
     current_period_start: datetime | None
     current_period_end: datetime | None
+    #: What an upgrade left in the customer's favour; the next invoices spend it (D10).
+    account_credit: Decimal = Decimal(0)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> BillingStatus:
@@ -307,6 +309,7 @@ class BillingStatus:
             stripe_subscription_id=data.get("stripe_subscription_id"),
             current_period_start=_time(data.get("current_period_start")),
             current_period_end=_time(data.get("current_period_end")),
+            account_credit=parse_money(data.get("account_credit", "0")),
         )
 
 

@@ -10,7 +10,9 @@ nothing more, and numbers have no gaps.
 An invoice closing period P carries the usage of P in arrears, rated on the plan P ended on
 (overage as recorded when consumed, D2; storage overage at P's peak, D3; usage prices), and the
 subscription fee of the next period in advance (D10) on the plan in effect from P's end. The
-first period's fee is invoiced when the subscription starts (``invoicing.issue``).
+first period's fee is invoiced when the subscription starts (``invoicing.issue``). An account's
+credit (what an upgrade left in its favour) pays its invoices first, oldest period first; it is
+read under the account's row lock, so two closes, or a close and an upgrade, never spend it twice.
 """
 
 from __future__ import annotations
@@ -23,14 +25,17 @@ from decimal import Decimal
 from meterstack.catalog.schema import Catalog, Gauge, Meter, Plan
 from meterstack.invoicing.issue import fee_line
 from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
+from meterstack.invoicing.proration import credit_moved, invoice_with_account_credit
 from meterstack.money import round_money
 from meterstack.rules.admission import Totals
 from meterstack.rules.periods import Period, next_period, period_for
 from meterstack.rules.rating import RatedLine, rate_usage
 from meterstack.rules.terms import priced_plan
 from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.subscriptions import apply_pending, subscription_interval
 from meterstack.store.ports import UnitOfWork
-from meterstack.store.rows import AccountToClose, BillingTerms, PlanSpell
+from meterstack.store.rows import AccountToClose, BillingTerms, ClosedPeriod, PlanSpell
+from meterstack.webhooks.announce import announce_invoices
 
 DEFAULT_SEQUENCE = "INV"
 PERIOD_INVOICE = "period"
@@ -76,21 +81,24 @@ class PeriodClose:
                     counters = tx.counters.of_accounts(ids, [c.period.key for c in closings])
                     terms = tx.invoices.billing_terms(ids)
                     spells = tx.subscriptions.history(ids)
+                    credits = _credits(tx, ids)
 
                     def catalog_of(content_hash: str, tx: UnitOfWork = tx) -> Catalog:
                         return self.ctx.catalog(tx, content_hash)
 
-                    drafts = [
-                        _draft(
-                            c,
-                            counters,
-                            terms[c.account.id],
-                            spells.get(c.account.id) or [_spell_of(c.account)],
-                            catalog_of,
-                            now,
-                        )
-                        for c in closings
-                    ]
+                    drafts: list[Invoice] = []
+                    silent: list[ClosedPeriod] = []
+                    for c in closings:
+                        spelled = spells.get(c.account.id) or [_spell_of(c.account)]
+                        draft = _draft(c, counters, terms[c.account.id], spelled, catalog_of, now)
+                        credit = credits.get(c.account.id, Decimal(0))
+                        draft = invoice_with_account_credit(draft, credit)
+                        credits[c.account.id] = credit + credit_moved(draft)
+                        if _worth_issuing(draft, spelled, c.period):
+                            drafts.append(draft)
+                        else:
+                            silent.append(ClosedPeriod(c.account.id, c.period.key, c.period.end))
+                    tx.invoices.record_closes(silent, now)
                     inserted = tx.invoices.insert(drafts, self.sequence, PERIOD_INVOICE)
                     fresh = [draft for draft in drafts if draft.id in inserted]
                     first = tx.invoices.take_numbers(self.sequence, len(fresh)) if fresh else 0
@@ -101,13 +109,12 @@ class PeriodClose:
                     tx.invoices.finalize(numbered, now)
                     for draft, (_, number) in zip(fresh, numbered, strict=True):
                         created.append(_finalized(draft, number))
+                    announce_invoices(tx, created[len(created) - len(fresh) :], now)
             if progress is not None:
                 progress(len(accounts))
         return created
 
     def apply_due(self, now: datetime) -> None:
-        from meterstack.services.subscriptions import apply_pending
-
         with self.ctx.store.transaction() as tx:
             due = tx.subscriptions.due_changes(now)
         for account_id in due:
@@ -167,7 +174,7 @@ def _draft(
             lines.append(_pack_note(catalog, pack_id, bought, len(lines) + 1))
     following = next_period(catalog.policies.period, period, account.period_anchor)
     after = _spell_at(spells, period.end, inclusive=True)
-    if _fee_due(after, following):
+    if _fee_due(catalog.policies.period, spells, account.period_anchor, following):
         next_catalog = catalog_of(after.catalog_hash)
         next_plan = _priced(next_catalog.plan(after.plan_id), terms)
         fee = fee_line(
@@ -193,6 +200,13 @@ def _draft(
     )
 
 
+def _credits(tx: UnitOfWork, account_ids: list[str]) -> dict[str, Decimal]:
+    """The credit of the accounts that have any, re-read under their row locks."""
+    balances = tx.invoices.credit_balances(account_ids)
+    having = [account for account, credit in balances.items() if credit]
+    return tx.invoices.credit_balances(having, lock=True)
+
+
 def _spell_of(account: AccountToClose) -> PlanSpell:
     """An account without a recorded history (written before it was kept): its plan now."""
     return PlanSpell(
@@ -209,14 +223,21 @@ def _spell_at(spells: list[PlanSpell], instant: datetime, *, inclusive: bool) ->
     return found
 
 
-def _fee_due(spell: PlanSpell, following: Period) -> bool:
-    """Monthly fees every period; a yearly fee on each anniversary of the yearly plan (B12)."""
-    if spell.billing_interval != "yearly":
-        return True
-    months = (following.start.year - spell.started_at.year) * 12 + (
-        following.start.month - spell.started_at.month
-    )
-    return months > 0 and months % 12 == 0
+def _fee_due(kind: str, spells: list[PlanSpell], anchor: datetime, following: Period) -> bool:
+    """Monthly fees every period; a yearly fee when a paid year starts with ``following`` (B12).
+
+    A year that started mid-period had its fee invoiced then (opening or proration invoice);
+    one that starts exactly at a period's start (a period-end change) is invoiced here.
+    """
+    paid = subscription_interval(kind, spells, anchor, following.start)
+    return paid.start == following.start
+
+
+def _worth_issuing(draft: Invoice, spells: list[PlanSpell], period: Period) -> bool:
+    """Every month of a monthly plan has its invoice; a month spent on a yearly plan only
+    when something is charged (overage, usage, the next year's fee: B12)."""
+    during = _spell_at(spells, period.end, inclusive=False)
+    return during.billing_interval != "yearly" or any(line.amount for line in draft.lines)
 
 
 def _usage_line(catalog: Catalog, line: RatedLine, period: Period, position: int) -> InvoiceLine:

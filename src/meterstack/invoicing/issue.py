@@ -15,6 +15,7 @@ from meterstack.rules.periods import Period
 from meterstack.rules.rating import period_fee
 from meterstack.services.context import new_id
 from meterstack.store.ports import UnitOfWork
+from meterstack.webhooks.announce import announce_invoices
 
 DEFAULT_SEQUENCE = "INV"
 SHARE_PLACES = Decimal("0.000001")
@@ -64,7 +65,9 @@ def issue_invoice(
     if paid:
         tx.invoices.set_status(number, InvoiceStatus.FINALIZED, InvoiceStatus.PAID, now)
         status = InvoiceStatus.PAID
-    return replace(draft, number=number, status=status)
+    issued = replace(draft, number=number, status=status)
+    announce_invoices(tx, [issued], now)
+    return issued
 
 
 def fee_line(

@@ -36,10 +36,16 @@ TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
 }
 
 
+#: The kind of the line that moves money between an invoice and the account's credit: positive
+#: when it keeps what the invoice leaves negative, negative when the credit pays the invoice.
+ACCOUNT_CREDIT = "account_credit"
+
+
 @dataclass(frozen=True)
 class InvoiceLine:
     position: int
-    #: ``subscription``, ``overage``, ``usage`` or ``pack``.
+    #: ``subscription``, ``overage``, ``usage`` or ``pack``; an upgrade's ``proration``,
+    #: ``unused_time`` (credited) and ``remaining_time``; ``account_credit``.
     kind: str
     description: str
     #: The catalog item the line prices; None for the subscription fee.

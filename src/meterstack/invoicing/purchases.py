@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from meterstack.catalog.schema import Pack
-from meterstack.errors import InvalidInputError, NotFoundError, UpgradeRequiredError
+from meterstack.catalog.schema import Catalog, Pack
+from meterstack.errors import InvalidInputError, NotFoundError
 from meterstack.invoicing.close import DEFAULT_SEQUENCE
 from meterstack.invoicing.issue import issue_invoice
 from meterstack.invoicing.model import Invoice, InvoiceLine
 from meterstack.money import round_money
 from meterstack.rules.terms import item_terms, plan_of
+from meterstack.services.accounts import require_payments
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.levers import PackGrant
 from meterstack.store.ports import UnitOfWork
@@ -31,6 +32,22 @@ class PackPurchase:
     new_limit: int | None
 
 
+#: Byte units, largest first, for the size names of storage packs (1 GB = 10^9 bytes, D8).
+_BYTE_UNITS = (("tb", 10**12), ("gb", 10**9), ("mb", 10**6), ("kb", 10**3))
+
+
+def size_name(catalog: Catalog, pack: Pack) -> str:
+    """The name a purchase asks a pack by: its ``size``, else its quantity (``5gb``, ``10000``)."""
+    if pack.size is not None:
+        return pack.size
+    if catalog.items[pack.item].unit == "byte":
+        for suffix, bytes_per in _BYTE_UNITS:
+            if pack.quantity % bytes_per == 0:
+                return f"{pack.quantity // bytes_per}{suffix}"
+        return f"{pack.quantity}b"
+    return str(pack.quantity)
+
+
 class Purchases:
     def __init__(self, ctx: ServiceContext, *, sequence: str = DEFAULT_SEQUENCE) -> None:
         self.ctx = ctx
@@ -42,16 +59,25 @@ class Purchases:
             return self.buy_pack_in(tx, account_id, pack_id)
 
     def pack_for(self, account_id: str, item: str, size: str) -> str:
-        """The pack of ``item`` with ``size`` in the account's catalog (A6's ``package_size``)."""
+        """The pack of ``item`` with ``size`` in the account's catalog (A6's ``package_size``).
+
+        A pack's size is its ``size`` (``small``…), or, for a pack without one, its quantity:
+        ``5gb`` for 5 GB of storage (A4: the seed's storage packages have no other name).
+        """
         with self.ctx.store.transaction() as tx:
             state = self.ctx.state(tx, account_id)
             catalog = self.ctx.catalog(tx, state.catalog_hash)
-        for pack_id, pack in catalog.packs.items():
-            if pack.item == item and pack.size == size:
-                return pack_id
-        sizes = sorted({p.size for p in catalog.packs.values() if p.item == item and p.size})
+        wanted = size.replace(" ", "").lower()
+        sizes = {
+            size_name(catalog, pack): pack_id
+            for pack_id, pack in catalog.packs.items()
+            if pack.item == item
+        }
+        if wanted in sizes:
+            return sizes[wanted]
         raise InvalidInputError(
-            f"package_size must be one of {', '.join(sizes) or 'nothing: no packs'}, got {size!r}",
+            f"package_size must be one of {', '.join(sorted(sizes)) or 'nothing: no packs'}, "
+            f"got {size!r}",
             package_size=size,
         )
 
@@ -70,13 +96,7 @@ class Purchases:
                 + ", ".join(catalog.packs),
                 pack_id=pack_id,
             )
-        plan = plan_of(catalog, state)
-        if not plan.payments:
-            raise UpgradeRequiredError(
-                f"the {plan.name} plan has no payments, so packs cannot be bought; "
-                "upgrade to a paid plan first",
-                plan=plan.id,
-            )
+        require_payments(plan_of(catalog, state), f"the {pack.name}")
         return pack
 
     def buy_pack_in(self, tx: UnitOfWork, account_id: str, pack_id: str) -> PackPurchase:

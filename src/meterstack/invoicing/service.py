@@ -5,6 +5,7 @@ from __future__ import annotations
 from meterstack.errors import ConflictError, NotFoundError
 from meterstack.invoicing.model import TRANSITIONS, Invoice, InvoiceStatus
 from meterstack.services.context import ServiceContext
+from meterstack.webhooks.announce import announce_invoice_status
 
 
 class InvoiceTransitionError(ConflictError):
@@ -22,10 +23,11 @@ class Invoices:
             self.ctx.state(tx, account_id)
             return tx.invoices.of_account(account_id)
 
-    def by_number(self, number: str) -> Invoice:
+    def by_number(self, number: str, *, account_id: str | None = None) -> Invoice:
+        """The invoice numbered ``number``; with ``account_id``, another account's is 404."""
         with self.ctx.store.transaction() as tx:
             found = tx.invoices.by_number(number)
-        if found is None:
+        if found is None or (account_id is not None and found.account_id != account_id):
             raise NotFoundError(f"no invoice {number!r}", number=number)
         return found
 
@@ -45,4 +47,5 @@ class Invoices:
                 raise InvoiceTransitionError(
                     f"invoice {number} changed meanwhile; read it again", number=number
                 )
+            announce_invoice_status(tx, invoice, status, self.ctx.now())
         return self.by_number(number)

@@ -1,10 +1,14 @@
-"""The embedded payment provider: no payment account anywhere, so a laptop runs the whole flow.
+"""The embedded payment provider, for development: no payment account anywhere, so a laptop runs
+the whole flow.
 
 Checkout sessions live in meterstack's own database; the hosted pages are served by meterstack
 itself (``server/pages.py``); paying one fires the same ``checkout.completed`` event a real
-provider's webhook would. A checkout's id is unguessable, as a hosted checkout URL's is; the
-portal URL carries a token signed with the provider's secret, so an account id alone does not
-open its portal.
+provider's webhook would. Paying needs nothing but the page, so the page is bound to a secret:
+the checkout URL given to the account carries ``secret``, an HMAC of the checkout id under the
+provider's own secret, and the pay step refuses any other value (compared in constant time).
+Knowing a checkout id is therefore not enough to pay it (and so to change a plan, or to buy a
+pack at someone else's expense). The portal URL carries a token made the same way from the
+account id, so an account id alone does not open its portal.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
@@ -20,19 +25,40 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 @dataclass
 class LocalProvider:
     public_url: str = DEFAULT_PUBLIC_URL
-    #: Signs portal links; give a stable one (``meterstack serve`` derives it from the operator
-    #: key) so that links survive a restart.
+    #: Signs checkout and portal links; give a stable one (``meterstack serve`` derives it from
+    #: the operator key) so that links survive a restart.
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     #: The local provider collects without the buyer: packs are granted at once (D11).
     needs_buyer_present: bool = False
 
     def checkout_url(self, checkout_id: str) -> str:
-        return f"{self.public_url.rstrip('/')}/billing/checkout/{checkout_id}"
+        base = self.public_url.rstrip("/")
+        secret = self.checkout_secret(checkout_id)
+        return f"{base}/billing/checkout/{quote(checkout_id, safe='')}?secret={secret}"
 
     def portal_url(self, account_id: str) -> str:
         base = self.public_url.rstrip("/")
         return f"{base}/billing/portal/{account_id}?token={self.portal_token(account_id)}"
 
+    def has_payment_method(self, account_id: str) -> bool:
+        """The local provider collects by itself: every account can be charged."""
+        del account_id
+        return True
+
+    def checkout_secret(self, checkout_id: str) -> str:
+        """The pay secret of one checkout, carried only by its URL."""
+        return self._sign(f"checkout:{checkout_id}")
+
+    def accepts_checkout_secret(self, checkout_id: str, secret: str | None) -> bool:
+        """Whether ``secret`` is the checkout's own, compared in constant time."""
+        if not secret:
+            return False
+        expected = self.checkout_secret(checkout_id)
+        return hmac.compare_digest(secret.encode(), expected.encode())
+
     def portal_token(self, account_id: str) -> str:
-        digest = hmac.new(self.secret.encode(), account_id.encode(), hashlib.sha256)
+        return self._sign(account_id)
+
+    def _sign(self, message: str) -> str:
+        digest = hmac.new(self.secret.encode(), message.encode(), hashlib.sha256)
         return digest.hexdigest()[:32]

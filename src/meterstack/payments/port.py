@@ -59,3 +59,8 @@ class PaymentProvider(Protocol):
     def portal_url(self, account_id: str) -> str:
         """The customer portal (B10)."""
         ...
+
+    def has_payment_method(self, account_id: str) -> bool:
+        """Whether the provider can charge the account later (a card on file): what turning
+        overage on needs, since overage is invoiced after the fact."""
+        ...

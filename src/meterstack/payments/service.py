@@ -1,22 +1,39 @@
-"""Checkouts, the customer portal, and payment events applied once (B8, B10, B11, A6).
+"""Checkouts, the customer portal, and payment events applied once (B8, B10, B11, A6, D30).
 
 A customer's upgrade is a checkout: the plan changes only when the checkout is paid, and the
 payment is reported as an event. Applying an event, marking its checkout paid and carrying out
 what was bought happen in one transaction, keyed by the event's id: a second delivery of the same
 event changes nothing.
+
+What may be checked out is decided here for every door (D30): a plan the customer may choose
+(:meth:`Subscriptions.self_serve_change`), a pack the plan may buy, and return URLs on the
+server's own origin or an allow-list, so that a checkout cannot send the buyer to a foreign site
+(an open redirect) or to a ``javascript:`` URL. Without a provider nothing can be bought: 503
+``payments_not_configured``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
-from meterstack.errors import ConflictError, InvalidInputError, NotFoundError
+from meterstack.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PaymentMethodRequiredError,
+    PaymentsNotConfiguredError,
+)
 from meterstack.invoicing.purchases import PackPurchase, Purchases
+from meterstack.payments.local import LocalProvider
 from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent, PaymentProvider
 from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.levers import Levers
 from meterstack.services.subscriptions import PlanChange, Subscriptions
 
 CHECKOUT_COMPLETED = "checkout.completed"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -32,27 +49,55 @@ class Payments:
     def __init__(
         self,
         ctx: ServiceContext,
-        provider: PaymentProvider,
+        provider: PaymentProvider | None,
         subscriptions: Subscriptions,
         purchases: Purchases,
+        levers: Levers,
+        *,
+        return_url_origins: Iterable[str] = (),
     ) -> None:
         self.ctx = ctx
-        self.provider = provider
+        self._provider = provider
         self.subscriptions = subscriptions
         self.purchases = purchases
+        self.levers = levers
+        origins = list(return_url_origins)
+        if isinstance(provider, LocalProvider):
+            # The local provider's pages are served by meterstack: that is the server's origin.
+            origins.append(provider.public_url)
+        self.return_url_origins = frozenset(origin_of(url, "return URL origin") for url in origins)
+
+    @property
+    def configured(self) -> bool:
+        return self._provider is not None
+
+    @property
+    def provider(self) -> PaymentProvider:
+        """The configured provider; 503 ``payments_not_configured`` without one."""
+        if self._provider is None:
+            raise PaymentsNotConfiguredError(
+                "no payment provider is configured, so nothing can be bought here; "
+                "the operator can start the service with one (meterstack serve --payments local)"
+            )
+        return self._provider
 
     def checkout(self, request: CheckoutRequest) -> Checkout:
-        """A hosted checkout for an upgrade (tier and interval) or a pack."""
+        """A hosted checkout for an upgrade (tier and interval) or a pack (D30)."""
+        provider = self.provider
+        for name, url in (("success_url", request.success_url), ("cancel_url", request.cancel_url)):
+            self._check_return_url(name, url)
         if request.purpose == "plan":
             if request.plan_id is None:
                 raise InvalidInputError("a plan checkout needs the tier")
-            if not self.subscriptions.is_upgrade(
+            change = self.subscriptions.self_serve_change(
                 request.account_id, request.plan_id, request.billing_interval
-            ):
+            )
+            if not change.upgrade:
                 raise InvalidInputError(
                     "a checkout is for upgrades; downgrades and cancellations need no payment",
                     plan=request.plan_id,
                 )
+            request = replace(request, billing_interval=change.interval)
         elif request.purpose == "pack":
             if request.pack_id is None:
                 raise InvalidInputError("a pack checkout needs the pack")
@@ -63,30 +108,89 @@ class Payments:
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, request.account_id)
             return tx.payments.insert_checkout(
-                checkout_id, request, self.provider.checkout_url(checkout_id), self.ctx.now()
+                checkout_id, request, provider.checkout_url(checkout_id), self.ctx.now()
             )
 
+    def _check_return_url(self, name: str, url: str | None) -> None:
+        if url is None:
+            return
+        allowed = ", ".join(sorted(self.return_url_origins)) or "none configured"
+        try:
+            origin = origin_of(url, name)
+        except InvalidInputError as error:
+            raise InvalidInputError(f"{error.message}; allowed origins: {allowed}") from None
+        if origin not in self.return_url_origins:
+            raise InvalidInputError(
+                f"{name} must be on this service's origin or an allowed one ({allowed}), "
+                f"not {origin}",
+                field=name,
+            )
+
+    def switch_overage(
+        self,
+        account_id: str,
+        enabled: bool,
+        *,
+        meter: str | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        """The customer's overage switch (A5, D3), for the account, a project or one meter.
+
+        Overage is invoiced after the fact, so with a real provider (not the local one)
+        turning it on needs a payment method on file: 402 ``payment_method_required``.
+        """
+        provider = self._provider
+        if enabled and provider is not None and not isinstance(provider, LocalProvider):
+            with self.ctx.store.transaction() as tx:
+                self.ctx.state(tx, account_id)
+            if not provider.has_payment_method(account_id):
+                raise PaymentMethodRequiredError(
+                    "overage is charged after the fact: add a payment method in the billing "
+                    "portal before turning it on",
+                    account_id=account_id,
+                )
+        self.levers.set_overage(account_id, enabled, meter=meter, project_id=project_id)
+
     def checkout_of(self, checkout_id: str) -> Checkout:
+        provider = self.provider
         with self.ctx.store.transaction() as tx:
-            found = tx.payments.checkout(checkout_id, self.provider.checkout_url(checkout_id))
+            found = tx.payments.checkout(checkout_id, provider.checkout_url(checkout_id))
         if found is None:
             raise NotFoundError(f"no checkout {checkout_id!r}", checkout_id=checkout_id)
         return found
 
     def portal_url(self, account_id: str) -> str:
+        provider = self.provider
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
-        return self.provider.portal_url(account_id)
+        return provider.portal_url(account_id)
 
-    def pay(self, checkout_id: str) -> EventOutcome:
-        """The local provider's payment page: paying fires ``checkout.completed``."""
-        self.checkout_of(checkout_id)
+    def local_checkout(self, checkout_id: str, secret: str | None) -> Checkout:
+        """A checkout of the local provider, seen through its URL's secret; 404 otherwise."""
+        provider = self.provider
+        if not isinstance(provider, LocalProvider):
+            raise ConflictError(
+                "this provider takes payments on its own pages and reports them as events",
+                checkout_id=checkout_id,
+            )
+        if not provider.accepts_checkout_secret(checkout_id, secret):
+            # The same answer as an unknown checkout: a guessed id learns nothing.
+            raise NotFoundError(f"no checkout {checkout_id!r}", checkout_id=checkout_id)
+        return self.checkout_of(checkout_id)
+
+    def pay(self, checkout_id: str, secret: str | None) -> EventOutcome:
+        """The local provider's payment page: paying fires ``checkout.completed``.
+
+        Only with the secret the checkout's URL carries; anything else is 404 and changes nothing.
+        """
+        self.local_checkout(checkout_id, secret)
         return self.apply(
             PaymentEvent(f"evt_{checkout_id}", CHECKOUT_COMPLETED, {"checkout_id": checkout_id})
         )
 
     def apply(self, event: PaymentEvent) -> EventOutcome:
         """Apply a provider's payment event once, whatever the number of deliveries."""
+        provider = self.provider
         if event.type != CHECKOUT_COMPLETED:
             raise InvalidInputError(f"unsupported payment event type {event.type!r}")
         checkout_id = event.data.get("checkout_id")
@@ -95,7 +199,7 @@ class Payments:
         with self.ctx.store.transaction() as tx:
             if not tx.payments.record_event(event, self.ctx.now()):
                 return EventOutcome(event.id, applied=False)
-            found = tx.payments.checkout(checkout_id, self.provider.checkout_url(checkout_id))
+            found = tx.payments.checkout(checkout_id, provider.checkout_url(checkout_id))
             if found is None:
                 raise NotFoundError(f"no checkout {checkout_id!r}", checkout_id=checkout_id)
             if not tx.payments.close_checkout(checkout_id, "paid"):
@@ -111,3 +215,33 @@ class Payments:
             assert found.pack_id is not None
             purchase = self.purchases.buy_pack_in(tx, found.account_id, found.pack_id)
             return EventOutcome(event.id, applied=True, purchase=purchase)
+
+
+def origin_of(url: str, name: str) -> str:
+    """``scheme://host[:port]`` of an absolute http(s) URL, lower case, default port dropped.
+
+    Anything else (``javascript:``, a relative or protocol-relative URL, credentials in the
+    authority, a backslash or control character a browser may read differently) is 422.
+    """
+    problem = None
+    if any(ord(char) < 0x21 or char == "\\" for char in url):
+        problem = "must not contain spaces, control characters or backslashes"
+    else:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in _DEFAULT_PORTS:
+            problem = "must be an http or https URL"
+        elif not parts.hostname or parts.username is not None or parts.password is not None:
+            problem = "must name a host, without credentials"
+    if problem is not None:
+        raise InvalidInputError(f"{name} {problem}, got {url[:200]!r}", field=name)
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        raise InvalidInputError(f"{name} has an invalid port, got {url[:200]!r}") from None
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    suffix = "" if port in (None, _DEFAULT_PORTS[scheme]) else f":{port}"
+    return f"{scheme}://{host}{suffix}"

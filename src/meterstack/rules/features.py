@@ -3,7 +3,8 @@
 A levelled feature is granted when the plan's level is at least the level asked for; asked with no
 level, any level but ``none`` (the conventional name of an absent level) grants it. A refusal is
 402 ``upgrade_required`` naming the cheapest higher tier that has the feature, unless the catalog
-declares the feature's refusal 403 ``not_allowed_for_tier`` or no tier above has it.
+declares the feature's refusal 403 ``not_allowed_for_tier`` (which names that tier too) or no tier
+above has it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class FeatureVerdict:
     http_status: int
     #: The plan's level (``True``/``False`` for an on/off feature).
     plan_value: bool | str
-    #: The cheapest higher tier that grants it, when an upgrade would.
+    #: The cheapest higher tier that grants it (None when none does), for a 403 refusal too.
     upgrade_to: str | None
     message: str
 
@@ -69,13 +70,15 @@ def decide_feature(
         None,
     )
     if feature.refusal == "not_allowed_for_tier" or upgrade_to is None:
+        # Still named when a higher tier has it (C3: Hobbyist has managed models).
+        elsewhere = "" if upgrade_to is None else f"; {catalog.plan(upgrade_to).name} has it"
         return FeatureVerdict(
             False,
             "not_allowed_for_tier",
             403,
             value,
-            None,
-            f"{wanted} is not allowed on the {plan.name} plan",
+            upgrade_to,
+            f"{wanted} is not allowed on the {plan.name} plan{elsewhere}",
         )
     target = catalog.plan(upgrade_to).name
     return FeatureVerdict(

@@ -72,3 +72,30 @@ def period_for(kind: str, instant: datetime, anchor: datetime) -> Period:
 
 def next_period(kind: str, period: Period, anchor: datetime) -> Period:
     return period_for(kind, period.end, anchor)
+
+
+#: Usage periods in one paid year of a yearly plan (B12).
+PERIODS_PER_YEAR = 12
+
+
+def paid_interval(
+    kind: str, interval: str, started_at: datetime, anchor: datetime, at: datetime
+) -> Period:
+    """The interval the subscription fee paid for ``at`` covers (B12, D30).
+
+    Monthly: the usage period itself. Yearly: twelve usage periods, the first being the one the
+    yearly plan started in (its fee is invoiced when it starts, then on each anniversary), so a
+    cancellation or downgrade takes effect at the end of the paid year, not of the month. The
+    year's ``key`` is that of its first period.
+    """
+    period = period_for(kind, at, anchor)
+    if interval != "yearly":
+        return period
+    year_start = period_for(kind, started_at, anchor)
+    while True:
+        year_end = year_start
+        for _ in range(PERIODS_PER_YEAR):
+            year_end = next_period(kind, year_end, anchor)
+        if at < year_end.start:
+            return Period(start=year_start.start, end=year_end.start, key=year_start.key)
+        year_start = year_end

@@ -1,21 +1,66 @@
 """The HTTP service: the seeds' customer endpoints, the operator API, the local provider's pages.
 
 ``create_app(engine, settings)`` builds the FastAPI application around one engine; ``meterstack
-serve`` runs it on uvicorn.
+serve`` runs it on uvicorn with :func:`uvicorn_config`. With ``--workers N`` each worker process
+builds its own with :func:`app_from_environment`, from the same ``METERSTACK_…`` environment.
 """
 
 from __future__ import annotations
 
+import gc
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from meterstack import __version__
+from meterstack.clock import Clock
 from meterstack.engine import Engine
-from meterstack.server import customer, errors, operator, pages
+from meterstack.payments.local import LocalProvider
+from meterstack.payments.port import PaymentProvider
+from meterstack.server import (
+    customer,
+    dashboard,
+    entitlements,
+    errors,
+    operator,
+    pages,
+    self_service,
+    webhooks,
+)
+from meterstack.server.consume import consume_threads, lane_match, serve_consume
+from meterstack.server.deadline import DeadlineH11Protocol
 from meterstack.server.settings import ServerSettings
 
 
-def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAPI:
-    app = FastAPI(
+class MeterstackApp(FastAPI):
+    """The FastAPI application with the consume lane in front (:mod:`.consume`).
+
+    ``consume_lane = False`` sends every request through FastAPI (the lane's tests compare).
+    """
+
+    consume_lane = True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        account = lane_match(scope) if self.consume_lane else None
+        if account is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await serve_consume(self, account, scope, receive, send)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.consume_threads.shutdown(wait=False)  # idle by now: the server has drained
+
+
+def create_app(engine: Engine, settings: ServerSettings | None = None) -> MeterstackApp:
+    app = MeterstackApp(
+        lifespan=_lifespan,
         title="meterstack",
         version=__version__,
         description="Plans-as-code billing, usage metering and quota enforcement.",
@@ -23,13 +68,79 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
     app.state.engine = engine
     app.state.settings = settings or ServerSettings()
     app.state.signups = customer.SignupWindow()
+    app.state.consume_threads = consume_threads()
     errors.install(app)
     app.include_router(customer.router)
+    app.include_router(self_service.router)
     app.include_router(operator.router)
+    app.include_router(entitlements.router)
     app.include_router(pages.router)
+    app.include_router(webhooks.router)
+    app.include_router(dashboard.router)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:
         return {"status": "ok", "backend": engine.backend}
 
     return app
+
+
+def provider_of(settings: ServerSettings) -> PaymentProvider | None:
+    """The provider the settings ask for; None when none is configured."""
+    if settings.payments != "local":
+        return None
+    assert settings.public_url is not None
+    assert settings.operator_key is not None
+    # Checkout and portal links are signed with a secret derived from the operator key, so
+    # that they survive a restart and every worker signs the same way.
+    secret = hashlib.sha256(f"portal:{settings.operator_key}".encode()).hexdigest()
+    return LocalProvider(settings.public_url, secret=secret)
+
+
+def open_engine(settings: ServerSettings, clock: Clock | None = None) -> Engine:
+    """The service's engine: its store, its catalog, the payment provider the settings ask
+    for, and the origins checkout return URLs may point to (D30); its webhook worker runs in
+    the background while the service does (D28)."""
+    origins = (settings.public_url, *settings.return_url_origins)
+    engine = Engine.open(
+        settings.database_url,
+        catalog=settings.catalog,
+        clock=clock,
+        provider=provider_of(settings),
+        return_url_origins=[origin for origin in origins if origin],
+    )
+    engine.webhooks.start_background()
+    return engine
+
+
+def app_from_environment() -> FastAPI:
+    """The application of one worker process of ``meterstack serve --workers N``."""
+    settings = ServerSettings()
+    app = create_app(open_engine(settings), settings)
+    settle_memory()
+    return app
+
+
+def settle_memory() -> None:
+    """Before serving: collect once, then exempt every object built so far from the collector.
+
+    The service's modules and catalog leave about 160,000 long-lived objects; each full
+    collection walked all of them, a pause of tens of milliseconds in the middle of requests.
+    Frozen (``gc.freeze``), they are never walked again; what requests create is collected as
+    usual.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def uvicorn_options(*, host: str, port: int) -> dict[str, Any]:
+    """How meterstack is served (``uvicorn.Config``'s arguments): access log off (it costs every
+    request a log record), and uvicorn's HTTP protocol with a deadline for receiving each
+    request, so that slow clients are disconnected (:mod:`meterstack.server.deadline`)."""
+    return {
+        "host": host,
+        "port": port,
+        "http": DeadlineH11Protocol,
+        "access_log": False,
+        "log_level": "info",
+    }

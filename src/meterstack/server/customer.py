@@ -11,22 +11,27 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from meterstack.errors import MeterstackError
-from meterstack.invoicing.purchases import PackPurchase
-from meterstack.payments.port import Checkout
+from meterstack.money import format_money
 from meterstack.server.auth import CustomerDep, EngineDep, settings_of
 from meterstack.server.errors import ERROR_SCHEMA
-from meterstack.server.views import customer_usage_json, plans_json
+from meterstack.server.schemas import CheckoutOut, PackPurchaseOut, PlansOut
+from meterstack.server.self_service import buy_pack
+from meterstack.server.views import customer_usage_json
 
 HOUR = timedelta(hours=1)
+#: The seed's answer to a cancellation (Aerostack, B9).
+CANCEL_MESSAGE = "Subscription will be canceled at end of billing period"
 
 router = APIRouter(
     prefix="/api", responses=dict.fromkeys((401, 402, 403, 404, 409, 422, 429, 503), ERROR_SCHEMA)
 )
+PUBLIC_ERRORS: dict[int | str, dict[str, Any]] = {422: ERROR_SCHEMA, 503: ERROR_SCHEMA}
 
 
 class CheckoutBody(BaseModel):
     tier: str = Field(min_length=1, max_length=64)
-    billing_interval: str = "monthly"
+    #: One the catalog offers; the account's current interval when absent (D30).
+    billing_interval: str | None = Field(default=None, max_length=16)
     success_url: str | None = Field(default=None, max_length=2000)
     cancel_url: str | None = Field(default=None, max_length=2000)
 
@@ -52,14 +57,16 @@ def billing(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
         "current_period_end": subscription.current_period.end.isoformat(),
         "cancel_at_period_end": subscription.status == "cancelling",
         "pending_plan": subscription.pending_plan,
+        # What an upgrade left in the customer's favour; the next invoices spend it (D10).
+        "account_credit": format_money(subscription.account_credit, engine.catalog.currency),
     }
 
 
-@router.get("/billing/plans")
-def plans(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
-    """B5: every plan with its prices, limits and features."""
-    del customer
-    return plans_json(engine.catalog)
+@router.get("/billing/plans", response_model=PlansOut, responses=PUBLIC_ERRORS)
+def plans(engine: EngineDep) -> PlansOut:
+    """B5: the public price list, no credentials needed: every plan with its prices, limits,
+    features, support level, uptime SLA, analytics retention and exports."""
+    return PlansOut.of(engine.catalog)
 
 
 @router.get("/billing/usage")
@@ -83,14 +90,14 @@ def checkout(body: CheckoutBody, customer: CustomerDep, engine: EngineDep) -> di
 
 @router.post("/billing/cancel")
 def cancel(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
-    """B9: keep the plan until the period ends, then the fallback plan."""
+    """B9: keep the plan until the paid interval ends, then the fallback plan (D30)."""
     subscription = engine.cancel(customer.account_id)
     assert subscription.pending is not None
-    when = subscription.pending.effective_at.date().isoformat()
     return {
         "success": True,
-        "message": f"Your {subscription.plan} plan stays active until {when}, "
-        f"then moves to {subscription.pending.plan_id}.",
+        "message": CANCEL_MESSAGE,
+        "effective_at": subscription.pending.effective_at.isoformat(),
+        "plan_after": subscription.pending.plan_id,
     }
 
 
@@ -100,39 +107,24 @@ def portal(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
     return {"url": engine.portal_url(customer.account_id)}
 
 
-def _buy(engine: EngineDep, account_id: str, item: str, size: str) -> dict[str, Any]:
-    pack_id = engine.pack_for(account_id, item, size)
-    result = engine.purchase_pack(account_id, pack_id)
-    if isinstance(result, Checkout):
-        return {"url": result.url, "checkout_id": result.id}
-    assert isinstance(result, PackPurchase)
-    return {
-        "success": True,
-        "pack": pack_id,
-        "amount": str(result.invoice.total),
-        "invoice_number": result.invoice.number,
-        "new_limit": result.new_limit,
-    }
-
-
-@router.post("/billing/logic-engine-package")
+@router.post("/billing/logic-engine-package", response_model=PackPurchaseOut | CheckoutOut)
 def logic_engine_package(
     customer: CustomerDep,
     engine: EngineDep,
     package_size: str = Query(min_length=1, max_length=32),
-) -> dict[str, Any]:
+) -> PackPurchaseOut | CheckoutOut:
     """A6: +10,000 / +50,000 / +100,000 logic engine calls a month, one-time."""
-    return _buy(engine, customer.account_id, "logic_engine_calls", package_size)
+    return buy_pack(engine, customer.account_id, "logic_engine_calls", package_size)
 
 
-@router.post("/billing/api-calls-package")
+@router.post("/billing/api-calls-package", response_model=PackPurchaseOut | CheckoutOut)
 def api_calls_package(
     customer: CustomerDep,
     engine: EngineDep,
     package_size: str = Query(min_length=1, max_length=32),
-) -> dict[str, Any]:
+) -> PackPurchaseOut | CheckoutOut:
     """A6: +100,000 / +500,000 / +1,000,000 API calls a month, one-time."""
-    return _buy(engine, customer.account_id, "api_calls", package_size)
+    return buy_pack(engine, customer.account_id, "api_calls", package_size)
 
 
 class RateLimitedError(MeterstackError):

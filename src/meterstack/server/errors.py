@@ -43,14 +43,19 @@ def refusal_response(decision: Decision) -> JSONResponse:
     )
 
 
+def domain_error_response(error: MeterstackError) -> JSONResponse:
+    """A domain error in the one shape, with its own status (the handler, and the consume lane)."""
+    # A database that could not do the work is worth a retry (with the same idempotency key).
+    headers = {"Retry-After": "1"} if isinstance(error, StoreUnavailableError) else None
+    return error_response(
+        error.http_status, error.code, error.message, _jsonable(error.details), headers
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(MeterstackError)
     def _domain(_: Request, error: MeterstackError) -> JSONResponse:
-        # A database that could not do the work is worth a retry (with the same idempotency key).
-        headers = {"Retry-After": "1"} if isinstance(error, StoreUnavailableError) else None
-        return error_response(
-            error.http_status, error.code, error.message, _jsonable(error.details), headers
-        )
+        return domain_error_response(error)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -13,9 +13,10 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from meterstack.answers import api_key_json, rate_limit_headers, usage_json
 from meterstack.cli.invoices import invoice_json
 from meterstack.clock import ManualClock
-from meterstack.engine import MAX_TTL_SECONDS
+from meterstack.engine import MAX_TTL_SECONDS, Engine
 from meterstack.errors import InvalidInputError, MeterstackError
 from meterstack.invoicing.render import render_html, render_pdf
+from meterstack.money import format_money
 from meterstack.rules.decisions import Decision
 from meterstack.server.auth import EngineDep, OperatorDep
 from meterstack.server.errors import ERROR_SCHEMA, refusal_response
@@ -35,7 +36,7 @@ class AccountBody(BaseModel):
     name: str | None = Field(default=None, max_length=200)
 
 
-class ConsumeBody(BaseModel):
+class UsageBody(BaseModel):
     meter: str = Field(min_length=1, max_length=64)
     quantity: int = Quantity
     project_id: str | None = Field(default=None, max_length=80)
@@ -43,7 +44,17 @@ class ConsumeBody(BaseModel):
     api_key_id: str | None = Field(default=None, max_length=80)
 
 
-class BatchEvent(ConsumeBody):
+#: The features a metered request needs (C3): one the tier lacks refuses it, recording nothing.
+FeatureNames = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=32)
+]
+
+
+class ConsumeBody(UsageBody):
+    requires: FeatureNames = []
+
+
+class BatchEvent(UsageBody):
     account_id: str = Id
 
 
@@ -60,6 +71,7 @@ class ReserveBody(BaseModel):
     ttl: float | None = Field(default=None, gt=0, le=MAX_TTL_SECONDS)
     project_id: str | None = Field(default=None, max_length=80)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+    requires: FeatureNames = []
 
 
 class CommitBody(BaseModel):
@@ -157,21 +169,27 @@ def get_account(account_id: str, _: OperatorDep, engine: EngineDep) -> dict[str,
         "current_period_start": subscription.current_period.start.isoformat(),
         "current_period_end": subscription.current_period.end.isoformat(),
         "pending_plan": subscription.pending_plan,
+        "account_credit": format_money(subscription.account_credit, engine.catalog.currency),
     }
 
 
 @router.post("/accounts/{account_id}/consume")
 def consume(account_id: str, body: ConsumeBody, _: OperatorDep, engine: EngineDep) -> Response:
     """Record usage if the limits admit it (the decision, or the refusal as an error)."""
-    return decision_response(
-        engine.consume(
-            account_id,
-            body.meter,
-            body.quantity,
-            project_id=body.project_id,
-            idempotency_key=body.idempotency_key,
-            api_key_id=body.api_key_id,
-        )
+    return decision_response(record_usage(engine, account_id, body))
+
+
+def record_usage(engine: Engine, account_id: str, body: ConsumeBody) -> Decision:
+    """The engine call a consume request makes: this route's, and the consume lane's in front
+    of it (server/consume.py), so that the two can never read a body differently."""
+    return engine.consume(
+        account_id,
+        body.meter,
+        body.quantity,
+        project_id=body.project_id,
+        idempotency_key=body.idempotency_key,
+        api_key_id=body.api_key_id,
+        requires=body.requires,
     )
 
 
@@ -179,7 +197,13 @@ def consume(account_id: str, body: ConsumeBody, _: OperatorDep, engine: EngineDe
 def check(account_id: str, body: ConsumeBody, _: OperatorDep, engine: EngineDep) -> Response:
     """The decision consume would make; nothing recorded."""
     return decision_response(
-        engine.check(account_id, body.meter, body.quantity, project_id=body.project_id)
+        engine.check(
+            account_id,
+            body.meter,
+            body.quantity,
+            project_id=body.project_id,
+            requires=body.requires,
+        )
     )
 
 
@@ -213,6 +237,7 @@ def reserve(account_id: str, body: ReserveBody, _: OperatorDep, engine: EngineDe
         ttl=body.ttl,
         project_id=body.project_id,
         idempotency_key=body.idempotency_key,
+        requires=body.requires,
     )
     assert hold.decision is not None
     if not hold.allowed:

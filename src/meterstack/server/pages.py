@@ -1,10 +1,14 @@
-"""The local provider's hosted pages: checkout and portal, plain HTML forms (B8, B10)."""
+"""The local provider's hosted pages: checkout and portal, plain HTML forms (B8, B10).
+
+Both answer only through the link the account was given: the checkout's carries its pay secret,
+the portal's a signed token; anything else is 404, as for an unknown id.
+"""
 
 from __future__ import annotations
 
 import hmac
 from html import escape
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -28,9 +32,9 @@ def _page(title: str, body: str) -> HTMLResponse:
 
 
 @router.get("/checkout/{checkout_id}")
-def checkout_page(checkout_id: str, engine: EngineDep) -> HTMLResponse:
+def checkout_page(checkout_id: str, engine: EngineDep, secret: str = "") -> HTMLResponse:
     """What is being bought, and a Pay button (no card: the embedded provider collects)."""
-    checkout = engine.get_checkout(checkout_id)
+    checkout = engine.local_checkout(checkout_id, secret)
     if checkout.purpose == "plan":
         plan = engine.catalog.plan(checkout.plan_id or "")
         what = f"the {escape(plan.name)} plan, billed {escape(checkout.billing_interval or '')}"
@@ -39,18 +43,25 @@ def checkout_page(checkout_id: str, engine: EngineDep) -> HTMLResponse:
         what = f"{escape(pack.name)} ({escape(str(pack.price))} {engine.catalog.currency})"
     if checkout.status != "open":
         return _page("Checkout", f"<p>This checkout is {escape(checkout.status)}.</p>")
+    action = f"/billing/checkout/{quote(checkout_id, safe='')}/pay?secret={quote(secret)}"
+    # Return URLs were checked when the checkout was made (D30): http(s), allowed origins only.
+    cancel = (
+        f" <a href='{escape(checkout.cancel_url, quote=True)}'>Cancel</a>"
+        if checkout.cancel_url
+        else ""
+    )
     return _page(
         "Checkout",
         f"<p>Account <code>{escape(checkout.account_id)}</code> is buying {what}.</p>"
-        f"<form method='post' action='/billing/checkout/{escape(checkout_id)}/pay'>"
-        "<button type='submit'>Pay</button></form>",
+        f"<form method='post' action='{escape(action, quote=True)}'>"
+        f"<button type='submit'>Pay</button>{cancel}</form>",
     )
 
 
 @router.post("/checkout/{checkout_id}/pay")
-def pay(checkout_id: str, engine: EngineDep) -> Response:
+def pay(checkout_id: str, engine: EngineDep, secret: str = "") -> Response:
     """Pay the checkout: the same event a provider's webhook would send; then go back."""
-    engine.pay_checkout(checkout_id)
+    engine.pay_checkout(checkout_id, secret)
     success = engine.get_checkout(checkout_id).success_url
     if success:
         return RedirectResponse(success, status_code=303)

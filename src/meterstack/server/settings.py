@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from meterstack.engine import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
+from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 
 
 class ServerSettings(BaseSettings):
@@ -22,7 +24,13 @@ class ServerSettings(BaseSettings):
     jwt_audience: str | None = None
     #: The claim naming the account.
     jwt_account_claim: str = "account_id"
-    #: Where the local provider's pages are served (checkout and portal URLs point there).
+    #: Where the service is reached; the local provider's pages (checkout and portal URLs)
+    #: point there, and it is the origin checkout return URLs may always use (D30).
     public_url: str | None = None
+    #: The payment provider: ``local`` (the embedded one, for development) or none, when
+    #: checkouts, customer pack purchases and the portal answer 503 ``payments_not_configured``.
+    payments: Literal["local"] | None = None
+    #: Other origins (``https://app.example.com``) checkout success and cancel URLs may use.
+    return_url_origins: tuple[str, ...] = ()
     #: Anonymous accounts created per client address per hour (D19).
     anonymous_per_hour: int = 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meterstack.catalog.schema import Catalog, Concurrency, PlanPrice, Resource, Unlimited
+from meterstack.catalog.schema import Catalog, Concurrency, Resource, Unlimited
 from meterstack.services.usage import UsageReport
 
 
@@ -14,33 +14,6 @@ def limit_json(value: object) -> int | None:
         return None
     assert isinstance(value, int)
     return value
-
-
-def plans_json(catalog: Catalog) -> dict[str, Any]:
-    """B5: every plan with prices, limits, grace and features."""
-    plans = []
-    for plan in catalog.plans:
-        price = None
-        if isinstance(plan.price, PlanPrice):
-            yearly = catalog.yearly_price(plan)
-            price = {
-                "monthly": str(plan.price.monthly),
-                "yearly": None if yearly is None else str(yearly.quantize(plan.price.monthly)),
-            }
-        plans.append(
-            {
-                "tier": plan.id,
-                "name": plan.name,
-                "price": price,
-                "limits": {item: limit_json(value) for item, value in plan.limits.items()},
-                "grace_percent": str(plan.grace_percent),
-                "features": dict(plan.features),
-                "highlights": list(plan.highlights),
-                "support": plan.support,
-                "payments": plan.payments,
-            }
-        )
-    return {"currency": catalog.currency, "plans": plans}
 
 
 def customer_usage_json(catalog: Catalog, report: UsageReport) -> dict[str, Any]:

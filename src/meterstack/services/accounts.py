@@ -1,4 +1,5 @@
-"""Accounts: creating them (with the first fee, D10), their public view, and features (D4).
+"""Accounts: creating them (with the first fee, D10), their public view, and whether their plan
+has payments (A8, D30). Features are decided in :mod:`meterstack.services.features`.
 
 Every change of an account's terms bumps its version (C7); the levers that change them are in
 :mod:`meterstack.services.levers`, counted objects in :mod:`meterstack.services.resources`.
@@ -9,22 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from meterstack.catalog.schema import (
-    Catalog,
-)
+from meterstack.catalog.schema import Catalog, Plan
 from meterstack.errors import (
     EmailTakenError,
     InvalidInputError,
+    NotAllowedForTierError,
     NotFoundError,
 )
 from meterstack.invoicing.issue import fee_line, issue_invoice
-from meterstack.rules.admission import ACCOUNT_SCOPE
-from meterstack.rules.decisions import Decision, DecisionCode
-from meterstack.rules.features import decide_feature
 from meterstack.rules.periods import period_for
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.registration import checked_email
-from meterstack.services.validation import validate_feature
 from meterstack.store.rows import AccountRow
 
 
@@ -125,38 +121,18 @@ class Accounts:
                 raise NotFoundError(f"no account {account_id!r}", account_id=account_id)
             return account_of(row, self.ctx.catalog(tx, row.catalog_hash))
 
-    # ------------------------------------------------------------------ features
 
-    def require_feature(self, account_id: str, feature: str, level: str | None = None) -> Decision:
-        """Whether the account's tier grants ``feature`` (at ``level``): A8, A12, C3, D4."""
-        with self.ctx.store.transaction() as tx:
-            now = self.ctx.now()
-            state = self.ctx.state(tx, account_id)
-            catalog = self.ctx.catalog(tx, state.catalog_hash)
-        declared = validate_feature(catalog, feature)
-        if level is not None and level not in (declared.levels or ()):
-            levels = ", ".join(declared.levels) if declared.levels else "none: it is on/off"
-            raise InvalidInputError(
-                f"{feature!r} has no level {level!r}; its levels: {levels}", feature=feature
-            )
-        verdict = decide_feature(
-            catalog, state.plan_id, feature, level, state.features.get(feature)
-        )
-        return Decision.unmetered(
-            allowed=verdict.allowed,
-            code=DecisionCode(verdict.code),
-            http_status=verdict.http_status,
-            subject=feature,
-            as_of=now,
-            scope=ACCOUNT_SCOPE,
-            message=verdict.message,
-            extra={
-                "feature": feature,
-                "level": level,
-                "plan": state.plan_id,
-                "plan_level": verdict.plan_value,
-                "upgrade_to": verdict.upgrade_to,
-            },
+def require_payments(plan: Plan, purchase: str) -> None:
+    """A plan without payments buys nothing, neither a plan nor a pack (A8, D30).
+
+    Refused with 403 ``not_allowed_for_tier``: AgentStack's ANONYMOUS has payments "Disabled",
+    and the catalog declares that refusal 403 (D4).
+    """
+    if not plan.payments:
+        raise NotAllowedForTierError(
+            f"payments are disabled on the {plan.name} plan, so {purchase} cannot be bought; "
+            "move to a plan with payments first",
+            plan=plan.id,
         )
 
 

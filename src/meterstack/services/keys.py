@@ -53,6 +53,8 @@ USER_KEY = "user"
 PROJECT_KEY = "project"
 #: The user key of an anonymous account (A7).
 ANONYMOUS_KEY = "anonymous"
+#: The kinds of key that act for the account's owner rather than for one project.
+USER_KINDS = frozenset({USER_KEY, ANONYMOUS_KEY})
 #: The readable beginning of each kind's key text.
 KEY_PREFIXES = {USER_KEY: "ask", PROJECT_KEY: "apk", ANONYMOUS_KEY: "anon_ask"}
 #: The resource each kind of key is counted against, when the catalog declares it (A10).
@@ -158,37 +160,57 @@ class Keys:
                 tx, catalog, state, kind, now, project_id=project_id, name=name, caps=caps
             )
 
-    def revoke_api_key(self, key_id: str, *, account_id: str | None = None) -> None:
+    def revoke_api_key(
+        self, key_id: str, *, account_id: str | None = None, user_only: bool = False
+    ) -> None:
         """Revoke a key at once and free its slot; revoking a revoked key changes nothing.
 
-        With ``account_id``, a key of another account is not found (404), as if it did not exist.
+        With ``account_id``, a key of another account is not found (404), as if it did not exist;
+        with ``user_only`` (the customer's own keys, A2), so is a project key.
         """
         with self.ctx.store.transaction() as tx:
             row = _existing(tx, key_id)
-            if account_id is not None and row.account_id != account_id:
+            foreign = account_id is not None and row.account_id != account_id
+            if foreign or (user_only and row.kind not in USER_KINDS):
                 raise NotFoundError(f"account {account_id} has no API key {key_id!r}", id=key_id)
             if tx.keys.revoke(key_id, self.ctx.now()):
                 self._free_slot(tx, row.account_id, key_id)
 
     def api_keys(
-        self, account_id: str, *, project_id: str | None = None, revoked: bool = False
+        self,
+        account_id: str,
+        *,
+        project_id: str | None = None,
+        revoked: bool = False,
+        user_only: bool = False,
     ) -> list[ApiKey]:
         """The account's keys (never their text), oldest first (then by id); a project's only with
-        ``project_id``; revoked ones too with ``revoked``."""
+        ``project_id``; revoked ones too with ``revoked``; its user keys only with
+        ``user_only``."""
         with self.ctx.store.transaction() as tx:
             state = self.ctx.state(tx, account_id)
             if project_id is not None:
                 validate_project(state, project_id)
             rows = tx.keys.of_account(account_id, revoked=revoked)
-        return [_api_key(row) for row in rows if project_id is None or row.project_id == project_id]
+        return [
+            _api_key(row)
+            for row in rows
+            if (project_id is None or row.project_id == project_id)
+            and (not user_only or row.kind in USER_KINDS)
+        ]
 
     def authenticate(self, key: str) -> ApiKey:
         """The live key whose text this is; anything else is 401 ``invalid_api_key``."""
         with self.ctx.store.transaction() as tx:
             return _api_key(_verify(tx, key))
 
-    def require_module(self, key_id: str, module: str) -> Decision:
-        """Whether the key's caps let it use ``module`` (A8): allowed, or 403 refused."""
+    def require_module(
+        self, key_id: str, module: str, *, account_id: str | None = None
+    ) -> Decision:
+        """Whether the key's caps let it use ``module`` (A8): allowed, or 403 refused.
+
+        With ``account_id``, a key of another account is not found (404).
+        """
         if module not in MODULES:
             raise InvalidInputError(
                 f"unknown module {module!r}; modules: {', '.join(MODULES)}", module=str(module)
@@ -196,6 +218,8 @@ class Keys:
         with self.ctx.store.transaction() as tx:
             now = self.ctx.now()
             row = _existing(tx, key_id)
+        if account_id is not None and row.account_id != account_id:
+            raise NotFoundError(f"account {account_id} has no API key {key_id!r}", id=key_id)
         if row.revoked_at is not None:
             raise AuthenticationError(f"API key {key_id} was revoked", key_id=key_id)
         allowed = row.modules is None or module in row.modules

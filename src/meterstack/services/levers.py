@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from meterstack.bounds import MAX_GRACE_PERCENT, MAX_QUANTITY
 from meterstack.catalog.schema import (
     UNLIMITED,
     Gauge,
@@ -235,9 +236,10 @@ def _first(error: ValidationError) -> str:
 def _limit_value(limit: Any) -> int | None:
     if limit is None or limit is UNLIMITED or limit == "unlimited":
         return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_QUANTITY:
         raise InvalidInputError(
-            f'limit must be a whole number of at least 0 or "unlimited", got {limit!r}'
+            f"limit must be a whole number of at least 0 and at most {MAX_QUANTITY:,} "
+            f'(10^15), or "unlimited", got {limit!r}'
         )
     return limit
 
@@ -249,6 +251,12 @@ def _grace_value(grace: Any) -> Decimal | None:
         value = Decimal(str(grace))
     except InvalidOperation:
         value = Decimal(-1)
-    if isinstance(grace, float | bool) or not value.is_finite() or not 0 <= value <= 1000:
-        raise InvalidInputError(f"grace must be a percentage from 0 to 1000, got {grace!r}")
+    if (
+        isinstance(grace, float | bool)
+        or not value.is_finite()
+        or not 0 <= value <= MAX_GRACE_PERCENT
+    ):
+        raise InvalidInputError(
+            f"grace must be a percentage from 0 to {MAX_GRACE_PERCENT}, got {grace!r}"
+        )
     return value

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from meterstack.errors import InvalidEmailError, InvalidInputError, PasswordTooShortError
 
@@ -25,6 +26,23 @@ _PASSWORDS = PasswordHasher()
 def hash_password(password: str) -> str:
     """The argon2id hash of ``password`` (slow on purpose: call it outside a transaction)."""
     return _PASSWORDS.hash(password)
+
+
+#: Verified when no account has the address, so that both refusals take as long.
+_NO_ACCOUNT_HASH = _PASSWORDS.hash("no account has this address")
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches the hash (slow on purpose: call it outside a transaction).
+
+    ``None`` (no account, or one without a password) is verified against a stand-in hash and
+    refused, in the same time as a wrong password.
+    """
+    try:
+        _PASSWORDS.verify(password_hash or _NO_ACCOUNT_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return password_hash is not None
 
 
 def checked_name(name: Any) -> str:

@@ -1,33 +1,46 @@
 """Subscriptions: upgrades at once, downgrades and cancellations at period end (B8, B9, C7).
 
 An upgrade takes effect immediately: the new limits apply to the next request, usage so far counts
-toward them, and the difference in price for the rest of the period is invoiced (D10). A downgrade
-or a cancellation waits for the period's end as a pending change, visible in the subscription and
-in usage; it takes effect exactly then (the first request or close after that instant applies it,
-dated at that instant). Unused quota never rolls over (C7). When limits go down, the oldest objects
-within the new limits stay writable and the rest become read-only, their data kept; an upgrade
-makes them writable again (B9, D13).
+toward them, and the fee in effect is settled against the new one for the time left
+(``rules.proration``, D10): the price difference on the same paid interval, or the unused old fee
+credited and the new one charged when the interval changes; what that leaves in the customer's
+favour is account credit, spent by the next invoices. A yearly plan upgraded to a higher yearly
+plan keeps its year. A downgrade
+or a cancellation waits for the end of the paid interval (the month, or the paid year of a yearly
+plan: D30) as a pending change, visible in the subscription and in usage; it takes effect exactly
+then (the first request or close after that instant applies it, dated at that instant). Unused
+quota never rolls over (C7). When limits go down, the oldest objects within the new limits stay
+writable and the rest become read-only, their data kept; an upgrade makes them writable again (B9,
+D13).
+
+What a customer may choose for themselves is narrower than what an operator may set (D30): only a
+plan with ``self_serve`` and a price, at an interval the catalog offers, and an upgrade (which is
+a purchase) only from a plan with payments. :meth:`Subscriptions.self_serve_change` is that rule,
+for every door: the checkout of an upgrade and the customer's downgrade both go through it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from meterstack.catalog.schema import Catalog, Plan, PlanPrice
-from meterstack.errors import InvalidInputError
+from meterstack.errors import ConflictError, InvalidInputError, PlanNotSelfServeError
 from meterstack.invoicing.issue import issue_invoice
-from meterstack.invoicing.model import Invoice, InvoiceLine
-from meterstack.money import round_money
-from meterstack.rules.periods import Period
+from meterstack.invoicing.model import Invoice
+from meterstack.invoicing.proration import UpgradeTerms, upgrade_lines
+from meterstack.rules.periods import Period, paid_interval, period_for
+from meterstack.rules.proration import is_upgrade
 from meterstack.rules.terms import AccountState, item_terms, plan_of
+from meterstack.services.accounts import require_payments
 from meterstack.services.context import ServiceContext
 from meterstack.store.ports import UnitOfWork
-from meterstack.store.rows import PendingChange
+from meterstack.store.rows import AccountRow, PendingChange, PlanSpell
+from meterstack.webhooks.announce import announce_applied, announce_resumed, announce_subscription
 
 PRORATION_INVOICE = "proration"
-SHARE_PLACES = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
@@ -38,9 +51,12 @@ class Subscription:
     status: str
     catalog: str
     catalog_version: int
+    #: The interval the fee paid for: the month, or the paid year of a yearly plan (B12).
     current_period: Period
     #: A downgrade or cancellation waiting for ``pending.effective_at``; None when none waits.
     pending: PendingChange | None
+    #: What an upgrade left in the customer's favour, spent by the next invoices (D10).
+    account_credit: Decimal = Decimal(0)
 
     @property
     def pending_plan(self) -> str | None:
@@ -49,11 +65,21 @@ class Subscription:
 
 
 @dataclass(frozen=True)
+class SelfServeChange:
+    """A plan change a customer may make themselves (D30), as checked."""
+
+    plan_id: str
+    interval: str
+    #: True for an upgrade (paid first, through a checkout); False for a period-end downgrade.
+    upgrade: bool
+
+
+@dataclass(frozen=True)
 class PlanChange:
     subscription: Subscription
     #: True when the change took effect at once (an upgrade).
     immediate: bool
-    #: The proration invoice of an upgrade, when there was anything to charge.
+    #: The invoice of an upgrade's settlement, when anything was charged or credited.
     invoice: Invoice | None
 
 
@@ -71,15 +97,54 @@ class Subscriptions:
         with self.ctx.store.transaction() as tx:
             return self.change_plan_in(tx, account_id, plan_id, interval)
 
-    def is_upgrade(self, account_id: str, plan_id: str, interval: str | None) -> bool:
-        """Whether moving to ``plan_id`` would be an upgrade (which a customer pays first, B8)."""
+    def self_serve_change(
+        self, account_id: str, plan_id: str, interval: str | None
+    ) -> SelfServeChange:
+        """Whether the customer may move to ``plan_id`` themselves, and how (D30).
+
+        Refused: an unknown plan or an interval the catalog does not offer (422), a plan not
+        ``self_serve`` or without a price (403 ``plan_not_self_serve``), an upgrade from a plan
+        without payments (403 ``not_allowed_for_tier``), the plan the account is on (422).
+        """
         with self.ctx.store.transaction() as tx:
-            state = self.ctx.state(tx, account_id)
-            catalog = self.ctx.catalog(tx, state.catalog_hash)
-            account = tx.accounts.get(account_id)
-            assert account is not None
-            target = _target_plan(catalog, plan_id)
-            return _upgrade(catalog, state.plan_id, account.billing_interval, target.id, interval)
+            return self._self_serve(tx, account_id, plan_id, interval)
+
+    def downgrade(self, account_id: str, plan_id: str, interval: str | None = None) -> PlanChange:
+        """The customer's downgrade to a cheaper self-serve plan, at the end of the paid interval.
+
+        An upgrade is refused here (422): it is paid first, through a checkout.
+        """
+        with self.ctx.store.transaction() as tx:
+            change = self._self_serve(tx, account_id, plan_id, interval)
+            if change.upgrade:
+                raise InvalidInputError(
+                    f"moving to {plan_id!r} is an upgrade: it is paid first, through a checkout",
+                    plan=plan_id,
+                )
+            return self.change_plan_in(tx, account_id, change.plan_id, change.interval)
+
+    def _self_serve(
+        self, tx: UnitOfWork, account_id: str, plan_id: str, interval: str | None
+    ) -> SelfServeChange:
+        state = self.ctx.state(tx, account_id)
+        catalog = self.ctx.catalog(tx, state.catalog_hash)
+        account = _account(tx, account_id)
+        target = _target_plan(catalog, plan_id)
+        chosen = offered_interval(catalog, interval or account.billing_interval)
+        if target.id == state.plan_id and chosen == account.billing_interval:
+            raise InvalidInputError(
+                f"the account is already on {target.name}, {chosen}", plan=target.id
+            )
+        upgrade = _upgrade(catalog, state.plan_id, account.billing_interval, target.id, chosen)
+        if upgrade:
+            require_payments(plan_of(catalog, state), f"the {target.name} plan")
+        if not target.self_serve or not isinstance(target.price, PlanPrice):
+            raise PlanNotSelfServeError(
+                f"the {target.name} plan is not sold self-serve (it is priced by contract); "
+                "ask the operator for it",
+                plan=target.id,
+            )
+        return SelfServeChange(target.id, chosen, upgrade)
 
     def change_plan_in(
         self,
@@ -95,16 +160,9 @@ class Subscriptions:
         now = self.ctx.now()
         state = self.ctx.state(tx, account_id)
         catalog = self.ctx.catalog(tx, state.catalog_hash)
-        account = tx.accounts.get(account_id)
-        assert account is not None
+        account = _account(tx, account_id)
         target = _target_plan(catalog, plan_id)
-        interval = interval or account.billing_interval
-        if interval not in catalog.policies.intervals:
-            raise InvalidInputError(
-                f"billing interval {interval!r} is not offered; choose one of "
-                + ", ".join(catalog.policies.intervals),
-                interval=interval,
-            )
+        interval = offered_interval(catalog, interval or account.billing_interval)
         current = catalog.plan(state.plan_id)
         if target.id == current.id and interval == account.billing_interval:
             raise InvalidInputError(
@@ -112,42 +170,44 @@ class Subscriptions:
             )
         upgrade = _upgrade(catalog, current.id, account.billing_interval, target.id, interval)
         if not upgrade:
-            period = self.ctx.period(catalog, state, now)
-            change = PendingChange("downgrade", target.id, interval, period.end, now)
+            ends = self._paid_interval(tx, catalog, account, now).end
+            change = PendingChange("downgrade", target.id, interval, ends, now)
             tx.subscriptions.set_pending(account_id, change)
             self.ctx.changed(tx, account_id)
+            announce_subscription(tx, account_id, "downgrade_scheduled", now)
             return PlanChange(self._subscription(tx, account_id), False, None)
-        period = self.ctx.period(catalog, state, now)
-        line = _proration(
-            catalog,
-            plan_of(catalog, state),
-            account.billing_interval,
-            target,
-            interval,
-            period,
-            now,
-        )
+        spells = _spells(tx, account)
+        kind, anchor = catalog.policies.period, account.period_anchor
+        old_paid = subscription_interval(kind, spells, anchor, now)
+        moved = [*spells, PlanSpell(now, target.id, interval, state.catalog_hash)]
+        new_paid = subscription_interval(kind, moved, anchor, now)
+        # Changing the plan takes the account's row lock: its credit is read and spent under it.
         tx.subscriptions.change_plan(account_id, target.id, interval, state.catalog_hash, now)
         tx.subscriptions.set_pending(account_id, None)
         self.ctx.changed(tx, account_id)
         reconcile_read_only(tx, catalog, self.ctx.state(tx, account_id))
+        lines = upgrade_lines(
+            tx, catalog, UpgradeTerms(account, state, target, interval, old_paid, new_paid), now
+        )
         invoice = None
-        if line is not None:
+        if lines:
             invoice = issue_invoice(
                 tx,
                 account_id=account_id,
                 kind=PRORATION_INVOICE,
                 catalog=catalog,
                 plan_id=target.id,
-                period=period,
-                lines=[line],
+                period=new_paid,
+                lines=lines,
                 now=now,
                 paid=paid,
             )
+        announce_subscription(tx, account_id, "upgraded", now)
         return PlanChange(self._subscription(tx, account_id), True, invoice)
 
     def cancel(self, account_id: str) -> Subscription:
-        """Keep the plan until the period ends, then move to the catalog's fallback plan (B9)."""
+        """Keep the plan until the paid interval ends (a yearly plan keeps its year, D30), then
+        move to the catalog's fallback plan (B9)."""
         with self.ctx.store.transaction() as tx:
             now = self.ctx.now()
             state = self.ctx.state(tx, account_id)
@@ -157,17 +217,24 @@ class Subscriptions:
                 raise InvalidInputError(
                     f"the account is on {catalog.plan(fallback).name} already: nothing to cancel"
                 )
-            period = self.ctx.period(catalog, state, now)
+            paid = self._paid_interval(tx, catalog, _account(tx, account_id), now)
             tx.subscriptions.set_pending(
-                account_id, PendingChange("cancel", fallback, "monthly", period.end, now)
+                account_id, PendingChange("cancel", fallback, "monthly", paid.end, now)
             )
             self.ctx.changed(tx, account_id)
+            announce_subscription(tx, account_id, "cancel_scheduled", now)
             return self._subscription(tx, account_id)
 
     def resume(self, account_id: str) -> Subscription:
-        """Withdraw a pending downgrade or cancellation."""
+        """Withdraw a pending downgrade or cancellation; 409 when none waits."""
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
+            if tx.subscriptions.pending(account_id) is None:
+                raise ConflictError(
+                    "no cancellation or downgrade is waiting: nothing to resume",
+                    account_id=account_id,
+                )
+            announce_resumed(tx, account_id, self.ctx.now())
             tx.subscriptions.set_pending(account_id, None)
             self.ctx.changed(tx, account_id)
             return self._subscription(tx, account_id)
@@ -175,11 +242,16 @@ class Subscriptions:
     def _apply_due(self, tx: UnitOfWork, account_id: str, now: datetime) -> None:
         apply_pending(self.ctx, tx, account_id, now)
 
+    def _paid_interval(
+        self, tx: UnitOfWork, catalog: Catalog, account: AccountRow, at: datetime
+    ) -> Period:
+        spells = _spells(tx, account)
+        return subscription_interval(catalog.policies.period, spells, account.period_anchor, at)
+
     def _subscription(self, tx: UnitOfWork, account_id: str) -> Subscription:
         state = self.ctx.state(tx, account_id)
         catalog = self.ctx.catalog(tx, state.catalog_hash)
-        account = tx.accounts.get(account_id)
-        assert account is not None
+        account = _account(tx, account_id)
         waiting = tx.subscriptions.pending(account_id)
         return Subscription(
             account_id=account_id,
@@ -188,9 +260,38 @@ class Subscriptions:
             status="cancelling" if waiting is not None and waiting.kind == "cancel" else "active",
             catalog=catalog.catalog,
             catalog_version=catalog.version,
-            current_period=self.ctx.period(catalog, state),
+            current_period=self._paid_interval(tx, catalog, account, self.ctx.now()),
             pending=waiting,
+            account_credit=tx.invoices.credit_balances([account_id]).get(account_id, Decimal(0)),
         )
+
+
+def subscription_interval(
+    kind: str, spells: Sequence[PlanSpell], anchor: datetime, at: datetime
+) -> Period:
+    """The interval the fee in effect at ``at`` paid for (B12, D30).
+
+    A yearly year starts with the first spell of an unbroken run of yearly billing: a move to a
+    newer catalog version (grandfathering) or an upgrade to a higher yearly plan (which paid the
+    difference for the rest of the year, D10) continues the year it was in.
+    """
+    index = max((i for i, spell in enumerate(spells) if spell.started_at <= at), default=0)
+    if spells[index].billing_interval != "yearly":
+        return period_for(kind, at, anchor)
+    while index > 0 and spells[index - 1].billing_interval == "yearly":
+        index -= 1
+    return paid_interval(kind, "yearly", spells[index].started_at, anchor, at)
+
+
+def offered_interval(catalog: Catalog, interval: str) -> str:
+    """``interval`` when the catalog offers it; 422 otherwise (D30)."""
+    if interval not in catalog.policies.intervals:
+        raise InvalidInputError(
+            f"billing interval {interval!r} is not offered; choose one of "
+            + ", ".join(catalog.policies.intervals),
+            interval=interval,
+        )
+    return interval
 
 
 def apply_pending(ctx: ServiceContext, tx: UnitOfWork, account_id: str, now: datetime) -> None:
@@ -213,6 +314,7 @@ def apply_pending(ctx: ServiceContext, tx: UnitOfWork, account_id: str, now: dat
     state = tx.accounts.state(account_id)
     assert state is not None
     reconcile_read_only(tx, ctx.catalog(tx, account.catalog_hash), state)
+    announce_applied(tx, account_id, change)
 
 
 def reconcile_read_only(tx: UnitOfWork, catalog: Catalog, state: AccountState) -> None:
@@ -227,13 +329,28 @@ def reconcile_read_only(tx: UnitOfWork, catalog: Catalog, state: AccountState) -
                 tx.resources.set_read_only(row.id, should)
 
 
+def _account(tx: UnitOfWork, account_id: str) -> AccountRow:
+    account = tx.accounts.get(account_id)
+    assert account is not None  # the caller's ctx.state found it in this transaction
+    return account
+
+
+def _spells(tx: UnitOfWork, account: AccountRow) -> list[PlanSpell]:
+    """The account's plans, oldest first; an account without a recorded history (written before
+    it was kept) has its plan now."""
+    return tx.subscriptions.history([account.id]).get(account.id) or [
+        PlanSpell(
+            account.created_at, account.plan_id, account.billing_interval, account.catalog_hash
+        )
+    ]
+
+
 def _upgrade(
-    catalog: Catalog, current: str, current_interval: str, target: str, interval: str | None
+    catalog: Catalog, current: str, current_interval: str, target: str, interval: str
 ) -> bool:
-    """A higher tier, or the same plan moving from monthly to yearly billing."""
-    if catalog.tier_rank(target) != catalog.tier_rank(current):
-        return catalog.tier_rank(target) > catalog.tier_rank(current)
-    return interval == "yearly" and current_interval != "yearly"
+    return is_upgrade(
+        catalog.tier_rank(current), current_interval, catalog.tier_rank(target), interval
+    )
 
 
 def _target_plan(catalog: Catalog, plan_id: str) -> Plan:
@@ -244,61 +361,3 @@ def _target_plan(catalog: Catalog, plan_id: str) -> Plan:
             plan=plan_id,
         )
     return catalog.plan(plan_id)
-
-
-def _proration(
-    catalog: Catalog,
-    current: Plan,
-    current_interval: str,
-    target: Plan,
-    interval: str,
-    period: Period,
-    now: datetime,
-) -> InvoiceLine | None:
-    """(new - old price) x remaining time / period length, rounded to the cent (D10).
-
-    Moving from monthly to yearly charges the yearly price less the unused part of the month.
-    Custom-priced plans are priced by contract: no proration line.
-    """
-    if not isinstance(current.price, PlanPrice) or not isinstance(target.price, PlanPrice):
-        return None
-    if not catalog.policies.prorate_upgrades:
-        return None
-    left = max(0, int((period.end - now).total_seconds()))
-    length = int(period.length_seconds)
-    share = Decimal(left) / Decimal(length)
-    old = current.price.monthly
-    if interval == "yearly":
-        yearly = catalog.yearly_price(target)
-        if yearly is None:
-            return None
-        raw = yearly - (old * share if current_interval == "monthly" else Decimal(0))
-        note = f"{target.name} yearly {yearly} less the unused {left:,} of {length:,} s at {old}"
-    else:
-        raw = (target.price.monthly - old) * share
-        note = (
-            f"({target.price.monthly} - {old}) x {left:,} of {length:,} seconds left in "
-            f"{period.key}"
-        )
-    amount = round_money(raw, catalog.currency)
-    if amount == 0:
-        return None
-    return InvoiceLine(
-        position=1,
-        kind="proration",
-        description=f"Upgrade from {current.name} to {target.name}, rest of {period.key}",
-        item=None,
-        quantity=share.quantize(SHARE_PLACES).normalize(),
-        unit_price=target.price.monthly - old if interval == "monthly" else raw,
-        amount=amount,
-        derivation={
-            "from": current.id,
-            "to": target.id,
-            "interval": interval,
-            "seconds_left": left,
-            "period_seconds": length,
-            "raw_amount": str(raw),
-            "amount": str(amount),
-            "note": note + f" = {raw.quantize(SHARE_PLACES)} -> {amount}",
-        },
-    )

@@ -38,6 +38,32 @@ class ItemUsage:
     overage_enabled: bool
     pack_units: int
 
+    @property
+    def state(self) -> str:
+        """Where usage stands, in the order the admission classifies an admitted request:
+
+        ``overage`` (units past the limit were billed as overage), ``blocked`` (at the hard
+        limit: the next unit is refused), ``grace`` (past the limit, within the grace zone: it
+        succeeds with a warning, B7), ``at_limit`` (at the limit, no grace; the next unit is
+        refused unless overage is on), ``near_limit`` (C4) or ``ok``; ``unlimited`` without one.
+        """
+        if self.limit is None:
+            return "unlimited"
+        counted = self.used + self.held
+        if self.overage_units > 0:
+            return "overage"
+        if (
+            not self.overage_enabled
+            and self.hard_limit is not None
+            and counted >= self.hard_limit > self.limit
+        ):
+            return "blocked"
+        if counted > self.limit:
+            return "grace"
+        if counted >= self.limit and not self.overage_enabled:
+            return "at_limit"
+        return "near_limit" if self.is_near_limit else "ok"
+
 
 @dataclass(frozen=True)
 class UsageReport:

@@ -1,4 +1,5 @@
-"""SQL of invoices, their lines and numbering, and what period close reads of accounts (D10)."""
+"""SQL of invoices, their lines and numbering, periods closed without an invoice (B12), account
+credit (the ledger of ``account_credit`` lines), and what period close reads of accounts (D10)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
+from meterstack.invoicing.model import ACCOUNT_CREDIT, Invoice, InvoiceLine, InvoiceStatus
 from meterstack.rules.terms import ACCOUNT_WIDE, LimitOverride
-from meterstack.store.rows import AccountToClose, BillingTerms
+from meterstack.store.rows import AccountToClose, BillingTerms, ClosedPeriod
 from meterstack.store.statements import Statements
 
 _INVOICE_COLUMNS = (
@@ -38,11 +39,15 @@ class SqlInvoices:
         self._sql = sql
 
     def to_close(self, after: str, limit: int) -> list[AccountToClose]:
-        """Accounts with ids after ``after``, in id order, with the end of their last invoice."""
+        """Accounts with ids after ``after``, in id order, with the end of their last closed
+        period (invoiced, or closed without an invoice)."""
         rows = self._sql.all(
             "SELECT a.id, a.catalog_hash, a.plan_id, a.billing_interval, a.period_anchor, "
-            "a.created_at, (SELECT MAX(i.period_end) FROM invoices i WHERE i.account_id = a.id "
-            "AND i.kind = 'period') FROM accounts a WHERE a.id > :after ORDER BY a.id LIMIT :limit",
+            "a.created_at, (SELECT MAX(ends.period_end) FROM ("
+            "SELECT MAX(i.period_end) AS period_end FROM invoices i WHERE i.account_id = a.id "
+            "AND i.kind = 'period' UNION ALL "
+            "SELECT MAX(c.period_end) FROM period_closes c WHERE c.account_id = a.id) ends) "
+            "FROM accounts a WHERE a.id > :after ORDER BY a.id LIMIT :limit",
             {"after": after, "limit": limit},
         )
         return [
@@ -115,7 +120,7 @@ class SqlInvoices:
             for row in self._sql.all(
                 "INSERT INTO invoices (id, number, sequence, account_id, kind, period_key, "
                 "period_start, period_end, currency, plan_id, catalog, status, total, created_at, "
-                f"status_changed_at) {_invoice_rows(self._sql, invoices)} "
+                f"status_changed_at) {_draft_source(self._sql, invoices)} "
                 "ON CONFLICT DO NOTHING RETURNING id",
                 {
                     "sequence": sequence,
@@ -166,6 +171,64 @@ class SqlInvoices:
         )
         return int(row[0]) - count
 
+    def record_closes(self, closes: Sequence[ClosedPeriod], now: datetime) -> None:
+        """Remember periods closed without an invoice; once each."""
+        if not closes:
+            return
+        self._sql.cursor.executemany(
+            self._sql.dialect.sql(
+                "INSERT INTO period_closes (account_id, period_key, period_end, closed_at) "
+                "VALUES (:account_id, :period_key, :period_end, :now) ON CONFLICT DO NOTHING"
+            ),
+            [
+                {
+                    "account_id": close.account_id,
+                    "period_key": close.period_key,
+                    "period_end": self._sql.ts(close.period_end),
+                    "now": self._sql.ts(now),
+                }
+                for close in closes
+            ],
+        )
+
+    def closed_through(self, account_id: str) -> datetime | None:
+        """The end of the account's last closed period (invoiced, or closed without an invoice,
+        B12): the fees of the intervals starting by then are billed. None when none was closed."""
+        row = self._sql.one(
+            "SELECT MAX(ends.period_end) FROM (SELECT MAX(period_end) AS period_end FROM invoices "
+            "WHERE account_id = :account_id AND kind = 'period' UNION ALL "
+            "SELECT MAX(period_end) FROM period_closes WHERE account_id = :same_account) ends",
+            {"account_id": account_id, "same_account": account_id},
+        )
+        return None if row is None or row[0] is None else self._sql.dialect.from_ts(row[0])
+
+    def credit_balances(
+        self, account_ids: Sequence[str], *, lock: bool = False
+    ) -> dict[str, Decimal]:
+        """The account credit of each account with any: the sum of its ``account_credit`` lines.
+
+        Invoices are the ledger: a line that keeps an excess adds to the credit, a line that
+        applies it takes from it, and a voided invoice moves nothing. ``lock`` first takes the
+        accounts' row locks (PostgreSQL; a SQLite transaction holds the database's), so that two
+        transactions cannot spend the same credit: an upgrade takes the same lock when it
+        changes the plan.
+        """
+        if not account_ids:
+            return {}
+        sql = self._sql
+        within, params = sql.one_of("account_id", sorted(set(account_ids)), "a")
+        if lock and not sql.dialect.is_sqlite:
+            accounts, names = sql.one_of("id", sorted(set(account_ids)), "c")
+            sql.all(f"SELECT id FROM accounts WHERE {accounts} ORDER BY id FOR UPDATE", names)
+        balances: dict[str, Decimal] = {}
+        for account_id, amount in sql.all(
+            "SELECT i.account_id, l.amount FROM invoices i JOIN invoice_lines l "
+            f"ON l.invoice_id = i.id WHERE i.{within} AND i.status <> :void AND l.kind = :kind",
+            {**params, "void": str(InvoiceStatus.VOID), "kind": ACCOUNT_CREDIT},
+        ):
+            balances[account_id] = balances.get(account_id, Decimal(0)) + Decimal(amount)
+        return {account_id: max(balance, Decimal(0)) for account_id, balance in balances.items()}
+
     def finalize(self, numbered: Sequence[tuple[str, str]], now: datetime) -> None:
         """Give drafts (id, number) their numbers and finalize them."""
         if not numbered:
@@ -196,60 +259,61 @@ class SqlInvoices:
         )
         return row is not None
 
-    def _invoices(self, where: str, params: dict[str, Any]) -> list[Invoice]:
-        rows = self._sql.all(
-            f"SELECT {_INVOICE_COLUMNS} FROM invoices WHERE {where} "
-            "ORDER BY created_at, number, id",
-            params,
-        )
-        if not rows:
-            return []
-        ids = [row[0] for row in rows]
-        within, names = self._sql.one_of("invoice_id", ids, "i")
-        lines: dict[str, list[InvoiceLine]] = {invoice_id: [] for invoice_id in ids}
-        for line in self._sql.all(
-            "SELECT invoice_id, position, kind, description, item, quantity, unit_price, amount, "
-            f"derivation FROM invoice_lines WHERE {within} ORDER BY invoice_id, position",
-            names,
-        ):
-            lines[line[0]].append(
-                InvoiceLine(
-                    position=int(line[1]),
-                    kind=line[2],
-                    description=line[3],
-                    item=line[4],
-                    quantity=Decimal(line[5]),
-                    unit_price=Decimal(line[6]),
-                    amount=Decimal(line[7]),
-                    derivation=json.loads(line[8]),
-                )
-            )
-        return [
-            Invoice(
-                id=row[0],
-                number=row[1],
-                account_id=row[2],
-                status=InvoiceStatus(row[3]),
-                currency=row[4],
-                period_key=row[5],
-                period_start=self._sql.dialect.from_ts(row[6]),
-                period_end=self._sql.dialect.from_ts(row[7]),
-                created_at=self._sql.dialect.from_ts(row[8]),
-                total=Decimal(row[9]),
-                plan=row[10],
-                catalog=row[11],
-                lines=tuple(lines[row[0]]),
-            )
-            for row in rows
-        ]
-
     def of_account(self, account_id: str) -> list[Invoice]:
         """The account's invoices, oldest first."""
-        return self._invoices("account_id = :account_id", {"account_id": account_id})
+        return invoice_rows(self._sql, "account_id = :account_id", {"account_id": account_id})
 
     def by_number(self, number: str) -> Invoice | None:
-        found = self._invoices("number = :number", {"number": number})
+        found = invoice_rows(self._sql, "number = :number", {"number": number})
         return found[0] if found else None
+
+
+def invoice_rows(sql: Statements, where: str, params: dict[str, Any]) -> list[Invoice]:
+    """The invoices matching ``where``, oldest first, each with its lines (in two reads)."""
+    rows = sql.all(
+        f"SELECT {_INVOICE_COLUMNS} FROM invoices WHERE {where} ORDER BY created_at, number, id",
+        params,
+    )
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    within, names = sql.one_of("invoice_id", ids, "i")
+    lines: dict[str, list[InvoiceLine]] = {invoice_id: [] for invoice_id in ids}
+    for line in sql.all(
+        "SELECT invoice_id, position, kind, description, item, quantity, unit_price, amount, "
+        f"derivation FROM invoice_lines WHERE {within} ORDER BY invoice_id, position",
+        names,
+    ):
+        lines[line[0]].append(
+            InvoiceLine(
+                position=int(line[1]),
+                kind=line[2],
+                description=line[3],
+                item=line[4],
+                quantity=Decimal(line[5]),
+                unit_price=Decimal(line[6]),
+                amount=Decimal(line[7]),
+                derivation=json.loads(line[8]),
+            )
+        )
+    return [
+        Invoice(
+            id=row[0],
+            number=row[1],
+            account_id=row[2],
+            status=InvoiceStatus(row[3]),
+            currency=row[4],
+            period_key=row[5],
+            period_start=sql.dialect.from_ts(row[6]),
+            period_end=sql.dialect.from_ts(row[7]),
+            created_at=sql.dialect.from_ts(row[8]),
+            total=Decimal(row[9]),
+            plan=row[10],
+            catalog=row[11],
+            lines=tuple(lines[row[0]]),
+        )
+        for row in rows
+    ]
 
 
 def _invoice_values(sql: Statements, invoice: Invoice) -> tuple[Any, ...]:
@@ -267,7 +331,7 @@ def _invoice_values(sql: Statements, invoice: Invoice) -> tuple[Any, ...]:
     )
 
 
-def _invoice_rows(sql: Statements, invoices: Sequence[Invoice]) -> str:
+def _draft_source(sql: Statements, invoices: Sequence[Invoice]) -> str:
     """The source of the drafts' rows: named VALUES on SQLite, one JSON parameter on PostgreSQL
     (whose statement text, and plan, then stay the same for any number of invoices)."""
     if not sql.dialect.is_sqlite:

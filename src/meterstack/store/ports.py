@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from meterstack.invoicing.model import Invoice, InvoiceStatus
@@ -24,20 +25,36 @@ from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent
 from meterstack.rules.admission import Step, Totals
 from meterstack.rules.terms import AccountState, LimitOverride
 from meterstack.store.rows import (
+    AccountListing,
     AccountOnCatalog,
     AccountRow,
     AccountToClose,
     ApiKeyRow,
+    AttemptOutcome,
     BillingTerms,
+    ClosedPeriod,
     Counter,
+    DeliveryLease,
+    NewDelivery,
     PendingChange,
     PlanSpell,
     PurgedWindow,
     RecordedPaymentEvent,
+    Registered,
     ReservationRow,
     ResourceRow,
+    SessionRow,
     StoredCatalog,
     StoredDecision,
+)
+from meterstack.webhooks.model import (
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+    EndpointSecret,
+    Owner,
+    WebhookEvent,
 )
 
 
@@ -285,7 +302,7 @@ class Keys(Protocol):
 
 
 class Invoices(Protocol):
-    """Invoices, their lines and numbering, and what period close reads (D10)."""
+    """Invoices, their lines and numbering, account credit, and what period close reads (D10)."""
 
     def to_close(self, after: str, limit: int) -> list[AccountToClose]: ...
 
@@ -294,6 +311,21 @@ class Invoices(Protocol):
     def insert(self, invoices: Sequence[Invoice], sequence: str, kind: str) -> set[str]: ...
 
     def take_numbers(self, sequence: str, count: int) -> int: ...
+
+    def record_closes(self, closes: Sequence[ClosedPeriod], now: datetime) -> None:
+        """Remember periods closed without an invoice, once each (B12)."""
+        ...
+
+    def closed_through(self, account_id: str) -> datetime | None:
+        """The end of the account's last closed period, invoiced or not; None if none was."""
+        ...
+
+    def credit_balances(
+        self, account_ids: Sequence[str], *, lock: bool = False
+    ) -> dict[str, Decimal]:
+        """The account credit of the accounts with any (D10); ``lock`` takes their row locks
+        first, so two transactions cannot spend the same credit."""
+        ...
 
     def finalize(self, numbered: Sequence[tuple[str, str]], now: datetime) -> None: ...
 
@@ -320,6 +352,140 @@ class Payments(Protocol):
     def record_event(self, event: PaymentEvent, now: datetime) -> bool: ...
 
     def events(self) -> list[RecordedPaymentEvent]: ...
+
+
+class Outbox(Protocol):
+    """Webhook events, their deliveries to endpoints and every attempt (D28). Workers
+    coordinate through it: a claim leases deliveries, and an outcome is recorded only while
+    the lease is still the worker's."""
+
+    def insert_events(self, events: Sequence[WebhookEvent]) -> None: ...
+
+    def to_fan_out(self, limit: int) -> list[WebhookEvent]:
+        """The oldest events whose deliveries are not created yet."""
+        ...
+
+    def insert_deliveries(self, deliveries: Sequence[NewDelivery], now: datetime) -> None: ...
+
+    def mark_fanned_out(self, event_ids: Sequence[str]) -> None: ...
+
+    def claim(self, worker: str, now: datetime, until: datetime, limit: int) -> list[DeliveryLease]:
+        """Lease up to ``limit`` due deliveries to ``worker`` until ``until``."""
+        ...
+
+    def record(self, outcomes: Sequence[AttemptOutcome], now: datetime) -> None: ...
+
+    def release(self, leases: Sequence[DeliveryLease], worker: str) -> None: ...
+
+    def replay(self, delivery_id: str, now: datetime) -> bool:
+        """Queue a settled delivery again at once; False if it is pending."""
+        ...
+
+    def event(self, event_id: str) -> WebhookEvent | None: ...
+
+    def events_by_id(self, event_ids: Sequence[str]) -> dict[str, WebhookEvent]: ...
+
+    def events(
+        self, *, account_id: str | None, event_type: str | None, limit: int
+    ) -> list[WebhookEvent]: ...
+
+    def delivery(self, delivery_id: str) -> Delivery | None: ...
+
+    def deliveries(
+        self,
+        *,
+        endpoint_id: str | None = None,
+        event_id: str | None = None,
+        status: DeliveryStatus | None = None,
+        ids: Sequence[str] | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]: ...
+
+    def attempts(self, delivery_id: str) -> list[Attempt]: ...
+
+
+class WebhookEndpoints(Protocol):
+    """Webhook endpoints and their signing secrets (D28)."""
+
+    def insert(self, endpoint: Endpoint) -> None: ...
+
+    def update(self, endpoint: Endpoint) -> None: ...
+
+    def get(self, endpoint_id: str) -> Endpoint | None: ...
+
+    def find(
+        self, *, account_id: str | None = None, owner: Owner | None = None
+    ) -> list[Endpoint]: ...
+
+    def receiving(self, account_ids: Sequence[str]) -> list[Endpoint]:
+        """The enabled endpoints that may receive events of these accounts."""
+        ...
+
+    def count_locked(self, account_id: str, owner: Owner) -> int:
+        """How many endpoints of ``owner`` the account has, counted so that two registrations
+        at once cannot both pass a limit."""
+        ...
+
+    def delete(self, endpoint_id: str) -> None: ...
+
+    def insert_secret(
+        self, endpoint_id: str, secret: str, now: datetime, *, overlap_until: datetime
+    ) -> EndpointSecret: ...
+
+    def secrets_of(self, endpoint_ids: Sequence[str]) -> dict[str, list[EndpointSecret]]: ...
+
+
+class WebAccess(Protocol):
+    """The dashboard's sign-in links, browser sessions and sign-in attempts."""
+
+    def insert_link(
+        self, token_hash: str, account_id: str, now: datetime, expires_at: datetime
+    ) -> None: ...
+
+    def use_link(self, token_hash: str, now: datetime) -> str | None:
+        """Mark a live link used and return its account, in one conditional write."""
+        ...
+
+    def insert_session(self, row: SessionRow) -> None: ...
+
+    def live_session(self, id_hash: str, now: datetime) -> SessionRow | None: ...
+
+    def end_session(self, id_hash: str, now: datetime) -> None: ...
+
+    def set_flash(self, id_hash: str, flash: str | None) -> None: ...
+
+    def revoked_key_count(self, account_id: str, kinds: Sequence[str]) -> int: ...
+
+    def registered_account(self, email: str) -> Registered | None: ...
+
+    def admit_attempt(
+        self, subject: str, now: datetime, window_start_after: datetime, most: int
+    ) -> bool:
+        """Count one sign-in attempt if its window has room, checked in the same write."""
+        ...
+
+    def window_of(self, subject: str) -> datetime | None: ...
+
+    def forget_attempts(self, subject: str) -> None: ...
+
+
+class Directory(Protocol):
+    """Accounts and invoices read a page at a time, for the consoles."""
+
+    def account_page(
+        self,
+        *,
+        query: str | None,
+        plan: str | None,
+        pending_kind: str | None,
+        settled: bool,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[AccountListing], int]: ...
+
+    def invoice_page(
+        self, *, account_id: str | None, status: str | None, offset: int, limit: int
+    ) -> tuple[list[Invoice], int]: ...
 
 
 class UnitOfWork(Protocol):
@@ -352,6 +518,18 @@ class UnitOfWork(Protocol):
     @property
     def payments(self) -> Payments: ...
 
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def webhooks(self) -> WebhookEndpoints: ...
+
+    @property
+    def access(self) -> WebAccess: ...
+
+    @property
+    def directory(self) -> Directory: ...
+
 
 class Store(Protocol):
     """A backend: ``with store.transaction() as tx`` commits when the block ends, rolls back
@@ -370,10 +548,12 @@ __all__ = [
     "Admission",
     "Applied",
     "Counters",
+    "Directory",
     "Idempotency",
     "Invoices",
     "KeyRecord",
     "Keys",
+    "Outbox",
     "Outcome",
     "Payments",
     "Recordable",
@@ -385,4 +565,6 @@ __all__ = [
     "Subscriptions",
     "Taken",
     "UnitOfWork",
+    "WebAccess",
+    "WebhookEndpoints",
 ]

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from meterstack.rules.admission import Totals
 from meterstack.rules.terms import LimitOverride
+from meterstack.webhooks.model import Attempt, DeliveryStatus, WebhookEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +148,18 @@ class AccountToClose:
     billing_interval: str
     period_anchor: datetime
     created_at: datetime
-    #: End of the last period already invoiced; None when none was.
+    #: End of the last period already closed (invoiced, or closed without an invoice, B12);
+    #: None when none was.
     closed_through: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedPeriod:
+    """A period closed without an invoice (a quiet month of a yearly plan, B12)."""
+
+    account_id: str
+    period_key: str
+    period_end: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,3 +184,71 @@ class RecordedPaymentEvent:
     id: str
     type: str
     data: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A delivery to create: one event to one endpoint (D28)."""
+
+    id: str
+    event: WebhookEvent
+    endpoint_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryLease:
+    """A delivery claimed by a worker: the attempt number it holds, and the replay offset."""
+
+    delivery_id: str
+    attempt: int
+    replayed_after: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    """What an attempt settled: the delivery's status, and when to try next if pending."""
+
+    attempt: Attempt
+    status: DeliveryStatus
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """A browser session of the dashboard, keyed by the SHA-256 of its cookie."""
+
+    id_hash: str
+    #: ``customer`` or ``operator``.
+    kind: str
+    account_id: str | None
+    csrf_token: str
+    created_at: datetime
+    expires_at: datetime
+    #: How many of the account's user keys were revoked when it began (a later one ends it).
+    revoked_keys: int
+    operator_fingerprint: str | None
+    flash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """What a password sign-in needs of an account: its id and password hash."""
+
+    account_id: str
+    password_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountListing:
+    """An account as the operator's console lists it."""
+
+    id: str
+    plan_id: str
+    billing_interval: str
+    email: str | None
+    name: str | None
+    anonymous: bool
+    created_at: datetime
+    #: ``downgrade`` or ``cancel`` when a period-end change waits; None otherwise.
+    pending_kind: str | None
+    pending_plan: str | None

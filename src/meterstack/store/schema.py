@@ -287,3 +287,144 @@ payment_events = Table(
     Column("payload", Text, nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
+
+#: Single-use dashboard sign-in links (10 minutes), found by the SHA-256 of their token.
+signin_links = Table(
+    "signin_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    #: Set once, by the one request that redeemed the link.
+    Column("used_at", DateTime(timezone=True), nullable=True),
+)
+
+#: Browser sessions of the dashboard and the operator console, by the SHA-256 of the cookie.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    #: ``customer`` or ``operator``.
+    Column("kind", String(16), nullable=False),
+    #: The customer's account; None for an operator session.
+    Column("account_id", String(40), nullable=True),
+    #: The synchronizer token every form of the session carries.
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    #: The account's revoked user keys at sign-in: one more revocation ends the session.
+    Column("revoked_keys", Integer, nullable=False),
+    #: SHA-256 of the operator key an operator session signed in with.
+    Column("operator_fingerprint", String(64), nullable=True),
+    #: A one-time notice shown on the next page.
+    Column("flash", Text, nullable=True),
+    Index("ix_web_sessions_account", "account_id"),
+)
+
+#: Sign-in attempts per subject (``account:…``, ``address:…``) in a fixed window.
+signin_attempts = Table(
+    "signin_attempts",
+    metadata,
+    Column("subject", String(120), primary_key=True),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+)
+
+#: Periods closed without an invoice: a yearly plan's months with nothing to charge (B12).
+period_closes = Table(
+    "period_closes",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("period_key", String(16), primary_key=True),
+    Column("period_end", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+)
+
+
+#: Outgoing webhooks (D28): where events go, signed with each endpoint's own secrets.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    #: ``operator`` or ``customer``.
+    Column("owner", String(16), nullable=False),
+    #: The account whose events it receives; null = every account's (operator endpoints).
+    Column("account_id", String(40), nullable=True),
+    Column("url", Text, nullable=False),
+    #: JSON array of event types; empty = every type.
+    Column("event_types", Text, nullable=False),
+    Column("description", String(200), nullable=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_webhook_endpoints_account", "account_id"),
+)
+
+#: An endpoint's signing secrets: the current one (no expiry) and rotated-out ones until expiry.
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    Column("endpoint_id", String(40), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("secret", String(120), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+)
+
+#: The outbox: events written in the transaction that caused them, with the body sent.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("account_id", String(40), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("body", Text, nullable=False),
+    #: Whether its deliveries (one per receiving endpoint) were created.
+    Column("fanned_out", Boolean, nullable=False),
+    Index("ix_webhook_events_fan_out", "fanned_out", "occurred_at"),
+    Index("ix_webhook_events_account", "account_id", "occurred_at"),
+)
+
+#: One event on its way to one endpoint; leased by one worker at a time for one attempt.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("event_id", String(40), nullable=False),
+    Column("endpoint_id", String(40), nullable=False),
+    Column("account_id", String(40), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    #: ``pending``, ``succeeded`` or ``failed``.
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    #: The attempts made before the last replay (the retry schedule counts from there).
+    Column("replayed_after", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("lease_owner", String(120), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_deliveries_event_endpoint"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+)
+
+#: Every HTTP request of a delivery, as it went.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("delivery_id", String(40), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("response_excerpt", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("succeeded", Boolean, nullable=False),
+    Column("worker", String(120), nullable=False),
+)

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from meterstack.errors import StoreUnavailableError, TransactionConflictError
+from meterstack.store.access import SqlWebAccess
 from meterstack.store.accounts import SqlAccounts
 from meterstack.store.checkpoints import Checkpointer
 from meterstack.store.counters import SqlCounters
@@ -27,26 +28,33 @@ from meterstack.store.dialect import (
     parse_store_url,
     sqlite_file_connection,
 )
+from meterstack.store.directory import SqlDirectory
 from meterstack.store.idempotency import SqlIdempotency
 from meterstack.store.invoices import SqlInvoices
 from meterstack.store.keys import SqlKeys
 from meterstack.store.migrate import upgrade
+from meterstack.store.outbox import SqlOutbox
 from meterstack.store.payments import SqlPayments
 from meterstack.store.ports import (
     Accounts,
     Counters,
+    Directory,
     Idempotency,
     Invoices,
     Keys,
+    Outbox,
     Payments,
     Reservations,
     Resources,
     Subscriptions,
+    WebAccess,
+    WebhookEndpoints,
 )
 from meterstack.store.reservations import SqlReservations
 from meterstack.store.resources import SqlResources
 from meterstack.store.statements import Statements, conflict, unavailable
 from meterstack.store.subscriptions import SqlSubscriptions
+from meterstack.store.webhooks import SqlWebhookEndpoints
 
 #: Where a pooled connection keeps its port adapters (built once per connection).
 _PORTS = "meterstack.ports"
@@ -67,6 +75,10 @@ class SqlTransaction:
     keys: Keys
     invoices: Invoices
     payments: Payments
+    outbox: Outbox
+    webhooks: WebhookEndpoints
+    access: WebAccess
+    directory: Directory
 
     @classmethod
     def on(cls, dialect: Dialect) -> SqlTransaction:
@@ -83,6 +95,10 @@ class SqlTransaction:
             keys=SqlKeys(sql),
             invoices=SqlInvoices(sql),
             payments=SqlPayments(sql),
+            outbox=SqlOutbox(sql),
+            webhooks=SqlWebhookEndpoints(sql),
+            access=SqlWebAccess(sql),
+            directory=SqlDirectory(sql),
         )
 
 

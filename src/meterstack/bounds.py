@@ -1,0 +1,32 @@
+"""The largest numbers meterstack accepts, in one place, so that every sum fits the store.
+
+Counters, limits and hard limits are stored as signed 64-bit integers (at most 2^63 − 1, about
+9.2 × 10^18). With quantities and limits at most 10^15 and grace at most 1000 %, a hard limit is
+at most 1.1 × 10^16 and a counter plus one more quantity stays far below the store's range, even
+with many packs on top; a value past these bounds is refused as bad input instead of failing
+in the database (PostgreSQL) or silently turning into a float (SQLite).
+
+Money is Decimal with 28 significant digits (the default context) and is stored as text of at
+most 40 characters. A whole amount (a fee, a pack, a minimum, a deposit) is at most 10^12 and a
+price per unit at most 10^6: a period's usage up to the store's counter range at that unit price
+is at most about 9.2 × 10^24, which with its cents still fits 28 digits, so rating never fails.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+#: Largest quantity of one request, limit, pack, key quota or tier bound (units or bytes).
+MAX_QUANTITY = 10**15
+#: Largest grace above a limit, in percent (B7, D5): a hard limit at most 11 x the limit.
+MAX_GRACE_PERCENT = 1000
+#: The store's counter range: a signed 64-bit integer.
+MAX_COUNTER = 2**63 - 1
+#: Largest whole amount of money a catalog or an operator may state (a fee, a pack price…).
+MAX_AMOUNT = Decimal(10**12)
+#: Largest price of one unit (a unit price, a per-block price divided by its block).
+MAX_UNIT_PRICE = Decimal(10**6)
+#: Largest catalog version number (stored as a 32-bit integer).
+MAX_CATALOG_VERSION = 2**31 - 1
+#: The longest hold or lease anyone may ask for (a year); meters and items cap it lower.
+MAX_TTL_SECONDS = 366 * 24 * 3600

@@ -1,0 +1,146 @@
+"""``POST /v1/accounts/{id}/consume`` without FastAPI's per-request machinery.
+
+Consume is the door every metered request of a platform goes through. Behind FastAPI it cost
+several times the engine's own decision: route matching over every route, dependency
+resolution, the request model's validation wrapped in FastAPI's error collection, the
+exception middleware's task, all before a decision that takes tens of microseconds. The lane
+serves the common request itself, with the route's own parts: the operator key as
+configured, a JSON body that the route's model (:class:`~meterstack.server.operator.ConsumeBody`)
+accepts, the same engine call in a worker thread (as FastAPI runs the sync route, so that
+concurrent requests meet in the engine's group commit), and the route's answer
+(:func:`~meterstack.server.operator.decision_response`) or the one error shape.
+
+Every other request, and every request it is not sure of (another or no key, another content
+type, a body the model refuses, a large body) goes on to the FastAPI route untouched, its body
+replayed, so that it answers exactly as before; the OpenAPI document still describes that
+route. The lane answers in front of the application's middleware: a check that must hold for
+every request belongs in the request models (which the lane uses) or in a middleware that
+turns the lane off. tests/server/test_consume_lane.py compares the two answers over many
+requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+from fastapi import FastAPI
+from pydantic import ValidationError
+from starlette.types import Message, Receive, Scope, Send
+
+from meterstack.async_engine import DEFAULT_THREADS
+from meterstack.engine import Engine
+from meterstack.errors import MeterstackError
+from meterstack.server.errors import domain_error_response
+from meterstack.server.operator import ConsumeBody, decision_response, record_usage
+from meterstack.server.settings import ServerSettings
+
+_PATH = re.compile(r"/v1/accounts/([^/]+)/consume")
+#: A consume body is a few hundred bytes; anything much larger is left to the route.
+MAX_BODY = 4096
+
+
+def consume_threads() -> ThreadPoolExecutor:
+    """The lane's worker threads: as many as an async engine uses (one per pooled connection)."""
+    return ThreadPoolExecutor(DEFAULT_THREADS, thread_name_prefix="meterstack-consume")
+
+
+def lane_match(scope: Scope) -> re.Match[str] | None:
+    """The account id of a request the lane may answer (a POST to consume, no query)."""
+    if scope["type"] != "http" or scope["method"] != "POST" or scope.get("query_string"):
+        return None
+    return _PATH.fullmatch(scope["path"])
+
+
+async def serve_consume(
+    app: FastAPI, account: re.Match[str], scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Answer one consume request, or hand it to ``app`` (the FastAPI route) as it came."""
+    state = app.state
+    read: list[Message] = []
+    request = None
+    if _ours(scope, state.settings):
+        body = await _body(receive, read)
+        request = None if body is None else _consume_request(body)
+    if request is None:
+        await FastAPI.__call__(app, scope, _replay(read, receive), send)
+        return
+    engine: Engine = state.engine
+    work = partial(record_usage, engine, account.group(1), request)
+    threads: ThreadPoolExecutor = state.consume_threads
+    try:
+        # In a worker thread, as FastAPI runs the sync route: the event loop goes on meanwhile
+        # and concurrent requests meet in the engine's group commit. The loop's own executor
+        # hands over for a third of what anyio's worker threads cost per call.
+        decision = await asyncio.get_running_loop().run_in_executor(threads, work)
+        response = decision_response(decision)
+    except MeterstackError as error:
+        response = domain_error_response(error)
+    await response(scope, receive, send)
+
+
+def _ours(scope: Scope, settings: ServerSettings) -> bool:
+    """The operator key exactly as configured, and a JSON body: what the lane answers."""
+    authorization = content_type = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            if authorization is not None:
+                return False  # which one counts is the route's business
+            authorization = value
+        elif name == b"content-type":
+            if content_type is not None:
+                return False
+            content_type = value
+    key = settings.operator_key
+    return (
+        key is not None
+        and authorization is not None
+        and hmac.compare_digest(authorization, b"Bearer " + key.encode())
+        and content_type == b"application/json"
+    )
+
+
+async def _body(receive: Receive, read: list[Message]) -> bytes | None:
+    """The whole body, or None when it is larger than a consume's or the client left; every
+    message taken from ``receive`` is kept in ``read`` for the route."""
+    size = 0
+    while True:
+        message = await receive()
+        read.append(message)
+        if message["type"] != "http.request":
+            return None
+        size += len(message.get("body", b""))
+        if size > MAX_BODY:
+            return None
+        if not message.get("more_body", False):
+            return b"".join(part.get("body", b"") for part in read)
+
+
+def _consume_request(body: bytes) -> ConsumeBody | None:
+    """The body as the route's model reads it; None when the route should say what is wrong."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return ConsumeBody.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def _replay(read: list[Message], receive: Receive) -> Receive:
+    """``receive`` for the route: the messages the lane took first, then the client's."""
+    pending = list(reversed(read))
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return replayed

@@ -1,0 +1,116 @@
+"""The operator console under ``/console``: accounts (search, filters), an account's picture and
+its levers, the catalog's plans, invoices. Routes only; the engine calls are in
+:mod:`.console_views`."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from meterstack.errors import InvalidInputError
+from meterstack.server.dashboard import console_views as views
+from meterstack.server.dashboard.pages import act, operator_page, page_number, pdf_response
+from meterstack.server.dashboard.rendering import PageRoute
+from meterstack.server.dashboard.signin import link_url
+from meterstack.server.dashboard.web import OperatorPost, OperatorViewer, Posted
+from meterstack.server.settings import ServerSettings
+from meterstack.services.directory import ACCOUNT_STATUSES
+
+router = APIRouter(prefix="/console", route_class=PageRoute, include_in_schema=False)
+
+
+@router.get("")
+def accounts(
+    viewer: OperatorViewer, q: str = "", plan: str = "", status: str = "", page: str = "1"
+) -> HTMLResponse:
+    listed = views.accounts(
+        viewer.engine, query=q, plan=plan, status=status, page=page_number(page)
+    )
+    return operator_page(
+        viewer,
+        "console_accounts.html",
+        "/console",
+        listing=listed,
+        query=q,
+        plan=plan,
+        status_filter=status,
+        statuses=ACCOUNT_STATUSES,
+        plans=viewer.engine.catalog.plans,
+    )
+
+
+def _account_path(account_id: str) -> str:
+    return f"/console/accounts/{quote(account_id, safe='')}"
+
+
+@router.get("/accounts/{account_id}")
+def account(viewer: OperatorViewer, account_id: str) -> HTMLResponse:
+    picture = views.account(viewer.engine, account_id)
+    return operator_page(viewer, "console_account.html", "/console", picture=picture)
+
+
+def _lever(posted: Posted, account_id: str) -> str:
+    engine, lever = posted.viewer.engine, posted.text("lever")
+    if lever == "limit":
+        return views.set_limit(
+            engine, account_id, posted.text("item"), posted.text("limit"), posted.text("grace")
+        )
+    if lever == "clear_limit":
+        return views.clear_limit(engine, account_id, posted.text("item"))
+    if lever == "plan":
+        return views.change_plan(
+            engine, account_id, posted.text("plan"), posted.text("interval") or None
+        )
+    if lever == "pack":
+        return views.grant_pack(engine, account_id, posted.text("pack"))
+    if lever == "overage":
+        enabled = posted.text("enabled")
+        if enabled not in {"on", "off"}:
+            raise InvalidInputError(f"enabled must be 'on' or 'off', got {enabled!r}")
+        return views.set_overage(engine, account_id, enabled == "on", posted.text("meter") or None)
+    raise InvalidInputError(f"unknown lever {lever!r}")
+
+
+@router.post("/accounts/{account_id}")
+def pull_lever(account_id: str, posted: OperatorPost) -> Response:
+    """One of the operator's levers on the account (D14): limit, plan, pack, overage."""
+    return act(posted.viewer, _account_path(account_id), lambda: _lever(posted, account_id))
+
+
+@router.post("/accounts/{account_id}/link")
+def sign_in_link(request: Request, account_id: str, posted: OperatorPost) -> HTMLResponse:
+    """A single-use dashboard link for the account, shown on this answer only."""
+    token = views.mint_link(posted.viewer.engine, account_id)
+    settings: ServerSettings = request.app.state.settings
+    url = link_url(settings.public_url or str(request.base_url), token)
+    return operator_page(
+        posted.viewer, "console_link.html", "/console", account_id_shown=account_id, url=url
+    )
+
+
+@router.get("/plans")
+def plans(viewer: OperatorViewer) -> HTMLResponse:
+    page = views.plans(viewer.engine)
+    return operator_page(viewer, "console_plans.html", "/console/plans", page=page)
+
+
+@router.get("/invoices")
+def invoices(viewer: OperatorViewer, status: str = "", page: str = "1") -> HTMLResponse:
+    listed = views.invoices(viewer.engine, status=status, page=page_number(page))
+    return operator_page(
+        viewer, "console_invoices.html", "/console/invoices", listing=listed, status_filter=status
+    )
+
+
+@router.get("/invoices/{number}")
+def invoice(viewer: OperatorViewer, number: str) -> HTMLResponse:
+    found = views.invoice(viewer.engine, number)
+    return operator_page(viewer, "invoice.html", "/console/invoices", invoice=found)
+
+
+@router.get("/invoices/{number}/pdf")
+def invoice_pdf(viewer: OperatorViewer, number: str) -> Response:
+    found = views.invoice(viewer.engine, number)
+    return pdf_response(found)

@@ -1,0 +1,1 @@
+"""Fakes of the external services meterstack talks to, faked at their HTTP boundary only."""
