@@ -342,11 +342,9 @@ class Engine(KeysMixin):
         ``requires``, the features the request needs (C3: managed models): one the tier lacks
         refuses it with the feature's 402/403 decision, and nothing is recorded.
         """
-        if requires:
-            refused = self._features.refusal_for(account_id, requires, meter, quantity)
-            if refused is not None:
-                return refused
-        event = UsageEvent(account_id, meter, quantity, project_id, idempotency_key, api_key_id)
+        event = UsageEvent(
+            account_id, meter, quantity, project_id, idempotency_key, api_key_id, requires
+        )
         return self._grouped.consume(event)
 
     def check(
@@ -359,11 +357,9 @@ class Engine(KeysMixin):
         requires: Sequence[str] = (),
     ) -> Decision:
         """The decision ``consume`` would make now; nothing is recorded."""
-        if requires:
-            refused = self._features.refusal_for(account_id, requires, meter, quantity)
-            if refused is not None:
-                return refused
-        return self._metering.check(UsageEvent(account_id, meter, quantity, project_id))
+        return self._metering.check(
+            UsageEvent(account_id, meter, quantity, project_id, requires=requires)
+        )
 
     def consume_many(
         self, events: Iterable[UsageEvent | Mapping[str, Any]]
@@ -372,7 +368,7 @@ class Engine(KeysMixin):
 
         Each result is the event's :class:`Decision`, or the error that event alone met
         (a malformed event, an unknown meter, an idempotency key reused…); the other events are
-        unaffected.
+        unaffected. An event may name the features it ``requires``, as :meth:`consume` does.
         """
         return self._metering.consume_many([_event(event) for event in events])
 
@@ -392,11 +388,8 @@ class Engine(KeysMixin):
         ``ttl`` (seconds) is capped by the meter's longest hold. ``requires`` as for
         :meth:`consume`: a feature the tier lacks refuses the hold, and nothing is held.
         """
-        event = UsageEvent(account_id, meter, quantity, project_id, idempotency_key)
-        refused = (
-            self._features.refusal_for(account_id, requires, meter, quantity) if requires else None
-        )
-        decision = refused or self._metering.reserve(event, _seconds(ttl))
+        event = UsageEvent(account_id, meter, quantity, project_id, idempotency_key, None, requires)
+        decision = self._metering.reserve(event, _seconds(ttl))
         expires = decision.extra.get("expires_at")
         return Reservation(
             id=decision.reservation_id,
@@ -637,6 +630,11 @@ def _event(event: UsageEvent | Mapping[str, Any]) -> UsageEvent | InvalidInputEr
     for name in ("project_id", "idempotency_key", "api_key_id"):
         if not isinstance(event.get(name, ""), str | None):
             return InvalidInputError(f"{name} must be a string or null", field=name)
+    requires = event.get("requires", ())
+    if requires is None:
+        requires = ()
+    if not isinstance(requires, list | tuple):
+        return InvalidInputError("requires must be a list of feature names", field="requires")
     return UsageEvent(
         account_id=event["account_id"],
         meter=event["meter"],
@@ -644,6 +642,7 @@ def _event(event: UsageEvent | Mapping[str, Any]) -> UsageEvent | InvalidInputEr
         project_id=event.get("project_id"),
         idempotency_key=event.get("idempotency_key"),
         api_key_id=event.get("api_key_id"),
+        requires=requires,
     )
 
 

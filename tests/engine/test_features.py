@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from meterstack import DecisionCode, Engine
+from meterstack import Decision, DecisionCode, Engine, UsageEvent
 from meterstack.errors import InvalidInputError, RefusedError
 
 EngineFactory = Callable[..., Engine]
@@ -152,3 +153,98 @@ def test_d14_operator_overrides_of_features_resources_and_gauges(
         engine.set_feature(account.id, "audit_logs", "advanced")
     with pytest.raises(InvalidInputError, match="no level 'gold'"):
         engine.set_feature(account.id, "webhooks", "gold")
+
+
+MANAGED = ["managed_models"]
+
+
+def _refused_for_managed_models(decision: object, quantity: int = 1) -> None:
+    assert isinstance(decision, Decision)
+    assert (decision.allowed, decision.code, decision.http_status) == (
+        False,
+        DecisionCode.NOT_ALLOWED_FOR_TIER,
+        403,
+    )
+    assert (decision.meter, decision.quantity) == ("sessions", quantity)
+    assert decision.extra["feature"] == "managed_models"
+    assert decision.extra["requires"] == MANAGED
+    assert decision.extra["upgrade_to"] == "hobbyist"
+
+
+def test_c3_consume_check_and_reserve_refuse_a_feature_the_tier_lacks_counting_nothing(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("flowstack")
+    free = engine.create_account(plan="free").id
+    hobbyist = engine.create_account(plan="hobbyist").id
+
+    consumed = engine.consume(free, "sessions", requires=MANAGED, idempotency_key="k")
+    checked = engine.check(free, "sessions", requires=MANAGED)
+    held = engine.reserve(free, "sessions", requires=MANAGED)
+    managed = engine.consume(hobbyist, "sessions", requires=MANAGED)
+
+    _refused_for_managed_models(consumed)
+    _refused_for_managed_models(checked)
+    _refused_for_managed_models(held.decision)
+    assert (held.id, held.status) == (None, "refused")
+    assert (managed.allowed, managed.used) == (True, 1)
+    sessions = engine.usage(free)["sessions"]
+    assert (sessions.used, sessions.held) == (0, 0)
+    # The refused request stored nothing under its key: granted later, it counts anew.
+    engine.set_feature(free, "managed_models", True)
+    again = engine.consume(free, "sessions", requires=MANAGED, idempotency_key="k")
+    assert (again.allowed, again.replayed, again.used) == (True, False, 1)
+    with pytest.raises(InvalidInputError, match="unknown feature 'teleport'"):
+        engine.consume(free, "sessions", requires=["teleport"])
+    with pytest.raises(InvalidInputError, match="list of feature names"):
+        engine.consume(free, "sessions", requires="managed_models")
+
+
+def test_c3_a_batch_honours_what_each_event_requires_as_a_lone_consume_would(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("flowstack")
+    free = engine.create_account(plan="free").id
+    hobbyist = engine.create_account(plan="hobbyist").id
+    events: list[UsageEvent | dict[str, object]] = [
+        {"account_id": free, "meter": "sessions", "requires": MANAGED, "idempotency_key": "k"},
+        {"account_id": free, "meter": "sessions"},
+        UsageEvent(free, "sessions", 2, requires=MANAGED),
+        {"account_id": hobbyist, "meter": "sessions", "requires": MANAGED},
+        {"account_id": hobbyist, "meter": "sessions", "requires": ["teleport"]},
+        {"account_id": hobbyist, "meter": "sessions", "requires": "managed_models"},
+        {"account_id": free, "meter": "sessions", "requires": MANAGED, "idempotency_key": "k"},
+    ]
+
+    results = engine.consume_many(events)
+
+    _refused_for_managed_models(results[0])
+    assert isinstance(results[1], Decision)
+    assert (results[1].allowed, results[1].used) == (True, 1)
+    _refused_for_managed_models(results[2], quantity=2)
+    assert isinstance(results[3], Decision)
+    assert (results[3].allowed, results[3].used) == (True, 1)
+    assert isinstance(results[4], InvalidInputError)
+    assert "unknown feature 'teleport'" in results[4].message
+    assert isinstance(results[5], InvalidInputError)
+    _refused_for_managed_models(results[6])  # refused again, not a replay: nothing was stored
+    assert (engine.usage(free)["sessions"].used, engine.usage(hobbyist)["sessions"].used) == (1, 1)
+
+
+def test_c3_group_commit_honours_requires_for_every_caller(open_engine: EngineFactory) -> None:
+    engine = open_engine("flowstack")
+    free = engine.create_account(plan="free").id
+
+    def consume(n: int) -> Decision:
+        requires = MANAGED if n % 2 else []
+        return engine.consume(free, "sessions", requires=requires, idempotency_key=f"g{n}")
+
+    with ThreadPoolExecutor(8) as pool:
+        decisions = list(pool.map(consume, range(16)))
+
+    for n, decision in enumerate(decisions):
+        if n % 2:
+            _refused_for_managed_models(decision)
+        else:
+            assert decision.allowed, decision
+    assert engine.usage(free)["sessions"].used == 8

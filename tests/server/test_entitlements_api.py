@@ -168,6 +168,38 @@ def test_c3_a_managed_model_session_on_free_is_refused_403_in_one_call_over_http
     assert _error(unknown) == (422, "invalid_input")
 
 
+def test_c3_a_batch_event_that_requires_a_lacking_feature_is_refused_alone_over_http(
+    live_service: Callable[..., Any], signup: Signup
+) -> None:
+    client = live_service("flowstack")
+    free, _ = signup(client, "free")
+    events = [
+        {"account_id": free, "meter": "sessions", "requires": ["managed_models"]},
+        {"account_id": free, "meter": "sessions"},
+        {"account_id": free, "meter": "sessions", "requires": ["teleport"]},
+        {"account_id": free, "meter": "sessions", "requires": "managed_models"},
+    ]
+
+    response = client.post("/v1/usage/batch", json={"events": events}, headers=OPERATOR)
+    usage = client.get(f"/v1/accounts/{free}/usage", headers=OPERATOR).json()
+
+    assert response.status_code == 200
+    refused, admitted, unknown, malformed = response.json()["results"]
+    decision = refused["decision"]
+    assert (decision["allowed"], decision["http_status"], decision["code"]) == (
+        False,
+        403,
+        "not_allowed_for_tier",
+    )
+    assert (decision["meter"], decision["extra"]["feature"]) == ("sessions", "managed_models")
+    assert decision["extra"]["upgrade_to"] == "hobbyist"
+    assert (admitted["decision"]["allowed"], admitted["decision"]["used"]) == (True, 1)
+    assert unknown["error"]["code"] == "invalid_input"
+    assert "teleport" in unknown["error"]["message"]
+    assert malformed["error"]["code"] == "invalid_input"
+    assert usage["items"]["sessions"]["used"] == 1  # only the event that needed nothing counted
+
+
 def test_b5_the_price_list_is_public_with_support_sla_retention_and_exports(
     live_service: Callable[..., Any],
 ) -> None:

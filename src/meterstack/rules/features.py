@@ -9,9 +9,14 @@ above has it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from meterstack.catalog.schema import Catalog, Feature
+from meterstack.rules.admission import ACCOUNT_SCOPE
+from meterstack.rules.decisions import Decision, DecisionCode
+from meterstack.rules.terms import AccountState
 
 #: The level name meaning the feature is absent (``webhooks: none``).
 NO_LEVEL = "none"
@@ -89,3 +94,47 @@ def decide_feature(
         upgrade_to,
         f"{wanted} needs the {target} plan or higher; the account is on {plan.name}",
     )
+
+
+def feature_decision(
+    catalog: Catalog, state: AccountState, feature_id: str, level: str | None, now: datetime
+) -> Decision:
+    """Whether the account's tier (with an operator's value, D14) grants ``feature_id``, as the
+    decision every door answers with; arguments must be valid."""
+    override = state.features.get(feature_id)
+    verdict = decide_feature(catalog, state.plan_id, feature_id, level, override)
+    return Decision.unmetered(
+        allowed=verdict.allowed,
+        code=DecisionCode(verdict.code),
+        http_status=verdict.http_status,
+        subject=feature_id,
+        as_of=now,
+        scope=ACCOUNT_SCOPE,
+        message=verdict.message,
+        extra={
+            "feature": feature_id,
+            "level": level,
+            "plan": state.plan_id,
+            "plan_level": verdict.plan_value,
+            "upgrade_to": verdict.upgrade_to,
+        },
+    )
+
+
+def required_refusal(
+    catalog: Catalog,
+    state: AccountState,
+    required: Sequence[str],
+    meter: str,
+    quantity: int,
+    now: datetime,
+) -> Decision | None:
+    """The refusal of a metered request that needs the features ``required`` (C3), or None
+    when the tier grants them all: the first one lacking refuses it with its own 402/403, the
+    decision naming the meter, the quantity and every feature the request required."""
+    for feature_id in required:
+        decision = feature_decision(catalog, state, feature_id, None, now)
+        if not decision.allowed:
+            extra = {**decision.extra, "requires": list(required)}
+            return decision.but(meter=meter, quantity=quantity, extra=extra)
+    return None

@@ -56,6 +56,7 @@ class ConsumeBody(UsageBody):
 
 class BatchEvent(UsageBody):
     account_id: str = Id
+    requires: FeatureNames = []
 
 
 class BatchBody(BaseModel):

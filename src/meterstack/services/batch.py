@@ -89,6 +89,11 @@ def _planned(
     for index, event in enumerate(events):
         route = (event.account_id, event.meter, event.project_id, event.api_key_id)
         try:
+            # Decided as a lone consume decides it: before its plan, on the state as of now.
+            refused = metering.feature_refusal(tx, event, now) if event.requires else None
+            if refused is not None:
+                results[index] = refused
+                continue
             planned, cached = routes.get(route) or (metering.plans.get(event, now), True)
             if planned is None:  # in the order a single consume checks them
                 planned, cached = metering.plan(tx, event, now, fresh=True), False

@@ -1,26 +1,26 @@
 """Features and entitlements on every door (A8, A10, A12, C3, D4, D14).
 
-One decision per question: does the account's tier grant a feature (at a level), may it process a
-payment (A10: the tier's payments, then the key's service caps), and which features does a
-metered request require (``consume(..., requires=[...])``: FlowStack's managed-model session on
-Free is refused 403 in the same call that would count it, C3). A refusal is a :class:`Decision`
-with the feature's code: 402 ``upgrade_required`` naming the plan that has it, or 403
-``not_allowed_for_tier`` as the catalog declares. :meth:`Features.entitlements` lists what the
-account's plan grants, with the operator's overrides.
+One decision per question: does the account's tier grant a feature (at a level), and may it
+process a payment (A10: the tier's payments, then the key's service caps). A refusal is a
+:class:`Decision` with the feature's code: 402 ``upgrade_required`` naming the plan that has it,
+or 403 ``not_allowed_for_tier`` as the catalog declares (``rules.features``). The features a
+metered request requires (``consume(..., requires=[...])``: FlowStack's managed-model session on
+Free, C3) are decided by metering in the transaction that would count it, with the same rule
+(``rules.features.required_refusal``). :meth:`Features.entitlements` lists what the account's
+plan grants, with the operator's overrides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from meterstack.catalog.schema import Catalog, Unlimited
 from meterstack.errors import InvalidInputError
 from meterstack.rules.admission import ACCOUNT_SCOPE
 from meterstack.rules.decisions import Decision, DecisionCode
-from meterstack.rules.features import decide_feature, grants
+from meterstack.rules.features import feature_decision, grants
 from meterstack.rules.terms import ACCOUNT_WIDE, AccountState, item_terms, plan_of
 from meterstack.services.context import ServiceContext
 from meterstack.services.keys import Keys
@@ -28,8 +28,6 @@ from meterstack.services.validation import validate_feature
 
 #: The feature (and key module) a payment needs (A8, A10).
 PAYMENTS = "payments"
-#: The most features one request may require.
-MAX_REQUIRED = 32
 
 
 @dataclass(frozen=True)
@@ -97,25 +95,6 @@ class Features:
                 f"{feature!r} has no level {level!r}; its levels: {levels}", feature=feature
             )
         return self._decide(catalog, state, feature, level)
-
-    def refusal_for(
-        self, account_id: str, requires: Sequence[str], meter: str, quantity: int
-    ) -> Decision | None:
-        """The refusal of a metered request needing ``requires``, or None when all are granted.
-
-        Decided before admission: a refused request records nothing, and its decision names
-        the meter, the quantity and the feature that refused it (``extra["feature"]``).
-        """
-        names = _required(requires)
-        state, catalog = self._terms(account_id)
-        for feature in names:
-            validate_feature(catalog, feature)
-        for feature in names:
-            decision = self._decide(catalog, state, feature, None)
-            if not decision.allowed:
-                extra = {**decision.extra, "requires": list(names)}
-                return decision.but(meter=meter, quantity=quantity, extra=extra)
-        return None
 
     def check_payment(self, account_id: str, *, api_key_id: str | None = None) -> Decision:
         """A10: may the account process a payment now (with this key)?
@@ -194,40 +173,7 @@ class Features:
     def _decide(
         self, catalog: Catalog, state: AccountState, feature: str, level: str | None
     ) -> Decision:
-        verdict = decide_feature(
-            catalog, state.plan_id, feature, level, state.features.get(feature)
-        )
-        return Decision.unmetered(
-            allowed=verdict.allowed,
-            code=DecisionCode(verdict.code),
-            http_status=verdict.http_status,
-            subject=feature,
-            as_of=self.ctx.now(),
-            scope=ACCOUNT_SCOPE,
-            message=verdict.message,
-            extra={
-                "feature": feature,
-                "level": level,
-                "plan": state.plan_id,
-                "plan_level": verdict.plan_value,
-                "upgrade_to": verdict.upgrade_to,
-            },
-        )
-
-
-def _required(requires: Any) -> tuple[str, ...]:
-    """``requires`` as checked feature names, in order, once each."""
-    if isinstance(requires, str | bytes) or not isinstance(requires, Sequence):
-        raise InvalidInputError(f"requires must be a list of feature names, got {requires!r}"[:200])
-    if len(requires) > MAX_REQUIRED:
-        raise InvalidInputError(f"requires may name at most {MAX_REQUIRED} features")
-    names: list[str] = []
-    for name in requires:
-        if not isinstance(name, str):
-            raise InvalidInputError(f"a required feature must be a name, got {name!r}"[:200])
-        if name not in names:
-            names.append(name)
-    return tuple(names)
+        return feature_decision(catalog, state, feature, level, self.ctx.now())
 
 
 def _count(value: int | Unlimited | None) -> int | None:

@@ -1,7 +1,8 @@
 """Metering: consume, check, reserve; every one of them admitted by the store's one call.
 
 A request is planned (``rules.admission.plan_request``: the bound of every scope it touches, or
-the cached plan of the same route, ``services.express``), applied by ``tx.counters.apply`` with
+the cached plan of the same route, ``services.express``; a request that requires features its
+tier lacks is refused there, C3), applied by ``tx.counters.apply`` with
 its idempotency record, all or none, and named by the rules' classification. :meth:`Metering.
 decide` is that path; ``consume``, ``reserve``, group commit and the batch's events that are not
 admitted together all go through it. What the store answers decides what happens next: admitted;
@@ -32,6 +33,7 @@ from meterstack.rules.admission import (
     plan_request,
 )
 from meterstack.rules.decisions import Decision
+from meterstack.rules.features import required_refusal
 from meterstack.services.batch import consume_batch
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext, new_id
@@ -43,6 +45,7 @@ from meterstack.services.validation import (
     validate_meter,
     validate_project,
     validate_quantity,
+    validate_required,
 )
 from meterstack.store.ports import Admission, Applied, KeyRecord, Refused, Stale, UnitOfWork
 from meterstack.store.rows import ReservationRow, StoredDecision
@@ -67,6 +70,9 @@ class UsageEvent(NamedTuple):
     idempotency_key: str | None = None
     #: The API key making the request; its own quota on the meter is one more scope (A8).
     api_key_id: str | None = None
+    #: Features the request needs (C3): one the account's tier lacks refuses it, counting
+    #: nothing.
+    requires: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,10 @@ class Metering:
         self, tx: UnitOfWork, event: UsageEvent, now: datetime, hold: HoldRequest | None = None
     ) -> Decision:
         """Decide and record one event inside an open transaction: plan, apply, classify."""
+        if event.requires:
+            refused = self.feature_refusal(tx, event, now)
+            if refused is not None:
+                return refused
         key = validate_idempotency_key(event.idempotency_key)
         fingerprint = (
             "" if key is None else request_hash(event, "consume" if hold is None else "hold")
@@ -216,6 +226,17 @@ class Metering:
         if key is None or stored is None:
             return None
         return self.replay(tx, event.account_id, key, fingerprint, stored, now)
+
+    def feature_refusal(self, tx: UnitOfWork, event: UsageEvent, now: datetime) -> Decision | None:
+        """The refusal of an event whose tier lacks a feature it requires (C3), or None.
+
+        Decided on the account's state as of this transaction, before anything is applied:
+        a refused request records nothing, and its key stays free.
+        """
+        state = self.ctx.state(tx, event.account_id)
+        catalog = self.ctx.catalog(tx, state.catalog_hash)
+        required = validate_required(catalog, event.requires)
+        return required_refusal(catalog, state, required, event.meter, event.quantity, now)
 
     def plan(
         self,
@@ -304,6 +325,9 @@ class Metering:
         """
         with self.ctx.store.transaction() as tx:
             now = self.ctx.now()
+            refused = self.feature_refusal(tx, event, now) if event.requires else None
+            if refused is not None:
+                return refused
             planned = self.plan(tx, event, now, fresh=True)
             sweep(tx, event.account_id, now)
             plan, steps = planned.plan, planned.plan.steps()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from meterstack.catalog.schema import Catalog, Feature
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
     from meterstack.services.metering import UsageEvent
 
 MAX_IDEMPOTENCY_KEY = 255
+#: The most features one metered request may require.
+MAX_REQUIRED = 32
 
 
 def validate_meter(catalog: Catalog, meter: str) -> None:
@@ -41,6 +44,24 @@ def validate_feature(catalog: Catalog, feature: str) -> Feature:
             feature=feature,
         )
     return declared
+
+
+def validate_required(catalog: Catalog, requires: Any) -> tuple[str, ...]:
+    """The features a metered request requires (``requires=``), in order and once each; a
+    precise error for anything but a list of the catalog's feature names."""
+    if isinstance(requires, str | bytes) or not isinstance(requires, Sequence):
+        raise InvalidInputError(f"requires must be a list of feature names, got {requires!r}"[:200])
+    if len(requires) > MAX_REQUIRED:
+        raise InvalidInputError(f"requires may name at most {MAX_REQUIRED} features")
+    names: list[str] = []
+    for name in requires:
+        if not isinstance(name, str):
+            raise InvalidInputError(f"a required feature must be a name, got {name!r}"[:200])
+        if name not in names:
+            names.append(name)
+    for name in names:
+        validate_feature(catalog, name)
+    return tuple(names)
 
 
 def validate_item(catalog: Catalog, item: str) -> None:
