@@ -171,20 +171,44 @@ def test_d6_c6_every_path_that_counts_makes_one_apply_per_attempt_and_nothing_el
 
     assert set(store.applies(concurrently)) == {1}
 
+    # What counts nothing writes no counter: plan changes settled with proration and credit,
+    # the customer's self-service, webhook delivery, the dashboard's sign-in and its consoles.
+    quiet: list[tuple[str, Callable[[], Any]]] = [
+        ("switch_overage", lambda: engine.switch_overage(account, False)),
+        ("upgrade, prorated", lambda: engine.change_plan(account, "pro")),
+        ("downgrade", lambda: engine.downgrade(account, "starter")),
+        ("resume", lambda: engine.resume(account)),
+        ("cancel", lambda: engine.cancel(account)),
+        ("sign-in link", lambda: engine.access.redeem_link(engine.access.mint_link(account).token)),
+        ("directory", lambda: engine.directory.accounts(query=account)),
+        ("invoices page", lambda: engine.directory.invoices(account)),
+        ("webhook delivery", engine.webhooks.deliver),
+    ]
+    for name, path in quiet:
+        assert store.applies(path) == [], name
+
     clock.advance(timedelta(seconds=301))  # the lease and the hold lapse (C6)
     assert store.applies(lambda: engine.usage(account)) == []  # nothing was open any more
 
+    def counted() -> dict[tuple[str, str, str, str], Totals[Any]]:
+        with store.inner.transaction() as tx:
+            return {
+                (account, c.item, c.scope, c.period): c.totals
+                for c in tx.counters.of_account(account, ("2026-01", ""))
+            }
+
     model = _replayed(store.calls)
-    with store.inner.transaction() as tx:
-        stored = {
-            (account, c.item, c.scope, c.period): c.totals
-            for c in tx.counters.of_account(account, ("2026-01", ""))
-        }
+    stored = counted()
     assert stored == {key: totals for key, totals in model.items() if key[0] == account}
     usage = engine.usage(account)
     assert (usage["api_requests"].used, usage["ai_tokens"].used) == (12, 94)
     assert (usage["storage"].used, usage["realtime_connections"].used) == (4_000, 0)
     assert usage["projects"].used == 1
+
+    # Closing the period (and the cancellation it carries out) rates counters, never writes one.
+    clock.advance(timedelta(days=31))
+    assert store.applies(engine.close_period) == []
+    assert counted() == stored
 
 
 # ------------------------------------------------------------------ the batch is one by one
