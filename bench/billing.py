@@ -8,7 +8,16 @@ on each backend.
     python bench/billing.py [--accounts 100000] [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
 
+# ruff: noqa: E402
+
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/http.py would shadow the standard library's http package (the engine's webhook
+# delivery imports httpx, which imports it).
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).parent]
 
 import argparse
 import resource
@@ -17,7 +26,6 @@ import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from meterstack import Engine, ManualClock
 from meterstack.store.sql import SqlStore

@@ -17,7 +17,16 @@ machine or the database (a checkpoint, a noisy neighbour) weighs on every measur
         [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
 
+# ruff: noqa: E402
+
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/http.py would shadow the standard library's http package (the engine's webhook
+# delivery imports httpx, which imports it).
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).parent]
 
 import argparse
 import socket
@@ -29,7 +38,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from meterstack import Engine, UsageEvent
 from meterstack.store.sql import SqlStore
