@@ -114,6 +114,10 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _tail(folder: Path) -> str:
+    return "\n".join((folder / "serve.log").read_text().splitlines()[-30:])
+
+
 @pytest.fixture(scope="module")
 def two_workers(
     tmp_path_factory: pytest.TempPathFactory,
@@ -129,14 +133,17 @@ def two_workers(
         env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and server.poll() is None:
             try:
                 if httpx.get(f"{base}/health", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
+        else:
+            log.flush()
+            pytest.fail(f"serve --workers 2 did not answer /health:\n{_tail(tmp_path)}")
         yield server, base
     finally:
         server.send_signal(signal.SIGINT)

@@ -94,7 +94,16 @@ def serve(
         os.environ.pop("METERSTACK_PAYMENTS", None)
     else:
         os.environ["METERSTACK_PAYMENTS"] = settings.payments
-    uvicorn.run("meterstack.server:app_from_environment", factory=True, workers=workers, **options)
+    # A worker answers the supervisor's ping only once it has imported the service; on a busy
+    # machine that takes longer than uvicorn's 5 s, and the supervisor killed and respawned
+    # every worker forever.
+    uvicorn.run(
+        "meterstack.server:app_from_environment",
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=60,
+        **options,
+    )
 
 
 def _demo(engine: Engine, settings: ServerSettings) -> None:
