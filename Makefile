@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CODE := $(wildcard src tests bench examples)
+CODE := $(wildcard src tests bench examples tools)
 
 .PHONY: run test lint fmt bench install clean
 
@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/mypy $(CODE)
+	$(BIN)/lint-imports --no-cache --no-logo
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix $(CODE)

@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     from meterstack.engine import Engine
     from meterstack.errors import MeterstackError
     from meterstack.rules.decisions import Decision, DecisionCode
+    from meterstack.services.events import UsageEvent
     from meterstack.services.holds import Reservation
     from meterstack.services.keys import ApiKey, IssuedKey
-    from meterstack.services.metering import UsageEvent
 
 __version__ = "0.1.0"
 
@@ -35,7 +35,7 @@ _HOMES = {
     "MeterstackError": "meterstack.errors",
     "Reservation": "meterstack.services.holds",
     "SystemClock": "meterstack.clock",
-    "UsageEvent": "meterstack.services.metering",
+    "UsageEvent": "meterstack.services.events",
 }
 
 __all__ = [

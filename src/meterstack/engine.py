@@ -37,12 +37,13 @@ from meterstack.services.accounts import Account, Accounts
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
 from meterstack.services.directory import Directory
 from meterstack.services.entitlements import Entitlements, Lease
+from meterstack.services.events import UsageEvent
 from meterstack.services.features import AccountEntitlements, Features
 from meterstack.services.grouping import GroupCommit
 from meterstack.services.holds import Holds, Reservation
 from meterstack.services.keys import Keys
 from meterstack.services.levers import Levers, PackGrant
-from meterstack.services.metering import PURGE_WINDOW, Metering, UsageEvent
+from meterstack.services.metering import PURGE_WINDOW, Metering
 from meterstack.services.migration import AccountMigration, Migrations
 from meterstack.services.resources import ResourceObject, Resources
 from meterstack.services.subscriptions import PlanChange, Subscription, Subscriptions

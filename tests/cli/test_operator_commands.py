@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from meterstack import Engine, ManualClock
+from meterstack.catalog import load_catalog
 from meterstack.cli import app
 
 runner = CliRunner()
@@ -127,10 +130,6 @@ def test_keys_commands_show_the_key_once_and_revoke_it(database: str) -> None:
 
 
 def test_period_close_and_invoices_commands(database: str, tmp_path: Path) -> None:
-    from datetime import UTC, datetime
-
-    from meterstack import Engine, ManualClock
-
     clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
     with Engine.open(database, catalog="agentstack", clock=clock) as engine:
         account = engine.create_account(plan="starter")
@@ -168,8 +167,6 @@ def test_period_close_and_invoices_commands(database: str, tmp_path: Path) -> No
 def test_plans_migrate_shows_then_moves_grandfathered_accounts(
     database: str, tmp_path: Path
 ) -> None:
-    from meterstack.catalog import load_catalog
-
     account = runner.invoke(
         app, ["accounts", "create", "--plan", "starter", "--database", database]
     )

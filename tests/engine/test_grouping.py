@@ -14,7 +14,7 @@ from meterstack.errors import (
     MeterstackError,
     StoreUnavailableError,
 )
-from meterstack.services.metering import UsageEvent
+from meterstack.services.events import UsageEvent
 
 EngineFactory = Callable[..., Engine]
 

@@ -25,6 +25,7 @@ from meterstack.rules.admission import (
     overage_units,
 )
 from meterstack.store.ports import Admission, Applied, KeyRecord, Refused, Stale, Store, Taken
+from meterstack.store.rows import AccountRow
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 #: The counters the random admissions touch: units of one item in three scopes and two
@@ -205,8 +206,6 @@ def test_an_amount_with_more_than_six_places_is_refused_before_anything_is_writt
 
 def _account(store: Store) -> str:
     """An account row, for the version a cached plan is checked against."""
-    from meterstack.store.rows import AccountRow
-
     account = f"acct_{uuid.uuid4().hex[:12]}"
     with store.transaction() as tx:
         tx.accounts.insert(

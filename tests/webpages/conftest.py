@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 REQUIRE_SERVICES = os.environ.get("METERSTACK_REQUIRE_SERVICES") == "1"
 CHROMIUM = Path(os.environ.get("METERSTACK_CHROMIUM", "/usr/bin/chromium"))
@@ -44,8 +45,6 @@ def playwright() -> Iterator[Any]:
         if REQUIRE_SERVICES:
             pytest.fail(f"{message} and METERSTACK_REQUIRE_SERVICES=1")
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as running:
         yield running
 

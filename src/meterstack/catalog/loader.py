@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, Tag, ValidationError
 
 from meterstack.catalog.schema import ID_PATTERN, Catalog, show
+from meterstack.catalog.validate import cross_reference_problems
 
 BUILTIN_PACKAGE = "meterstack.catalog.builtin"
 
@@ -111,8 +112,6 @@ def load_catalog(name_or_path: str | Path) -> LoadedCatalog:
 
 def parse_catalog(text: str, source: str = "<catalog>") -> LoadedCatalog:
     """Parse and validate catalog text; raise :class:`CatalogError` with every problem."""
-    from meterstack.catalog.validate import cross_reference_problems
-
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.load(text, Loader=yaml.SafeLoader)

@@ -113,7 +113,7 @@ def show(catalog: CatalogArgument, as_json: AsJson = False, width: Width = None)
 def validate(catalog: CatalogArgument) -> None:
     """Check a catalog: errors exit 1; warnings and the worked examples' results exit 0."""
     from meterstack.catalog import CatalogError, lint_catalog
-    from meterstack.catalog.validate import unbillable_percentage_prices
+    from meterstack.catalog.billable import unbillable_percentage_prices
 
     loaded = _load(catalog)
     unbillable = unbillable_percentage_prices(loaded)

@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING
 from meterstack.errors import IdempotencyKeyReusedError, MeterstackError
 from meterstack.rules.admission import ACCOUNT_SCOPE, Step, Totals, classify_admitted
 from meterstack.rules.decisions import Decision
+from meterstack.services.events import UsageEvent, request_hash
 from meterstack.services.express import Planned
 from meterstack.services.validation import validate_idempotency_key, validate_quantity
 from meterstack.store.ports import Admission, Applied, KeyRecord, Stale, Taken, UnitOfWork
 
 if TYPE_CHECKING:
-    from meterstack.services.metering import Metering, UsageEvent
+    from meterstack.services.metering import Metering
 
 Result = Decision | MeterstackError
 
@@ -82,8 +83,6 @@ def _planned(
     results: list[Result | None],
 ) -> list[_Pending]:
     """Every event checked and planned, or answered with its error; one plan per route."""
-    from meterstack.services.metering import request_hash
-
     routes: dict[tuple[str, str, str | None, str | None], tuple[Planned, bool]] = {}
     pending: list[_Pending] = []
     for index, event in enumerate(events):

@@ -15,14 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from meterstack.catalog.schema import Catalog
 from meterstack.rules.admission import AdmissionPlan
 from meterstack.rules.periods import Period
-
-if TYPE_CHECKING:
-    from meterstack.services.metering import UsageEvent
+from meterstack.services.events import UsageEvent
 
 #: Plans kept per engine; past this many the oldest half is forgotten.
 MAX_PLANS = 50_000

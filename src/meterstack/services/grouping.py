@@ -22,7 +22,8 @@ from meterstack.errors import InternalError, MeterstackError
 from meterstack.rules.decisions import Decision
 
 if TYPE_CHECKING:
-    from meterstack.services.metering import Metering, UsageEvent
+    from meterstack.services.events import UsageEvent
+    from meterstack.services.metering import Metering
 
 #: The most events one shared transaction decides; the rest wait for the next.
 MAX_GROUP = 256

@@ -12,11 +12,9 @@ cached state that moved (plan again); or its key taken by an earlier request (re
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
 
 from meterstack.errors import (
     IdempotencyKeyReusedError,
@@ -37,6 +35,7 @@ from meterstack.rules.features import required_refusal
 from meterstack.services.batch import consume_batch
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.events import UsageEvent, request_hash
 from meterstack.services.express import Planned, Plans
 from meterstack.services.holds import hold_ttl, sweep
 from meterstack.services.validation import (
@@ -54,25 +53,6 @@ from meterstack.store.rows import ReservationRow, StoredDecision
 PURGE_WINDOW = 10_000
 #: Attempts of one decision: planned again once (stale), swept once (C6), replay lapsed once.
 _ATTEMPTS = 4
-
-
-class UsageEvent(NamedTuple):
-    """One unit of metered work to record: ``quantity`` of ``meter`` for an account.
-
-    A named tuple: every request makes one, and it is made in a fraction of the time of a
-    frozen dataclass.
-    """
-
-    account_id: str
-    meter: str
-    quantity: int
-    project_id: str | None = None
-    idempotency_key: str | None = None
-    #: The API key making the request; its own quota on the meter is one more scope (A8).
-    api_key_id: str | None = None
-    #: Features the request needs (C3): one the account's tier lacks refuses it, counting
-    #: nothing.
-    requires: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -383,12 +363,3 @@ def _answer(
         return (decision,)
 
     return answer
-
-
-def request_hash(event: UsageEvent, kind: str) -> str:
-    """The fingerprint a key's later requests must match (D7); fields cannot contain US."""
-    payload = (
-        f"{kind}\x1f{event.meter}\x1f{event.quantity}\x1f{event.project_id or ''}"
-        f"\x1f{event.api_key_id or ''}"
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()

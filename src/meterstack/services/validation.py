@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from meterstack.catalog.schema import Catalog, Feature
 from meterstack.errors import AuthenticationError, InvalidInputError, NotFoundError
 from meterstack.rules.terms import AccountState
+from meterstack.services.events import UsageEvent
 from meterstack.store.ports import UnitOfWork
-
-if TYPE_CHECKING:
-    from meterstack.services.metering import UsageEvent
 
 MAX_IDEMPOTENCY_KEY = 255
 #: The most features one metered request may require.

@@ -1,0 +1,1 @@
+"""Checks of the code base that no test runs: they are run by ``make lint``."""
