@@ -25,6 +25,14 @@ class InvalidInputError(MeterstackError):
     http_status = 422
 
 
+class OutOfRangeError(InvalidInputError, ValueError):
+    """A number past what the store can hold (:mod:`meterstack.bounds`): a quantity, a limit,
+    a gauge's level or delta, a key's quota above 10^15, a grace above 1000 %, or a counter that
+    would pass the store's 64-bit range. Refused before anything is written."""
+
+    code = "out_of_range"
+
+
 class NotFoundError(MeterstackError):
     code = "not_found"
     http_status = 404

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from meterstack.bounds import check_range
 from meterstack.catalog.schema import Catalog
 from meterstack.errors import (
     AuthenticationError,
@@ -472,5 +473,6 @@ def _caps(modules: Any, quotas: Any) -> ServiceCaps | None:
                     f"the quota of {meter!r} must be a whole number of at least 0, got {units!r}",
                     meter=meter,
                 )
+            check_range(f"the quota of {meter!r}", units, 0)
             checked_quotas[meter] = units
     return ServiceCaps(modules=checked_modules, quotas=checked_quotas)

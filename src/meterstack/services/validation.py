@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from meterstack.bounds import MAX_QUANTITY, check_range
 from meterstack.catalog.schema import Catalog, Feature
-from meterstack.errors import AuthenticationError, InvalidInputError, NotFoundError
+from meterstack.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    NotFoundError,
+)
 from meterstack.rules.terms import AccountState
 from meterstack.store.ports import UnitOfWork
 
@@ -81,8 +86,10 @@ def validate_quantity(catalog: Catalog, meter: str, quantity: Any) -> None:
         raise InvalidInputError(
             f"quantity must be a whole number of {unit}s greater than 0, got {quantity!r}",
             meter=meter,
-            quantity=str(quantity),
+            quantity=str(quantity)[:40],
         )
+    if quantity > MAX_QUANTITY:
+        check_range("quantity", quantity, 1)
 
 
 def validate_project(state: AccountState, project_id: str | None) -> None:
