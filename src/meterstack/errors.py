@@ -33,6 +33,13 @@ class OutOfRangeError(InvalidInputError, ValueError):
     code = "out_of_range"
 
 
+class NulCharacterError(InvalidInputError, ValueError):
+    """A text (an id, a key, an idempotency key, a name) holding a NUL character, which
+    PostgreSQL cannot store: refused on every backend alike, before it reaches the store."""
+
+    code = "nul_character"
+
+
 class NotFoundError(MeterstackError):
     code = "not_found"
     http_status = 404

@@ -11,6 +11,7 @@ from meterstack.errors import (
     AuthenticationError,
     InvalidInputError,
     NotFoundError,
+    NulCharacterError,
 )
 from meterstack.rules.terms import AccountState
 from meterstack.store.ports import UnitOfWork
@@ -108,6 +109,10 @@ def validate_idempotency_key(key: str | None) -> str | None:
         raise InvalidInputError(
             f"idempotency_key must be a string of 1 to {MAX_IDEMPOTENCY_KEY} characters",
             idempotency_key=str(key)[:40],
+        )
+    if "\x00" in key:
+        raise NulCharacterError(
+            "idempotency_key must not contain a NUL character (\\x00)", field="idempotency_key"
         )
     return key
 
