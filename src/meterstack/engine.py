@@ -108,6 +108,7 @@ class Engine(KeysMixin):
         provider: PaymentProvider | None = None,
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
+        store_timeout: float | None = None,
     ) -> Engine:
         """Open (and migrate) the store at ``url`` with ``catalog`` (a built-in name or a path).
 
@@ -119,13 +120,17 @@ class Engine(KeysMixin):
         ``return_url_origins`` are the origins a checkout's success and cancel URLs may point to,
         besides the local provider's own (D30). ``webhooks`` is the operator's
         webhook settings (default: from ``METERSTACK_WEBHOOKS_…``, see docs/webhooks.md).
+        ``store_timeout`` (seconds; default the URL's ``?timeout=``, else 5) bounds every wait
+        for the database: past it a request is 503 ``store_unavailable``.
         """
         loaded = (
             catalog
             if isinstance(catalog, LoadedCatalog)
             else load_catalog(catalog if catalog is not None else default_catalog())
         )
-        store = _open_store(str(url) if url is not None else default_database_url(), pool_size)
+        store = _open_store(
+            str(url) if url is not None else default_database_url(), pool_size, store_timeout
+        )
         try:
             return cls.on(
                 store,
@@ -194,6 +199,15 @@ class Engine(KeysMixin):
     @property
     def backend(self) -> str:
         return self._ctx.store.backend
+
+    def store_available(self) -> bool:
+        """Whether the store answers a read now (within its timeout): the health probe."""
+        try:
+            with self._ctx.store.transaction() as tx:
+                tx.accounts.version("")
+        except MeterstackError:
+            return False
+        return True
 
     @property
     def webhooks(self) -> Webhooks:
@@ -662,11 +676,11 @@ def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _open_store(url: str, pool_size: int) -> SqlStore:
+def _open_store(url: str, pool_size: int, timeout: float | None) -> SqlStore:
     """The store at ``url``; a database that cannot be reached is a 503 with one line to say
     so (the CLI prints it as its error), not a driver's traceback."""
     try:
-        return SqlStore(url, pool_size=pool_size)
+        return SqlStore(url, pool_size=pool_size, timeout=timeout)
     except MeterstackError:
         raise
     except Exception as error:

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SqlAlchemyTimeout
 
 from meterstack.errors import NulCharacterError
 from meterstack.store.dialect import Dialect
@@ -26,6 +28,10 @@ def unavailable(error: BaseException) -> bool:
     its own statement errors (a missing table…) with that class too, so only its busy, locked,
     I/O and full conditions count.
     """
+    if isinstance(error, SqlAlchemyTimeout):
+        return True  # no connection came free in the pool within the store's timeout
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        error = error.orig  # SQLAlchemy's wrapper of the driver's error (opening a connection)
     if isinstance(error, psycopg.OperationalError):
         return True
     if isinstance(error, sqlite3.OperationalError):
