@@ -102,6 +102,13 @@ class CatalogConflictError(ConflictError):
     code = "catalog_version_conflict"
 
 
+class RateLimitedError(MeterstackError):
+    """Too many requests of one kind from one client in a window (D19's anonymous sign-ups)."""
+
+    code = "rate_limited"
+    http_status = 429
+
+
 class UpgradeRequiredError(MeterstackError):
     """The tier lacks what was asked for and a purchasable higher tier has it (D4)."""
 

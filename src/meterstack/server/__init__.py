@@ -70,7 +70,6 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     )
     app.state.engine = engine
     app.state.settings = settings or ServerSettings()
-    app.state.signups = customer.SignupWindow()
     app.state.consume_threads = consume_threads()
     errors.install(app)
     app.include_router(customer.router)
