@@ -24,7 +24,7 @@ from meterstack.clock import Clock, SystemClock
 from meterstack.defaults import default_catalog, default_database_url
 from meterstack.engine_keys import KeysMixin
 from meterstack.errors import InvalidInputError, MeterstackError, StoreUnavailableError
-from meterstack.invoicing.close import PeriodClose
+from meterstack.invoicing.close import ClosedPeriods, PeriodClose
 from meterstack.invoicing.model import Invoice, InvoiceStatus
 from meterstack.invoicing.purchases import PackPurchase, Purchases
 from meterstack.invoicing.service import Invoices
@@ -48,6 +48,7 @@ from meterstack.services.resources import ResourceObject, Resources
 from meterstack.services.subscriptions import PlanChange, Subscription, Subscriptions
 from meterstack.services.usage import Usage, UsageReport
 from meterstack.store.ports import Store
+from meterstack.store.rows import CloseFailure
 from meterstack.store.sql import SqlStore
 from meterstack.store.statements import unavailable
 from meterstack.webhooks.model import WebhookPolicy
@@ -518,12 +519,19 @@ class Engine(KeysMixin):
 
     # ------------------------------------------------------------------ invoices
 
-    def close_period(self, *, progress: Callable[[int], None] | None = None) -> list[Invoice]:
+    def close_period(self, *, progress: Callable[[int], None] | None = None) -> ClosedPeriods:
         """Close every period that has ended by the clock's now; the invoices it created.
 
-        Running it again, or from two processes at once, creates nothing more.
+        Running it again, or from two processes at once, creates nothing more. An account that
+        cannot be rated is left unclosed and listed in the answer's ``failures`` (and in
+        :meth:`close_failures`) with the reason; every other account is invoiced.
         """
         return self._close.close(progress=progress)
+
+    def close_failures(self) -> list[CloseFailure]:
+        """The accounts the period closes could not rate, until their period closes."""
+        with self._ctx.store.transaction() as tx:
+            return tx.invoices.close_failures()
 
     def invoices(self, account_id: str) -> list[Invoice]:
         """The account's invoices, oldest first."""
