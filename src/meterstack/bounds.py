@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from meterstack.errors import OutOfRangeError
+
 #: Largest quantity of one request, limit, pack, key quota or tier bound (units or bytes).
 MAX_QUANTITY = 10**15
 #: Largest grace above a limit, in percent (B7, D5): a hard limit at most 11 x the limit.
@@ -30,3 +32,15 @@ MAX_UNIT_PRICE = Decimal(10**6)
 MAX_CATALOG_VERSION = 2**31 - 1
 #: The longest hold or lease anyone may ask for (a year); meters and items cap it lower.
 MAX_TTL_SECONDS = 366 * 24 * 3600
+
+
+def check_range(name: str, value: int, low: int, high: int = MAX_QUANTITY) -> None:
+    """Refuse ``value`` outside ``low``…``high`` with :class:`OutOfRangeError` (422)."""
+    if not low <= value <= high:
+        raise OutOfRangeError(
+            f"{name} must be at least {low:,} and at most {high:,}"
+            + (" (10^15)" if high == MAX_QUANTITY else "")
+            + f", got {value:,}",
+            field=name,
+            value=str(value)[:40],
+        )

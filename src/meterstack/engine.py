@@ -24,7 +24,7 @@ from meterstack.clock import Clock, SystemClock
 from meterstack.defaults import default_catalog, default_database_url
 from meterstack.engine_keys import KeysMixin
 from meterstack.errors import InvalidInputError, MeterstackError, StoreUnavailableError
-from meterstack.invoicing.close import PeriodClose
+from meterstack.invoicing.close import ClosedPeriods, PeriodClose
 from meterstack.invoicing.model import Invoice, InvoiceStatus
 from meterstack.invoicing.purchases import PackPurchase, Purchases
 from meterstack.invoicing.service import Invoices
@@ -49,6 +49,7 @@ from meterstack.services.resources import ResourceObject, Resources
 from meterstack.services.subscriptions import PlanChange, Subscription, Subscriptions
 from meterstack.services.usage import Usage, UsageReport
 from meterstack.store.ports import Store
+from meterstack.store.rows import CloseFailure
 from meterstack.store.sql import SqlStore
 from meterstack.store.statements import unavailable
 from meterstack.webhooks.model import WebhookPolicy
@@ -109,6 +110,7 @@ class Engine(KeysMixin):
         provider: PaymentProvider | None = None,
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
+        store_timeout: float | None = None,
     ) -> Engine:
         """Open (and migrate) the store at ``url`` with ``catalog`` (a built-in name or a path).
 
@@ -120,13 +122,17 @@ class Engine(KeysMixin):
         ``return_url_origins`` are the origins a checkout's success and cancel URLs may point to,
         besides the local provider's own (D30). ``webhooks`` is the operator's
         webhook settings (default: from ``METERSTACK_WEBHOOKS_…``, see docs/webhooks.md).
+        ``store_timeout`` (seconds; default the URL's ``?timeout=``, else 5) bounds every wait
+        for the database: past it a request is 503 ``store_unavailable``.
         """
         loaded = (
             catalog
             if isinstance(catalog, LoadedCatalog)
             else load_catalog(catalog if catalog is not None else default_catalog())
         )
-        store = _open_store(str(url) if url is not None else default_database_url(), pool_size)
+        store = _open_store(
+            str(url) if url is not None else default_database_url(), pool_size, store_timeout
+        )
         try:
             return cls.on(
                 store,
@@ -195,6 +201,15 @@ class Engine(KeysMixin):
     @property
     def backend(self) -> str:
         return self._ctx.store.backend
+
+    def store_available(self) -> bool:
+        """Whether the store answers a read now (within its timeout): the health probe."""
+        try:
+            with self._ctx.store.transaction() as tx:
+                tx.accounts.version("")
+        except MeterstackError:
+            return False
+        return True
 
     @property
     def webhooks(self) -> Webhooks:
@@ -505,12 +520,19 @@ class Engine(KeysMixin):
 
     # ------------------------------------------------------------------ invoices
 
-    def close_period(self, *, progress: Callable[[int], None] | None = None) -> list[Invoice]:
+    def close_period(self, *, progress: Callable[[int], None] | None = None) -> ClosedPeriods:
         """Close every period that has ended by the clock's now; the invoices it created.
 
-        Running it again, or from two processes at once, creates nothing more.
+        Running it again, or from two processes at once, creates nothing more. An account that
+        cannot be rated is left unclosed and listed in the answer's ``failures`` (and in
+        :meth:`close_failures`) with the reason; every other account is invoiced.
         """
         return self._close.close(progress=progress)
+
+    def close_failures(self) -> list[CloseFailure]:
+        """The accounts the period closes could not rate, until their period closes."""
+        with self._ctx.store.transaction() as tx:
+            return tx.invoices.close_failures()
 
     def invoices(self, account_id: str) -> list[Invoice]:
         """The account's invoices, oldest first."""
@@ -663,11 +685,11 @@ def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _open_store(url: str, pool_size: int) -> SqlStore:
+def _open_store(url: str, pool_size: int, timeout: float | None) -> SqlStore:
     """The store at ``url``; a database that cannot be reached is a 503 with one line to say
     so (the CLI prints it as its error), not a driver's traceback."""
     try:
-        return SqlStore(url, pool_size=pool_size)
+        return SqlStore(url, pool_size=pool_size, timeout=timeout)
     except MeterstackError:
         raise
     except Exception as error:

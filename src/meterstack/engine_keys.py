@@ -76,9 +76,16 @@ class KeysMixin:
         """
         return self._keys.require_module(key_id, module, account_id=account_id)
 
-    def create_anonymous_account(self) -> tuple[Account, IssuedKey]:
-        """A new account on the catalog's default plan and its ``anon_ask_…`` key (A7, D19)."""
-        return self._keys.create_anonymous_account()
+    def create_anonymous_account(
+        self, *, client: str | None = None, per_hour: int | None = None
+    ) -> tuple[Account, IssuedKey]:
+        """A new account on the catalog's default plan and its ``anon_ask_…`` key (A7, D19).
+
+        With ``client`` (its address) and ``per_hour``, at most ``per_hour`` accounts are made
+        for that client in an hour, counted in the store (every engine and server on the
+        database shares the count, and it outlives restarts): past it, 429 ``rate_limited``.
+        """
+        return self._keys.create_anonymous_account(client=client, per_hour=per_hour)
 
     def convert_anonymous(
         self, user_api_key: str, *, name: str, email: str, password: str

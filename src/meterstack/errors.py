@@ -25,6 +25,21 @@ class InvalidInputError(MeterstackError):
     http_status = 422
 
 
+class OutOfRangeError(InvalidInputError, ValueError):
+    """A number past what the store can hold (:mod:`meterstack.bounds`): a quantity, a limit,
+    a gauge's level or delta, a key's quota above 10^15, a grace above 1000 %, or a counter that
+    would pass the store's 64-bit range. Refused before anything is written."""
+
+    code = "out_of_range"
+
+
+class NulCharacterError(InvalidInputError, ValueError):
+    """A text (an id, a key, an idempotency key, a name) holding a NUL character, which
+    PostgreSQL cannot store: refused on every backend alike, before it reaches the store."""
+
+    code = "nul_character"
+
+
 class NotFoundError(MeterstackError):
     code = "not_found"
     http_status = 404
@@ -85,6 +100,13 @@ class CatalogConflictError(ConflictError):
     """A catalog version number already stored with different content."""
 
     code = "catalog_version_conflict"
+
+
+class RateLimitedError(MeterstackError):
+    """Too many requests of one kind from one client in a window (D19's anonymous sign-ups)."""
+
+    code = "rate_limited"
+    http_status = 429
 
 
 class UpgradeRequiredError(MeterstackError):

@@ -13,7 +13,7 @@ import psycopg.errors
 import pytest
 
 from meterstack import Engine, ManualClock
-from meterstack.errors import TransactionConflictError
+from meterstack.errors import MeterstackError, TransactionConflictError
 from meterstack.services import holds, metering
 from meterstack.services.conflicts import ATTEMPTS, decided_again_on_conflict
 from meterstack.store.ports import UnitOfWork
@@ -111,3 +111,45 @@ def test_only_a_transaction_the_database_undid_counts_as_a_conflict(
     error: psycopg.Error, is_conflict: bool
 ) -> None:
     assert conflict(error) is is_conflict
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_c7_concurrent_cancels_downgrades_and_resumes_never_fail_on_pending_changes(
+    open_engine: EngineFactory,
+) -> None:
+    """Two requests scheduling an account's period-end change at once both found no pending
+    row and both inserted one: the second failed on ``pending_changes_pkey`` (500). They are
+    now decided one after the other: each answers as it would alone, or 409/422."""
+    engine = open_engine("agentstack")
+    accounts = [engine.create_account(plan="pro").id for _ in range(4)]
+    actions: list[Callable[[str], object]] = [
+        engine.cancel,
+        lambda account_id: engine.downgrade(account_id, "starter"),
+        lambda account_id: engine.change_plan(account_id, "basic"),
+        engine.resume,
+    ]
+    failures: list[BaseException] = []
+    answered: list[str] = []
+
+    def request(index: int) -> None:
+        action = actions[index % len(actions)]
+        try:
+            action(accounts[index // 50])
+            answered.append("ok")
+        except MeterstackError as error:
+            if error.http_status >= 500:
+                failures.append(error)
+            answered.append(error.code)
+        except Exception as error:
+            failures.append(error)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(request, range(200)))
+
+    assert failures == []
+    assert len(answered) == 200
+    assert "ok" in answered
+    for account_id in accounts:
+        pending = engine.subscription(account_id).pending
+        assert pending is None or pending.kind in {"cancel", "downgrade"}

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from meterstack.bounds import MAX_COUNTER
 from meterstack.rules.admission import (
     NO_TOTALS,
     Step,
@@ -268,3 +269,42 @@ def test_d7_a_key_stored_first_by_another_request_applies_nothing(store: Store) 
     assert again.stored["a"].decision == "a:2"
     assert after.used == 2  # nothing of the second call stayed: neither units nor b's record
     assert lone_b is None
+
+
+def test_d14_a_counter_refuses_rather_than_pass_the_store_range(store: Store) -> None:
+    """No step, bounded or not, takes a counter past 2^63 − 1 or binds a quantity past it: the
+    store answers Refused and keeps the counter an integer (SQLite would make it a float,
+    PostgreSQL fail the statement); ``advance`` says the same."""
+    account = _account(store)
+    near = MAX_COUNTER - 5
+
+    def unbounded(quantity: int, scope: str = "account") -> Step[int]:
+        return Step("api_calls", scope, "2026-01", quantity, 0, None, 10**16)
+
+    with store.transaction() as tx:
+        assert isinstance(
+            tx.counters.apply(Admission.plain(account, (unbounded(near), unbounded(near, "p")))),
+            Applied,
+        )
+    cases: list[tuple[Step[int], ...]] = [
+        (unbounded(6),),
+        (unbounded(6), unbounded(1, "p")),  # PostgreSQL's one-statement path
+        (unbounded(1), unbounded(6, "p")),
+        (unbounded(MAX_COUNTER + 1),),  # a batch group's sum past the range
+        (Step("api_calls", "account", "2026-01", 6, 0, 2**64),),  # packs past the range
+        (Step("api_calls", "account", "2026-01", 0, 6, None),),  # a hold
+    ]
+    for steps in cases:
+        with store.transaction() as tx:
+            outcome = tx.counters.apply(Admission.plain(account, steps))
+        assert isinstance(outcome, Refused), steps
+        totals = [Totals(near, 0, near - 10**16)] * len(steps)
+        assert advance(steps, totals) == outcome.position
+    with store.transaction() as tx:
+        applied = tx.counters.apply(Admission.plain(account, (unbounded(5), unbounded(5, "p"))))
+        assert isinstance(applied, Applied)
+        assert [totals.used for totals in applied.totals] == [MAX_COUNTER, MAX_COUNTER]
+        assert applied.totals[0].overage == MAX_COUNTER - 10**16
+        stored = tx.counters.totals(account, "api_calls", "account", "2026-01")
+    assert type(stored.used) is int
+    assert stored.used == MAX_COUNTER

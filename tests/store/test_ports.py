@@ -21,6 +21,7 @@ from meterstack.store.ports import Admission, KeyRecord, Store
 from meterstack.store.rows import (
     AccountRow,
     ApiKeyRow,
+    CloseFailure,
     PendingChange,
     ReservationRow,
     ResourceRow,
@@ -357,3 +358,23 @@ def test_b11_a_payment_event_applies_once_and_a_checkout_closes_once(store: Stor
     assert found is not None
     assert found.status == "paid"
     assert [(event.id, event.data) for event in events] == [("evt_1", {"a": 1})]
+
+
+def test_period_close_isolation_failures_are_kept_one_per_account_until_cleared(
+    store: Store,
+) -> None:
+    first, second = _new_account(store), _new_account(store)
+    later = NOW + timedelta(days=31)
+    with store.transaction() as tx:
+        tx.invoices.record_close_failures(
+            [
+                CloseFailure(first, "2026-01", NOW, "RatingError: no amounts"),
+                CloseFailure(second, "2026-01", NOW, "ArithmeticError: fault"),
+            ]
+        )
+    with store.transaction() as tx:
+        tx.invoices.record_close_failures([CloseFailure(first, "2026-01", later, "again")])
+        tx.invoices.clear_close_failures([second])
+        tx.invoices.clear_close_failures([])
+    with store.transaction() as tx:
+        assert tx.invoices.close_failures() == [CloseFailure(first, "2026-01", later, "again")]

@@ -131,7 +131,11 @@ def close_period(
     database: Database = DEFAULT_DATABASE_URL,
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
-    """Close every period that has ended; running it again creates nothing more."""
+    """Close every period that has ended; running it again creates nothing more.
+
+    An account that cannot be rated is left unclosed and named on stderr, one error line each,
+    and the command exits 1; every other account is invoiced.
+    """
     from rich.progress import Progress
 
     with (
@@ -143,7 +147,15 @@ def close_period(
         created = engine.close_period(progress=lambda done: progress.advance(task, done))
     if as_json:
         typer.echo(json.dumps([invoice_json(invoice) for invoice in created], indent=2))
-        return
-    typer.echo(f"{len(created)} invoices created")
-    if created:
-        Console(width=110).print(_table(created))
+    else:
+        typer.echo(f"{len(created)} invoices created")
+        if created:
+            Console(width=110).print(_table(created))
+    for failure in created.failures:
+        typer.echo(
+            f"error: account {failure.account_id} was not closed (period {failure.period_key}): "
+            f"{failure.reason}",
+            err=True,
+        )
+    if created.failures:
+        raise typer.Exit(1)

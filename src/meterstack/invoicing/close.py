@@ -13,6 +13,11 @@ subscription fee of the next period in advance (D10) on the plan in effect from 
 first period's fee is invoiced when the subscription starts (``invoicing.issue``). An account's
 credit (what an upgrade left in its favour) pays its invoices first, oldest period first; it is
 read under the account's row lock, so two closes, or a close and an upgrade, never spend it twice.
+
+Each account is rated on its own: one that cannot be rated (a price the rating cannot compute,
+a fault in its terms) is left unclosed, from that period on, and recorded as a failure with its
+reason (``close_failures``, reported in the close's answer); every other account is invoiced.
+A database that cannot do the work still stops the close (503): nothing of the chunk is kept.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from meterstack.catalog.schema import Catalog, Gauge, Meter, Plan
+from meterstack.errors import StoreUnavailableError
 from meterstack.invoicing.issue import fee_line
 from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
 from meterstack.invoicing.proration import credit_moved, invoice_with_account_credit
@@ -34,12 +40,27 @@ from meterstack.rules.terms import priced_plan
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.subscriptions import apply_pending, subscription_interval
 from meterstack.store.ports import UnitOfWork
-from meterstack.store.rows import AccountToClose, BillingTerms, ClosedPeriod, PlanSpell
+from meterstack.store.rows import (
+    AccountToClose,
+    BillingTerms,
+    ClosedPeriod,
+    CloseFailure,
+    PlanSpell,
+)
 from meterstack.webhooks.announce import announce_invoices
 
 DEFAULT_SEQUENCE = "INV"
 PERIOD_INVOICE = "period"
 UNIT_PRICE_PLACES = Decimal("0.000001")
+
+
+class ClosedPeriods(list[Invoice]):
+    """The invoices a close created, in order, and the accounts it could not close."""
+
+    def __init__(self, invoices: list[Invoice], failures: list[CloseFailure]) -> None:
+        super().__init__(invoices)
+        #: One per account left unclosed by this close: the period it stopped at, and why.
+        self.failures = failures
 
 
 @dataclass(frozen=True)
@@ -56,12 +77,14 @@ class PeriodClose:
 
     def close(
         self, *, chunk: int = 500, progress: Callable[[int], None] | None = None
-    ) -> list[Invoice]:
-        """Close every period that has ended by the clock's now; the invoices created."""
+    ) -> ClosedPeriods:
+        """Close every period that has ended by the clock's now; the invoices created, and
+        the accounts that could not be rated (the others are closed all the same)."""
         now = self.ctx.now()
         # Downgrades and cancellations due by now take effect first (C7), at their own time.
         self.apply_due(now)
         created: list[Invoice] = []
+        failures: list[CloseFailure] = []
         after = ""
         while True:
             with self.ctx.store.transaction() as tx:
@@ -86,18 +109,12 @@ class PeriodClose:
                     def catalog_of(content_hash: str, tx: UnitOfWork = tx) -> Catalog:
                         return self.ctx.catalog(tx, content_hash)
 
-                    drafts: list[Invoice] = []
-                    silent: list[ClosedPeriod] = []
-                    for c in closings:
-                        spelled = spells.get(c.account.id) or [_spell_of(c.account)]
-                        draft = _draft(c, counters, terms[c.account.id], spelled, catalog_of, now)
-                        credit = credits.get(c.account.id, Decimal(0))
-                        draft = invoice_with_account_credit(draft, credit)
-                        credits[c.account.id] = credit + credit_moved(draft)
-                        if _worth_issuing(draft, spelled, c.period):
-                            drafts.append(draft)
-                        else:
-                            silent.append(ClosedPeriod(c.account.id, c.period.key, c.period.end))
+                    drafts, silent, failed = _rated(
+                        closings, counters, terms, spells, credits, catalog_of, now
+                    )
+                    tx.invoices.clear_close_failures(sorted(set(ids) - set(failed)))
+                    tx.invoices.record_close_failures(list(failed.values()))
+                    failures.extend(failed.values())
                     tx.invoices.record_closes(silent, now)
                     inserted = tx.invoices.insert(drafts, self.sequence, PERIOD_INVOICE)
                     fresh = [draft for draft in drafts if draft.id in inserted]
@@ -112,7 +129,7 @@ class PeriodClose:
                     announce_invoices(tx, created[len(created) - len(fresh) :], now)
             if progress is not None:
                 progress(len(accounts))
-        return created
+        return ClosedPeriods(created, failures)
 
     def apply_due(self, now: datetime) -> None:
         with self.ctx.store.transaction() as tx:
@@ -198,6 +215,48 @@ def _draft(
         plan=during.plan_id,
         catalog=catalog.catalog,
     )
+
+
+def _rated(
+    closings: list[_Closing],
+    counters: dict[tuple[str, str, str], Totals[int]],
+    terms: dict[str, BillingTerms],
+    spells: dict[str, list[PlanSpell]],
+    credits: dict[str, Decimal],
+    catalog_of: Callable[[str], Catalog],
+    now: datetime,
+) -> tuple[list[Invoice], list[ClosedPeriod], dict[str, CloseFailure]]:
+    """The chunk's drafts, its periods closed without one, and the accounts that could not be
+    rated (each alone: the others are rated all the same)."""
+    drafts: list[Invoice] = []
+    silent: list[ClosedPeriod] = []
+    failed: dict[str, CloseFailure] = {}
+    for c in closings:
+        if c.account.id in failed:
+            continue  # an account's periods close in order: none past a failure
+        spelled = spells.get(c.account.id) or [_spell_of(c.account)]
+        try:
+            draft = _draft(c, counters, terms[c.account.id], spelled, catalog_of, now)
+            credit = credits.get(c.account.id, Decimal(0))
+            draft = invoice_with_account_credit(draft, credit)
+        except StoreUnavailableError:
+            raise
+        except Exception as error:
+            failed[c.account.id] = CloseFailure(c.account.id, c.period.key, now, _reason(error))
+            continue
+        credits[c.account.id] = credit + credit_moved(draft)
+        if _worth_issuing(draft, spelled, c.period):
+            drafts.append(draft)
+        else:
+            silent.append(ClosedPeriod(c.account.id, c.period.key, c.period.end))
+    return drafts, silent, failed
+
+
+def _reason(error: Exception) -> str:
+    """Why an account could not be rated, in one line an operator can act on."""
+    text = str(error).strip().splitlines()
+    detail = text[0] if text else "no message"
+    return f"{type(error).__name__}: {detail}"[:500]
 
 
 def _credits(tx: UnitOfWork, account_ids: list[str]) -> dict[str, Decimal]:

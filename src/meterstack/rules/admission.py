@@ -26,7 +26,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from meterstack.bounds import MAX_COUNTER
 from meterstack.catalog.schema import Catalog
+from meterstack.errors import OutOfRangeError
 from meterstack.rules.decisions import Decision, DecisionCode
 from meterstack.rules.terms import (
     AccountState,
@@ -64,6 +66,9 @@ class Totals(NamedTuple, Generic[U]):
 
 #: A counter that does not exist yet.
 NO_TOTALS: Totals[int] = Totals(0, 0, 0)
+
+#: The most a counter of money holds: the store keeps whole millionths (D17) in its integers.
+MAX_MONEY_COUNTER = Decimal(MAX_COUNTER).scaleb(-6)
 
 
 class Step(NamedTuple, Generic[U]):
@@ -120,11 +125,17 @@ def fits(step: Step[U], before: Totals[U], after: Totals[U]) -> bool:
     zero = step.quantity - step.quantity
     if after.used < zero or after.held < zero:
         return False
-    if step.bound is None:
-        return True
     return after.used + after.held <= before.used + before.held or (
-        after.used + after.held <= step.bound
+        after.used + after.held <= effective_bound(step)
     )
+
+
+def effective_bound(step: Step[U]) -> U:
+    """The bound a step's growth is held to: its own, within the store's range (a counter
+    never passes a signed 64-bit integer, whatever the limits, packs and grace add up to)."""
+    most: Any = MAX_MONEY_COUNTER if isinstance(step.quantity, Decimal) else MAX_COUNTER
+    bound = step.bound
+    return most if bound is None or bound > most else bound
 
 
 def advance(
@@ -310,8 +321,14 @@ def classify_refused(
     """The decision for a request refused at ``refused``'s bound; nothing was counted."""
     units = plan.quantity if quantity is None else quantity
     terms = refused.terms
-    assert terms is not None
-    assert refused.bound is not None
+    if refused.bound is None or terms is None or refused.bound > MAX_COUNTER:
+        # No limit refused it: the counter would pass the store's range. Refused, not wrapped.
+        raise OutOfRangeError(
+            f"{plan.item}: {units:,} more would take the counter past the store's range "
+            f"of {MAX_COUNTER:,}",
+            meter=plan.item,
+            scope=refused.scope,
+        )
     if terms.grace_percent > 0:
         code, status = DecisionCode.HARD_LIMIT_EXCEEDED, 403
         reason = f"hard limit {refused.bound} ({terms.limit} + {terms.grace_percent}% grace)"

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from meterstack import __version__
@@ -33,6 +34,7 @@ from meterstack.server import (
 )
 from meterstack.server.consume import consume_threads, lane_match, serve_consume
 from meterstack.server.deadline import DeadlineH11Protocol
+from meterstack.server.health import StoreProbe
 from meterstack.server.settings import ServerSettings
 
 
@@ -56,6 +58,7 @@ class MeterstackApp(FastAPI):
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     app.state.consume_threads.shutdown(wait=False)  # idle by now: the server has drained
+    app.state.store_probe.close()
 
 
 def create_app(engine: Engine, settings: ServerSettings | None = None) -> MeterstackApp:
@@ -67,7 +70,6 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     )
     app.state.engine = engine
     app.state.settings = settings or ServerSettings()
-    app.state.signups = customer.SignupWindow()
     app.state.consume_threads = consume_threads()
     errors.install(app)
     app.include_router(customer.router)
@@ -78,9 +80,20 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     app.include_router(webhooks.router)
     app.include_router(dashboard.router)
 
+    probe = StoreProbe(engine)
+    app.state.store_probe = probe
+
     @app.get("/health", include_in_schema=False)
-    def health() -> dict[str, str]:
-        return {"status": "ok", "backend": engine.backend}
+    async def health() -> JSONResponse:
+        # Its own bounded probe, on a thread of its own: it answers within a second even when
+        # every request thread waits for a database that stopped answering.
+        available = await probe.available()
+        body = {
+            "status": "ok" if available else "unavailable",
+            "backend": engine.backend,
+            "store": "ok" if available else "unavailable",
+        }
+        return JSONResponse(body, status_code=200 if available else 503)
 
     return app
 
@@ -108,6 +121,7 @@ def open_engine(settings: ServerSettings, clock: Clock | None = None) -> Engine:
         clock=clock,
         provider=provider_of(settings),
         return_url_origins=[origin for origin in origins if origin],
+        store_timeout=settings.store_timeout,
     )
     engine.webhooks.start_background()
     return engine

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-from collections import deque
-from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from meterstack.errors import MeterstackError
 from meterstack.money import format_money
 from meterstack.server.auth import CustomerDep, EngineDep, settings_of
 from meterstack.server.errors import ERROR_SCHEMA
@@ -18,7 +14,6 @@ from meterstack.server.schemas import CheckoutOut, PackPurchaseOut, PlansOut
 from meterstack.server.self_service import buy_pack
 from meterstack.server.views import customer_usage_json
 
-HOUR = timedelta(hours=1)
 #: The seed's answer to a cancellation (Aerostack, B9).
 CANCEL_MESSAGE = "Subscription will be canceled at end of billing period"
 
@@ -127,38 +122,13 @@ def api_calls_package(
     return buy_pack(engine, customer.account_id, "api_calls", package_size)
 
 
-class RateLimitedError(MeterstackError):
-    code = "rate_limited"
-    http_status = 429
-
-
-class SignupWindow:
-    """Anonymous sign-ups per client address in the last hour (D19), on the engine's clock."""
-
-    def __init__(self) -> None:
-        self.seen: dict[str, deque[datetime]] = {}
-        self.lock = threading.Lock()
-
-    def admit(self, client: str, per_hour: int, now: datetime) -> bool:
-        with self.lock:
-            times = self.seen.setdefault(client, deque())
-            while times and times[0] <= now - HOUR:
-                times.popleft()
-            if len(times) >= per_hour:
-                return False
-            times.append(now)
-            return True
-
-
 @router.post("/auth/anonymous", status_code=201)
 def anonymous(request: Request, engine: EngineDep) -> dict[str, Any]:
     """D19: an anonymous account and its ``anon_ask_`` key, no registration (A7)."""
     client = request.client.host if request.client else "unknown"
     per_hour = settings_of(request).anonymous_per_hour
-    window: SignupWindow = request.app.state.signups
-    if not window.admit(client, per_hour, engine.clock.now()):
-        raise RateLimitedError("too many anonymous accounts from this address; try later")
-    account, key = engine.create_anonymous_account()
+    # Counted in the store: the limit holds across servers, workers and restarts.
+    account, key = engine.create_anonymous_account(client=client, per_hour=per_hour)
     return {"user_api_key": key.key, "account_id": account.id, "tier": account.plan}
 
 

@@ -459,7 +459,16 @@ def invoice(
 @router.post("/periods/close")
 def close_period(_: OperatorDep, engine: EngineDep) -> dict[str, Any]:
     created = engine.close_period()
-    return {"created": len(created), "invoices": [invoice.number for invoice in created]}
+    # An account that could not be rated is listed; the others were invoiced all the same.
+    failures = [
+        {"account_id": failure.account_id, "period": failure.period_key, "reason": failure.reason}
+        for failure in created.failures
+    ]
+    return {
+        "created": len(created),
+        "invoices": [invoice.number for invoice in created],
+        "failures": failures,
+    }
 
 
 @router.post("/clock")

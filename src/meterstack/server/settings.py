@@ -32,5 +32,8 @@ class ServerSettings(BaseSettings):
     payments: Literal["local"] | None = None
     #: Other origins (``https://app.example.com``) checkout success and cancel URLs may use.
     return_url_origins: tuple[str, ...] = ()
+    #: Seconds a request waits for the database (pool, locks, statements) before it answers
+    #: 503 ``store_unavailable``; None = the database URL's ``?timeout=``, else 5.
+    store_timeout: float | None = None
     #: Anonymous accounts created per client address per hour (D19).
     anonymous_per_hour: int = 10

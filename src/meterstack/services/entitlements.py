@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from meterstack.bounds import MAX_QUANTITY, check_range
 from meterstack.catalog.schema import Catalog, Concurrency, Gauge, Scope
 from meterstack.errors import InvalidInputError, NotFoundError
 from meterstack.rules.admission import (
@@ -63,6 +64,7 @@ class Entitlements:
     ) -> Decision:
         """Set a stored quantity to ``level`` (e.g. bytes stored), checked during the write."""
         _whole(level, "level", allow_zero=True)
+        check_range("level", level, 0)
         return self._write(account_id, gauge, end_user_id, level=level)
 
     def adjust_gauge(
@@ -71,6 +73,7 @@ class Entitlements:
         """Add ``delta`` (negative to free space) to a stored quantity."""
         if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
             raise InvalidInputError(f"delta must be a non-zero whole number, got {delta!r}")
+        check_range("delta", delta, -MAX_QUANTITY)
         return self._write(account_id, gauge, end_user_id, delta=delta)
 
     def _write(

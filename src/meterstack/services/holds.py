@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from meterstack.bounds import check_range
 from meterstack.catalog.schema import Catalog
 from meterstack.errors import (
     InvalidInputError,
     NotFoundError,
+    OutOfRangeError,
     ReservationClosedError,
     ReservationExpiredError,
 )
@@ -125,8 +127,10 @@ class Holds:
             not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0
         ):
             raise InvalidInputError(
-                f"quantity must be a whole number of at least 0, got {quantity!r}"
+                f"quantity must be a whole number of at least 0, got {quantity!r}"[:200]
             )
+        if quantity is not None:
+            check_range("quantity", quantity, 0)
         lapsed = False
         with self.ctx.store.transaction() as tx:
             now = self.ctx.now()
@@ -168,7 +172,12 @@ class Holds:
             for scope in hold_scopes(row.project_id)
         )
         outcome = tx.counters.apply(Admission.plain(row.account_id, steps))
-        assert isinstance(outcome, Applied), "a commit is unbounded and its units are held"
+        if not isinstance(outcome, Applied):
+            # A commit has no bound but the store's range: past it, refused (nothing changes).
+            raise OutOfRangeError(
+                f"{row.item}: {quantity:,} more would take the counter past the store's range",
+                meter=row.item,
+            )
         decision = classify_admitted(
             plan, outcome.totals[0], now, catalog.policies.near_limit_percent
         )

@@ -19,9 +19,10 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from meterstack.bounds import check_range
 from meterstack.catalog.schema import Catalog
 from meterstack.errors import (
     AuthenticationError,
@@ -30,6 +31,7 @@ from meterstack.errors import (
     InvalidInputError,
     NotAllowedForTierError,
     NotFoundError,
+    RateLimitedError,
     UpgradeRequiredError,
 )
 from meterstack.rules.admission import key_scope
@@ -51,6 +53,10 @@ from meterstack.store.rows import AccountRow, ApiKeyRow, ResourceRow
 
 USER_KEY = "user"
 PROJECT_KEY = "project"
+#: Anonymous sign-ups (D19) are counted per client address in windows of an hour, in the
+#: store's table of attempt windows under subjects of their own.
+SIGNUP_SUBJECT = "signup:"
+SIGNUP_WINDOW = timedelta(hours=1)
 #: The user key of an anonymous account (A7).
 ANONYMOUS_KEY = "anonymous"
 #: The kinds of key that act for the account's owner rather than for one project.
@@ -248,8 +254,17 @@ class Keys:
 
     # ------------------------------------------------------------------ anonymous accounts
 
-    def create_anonymous_account(self) -> tuple[Account, IssuedKey]:
-        """A new account on the catalog's default plan and its ``anon_ask_…`` key (A7, D19)."""
+    def create_anonymous_account(
+        self, *, client: str | None = None, per_hour: int | None = None
+    ) -> tuple[Account, IssuedKey]:
+        """A new account on the catalog's default plan and its ``anon_ask_…`` key (A7, D19);
+        with ``client`` and ``per_hour``, at most that many per client address in an hour."""
+        if client is not None and (
+            isinstance(per_hour, bool) or not isinstance(per_hour, int) or per_hour < 0
+        ):
+            raise InvalidInputError(
+                f"per_hour must be a whole number of at least 0, got {per_hour!r}"
+            )
         loaded = self.ctx.current
         catalog = loaded.catalog
         now = self.ctx.now()
@@ -267,6 +282,14 @@ class Keys:
             name=None,
         )
         with self.ctx.store.transaction() as tx:
+            # Counted in the store, in the transaction that makes the account: one window per
+            # client address, shared by every server and kept across restarts.
+            if client is not None and not tx.access.admit_attempt(
+                f"{SIGNUP_SUBJECT}{client}"[:120], now, now - SIGNUP_WINDOW, per_hour or 0
+            ):
+                raise RateLimitedError(
+                    "too many anonymous accounts from this address; try later", client=client
+                )
             tx.accounts.insert(row)
             state = self.ctx.state(tx, row.id)
             issued = _issue(tx, catalog, state, ANONYMOUS_KEY, now)
@@ -472,5 +495,6 @@ def _caps(modules: Any, quotas: Any) -> ServiceCaps | None:
                     f"the quota of {meter!r} must be a whole number of at least 0, got {units!r}",
                     meter=meter,
                 )
+            check_range(f"the quota of {meter!r}", units, 0)
             checked_quotas[meter] = units
     return ServiceCaps(modules=checked_modules, quotas=checked_quotas)

@@ -26,6 +26,7 @@ from meterstack.catalog.schema import (
 from meterstack.errors import (
     InvalidInputError,
     NotFoundError,
+    OutOfRangeError,
     UpgradeRequiredError,
 )
 from meterstack.rules.terms import (
@@ -236,10 +237,16 @@ def _first(error: ValidationError) -> str:
 def _limit_value(limit: Any) -> int | None:
     if limit is None or limit is UNLIMITED or limit == "unlimited":
         return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_QUANTITY:
+    if isinstance(limit, bool) or not isinstance(limit, int):
         raise InvalidInputError(
             f"limit must be a whole number of at least 0 and at most {MAX_QUANTITY:,} "
             f'(10^15), or "unlimited", got {limit!r}'
+        )
+    if not 0 <= limit <= MAX_QUANTITY:
+        raise OutOfRangeError(
+            f"limit must be a whole number of at least 0 and at most {MAX_QUANTITY:,} "
+            f'(10^15), or "unlimited", got {limit!r}'[:300],
+            field="limit",
         )
     return limit
 
@@ -251,12 +258,13 @@ def _grace_value(grace: Any) -> Decimal | None:
         value = Decimal(str(grace))
     except InvalidOperation:
         value = Decimal(-1)
-    if (
-        isinstance(grace, float | bool)
-        or not value.is_finite()
-        or not 0 <= value <= MAX_GRACE_PERCENT
-    ):
+    if isinstance(grace, float | bool) or not value.is_finite() or value < 0:
         raise InvalidInputError(
-            f"grace must be a percentage from 0 to {MAX_GRACE_PERCENT}, got {grace!r}"
+            f"grace must be a percentage from 0 to {MAX_GRACE_PERCENT}, got {grace!r}"[:300]
+        )
+    if value > MAX_GRACE_PERCENT:
+        raise OutOfRangeError(
+            f"grace must be a percentage from 0 to {MAX_GRACE_PERCENT}, got {grace!r}"[:300],
+            field="grace",
         )
     return value

@@ -35,6 +35,7 @@ from meterstack.rules.periods import Period, paid_interval, period_for
 from meterstack.rules.proration import is_upgrade
 from meterstack.rules.terms import AccountState, item_terms, plan_of
 from meterstack.services.accounts import require_payments
+from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
 from meterstack.store.ports import UnitOfWork
 from meterstack.store.rows import AccountRow, PendingChange, PlanSpell
@@ -92,6 +93,7 @@ class Subscriptions:
         with self.ctx.store.transaction() as tx:
             return self._subscription(tx, account_id)
 
+    @decided_again_on_conflict
     def change_plan(self, account_id: str, plan_id: str, interval: str | None = None) -> PlanChange:
         """Upgrade at once (with proration), or schedule a downgrade for the period's end."""
         with self.ctx.store.transaction() as tx:
@@ -109,6 +111,7 @@ class Subscriptions:
         with self.ctx.store.transaction() as tx:
             return self._self_serve(tx, account_id, plan_id, interval)
 
+    @decided_again_on_conflict
     def downgrade(self, account_id: str, plan_id: str, interval: str | None = None) -> PlanChange:
         """The customer's downgrade to a cheaper self-serve plan, at the end of the paid interval.
 
@@ -205,6 +208,7 @@ class Subscriptions:
         announce_subscription(tx, account_id, "upgraded", now)
         return PlanChange(self._subscription(tx, account_id), True, invoice)
 
+    @decided_again_on_conflict
     def cancel(self, account_id: str) -> Subscription:
         """Keep the plan until the paid interval ends (a yearly plan keeps its year, D30), then
         move to the catalog's fallback plan (B9)."""
@@ -225,6 +229,7 @@ class Subscriptions:
             announce_subscription(tx, account_id, "cancel_scheduled", now)
             return self._subscription(tx, account_id)
 
+    @decided_again_on_conflict
     def resume(self, account_id: str) -> Subscription:
         """Withdraw a pending downgrade or cancellation; 409 when none waits."""
         with self.ctx.store.transaction() as tx:

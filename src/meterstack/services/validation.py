@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from meterstack.bounds import MAX_QUANTITY, check_range
 from meterstack.catalog.schema import Catalog, Feature
-from meterstack.errors import AuthenticationError, InvalidInputError, NotFoundError
+from meterstack.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    NotFoundError,
+    NulCharacterError,
+)
 from meterstack.rules.terms import AccountState
 from meterstack.services.events import UsageEvent
 from meterstack.store.ports import UnitOfWork
@@ -79,8 +85,10 @@ def validate_quantity(catalog: Catalog, meter: str, quantity: Any) -> None:
         raise InvalidInputError(
             f"quantity must be a whole number of {unit}s greater than 0, got {quantity!r}",
             meter=meter,
-            quantity=str(quantity),
+            quantity=str(quantity)[:40],
         )
+    if quantity > MAX_QUANTITY:
+        check_range("quantity", quantity, 1)
 
 
 def validate_project(state: AccountState, project_id: str | None) -> None:
@@ -99,6 +107,10 @@ def validate_idempotency_key(key: str | None) -> str | None:
         raise InvalidInputError(
             f"idempotency_key must be a string of 1 to {MAX_IDEMPOTENCY_KEY} characters",
             idempotency_key=str(key)[:40],
+        )
+    if "\x00" in key:
+        raise NulCharacterError(
+            "idempotency_key must not contain a NUL character (\\x00)", field="idempotency_key"
         )
     return key
 

@@ -45,7 +45,9 @@ def statement(step: Step[Any], check: bool, is_sqlite: bool, *, update: bool) ->
         add and step.overage_from is not None and quantity > 0,
         add and quantity < 0,
         held < 0,
-        step.bound is not None and (quantity > 0 if level else quantity + held > 0),
+        # Every growth is bounded: by its limit, or else by the store's range (a counter refuses
+        # rather than overflow; SQLite would turn it into a float, PostgreSQL fail the request).
+        (step.bound is not None and quantity > 0) if level else quantity + held > 0,
         check,
         is_sqlite,
     )
@@ -78,7 +80,8 @@ def _condition(shape: _Shape, row: str) -> str:
     if shape.floor_held:
         parts.append(f"{held} + :h >= 0")
     if shape.bounded:
-        parts.append(f"{used} + {held} + :q + :h <= :bound")
+        # Written so that no sum can pass the 64-bit range: :q + :h is at most the bound.
+        parts.append(f"{used} + {held} <= :bound - (:q + :h)")
     return " AND ".join(parts)
 
 
@@ -128,7 +131,8 @@ def together_sql(shape: tuple[tuple[bool, bool], ...], check: bool) -> str:
     """PostgreSQL: lock the scopes' rows in the given order, then add to every one of them if
     every one fits (``fit``), in one statement.
 
-    ``shape`` says, per step, whether it has a bound and where overage starts. ORDER BY … FOR
+    ``shape`` says, per step, whether it has a bound and where overage starts; a step without
+    one is held to the store's range (``rules.admission.effective_bound``). ORDER BY … FOR
     UPDATE takes the row locks in the caller's order, the lock order every path keeps (account,
     project, API key); the rows it returns are their latest versions, which ``fit`` tests.
     """
@@ -136,8 +140,7 @@ def together_sql(shape: tuple[tuple[bool, bool], ...], check: bool) -> str:
     scopes = ", ".join(f":s{index}" for index in indexes)
     order = " ".join(f"WHEN :s{index} THEN {index}" for index in indexes)
     tests = " ".join(
-        f"WHEN :s{index} THEN " + (f"used + held + :q{index} <= :b{index}" if bounded else "TRUE")
-        for index, (bounded, _) in enumerate(shape)
+        f"WHEN :s{index} THEN used + held <= :b{index} - :q{index}" for index in indexes
     )
     added = " ".join(f"WHEN :s{index} THEN :q{index}" for index in indexes)
     overages = " ".join(

@@ -19,12 +19,14 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from meterstack.bounds import MAX_COUNTER
 from meterstack.money import LEDGER_PLACES
 from meterstack.rules.admission import (
     ACCOUNT_SCOPE,
     NO_TOTALS,
     Step,
     Totals,
+    effective_bound,
     fits,
     overage_of,
     reached,
@@ -94,6 +96,8 @@ class SqlCounters:
         self, account_id: str, step: Step[Any], previous: Totals[Any] | None, check: bool
     ) -> tuple[Totals[Any], int | None] | None:
         """One step on its row: (what it holds now, the version read) or None if it refused."""
+        if not _representable(step):
+            return None  # past the store's range: refused like a bound, before the driver sees it
         params = _params(account_id, step)
         if step.peak:
             assert previous is not None, "a peak step follows the level it keeps"
@@ -121,6 +125,8 @@ class SqlCounters:
         """PostgreSQL: every increment of one item and period in one statement, or nothing
         (None: a row is missing, a bound refused or the version moved; decide step by step)."""
         steps = admission.steps
+        if not all(_representable(step) for step in steps):
+            return None
         first = steps[0]
         params: dict[str, Any] = {
             "account_id": admission.account_id,
@@ -131,7 +137,7 @@ class SqlCounters:
         for index, step in enumerate(steps):
             params[f"s{index}"] = step.scope
             params[f"q{index}"] = _stored(step.quantity)
-            params[f"b{index}"] = None if step.bound is None else _stored(step.bound)
+            params[f"b{index}"] = _stored(effective_bound(step))
             params[f"o{index}"] = None if step.overage_from is None else _stored(step.overage_from)
         shape = tuple((step.bound is not None, step.overage_from is not None) for step in steps)
         rows = self._sql.all(together_sql(shape, admission.version is not None), params)
@@ -284,8 +290,8 @@ def _params(account_id: str, step: Step[Any]) -> dict[str, Any]:
             "period": step.period,
             "q": step.quantity,
             "h": step.held,
-            "bound": step.bound,
-            "overage_from": step.overage_from,
+            "bound": effective_bound(step),
+            "overage_from": _within(step.overage_from),
         }
     return {
         "account_id": account_id,
@@ -294,9 +300,19 @@ def _params(account_id: str, step: Step[Any]) -> dict[str, Any]:
         "period": step.period,
         "q": _stored(step.quantity),
         "h": _stored(step.held),
-        "bound": None if step.bound is None else _stored(step.bound),
+        "bound": _stored(effective_bound(step)),
         "overage_from": None if step.overage_from is None else _stored(step.overage_from),
     }
+
+
+def _representable(step: Step[Any]) -> bool:
+    """Whether the step's quantities fit the store's integers (a batch group sums its events)."""
+    return abs(_stored(step.quantity)) + abs(_stored(step.held)) <= MAX_COUNTER
+
+
+def _within(overage_from: int | None) -> int | None:
+    """Where overage starts, within the store's range (past it, a counter never goes)."""
+    return None if overage_from is None else min(overage_from, MAX_COUNTER)
 
 
 def _together(steps: Sequence[Step[Any]]) -> bool:

@@ -8,6 +8,7 @@ The hot path speaks to the driver directly through :class:`Dialect`; SQL text is
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -23,6 +24,11 @@ from sqlalchemy.pool import StaticPool
 from meterstack.errors import InvalidInputError
 from meterstack.store.checkpoints import BACKSTOP_PAGES
 
+#: Seconds the store waits for the database by default (pool, locks, statements).
+DEFAULT_TIMEOUT = 5.0
+#: The longest wait a store URL may ask for.
+MAX_TIMEOUT = 3600.0
+
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
@@ -36,6 +42,9 @@ class StoreUrl:
     durability: str = "normal"
     schema: str | None = None
     memory: bool = False
+    #: Seconds the store waits for the database: a connection from the pool, a lock, a
+    #: statement, a whole unit of work on PostgreSQL (``?timeout=``; 503 past it).
+    timeout: float = DEFAULT_TIMEOUT
 
 
 def parse_store_url(url: str) -> StoreUrl:
@@ -44,6 +53,7 @@ def parse_store_url(url: str) -> StoreUrl:
     parts = urlsplit(url)
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     scheme = parts.scheme.split("+")[0]
+    timeout = _timeout(query.pop("timeout", None))
     if scheme == "sqlite":
         durability = query.pop("durability", "normal")
         if durability not in {"normal", "full"}:
@@ -55,6 +65,7 @@ def parse_store_url(url: str) -> StoreUrl:
             "sqlite://" if memory else f"sqlite:///{path}",
             durability=durability,
             memory=memory,
+            timeout=timeout,
         )
     if scheme in {"postgresql", "postgres"}:
         schema = query.pop("schema", None)
@@ -63,10 +74,28 @@ def parse_store_url(url: str) -> StoreUrl:
         rebuilt = urlunsplit(
             ("postgresql+psycopg", parts.netloc, parts.path, urlencode(query), parts.fragment)
         )
-        return StoreUrl("postgresql", rebuilt, schema=schema)
+        return StoreUrl("postgresql", rebuilt, schema=schema, timeout=timeout)
     raise InvalidInputError(
         f"unsupported database URL scheme {parts.scheme!r}: use sqlite:///path or postgresql://…"
     )
+
+
+def _timeout(text: str | None) -> float:
+    return DEFAULT_TIMEOUT if text is None else store_timeout(text)
+
+
+def store_timeout(value: object) -> float:
+    """A store timeout in seconds: above 0, at most an hour."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not 0 < seconds <= MAX_TIMEOUT:
+        raise InvalidInputError(
+            f"timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, "
+            f"got {value!r}"[:200]
+        )
+    return seconds
 
 
 def create_sql_engine(store_url: StoreUrl, pool_size: int = 20) -> Engine:
@@ -89,7 +118,12 @@ def _sqlite_engine(store_url: StoreUrl, pool_size: int) -> Engine:
             max_overflow=pool_size,
             # Every unit of work ends in COMMIT or ROLLBACK; no reset is needed on return.
             pool_reset_on_return=None,
-            connect_args={"check_same_thread": False, "isolation_level": None, "timeout": 60},
+            pool_timeout=store_url.timeout,
+            connect_args={
+                "check_same_thread": False,
+                "isolation_level": None,
+                "timeout": store_url.timeout,
+            },
         )
 
     @event.listens_for(engine, "connect")
@@ -112,7 +146,8 @@ def _sqlite_pragmas(connection: sqlite3.Connection, store_url: StoreUrl) -> None
         # The store's thread checkpoints (store/checkpoints.py); commits only past the backstop.
         cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
     cursor.execute(f"PRAGMA synchronous={'FULL' if store_url.durability == 'full' else 'NORMAL'}")
-    cursor.execute("PRAGMA busy_timeout=60000")
+    # A file locked by another writer past the store's timeout is 503 store_unavailable.
+    cursor.execute(f"PRAGMA busy_timeout={round(store_url.timeout * 1000)}")
     cursor.close()
 
 
@@ -125,13 +160,21 @@ def sqlite_file_connection(store_url: StoreUrl) -> sqlite3.Connection:
 
 
 def _postgres_engine(store_url: StoreUrl, pool_size: int) -> Engine:
-    connect_args: dict[str, Any] = {}
+    # The server cancels a statement, or a wait for a lock, past the timeout (an error the
+    # store reports as 503); connecting is bounded too (libpq counts whole seconds, at least 2).
+    milliseconds = round(store_url.timeout * 1000)
+    options = [f"-cstatement_timeout={milliseconds}", f"-clock_timeout={milliseconds}"]
     if store_url.schema is not None:
-        connect_args["options"] = f"-csearch_path={store_url.schema}"
+        options.append(f"-csearch_path={store_url.schema}")
+    connect_args: dict[str, Any] = {
+        "options": " ".join(options),
+        "connect_timeout": max(2, math.ceil(store_url.timeout)),
+    }
     return create_engine(
         store_url.sqlalchemy_url,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=store_url.timeout,
         pool_pre_ping=False,
         pool_reset_on_return=None,
         connect_args=connect_args,

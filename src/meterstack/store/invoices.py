@@ -11,6 +11,7 @@ from typing import Any
 
 from meterstack.invoicing.model import ACCOUNT_CREDIT, Invoice, InvoiceLine, InvoiceStatus
 from meterstack.rules.terms import ACCOUNT_WIDE, LimitOverride
+from meterstack.store.close_failures import SqlCloseFailures
 from meterstack.store.rows import AccountToClose, BillingTerms, ClosedPeriod
 from meterstack.store.statements import Statements
 
@@ -34,7 +35,7 @@ _INVOICE_FIELDS = (
 )
 
 
-class SqlInvoices:
+class SqlInvoices(SqlCloseFailures):
     def __init__(self, sql: Statements) -> None:
         self._sql = sql
 

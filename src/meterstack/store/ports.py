@@ -33,6 +33,7 @@ from meterstack.store.rows import (
     AttemptOutcome,
     BillingTerms,
     ClosedPeriod,
+    CloseFailure,
     Counter,
     DeliveryLease,
     NewDelivery,
@@ -314,6 +315,18 @@ class Invoices(Protocol):
 
     def record_closes(self, closes: Sequence[ClosedPeriod], now: datetime) -> None:
         """Remember periods closed without an invoice, once each (B12)."""
+        ...
+
+    def record_close_failures(self, failures: Sequence[CloseFailure]) -> None:
+        """Remember the accounts a close could not rate (the latest failure of each)."""
+        ...
+
+    def clear_close_failures(self, account_ids: Sequence[str]) -> None:
+        """Forget the failures of accounts whose period closed since."""
+        ...
+
+    def close_failures(self) -> list[CloseFailure]:
+        """The accounts the last closes could not rate, by account id."""
         ...
 
     def closed_through(self, account_id: str) -> datetime | None:

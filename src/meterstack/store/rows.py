@@ -154,6 +154,16 @@ class AccountToClose:
 
 
 @dataclass(frozen=True, slots=True)
+class CloseFailure:
+    """An account a period close could not rate: the period it stopped at, and why."""
+
+    account_id: str
+    period_key: str
+    failed_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ClosedPeriod:
     """A period closed without an invoice (a quiet month of a yearly plan, B12)."""
 

@@ -342,6 +342,16 @@ period_closes = Table(
     Column("closed_at", DateTime(timezone=True), nullable=False),
 )
 
+#: Accounts the last period close could not rate, with the period and why (one row each).
+close_failures = Table(
+    "close_failures",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("period_key", String(16), nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
 
 #: Outgoing webhooks (D28): where events go, signed with each endpoint's own secrets.
 webhook_endpoints = Table(

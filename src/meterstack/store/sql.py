@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
@@ -27,6 +27,7 @@ from meterstack.store.dialect import (
     create_sql_engine,
     parse_store_url,
     sqlite_file_connection,
+    store_timeout,
 )
 from meterstack.store.directory import SqlDirectory
 from meterstack.store.idempotency import SqlIdempotency
@@ -54,10 +55,13 @@ from meterstack.store.reservations import SqlReservations
 from meterstack.store.resources import SqlResources
 from meterstack.store.statements import Statements, conflict, unavailable
 from meterstack.store.subscriptions import SqlSubscriptions
+from meterstack.store.watchdog import Watchdog
 from meterstack.store.webhooks import SqlWebhookEndpoints
 
 #: Where a pooled connection keeps its port adapters (built once per connection).
 _PORTS = "meterstack.ports"
+#: Where a pooled PostgreSQL connection keeps its socket's file descriptor.
+_SOCKET = "meterstack.socket"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +109,20 @@ class SqlTransaction:
 class SqlStore:
     """Persistence for SQLite and PostgreSQL: every port, one transaction at a time each."""
 
-    def __init__(self, url: str, *, migrate: bool = True, pool_size: int = 20) -> None:
-        self.url: StoreUrl = parse_store_url(url)
+    def __init__(
+        self, url: str, *, migrate: bool = True, pool_size: int = 20, timeout: float | None = None
+    ) -> None:
+        """``timeout`` (seconds) overrides the URL's ``?timeout=`` (default 5 s): how long a
+        connection from the pool, a lock, a statement and, on PostgreSQL, a whole unit of work
+        may wait for the database before it is 503 ``store_unavailable``."""
+        parsed = parse_store_url(url)
+        if timeout is not None:
+            parsed = replace(parsed, timeout=store_timeout(timeout))
+        self.url: StoreUrl = parsed
         self.engine = create_sql_engine(self.url, pool_size=pool_size)
         self.dialect = Dialect(self.url.backend)
+        #: Deadlines of units of work (PostgreSQL: a hung link is not noticed by the driver).
+        self.watchdog = None if self.dialect.is_sqlite else Watchdog(self.url.timeout)
         self._idle: list[Any] = []
         self._keep_idle = pool_size
         self._checkpointer: Checkpointer | None = None
@@ -133,6 +147,8 @@ class SqlStore:
     def close(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.close()
+        if self.watchdog is not None:
+            self.watchdog.close()
         self._drop_idle(close=True)
         self.engine.dispose()
 
@@ -183,7 +199,7 @@ class SqlUnitOfWork:
     A class rather than a generator: every request opens one, and this is the cheaper form.
     """
 
-    __slots__ = ("_connection", "_cursor", "_store")
+    __slots__ = ("_connection", "_cursor", "_store", "_token")
 
     def __init__(self, store: SqlStore) -> None:
         self._store = store
@@ -196,11 +212,14 @@ class SqlUnitOfWork:
             if unavailable(error):
                 raise _domain_error(error) from error
             raise
+        watchdog = store.watchdog
+        self._token = None if watchdog is None else watchdog.watch(_socket_of(connection))
         cursor = connection.cursor()
         try:
             store.dialect.begin(cursor)
         except BaseException as error:
             cursor.close()
+            self._end_deadline()
             # A SQLite connection is a file handle: a lock or I/O error does not break it.
             store._give_back(connection, store.dialect.is_sqlite)
             if unavailable(error):
@@ -227,6 +246,8 @@ class SqlUnitOfWork:
                 # The block's error is the one to report; a rollback that fails too only says
                 # the connection is gone.
                 healthy = _rolled_back(connection, cursor, dialect)
+                if self._end_deadline():
+                    raise _timed_out(store) from error
                 if unavailable(error):
                     raise _domain_error(error) from error
                 return
@@ -237,13 +258,39 @@ class SqlUnitOfWork:
                     connection.commit()
             except BaseException as failure:
                 healthy = _rolled_back(connection, cursor, dialect)
+                if self._end_deadline():
+                    raise _timed_out(store) from failure
                 if unavailable(failure):
                     raise _domain_error(failure) from failure
                 raise
             healthy = True
         finally:
             cursor.close()
+            if self._end_deadline():
+                healthy = False  # its socket was shut down: the connection is gone
             store._give_back(connection, healthy)
+
+    def _end_deadline(self) -> bool:
+        """End this unit's deadline (once); whether it had passed."""
+        token, self._token = self._token, None
+        watchdog = self._store.watchdog
+        return token is not None and watchdog is not None and watchdog.release(token)
+
+
+def _socket_of(connection: Any) -> int:
+    """The file descriptor of a pooled PostgreSQL connection's socket (kept per connection)."""
+    fd: int | None = connection.info.get(_SOCKET)
+    if fd is None:
+        fd = connection.info[_SOCKET] = connection.dbapi_connection.pgconn.socket
+    return fd
+
+
+def _timed_out(store: SqlStore) -> StoreUnavailableError:
+    return StoreUnavailableError(
+        f"the database did not answer within {store.url.timeout:g} s; nothing was recorded, or "
+        "the outcome is unknown: retry with the same idempotency key",
+        reason="timeout",
+    )
 
 
 def _domain_error(error: BaseException) -> StoreUnavailableError:

@@ -8,7 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SqlAlchemyTimeout
 
+from meterstack.errors import NulCharacterError
 from meterstack.store.dialect import Dialect
 
 #: A unique constraint refused the statement (the driver's own error, on either backend).
@@ -25,6 +28,10 @@ def unavailable(error: BaseException) -> bool:
     its own statement errors (a missing table…) with that class too, so only its busy, locked,
     I/O and full conditions count.
     """
+    if isinstance(error, SqlAlchemyTimeout):
+        return True  # no connection came free in the pool within the store's timeout
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        error = error.orig  # SQLAlchemy's wrapper of the driver's error (opening a connection)
     if isinstance(error, psycopg.OperationalError):
         return True
     if isinstance(error, sqlite3.OperationalError):
@@ -39,6 +46,29 @@ def conflict(error: BaseException) -> bool:
     return isinstance(error, psycopg.Error) and (error.sqlstate or "").startswith("40")
 
 
+def refuse_nul(params: dict[str, Any]) -> None:
+    """Refuse a text holding NUL before the driver sees it, on both backends alike.
+
+    PostgreSQL cannot store NUL in text (the driver fails the statement, which would surface as
+    a fault); SQLite would keep it, and an id that only one backend accepts is a trap. Ids,
+    keys, names and emails all come through here, whatever door they came in by.
+    """
+    for name, value in params.items():
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise _nul(name)
+        elif isinstance(value, list | tuple) and any(
+            isinstance(item, str) and "\x00" in item for item in value
+        ):
+            raise _nul(name)
+
+
+def _nul(name: str) -> NulCharacterError:
+    return NulCharacterError(
+        "text must not contain a NUL character (\\x00)", parameter=name.rstrip("0123456789")
+    )
+
+
 class Statements:
     """The cursor of the open transaction, shared by every port adapter of a connection."""
 
@@ -49,6 +79,8 @@ class Statements:
         self.dialect = dialect
 
     def execute(self, text: str, params: dict[str, Any] | None = None) -> Any:
+        if params:
+            refuse_nul(params)
         self.cursor.execute(self.dialect.sql(text), params or {})
         return self.cursor
 

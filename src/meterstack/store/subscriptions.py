@@ -85,6 +85,11 @@ class SqlSubscriptions:
 
     def set_pending(self, account_id: str, change: PendingChange | None) -> None:
         sql = self._sql
+        if not sql.dialect.is_sqlite:
+            # Changes of one account's pending row are made one after the other, under the
+            # account's row lock (the lock an upgrade takes first too). Without it two requests
+            # at once both found no row and both inserted one: the second failed on the key.
+            sql.execute("SELECT id FROM accounts WHERE id = :id FOR UPDATE", {"id": account_id})
         sql.execute(
             "DELETE FROM pending_changes WHERE account_id = :account_id",
             {"account_id": account_id},
