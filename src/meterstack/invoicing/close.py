@@ -8,7 +8,7 @@ the same transaction. So a second close, or two closes running at once in two pr
 nothing more, and numbers have no gaps.
 
 An invoice closing period P carries the usage of P in arrears, rated on the plan P ended on
-(overage as recorded when consumed, D2; storage overage at P's peak, D3; usage prices), and the
+(overage as recorded when consumed or written, D2; storage at P's peak, D3; usage prices), and the
 subscription fee of the next period in advance (D10) on the plan in effect from P's end. The
 first period's fee is invoiced when the subscription starts (``invoicing.issue``). An account's
 credit (what an upgrade left in its favour) pays its invoices first, oldest period first; it is
@@ -155,13 +155,16 @@ def _draft(
             usage[item] = used
             recorded[item] = overage
         elif isinstance(declared, Gauge) and used:
-            usage[item] = used  # the period's peak (D3)
+            # The period's peak (D3), and the highest overage a write announced (D2).
+            usage[item] = used
+            recorded[item] = overage
     rated = rate_usage(
         catalog,
         plan,
         usage,
         packs=terms.packs,
-        # Storage overage follows the account's switches; a meter's was recorded when consumed.
+        # Overage of meters and gauges alike was recorded when written (D2); the switches only
+        # name the items that had none recorded.
         overage=terms.switches or {},
         recorded_overage=recorded,
         overrides=terms.overrides,

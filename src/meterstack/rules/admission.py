@@ -73,7 +73,9 @@ class Step(NamedTuple, Generic[U]):
     with ``peak``, ``used`` rises to what the previous step of the same call reached: a period's
     peak of that level). ``held`` is added to ``held``. A step that grows used + held must stay
     within ``bound``; nothing ever goes below zero. Committed units past ``overage_from`` are
-    overage (D2), added to the counter's ``overage``.
+    overage (D2), added to the counter's ``overage``; on a ``peak`` step, the level's units past
+    ``overage_from`` raise the counter's ``overage`` to them (the period's peak of the overage
+    announced when written, D2, D3).
     """
 
     item: str
@@ -97,21 +99,27 @@ def overage_units(quantity: U, used_before: U, overage_from: U | None) -> U:
 
 
 def overage_of(step: Step[U], used_before: U) -> U:
-    """The overage a step records on a counter that held ``used_before`` (D2)."""
+    """The overage an increment adds to a counter that held ``used_before`` (D2); a level or a
+    peak adds none (a peak's overage is :func:`level_overage`, kept at its highest)."""
     if step.level or step.peak:
         return step.quantity - step.quantity
     return overage_units(step.quantity, used_before, step.overage_from)
+
+
+def level_overage(level: U, overage_from: U | None) -> U:
+    """D2 for a level (a gauge): the units of ``level`` past ``overage_from``, as if the whole
+    level were consumed at once. What a write past the limit announces as overage, and what the
+    period's peak row keeps at its highest for the invoice (D3)."""
+    return overage_units(level, level - level, overage_from)
 
 
 def reached(step: Step[U], before: Totals[U], previous: Totals[U] | None = None) -> Totals[U]:
     """What the counter holds once ``step`` is applied to ``before`` (bound not checked)."""
     if step.peak:
         assert previous is not None, "a peak step follows the step whose level it keeps"
-        used = max(before.used, previous.used)
-    elif step.level:
-        used = step.quantity
-    else:
-        used = before.used + step.quantity
+        overage = max(before.overage, level_overage(previous.used, step.overage_from))
+        return Totals(max(before.used, previous.used), before.held + step.held, overage)
+    used = step.quantity if step.level else before.used + step.quantity
     return Totals(used, before.held + step.held, before.overage + overage_of(step, before.used))
 
 
