@@ -270,13 +270,23 @@ def classify_admitted(
     units = plan.quantity if quantity is None else quantity
     if overage is None:
         overage = 0 if plan.hold else overage_units(units, after.used - units, primary.overage_from)
-    limit = terms.limit
+    limit, hard = terms.limit, terms.hard_limit
     counted = after.used + after.held
     warnings: list[str] = []
     code = DecisionCode.OK
     if overage > 0:
         code = DecisionCode.OVERAGE
         warnings.append(f"{overage} {plan.item} beyond the limit of {limit} billed as overage")
+    elif not plan.overage_on and limit is not None and hard is not None and counted > hard:
+        # A commit of more than was held (D6; or a level lowered while still past a limit lowered
+        # since): the work happened, so the units are recorded past the bound, and without
+        # overage nothing bills them. It is neither grace nor overage.
+        code = DecisionCode.EXCESS
+        bound = f"limit of {limit}" if hard == limit else f"hard limit of {hard} (limit {limit})"
+        warnings.append(
+            f"{plan.item}: {counted} used is {counted - hard} past the {bound}; recorded for "
+            "work already done, not billed as overage"
+        )
     elif limit is not None and counted > limit:
         code = DecisionCode.GRACE
         warnings.append(
@@ -295,7 +305,7 @@ def classify_admitted(
         used=after.used,
         held=after.held,
         limit=limit,
-        hard_limit=terms.hard_limit,
+        hard_limit=hard,
         remaining=None if limit is None else max(0, limit - counted),
         overage_units=overage,
         warnings=tuple(warnings),

@@ -43,9 +43,10 @@ class ItemUsage:
         """Where usage stands, in the order the admission classifies an admitted request:
 
         ``overage`` (units past the limit were billed as overage), ``blocked`` (at the hard
-        limit: the next unit is refused), ``grace`` (past the limit, within the grace zone: it
-        succeeds with a warning, B7), ``at_limit`` (at the limit, no grace; the next unit is
-        refused unless overage is on), ``near_limit`` (C4) or ``ok``; ``unlimited`` without one.
+        limit of a grace zone, or past the limit: the next unit is refused), ``grace`` (past the
+        limit, within the grace zone: it succeeds with a warning, B7), ``at_limit`` (at the
+        limit, no grace; the next unit is refused unless overage is on), ``near_limit`` (C4) or
+        ``ok``; ``unlimited`` without one.
         """
         if self.limit is None:
             return "unlimited"
@@ -55,9 +56,10 @@ class ItemUsage:
         if (
             not self.overage_enabled
             and self.hard_limit is not None
-            and counted >= self.hard_limit > self.limit
+            and counted >= self.hard_limit
+            and (self.hard_limit > self.limit or counted > self.limit)
         ):
-            return "blocked"
+            return "blocked"  # a commit past its hold (D6) may leave it past the hard limit
         if counted > self.limit:
             return "grace"
         if counted >= self.limit and not self.overage_enabled:
