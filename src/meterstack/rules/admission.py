@@ -28,13 +28,8 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from meterstack.catalog.schema import Catalog
 from meterstack.rules.decisions import Decision, DecisionCode
-from meterstack.rules.terms import (
-    AccountState,
-    ItemTerms,
-    is_near_limit,
-    item_terms,
-    overage_enabled,
-)
+from meterstack.rules.headroom import is_near_limit, remaining_units
+from meterstack.rules.terms import AccountState, ItemTerms, item_terms, overage_enabled
 
 ACCOUNT_SCOPE = "account"
 
@@ -306,7 +301,7 @@ def classify_admitted(
         held=after.held,
         limit=limit,
         hard_limit=hard,
-        remaining=None if limit is None else max(0, limit - counted),
+        remaining=remaining_units(counted, limit),
         overage_units=overage,
         warnings=tuple(warnings),
         as_of=now,
@@ -350,7 +345,7 @@ def classify_refused(
         held=current.held,
         limit=limit,
         hard_limit=refused.bound,
-        remaining=None if limit is None else max(0, limit - counted),
+        remaining=remaining_units(counted, limit),
         overage_units=0,
         warnings=(),
         as_of=now,

@@ -11,8 +11,14 @@ from decimal import Decimal
 
 from meterstack.catalog.schema import Meter, Scope
 from meterstack.rules.admission import ACCOUNT_SCOPE, NO_TOTALS, project_scope
+from meterstack.rules.headroom import (
+    can_make_requests,
+    is_near_limit,
+    remaining_units,
+    usage_percent,
+)
 from meterstack.rules.periods import NO_PERIOD, Period
-from meterstack.rules.terms import is_near_limit, item_terms, overage_enabled
+from meterstack.rules.terms import item_terms, overage_enabled
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
 from meterstack.services.holds import sweep
@@ -37,6 +43,11 @@ class ItemUsage:
     overage_units: int
     overage_enabled: bool
     pack_units: int
+
+    @property
+    def can_make_requests(self) -> bool:
+        """Whether a next unit would be admitted: holds counted, grace and overage too (C4)."""
+        return can_make_requests(self.used + self.held, self.hard_limit, self.overage_enabled)
 
     @property
     def state(self) -> str:
@@ -120,10 +131,6 @@ class Usage:
                 totals = counters.get((item, scope, counter_period), NO_TOTALS)
                 counted = totals.used + totals.held
                 limit = terms.limit
-                percent = None
-                if limit is not None:
-                    share = Decimal(counted) * 100 / limit if limit else Decimal(100)
-                    percent = share.quantize(Decimal("0.01"))
                 items[item] = ItemUsage(
                     item=item,
                     kind=declared.kind,
@@ -131,8 +138,8 @@ class Usage:
                     held=totals.held,
                     limit=limit,
                     hard_limit=terms.hard_limit,
-                    remaining=None if limit is None else max(0, limit - counted),
-                    percent=percent,
+                    remaining=remaining_units(counted, limit),
+                    percent=usage_percent(counted, limit),
                     is_near_limit=is_near_limit(counted, limit, near),
                     overage_units=totals.overage,
                     overage_enabled=isinstance(declared, Meter)
