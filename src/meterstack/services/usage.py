@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from meterstack.catalog.schema import Meter, Scope
+from meterstack.catalog.schema import Gauge, Meter, Scope
 from meterstack.rules.admission import ACCOUNT_SCOPE, NO_TOTALS, project_scope
 from meterstack.rules.headroom import (
     can_make_requests,
@@ -40,7 +40,9 @@ class ItemUsage:
     #: used + held as a percentage of the limit, two decimals; None when unlimited.
     percent: Decimal | None
     is_near_limit: bool
+    #: Units recorded as overage this period (D2); a gauge's, the highest a write announced.
     overage_units: int
+    #: The overage switch as the requesting project sees it (A5, D3).
     overage_enabled: bool
     pack_units: int
 
@@ -129,6 +131,10 @@ class Usage:
                 # Meters count per period; levels, objects and slots are counted now.
                 counter_period = period.key if isinstance(declared, Meter) else NO_PERIOD
                 totals = counters.get((item, scope, counter_period), NO_TOTALS)
+                overage = totals.overage
+                if isinstance(declared, Gauge):
+                    # A gauge's overage is kept on the period's peak row: what is billed (D2).
+                    overage = counters.get((item, scope, period.key), NO_TOTALS).overage
                 counted = totals.used + totals.held
                 limit = terms.limit
                 items[item] = ItemUsage(
@@ -141,9 +147,8 @@ class Usage:
                     remaining=remaining_units(counted, limit),
                     percent=usage_percent(counted, limit),
                     is_near_limit=is_near_limit(counted, limit, near),
-                    overage_units=totals.overage,
-                    overage_enabled=isinstance(declared, Meter)
-                    and overage_enabled(catalog, state, item, project_id),
+                    overage_units=overage,
+                    overage_enabled=overage_enabled(catalog, state, item, project_id),
                     pack_units=terms.pack_units,
                 )
             waiting = tx.subscriptions.pending(account_id)
