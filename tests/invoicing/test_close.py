@@ -153,9 +153,9 @@ def test_d10_fee_in_advance_and_a_prorated_first_period(
     january, february = engine.close_period()
 
     assert [line.amount for line in opening.lines] == [Decimal("10.29")]
-    assert opening.lines[0].description == "STARTER plan, 2026-01 (first period)"
+    assert opening.lines[0].description == "STARTER plan, January 2026 (first period)"
     assert [line.amount for line in january.lines] == [Decimal("29.00")]
-    assert january.lines[0].description == "STARTER plan, 2026-02"
+    assert january.lines[0].description == "STARTER plan, February 2026"
     assert [line.amount for line in february.lines] == [Decimal("29.00")]
     assert (january.period_key, february.period_key) == ("2026-01", "2026-02")
     assert engine.invoices(account.id) == [opening, january, february]

@@ -28,7 +28,7 @@ from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
 from meterstack.invoicing.proration import credit_moved, invoice_with_account_credit
 from meterstack.money import round_money
 from meterstack.rules.admission import Totals
-from meterstack.rules.periods import Period, next_period, period_for
+from meterstack.rules.periods import Period, day_name, next_period, period_for, period_name
 from meterstack.rules.rating import RatedLine, rate_usage
 from meterstack.rules.terms import priced_plan
 from meterstack.services.context import ServiceContext, new_id
@@ -255,7 +255,7 @@ def _usage_line(catalog: Catalog, line: RatedLine, period: Period, position: int
     return InvoiceLine(
         position=position,
         kind=line.kind,
-        description=f"{name} {what}, {period.key}",
+        description=f"{name} {what}, {period_name(period.start, period.end)}",
         item=line.item,
         quantity=Decimal(line.billed_units),
         unit_price=unit_price,
@@ -285,7 +285,7 @@ def _pack_note(catalog: Catalog, pack_id: str, bought: datetime, position: int) 
     return InvoiceLine(
         position=position,
         kind="pack",
-        description=f"{pack.name}, bought {bought.date().isoformat()} (invoiced when bought)",
+        description=f"{pack.name}, bought {day_name(bought)} (invoiced when bought)",
         item=pack.item,
         quantity=Decimal(1),
         unit_price=zero,
@@ -294,7 +294,7 @@ def _pack_note(catalog: Catalog, pack_id: str, bought: datetime, position: int) 
             "pack": pack_id,
             "units": pack.quantity,
             "price": str(pack.price),
-            "note": "packs are invoiced and paid when bought (D11); listed here, not charged",
+            "note": "a pack is invoiced and paid when bought; listed here, not charged again",
         },
     )
 
