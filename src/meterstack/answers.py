@@ -52,6 +52,7 @@ def usage_json(report: UsageReport) -> dict[str, Any]:
                 "is_near_limit": item.is_near_limit,
                 "overage_units": item.overage_units,
                 "overage_enabled": item.overage_enabled,
+                "can_make_requests": item.can_make_requests,
             }
             for item in report.items.values()
         },

@@ -22,10 +22,13 @@ placed before the app runs (D6). A refused hold answers the error shape of meter
 (``{"error": {"code", "message", "details"}}``, the decision's status, ``Retry-After`` on 429)
 and the app is not called. Otherwise the app's response gets ``RateLimit-Limit``,
 ``RateLimit-Remaining`` and ``RateLimit-Reset`` headers, and the hold is settled once the app
-returns: committed when a complete response with a status below 500 went out; released
-otherwise (the app raised before finishing its response, the exception then re-raised, or it
-answered a server error), as the customer got nothing worth a session. A request that holds its
-unit always finishes, even if the limit is reached meanwhile; only new requests are refused (C5).
+returns: committed when the app processed the request (C1: a complete response whose status is
+in ``counted_statuses``, by default 200–399); released otherwise: the app raised before finishing
+its response (the exception is then re-raised), or answered a status outside the set, such as a
+404 for a path it does not serve, a 422 for a body it could not read, a 401 from its own
+authentication or a server error, as the customer got nothing worth a session. A request that
+holds its unit always finishes, even if the limit is reached meanwhile; only new requests are
+refused (C5).
 
 With an in-process :class:`~meterstack.Engine`, whose methods block on the database, every call
 runs in a worker thread (``anyio.to_thread``) so that a request waiting for a write lock never
@@ -39,7 +42,7 @@ import functools
 import inspect
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -64,6 +67,10 @@ Metering = Engine | Client | AsyncClient
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
+
+#: The statuses of a request the app processed, which counts as a session (C1): success and
+#: redirects. A client error (404, 422…) or a server error releases the hold instead.
+PROCESSED_STATUSES: Container[int] = range(200, 400)
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,9 @@ class MeteringMiddleware:
     through unmetered, as do non-HTTP scopes and ``exempt_paths`` (a path equal to one of them
     or below it: ``/health`` exempts ``/health`` and ``/health/live``). ``routes`` declares
     per path prefix what a request needs (:class:`Route`); ``key_of(scope)`` names the
-    request's API key id for module checks.
+    request's API key id for module checks. ``counted_statuses`` are the response statuses
+    that count the request (C1; :data:`PROCESSED_STATUSES`, 200–399, by default): a hold is
+    committed only when the app's complete response has one of them, and released otherwise.
     """
 
     def __init__(
@@ -124,8 +133,10 @@ class MeteringMiddleware:
         exempt_paths: Iterable[str] = (),
         routes: Mapping[str, Route] | None = None,
         key_of: KeyOf | None = None,
+        counted_statuses: Container[int] = PROCESSED_STATUSES,
     ) -> None:
         self.app = app
+        self.counted_statuses = counted_statuses
         self.meter = meter
         self.quantity = quantity
         self._default = Route(meter=meter, quantity=quantity)
@@ -233,7 +244,7 @@ class MeteringMiddleware:
         finally:
             # Settled even when the request is cancelled (the client went away).
             with anyio.CancelScope(shield=True):
-                await self._settle(hold, commit=complete and status < 500)
+                await self._settle(hold, commit=complete and status in self.counted_statuses)
 
     # ------------------------------------------------------------------ the three backends
 

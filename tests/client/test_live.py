@@ -39,6 +39,53 @@ def test_c4_c5_the_sdk_against_a_live_service(live_service: Callable[..., Any]) 
     assert (tier.current_tier, tier.can_use_managed) == ("free", False)
 
 
+def test_c4_sessions_remaining_counts_open_holds(live_service: Callable[..., Any]) -> None:
+    service = live_service("flowstack")
+    base = str(service.base_url)
+    with Client(base, OPERATOR_KEY) as operator:
+        account = operator.create_account(plan="free")
+        operator.consume(account.id, "sessions", 24)
+        operator.reserve(account.id, "sessions", 1)  # a request in flight
+        with pytest.raises(QuotaExceededError):
+            operator.consume(account.id, "sessions", 1)
+    with Client(base, account.user_api_key) as customer:
+        usage = customer.get_usage()
+        served = service.get(
+            "/api/billing/usage", headers={"Authorization": f"Bearer {account.user_api_key}"}
+        ).json()["usage"]["sessions"]
+
+    assert (usage.sessions_used, usage.sessions_limit, usage.sessions_remaining) == (24, 25, 0)
+    assert usage["sessions"].held == 1
+    assert usage.usage_percentage == Decimal("100.00")
+    assert not usage.can_make_requests
+    assert (served["held"], served["remaining"], served["can_make_requests"]) == (1, 0, False)
+
+
+def test_c4_can_make_requests_in_the_grace_zone(live_service: Callable[..., Any]) -> None:
+    service = live_service("aerostack")
+    base = str(service.base_url)
+    with Client(base, OPERATOR_KEY) as operator:
+        account = operator.create_account(plan="free")  # 50,000 requests, grace to 55,000
+        operator.consume(account.id, "api_requests", 50_100)
+        with Client(base, account.user_api_key) as customer:
+            usage = customer.get_usage("api_requests")
+        admitted = operator.consume(account.id, "api_requests", 1)
+        operator.consume(account.id, "api_requests", 54_999 - 50_101)
+        with Client(base, account.user_api_key) as customer:
+            last = customer.get_usage("api_requests")
+        final = operator.consume(account.id, "api_requests", 1)
+        with Client(base, account.user_api_key) as customer:
+            full = customer.get_usage("api_requests")
+
+    assert (usage.used, usage.limit, usage.remaining) == (50_100, 50_000, 0)
+    assert usage["api_requests"].hard_limit == 55_000
+    assert usage.can_make_requests
+    assert (admitted.allowed, admitted.code) == (True, "grace")
+    assert (last.used, last.can_make_requests) == (54_999, True)
+    assert final.used == 55_000
+    assert not full.can_make_requests  # at the hard limit: the next one is refused (B7)
+
+
 def test_the_async_sdk_against_a_live_service(live_service: Callable[..., Any]) -> None:
     service = live_service("agentstack")
     base = str(service.base_url)

@@ -26,8 +26,13 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 PERIOD_SECONDS = int(timedelta(days=31).total_seconds())
 
 
+#: Paths TinyApp answers with a status of their own.
+STATUSES = {"/fail": 500, "/missing": 404, "/invalid": 422, "/moved": 303, "/created": 201}
+
+
 class TinyApp:
-    """``/slow`` waits for ``gate``; ``/boom`` raises; ``/fail`` answers 500; else 200 ``ok``."""
+    """``/slow`` waits for ``gate``; ``/boom`` raises; the paths of ``STATUSES`` answer their
+    status; else 200 ``ok``."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -42,7 +47,7 @@ class TinyApp:
         if path == "/slow":
             self.started.set()
             await self.gate.wait()
-        status = 500 if path == "/fail" else 200
+        status = STATUSES.get(path, 200)
         await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
@@ -172,6 +177,31 @@ async def test_hold_released_when_the_app_answers_a_server_error(
 
     assert response.status_code == 500
     assert sessions(engine, account.id) == (0, 0)
+
+
+async def test_c1_only_requests_the_app_processed_count_as_sessions(
+    http: httpx.AsyncClient, engine: Engine
+) -> None:
+    account = engine.create_account("free")
+    headers = {"x-account": account.id}
+
+    answers = {path: (await http.get(path, headers=headers)).status_code for path in STATUSES}
+    processed = (await http.get("/chat", headers=headers)).status_code
+
+    assert answers == STATUSES
+    assert processed == 200
+    assert sessions(engine, account.id) == (3, 0)  # /created, /moved and /chat; none held
+
+
+async def test_c1_the_counted_statuses_are_configurable(tiny: TinyApp, engine: Engine) -> None:
+    account = engine.create_account("free")
+    app = metered(tiny, engine, counted_statuses={200, 404})
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as client:
+        for path in ("/chat", "/missing", "/invalid", "/created"):
+            await client.get(path, headers={"x-account": account.id})
+
+    assert sessions(engine, account.id) == (2, 0)  # /chat and /missing
 
 
 async def test_requests_without_an_account_or_on_exempt_paths_pass_untouched(

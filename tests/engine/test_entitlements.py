@@ -182,6 +182,28 @@ def test_d3_storage_overage_is_kept_at_the_period_peak(
     assert next_period == (GB // 4, 0)
 
 
+def test_d3_usage_report_shows_the_storage_overage_switch_and_what_it_billed(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")  # 0.5 GB project storage
+    off = engine.usage(account.id)["project_storage"]
+    engine.set_overage(account.id, True, meter="project_storage")
+    engine.set_gauge(account.id, "project_storage", 2 * GB)
+    engine.set_gauge(account.id, "project_storage", GB // 4)
+    on = engine.usage(account.id)["project_storage"]
+    engine.set_overage(account.id, False)  # every item, the account's own switch
+    engine.set_overage(account.id, True, meter="api_calls")
+    later = engine.usage(account.id)
+
+    assert (off.overage_enabled, off.state) == (False, "ok")
+    assert (on.overage_enabled, on.used, on.overage_units) == (True, GB // 4, 3 * GB // 2)
+    assert on.state == "overage"  # 1.5 GB past the limit were announced, and will be billed
+    assert later["project_storage"].overage_enabled is True  # the item's switch is more specific
+    assert later["api_calls"].overage_enabled is True
+    assert later["logic_engine_calls"].overage_enabled is False
+
+
 def test_a4_a_storage_pack_raises_project_storage_never_json_storage(
     open_engine: EngineFactory,
 ) -> None:

@@ -368,6 +368,65 @@ def test_d6_commit_of_more_than_held_records_the_excess_past_the_limit(
     assert engine.usage(account.id)["sessions"].used == 30
 
 
+@pytest.mark.parametrize(
+    ("catalog", "plan", "meter", "before", "hard", "bound"),
+    [
+        ("agentstack", "starter", "logic_engine_calls", 49_950, 50_000, "limit of 50000"),
+        (
+            "aerostack",
+            "free",
+            "api_requests",
+            54_950,
+            55_000,
+            "hard limit of 55000 (limit 50000)",
+        ),
+    ],
+)
+def test_d6_commit_past_the_hard_limit_without_overage_is_named_excess_not_grace(
+    open_engine: EngineFactory,
+    catalog: str,
+    plan: str,
+    meter: str,
+    before: int,
+    hard: int,
+    bound: str,
+) -> None:
+    engine = open_engine(catalog)
+    account = engine.create_account(plan=plan)
+    engine.consume(account.id, meter, before)
+    hold = engine.reserve(account.id, meter, 50)
+
+    committed = engine.commit(hold.id or "", 150)
+
+    assert (committed.allowed, committed.code, committed.http_status) == (
+        True,
+        DecisionCode.EXCESS,
+        200,
+    )
+    assert (committed.used, committed.overage_units) == (hard + 100, 0)
+    assert committed.extra["excess_units"] == 100
+    assert f"{hard + 100} used is 100 past the {bound}" in committed.warnings[0]
+    assert "not billed as overage" in committed.warnings[0]
+    assert not any("grace" in warning for warning in committed.warnings)
+    assert engine.usage(account.id)[meter].state == "blocked"
+
+
+def test_d6_commit_past_the_limit_with_overage_on_is_overage(open_engine: EngineFactory) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")
+    engine.set_overage(account.id, True, meter="logic_engine_calls")
+    engine.consume(account.id, "logic_engine_calls", 49_950)
+    hold = engine.reserve(account.id, "logic_engine_calls", 50)
+
+    committed = engine.commit(hold.id or "", 150)
+
+    assert (committed.code, committed.overage_units) == (DecisionCode.OVERAGE, 100)
+    assert (
+        "100 logic_engine_calls beyond the limit of 50000 billed as overage"
+        in (committed.warnings[0])
+    )
+
+
 def test_d6_release_gives_the_units_back_and_a_second_commit_is_refused(
     open_engine: EngineFactory,
 ) -> None:

@@ -98,6 +98,49 @@ def test_d3_storage_overage_is_priced_at_the_period_peak(
     assert _line(invoice, "project_storage") == Decimal("0.15")  # 1.5 GB x $0.10
 
 
+@pytest.mark.parametrize("raise_limit", ["storage pack", "upgrade"])
+def test_d2_gauge_overage_announced_is_billed_after_the_limit_rises(
+    open_engine: EngineFactory, clock: ManualClock, raise_limit: str
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")  # 0.5 GB
+    engine.set_overage(account.id, True, meter="project_storage")
+    written = engine.set_gauge(account.id, "project_storage", 2 * GB)
+    if raise_limit == "storage pack":
+        engine.buy_pack(account.id, "storage_5gb")  # the limit is now 5.5 GB
+    else:
+        engine.change_plan(account.id, "pro")  # 5 GB, at once (C7)
+    later = engine.set_gauge(account.id, "project_storage", 2 * GB)
+    clock.advance(timedelta(days=31))
+
+    invoice = _only(engine.close_period(), account.id)
+
+    assert (written.code, written.overage_units) == ("overage", 3 * GB // 2)
+    assert "billed as overage" in written.warnings[0]
+    assert (later.code, later.overage_units) == ("ok", 0)  # within the raised limit
+    (line,) = [line for line in invoice.lines if line.kind == "overage"]
+    assert (line.item, line.amount) == ("project_storage", Decimal("0.15"))  # 1.5 GB announced
+    assert line.derivation["overage_units"] == 3 * GB // 2
+
+
+def test_d2_gauge_overage_is_billed_at_its_highest_announced_figure(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")  # 0.5 GB
+    engine.set_overage(account.id, True, meter="project_storage")
+    engine.set_gauge(account.id, "project_storage", 1 * GB)  # 0.5 GB over
+    engine.grant_pack(account.id, "storage_5gb")  # 5.5 GB
+    engine.set_gauge(account.id, "project_storage", 6 * GB)  # 0.5 GB over the raised limit
+    engine.adjust_gauge(account.id, "project_storage", GB)  # 1.5 GB over: the period's highest
+    engine.set_gauge(account.id, "project_storage", GB)
+    clock.advance(timedelta(days=31))
+
+    invoice = _only(engine.close_period(), account.id)
+
+    assert _line(invoice, "project_storage") == Decimal("0.15")
+
+
 def test_d10_fee_in_advance_and_a_prorated_first_period(
     open_engine: EngineFactory, clock: ManualClock
 ) -> None:
@@ -110,9 +153,9 @@ def test_d10_fee_in_advance_and_a_prorated_first_period(
     january, february = engine.close_period()
 
     assert [line.amount for line in opening.lines] == [Decimal("10.29")]
-    assert opening.lines[0].description == "STARTER plan, 2026-01 (first period)"
+    assert opening.lines[0].description == "STARTER plan, January 2026 (first period)"
     assert [line.amount for line in january.lines] == [Decimal("29.00")]
-    assert january.lines[0].description == "STARTER plan, 2026-02"
+    assert january.lines[0].description == "STARTER plan, February 2026"
     assert [line.amount for line in february.lines] == [Decimal("29.00")]
     assert (january.period_key, february.period_key) == ("2026-01", "2026-02")
     assert engine.invoices(account.id) == [opening, january, february]

@@ -46,7 +46,7 @@ def test_d10_starter_to_basic_with_20_of_30_days_left_is_26_67() -> None:
     )
 
     assert _amounts(lines) == [("proration", Decimal("26.67"))]
-    assert lines[0].description == "Upgrade from STARTER to BASIC, rest of 2026-04"
+    assert lines[0].description == "Upgrade from STARTER to BASIC, rest of April 2026"
     assert (lines[0].seconds_left, lines[0].period_seconds) == (20 * 86_400, 30 * 86_400)
 
 
@@ -63,7 +63,7 @@ def test_d10_a_yearly_upgrade_keeps_the_year_and_charges_the_difference_for_its_
     # (441 - 171) x 182.5 / 365
     assert _amounts(lines) == [("proration", Decimal("135.00"))]
     assert lines[0].unit_price == Decimal("270.00")
-    assert "the year 2026-01-01 to 2027-01-01" in lines[0].description
+    assert "rest of the year January – December 2026" in lines[0].description
 
 
 def test_d10_a_yearly_plan_traded_for_a_monthly_one_credits_the_unused_year() -> None:
@@ -81,7 +81,7 @@ def test_d10_a_yearly_plan_traded_for_a_monthly_one_credits_the_unused_year() ->
         ("unused_time", Decimal("-369.72")),
         ("remaining_time", Decimal("149.00")),
     ]
-    assert lines[0].description == "Unused time on Pro (yearly), 2026-03-01 to 2027-01-01"
+    assert lines[0].description == "Unused time on Pro (yearly), 1 March 2026 to 1 January 2027"
 
 
 def test_d10_a_monthly_plan_moved_to_yearly_pays_the_year_only_from_the_change() -> None:

@@ -54,9 +54,12 @@ def test_b4_b5_b6_customer_endpoints_have_the_seed_shapes(
     assert usage["usage"]["api_requests"] == {
         "used": 1200,
         "limit": 500_000,
+        "held": 0,
         "remaining": 498_800,
         "hard_limit": 575_000,  # B7: Starter's 15 % grace
         "is_near_limit": False,
+        "overage_enabled": False,
+        "can_make_requests": True,  # C4
     }
     assert usage["resource_counts"]["projects"] == {"limit": 5, "used": 0}
 

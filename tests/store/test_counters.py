@@ -82,8 +82,9 @@ def _admission(draw: st.DrawFn) -> tuple[Step[Any], ...]:
     if draw(st.integers(0, 3)) == 0:
         level = draw(st.integers(-3, 60))
         bound = draw(st.one_of(st.none(), st.integers(0, 50)))
+        overage_from = draw(st.one_of(st.none(), st.integers(0, 40)))
         steps.append(Step(*LEVEL, level, 0, bound, level=True))
-        steps.append(Step(*PEAK, 0, 0, peak=True))
+        steps.append(Step(*PEAK, 0, 0, overage_from=overage_from, peak=True))
     return tuple(steps)
 
 
@@ -98,7 +99,8 @@ def _key(step: Step[Any]) -> tuple[str, str, str]:
 
 def test_apply_decides_and_counts_exactly_as_the_rules_advance(store: Store) -> None:
     """D2, B7, A5: random admissions (increments, decrements, holds, bounds, overage starts,
-    gauge levels and peaks, money) give the same totals and refusals in SQL as in Python."""
+    gauge levels and peaks with the overage they keep, money) give the same totals and refusals
+    in SQL as in Python."""
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(admissions=st.lists(_admission(), min_size=1, max_size=12))
@@ -108,6 +110,14 @@ def test_apply_decides_and_counts_exactly_as_the_rules_advance(store: Store) -> 
             (Step(*UNIT_COUNTERS[0], 4, 0, None, 5), Step(*UNIT_COUNTERS[1], 1, 0, 9)),
             (Step(*UNIT_COUNTERS[0], 4, 0, None, 5), Step(*UNIT_COUNTERS[1], 2, 0, None)),
             (Step(*UNIT_COUNTERS[0], 1, 0, 12), Step(*UNIT_COUNTERS[1], 4, 0, 9)),
+        ]
+    )
+    @example(  # a level past the overage start, then lower, then higher: the peak's overage
+        admissions=[
+            (Step(*LEVEL, 30, 0, None, level=True), Step(*PEAK, 0, 0, overage_from=20, peak=True)),
+            (Step(*LEVEL, 5, 0, None, level=True), Step(*PEAK, 0, 0, overage_from=20, peak=True)),
+            (Step(*LEVEL, 34, 0, None, level=True), Step(*PEAK, 0, 0, overage_from=30, peak=True)),
+            (Step(*LEVEL, 60, 0, 50, level=True), Step(*PEAK, 0, 0, overage_from=0, peak=True)),
         ]
     )
     def same(admissions: list[tuple[Step[Any], ...]]) -> None:

@@ -44,7 +44,7 @@ def test_d10_c7_upgrade_mid_period_prorates_and_applies_new_limits_at_once(
     assert _amounts(change.invoice) == [("proration", Decimal("26.67"))]
     assert (after.allowed, after.used, after.limit) == (True, 500_000, 500_000)
     assert (april.plan, _amounts(april)) == ("basic", [("subscription", Decimal("69.00"))])
-    assert april.lines[0].description == "BASIC plan, 2026-05"
+    assert april.lines[0].description == "BASIC plan, May 2026"
     assert _amounts(may) == [("subscription", Decimal("69.00"))]
     assert engine.usage(account.id)["api_calls"].used == 0  # C7: no rollover
     totals = [invoice.total for invoice in engine.invoices(account.id)]

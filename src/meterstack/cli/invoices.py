@@ -57,7 +57,7 @@ def _table(invoices: list[Invoice]) -> Table:
         table.add_row(
             invoice.number or "draft",
             invoice.account_id,
-            invoice.period_key,
+            invoice.period_name,
             str(invoice.status),
             f"{invoice.total} {invoice.currency}",
         )
@@ -100,7 +100,7 @@ def show_invoice(
     else:
         console = Console(width=110)
         console.print(f"Invoice {invoice.number} ({invoice.status}), {invoice.account_id}")
-        console.print(f"Plan {invoice.plan}, period {invoice.period_key}")
+        console.print(f"Plan {invoice.plan}, period {invoice.period_name}")
         for line in invoice.lines:
             console.print(f"  {line.description}: {line.amount} {invoice.currency}")
             note = line.derivation.get("note")

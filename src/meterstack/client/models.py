@@ -7,19 +7,24 @@ percentages are Decimal throughout.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from meterstack.money import parse_money
 from meterstack.rules.decisions import Decision
+from meterstack.rules.headroom import (
+    can_make_requests,
+    is_near_limit,
+    remaining_units,
+    usage_percent,
+)
 
 #: C4: ``is_near_limit`` from this share of the limit on.
 NEAR_LIMIT_PERCENT = Decimal(80)
 #: The meter whose figures FlowStack's SDK names ``sessions_used``… (C4).
 SESSIONS = "sessions"
-_CENT = Decimal("0.01")
 ZERO_CHARGES = Decimal("0.00")
 
 
@@ -127,42 +132,81 @@ class AccountUsage:
 
 @dataclass(frozen=True)
 class MeterUsage:
-    """A meter as the customer sees it, with FlowStack's derived figures (C4)."""
+    """A meter as the customer sees it, with FlowStack's derived figures (C4).
+
+    The figures are the service's (``rules.headroom``): open holds count against the limit, and
+    requests can still be made inside a grace zone or with overage on. An answer without them
+    (an older service) gets the same functions applied to what it has.
+    """
 
     used: int
     #: None = unlimited.
     limit: int | None
-    #: limit − used (never below 0); None when unlimited.
+    #: limit − used − held (never below 0); None when unlimited.
     remaining: int | None
-    #: used × 100 ÷ limit, two places, half-up; 0.00 when unlimited, 100.00 on a zero limit.
+    #: (used + held) × 100 ÷ limit, two places, half-up; 0.00 when unlimited, 100.00 on a zero
+    #: limit.
     usage_percentage: Decimal
-    #: At least 80 % of the limit used.
+    #: At least the catalog's near-limit share (80 % on FlowStack) of the limit used or held.
     is_near_limit: bool
-    #: Some of the limit is left (always, when unlimited).
+    #: A next request would be admitted: below the hard limit (grace included), or overage on.
     can_make_requests: bool
     current_charges: Decimal
+    #: Units held by requests in flight (D6).
+    held: int = 0
+    #: The limit plus its grace zone; None = no bound.
+    hard_limit: int | None = None
 
     @classmethod
-    def of(cls, used: int, limit: int | None, charges: Decimal = ZERO_CHARGES) -> MeterUsage:
-        remaining = None if limit is None else max(0, limit - used)
-        percentage = usage_percentage(used, limit)
+    def of(
+        cls,
+        used: int,
+        limit: int | None,
+        charges: Decimal = ZERO_CHARGES,
+        *,
+        held: int = 0,
+        hard_limit: int | None = None,
+        overage_enabled: bool = False,
+    ) -> MeterUsage:
+        """The figures of ``used`` and ``held`` against ``limit`` (and ``hard_limit``, the
+        limit itself when not given)."""
+        counted = used + held
+        hard = limit if hard_limit is None else hard_limit
         return cls(
             used=used,
             limit=limit,
-            remaining=remaining,
-            usage_percentage=percentage,
-            is_near_limit=limit is not None and percentage >= NEAR_LIMIT_PERCENT,
-            can_make_requests=remaining is None or remaining > 0,
+            remaining=remaining_units(counted, limit),
+            usage_percentage=usage_percentage(counted, limit),
+            is_near_limit=is_near_limit(counted, limit, NEAR_LIMIT_PERCENT),
+            can_make_requests=can_make_requests(counted, hard, overage_enabled),
             current_charges=charges,
+            held=held,
+            hard_limit=hard,
+        )
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> MeterUsage:
+        """A meter of ``/api/billing/usage``: the service's figures where it gives them."""
+        derived = cls.of(
+            item["used"],
+            item.get("limit"),
+            _charges(item),
+            held=item.get("held", 0),
+            hard_limit=item.get("hard_limit"),
+            overage_enabled=bool(item.get("overage_enabled", False)),
+        )
+        return replace(
+            derived,
+            remaining=item.get("remaining", derived.remaining),
+            is_near_limit=bool(item.get("is_near_limit", derived.is_near_limit)),
+            can_make_requests=bool(item.get("can_make_requests", derived.can_make_requests)),
         )
 
 
 def usage_percentage(used: int, limit: int | None) -> Decimal:
-    if limit is None:
-        return Decimal("0.00")
-    if limit == 0:
-        return Decimal("100.00")
-    return (Decimal(used) * 100 / Decimal(limit)).quantize(_CENT, rounding=ROUND_HALF_UP)
+    """``used`` as a percentage of ``limit`` (``rules.headroom``); 0.00 when unlimited."""
+    percent = usage_percent(used, limit)
+    return Decimal("0.00") if percent is None else percent
 
 
 @dataclass(frozen=True)
@@ -244,10 +288,7 @@ class Usage:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], meter: str | None = None) -> Usage:
-        meters = {
-            name: MeterUsage.of(item["used"], item.get("limit"), _charges(item))
-            for name, item in data.get("usage", {}).items()
-        }
+        meters = {name: MeterUsage.from_json(item) for name, item in data.get("usage", {}).items()}
         counts = {
             name: ResourceCount(limit=item.get("limit"), used=item.get("used", 0))
             for name, item in data.get("resource_counts", {}).items()

@@ -8,7 +8,7 @@ the same transaction. So a second close, or two closes running at once in two pr
 nothing more, and numbers have no gaps.
 
 An invoice closing period P carries the usage of P in arrears, rated on the plan P ended on
-(overage as recorded when consumed, D2; storage overage at P's peak, D3; usage prices), and the
+(overage as recorded when consumed or written, D2; storage at P's peak, D3; usage prices), and the
 subscription fee of the next period in advance (D10) on the plan in effect from P's end. The
 first period's fee is invoiced when the subscription starts (``invoicing.issue``). An account's
 credit (what an upgrade left in its favour) pays its invoices first, oldest period first; it is
@@ -34,7 +34,7 @@ from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
 from meterstack.invoicing.proration import credit_moved, invoice_with_account_credit
 from meterstack.money import round_money
 from meterstack.rules.admission import Totals
-from meterstack.rules.periods import Period, next_period, period_for
+from meterstack.rules.periods import Period, day_name, next_period, period_for, period_name
 from meterstack.rules.rating import RatedLine, rate_usage
 from meterstack.rules.terms import priced_plan
 from meterstack.services.context import ServiceContext, new_id
@@ -172,13 +172,16 @@ def _draft(
             usage[item] = used
             recorded[item] = overage
         elif isinstance(declared, Gauge) and used:
-            usage[item] = used  # the period's peak (D3)
+            # The period's peak (D3), and the highest overage a write announced (D2).
+            usage[item] = used
+            recorded[item] = overage
     rated = rate_usage(
         catalog,
         plan,
         usage,
         packs=terms.packs,
-        # Storage overage follows the account's switches; a meter's was recorded when consumed.
+        # Overage of meters and gauges alike was recorded when written (D2); the switches only
+        # name the items that had none recorded.
         overage=terms.switches or {},
         recorded_overage=recorded,
         overrides=terms.overrides,
@@ -311,7 +314,7 @@ def _usage_line(catalog: Catalog, line: RatedLine, period: Period, position: int
     return InvoiceLine(
         position=position,
         kind=line.kind,
-        description=f"{name} {what}, {period.key}",
+        description=f"{name} {what}, {period_name(period.start, period.end)}",
         item=line.item,
         quantity=Decimal(line.billed_units),
         unit_price=unit_price,
@@ -341,7 +344,7 @@ def _pack_note(catalog: Catalog, pack_id: str, bought: datetime, position: int) 
     return InvoiceLine(
         position=position,
         kind="pack",
-        description=f"{pack.name}, bought {bought.date().isoformat()} (invoiced when bought)",
+        description=f"{pack.name}, bought {day_name(bought)} (invoiced when bought)",
         item=pack.item,
         quantity=Decimal(1),
         unit_price=zero,
@@ -350,7 +353,7 @@ def _pack_note(catalog: Catalog, pack_id: str, bought: datetime, position: int) 
             "pack": pack_id,
             "units": pack.quantity,
             "price": str(pack.price),
-            "note": "packs are invoiced and paid when bought (D11); listed here, not charged",
+            "note": "a pack is invoiced and paid when bought; listed here, not charged again",
         },
     )
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from meterstack.catalog.schema import Catalog, Plan
 from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
 from meterstack.money import round_money
-from meterstack.rules.periods import Period
+from meterstack.rules.periods import Period, day_name, period_name
 from meterstack.rules.rating import period_fee
 from meterstack.services.context import new_id
 from meterstack.store.ports import UnitOfWork
@@ -85,20 +85,21 @@ def fee_line(
     if fee is None or fee == 0:
         return None
     share = Decimal(1)
-    note = f"{plan.name} plan, {interval} fee from {period.key}, in advance"
+    named = period_name(period.start, period.end)
+    note = f"{plan.name} plan, {interval} fee from {named}, in advance"
     if since is not None and since > period.start and interval == "monthly":
         left = int((period.end - since).total_seconds())
         length = int(period.length_seconds)
         share = Decimal(left) / Decimal(length)
         note = (
-            f"{plan.name} plan from {since.date().isoformat()} to the end of {period.key}: "
+            f"{plan.name} plan from {day_name(since)} to the end of {named}: "
             f"{left:,} of {length:,} seconds x {fee}"
         )
     amount = round_money(fee * share, catalog.currency)
     return InvoiceLine(
         position=position,
         kind="subscription",
-        description=f"{plan.name} plan, {period.key}"
+        description=f"{plan.name} plan, {named}"
         + (" (yearly)" if interval == "yearly" else "")
         + label,
         item=None,

@@ -13,6 +13,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from meterstack.rules.periods import period_name
+
 
 class InvoiceStatus(StrEnum):
     """draft -> finalized -> paid | void | uncollectible (uncollectible -> paid | void)."""
@@ -77,6 +79,12 @@ class Invoice:
     #: The account's plan and the catalog it was billed from, for the reader.
     plan: str = ""
     catalog: str = ""
+
+    @property
+    def period_name(self) -> str:
+        """The period as a person reads it (``April 2026``); ``period_key`` is for machines
+        (a pack's or an upgrade's invoice has a key of its own)."""
+        return period_name(self.period_start, self.period_end)
 
     def __post_init__(self) -> None:
         lines_total = sum((line.amount for line in self.lines), Decimal(0))

@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from meterstack.catalog.render import format_limit
 from meterstack.catalog.schema import Catalog, Pack
 from meterstack.errors import InvalidInputError, NotFoundError
 from meterstack.invoicing.close import DEFAULT_SEQUENCE
 from meterstack.invoicing.issue import issue_invoice
 from meterstack.invoicing.model import Invoice, InvoiceLine
-from meterstack.money import round_money
+from meterstack.money import format_money, round_money
+from meterstack.rules.periods import day_name, period_name
 from meterstack.rules.terms import item_terms, plan_of
 from meterstack.services.accounts import require_payments
 from meterstack.services.context import ServiceContext, new_id
@@ -108,10 +110,12 @@ class Purchases:
         period = self.ctx.period(catalog, state, now)
         grant_id = new_id("pack")
         amount = round_money(pack.price, catalog.currency)
+        item = catalog.items[pack.item]
+        units = format_limit(pack.quantity, item.unit)
         line = InvoiceLine(
             position=1,
             kind="pack",
-            description=f"{pack.name} (one-time, permanent capacity)",
+            description=f"{pack.name}, bought {day_name(now)} (one-time, permanent capacity)",
             item=pack.item,
             quantity=Decimal(1),
             unit_price=amount,
@@ -122,8 +126,9 @@ class Purchases:
                 "units": pack.quantity,
                 "price": str(pack.price),
                 "amount": str(amount),
-                "note": f"{pack_id}: +{pack.quantity:,} {pack.item} every period, "
-                f"one-time price {amount}",
+                "note": f"+{units} of {item.name} every period from "
+                f"{period_name(period.start, period.end)} on, one-time price "
+                f"{format_money(amount, catalog.currency)} {catalog.currency}",
             },
         )
         paid = issue_invoice(

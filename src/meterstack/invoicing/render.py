@@ -1,10 +1,11 @@
 """Invoices for people: the invoice of record (D10) as an HTML page and as a PDF.
 
 Both renderings show the same things: the number (``DRAFT`` until the invoice is finalized), the
-status, the account, the plan and catalog, the period and issue date, one row per line with its
-derivation beneath it, and the total. Money is the D15 decimal string followed by the currency
-code (``10.00 USD``); a unit price keeps every decimal it has (``0.0005``) but never fewer than the
-currency's minor unit (``1.00``); quantities carry thousands separators (``60,000``).
+status, the account, the plan and catalog, the period (as a person names it: ``April 2026``) and
+issue date, one row per line with its derivation beneath it, and the total. Money is the D15
+decimal string followed by the currency code (``10.00 USD``); a unit price keeps every decimal it
+has (``0.0005``) but never fewer than the currency's minor unit (``1.00``); quantities carry
+thousands separators (``60,000``).
 
 The PDF uses the core Helvetica font, which only knows latin-1: other characters are spelled out
 (``→`` becomes ``->``, ``€`` becomes ``EUR``) or replaced by ``?``, never a crash.
@@ -79,7 +80,7 @@ def _facts(invoice: Invoice) -> list[tuple[str, str]]:
         ("Account", invoice.account_id),
         ("Plan", invoice.plan or "-"),
         ("Catalog", invoice.catalog or "-"),
-        ("Period", f"{_date(invoice.period_start)} – {_date(invoice.period_end)}"),
+        ("Period", invoice.period_name),
         ("Issue date", _date(invoice.created_at)),
     ]
 

@@ -30,13 +30,8 @@ from meterstack.bounds import MAX_COUNTER
 from meterstack.catalog.schema import Catalog
 from meterstack.errors import OutOfRangeError
 from meterstack.rules.decisions import Decision, DecisionCode
-from meterstack.rules.terms import (
-    AccountState,
-    ItemTerms,
-    is_near_limit,
-    item_terms,
-    overage_enabled,
-)
+from meterstack.rules.headroom import is_near_limit, remaining_units
+from meterstack.rules.terms import AccountState, ItemTerms, item_terms, overage_enabled
 
 ACCOUNT_SCOPE = "account"
 
@@ -78,7 +73,9 @@ class Step(NamedTuple, Generic[U]):
     with ``peak``, ``used`` rises to what the previous step of the same call reached: a period's
     peak of that level). ``held`` is added to ``held``. A step that grows used + held must stay
     within ``bound``; nothing ever goes below zero. Committed units past ``overage_from`` are
-    overage (D2), added to the counter's ``overage``.
+    overage (D2), added to the counter's ``overage``; on a ``peak`` step, the level's units past
+    ``overage_from`` raise the counter's ``overage`` to them (the period's peak of the overage
+    announced when written, D2, D3).
     """
 
     item: str
@@ -102,21 +99,27 @@ def overage_units(quantity: U, used_before: U, overage_from: U | None) -> U:
 
 
 def overage_of(step: Step[U], used_before: U) -> U:
-    """The overage a step records on a counter that held ``used_before`` (D2)."""
+    """The overage an increment adds to a counter that held ``used_before`` (D2); a level or a
+    peak adds none (a peak's overage is :func:`level_overage`, kept at its highest)."""
     if step.level or step.peak:
         return step.quantity - step.quantity
     return overage_units(step.quantity, used_before, step.overage_from)
+
+
+def level_overage(level: U, overage_from: U | None) -> U:
+    """D2 for a level (a gauge): the units of ``level`` past ``overage_from``, as if the whole
+    level were consumed at once. What a write past the limit announces as overage, and what the
+    period's peak row keeps at its highest for the invoice (D3)."""
+    return overage_units(level, level - level, overage_from)
 
 
 def reached(step: Step[U], before: Totals[U], previous: Totals[U] | None = None) -> Totals[U]:
     """What the counter holds once ``step`` is applied to ``before`` (bound not checked)."""
     if step.peak:
         assert previous is not None, "a peak step follows the step whose level it keeps"
-        used = max(before.used, previous.used)
-    elif step.level:
-        used = step.quantity
-    else:
-        used = before.used + step.quantity
+        overage = max(before.overage, level_overage(previous.used, step.overage_from))
+        return Totals(max(before.used, previous.used), before.held + step.held, overage)
+    used = step.quantity if step.level else before.used + step.quantity
     return Totals(used, before.held + step.held, before.overage + overage_of(step, before.used))
 
 
@@ -273,13 +276,23 @@ def classify_admitted(
     units = plan.quantity if quantity is None else quantity
     if overage is None:
         overage = 0 if plan.hold else overage_units(units, after.used - units, primary.overage_from)
-    limit = terms.limit
+    limit, hard = terms.limit, terms.hard_limit
     counted = after.used + after.held
     warnings: list[str] = []
     code = DecisionCode.OK
     if overage > 0:
         code = DecisionCode.OVERAGE
         warnings.append(f"{overage} {plan.item} beyond the limit of {limit} billed as overage")
+    elif not plan.overage_on and limit is not None and hard is not None and counted > hard:
+        # A commit of more than was held (D6; or a level lowered while still past a limit lowered
+        # since): the work happened, so the units are recorded past the bound, and without
+        # overage nothing bills them. It is neither grace nor overage.
+        code = DecisionCode.EXCESS
+        bound = f"limit of {limit}" if hard == limit else f"hard limit of {hard} (limit {limit})"
+        warnings.append(
+            f"{plan.item}: {counted} used is {counted - hard} past the {bound}; recorded for "
+            "work already done, not billed as overage"
+        )
     elif limit is not None and counted > limit:
         code = DecisionCode.GRACE
         warnings.append(
@@ -298,8 +311,8 @@ def classify_admitted(
         used=after.used,
         held=after.held,
         limit=limit,
-        hard_limit=terms.hard_limit,
-        remaining=None if limit is None else max(0, limit - counted),
+        hard_limit=hard,
+        remaining=remaining_units(counted, limit),
         overage_units=overage,
         warnings=tuple(warnings),
         as_of=now,
@@ -349,7 +362,7 @@ def classify_refused(
         held=current.held,
         limit=limit,
         hard_limit=refused.bound,
-        remaining=None if limit is None else max(0, limit - counted),
+        remaining=remaining_units(counted, limit),
         overage_units=0,
         warnings=(),
         as_of=now,

@@ -16,6 +16,8 @@ class DecisionCode(StrEnum):
     NEAR_LIMIT = "near_limit"
     GRACE = "grace"
     OVERAGE = "overage"
+    #: Admitted past the hard limit without overage: a commit of more than was held (D6).
+    EXCESS = "excess"
     LIMIT_EXCEEDED = "limit_exceeded"
     HARD_LIMIT_EXCEEDED = "hard_limit_exceeded"
     UPGRADE_REQUIRED = "upgrade_required"

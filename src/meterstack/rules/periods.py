@@ -99,3 +99,34 @@ def paid_interval(
         if at < year_end.start:
             return Period(start=year_start.start, end=year_end.start, key=year_start.key)
         year_start = year_end
+
+
+def day_name(instant: datetime) -> str:
+    """A UTC day as a person writes it: ``12 April 2026``."""
+    day = instant.astimezone(UTC)
+    return f"{day.day} {calendar.month_name[day.month]} {day.year}"
+
+
+def period_name(start: datetime, end: datetime) -> str:
+    """A period as a person reads it on an invoice, never its counter key.
+
+    Whole calendar months are named by month (``April 2026``, ``January – December 2026``,
+    ``April 2026 – March 2027``); any other span by its days (``15 April – 15 May 2026``, a
+    billing cycle from its anniversary to the next).
+    """
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if _month_start(start) and _month_start(end) and end > start:
+        year, month = add_months(end.year, end.month, -1)
+        first, last = calendar.month_name[start.month], calendar.month_name[month]
+        if (year, month) == (start.year, start.month):
+            return f"{first} {year}"
+        if year == start.year:
+            return f"{first} – {last} {year}"
+        return f"{first} {start.year} – {last} {year}"
+    if start.year == end.year:
+        return f"{start.day} {calendar.month_name[start.month]} – {day_name(end)}"
+    return f"{day_name(start)} – {day_name(end)}"
+
+
+def _month_start(instant: datetime) -> bool:
+    return instant.day == 1 and instant.time() == datetime.min.time()

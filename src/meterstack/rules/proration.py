@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Literal
 
 from meterstack.money import round_money
-from meterstack.rules.periods import Period
+from meterstack.rules.periods import Period, day_name, period_name
 
 #: Places kept for a remaining share when it is shown on a line.
 SHARE_PLACES = Decimal("0.000001")
@@ -175,11 +175,9 @@ def _time_left(paid: Period, at: datetime) -> tuple[int, int]:
 
 
 def _label(fee: Fee) -> str:
-    if fee.interval == "yearly":
-        return f"the year {fee.paid.start.date().isoformat()} to {fee.paid.end.date().isoformat()}"
-    return fee.paid.key
+    named = period_name(fee.paid.start, fee.paid.end)
+    return f"the year {named}" if fee.interval == "yearly" else named
 
 
 def _span(paid: Period, at: datetime) -> str:
-    start = max(at, paid.start)
-    return f"{start.date().isoformat()} to {paid.end.date().isoformat()}"
+    return f"{day_name(max(at, paid.start))} to {day_name(paid.end)}"

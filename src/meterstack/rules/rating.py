@@ -184,8 +184,8 @@ def _why_unpriced(plan: Plan, item: str, offered: bool) -> str:
     if not offered:
         return f"{plan.id} has no overage or usage price for {item}"
     if not plan.payments:
-        return f"{plan.id} has no payments, so its overage cannot be on (D3)"
-    return f"overage on {item} is off, so these units would have been refused (A5)"
+        return f"{plan.id} has no payments, so its overage cannot be on"
+    return f"overage on {item} is off, so these units would have been refused"
 
 
 @dataclass(frozen=True)

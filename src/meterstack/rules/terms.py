@@ -217,11 +217,6 @@ def item_terms(
     return terms_of(catalog, plan_of(catalog, state), item, packs=packs, override=override)
 
 
-def is_near_limit(counted: int, limit: int | None, near_limit_percent: Decimal) -> bool:
-    """Whether ``counted`` is at or past the catalog's near-limit share of ``limit`` (C4)."""
-    return limit is not None and counted * 100 >= limit * near_limit_percent
-
-
 def overage_enabled(
     catalog: Catalog, state: AccountState, item: str, project_id: str | None
 ) -> bool:

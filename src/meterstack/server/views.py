@@ -27,9 +27,12 @@ def customer_usage_json(catalog: Catalog, report: UsageReport) -> dict[str, Any]
         else:
             usage[item] = {
                 **entry,
+                "held": figures.held,
                 "remaining": figures.remaining,
                 "hard_limit": figures.hard_limit,
                 "is_near_limit": figures.is_near_limit,
+                "overage_enabled": figures.overage_enabled,
+                "can_make_requests": figures.can_make_requests,
             }
     return {
         "tier": report.plan,

@@ -1,9 +1,11 @@
 """Gauges (stored quantities) and concurrency leases, admitted like meters (A10, C6, D3, D5).
 
 A gauge's level is one counter row outside any period; each write also raises the period's peak
-row, which is what storage overage is priced on (D3). Growth is admitted by the same conditional
-increment as a meter, against the hard limit (grace included, D5) unless overage is on; shrinking
-is always allowed, never below zero.
+row, which is what storage overage is priced on (D3). With overage on, the level's units past the
+hard limit are announced as overage when written, and the peak row keeps the highest such figure:
+that is what the invoice bills, even if a pack or an upgrade raises the limit later (D2).
+Growth is admitted by the same conditional increment as a meter, against the hard limit (grace
+included, D5) unless overage is on; shrinking is always allowed, never below zero.
 
 A lease is a hold on a concurrency item: it occupies one slot until released, or until it lapses
 after the item's longest lease (C6); the next refusal, usage report or check sweeps lapsed ones.
@@ -24,6 +26,7 @@ from meterstack.rules.admission import (
     Step,
     classify_admitted,
     classify_refused,
+    level_overage,
 )
 from meterstack.rules.decisions import Decision
 from meterstack.rules.periods import NO_PERIOD
@@ -100,7 +103,8 @@ class Entitlements:
                     gauge=gauge,
                 )
             growth = plan.but(target - current.used)
-            # The level, checked by the write itself, and the period's peak (D3) in one call.
+            # The level, checked by the write itself, and the period's peak (D3) in one call;
+            # the peak row keeps the highest overage a write announced, which is billed (D2).
             steps = (
                 Step(
                     gauge,
@@ -111,16 +115,16 @@ class Entitlements:
                     bound.bound,
                     level=level is not None,
                 ),
-                Step(gauge, scope, plan.period_key, 0, 0, peak=True),
+                Step(
+                    gauge, scope, plan.period_key, 0, 0, overage_from=bound.overage_from, peak=True
+                ),
             )
             outcome = tx.counters.apply(Admission.plain(account_id, steps))
             if isinstance(outcome, Refused):
                 return classify_refused(growth, bound, outcome.totals, now)
             assert isinstance(outcome, Applied)
             after = outcome.totals[0]
-            over = 0
-            if plan.overage_on and bound.overage_from is not None:
-                over = max(0, after.used - bound.overage_from)
+            over = level_overage(after.used, bound.overage_from)
             decision = classify_admitted(
                 growth, after, now, catalog.policies.near_limit_percent, overage=over
             )

@@ -9,10 +9,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from meterstack.catalog.schema import Meter, Scope
+from meterstack.catalog.schema import Gauge, Meter, Scope
 from meterstack.rules.admission import ACCOUNT_SCOPE, NO_TOTALS, project_scope
+from meterstack.rules.headroom import (
+    can_make_requests,
+    is_near_limit,
+    remaining_units,
+    usage_percent,
+)
 from meterstack.rules.periods import NO_PERIOD, Period
-from meterstack.rules.terms import is_near_limit, item_terms, overage_enabled
+from meterstack.rules.terms import item_terms, overage_enabled
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
 from meterstack.services.holds import sweep
@@ -34,18 +40,26 @@ class ItemUsage:
     #: used + held as a percentage of the limit, two decimals; None when unlimited.
     percent: Decimal | None
     is_near_limit: bool
+    #: Units recorded as overage this period (D2); a gauge's, the highest a write announced.
     overage_units: int
+    #: The overage switch as the requesting project sees it (A5, D3).
     overage_enabled: bool
     pack_units: int
+
+    @property
+    def can_make_requests(self) -> bool:
+        """Whether a next unit would be admitted: holds counted, grace and overage too (C4)."""
+        return can_make_requests(self.used + self.held, self.hard_limit, self.overage_enabled)
 
     @property
     def state(self) -> str:
         """Where usage stands, in the order the admission classifies an admitted request:
 
         ``overage`` (units past the limit were billed as overage), ``blocked`` (at the hard
-        limit: the next unit is refused), ``grace`` (past the limit, within the grace zone: it
-        succeeds with a warning, B7), ``at_limit`` (at the limit, no grace; the next unit is
-        refused unless overage is on), ``near_limit`` (C4) or ``ok``; ``unlimited`` without one.
+        limit of a grace zone, or past the limit: the next unit is refused), ``grace`` (past the
+        limit, within the grace zone: it succeeds with a warning, B7), ``at_limit`` (at the
+        limit, no grace; the next unit is refused unless overage is on), ``near_limit`` (C4) or
+        ``ok``; ``unlimited`` without one.
         """
         if self.limit is None:
             return "unlimited"
@@ -55,9 +69,10 @@ class ItemUsage:
         if (
             not self.overage_enabled
             and self.hard_limit is not None
-            and counted >= self.hard_limit > self.limit
+            and counted >= self.hard_limit
+            and (self.hard_limit > self.limit or counted > self.limit)
         ):
-            return "blocked"
+            return "blocked"  # a commit past its hold (D6) may leave it past the hard limit
         if counted > self.limit:
             return "grace"
         if counted >= self.limit and not self.overage_enabled:
@@ -116,12 +131,12 @@ class Usage:
                 # Meters count per period; levels, objects and slots are counted now.
                 counter_period = period.key if isinstance(declared, Meter) else NO_PERIOD
                 totals = counters.get((item, scope, counter_period), NO_TOTALS)
+                overage = totals.overage
+                if isinstance(declared, Gauge):
+                    # A gauge's overage is kept on the period's peak row: what is billed (D2).
+                    overage = counters.get((item, scope, period.key), NO_TOTALS).overage
                 counted = totals.used + totals.held
                 limit = terms.limit
-                percent = None
-                if limit is not None:
-                    share = Decimal(counted) * 100 / limit if limit else Decimal(100)
-                    percent = share.quantize(Decimal("0.01"))
                 items[item] = ItemUsage(
                     item=item,
                     kind=declared.kind,
@@ -129,12 +144,11 @@ class Usage:
                     held=totals.held,
                     limit=limit,
                     hard_limit=terms.hard_limit,
-                    remaining=None if limit is None else max(0, limit - counted),
-                    percent=percent,
+                    remaining=remaining_units(counted, limit),
+                    percent=usage_percent(counted, limit),
                     is_near_limit=is_near_limit(counted, limit, near),
-                    overage_units=totals.overage,
-                    overage_enabled=isinstance(declared, Meter)
-                    and overage_enabled(catalog, state, item, project_id),
+                    overage_units=overage,
+                    overage_enabled=overage_enabled(catalog, state, item, project_id),
                     pack_units=terms.pack_units,
                 )
             waiting = tx.subscriptions.pending(account_id)

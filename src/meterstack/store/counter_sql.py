@@ -103,9 +103,13 @@ def _update_sql(shape: _Shape) -> str:
 def _upsert_sql(shape: _Shape) -> str:
     if shape.kind == "peak":
         greatest = "MAX" if shape.is_sqlite else "GREATEST"
-        assignment = f"used = {greatest}(counters.used, excluded.used)"
+        # The level's overage (:first_overage, rules.admission.level_overage) kept at its peak.
+        assignment = (
+            f"used = {greatest}(counters.used, excluded.used), "
+            f"overage = {greatest}(counters.overage, excluded.overage)"
+        )
         condition = ""
-        values = ":q, 0, 0"
+        values = ":q, 0, :first_overage"
     elif shape.kind == "level":
         assignment = "used = excluded.used"
         condition = _condition(shape, "counters.")

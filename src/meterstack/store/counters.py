@@ -28,6 +28,7 @@ from meterstack.rules.admission import (
     Totals,
     effective_bound,
     fits,
+    level_overage,
     overage_of,
     reached,
 )
@@ -110,7 +111,11 @@ class SqlCounters:
             row = cursor.fetchone()
         if row is None and (step.peak or _fresh_fits(step)):
             # No row yet (or the bound refused): the upsert creates the row, or refuses again.
-            params["first_overage"] = _stored(overage_of(step, _zero(step)))
+            if step.peak:
+                assert previous is not None
+                params["first_overage"] = _stored(level_overage(previous.used, step.overage_from))
+            else:
+                params["first_overage"] = _stored(overage_of(step, _zero(step)))
             cursor.execute(statement(step, check, sqlite, update=False), params)
             row = cursor.fetchone()
         if row is None:
