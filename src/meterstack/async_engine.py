@@ -117,6 +117,9 @@ class AsyncEngine:
     def backend(self) -> str:
         return self.engine.backend
 
+    # The store's health
+    store_available = _in_thread(Engine.store_available)
+
     # Metering
     consume = _in_thread(Engine.consume)
     check = _in_thread(Engine.check)
@@ -183,6 +186,7 @@ class AsyncEngine:
     migrate_accounts = _in_thread(Engine.migrate_accounts)
     # Invoices
     close_period = _in_thread(Engine.close_period)
+    close_failures = _in_thread(Engine.close_failures)
     invoices = _in_thread(Engine.invoices)
     invoice = _in_thread(Engine.invoice)
     pay_invoice = _in_thread(Engine.pay_invoice)
