@@ -26,6 +26,7 @@ from meterstack.server import (
     dashboard,
     entitlements,
     errors,
+    history,
     operator,
     pages,
     self_service,
@@ -77,6 +78,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     app.include_router(pages.router)
     app.include_router(webhooks.router)
     app.include_router(dashboard.router)
+    app.include_router(history.router)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -27,6 +27,7 @@ from meterstack.errors import IdempotencyKeyReusedError, MeterstackError
 from meterstack.rules.admission import ACCOUNT_SCOPE, Step, Totals, classify_admitted
 from meterstack.rules.decisions import Decision
 from meterstack.services.express import Planned
+from meterstack.services.transactions import validate_transaction
 from meterstack.services.validation import validate_idempotency_key, validate_quantity
 from meterstack.store.ports import Admission, Applied, KeyRecord, Stale, Taken, UnitOfWork
 
@@ -101,6 +102,9 @@ def _planned(
                 validate_quantity(planned.catalog, event.meter, event.quantity)
             routes[route] = planned, cached
             validate_idempotency_key(event.idempotency_key)
+            validate_transaction(
+                planned.catalog, event.meter, event.quantity, event.amount, event.byok
+            )
         except MeterstackError as error:
             results[index] = error
             continue
@@ -181,7 +185,7 @@ def _decide_group(
     fresh = [item for item in group if item.first is None]
     while fresh:
         version = next((item.planned.version for item in fresh if item.cached), None)
-        outcome = tx.counters.apply(_admission(fresh, now, version))
+        outcome = tx.counters.apply(_admission(metering, fresh, now, version))
         if isinstance(outcome, Stale):  # the cached plans were stale: plan again, as of now
             metering.ctx.forget(fresh[0].event.account_id)
             group = _replanned(metering, tx, group, now, results)
@@ -212,7 +216,9 @@ def _decide_group(
                 results[item.position] = _alone(metering, tx, item.event, now)
 
 
-def _admission(fresh: list[_Pending], now: datetime, version: int | None) -> Admission[Decision]:
+def _admission(
+    metering: Metering, fresh: list[_Pending], now: datetime, version: int | None
+) -> Admission[Decision]:
     """One admission for the group: per scope, the sum of its events' steps; ``version`` is
     the account version of cached plans, for the store to check."""
     routes: dict[int, tuple[Planned, int]] = {}  # one plan per route: its events' total
@@ -260,6 +266,7 @@ def _admission(fresh: list[_Pending], now: datetime, version: int | None) -> Adm
             for item in fresh
         ),
         at=now,
+        usage=tuple(mark for item in fresh for mark in metering.marks(item.planned, item.event)),
     )
 
 

@@ -29,6 +29,7 @@ from meterstack.store.dialect import (
     sqlite_file_connection,
 )
 from meterstack.store.directory import SqlDirectory
+from meterstack.store.history import SqlHistory
 from meterstack.store.idempotency import SqlIdempotency
 from meterstack.store.invoices import SqlInvoices
 from meterstack.store.keys import SqlKeys
@@ -47,6 +48,7 @@ from meterstack.store.ports import (
     Reservations,
     Resources,
     Subscriptions,
+    UsageHistory,
     WebAccess,
     WebhookEndpoints,
 )
@@ -68,6 +70,7 @@ class SqlTransaction:
     sql: Statements
     counters: Counters
     idempotency: Idempotency
+    history: UsageHistory
     reservations: Reservations
     accounts: Accounts
     subscriptions: Subscriptions
@@ -84,10 +87,12 @@ class SqlTransaction:
     def on(cls, dialect: Dialect) -> SqlTransaction:
         sql = Statements(None, dialect)
         idempotency = SqlIdempotency(sql)
+        history = SqlHistory(sql)
         return cls(
             sql=sql,
-            counters=SqlCounters(sql, idempotency),
+            counters=SqlCounters(sql, idempotency, history),
             idempotency=idempotency,
+            history=history,
             reservations=SqlReservations(sql),
             accounts=SqlAccounts(sql),
             subscriptions=SqlSubscriptions(sql),
