@@ -11,9 +11,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Iterator, Mapping
 
-from meterstack.catalog.amounts import amount_problems, charge_models
-from meterstack.catalog.loader import CatalogProblem, LoadedCatalog
-from meterstack.catalog.schema import Catalog, Gauge, Meter, Percentage, Plan, PlanPrice, show
+from meterstack.catalog.amounts import amount_problems
+from meterstack.catalog.schema import Catalog, Gauge, Meter, Plan, PlanPrice, show
 from meterstack.money import CURRENCY_MINOR_UNITS
 
 Problem = tuple[tuple[str | int, ...], str]
@@ -27,25 +26,6 @@ def cross_reference_problems(catalog: Catalog) -> list[Problem]:
         *_policy_problems(catalog),
         *_example_problems(catalog),
         *amount_problems(catalog),
-    ]
-
-
-def unbillable_percentage_prices(loaded: LoadedCatalog) -> list[CatalogProblem]:
-    """A ``percentage`` price cannot be billed yet: usage records no transaction amounts.
-
-    ``plans validate`` refuses such a catalog rather than accept one whose period close would
-    fail. This check goes away when recorded usage carries the amounts of transactions.
-    """
-    return [
-        CatalogProblem(
-            loaded.source,
-            loaded.line_of(path),
-            ".".join(str(part) for part in path),
-            "a percentage price cannot be billed yet: recorded usage does not keep the amounts "
-            "of transactions it would be a percentage of",
-        )
-        for path, model in charge_models(loaded.catalog)
-        if isinstance(model, Percentage)
     ]
 
 
@@ -201,6 +181,9 @@ def _example_problems(catalog: Catalog) -> Iterator[Problem]:
         for item_id in example.usage:
             if item_id not in rated:
                 yield (*base, "usage", item_id), unknown("meter or gauge", item_id, rated)
+        for item_id in example.transactions:
+            if item_id not in catalog.meters:
+                yield (*base, "transactions", item_id), unknown("meter", item_id, catalog.meters)
         for item_id in example.expect.items:
             if item_id not in items:
                 yield (*base, "expect", "items", item_id), unknown("item", item_id, items)

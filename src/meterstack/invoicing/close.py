@@ -33,6 +33,7 @@ from meterstack.rules.rating import RatedLine, rate_usage
 from meterstack.rules.terms import priced_plan
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.subscriptions import apply_pending, subscription_interval
+from meterstack.services.transactions import percentage_meters
 from meterstack.store.ports import UnitOfWork
 from meterstack.store.rows import AccountToClose, BillingTerms, ClosedPeriod, PlanSpell
 from meterstack.webhooks.announce import announce_invoices
@@ -86,11 +87,18 @@ class PeriodClose:
                     def catalog_of(content_hash: str, tx: UnitOfWork = tx) -> Catalog:
                         return self.ctx.catalog(tx, content_hash)
 
+                    def amounts_of(
+                        account_id: str, meter: str, period: str, tx: UnitOfWork = tx
+                    ) -> list[Decimal]:
+                        return tx.history.transactions(account_id, meter, period)
+
                     drafts: list[Invoice] = []
                     silent: list[ClosedPeriod] = []
                     for c in closings:
                         spelled = spells.get(c.account.id) or [_spell_of(c.account)]
-                        draft = _draft(c, counters, terms[c.account.id], spelled, catalog_of, now)
+                        draft = _draft(
+                            c, counters, terms[c.account.id], spelled, catalog_of, amounts_of, now
+                        )
                         credit = credits.get(c.account.id, Decimal(0))
                         draft = invoice_with_account_credit(draft, credit)
                         credits[c.account.id] = credit + credit_moved(draft)
@@ -138,6 +146,7 @@ def _draft(
     terms: BillingTerms,
     spells: list[PlanSpell],
     catalog_of: Callable[[str], Catalog],
+    amounts_of: Callable[[str, str, str], list[Decimal]],
     now: datetime,
 ) -> Invoice:
     account, period = closing.account, closing.period
@@ -156,6 +165,12 @@ def _draft(
             recorded[item] = overage
         elif isinstance(declared, Gauge) and used:
             usage[item] = used  # the period's peak (D3)
+    # A meter priced by a percentage is rated on its transactions' amounts, in the order admitted.
+    transactions = {
+        item: amounts_of(account.id, item, period.key)
+        for item in percentage_meters(catalog)
+        if item in usage
+    }
     rated = rate_usage(
         catalog,
         plan,
@@ -164,6 +179,7 @@ def _draft(
         # Storage overage follows the account's switches; a meter's was recorded when consumed.
         overage=terms.switches or {},
         recorded_overage=recorded,
+        transactions=transactions,
         overrides=terms.overrides,
     )
     for line in rated:
