@@ -1,11 +1,12 @@
 """Usage history (D27): the hourly and daily buckets admitted usage lands in, as pure values.
 
 Every admitted consumption carries a :class:`UsageMark` into the store's one admission call
-(``Admission.usage``), which adds it to the bucket of its hour and of its day, per account,
-meter and project, in the transaction that counts it: history is exactly as durable as the
-decision, and a batch leaves the same buckets as the same events sent one by one (the marks
-are summed per bucket either way). Buckets are UTC hours and UTC days, named by the instant
-they start.
+(``Admission.usage``), which adds it to the bucket of its hour, per account, meter and project,
+in the transaction that counts it: history is exactly as durable as the decision, and a batch
+leaves the same buckets as the same events sent one by one (the marks are summed per bucket
+either way). A day's bucket is the sum of its 24 hourly buckets (:func:`by_day`): one row
+written per admission instead of two, which is what keeps the history cheap on the hot path.
+Buckets are UTC hours and UTC days, named by the instant they start.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ class Granularity(StrEnum):
 
     def start_of(self, instant: datetime) -> datetime:
         """The start of the bucket holding ``instant`` (UTC)."""
-        instant = instant.astimezone(UTC)
+        if instant.tzinfo is not UTC:
+            instant = instant.astimezone(UTC)
         if self is Granularity.HOUR:
             return instant.replace(minute=0, second=0, microsecond=0)
         return instant.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -53,7 +55,6 @@ class UsageMark(NamedTuple):
 class BucketKey(NamedTuple):
     meter: str
     project_id: str
-    granularity: Granularity
     start: datetime
 
 
@@ -79,21 +80,32 @@ NO_PROJECT = ""
 
 
 def bucketed(marks: Iterable[UsageMark], at: datetime) -> dict[BucketKey, BucketTotals]:
-    """The marks of one admission summed per bucket: its hour and its day."""
-    hour, day = Granularity.HOUR.start_of(at), Granularity.DAY.start_of(at)
+    """The marks of one admission summed per hourly bucket (meter and project)."""
+    hour = Granularity.HOUR.start_of(at)
     totals: dict[BucketKey, BucketTotals] = {}
     for mark in marks:
-        project = mark.project_id or NO_PROJECT
         byok = mark.quantity if mark.byok else 0
-        for granularity, start in ((Granularity.HOUR, hour), (Granularity.DAY, day)):
-            key = BucketKey(mark.meter, project, granularity, start)
-            seen = totals.get(key)
-            totals[key] = (
-                BucketTotals(mark.quantity, byok)
-                if seen is None
-                else BucketTotals(seen.used + mark.quantity, seen.byok + byok)
-            )
+        key = BucketKey(mark.meter, mark.project_id or NO_PROJECT, hour)
+        seen = totals.get(key)
+        totals[key] = (
+            BucketTotals(mark.quantity, byok)
+            if seen is None
+            else BucketTotals(seen.used + mark.quantity, seen.byok + byok)
+        )
     return totals
+
+
+def by_day(hours: Iterable[UsageBucket]) -> list[UsageBucket]:
+    """Hourly buckets summed per UTC day (and meter and project), in time order."""
+    totals: dict[tuple[datetime, str, str], tuple[int, int]] = {}
+    for bucket in hours:
+        key = (Granularity.DAY.start_of(bucket.start), bucket.meter, bucket.project_id or "")
+        used, byok = totals.get(key, (0, 0))
+        totals[key] = (used + bucket.used, byok + bucket.byok)
+    return [
+        UsageBucket(meter, project or None, Granularity.DAY, start, used, byok)
+        for (start, meter, project), (used, byok) in sorted(totals.items())
+    ]
 
 
 def aggregated(buckets: Iterable[UsageBucket]) -> list[UsageBucket]:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from meterstack.errors import IdempotencyKeyReusedError, MeterstackError
 from meterstack.rules.admission import ACCOUNT_SCOPE, Step, Totals, classify_admitted
 from meterstack.rules.decisions import Decision
+from meterstack.rules.history import UsageMark
 from meterstack.services.express import Planned
 from meterstack.services.transactions import validate_transaction
 from meterstack.services.validation import validate_idempotency_key, validate_quantity
@@ -266,8 +267,30 @@ def _admission(
             for item in fresh
         ),
         at=now,
-        usage=tuple(mark for item in fresh for mark in metering.marks(item.planned, item.event)),
+        usage=_marks(metering, fresh),
     )
+
+
+def _marks(metering: Metering, fresh: list[_Pending]) -> tuple[UsageMark, ...]:
+    """The group's usage for the history (D27), summed per project and key kind before the
+    store sums them per bucket (the same buckets either way); transactions one by one."""
+    keep = metering.ctx.usage_history
+    summed: dict[tuple[str | None, bool], int] = {}
+    marks: list[UsageMark] = []
+    for item in fresh:
+        event = item.event
+        if event.amount is not None:
+            marks.extend(metering.marks(item.planned, event))
+        elif keep:
+            key = (event.project_id, event.byok)
+            summed[key] = summed.get(key, 0) + event.quantity
+    if summed:
+        meter, period = fresh[0].event.meter, fresh[0].planned.plan.period_key
+        marks += [
+            UsageMark(meter, project, quantity, byok, None, period)
+            for (project, byok), quantity in summed.items()
+        ]
+    return tuple(marks)
 
 
 def _summed(seen: Step[int], step: Step[int]) -> Step[int]:

@@ -11,11 +11,13 @@ from decimal import Decimal
 
 from meterstack.catalog.schema import Meter, Scope
 from meterstack.rules.admission import ACCOUNT_SCOPE, NO_TOTALS, project_scope
+from meterstack.rules.insights import UsageInsights
 from meterstack.rules.periods import NO_PERIOD, Period
 from meterstack.rules.terms import is_near_limit, item_terms, overage_enabled
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
 from meterstack.services.holds import sweep
+from meterstack.services.insights import report_insights
 from meterstack.services.validation import validate_project
 
 
@@ -77,6 +79,9 @@ class UsageReport:
     #: A downgrade or cancellation waiting for the period's end: (plan, when); C7.
     pending_plan: str | None = None
     pending_at: datetime | None = None
+    #: Today's usage, trend, projection, estimated cost and advice, for the account as a
+    #: whole (C8, D27; docs/monitoring.md); always present.
+    insights: UsageInsights | None = None
 
     def __getitem__(self, item: str) -> ItemUsage:
         return self.items[item]
@@ -138,6 +143,21 @@ class Usage:
                     pack_units=terms.pack_units,
                 )
             waiting = tx.subscriptions.pending(account_id)
+            account_counters = {
+                item: counters.get((item, ACCOUNT_SCOPE, period.key), NO_TOTALS)
+                for item in catalog.meters
+            }
+            insights = report_insights(
+                tx,
+                catalog,
+                state,
+                period,
+                now,
+                {
+                    meter: (totals.used, item_terms(catalog, state, meter).limit, totals.overage)
+                    for meter, totals in account_counters.items()
+                },
+            )
             return UsageReport(
                 account_id,
                 state.plan_id,
@@ -147,4 +167,5 @@ class Usage:
                 items,
                 pending_plan=None if waiting is None else waiting.plan_id,
                 pending_at=None if waiting is None else waiting.effective_at,
+                insights=insights,
             )

@@ -429,16 +429,14 @@ webhook_attempts = Table(
     Column("worker", String(120), nullable=False),
 )
 
-#: Usage history (D27): admitted units per account, meter, project and UTC hour or day,
-#: written by the admission that counted them. The account's aggregate is the sum over its
-#: projects (``""`` = no project): one row per admission and bucket, not two.
+#: Usage history (D27): admitted units per account, meter, project and UTC hour, written by
+#: the admission that counted them. A day is the sum of its hours and the account's aggregate
+#: the sum over its projects (``""`` = no project): one row written per admission.
 usage_buckets = Table(
     "usage_buckets",
     metadata,
     Column("account_id", String(40), primary_key=True),
     Column("meter", String(64), primary_key=True),
-    #: ``hour`` or ``day``.
-    Column("granularity", String(8), primary_key=True),
     Column("bucket_start", DateTime(timezone=True), primary_key=True),
     Column("project_id", String(40), primary_key=True),
     Column("used", BigInteger, nullable=False),

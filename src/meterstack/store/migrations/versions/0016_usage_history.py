@@ -4,10 +4,10 @@ Revision ID: 0016
 Revises: 0013
 Create Date: 2026-12-01 11:30:00.000000
 
-Admitted usage is added to the bucket of its UTC hour and day, per account, meter and project,
-by the admission that counts it (D27); on SQLite the buckets live in their primary key's b-tree
-(WITHOUT ROWID), one lookup per write. A meter priced by ``percentage`` keeps one row per
-transaction with its amount, which period close rates.
+Admitted usage is added to the bucket of its UTC hour, per account, meter and project, by the
+admission that counts it (D27; a day is read as the sum of its hours); on SQLite the buckets
+live in their primary key's b-tree (WITHOUT ROWID), one lookup per write. A meter priced by
+``percentage`` keeps one row per transaction with its amount, which period close rates.
 """
 
 from __future__ import annotations
@@ -26,12 +26,11 @@ def upgrade() -> None:
         "usage_buckets",
         sa.Column("account_id", sa.String(length=40), nullable=False),
         sa.Column("meter", sa.String(length=64), nullable=False),
-        sa.Column("granularity", sa.String(length=8), nullable=False),
         sa.Column("bucket_start", sa.DateTime(timezone=True), nullable=False),
         sa.Column("project_id", sa.String(length=40), nullable=False),
         sa.Column("used", sa.BigInteger(), nullable=False),
         sa.Column("byok", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("account_id", "meter", "granularity", "bucket_start", "project_id"),
+        sa.PrimaryKeyConstraint("account_id", "meter", "bucket_start", "project_id"),
         sqlite_with_rowid=False,
     )
     op.create_table(
