@@ -16,13 +16,13 @@ catalog, on the clock's now, so the same inputs always give the same insights:
   refused).
 - ``estimated_monthly_cost``: the month's fee (a yearly price counts one twelfth) + the larger of
   the charges so far and the projected charges.
-- recommendations, from the catalog's plans with a price (a plan "covers" the projection when
-  every projected meter fits its limit): the cheapest plan covering it (by estimated cost); a
-  downgrade when every limited meter is projected under 50 % of its limit and a cheaper plan
-  covers it; an upgrade when the projected overage costs more than the difference to a plan
-  covering the projection; and, when every unit of a meter ran on the customer's own key
-  (``byok``), the cheapest plan covering the projection with that meter's managed work left out
-  of the comparison.
+- recommendations, from the catalog's self-serve plans with a price (a plan "covers" the
+  projection when every projected meter fits its limit): the cheapest plan covering it (by
+  estimated cost, when cheaper than the current estimate); a downgrade when every limited meter
+  is projected under 50 % of its limit and a cheaper plan covers it; an upgrade when the
+  projected overage costs more than the fee difference to a plan covering the projection; and,
+  when every unit of a meter this period ran on the customer's own key (``byok``), the cheapest
+  plan covering the projection (managed models are then not what the account pays for).
 """
 
 from __future__ import annotations
@@ -232,7 +232,12 @@ def _recommendations(
     projected_total: Decimal,
 ) -> tuple[Recommendation, ...]:
     current = account.plan
-    priced = [plan for plan in catalog.plans if isinstance(plan.price, PlanPrice)]
+    # The plans a customer could move to: priced and self-serve (and the current one).
+    priced = [
+        plan
+        for plan in catalog.plans
+        if isinstance(plan.price, PlanPrice) and (plan.self_serve or plan.id == current.id)
+    ]
     covering = [plan for plan in priced if _covers(catalog, plan, projection, account.packs)]
     costs = {plan.id: _cost(catalog, account, plan, projection) for plan in covering}
     advice: list[Recommendation] = []
