@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from meterstack.catalog.schema import Catalog, Plan, PlanPrice
+from meterstack.catalog.schema import Catalog, Percentage, Plan, PlanPrice
 from meterstack.money import round_money
 from meterstack.rules.history import Granularity, UsageBucket
 from meterstack.rules.periods import Period
@@ -143,14 +143,33 @@ def charges_of(
     usage: Mapping[str, int],
     packs: Sequence[str],
     switches: Mapping[str, bool],
+    recorded: Mapping[str, int] | None = None,
 ) -> Decimal:
-    """The usage and overage charges ``usage`` would cost on ``plan`` (percentage prices,
-    which need the transactions' amounts, are left out)."""
+    """The usage and overage charges ``usage`` would cost on ``plan``; ``recorded`` is the
+    overage recorded when consumed (D2). Meters priced by a percentage are left out: their
+    charges are the transactions' amounts, rated at period close."""
+    kept = {
+        meter: units for meter, units in usage.items() if units and not _by_percentage(plan, meter)
+    }
     try:
-        lines = rate_usage(catalog, plan, usage, packs=packs, overage=switches)
-    except RatingError:
+        lines = rate_usage(
+            catalog,
+            plan,
+            kept,
+            packs=packs,
+            overage=switches,
+            recorded_overage=None if recorded is None else {m: recorded.get(m, 0) for m in kept},
+        )
+    except RatingError:  # an item this plan cannot rate: nothing to project for it
         return ZERO
     return sum((line.amount for line in lines), ZERO)
+
+
+def _by_percentage(plan: Plan, meter: str) -> bool:
+    offer = plan.overage.get(meter)
+    return isinstance(plan.usage_prices.get(meter), Percentage) or (
+        offer is not None and isinstance(offer.charge, Percentage)
+    )
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
 
 from meterstack.catalog.schema import Catalog
-from meterstack.rules.history import Granularity
-from meterstack.rules.insights import Account, MeterFacts, UsageInsights, usage_insights
+from meterstack.rules.history import Granularity, UsageBucket
+from meterstack.rules.insights import (
+    Account,
+    MeterFacts,
+    UsageInsights,
+    charges_of,
+    usage_insights,
+)
 from meterstack.rules.periods import Period
-from meterstack.rules.rating import RatingError, rate_usage
 from meterstack.rules.terms import AccountState, overage_enabled, plan_of
 from meterstack.store.ports import UnitOfWork
 
@@ -29,10 +33,10 @@ def report_insights(
     start = Granularity.DAY.start_of(period.start)
     end = Granularity.DAY.start_of(now) + Granularity.DAY.length
     days = tx.history.buckets(state.account_id, Granularity.DAY, start, end)
-    # The period's own share of the history: a period that starts inside a day counts the
-    # days from its first whole one, and the units since its start through the counters.
+    # The days of the period (its first one whole: a cycle may start within a day). Today's
+    # usage and the trend read the latest days only; the BYOK share is capped by the counters.
     byok: dict[str, int] = {}
-    by_meter: dict[str, list] = {meter: [] for meter in counted}  # type: ignore[type-arg]
+    by_meter: dict[str, list[UsageBucket]] = {meter: [] for meter in counted}
     for bucket in days:
         if bucket.meter in by_meter:
             by_meter[bucket.meter].append(bucket)
@@ -42,17 +46,7 @@ def report_insights(
     interval = "monthly" if row is None else row.billing_interval
     usage = {meter: used for meter, (used, _, _) in counted.items()}
     recorded = {meter: over for meter, (_, _, over) in counted.items()}
-    try:
-        lines = rate_usage(
-            catalog,
-            plan,
-            {meter: units for meter, units in usage.items() if units},
-            packs=state.packs,
-            recorded_overage={meter: recorded[meter] for meter in usage if usage[meter]},
-        )
-        current = sum((line.amount for line in lines), Decimal(0))
-    except RatingError:  # a percentage price: its amounts are rated at period close
-        current = Decimal(0)
+    current = charges_of(catalog, plan, usage, state.packs, {}, recorded)
     account = Account(
         plan=plan,
         interval=interval,
