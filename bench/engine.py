@@ -5,16 +5,19 @@ For each backend (SQLite file in WAL mode; PostgreSQL when reachable) it measure
   same driver, pragmas and commit mode as the engine;
 - ``consume`` touching two scopes (account and project) with an idempotency key;
 - the same consume from 8 threads at once, which group commit lets share transactions;
-- ``consume_many`` of 100 events per call, per event.
+- ``consume_many`` of 100 events per call, per event;
+- keyed consume, single and in batches of 100, on an engine that keeps the usage history (D27:
+  hourly and daily buckets written by the admission) beside one that does not, same database.
 It prints rates, p50/p99/p99.9 latencies and the ratios the project targets: on SQLite, consume
 >= 0.5x the bare SQL of the same work and 8 threads >= 1x one thread; on PostgreSQL, consume
 >= 0.5x the raw UPDATE and 8 threads >= 2x one thread; consume_many >= 5x a single consume per
-event on both. Absolute numbers depend on the machine; the ratios
-are what to compare. The measures run interleaved, in short rounds, so that a drift of the
-machine or the database (a checkpoint, a noisy neighbour) weighs on every measure alike.
+event on both; with history >= 0.8x without it, single and batched, on both. Absolute numbers
+depend on the machine; the ratios are what to compare. The measures run interleaved, in short
+rounds, so that a drift of the machine or the database (a checkpoint, a noisy neighbour) weighs
+on every measure alike.
 
     python bench/engine.py [--seconds 3] [--rounds 10] [--only sqlite|postgresql]
-        [--postgres postgresql://postgres@127.0.0.1:5432/test]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test] [--history-only]
 """
 
 # ruff: noqa: E402
@@ -280,6 +283,44 @@ def bench_backend(label: str, url: str, seconds: float, rounds: int) -> tuple[fl
     return single_ratio, many_ratio
 
 
+def bench_history(label: str, url: str, seconds: float, rounds: int) -> tuple[float, float]:
+    """Keyed consume (account and project scopes) with the usage history and without it, on
+    two engines of one database, single and batched, measured interleaved."""
+    with (
+        Engine.open(url, catalog="agentstack") as keeping,
+        Engine.open(url, catalog="agentstack", usage_history=False) as bare,
+    ):
+        run_id = uuid.uuid4().hex[:8]
+        measures: list[Timed] = []
+        for engine, name in ((keeping, "with history"), (bare, "without history")):
+            account = engine.create_account(plan="pro").id
+            engine.set_limit(account, "api_calls", "unlimited")
+            project = engine.create_project(account).id
+
+            def single(i: int, engine: Engine = engine, a: str = account, p: str = project) -> int:
+                engine.consume(a, "api_calls", 1, project_id=p, idempotency_key=f"{run_id}-{i}")
+                return 1
+
+            def batch(i: int, engine: Engine = engine, a: str = account, p: str = project) -> int:
+                engine.consume_many(
+                    [UsageEvent(a, "api_calls", 1, p, f"{run_id}-b{i}-{n}") for n in range(BATCH)]
+                )
+                return BATCH
+
+            measures += [
+                Timed(f"keyed consume, {name}", single),
+                Timed(f"consume_many ({BATCH}), {name}, per event", batch),
+            ]
+        one, many, one_bare, many_bare = interleaved(seconds, rounds, *measures)
+    print(f"{label}: usage history (D27)")
+    for measure in (one, one_bare, many, many_bare):
+        print(measure.line())
+    single_ratio, batch_ratio = one.rate / one_bare.rate, many.rate / many_bare.rate
+    print(f"  consume with history / without:        {single_ratio:5.2f}x   (target >= 0.8x)")
+    print(f"  consume_many with history / without:   {batch_ratio:5.2f}x   (target >= 0.8x)")
+    return single_ratio, batch_ratio
+
+
 class Callers:
     """``THREADS`` threads calling ``consume`` at once, as a server's worker threads do: each
     burst, every thread makes its share of the calls one after the other, and the burst ends
@@ -342,26 +383,26 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["sqlite", "postgresql"], help="measure one backend rather than both"
     )
+    parser.add_argument(
+        "--history-only", action="store_true", help="measure the usage-history section alone"
+    )
     args = parser.parse_args()
     if args.only != "postgresql":
         with tempfile.TemporaryDirectory() as folder:
-            bench_backend(
-                "SQLite (WAL, synchronous=NORMAL)",
-                f"sqlite:///{Path(folder) / 'b.db'}",
-                args.seconds,
-                args.rounds,
-            )
+            url = f"sqlite:///{Path(folder) / 'b.db'}"
+            label = "SQLite (WAL, synchronous=NORMAL)"
+            if not args.history_only:
+                bench_backend(label, url, args.seconds, args.rounds)
+            bench_history(label, url, args.seconds, args.rounds)
     if args.only == "sqlite":
         return
     if postgres_reachable():
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         try:
-            bench_backend(
-                "PostgreSQL (synchronous commit)",
-                f"{args.postgres}?schema={schema}",
-                args.seconds,
-                args.rounds,
-            )
+            label, url = "PostgreSQL (synchronous commit)", f"{args.postgres}?schema={schema}"
+            if not args.history_only:
+                bench_backend(label, url, args.seconds, args.rounds)
+            bench_history(label, url, args.seconds, args.rounds)
         finally:
             import psycopg
 

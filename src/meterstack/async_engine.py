@@ -75,6 +75,7 @@ class AsyncEngine:
         provider: PaymentProvider | None = None,
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
+        usage_history: bool = True,
     ) -> AsyncEngine:
         """:meth:`Engine.on` (a store already open) in a worker thread."""
         engine = await anyio.to_thread.run_sync(
@@ -87,6 +88,7 @@ class AsyncEngine:
                 provider=provider,
                 return_url_origins=return_url_origins,
                 webhooks=webhooks,
+                usage_history=usage_history,
             )
         )
         return cls(engine)

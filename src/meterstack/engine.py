@@ -40,6 +40,7 @@ from meterstack.services.entitlements import Entitlements, Lease
 from meterstack.services.events import UsageEvent
 from meterstack.services.features import AccountEntitlements, Features
 from meterstack.services.grouping import GroupCommit
+from meterstack.services.history import History
 from meterstack.services.holds import Holds, Reservation
 from meterstack.services.keys import Keys
 from meterstack.services.levers import Levers, PackGrant
@@ -97,6 +98,7 @@ class Engine(KeysMixin):
         self._webhooks = Webhooks(ctx, webhooks)
         self._access = Access(ctx)
         self._directory = Directory(ctx)
+        self._history = History(ctx)
 
     @classmethod
     def open(
@@ -111,6 +113,7 @@ class Engine(KeysMixin):
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
         store_timeout: float | None = None,
+        usage_history: bool = True,
     ) -> Engine:
         """Open (and migrate) the store at ``url`` with ``catalog`` (a built-in name or a path).
 
@@ -124,6 +127,7 @@ class Engine(KeysMixin):
         webhook settings (default: from ``METERSTACK_WEBHOOKS_…``, see docs/webhooks.md).
         ``store_timeout`` (seconds; default the URL's ``?timeout=``, else 5) bounds every wait
         for the database: past it a request is 503 ``store_unavailable``.
+        ``usage_history=False`` keeps no hourly and daily usage buckets (D27; docs/monitoring.md).
         """
         loaded = (
             catalog
@@ -142,6 +146,7 @@ class Engine(KeysMixin):
                 provider=provider,
                 return_url_origins=return_url_origins,
                 webhooks=webhooks,
+                usage_history=usage_history,
             )
         except BaseException:
             store.close()
@@ -158,6 +163,7 @@ class Engine(KeysMixin):
         provider: PaymentProvider | None = None,
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
+        usage_history: bool = True,
     ) -> Engine:
         """An engine on a store already open: any implementation of the store's ports.
 
@@ -170,6 +176,7 @@ class Engine(KeysMixin):
             clock=clock or SystemClock(),
             current=catalog,
             idempotency_retention=idempotency_retention,
+            usage_history=usage_history,
         )
         ctx.register_current()
         return cls(ctx, provider, return_url_origins=return_url_origins, webhooks=webhooks)
@@ -215,6 +222,12 @@ class Engine(KeysMixin):
     def webhooks(self) -> Webhooks:
         """Outgoing webhooks: endpoints, events, deliveries, replays, the worker (D28)."""
         return self._webhooks
+
+    @property
+    def history(self) -> History:
+        """Usage history (D27): hourly and daily buckets, read within the plan's analytics
+        retention (D9), the operator's per-project breakdown (A11), and the prune."""
+        return self._history
 
     @property
     def access(self) -> Access:
@@ -351,15 +364,27 @@ class Engine(KeysMixin):
         idempotency_key: str | None = None,
         api_key_id: str | None = None,
         requires: Sequence[str] = (),
+        byok: bool = False,
+        amount: Decimal | None = None,
     ) -> Decision:
         """Record ``quantity`` of ``meter`` if the limits admit it; the decision either way.
 
         With ``api_key_id``, the key's own quota on the meter (A8) is one more bound. With
         ``requires``, the features the request needs (C3: managed models): one the tier lacks
-        refuses it with the feature's 402/403 decision, and nothing is recorded.
+        refuses it with the feature's 402/403 decision, and nothing is recorded. ``byok`` marks
+        work run on the customer's own model key (the history counts it apart); ``amount`` is
+        the transaction's amount on a meter priced by ``percentage`` (rated at period close).
         """
         event = UsageEvent(
-            account_id, meter, quantity, project_id, idempotency_key, api_key_id, requires
+            account_id,
+            meter,
+            quantity,
+            project_id,
+            idempotency_key,
+            api_key_id,
+            requires,
+            byok,
+            amount,
         )
         return self._grouped.consume(event)
 
@@ -653,6 +678,12 @@ def _event(event: UsageEvent | Mapping[str, Any]) -> UsageEvent | InvalidInputEr
     for name in ("project_id", "idempotency_key", "api_key_id"):
         if not isinstance(event.get(name, ""), str | None):
             return InvalidInputError(f"{name} must be a string or null", field=name)
+    amount: Any = event.get("amount")
+    if isinstance(amount, str | int) and not isinstance(amount, bool):
+        try:  # a batch's JSON carries the amount as a decimal string (or a whole number)
+            amount = Decimal(str(amount))
+        except ArithmeticError:
+            return InvalidInputError(f"amount must be a decimal amount, got {amount!r}"[:200])
     requires = event.get("requires", ())
     if requires is None:
         requires = ()
@@ -666,6 +697,8 @@ def _event(event: UsageEvent | Mapping[str, Any]) -> UsageEvent | InvalidInputEr
         idempotency_key=event.get("idempotency_key"),
         api_key_id=event.get("api_key_id"),
         requires=requires,
+        byok=event.get("byok", False),
+        amount=amount,
     )
 
 

@@ -174,3 +174,11 @@ class PaymentMethodRequiredError(MeterstackError):
 
     code = "payment_method_required"
     http_status = 402
+
+
+class BeyondRetentionError(MeterstackError):
+    """A customer asked for usage history older than the plan's analytics retention (D9,
+    D27); the details carry the window."""
+
+    code = "beyond_retention"
+    http_status = 403

@@ -35,6 +35,8 @@ A2_LIMITS: dict[str, tuple[int | Unlimited, ...]] = {
     "json_storage": (20 * MB, 100 * MB, 500 * MB, 500 * MB, 2 * GB, 10 * GB, U),
     # 0.02 GB, 0.1 GB, 0.5 GB, 1 GB, 5 GB, 20 GB
     "project_storage": (20 * MB, 100 * MB, 500 * MB, 1 * GB, 5 * GB, 20 * GB, U),
+    # The exports row is also the limit of the analytics_exports meter, which exports count on.
+    "analytics_exports": (1, 1, 5, 5, 20, 100, U),
 }
 A2_PAYMENTS = (False, True, True, True, True, True, True)
 A2_ANALYTICS_RETENTION_DAYS: tuple[int | Unlimited, ...] = (7, 7, 30, 30, 90, 365, U)
@@ -218,7 +220,7 @@ def test_a2_d16_uptime_sla_per_tier(catalog: Catalog, tier: str, sla: str) -> No
 
 
 def test_a2_item_kinds(catalog: Catalog) -> None:
-    assert set(catalog.meters) == {"logic_engine_calls", "api_calls"}
+    assert set(catalog.meters) == {"logic_engine_calls", "api_calls", "analytics_exports"}
     assert set(catalog.gauges) == {"project_storage", "json_storage"}
     assert set(catalog.resources) == {
         "projects",

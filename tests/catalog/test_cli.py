@@ -242,7 +242,7 @@ def test_a3_d1_plans_validate_agentstack_reproduces_its_examples() -> None:
     result = run("validate", "agentstack")
     assert result.exit_code == 0
     assert result.stdout == (
-        "builtin:agentstack: valid, 7 plans, 11 items, 9 packs, 6 examples (6 reproduced); "
+        "builtin:agentstack: valid, 7 plans, 12 items, 9 packs, 6 examples (6 reproduced); "
         "0 warnings\n"
     )
 

@@ -25,6 +25,8 @@ from meterstack import Decision, Engine, ManualClock, UsageEvent
 from meterstack.catalog import load_catalog
 from meterstack.errors import MeterstackError
 from meterstack.rules.admission import NO_TOTALS, Totals, advance
+from meterstack.rules.history import Granularity
+from meterstack.services.history import HistoryQuery
 from meterstack.store.ports import Admission, Applied, Counters, R, Refused, Stale, Taken
 from meterstack.store.rows import Counter
 from meterstack.store.sql import SqlStore, SqlTransaction
@@ -219,6 +221,7 @@ _EVENT = st.tuples(
     st.integers(1, 12),
     st.sampled_from([None, None, "k1", "k2", "k3"]),
     st.sampled_from([False, False, False, True]),  # through the API key with its own quota
+    st.booleans(),  # run on the customer's own model key (the history counts it apart)
 )
 _STEP = st.one_of(
     st.lists(_EVENT, min_size=1, max_size=12).map(lambda events: ("batch", events)),
@@ -233,6 +236,7 @@ class _World:
 
     def __init__(self, engine: Engine, together: bool) -> None:
         self.engine, self.together = engine, together
+        self.origin = engine.clock.now()
         self.account = engine.create_account(plan="starter").id
         self.projects = [engine.create_project(self.account).id for _ in range(2)]
         self.key = engine.create_api_key(
@@ -240,7 +244,7 @@ class _World:
         ).id
 
     def event(self, spec: tuple[Any, ...]) -> UsageEvent:
-        meter, project, quantity, key, with_key = spec
+        meter, project, quantity, key, with_key, *byok = spec
         return UsageEvent(
             self.account,
             meter,
@@ -248,6 +252,7 @@ class _World:
             None if project is None else self.projects[project],
             key,
             self.key if with_key else None,
+            byok=bool(byok and byok[0]),
         )
 
     def run(self, step: tuple[Any, ...]) -> Any:
@@ -276,6 +281,7 @@ class _World:
                 project_id=event.project_id,
                 idempotency_key=event.idempotency_key,
                 api_key_id=event.api_key_id,
+                byok=event.byok,
             )
         except MeterstackError as error:
             return error
@@ -297,14 +303,42 @@ class _World:
             for project in (None, *self.projects)
         ] + [(usage(self.account)["logic_engine_calls"].overage_units, 0)]
 
+    def history(self) -> list[str]:
+        """The operator's per-project buckets (D27, A11), by day since the start and by hour
+        over the last day, with the account's own names taken out."""
+        now = self.engine.clock.now()
+        queries = [
+            HistoryQuery(self.account, self.origin, now + timedelta(days=1), Granularity.DAY),
+            HistoryQuery(self.account, now - timedelta(days=1), now, Granularity.HOUR),
+        ]
+        reports = [
+            self.engine.history.history(query, operator=True, by_project=True) for query in queries
+        ]
+        return sorted(
+            self.answer_text(repr(bucket)) for report in reports for bucket in report.buckets
+        )
+
+    def admitted_by_day(self) -> int:
+        """The units of the daily buckets, every meter and project together."""
+        query = HistoryQuery(self.account, self.origin, self.engine.clock.now() + timedelta(days=1))
+        report = self.engine.history.history(query, operator=True)
+        return sum(bucket.used for bucket in report.buckets)
+
+    def answer_text(self, text: str) -> str:
+        text = text.replace(self.account, "ACCOUNT").replace(self.key, "KEY")
+        for index, project in enumerate(self.projects):
+            text = text.replace(project, f"PROJECT{index}")
+        return text
+
 
 def test_d2_d7_any_sequence_of_batches_decides_and_counts_as_the_events_one_by_one(
     open_engine: EngineFactory, clock: ManualClock
 ) -> None:
     """Random batches (two meters, projects with and without a cap of their own, an API key's
-    quota, idempotency keys repeated and reused, limits, overage switched, days passing) on
-    two engines of one database: one decides each batch with consume_many, the other sends
-    the same events one by one through consume. Every answer and every counter is the same."""
+    quota, idempotency keys repeated and reused, limits, overage switched, days passing, work
+    on the customer's own key) on two engines of one database: one decides each batch with
+    consume_many, the other sends the same events one by one through consume. Every answer,
+    every counter and every usage-history bucket (D27) is the same."""
     together, alone = open_engine("agentstack"), open_engine("agentstack")
 
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -336,11 +370,24 @@ def test_d2_d7_any_sequence_of_batches_decides_and_counts_as_the_events_one_by_o
     )
     def same(steps: list[tuple[Any, ...]]) -> None:
         first, second = _World(together, together=True), _World(alone, together=False)
+        admitted = 0
         for step in steps:
             if step[0] == "advance":
                 clock.advance(timedelta(days=step[1]))
                 continue
+            if step[0] == "batch":
+                results = together.consume_many([first.event(spec) for spec in step[1]])
+                assert [first.answer(result) for result in results] == second.run(step), step
+                admitted += sum(
+                    result.quantity
+                    for result in results
+                    if isinstance(result, Decision) and result.allowed and not result.replayed
+                )
+                continue
             assert first.run(step) == second.run(step), step
         assert first.counted() == second.counted()
+        assert first.history() == second.history()
+        # Every admitted unit is in the history once, and nothing else is (D27).
+        assert first.admitted_by_day() == second.admitted_by_day() == admitted
 
     same()

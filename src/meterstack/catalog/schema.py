@@ -462,6 +462,9 @@ class Example(Model):
     plan: Identifier
     interval: Literal["monthly", "yearly"] = "monthly"
     usage: dict[Identifier, Quantity] = Field(default_factory=dict)
+    #: The amount of each transaction of a meter priced by ``percentage``, in order; the
+    #: meter's usage is their number unless ``usage`` gives it.
+    transactions: dict[Identifier, tuple[Amount, ...]] = Field(default_factory=dict)
     packs: tuple[Identifier, ...] = ()
     overage: bool = True
     expect: ExampleExpectation

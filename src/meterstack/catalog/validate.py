@@ -181,6 +181,9 @@ def _example_problems(catalog: Catalog) -> Iterator[Problem]:
         for item_id in example.usage:
             if item_id not in rated:
                 yield (*base, "usage", item_id), unknown("meter or gauge", item_id, rated)
+        for item_id in example.transactions:
+            if item_id not in catalog.meters:
+                yield (*base, "transactions", item_id), unknown("meter", item_id, catalog.meters)
         for item_id in example.expect.items:
             if item_id not in items:
                 yield (*base, "expect", "items", item_id), unknown("item", item_id, items)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from meterstack.cli import metering
+from meterstack.cli.history import prune_history
 from meterstack.cli.invoices import invoices_app, period_app
 from meterstack.cli.keys import keys_app
 from meterstack.cli.plans import plans_app
@@ -30,6 +31,7 @@ app.add_typer(invoices_app, name="invoices")
 app.add_typer(period_app, name="period")
 app.command("usage")(metering.usage)
 app.command("purge-keys")(metering.purge_keys)
+app.command("prune-history")(prune_history)
 app.command("serve")(serve)
 app.add_typer(webhooks_app, name="webhooks")
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from meterstack.client.insights import Insights
 from meterstack.money import parse_money
 from meterstack.rules.decisions import Decision
 from meterstack.rules.headroom import (
@@ -234,6 +235,9 @@ class Usage:
     primary_meter: str | None
     #: Charges of the period so far; 0.00 when the service reports none.
     current_charges: Decimal = ZERO_CHARGES
+    #: Today's usage, trend, projection, estimated cost and advice (C8, D27); None from a
+    #: service that reports none.
+    insights: Insights | None = None
 
     def __getitem__(self, meter: str) -> MeterUsage:
         return self.meters[meter]
@@ -305,6 +309,7 @@ class Usage:
                 if total is None
                 else parse_money(str(total))
             ),
+            insights=None if data.get("insights") is None else Insights.from_json(data["insights"]),
         )
 
 

@@ -39,6 +39,7 @@ from meterstack.rules.rating import RatedLine, rate_usage
 from meterstack.rules.terms import priced_plan
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.subscriptions import apply_pending, subscription_interval
+from meterstack.services.transactions import percentage_meters
 from meterstack.store.ports import UnitOfWork
 from meterstack.store.rows import (
     AccountToClose,
@@ -109,8 +110,13 @@ class PeriodClose:
                     def catalog_of(content_hash: str, tx: UnitOfWork = tx) -> Catalog:
                         return self.ctx.catalog(tx, content_hash)
 
+                    def amounts_of(
+                        account_id: str, meter: str, period: str, tx: UnitOfWork = tx
+                    ) -> list[Decimal]:
+                        return tx.history.transactions(account_id, meter, period)
+
                     drafts, silent, failed = _rated(
-                        closings, counters, terms, spells, credits, catalog_of, now
+                        closings, counters, terms, spells, credits, catalog_of, amounts_of, now
                     )
                     tx.invoices.clear_close_failures(sorted(set(ids) - set(failed)))
                     tx.invoices.record_close_failures(list(failed.values()))
@@ -155,6 +161,7 @@ def _draft(
     terms: BillingTerms,
     spells: list[PlanSpell],
     catalog_of: Callable[[str], Catalog],
+    amounts_of: Callable[[str, str, str], list[Decimal]],
     now: datetime,
 ) -> Invoice:
     account, period = closing.account, closing.period
@@ -175,6 +182,12 @@ def _draft(
             # The period's peak (D3), and the highest overage a write announced (D2).
             usage[item] = used
             recorded[item] = overage
+    # A meter priced by a percentage is rated on its transactions' amounts, in the order admitted.
+    transactions = {
+        item: amounts_of(account.id, item, period.key)
+        for item in percentage_meters(catalog)
+        if item in usage
+    }
     rated = rate_usage(
         catalog,
         plan,
@@ -184,6 +197,7 @@ def _draft(
         # name the items that had none recorded.
         overage=terms.switches or {},
         recorded_overage=recorded,
+        transactions=transactions,
         overrides=terms.overrides,
     )
     for line in rated:
@@ -227,6 +241,7 @@ def _rated(
     spells: dict[str, list[PlanSpell]],
     credits: dict[str, Decimal],
     catalog_of: Callable[[str], Catalog],
+    amounts_of: Callable[[str, str, str], list[Decimal]],
     now: datetime,
 ) -> tuple[list[Invoice], list[ClosedPeriod], dict[str, CloseFailure]]:
     """The chunk's drafts, its periods closed without one, and the accounts that could not be
@@ -239,7 +254,7 @@ def _rated(
             continue  # an account's periods close in order: none past a failure
         spelled = spells.get(c.account.id) or [_spell_of(c.account)]
         try:
-            draft = _draft(c, counters, terms[c.account.id], spelled, catalog_of, now)
+            draft = _draft(c, counters, terms[c.account.id], spelled, catalog_of, amounts_of, now)
             credit = credits.get(c.account.id, Decimal(0))
             draft = invoice_with_account_credit(draft, credit)
         except StoreUnavailableError:

@@ -58,7 +58,12 @@ def _evaluate(catalog: Catalog, index: int) -> ExampleResult:
     try:
         plan = plan_named(catalog, example.plan)
         lines = rate_usage(
-            catalog, plan, example.usage, packs=example.packs, overage=example.overage
+            catalog,
+            plan,
+            example.usage,
+            packs=example.packs,
+            overage=example.overage,
+            transactions=example.transactions,
         )
     except RatingError as exc:
         return result(ExampleFigures(), False, f"cannot be rated: {exc}")

@@ -27,6 +27,7 @@ from meterstack.server import (
     dashboard,
     entitlements,
     errors,
+    history,
     operator,
     pages,
     self_service,
@@ -79,6 +80,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     app.include_router(pages.router)
     app.include_router(webhooks.router)
     app.include_router(dashboard.router)
+    app.include_router(history.router)
 
     probe = StoreProbe(engine)
     app.state.store_probe = probe

@@ -52,11 +52,17 @@ FeatureNames = Annotated[
 
 class ConsumeBody(UsageBody):
     requires: FeatureNames = []
+    #: Run on the customer's own model key (the usage history counts it apart, D27).
+    byok: bool = False
+    #: The transaction's amount on a meter priced by ``percentage`` (a decimal string).
+    amount: Decimal | None = Field(default=None, ge=0, le=10**12, decimal_places=6)
 
 
 class BatchEvent(UsageBody):
     account_id: str = Id
     requires: FeatureNames = []
+    byok: bool = False
+    amount: Decimal | None = None
 
 
 class BatchBody(BaseModel):
@@ -191,6 +197,8 @@ def record_usage(engine: Engine, account_id: str, body: ConsumeBody) -> Decision
         idempotency_key=body.idempotency_key,
         api_key_id=body.api_key_id,
         requires=body.requires,
+        byok=body.byok,
+        amount=body.amount,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from meterstack.catalog.schema import Catalog, Concurrency, Resource, Unlimited
+from meterstack.server.insight_views import insights_json
 from meterstack.services.usage import UsageReport
 
 
@@ -42,4 +43,6 @@ def customer_usage_json(catalog: Catalog, report: UsageReport) -> dict[str, Any]
         "usage": usage,
         "resource_counts": counts,
         "pending_plan": report.pending_plan,
+        # C8, D27: today's usage, trend, projection, estimated cost and advice.
+        "insights": insights_json(report.insights, catalog.currency),
     }

@@ -26,8 +26,10 @@ from typing import TYPE_CHECKING
 from meterstack.errors import IdempotencyKeyReusedError, MeterstackError
 from meterstack.rules.admission import ACCOUNT_SCOPE, Step, Totals, classify_admitted
 from meterstack.rules.decisions import Decision
+from meterstack.rules.history import UsageMark
 from meterstack.services.events import UsageEvent, request_hash
 from meterstack.services.express import Planned
+from meterstack.services.transactions import validate_transaction
 from meterstack.services.validation import validate_idempotency_key, validate_quantity
 from meterstack.store.ports import Admission, Applied, KeyRecord, Stale, Taken, UnitOfWork
 
@@ -100,6 +102,9 @@ def _planned(
                 validate_quantity(planned.catalog, event.meter, event.quantity)
             routes[route] = planned, cached
             validate_idempotency_key(event.idempotency_key)
+            validate_transaction(
+                planned.catalog, event.meter, event.quantity, event.amount, event.byok
+            )
         except MeterstackError as error:
             results[index] = error
             continue
@@ -180,7 +185,7 @@ def _decide_group(
     fresh = [item for item in group if item.first is None]
     while fresh:
         version = next((item.planned.version for item in fresh if item.cached), None)
-        outcome = tx.counters.apply(_admission(fresh, now, version))
+        outcome = tx.counters.apply(_admission(metering, fresh, now, version))
         if isinstance(outcome, Stale):  # the cached plans were stale: plan again, as of now
             metering.ctx.forget(fresh[0].event.account_id)
             group = _replanned(metering, tx, group, now, results)
@@ -211,7 +216,9 @@ def _decide_group(
                 results[item.position] = _alone(metering, tx, item.event, now)
 
 
-def _admission(fresh: list[_Pending], now: datetime, version: int | None) -> Admission[Decision]:
+def _admission(
+    metering: Metering, fresh: list[_Pending], now: datetime, version: int | None
+) -> Admission[Decision]:
     """One admission for the group: per scope, the sum of its events' steps; ``version`` is
     the account version of cached plans, for the store to check."""
     routes: dict[int, tuple[Planned, int]] = {}  # one plan per route: its events' total
@@ -259,7 +266,30 @@ def _admission(fresh: list[_Pending], now: datetime, version: int | None) -> Adm
             for item in fresh
         ),
         at=now,
+        usage=_marks(metering, fresh),
     )
+
+
+def _marks(metering: Metering, fresh: list[_Pending]) -> tuple[UsageMark, ...]:
+    """The group's usage for the history (D27), summed per project and key kind before the
+    store sums them per bucket (the same buckets either way); transactions one by one."""
+    keep = metering.ctx.usage_history
+    summed: dict[tuple[str | None, bool], int] = {}
+    marks: list[UsageMark] = []
+    for item in fresh:
+        event = item.event
+        if event.amount is not None:
+            marks.extend(metering.marks(item.planned, event))
+        elif keep:
+            key = (event.project_id, event.byok)
+            summed[key] = summed.get(key, 0) + event.quantity
+    if summed:
+        meter, period = fresh[0].event.meter, fresh[0].planned.plan.period_key
+        marks += [
+            UsageMark(meter, project, quantity, byok, None, period)
+            for (project, byok), quantity in summed.items()
+        ]
+    return tuple(marks)
 
 
 def _summed(seen: Step[int], step: Step[int]) -> Step[int]:

@@ -39,6 +39,8 @@ class ServiceContext:
     #: The catalog new accounts subscribe to.
     current: LoadedCatalog
     idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION
+    #: Whether admitted usage lands in the hourly and daily history buckets (D27).
+    usage_history: bool = True
     _catalogs: dict[str, Catalog] = field(default_factory=dict)
     _states: dict[str, AccountState] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import NamedTuple
 
 
@@ -28,6 +29,10 @@ class UsageEvent(NamedTuple):
     #: Features the request needs (C3): one the account's tier lacks refuses it, counting
     #: nothing.
     requires: Sequence[str] = ()
+    #: Run on the customer's own model key (FlowStack's managed-vs-BYOK advice counts these).
+    byok: bool = False
+    #: The transaction's amount, for a meter priced by ``percentage`` (kept per transaction).
+    amount: Decimal | None = None
 
 
 def request_hash(event: UsageEvent, kind: str) -> str:
@@ -36,4 +41,9 @@ def request_hash(event: UsageEvent, kind: str) -> str:
         f"{kind}\x1f{event.meter}\x1f{event.quantity}\x1f{event.project_id or ''}"
         f"\x1f{event.api_key_id or ''}"
     )
+    # Fields added later join the fingerprint only when set, so older keys still match.
+    if event.byok:
+        payload += "\x1fbyok"
+    if event.amount is not None:
+        payload += f"\x1famount={event.amount.normalize()}"
     return hashlib.sha256(payload.encode()).hexdigest()

@@ -30,9 +30,10 @@ from meterstack.rules.admission import (
     project_scope,
 )
 from meterstack.rules.decisions import Decision
+from meterstack.rules.history import UsageMark
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
-from meterstack.store.ports import Admission, Applied, UnitOfWork
+from meterstack.store.ports import Admission, Applied, Recordable, UnitOfWork
 from meterstack.store.rows import ReservationRow
 
 #: The longest a hold lives when neither the caller nor the meter says otherwise.
@@ -171,7 +172,14 @@ class Holds:
             )
             for scope in hold_scopes(row.project_id)
         )
-        outcome = tx.counters.apply(Admission.plain(row.account_id, steps))
+        # The committed units are the usage the history keeps (D27); the hold itself was not.
+        marks = (
+            (UsageMark(row.item, row.project_id, quantity, period=row.period),)
+            if self.ctx.usage_history
+            else ()
+        )
+        admission: Admission[Recordable] = Admission(row.account_id, steps, at=now, usage=marks)
+        outcome = tx.counters.apply(admission)
         if not isinstance(outcome, Applied):
             # A commit has no bound but the store's range: past it, refused (nothing changes).
             raise OutOfRangeError(

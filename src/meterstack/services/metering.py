@@ -32,12 +32,14 @@ from meterstack.rules.admission import (
 )
 from meterstack.rules.decisions import Decision
 from meterstack.rules.features import required_refusal
+from meterstack.rules.history import UsageMark
 from meterstack.services.batch import consume_batch
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.events import UsageEvent, request_hash
 from meterstack.services.express import Planned, Plans
 from meterstack.services.holds import hold_ttl, sweep
+from meterstack.services.transactions import validate_transaction
 from meterstack.services.validation import (
     key_quota,
     validate_idempotency_key,
@@ -142,6 +144,7 @@ class Metering:
             planned = self.plan(tx, event, now, hold=hold is not None)
         else:
             validate_quantity(planned.catalog, event.meter, event.quantity)
+        validate_transaction(planned.catalog, event.meter, event.quantity, event.amount, event.byok)
         swept = False
         for _ in range(_ATTEMPTS):
             held = None if hold is None else new_hold(planned, event, now, hold.ttl)
@@ -152,6 +155,7 @@ class Metering:
                 _answer(planned, event.quantity, now, held),
                 (None if key is None else KeyRecord(key, fingerprint),),
                 now,
+                () if held is not None else self.marks(planned, event),
             )
             outcome = tx.counters.apply(admission)
             if isinstance(outcome, Applied):
@@ -193,6 +197,23 @@ class Metering:
             if replayed is not None:
                 return replayed
         raise AssertionError("unreachable: every cause of another attempt happens once")
+
+    def marks(self, planned: Planned, event: UsageEvent) -> tuple[UsageMark, ...]:
+        """What an admitted consumption adds to the history (D27), if the engine keeps one; a
+        transaction's amount is kept either way, as period close rates it."""
+        if not self.ctx.usage_history and event.amount is None:
+            return ()
+        quantity = event.quantity if self.ctx.usage_history else 0
+        return (
+            UsageMark(
+                event.meter,
+                event.project_id,
+                quantity,
+                event.byok,
+                event.amount,
+                planned.plan.period_key,
+            ),
+        )
 
     def _replayed(
         self,

@@ -17,11 +17,13 @@ from meterstack.rules.headroom import (
     remaining_units,
     usage_percent,
 )
+from meterstack.rules.insights import UsageInsights
 from meterstack.rules.periods import NO_PERIOD, Period
 from meterstack.rules.terms import item_terms, overage_enabled
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
 from meterstack.services.holds import sweep
+from meterstack.services.insights import report_insights
 from meterstack.services.validation import validate_project
 
 
@@ -92,6 +94,9 @@ class UsageReport:
     #: A downgrade or cancellation waiting for the period's end: (plan, when); C7.
     pending_plan: str | None = None
     pending_at: datetime | None = None
+    #: Today's usage, trend, projection, estimated cost and advice, for the account as a
+    #: whole (C8, D27; docs/monitoring.md); always present.
+    insights: UsageInsights | None = None
 
     def __getitem__(self, item: str) -> ItemUsage:
         return self.items[item]
@@ -152,6 +157,21 @@ class Usage:
                     pack_units=terms.pack_units,
                 )
             waiting = tx.subscriptions.pending(account_id)
+            account_counters = {
+                item: counters.get((item, ACCOUNT_SCOPE, period.key), NO_TOTALS)
+                for item in catalog.meters
+            }
+            insights = report_insights(
+                tx,
+                catalog,
+                state,
+                period,
+                now,
+                {
+                    meter: (totals.used, item_terms(catalog, state, meter).limit, totals.overage)
+                    for meter, totals in account_counters.items()
+                },
+            )
             return UsageReport(
                 account_id,
                 state.plan_id,
@@ -161,4 +181,5 @@ class Usage:
                 items,
                 pending_plan=None if waiting is None else waiting.plan_id,
                 pending_at=None if waiting is None else waiting.effective_at,
+                insights=insights,
             )

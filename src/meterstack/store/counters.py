@@ -33,6 +33,7 @@ from meterstack.rules.admission import (
     reached,
 )
 from meterstack.store.counter_sql import KEY, statement, together_sql
+from meterstack.store.history import SqlHistory
 from meterstack.store.idempotency import SqlIdempotency
 from meterstack.store.ports import Admission, Applied, R, Refused, Stale, Taken
 from meterstack.store.rows import Counter
@@ -44,9 +45,10 @@ _Written = tuple[list[Totals[Any]], dict[int, Totals[Any]]]
 
 
 class SqlCounters:
-    def __init__(self, sql: Statements, idempotency: SqlIdempotency) -> None:
+    def __init__(self, sql: Statements, idempotency: SqlIdempotency, history: SqlHistory) -> None:
         self._sql = sql
         self._idempotency = idempotency
+        self._history = history
 
     # ------------------------------------------------------------------ admission
 
@@ -67,6 +69,9 @@ class SqlCounters:
             if taken is not None:
                 self._restore(admission.account_id, admission.steps, afters, befores)
                 return taken
+        if admission.usage:
+            assert admission.at is not None, "usage history needs the time of the admission"
+            self._history.add(admission.account_id, admission.usage, admission.at)
         return Applied(totals, answers)
 
     def _step_by_step(self, admission: Admission[Any]) -> _Written | Refused | Stale:

@@ -23,6 +23,7 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from meterstack.invoicing.model import Invoice, InvoiceStatus
 from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent
 from meterstack.rules.admission import Step, Totals
+from meterstack.rules.history import Granularity, UsageBucket, UsageMark
 from meterstack.rules.terms import AccountState, LimitOverride
 from meterstack.store.rows import (
     AccountListing,
@@ -39,6 +40,7 @@ from meterstack.store.rows import (
     NewDelivery,
     PendingChange,
     PlanSpell,
+    PrunedWindow,
     PurgedWindow,
     RecordedPaymentEvent,
     Registered,
@@ -95,6 +97,10 @@ class Admission(NamedTuple, Generic[R]):
     records: tuple[KeyRecord | None, ...] = ()
     #: When the records are made (their age counts toward the retention, D7).
     at: datetime | None = None
+    #: The admitted consumptions, for the usage history (D27): added to their hour's and day's
+    #: buckets (and a percentage meter's transactions recorded) in the same call, at ``at``,
+    #: only when every step applied and every record was stored.
+    usage: tuple[UsageMark, ...] = ()
 
     @staticmethod
     def plain(account_id: str, steps: tuple[Step[Any], ...]) -> Admission[Recordable]:
@@ -151,6 +157,29 @@ class Counters(Protocol):
         self, account_ids: Sequence[str], periods: Sequence[str]
     ) -> dict[tuple[str, str, str], Totals[int]]:
         """(account, item, period) -> the account-wide totals, for many accounts at once."""
+        ...
+
+
+class UsageHistory(Protocol):
+    """Hourly and daily buckets of admitted usage (D27); written by :meth:`Counters.apply`."""
+
+    def buckets(
+        self,
+        account_id: str,
+        granularity: Granularity,
+        start: datetime,
+        end: datetime,
+        meter: str | None = None,
+    ) -> list[UsageBucket]:
+        """The buckets starting in [start, end), per project, in time order."""
+        ...
+
+    def transactions(self, account_id: str, meter: str, period: str) -> list[Decimal]:
+        """A percentage meter's transaction amounts of a period, in the order admitted."""
+        ...
+
+    def prune(self, before: datetime, after: tuple[Any, ...] | None, window: int) -> PrunedWindow:
+        """Delete buckets that start before ``before``, one window of rows."""
         ...
 
 
@@ -511,6 +540,9 @@ class UnitOfWork(Protocol):
     def idempotency(self) -> Idempotency: ...
 
     @property
+    def history(self) -> UsageHistory: ...
+
+    @property
     def reservations(self) -> Reservations: ...
 
     @property
@@ -578,6 +610,7 @@ __all__ = [
     "Subscriptions",
     "Taken",
     "UnitOfWork",
+    "UsageHistory",
     "WebAccess",
     "WebhookEndpoints",
 ]

@@ -66,6 +66,15 @@ class StoredDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class PrunedWindow:
+    """One window of the history prune: buckets deleted, and the key the next window starts
+    after (None once the end is reached)."""
+
+    deleted: int
+    last: tuple[object, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
 class PurgedWindow:
     """One window of the idempotency purge: keys deleted, and where the next window starts
     (None once the end is reached)."""

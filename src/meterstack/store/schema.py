@@ -438,3 +438,35 @@ webhook_attempts = Table(
     Column("succeeded", Boolean, nullable=False),
     Column("worker", String(120), nullable=False),
 )
+
+#: Usage history (D27): admitted units per account, meter, project and UTC hour, written by
+#: the admission that counted them. A day is the sum of its hours and the account's aggregate
+#: the sum over its projects (``""`` = no project): one row written per admission.
+usage_buckets = Table(
+    "usage_buckets",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("meter", String(64), primary_key=True),
+    Column("bucket_start", DateTime(timezone=True), primary_key=True),
+    Column("project_id", String(40), primary_key=True),
+    Column("used", BigInteger, nullable=False),
+    #: The part of ``used`` run on the customer's own model key.
+    Column("byok", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+#: One row per admitted transaction of a meter priced by ``percentage``: its amount, in
+#: millionths of the catalog's currency, rated at period close in the order admitted.
+usage_transactions = Table(
+    "usage_transactions",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("account_id", String(40), nullable=False),
+    Column("meter", String(64), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_usage_transactions_period", "account_id", "meter", "period", "id"),
+)

@@ -30,6 +30,7 @@ from meterstack.store.dialect import (
     store_timeout,
 )
 from meterstack.store.directory import SqlDirectory
+from meterstack.store.history import SqlHistory
 from meterstack.store.idempotency import SqlIdempotency
 from meterstack.store.invoices import SqlInvoices
 from meterstack.store.keys import SqlKeys
@@ -48,6 +49,7 @@ from meterstack.store.ports import (
     Reservations,
     Resources,
     Subscriptions,
+    UsageHistory,
     WebAccess,
     WebhookEndpoints,
 )
@@ -72,6 +74,7 @@ class SqlTransaction:
     sql: Statements
     counters: Counters
     idempotency: Idempotency
+    history: UsageHistory
     reservations: Reservations
     accounts: Accounts
     subscriptions: Subscriptions
@@ -88,10 +91,12 @@ class SqlTransaction:
     def on(cls, dialect: Dialect) -> SqlTransaction:
         sql = Statements(None, dialect)
         idempotency = SqlIdempotency(sql)
+        history = SqlHistory(sql)
         return cls(
             sql=sql,
-            counters=SqlCounters(sql, idempotency),
+            counters=SqlCounters(sql, idempotency, history),
             idempotency=idempotency,
+            history=history,
             reservations=SqlReservations(sql),
             accounts=SqlAccounts(sql),
             subscriptions=SqlSubscriptions(sql),
