@@ -57,6 +57,7 @@ def test_a2_a4_a5_c7_d30_the_sdk_covers_the_customers_self_service(
     assert isinstance(storage, PackBought)
     assert (storage.pack, storage.amount) == ("storage_25gb", Decimal("2.00"))
     assert [invoice.total for invoice in invoices] == [Decimal("199.00"), Decimal("2.00")]
+    assert [invoice.period_name for invoice in invoices] == ["January 2026", "January 2026"]
     assert first.lines[0].amount == Decimal("199.00")
     assert pdf.startswith(b"%PDF-")
     assert (downgrade.plan, downgrade.pending_plan) == ("pro", "starter")

@@ -147,7 +147,8 @@ def test_an_invoice_shows_its_lines_and_its_pdf_downloads(
     screenshot(page, "invoices")
     page.get_by_role("link", name=opening.number, exact=True).click()
     assert page.locator("h1").inner_text() == f"Invoice {opening.number}"
-    assert "Starter plan, monthly fee from 2026-01, in advance" in page.inner_text("table.lines")
+    fee = "Starter plan, monthly fee from January 2026, in advance"
+    assert fee in page.inner_text("table.lines")
     assert page.locator("table.lines .total").inner_text() == "19.00 USD"
     screenshot(page, "invoice")
 

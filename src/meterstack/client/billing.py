@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from meterstack.money import parse_money
+from meterstack.rules.periods import period_name
 
 
 def _time(text: str | None) -> datetime | None:
@@ -112,6 +113,14 @@ class CustomerInvoice:
     created_at: datetime | None
     total: Decimal
     lines: tuple[InvoiceLine, ...] = ()
+
+    @property
+    def period_name(self) -> str:
+        """The period as a person reads it (``April 2026``), as the service's invoices show it;
+        ``period`` is the machine's key (a pack's invoice has a key of its own)."""
+        if self.period_start is None or self.period_end is None:
+            return self.period
+        return period_name(self.period_start, self.period_end)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CustomerInvoice:
