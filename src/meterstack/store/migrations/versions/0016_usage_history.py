@@ -1,7 +1,7 @@
 """usage history: hourly and daily buckets of admitted usage, and percentage transactions
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-01 11:30:00.000000
 
 Admitted usage is added to the bucket of its UTC hour, per account, meter and project, by the
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
