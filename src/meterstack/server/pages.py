@@ -38,6 +38,9 @@ def checkout_page(checkout_id: str, engine: EngineDep, secret: str = "") -> HTML
     if checkout.purpose == "plan":
         plan = engine.catalog.plan(checkout.plan_id or "")
         what = f"the {escape(plan.name)} plan, billed {escape(checkout.billing_interval or '')}"
+    elif checkout.purpose == "deposit":
+        amount = engine.deposit_amount(checkout_id)
+        what = f"a wallet deposit of {escape(str(amount))} {engine.catalog.currency}"
     else:
         pack = engine.catalog.packs[checkout.pack_id or ""]
         what = f"{escape(pack.name)} ({escape(str(pack.price))} {engine.catalog.currency})"

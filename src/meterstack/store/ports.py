@@ -47,6 +47,15 @@ from meterstack.store.rows import (
     StoredCatalog,
     StoredDecision,
 )
+from meterstack.wallet.model import (
+    Book,
+    EntryKind,
+    LedgerEntry,
+    MarketplaceItem,
+    Reload,
+    ReloadStatus,
+    WalletSettings,
+)
 from meterstack.webhooks.model import (
     Attempt,
     Delivery,
@@ -488,6 +497,59 @@ class Directory(Protocol):
     ) -> tuple[list[Invoice], int]: ...
 
 
+class Wallets(Protocol):
+    """The wallet's ledger, auto-reload settings, reloads and deposits (D20–D24). The balance
+    is a counter, moved by :meth:`Counters.apply`; these are the entries that say why."""
+
+    def insert_entry(self, entry: LedgerEntry) -> bool:
+        """Write one entry; False when an entry of its kind and reference exists (once)."""
+        ...
+
+    def entries(
+        self, account_id: str, book: Book, *, before: int | None, limit: int
+    ) -> list[tuple[int, LedgerEntry]]:
+        """Newest first, each with its position in the ledger (``before`` pages on)."""
+        ...
+
+    def entry(self, entry_id: str) -> LedgerEntry | None: ...
+
+    def by_reference(self, kind: EntryKind, reference: str) -> LedgerEntry | None: ...
+
+    def total(self, account_id: str, book: Book) -> Decimal:
+        """The sum of the account's entries of one book, computed by the database."""
+        ...
+
+    def refunded(self, entry_ids: Sequence[str]) -> set[str]: ...
+
+    def settings(self, account_id: str) -> WalletSettings: ...
+
+    def set_settings(self, account_id: str, settings: WalletSettings) -> None: ...
+
+    def insert_reload(self, reload: Reload) -> bool: ...
+
+    def settle_reload(
+        self, reload_id: str, status: ReloadStatus, reason: str | None, now: datetime
+    ) -> bool:
+        """Settle a pending reload; False when it was settled before."""
+        ...
+
+    def reloads(self, account_id: str, *, pending: bool = False) -> list[Reload]: ...
+
+    def insert_deposit(
+        self, checkout_id: str, account_id: str, amount: Decimal, now: datetime
+    ) -> None: ...
+
+    def deposit(self, checkout_id: str) -> tuple[str, Decimal] | None: ...
+
+    def insert_item(self, item: MarketplaceItem) -> None: ...
+
+    def set_item_price(self, item_id: str, price: Decimal) -> bool: ...
+
+    def item(self, item_id: str) -> MarketplaceItem | None: ...
+
+    def items_of(self, creator_id: str) -> list[MarketplaceItem]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction and the ports that work inside it."""
 
@@ -530,6 +592,9 @@ class UnitOfWork(Protocol):
     @property
     def directory(self) -> Directory: ...
 
+    @property
+    def wallet(self) -> Wallets: ...
+
 
 class Store(Protocol):
     """A backend: ``with store.transaction() as tx`` commits when the block ends, rolls back
@@ -565,6 +630,7 @@ __all__ = [
     "Subscriptions",
     "Taken",
     "UnitOfWork",
+    "Wallets",
     "WebAccess",
     "WebhookEndpoints",
 ]

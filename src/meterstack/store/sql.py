@@ -47,6 +47,7 @@ from meterstack.store.ports import (
     Reservations,
     Resources,
     Subscriptions,
+    Wallets,
     WebAccess,
     WebhookEndpoints,
 )
@@ -54,6 +55,7 @@ from meterstack.store.reservations import SqlReservations
 from meterstack.store.resources import SqlResources
 from meterstack.store.statements import Statements, conflict, unavailable
 from meterstack.store.subscriptions import SqlSubscriptions
+from meterstack.store.wallet import SqlWallet
 from meterstack.store.webhooks import SqlWebhookEndpoints
 
 #: Where a pooled connection keeps its port adapters (built once per connection).
@@ -79,6 +81,7 @@ class SqlTransaction:
     webhooks: WebhookEndpoints
     access: WebAccess
     directory: Directory
+    wallet: Wallets
 
     @classmethod
     def on(cls, dialect: Dialect) -> SqlTransaction:
@@ -99,6 +102,7 @@ class SqlTransaction:
             webhooks=SqlWebhookEndpoints(sql),
             access=SqlWebAccess(sql),
             directory=SqlDirectory(sql),
+            wallet=SqlWallet(sql),
         )
 
 
