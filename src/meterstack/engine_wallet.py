@@ -104,6 +104,14 @@ class WalletMixin:
         """Give a charge back to the wallet, once; a marketplace call's split is clawed back."""
         return self._wallets.refund(entry_id, account_id=account_id)
 
+    def refund_deposit(self, entry_id: str, amount: Decimal | None = None) -> Decimal:
+        """Refund a deposit (all of it, or ``amount``), once, at most the unspent balance."""
+        return self._wallets.refund_deposit(entry_id, amount)
+
+    def charge_account(self, entry_id: str) -> str:
+        """The account a ledger entry belongs to (404 for an unknown entry)."""
+        return self._wallets.entry(entry_id).account_id
+
     def set_wallet_price(self, account_id: str, operation: str, price: Decimal | None) -> None:
         """An operator's price of one operation for one account (D14); None removes it."""
         self._wallets.set_price(account_id, operation, price)

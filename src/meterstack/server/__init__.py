@@ -29,6 +29,7 @@ from meterstack.server import (
     operator,
     pages,
     self_service,
+    wallet,
     webhooks,
 )
 from meterstack.server.consume import consume_threads, lane_match, serve_consume
@@ -77,6 +78,8 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     app.include_router(pages.router)
     app.include_router(webhooks.router)
     app.include_router(dashboard.router)
+    app.include_router(wallet.customer_router)
+    app.include_router(wallet.operator_router)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

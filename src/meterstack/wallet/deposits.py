@@ -58,7 +58,8 @@ class Deposits:
                 str(decision.code),
                 decision.http_status,
                 f"deposits need payments, which the plan does not have: {decision.message}",
-                **decision.to_dict(),
+                feature="payments",
+                plan=decision.extra.get("plan"),
             )
 
     def credit_in(self, tx: UnitOfWork, checkout: Checkout) -> Decimal | None:

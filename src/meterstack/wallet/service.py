@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from meterstack.errors import InvalidInputError, NotFoundError
+from meterstack.errors import ConflictError, InvalidInputError, NotFoundError
 from meterstack.payments.port import MoneyMover
 from meterstack.rules.wallet import price_target
 from meterstack.services.conflicts import decided_again_on_conflict
@@ -108,6 +108,13 @@ class Wallets:
         rows = rows[:limit]
         return EntryPage([entry for _, entry in rows], str(rows[-1][0]) if more else None)
 
+    def entry(self, entry_id: str) -> LedgerEntry:
+        with self.ctx.store.transaction() as tx:
+            found = tx.wallet.entry(entry_id)
+        if found is None:
+            raise NotFoundError(f"no ledger entry {entry_id!r}", entry_id=entry_id)
+        return found
+
     def reload_history(self, account_id: str) -> list[Reload]:
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
@@ -156,6 +163,26 @@ class Wallets:
             if moved is None:
                 return current_balance(tx, charge.account_id)
             self.sales.claw_back(tx, charge, self.ctx.now())
+            return moved
+
+    @decided_again_on_conflict
+    def refund_deposit(self, entry_id: str, amount: Decimal | None = None) -> Decimal:
+        """Give a deposit (or part of it) back, once per deposit, limited to the unspent
+        balance (D24): what was spent was spent, so the floor refuses more (402)."""
+        with self.ctx.store.transaction() as tx:
+            paid = tx.wallet.entry(entry_id)
+            if paid is None or paid.kind not in (EntryKind.DEPOSIT, EntryKind.RELOAD):
+                raise NotFoundError(f"no deposit {entry_id!r}", entry_id=entry_id)
+            value = paid.amount if amount is None else amount_of(amount, "amount", positive=True)
+            if not 0 < value <= paid.amount:
+                raise InvalidInputError(
+                    f"a refund of this deposit is above 0 and at most {paid.amount}",
+                    field="amount",
+                )
+            entry = self._entry(paid.account_id, EntryKind.REFUND, -value, reference=paid.id)
+            moved = move(tx, entry)
+            if moved is None:
+                raise ConflictError(f"deposit {entry_id} was refunded already", entry_id=entry_id)
             return moved
 
     def set_price(self, account_id: str, operation: str, price: Decimal | None) -> None:
