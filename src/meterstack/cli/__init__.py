@@ -10,6 +10,7 @@ from meterstack.cli.keys import keys_app
 from meterstack.cli.plans import plans_app
 from meterstack.cli.resources import gauges_app, resources_app
 from meterstack.cli.serve import serve
+from meterstack.cli.wallet import wallet_app
 from meterstack.cli.webhooks import webhooks_app
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.command("usage")(metering.usage)
 app.command("purge-keys")(metering.purge_keys)
 app.command("serve")(serve)
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(wallet_app, name="wallet")
 
 
 def main() -> None:
