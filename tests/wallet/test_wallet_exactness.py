@@ -1,0 +1,55 @@
+"""Exactness of the wallet (D20): racing charges spend a balance exactly, on both backends."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from wallet_support import EngineFactory, ledger_rows, ledger_sum
+
+from meterstack.wallet.model import Charge
+
+
+@pytest.mark.slow
+def test_d20_sixteen_threads_on_two_engines_spend_one_dollar_in_exactly_100_cents(
+    open_engine: EngineFactory,
+) -> None:
+    """Two engines (as two servers) on one database, eight threads each: 100 admitted."""
+    engines = [open_engine("aerostack"), open_engine("aerostack")]
+    account = engines[0].create_account(plan="pro")
+    engines[0].adjust_wallet(account.id, Decimal("1.00"), "race funds")
+    engines[0].set_wallet_price(account.id, "agent_execution", Decimal("0.01"))
+    start = threading.Barrier(16)
+    answers: list[Charge] = []
+    lock = threading.Lock()
+
+    def spend(index: int) -> None:
+        engine = engines[index % 2]
+        start.wait()
+        for attempt in range(10):
+            charge = engine.charge(
+                account.id, "agent_execution", idempotency_key=f"t{index}-{attempt}"
+            )
+            with lock:
+                answers.append(charge)
+
+    threads = [threading.Thread(target=spend, args=(index,)) for index in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    admitted = [charge for charge in answers if charge.allowed]
+    refused = [charge for charge in answers if not charge.allowed]
+    assert len(admitted) == 100
+    assert {charge.code for charge in refused} == {"insufficient_balance"}
+    assert len(refused) == 60
+    assert len({charge.entry_id for charge in admitted}) == 100
+    assert engines[1].wallet(account.id).balance == Decimal(0)
+    assert ledger_sum(engines[0], account.id) == Decimal(0)
+    assert ledger_rows(engines[0], account.id) == 101  # the adjustment and 100 charges
+    # The balances the admitted charges saw are each of 0.99 … 0.00 exactly once.
+    assert sorted(charge.balance for charge in admitted) == [
+        Decimal(cents).scaleb(-2) for cents in range(100)
+    ]
