@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from meterstack.payments.port import Checkout
@@ -13,6 +14,7 @@ from meterstack.wallet.model import (
     Charge,
     EntryPage,
     MarketplaceItem,
+    Payout,
     Reload,
     WalletSettings,
     WalletView,
@@ -155,3 +157,12 @@ class WalletMixin:
 
     def items(self, creator_id: str) -> list[MarketplaceItem]:
         return self._wallets.marketplace.items_of(creator_id)
+
+    def run_payouts(self, *, progress: Callable[[int], None] | None = None) -> list[Payout]:
+        """Pay every creator whose earnings reach the catalog's ``minimum_payout``, in whole
+        cents, through the provider; safe to re-run, even after a crash midway (D23)."""
+        return self._wallets.payouts.run(progress)
+
+    def earnings(self, creator_id: str) -> Decimal:
+        """A creator's earnings not yet paid out (negative after a clawback)."""
+        return self._wallets.earnings(creator_id)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from typer.testing import CliRunner
 
+from meterstack import Engine
 from meterstack.cli import app
 
 runner = CliRunner()
@@ -36,3 +38,21 @@ def test_b2_d24_the_wallet_commands(tmp_path: Path) -> None:
     kinds = [row["kind"] for row in json.loads(listed.stdout)["transactions"]]
     assert kinds == ["charge", "charge", "deposit"]
     assert "more: --before" in table.stdout
+
+
+def test_d23_payouts_run_pays_once(tmp_path: Path) -> None:
+    options = ["--database", f"sqlite:///{tmp_path / 'cli.db'}", "--catalog", "aerostack"]
+    with Engine.open(f"sqlite:///{tmp_path / 'cli.db'}", catalog="aerostack") as engine:
+        buyer = engine.create_account(plan="pro")
+        creator = engine.create_account(plan="pro")
+        engine.adjust_wallet(buyer.id, Decimal("20"), "funds")
+        item = engine.create_item(creator.id, "Tool", Decimal("5.00"))
+        for _ in range(3):
+            engine.charge(buyer.id, "marketplace_tool_call", item_id=item.id)
+
+    first = runner.invoke(app, ["payouts", "run", "--json", *options])
+    second = runner.invoke(app, ["payouts", "run", *options])
+
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["payouts"][0]["amount"] == "12.00"
+    assert second.stdout.startswith("0 payouts")

@@ -138,3 +138,54 @@ def test_a8_d24_an_anonymous_account_cannot_deposit_over_http(
     key = {"Authorization": f"Bearer {anonymous['user_api_key']}"}
     refused = client.post("/api/billing/wallet/deposit", json={"amount": "10.00"}, headers=key)
     assert (refused.status_code, refused.json()["error"]["code"]) == (403, "not_allowed_for_tier")
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_d23_marketplace_items_and_payouts_over_http(
+    live_service: Callable[..., Any], signup: Signup
+) -> None:
+    client = live_service("aerostack")
+    buyer, _ = signup(client, "pro")
+    creator, _ = signup(client, "pro")
+    client.post(
+        f"/v1/accounts/{buyer}/wallet/adjust",
+        json={"amount": "50.00", "reason": "funds"},
+        headers=OPERATOR,
+    )
+    made = client.post(
+        "/v1/marketplace/items",
+        json={"creator_id": creator, "name": "Search", "price": "5.00"},
+        headers=OPERATOR,
+    )
+    assert made.status_code == 201, made.text
+    item = made.json()["id"]
+    too_dear = client.put(
+        f"/v1/marketplace/items/{item}/price", json={"price": "10.01"}, headers=OPERATOR
+    )
+    assert too_dear.status_code == 422
+    own = client.post(
+        f"/v1/accounts/{creator}/wallet/charge",
+        json={"operation": "marketplace_tool_call", "item_id": item},
+        headers=OPERATOR,
+    )
+    assert (own.status_code, own.json()["error"]["code"]) == (403, "own_item")
+    for _ in range(3):
+        sold = client.post(
+            f"/v1/accounts/{buyer}/wallet/charge",
+            json={"operation": "marketplace_tool_call", "item_id": item},
+            headers=OPERATOR,
+        )
+        assert sold.status_code == 200, sold.text
+    listed = client.get(f"/v1/marketplace/creators/{creator}/items", headers=OPERATOR).json()
+    assert [entry["id"] for entry in listed["items"]] == [item]
+
+    run = client.post("/v1/payouts/run", headers=OPERATOR).json()
+    again = client.post("/v1/payouts/run", headers=OPERATOR).json()
+    earnings = client.get(f"/v1/marketplace/creators/{creator}/earnings", headers=OPERATOR)
+
+    assert [(payout["creator_id"], payout["amount"]) for payout in run["payouts"]] == [
+        (creator, "12.00")
+    ]
+    assert again == {"payouts": []}
+    kinds = [entry["kind"] for entry in earnings.json()["transactions"]]
+    assert kinds == ["payout", "creator_credit", "creator_credit", "creator_credit"]

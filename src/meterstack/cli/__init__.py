@@ -10,7 +10,7 @@ from meterstack.cli.keys import keys_app
 from meterstack.cli.plans import plans_app
 from meterstack.cli.resources import gauges_app, resources_app
 from meterstack.cli.serve import serve
-from meterstack.cli.wallet import wallet_app
+from meterstack.cli.wallet import payouts_app, wallet_app
 from meterstack.cli.webhooks import webhooks_app
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ app.command("purge-keys")(metering.purge_keys)
 app.command("serve")(serve)
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(wallet_app, name="wallet")
+app.add_typer(payouts_app, name="payouts")
 
 
 def main() -> None:

@@ -175,3 +175,35 @@ def transactions(
     Console(width=140).print(table)
     if page.next_before is not None:
         typer.echo(f"more: --before {page.next_before}")
+
+
+payouts_app = typer.Typer(help="Marketplace payouts: pay creators their earnings (D23).")
+
+
+@payouts_app.command("run")
+def run_payouts(
+    as_json: AsJson = False,
+    database: Database = DEFAULT_DATABASE_URL,
+    catalog: CatalogName = DEFAULT_CATALOG,
+) -> None:
+    """Pay every creator whose earnings reach the minimum payout, through the local provider;
+    running it again pays nothing twice."""
+    from rich.progress import Progress
+
+    with (
+        _engine(database, catalog) as engine,
+        # The bar goes to stderr, and only to a terminal: stdout stays the command's output.
+        Progress(transient=True, console=Console(stderr=True), disable=as_json) as progress,
+    ):
+        task = progress.add_task("paying creators", total=None)
+        paid = engine.run_payouts(progress=lambda done: progress.advance(task, done))
+    rows = [
+        {"id": payout.id, "creator_id": payout.creator_id, "amount": str(payout.amount)}
+        for payout in paid
+    ]
+    if as_json:
+        typer.echo(json.dumps({"payouts": rows}, indent=2))
+        return
+    typer.echo(f"{len(rows)} payouts")
+    for row in rows:
+        typer.echo(f"{row['creator_id']}: {row['amount']}")

@@ -32,6 +32,8 @@ from meterstack.server.wallet_schemas import (
     ItemOut,
     ItemPriceBody,
     ItemsOut,
+    PayoutOut,
+    PayoutsOut,
     TransactionsOut,
     WalletOut,
 )
@@ -215,3 +217,11 @@ def creator_earnings(
     return TransactionsOut(
         transactions=[EntryOut.of(entry) for entry in page.entries], next_before=page.next_before
     )
+
+
+@operator_router.post("/payouts/run", response_model=PayoutsOut, responses=_errors())
+def run_payouts(_: OperatorDep, engine: EngineDep) -> PayoutsOut:
+    """B11, D23: pay every creator whose earnings reach the minimum payout, in whole cents;
+    safe to re-run, even after a crash midway."""
+    currency = engine.catalog.currency
+    return PayoutsOut(payouts=[PayoutOut.of(payout, currency) for payout in engine.run_payouts()])

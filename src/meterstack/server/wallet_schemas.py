@@ -11,6 +11,7 @@ from meterstack.wallet.model import (
     Charge,
     LedgerEntry,
     MarketplaceItem,
+    Payout,
     Reload,
     WalletSettings,
     WalletView,
@@ -239,3 +240,32 @@ class ItemOut(BaseModel):
 
 class ItemsOut(BaseModel):
     items: list[ItemOut]
+
+
+class PayoutOut(BaseModel):
+    id: str
+    creator_id: str
+    amount: str
+    status: str
+    created_at: str
+
+    @classmethod
+    def of(cls, payout: Payout, currency: str) -> PayoutOut:
+        return cls(
+            id=payout.id,
+            creator_id=payout.creator_id,
+            amount=format_money(payout.amount, currency),
+            status=payout.status,
+            created_at=payout.created_at.isoformat(),
+        )
+
+
+class PayoutsOut(BaseModel):
+    """D23: the payouts this run paid (a re-run pays nothing twice)."""
+
+    payouts: list[PayoutOut]
+
+
+class EarningsOut(BaseModel):
+    creator_id: str
+    earnings: str

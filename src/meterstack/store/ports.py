@@ -52,6 +52,7 @@ from meterstack.wallet.model import (
     EntryKind,
     LedgerEntry,
     MarketplaceItem,
+    Payout,
     Reload,
     ReloadStatus,
     WalletSettings,
@@ -548,6 +549,22 @@ class Wallets(Protocol):
     def item(self, item_id: str) -> MarketplaceItem | None: ...
 
     def items_of(self, creator_id: str) -> list[MarketplaceItem]: ...
+
+    def creators_to_pay(self) -> list[str]: ...
+
+    def lock_creator(self, creator_id: str) -> None:
+        """Make concurrent payout runs of one creator wait for each other."""
+        ...
+
+    def take_for_payout(self, creator_id: str, payout_id: str) -> int:
+        """Mark the creator's unpaid earnings entries as paid by ``payout_id`` (once)."""
+        ...
+
+    def insert_payout(self, payout: Payout) -> None: ...
+
+    def pending_payouts(self) -> list[Payout]: ...
+
+    def settle_payout(self, payout_id: str, now: datetime) -> bool: ...
 
 
 class UnitOfWork(Protocol):

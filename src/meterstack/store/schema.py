@@ -503,3 +503,17 @@ marketplace_items = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_marketplace_items_creator", "creator_id", "created_at"),
 )
+
+#: Payout runs' payments to creators (D23): recorded before the provider is asked, settled after.
+wallet_payouts = Table(
+    "wallet_payouts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("creator_id", String(40), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    #: ``pending`` until the provider has paid it, then ``paid``.
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Index("ix_wallet_payouts_status", "status", "created_at"),
+)

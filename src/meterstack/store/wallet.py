@@ -19,6 +19,7 @@ from meterstack.wallet.model import (
     EntryKind,
     LedgerEntry,
     MarketplaceItem,
+    Payout,
     Reload,
     ReloadStatus,
     WalletSettings,
@@ -289,3 +290,60 @@ class SqlWallet:
             )
             for row in rows
         ]
+
+    # ------------------------------------------------------------------ payouts (D23)
+
+    def creators_to_pay(self) -> list[str]:
+        """Creators with earnings entries no payout has taken yet."""
+        rows = self._sql.all(
+            "SELECT DISTINCT account_id FROM wallet_entries WHERE book = 'earnings' "
+            "AND payout_id IS NULL ORDER BY account_id"
+        )
+        return [str(row[0]) for row in rows]
+
+    def lock_creator(self, creator_id: str) -> None:
+        """Serialize payout runs of one creator (SQLite's writer lock already does)."""
+        if not self._sql.dialect.is_sqlite:
+            self._sql.execute(
+                "SELECT id FROM accounts WHERE id = :id FOR UPDATE", {"id": creator_id}
+            )
+
+    def take_for_payout(self, creator_id: str, payout_id: str) -> int:
+        """Mark the creator's unpaid earnings entries as taken by ``payout_id``; how many."""
+        rows = self._sql.all(
+            "UPDATE wallet_entries SET payout_id = :payout_id WHERE account_id = :creator "
+            "AND book = 'earnings' AND payout_id IS NULL RETURNING seq",
+            {"creator": creator_id, "payout_id": payout_id},
+        )
+        return len(rows)
+
+    def insert_payout(self, payout: Payout) -> None:
+        self._sql.execute(
+            "INSERT INTO wallet_payouts (id, creator_id, amount, status, created_at) VALUES "
+            "(:id, :creator_id, :amount, :status, :created_at)",
+            {
+                "id": payout.id,
+                "creator_id": payout.creator_id,
+                "amount": micros(payout.amount),
+                "status": payout.status,
+                "created_at": self._sql.ts(payout.created_at),
+            },
+        )
+
+    def pending_payouts(self) -> list[Payout]:
+        rows = self._sql.all(
+            "SELECT id, creator_id, amount, status, created_at FROM wallet_payouts "
+            "WHERE status = 'pending' ORDER BY created_at, id"
+        )
+        return [
+            Payout(row[0], row[1], from_micros(row[2]), row[3], self._sql.dialect.from_ts(row[4]))
+            for row in rows
+        ]
+
+    def settle_payout(self, payout_id: str, now: datetime) -> bool:
+        row = self._sql.one(
+            "UPDATE wallet_payouts SET status = 'paid', settled_at = :now WHERE id = :id "
+            "AND status = 'pending' RETURNING id",
+            {"id": payout_id, "now": self._sql.ts(now)},
+        )
+        return row is not None

@@ -174,3 +174,15 @@ class MarketplaceItem:
     name: str
     price: Decimal
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    """A payment of a creator's earnings (D23): whole cents, recorded before it is asked of
+    the provider, so that a re-run after a crash settles it instead of paying again."""
+
+    id: str
+    creator_id: str
+    amount: Decimal
+    status: str
+    created_at: datetime

@@ -33,6 +33,7 @@ from meterstack.wallet.model import (
     WalletSettings,
     WalletView,
 )
+from meterstack.wallet.payouts import Payouts
 from meterstack.wallet.reloads import Reloads
 from meterstack.wallet.sales import Sale
 
@@ -47,6 +48,7 @@ class Wallets:
         self.sales = Sale()
         self.charging = Charging(ctx, metering, self.sales, self.reloads)
         self.marketplace = Marketplace(ctx)
+        self.payouts = Payouts(ctx, mover)
 
     # ------------------------------------------------------------------ charges
 
@@ -114,6 +116,11 @@ class Wallets:
         if found is None:
             raise NotFoundError(f"no ledger entry {entry_id!r}", entry_id=entry_id)
         return found
+
+    def earnings(self, creator_id: str) -> Decimal:
+        with self.ctx.store.transaction() as tx:
+            self.ctx.state(tx, creator_id)
+            return tx.wallet.total(creator_id, Book.EARNINGS)
 
     def reload_history(self, account_id: str) -> list[Reload]:
         with self.ctx.store.transaction() as tx:

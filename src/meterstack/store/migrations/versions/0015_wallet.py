@@ -1,4 +1,4 @@
-"""wallet: the ledger, auto-reload settings, reloads, deposits and marketplace items
+"""wallet: the ledger, auto-reload settings, reloads, deposits, marketplace items and payouts
 
 Revision ID: 0015
 Revises: 0013
@@ -85,9 +85,22 @@ def upgrade() -> None:
     op.create_index(
         "ix_marketplace_items_creator", "marketplace_items", ["creator_id", "created_at"]
     )
+    op.create_table(
+        "wallet_payouts",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("creator_id", sa.String(length=40), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_wallet_payouts_status", "wallet_payouts", ["status", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_wallet_payouts_status", table_name="wallet_payouts")
+    op.drop_table("wallet_payouts")
     op.drop_index("ix_marketplace_items_creator", table_name="marketplace_items")
     op.drop_table("marketplace_items")
     op.drop_table("wallet_deposits")
