@@ -19,7 +19,7 @@ from typing import Any
 
 from meterstack.bounds import MAX_QUANTITY
 from meterstack.catalog.schema import Catalog, Operation
-from meterstack.errors import IdempotencyKeyReusedError, InvalidInputError
+from meterstack.errors import IdempotencyKeyReusedError, InvalidInputError, MeterstackError
 from meterstack.money import LEDGER_PLACES
 from meterstack.rules.admission import (
     AdmissionPlan,
@@ -44,7 +44,15 @@ from meterstack.services.express import Planned
 from meterstack.services.holds import sweep
 from meterstack.services.metering import Metering, UsageEvent
 from meterstack.services.validation import validate_idempotency_key, validate_project
-from meterstack.store.ports import Admission, Applied, KeyRecord, Refused, Taken, UnitOfWork
+from meterstack.store.ports import (
+    Admission,
+    Applied,
+    KeyRecord,
+    Refused,
+    Stale,
+    Taken,
+    UnitOfWork,
+)
 from meterstack.store.rows import StoredDecision
 from meterstack.wallet.model import Book, Charge, EntryKind, LedgerEntry, WalletCode
 from meterstack.wallet.reloads import Reloads
@@ -130,11 +138,32 @@ class Charging:
         self.reloads = reloads
 
     def charge_in(self, tx: UnitOfWork, request: ChargeRequest, now: datetime) -> Charge:
-        """Decide and record one charge inside an open transaction."""
+        """Decide and record one charge inside an open transaction.
+
+        Priced on the cached account state without reading its version; the admission checks
+        the version in its own statement, and a state that moved (a D14 price, another plan)
+        is read again and the charge priced again.
+        """
         validate_charge(request)
+        try:
+            charge = self._decide(tx, request, now, fresh=False)
+        except MeterstackError:
+            charge = None  # decided again on the state as of now: a project made meanwhile…
+        if charge is None:
+            self.ctx.forget(request.account_id)
+            charge = self._decide(tx, request, now, fresh=True)
+        assert charge is not None, "a state read in this transaction is not stale"
+        return charge
+
+    def _decide(
+        self, tx: UnitOfWork, request: ChargeRequest, now: datetime, *, fresh: bool
+    ) -> Charge | None:
         key = validate_idempotency_key(request.idempotency_key)
         fingerprint = "" if key is None else request_hash(request)
-        state = self.ctx.state(tx, request.account_id)
+        if fresh:
+            state, verified = self.ctx.state(tx, request.account_id), True
+        else:
+            state, verified = self.ctx.cached_state(tx, request.account_id)
         catalog = self.ctx.catalog(tx, state.catalog_hash)
         operation = operation_of(catalog, request.operation)
         validate_project(state, request.project_id)
@@ -168,7 +197,7 @@ class Charging:
             admission: Admission[Charge] = Admission(
                 request.account_id,
                 steps,
-                None,
+                None if verified else state.version,
                 _answer(request, planned, price, amount, now, entry_id, threshold),
                 (None if key is None else KeyRecord(key, fingerprint),),
                 now,
@@ -205,6 +234,8 @@ class Charging:
                     tx, request, price, amount, now, str(usage.code), usage.http_status,
                     usage.message, usage=usage,
                 )  # fmt: skip
+            if isinstance(outcome, Stale):
+                return None
             if isinstance(outcome, Taken):
                 stored = outcome.stored.get(key or "")
                 replayed = self._replayed(tx, request, key, fingerprint, stored, now)
