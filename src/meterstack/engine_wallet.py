@@ -132,6 +132,11 @@ class WalletMixin:
             account_id, threshold=threshold, amount=amount, target=target
         )
 
+    def wallet_spend(self, account_id: str) -> dict[str, tuple[int, Decimal]]:
+        """The current period's wallet spend by operation: (quantity, amount), refunds netted.
+        The period statement's own section; invoice lines (and totals) do not include it."""
+        return self._wallets.spend(account_id)
+
     def wallet_reloads(self, account_id: str) -> list[Reload]:
         return self._wallets.reload_history(account_id)
 

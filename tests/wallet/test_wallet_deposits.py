@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from wallet_support import PUBLIC, EngineFactory, deposit, ledger_rows, ledger_sum
 
-from meterstack import Engine
+from meterstack import Engine, ManualClock
 from meterstack.errors import ConflictError, InvalidInputError, MeterstackError, NotFoundError
 from meterstack.payments.local import LocalProvider
 from meterstack.payments.port import PaymentEvent
@@ -139,3 +140,27 @@ def test_d20_the_history_pages_newest_first(engine: Engine) -> None:
         engine.wallet_transactions(account.id, limit=0)
     with pytest.raises(InvalidInputError):
         engine.wallet_transactions(account.id, before="x")
+
+
+def test_b2_d20_the_statement_lists_wallet_spend_by_operation_outside_the_invoice(
+    engine: Engine, provider: LocalProvider, clock: ManualClock
+) -> None:
+    account = engine.create_account(plan="pro")
+    deposit(engine, provider, account.id, "10.00")
+    engine.charge(account.id, "bot_message", 1000)
+    refunded = engine.charge(account.id, "agent_execution", 10)
+    engine.charge(account.id, "agent_execution", 5)
+    engine.charge(account.id, "agent_execution", 2, byok=True)
+    assert refunded.entry_id is not None
+    engine.refund_charge(refunded.entry_id)
+    assert engine.wallet_spend(account.id) == {
+        "agent_execution": (7, Decimal("0.05")),
+        "bot_message": (1000, Decimal("2")),
+    }
+    clock.advance(timedelta(days=31))  # a new period starts empty
+    assert engine.wallet_spend(account.id) == {}
+    # The invoice of the closed period has the plan's lines only: total = sum of lines.
+    invoices = engine.close_period()
+    mine = [invoice for invoice in invoices if invoice.account_id == account.id]
+    assert all(invoice.total == sum(line.amount for line in invoice.lines) for invoice in mine)
+    assert not any("wallet" in line.description.lower() for inv in mine for line in inv.lines)

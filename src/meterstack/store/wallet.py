@@ -115,6 +115,29 @@ class SqlWallet:
         )
         return from_micros(row[0])
 
+    def spend_by_operation(
+        self, account_id: str, start: datetime, end: datetime
+    ) -> dict[str, tuple[int, Decimal]]:
+        """Operation -> (quantity, amount spent) of the wallet's charges less their refunds in
+        [start, end): the period statement's wallet section."""
+        rows = self._sql.all(
+            "SELECT operation, kind, SUM(quantity), SUM(amount) FROM wallet_entries WHERE "
+            "account_id = :account_id AND book = 'wallet' AND kind IN ('charge', 'refund') AND "
+            "operation IS NOT NULL AND created_at >= :start AND created_at < :end "
+            "GROUP BY operation, kind ORDER BY operation",
+            {
+                "account_id": account_id,
+                "start": self._sql.ts(start),
+                "end": self._sql.ts(end),
+            },
+        )
+        spend: dict[str, tuple[int, Decimal]] = {}
+        for operation, kind, quantity, amount in rows:
+            units, money = spend.get(operation, (0, Decimal(0)))
+            units += int(quantity) if kind == "charge" else -int(quantity)
+            spend[operation] = (units, money - from_micros(amount))
+        return spend
+
     def refunded(self, entry_ids: Sequence[str]) -> set[str]:
         """Which of these charges have a refund."""
         if not entry_ids:

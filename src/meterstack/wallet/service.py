@@ -122,6 +122,14 @@ class Wallets:
             self.ctx.state(tx, creator_id)
             return tx.wallet.total(creator_id, Book.EARNINGS)
 
+    def spend(self, account_id: str) -> dict[str, tuple[int, Decimal]]:
+        """The current period's wallet spend by operation (the statement's wallet section:
+        not invoice lines, since it was paid from the wallet as it happened)."""
+        with self.ctx.store.transaction() as tx:
+            state = self.ctx.state(tx, account_id)
+            period = self.ctx.period(self.ctx.catalog(tx, state.catalog_hash), state)
+            return tx.wallet.spend_by_operation(account_id, period.start, period.end)
+
     def reload_history(self, account_id: str) -> list[Reload]:
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
