@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 from decimal import Decimal
 
 import pytest
 from wallet_support import EngineFactory, ledger_rows, ledger_sum
 
+from meterstack import SystemClock
 from meterstack.wallet.model import Charge
 
 
@@ -53,3 +59,59 @@ def test_d20_sixteen_threads_on_two_engines_spend_one_dollar_in_exactly_100_cent
     assert sorted(charge.balance for charge in admitted) == [
         Decimal(cents).scaleb(-2) for cents in range(100)
     ]
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from meterstack import Engine
+
+    url, account_id = sys.argv[1], sys.argv[2]
+    engine = Engine.open(url, catalog="aerostack")
+    number = 0
+    while True:
+        charge = engine.charge(account_id, "agent_execution", idempotency_key=f"k{number}")
+        assert charge.allowed, charge
+        sys.stdout.write(f"{number}\\n")
+        sys.stdout.flush()
+        number += 1
+    """
+)
+
+
+@pytest.mark.slow
+def test_d20_an_acknowledged_charge_survives_sigkill_and_a_resend_charges_nothing_twice(
+    open_engine: EngineFactory, store_url: str
+) -> None:
+    engine = open_engine("aerostack", clock=SystemClock())
+    account = engine.create_account(plan="pro")
+    engine.adjust_wallet(account.id, Decimal("1000.00"), "funds")
+    engine.close()
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD, store_url, account.id],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as child:
+        assert child.stdout is not None
+        acknowledged = -1
+        for line in child.stdout:
+            acknowledged = int(line)
+            if acknowledged >= 200:
+                break
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        for line in child.stdout.read().splitlines():  # acknowledged too
+            acknowledged = int(line)
+    assert child.returncode == -signal.SIGKILL
+
+    reopened = open_engine("aerostack", clock=SystemClock())
+    charges = ledger_rows(reopened, account.id) - 1
+    assert acknowledged + 1 <= charges <= acknowledged + 2
+    in_flight = acknowledged + 1
+    for number in (*range(acknowledged - 5, acknowledged + 1), in_flight):
+        reopened.charge(account.id, "agent_execution", idempotency_key=f"k{number}")
+    assert ledger_rows(reopened, account.id) - 1 == acknowledged + 2
+    spent = Decimal(acknowledged + 2) / 100
+    assert reopened.wallet(account.id).balance == Decimal("1000") - spent
+    assert ledger_sum(reopened, account.id) == Decimal("1000") - spent
