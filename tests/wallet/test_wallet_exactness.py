@@ -115,3 +115,41 @@ def test_d20_an_acknowledged_charge_survives_sigkill_and_a_resend_charges_nothin
     spent = Decimal(acknowledged + 2) / 100
     assert reopened.wallet(account.id).balance == Decimal("1000") - spent
     assert ledger_sum(reopened, account.id) == Decimal("1000") - spent
+
+
+RACER = textwrap.dedent(
+    """
+    import sys
+    from meterstack import Engine
+
+    url, account_id, name = sys.argv[1], sys.argv[2], sys.argv[3]
+    engine = Engine.open(url, catalog="aerostack")
+    admitted = 0
+    for number in range(60):
+        charge = engine.charge(account_id, "agent_execution", idempotency_key=f"{name}-{number}")
+        admitted += charge.allowed
+    print(admitted)
+    """
+)
+
+
+@pytest.mark.slow
+def test_d20_four_processes_spend_one_dollar_in_exactly_100_cents(
+    open_engine: EngineFactory, store_url: str
+) -> None:
+    engine = open_engine("aerostack", clock=SystemClock())
+    account = engine.create_account(plan="pro")
+    engine.adjust_wallet(account.id, Decimal("1.00"), "race funds")
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, store_url, account.id, f"p{index}"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(4)
+    ]
+    admitted = [int(racer.communicate(timeout=240)[0]) for racer in racers]
+    assert sum(admitted) == 100
+    assert engine.wallet(account.id).balance == 0
+    assert ledger_rows(engine, account.id) == 101
+    assert ledger_sum(engine, account.id) == 0
