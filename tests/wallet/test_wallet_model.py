@@ -1,11 +1,12 @@
-"""A state machine over the wallet (D20, D21, D23, D24): deposits, charges, refunds, reloads and
-declines, adjustments and marketplace calls in any order. After every step the stored balance
-equals the test's own Decimal model of what it sent and an independent SQL SUM of the ledger,
-and is never below zero; on both backends."""
+"""A state machine over the wallet (D20, D21, D23, D24): deposits, charges, refunds, reloads
+and declines, adjustments, marketplace calls, payout runs and clawbacks in any order. After every
+step the stored balance equals the test's own Decimal model of what it sent and an independent
+SQL SUM of the ledger, and is never below zero; the creator's earnings book equals the model's,
+so no entry is paid out twice; on both backends."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -34,6 +35,7 @@ def test_d20_d21_d23_d24_the_stored_balance_is_the_model_and_the_ledger(
             self.account = engine.create_account(plan="pro").id
             self.creator = engine.create_account(plan="pro").id
             self.item = engine.create_item(self.creator, "Tool", Decimal("0.05")).id
+            self.dear_item = engine.create_item(self.creator, "Dear", Decimal("9.00")).id
             self.balance = Decimal(0)
             self.earnings = Decimal(0)
             self.charges: list[tuple[str, Decimal, bool]] = []
@@ -68,15 +70,16 @@ def test_d20_d21_d23_d24_the_stored_balance_is_the_model_and_the_ledger(
             else:
                 assert (charged.code, charged.balance) == ("insufficient_balance", self.balance)
 
-        @rule()
-        def call_item(self) -> None:
-            price = Decimal("0.05")
-            charged = self.engine.charge(self.account, "marketplace_tool_call", item_id=self.item)
+        @rule(dear=st.booleans())
+        def call_item(self, dear: bool) -> None:
+            item = self.dear_item if dear else self.item
+            price = Decimal("9.00") if dear else Decimal("0.05")
+            charged = self.engine.charge(self.account, "marketplace_tool_call", item_id=item)
             assert charged.allowed == (price <= self.balance)
             if charged.allowed:
                 assert charged.entry_id is not None
                 self.charges.append((charged.entry_id, price, True))
-                self.earnings += Decimal("0.04")
+                self.earnings += price * Decimal("0.8")
                 self._after_charge(self.balance, price)
 
         @rule(index=st.integers(0, 10_000))
@@ -87,7 +90,17 @@ def test_d20_d21_d23_d24_the_stored_balance_is_the_model_and_the_ledger(
             self.engine.refund_charge(entry_id)
             self.balance += price
             if sale:
-                self.earnings -= Decimal("0.04")
+                self.earnings -= price * Decimal("0.8")  # clawed back, after a payout too
+
+        @rule()
+        def payout_run(self) -> None:
+            paid = {payout.creator_id: payout.amount for payout in self.engine.run_payouts()}
+            expected = self.earnings.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+            if self.earnings >= Decimal("10.00"):
+                assert paid.get(self.creator) == expected
+                self.earnings -= expected
+            else:
+                assert self.creator not in paid
 
         @rule(threshold=CENTS, amount=CENTS)
         def auto_reload(self, threshold: Decimal, amount: Decimal) -> None:
