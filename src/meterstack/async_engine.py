@@ -117,6 +117,28 @@ class AsyncEngine:
     def backend(self) -> str:
         return self.engine.backend
 
+    # The prepaid wallet (B2, D20–D24)
+    deposit = _in_thread(Engine.deposit)
+    deposit_amount = _in_thread(Engine.deposit_amount)
+    charge = _in_thread(Engine.charge)
+    wallet = _in_thread(Engine.wallet)
+    wallet_transactions = _in_thread(Engine.wallet_transactions)
+    earnings_entries = _in_thread(Engine.earnings_entries)
+    adjust_wallet = _in_thread(Engine.adjust_wallet)
+    refund_charge = _in_thread(Engine.refund_charge)
+    refund_deposit = _in_thread(Engine.refund_deposit)
+    charge_account = _in_thread(Engine.charge_account)
+    set_wallet_price = _in_thread(Engine.set_wallet_price)
+    set_auto_reload = _in_thread(Engine.set_auto_reload)
+    wallet_spend = _in_thread(Engine.wallet_spend)
+    wallet_reloads = _in_thread(Engine.wallet_reloads)
+    collect_reloads = _in_thread(Engine.collect_reloads)
+    create_item = _in_thread(Engine.create_item)
+    set_item_price = _in_thread(Engine.set_item_price)
+    item = _in_thread(Engine.item)
+    items = _in_thread(Engine.items)
+    run_payouts = _in_thread(Engine.run_payouts)
+    earnings = _in_thread(Engine.earnings)
     # Metering
     consume = _in_thread(Engine.consume)
     check = _in_thread(Engine.check)
