@@ -23,12 +23,19 @@ from meterstack.catalog.schema import Catalog, Unlimited
 from meterstack.clock import Clock, SystemClock
 from meterstack.defaults import default_catalog, default_database_url
 from meterstack.engine_keys import KeysMixin
+from meterstack.engine_wallet import WalletMixin
 from meterstack.errors import InvalidInputError, MeterstackError, StoreUnavailableError
 from meterstack.invoicing.close import ClosedPeriods, PeriodClose
 from meterstack.invoicing.model import Invoice, InvoiceStatus
 from meterstack.invoicing.purchases import PackPurchase, Purchases
 from meterstack.invoicing.service import Invoices
-from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent, PaymentProvider
+from meterstack.payments.port import (
+    Checkout,
+    CheckoutRequest,
+    MoneyMover,
+    PaymentEvent,
+    PaymentProvider,
+)
 from meterstack.payments.service import EventOutcome, Payments
 from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import END_USER_KIND
@@ -53,6 +60,8 @@ from meterstack.store.ports import Store
 from meterstack.store.rows import CloseFailure
 from meterstack.store.sql import SqlStore
 from meterstack.store.statements import unavailable
+from meterstack.wallet.deposits import Deposits
+from meterstack.wallet.service import Wallets
 from meterstack.webhooks.model import WebhookPolicy
 from meterstack.webhooks.service import Webhooks
 
@@ -60,7 +69,7 @@ from meterstack.webhooks.service import Webhooks
 MAX_TTL_SECONDS = bounds.MAX_TTL_SECONDS
 
 
-class Engine(KeysMixin):
+class Engine(KeysMixin, WalletMixin):
     """One store, one catalog, one clock; every door of meterstack goes through here."""
 
     def __init__(
@@ -87,6 +96,7 @@ class Engine(KeysMixin):
         self._purchases = Purchases(ctx)
         self._subscriptions = Subscriptions(ctx)
         self._migrations = Migrations(ctx)
+        self._deposits = Deposits(ctx, self._features)
         self._payments = Payments(
             ctx,
             provider,
@@ -94,11 +104,15 @@ class Engine(KeysMixin):
             self._purchases,
             self._levers,
             return_url_origins=return_url_origins,
+            deposits=self._deposits,
         )
         self._webhooks = Webhooks(ctx, webhooks)
         self._access = Access(ctx)
         self._directory = Directory(ctx)
         self._history = History(ctx)
+        self._wallets = Wallets(
+            ctx, self._metering, provider if isinstance(provider, MoneyMover) else None
+        )
 
     @classmethod
     def open(

@@ -350,7 +350,8 @@ def test_b2_d17_platform_fee_and_auto_reload(catalog: Catalog) -> None:
     assert wallet is not None
     assert wallet.platform_fee_percent == Decimal(20)
     assert wallet.auto_reload is True
-    assert wallet.minimum_deposit == Decimal("1.00")
+    assert wallet.minimum_deposit == Decimal("5.00")  # D24
+    assert wallet.minimum_payout == Decimal("10.00")  # D23
 
 
 def test_b3_byok_runs_cost_nothing_from_the_wallet(catalog: Catalog) -> None:
@@ -384,6 +385,8 @@ def test_d17_wallet_prices_fit_the_ledger_and_deposits_the_cent(catalog: Catalog
         ("wallet", "operations", "agent_execution", "price"),
         ("wallet", "platform_fee_percent"),
         ("wallet", "minimum_deposit"),
+        ("wallet", "minimum_payout"),
+        ("wallet", "max_item_price"),
     ],
 )
 def test_d17_wallet_values_marked_assumption(text: str, path: tuple[str, ...]) -> None:

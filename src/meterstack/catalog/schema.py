@@ -415,6 +415,11 @@ class Operation(Model):
     price: UnitPrice | Literal["per_item"]
     #: Bring-your-own-key runs cost nothing from the wallet (B3).
     byok_free: bool = False
+    #: A meter each unit of the operation also counts, admitted with the charge (both or
+    #: neither); None = the operation counts no meter.
+    meter: Identifier | None = None
+    #: Whether a BYOK run still counts ``meter`` (D22: plan quotas count it unless exempted).
+    byok_counts_meter: bool = True
 
 
 class Wallet(Model):
@@ -423,6 +428,10 @@ class Wallet(Model):
     platform_fee_percent: Percent = Decimal(0)
     auto_reload: bool = True
     minimum_deposit: Amount = Decimal(0)
+    #: Creator earnings are paid out once they reach this (D23).
+    minimum_payout: Amount = Decimal(0)
+    #: The highest price per call a creator may set on a marketplace item (D23).
+    max_item_price: UnitPrice | None = None
 
 
 # --------------------------------------------------------------------------- policies, examples

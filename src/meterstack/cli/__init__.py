@@ -11,6 +11,7 @@ from meterstack.cli.keys import keys_app
 from meterstack.cli.plans import plans_app
 from meterstack.cli.resources import gauges_app, resources_app
 from meterstack.cli.serve import serve
+from meterstack.cli.wallet import payouts_app, wallet_app
 from meterstack.cli.webhooks import webhooks_app
 
 app = typer.Typer(
@@ -34,6 +35,8 @@ app.command("purge-keys")(metering.purge_keys)
 app.command("prune-history")(prune_history)
 app.command("serve")(serve)
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(wallet_app, name="wallet")
+app.add_typer(payouts_app, name="payouts")
 
 
 def main() -> None:

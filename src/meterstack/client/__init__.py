@@ -32,12 +32,14 @@ from meterstack.client.entitlements import Entitlements, FeatureGrant, ItemLimit
 from meterstack.client.errors import (
     AuthenticationError,
     ConflictError,
+    InsufficientBalanceError,
     InvalidRequestError,
     MeterstackClientError,
     ModuleNotAllowedError,
     NotAllowedError,
     NotFoundError,
     PlanNotSelfServeError,
+    PriceChangedError,
     QuotaExceededError,
     ServiceUnavailableError,
     UpgradeRequiredError,
@@ -56,6 +58,14 @@ from meterstack.client.models import (
     TierInfo,
     Usage,
 )
+from meterstack.client.wallet_models import (
+    AutoReload,
+    DepositLink,
+    WalletBalance,
+    WalletCharge,
+    WalletEntry,
+    WalletPage,
+)
 from meterstack.rules.decisions import Decision
 
 __all__ = [
@@ -64,6 +74,7 @@ __all__ = [
     "ApiKeyInfo",
     "AsyncClient",
     "AuthenticationError",
+    "AutoReload",
     "BillingStatus",
     "Cancellation",
     "CheckoutLink",
@@ -71,8 +82,10 @@ __all__ = [
     "ConflictError",
     "CustomerInvoice",
     "Decision",
+    "DepositLink",
     "Entitlements",
     "FeatureGrant",
+    "InsufficientBalanceError",
     "InvalidRequestError",
     "IssuedApiKey",
     "ItemLimit",
@@ -87,6 +100,7 @@ __all__ = [
     "PlanNotSelfServeError",
     "PlanOffer",
     "PlanPrice",
+    "PriceChangedError",
     "QuotaExceededError",
     "ReleasedReservation",
     "Reservation",
@@ -96,4 +110,8 @@ __all__ = [
     "TierInfo",
     "UpgradeRequiredError",
     "Usage",
+    "WalletBalance",
+    "WalletCharge",
+    "WalletEntry",
+    "WalletPage",
 ]

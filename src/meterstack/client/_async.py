@@ -32,6 +32,7 @@ from meterstack.client.models import (
     TierInfo,
     Usage,
 )
+from meterstack.client.wallet import AsyncWallet
 from meterstack.client.webhooks import AsyncWebhooks
 from meterstack.rules.decisions import Decision
 
@@ -72,6 +73,9 @@ class AsyncClient:
         #: Webhook endpoints, events and deliveries: the operator's, and a customer's own (D28).
         self.webhooks = AsyncWebhooks(self._send, "/v1/webhooks")
         self.billing_webhooks = AsyncWebhooks(self._send, "/api/billing/webhooks")
+        #: The prepaid wallet: a customer's balance, history and deposits; the operator's
+        #: charges, adjustments and refunds (B2, D20–D24).
+        self.wallet = AsyncWallet(self._send)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -32,6 +32,7 @@ from meterstack.client.models import (
     TierInfo,
     Usage,
 )
+from meterstack.client.wallet import Wallet
 from meterstack.client.webhooks import Webhooks
 from meterstack.rules.decisions import Decision
 
@@ -72,6 +73,9 @@ class Client:
         #: Webhook endpoints, events and deliveries: the operator's, and a customer's own (D28).
         self.webhooks = Webhooks(self._send, "/v1/webhooks")
         self.billing_webhooks = Webhooks(self._send, "/api/billing/webhooks")
+        #: The prepaid wallet: a customer's balance, history and deposits; the operator's
+        #: charges, adjustments and refunds (B2, D20–D24).
+        self.wallet = Wallet(self._send)
 
     def close(self) -> None:
         self._http.close()

@@ -58,6 +58,15 @@ class UpgradeRequiredError(MeterstackClientError):
     """The tier lacks it and a purchasable higher tier has it (402 ``upgrade_required``)."""
 
 
+class InsufficientBalanceError(MeterstackClientError):
+    """The wallet's balance does not cover the price (402 ``insufficient_balance``, D20);
+    ``details`` carries ``balance`` and ``price``."""
+
+
+class PriceChangedError(MeterstackClientError):
+    """The price is above the ``max_price`` the caller accepted (409 ``price_changed``)."""
+
+
 class NotAllowedError(MeterstackClientError):
     """Not allowed for the current tier (403 ``not_allowed_for_tier``)."""
 
@@ -97,6 +106,8 @@ _BY_CODE: dict[str, type[MeterstackClientError]] = {
     "not_allowed_for_tier": NotAllowedError,
     "module_not_allowed": ModuleNotAllowedError,
     "plan_not_self_serve": PlanNotSelfServeError,
+    "insufficient_balance": InsufficientBalanceError,
+    "price_changed": PriceChangedError,
     "invalid_api_key": AuthenticationError,
     "unauthenticated": AuthenticationError,
     "not_found": NotFoundError,

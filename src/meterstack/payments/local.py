@@ -16,8 +16,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass, field
+from decimal import Decimal
 from urllib.parse import quote
+
+from meterstack.payments.port import Collected
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
@@ -30,6 +34,14 @@ class LocalProvider:
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     #: The local provider collects without the buyer: packs are granted at once (D11).
     needs_buyer_present: bool = False
+    #: The decline switch: while True, every off-session collection (a wallet's auto-reload,
+    #: D21) is declined, as a card would be; set it to test a failed reload end to end.
+    decline_collections: bool = False
+    #: What was collected and paid out, by idempotency key: a key asked again answers as the
+    #: first time and moves no money twice (as a real provider's idempotency keys do).
+    collections: dict[str, Collected] = field(default_factory=dict, repr=False)
+    payouts: dict[str, Collected] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def checkout_url(self, checkout_id: str) -> str:
         base = self.public_url.rstrip("/")
@@ -44,6 +56,27 @@ class LocalProvider:
         """The local provider collects by itself: every account can be charged."""
         del account_id
         return True
+
+    def collect(self, account_id: str, amount: Decimal, currency: str, key: str) -> Collected:
+        """Charge the account's payment method off-session (a wallet reload, D21)."""
+        with self._lock:
+            done = self.collections.get(key)
+            if done is None:
+                done = (
+                    Collected(False, key, "card_declined: the decline switch is on")
+                    if self.decline_collections
+                    else Collected(True, key)
+                )
+                self.collections[key] = done
+            return done
+
+    def pay_out(self, account_id: str, amount: Decimal, currency: str, key: str) -> Collected:
+        """Pay a creator (D23): recorded here; the Stripe provider makes a transfer."""
+        with self._lock:
+            done = self.payouts.get(key)
+            if done is None:
+                done = self.payouts[key] = Collected(True, key)
+            return done
 
     def checkout_secret(self, checkout_id: str) -> str:
         """The pay secret of one checkout, carried only by its URL."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,26 @@ class PaymentEvent:
     id: str
     type: str
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Collected:
+    """The outcome of an off-session collection or a payout, by its idempotency key."""
+
+    paid: bool
+    key: str
+    reason: str | None = None
+
+
+@runtime_checkable
+class MoneyMover(Protocol):
+    """What a provider does for the wallet without the buyer present (D21, D23): collect a
+    reload from the saved payment method, pay a creator out. Each call carries an idempotency
+    key; the same key asked again must not move money twice."""
+
+    def collect(self, account_id: str, amount: Decimal, currency: str, key: str) -> Collected: ...
+
+    def pay_out(self, account_id: str, amount: Decimal, currency: str, key: str) -> Collected: ...
 
 
 class PaymentProvider(Protocol):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from meterstack.errors import (
@@ -31,6 +32,7 @@ from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent, Pa
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.levers import Levers
 from meterstack.services.subscriptions import PlanChange, Subscriptions
+from meterstack.wallet.deposits import Deposits
 
 CHECKOUT_COMPLETED = "checkout.completed"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -43,6 +45,8 @@ class EventOutcome:
     applied: bool
     plan_change: PlanChange | None = None
     purchase: PackPurchase | None = None
+    #: The wallet's balance after a deposit was credited (D24).
+    deposit_balance: Decimal | None = None
 
 
 class Payments:
@@ -55,12 +59,14 @@ class Payments:
         levers: Levers,
         *,
         return_url_origins: Iterable[str] = (),
+        deposits: Deposits | None = None,
     ) -> None:
         self.ctx = ctx
         self._provider = provider
         self.subscriptions = subscriptions
         self.purchases = purchases
         self.levers = levers
+        self.deposits = deposits
         origins = list(return_url_origins)
         if isinstance(provider, LocalProvider):
             # The local provider's pages are served by meterstack: that is the server's origin.
@@ -109,6 +115,29 @@ class Payments:
             self.ctx.state(tx, request.account_id)
             return tx.payments.insert_checkout(
                 checkout_id, request, provider.checkout_url(checkout_id), self.ctx.now()
+            )
+
+    def deposit(
+        self,
+        account_id: str,
+        amount: object,
+        *,
+        success_url: str | None = None,
+        cancel_url: str | None = None,
+    ) -> Checkout:
+        """A hosted checkout of a wallet deposit (D24), its return URLs checked as above."""
+        provider = self.provider
+        assert self.deposits is not None, "the engine gives payments its deposits"
+        for name, url in (("success_url", success_url), ("cancel_url", cancel_url)):
+            self._check_return_url(name, url)
+        self.deposits.check_allowed(account_id)
+        checkout_id = new_id("cs")
+        request = CheckoutRequest(
+            account_id, "deposit", success_url=success_url, cancel_url=cancel_url
+        )
+        with self.ctx.store.transaction() as tx:
+            return self.deposits.open(
+                tx, amount, request, checkout_id, provider.checkout_url(checkout_id)
             )
 
     def _check_return_url(self, name: str, url: str | None) -> None:
@@ -206,6 +235,9 @@ class Payments:
                 raise ConflictError(
                     f"checkout {checkout_id} is {found.status}, not open", checkout_id=checkout_id
                 )
+            if found.purpose == "deposit" and self.deposits is not None:
+                balance = self.deposits.credit_in(tx, found)
+                return EventOutcome(event.id, applied=True, deposit_balance=balance)
             if found.purpose == "plan":
                 assert found.plan_id is not None
                 change = self.subscriptions.change_plan_in(

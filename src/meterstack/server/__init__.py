@@ -31,6 +31,7 @@ from meterstack.server import (
     operator,
     pages,
     self_service,
+    wallet,
     webhooks,
 )
 from meterstack.server.consume import consume_threads, lane_match, serve_consume
@@ -81,6 +82,8 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     app.include_router(webhooks.router)
     app.include_router(dashboard.router)
     app.include_router(history.router)
+    app.include_router(wallet.customer_router)
+    app.include_router(wallet.operator_router)
 
     probe = StoreProbe(engine)
     app.state.store_probe = probe

@@ -66,8 +66,12 @@ def plans(engine: EngineDep) -> PlansOut:
 
 @router.get("/billing/usage")
 def usage(customer: CustomerDep, engine: EngineDep) -> dict[str, Any]:
-    """B6: usage per meter and resource counts for the current period."""
-    return customer_usage_json(engine.catalog, engine.usage(customer.account_id))
+    """B6: usage per meter and resource counts for the current period, and the wallet's
+    balance where the catalog has a wallet (B2)."""
+    body = customer_usage_json(engine.catalog, engine.usage(customer.account_id))
+    if engine.catalog.wallet is not None:
+        body["wallet_balance"] = str(engine.wallet(customer.account_id).balance)
+    return body
 
 
 @router.post("/billing/checkout")

@@ -7,6 +7,7 @@ the portal's a signed token; anything else is 404, as for an unknown id.
 from __future__ import annotations
 
 import hmac
+from decimal import Decimal
 from html import escape
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -14,6 +15,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from meterstack.errors import NotFoundError
+from meterstack.money import format_money
 from meterstack.server.auth import EngineDep
 
 router = APIRouter(prefix="/billing", include_in_schema=False)
@@ -38,6 +40,10 @@ def checkout_page(checkout_id: str, engine: EngineDep, secret: str = "") -> HTML
     if checkout.purpose == "plan":
         plan = engine.catalog.plan(checkout.plan_id or "")
         what = f"the {escape(plan.name)} plan, billed {escape(checkout.billing_interval or '')}"
+    elif checkout.purpose == "deposit":
+        amount = engine.deposit_amount(checkout_id) or Decimal(0)
+        currency = engine.catalog.currency
+        what = f"a wallet deposit of {escape(format_money(amount, currency))} {currency}"
     else:
         pack = engine.catalog.packs[checkout.pack_id or ""]
         what = f"{escape(pack.name)} ({escape(str(pack.price))} {engine.catalog.currency})"

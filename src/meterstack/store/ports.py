@@ -50,6 +50,16 @@ from meterstack.store.rows import (
     StoredCatalog,
     StoredDecision,
 )
+from meterstack.wallet.model import (
+    Book,
+    EntryKind,
+    LedgerEntry,
+    MarketplaceItem,
+    Payout,
+    Reload,
+    ReloadStatus,
+    WalletSettings,
+)
 from meterstack.webhooks.model import (
     Attempt,
     Delivery,
@@ -530,6 +540,81 @@ class Directory(Protocol):
     ) -> tuple[list[Invoice], int]: ...
 
 
+class Wallets(Protocol):
+    """The wallet's ledger, auto-reload settings, reloads and deposits (D20–D24). The balance
+    is a counter, moved by :meth:`Counters.apply`; these are the entries that say why."""
+
+    def insert_entry(self, entry: LedgerEntry) -> bool:
+        """Write one entry; False when an entry of its kind and reference exists (once)."""
+        ...
+
+    def entries(
+        self, account_id: str, book: Book, *, before: int | None, limit: int
+    ) -> list[tuple[int, LedgerEntry]]:
+        """Newest first, each with its position in the ledger (``before`` pages on)."""
+        ...
+
+    def entry(self, entry_id: str) -> LedgerEntry | None: ...
+
+    def by_reference(self, kind: EntryKind, reference: str) -> LedgerEntry | None: ...
+
+    def total(self, account_id: str, book: Book) -> Decimal:
+        """The sum of the account's entries of one book, computed by the database."""
+        ...
+
+    def refunded(self, entry_ids: Sequence[str]) -> set[str]: ...
+
+    def spend_by_operation(
+        self, account_id: str, start: datetime, end: datetime
+    ) -> dict[str, tuple[int, Decimal]]:
+        """Operation -> (quantity, amount) charged less refunded in [start, end)."""
+        ...
+
+    def settings(self, account_id: str) -> WalletSettings: ...
+
+    def set_settings(self, account_id: str, settings: WalletSettings) -> None: ...
+
+    def insert_reload(self, reload: Reload) -> bool: ...
+
+    def settle_reload(
+        self, reload_id: str, status: ReloadStatus, reason: str | None, now: datetime
+    ) -> bool:
+        """Settle a pending reload; False when it was settled before."""
+        ...
+
+    def reloads(self, account_id: str, *, pending: bool = False) -> list[Reload]: ...
+
+    def insert_deposit(
+        self, checkout_id: str, account_id: str, amount: Decimal, now: datetime
+    ) -> None: ...
+
+    def deposit(self, checkout_id: str) -> tuple[str, Decimal] | None: ...
+
+    def insert_item(self, item: MarketplaceItem) -> None: ...
+
+    def set_item_price(self, item_id: str, price: Decimal) -> bool: ...
+
+    def item(self, item_id: str) -> MarketplaceItem | None: ...
+
+    def items_of(self, creator_id: str) -> list[MarketplaceItem]: ...
+
+    def creators_to_pay(self) -> list[str]: ...
+
+    def lock_creator(self, creator_id: str) -> None:
+        """Make concurrent payout runs of one creator wait for each other."""
+        ...
+
+    def take_for_payout(self, creator_id: str, payout_id: str) -> int:
+        """Mark the creator's unpaid earnings entries as paid by ``payout_id`` (once)."""
+        ...
+
+    def insert_payout(self, payout: Payout) -> None: ...
+
+    def pending_payouts(self) -> list[Payout]: ...
+
+    def settle_payout(self, payout_id: str, now: datetime) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction and the ports that work inside it."""
 
@@ -575,6 +660,9 @@ class UnitOfWork(Protocol):
     @property
     def directory(self) -> Directory: ...
 
+    @property
+    def wallet(self) -> Wallets: ...
+
 
 class Store(Protocol):
     """A backend: ``with store.transaction() as tx`` commits when the block ends, rolls back
@@ -611,6 +699,7 @@ __all__ = [
     "Taken",
     "UnitOfWork",
     "UsageHistory",
+    "Wallets",
     "WebAccess",
     "WebhookEndpoints",
 ]

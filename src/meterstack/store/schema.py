@@ -470,3 +470,92 @@ usage_transactions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_usage_transactions_period", "account_id", "meter", "period", "id"),
 )
+
+#: The wallet's ledger (D20): every movement of money, immutable, amounts in millionths (D17).
+#: ``seq`` orders an account's history newest first; (kind, reference) makes a settlement (a
+#: checkout credited, a reload paid, a charge refunded, a payout) happen once.
+wallet_entries = Table(
+    "wallet_entries",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("account_id", String(40), nullable=False),
+    #: ``wallet``, ``earnings`` (a creator's) or ``platform``.
+    Column("book", String(16), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("operation", String(64), nullable=True),
+    Column("quantity", BigInteger, nullable=False),
+    Column("byok", Boolean, nullable=False),
+    Column("project_id", String(40), nullable=True),
+    Column("item_id", String(40), nullable=True),
+    Column("idempotency_key", String(255), nullable=True),
+    Column("reference", String(120), nullable=True),
+    Column("memo", Text, nullable=True),
+    Column("payout_id", String(40), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "reference", name="uq_wallet_entries_kind_reference"),
+    Index("ix_wallet_entries_account", "account_id", "book", "seq"),
+)
+
+#: A customer's auto-reload settings (D21), amounts in millionths.
+wallet_settings = Table(
+    "wallet_settings",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("threshold", BigInteger, nullable=True),
+    Column("reload_amount", BigInteger, nullable=True),
+    Column("target_balance", BigInteger, nullable=True),
+)
+
+#: Auto-reloads, one per crossing (D21); the id is derived from the crossing.
+wallet_reloads = Table(
+    "wallet_reloads",
+    metadata,
+    Column("id", String(120), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    #: ``pending``, ``paid`` or ``failed``.
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Index("ix_wallet_reloads_account", "account_id", "created_at"),
+)
+
+#: Deposits through a hosted checkout (D24): the checkout's amount, credited once when paid.
+wallet_deposits = Table(
+    "wallet_deposits",
+    metadata,
+    Column("checkout_id", String(40), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Marketplace items (D23): a creator account's priced operation, price in millionths.
+marketplace_items = Table(
+    "marketplace_items",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("creator_id", String(40), nullable=False),
+    Column("operation", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_marketplace_items_creator", "creator_id", "created_at"),
+)
+
+#: Payout runs' payments to creators (D23): recorded before the provider is asked, settled after.
+wallet_payouts = Table(
+    "wallet_payouts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("creator_id", String(40), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    #: ``pending`` until the provider has paid it, then ``paid``.
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Index("ix_wallet_payouts_status", "status", "created_at"),
+)

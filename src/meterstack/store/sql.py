@@ -50,6 +50,7 @@ from meterstack.store.ports import (
     Resources,
     Subscriptions,
     UsageHistory,
+    Wallets,
     WebAccess,
     WebhookEndpoints,
 )
@@ -57,6 +58,7 @@ from meterstack.store.reservations import SqlReservations
 from meterstack.store.resources import SqlResources
 from meterstack.store.statements import Statements, conflict, unavailable
 from meterstack.store.subscriptions import SqlSubscriptions
+from meterstack.store.wallet import SqlWallet
 from meterstack.store.watchdog import Watchdog
 from meterstack.store.webhooks import SqlWebhookEndpoints
 
@@ -86,6 +88,7 @@ class SqlTransaction:
     webhooks: WebhookEndpoints
     access: WebAccess
     directory: Directory
+    wallet: Wallets
 
     @classmethod
     def on(cls, dialect: Dialect) -> SqlTransaction:
@@ -108,6 +111,7 @@ class SqlTransaction:
             webhooks=SqlWebhookEndpoints(sql),
             access=SqlWebAccess(sql),
             directory=SqlDirectory(sql),
+            wallet=SqlWallet(sql),
         )
 
 

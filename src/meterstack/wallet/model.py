@@ -1,0 +1,188 @@
+"""The wallet's values: ledger entries, a charge's answer, reloads and payouts (D20–D24)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+from meterstack.rules.decisions import Decision
+
+
+class Book(StrEnum):
+    """Whose money an entry moves: a customer's wallet, a creator's earnings, the platform's
+    fees. The wallet's balance is the sum of its ``wallet`` entries."""
+
+    WALLET = "wallet"
+    EARNINGS = "earnings"
+    PLATFORM = "platform"
+
+
+class EntryKind(StrEnum):
+    DEPOSIT = "deposit"
+    RELOAD = "reload"
+    CHARGE = "charge"
+    REFUND = "refund"
+    ADJUSTMENT = "adjustment"
+    CREATOR_CREDIT = "creator_credit"
+    PLATFORM_FEE = "platform_fee"
+    PAYOUT = "payout"
+    CLAWBACK = "clawback"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One immutable movement of money; ``amount`` is signed, six places (D17, D20)."""
+
+    id: str
+    account_id: str
+    book: Book
+    kind: EntryKind
+    amount: Decimal
+    created_at: datetime
+    operation: str | None = None
+    quantity: int = 0
+    byok: bool = False
+    project_id: str | None = None
+    item_id: str | None = None
+    idempotency_key: str | None = None
+    #: What the entry settles, unique per kind: a checkout, a reload, the charge refunded, a
+    #: payout run's payment. A second entry of the same kind and reference is never written.
+    reference: str | None = None
+    #: Free text: an adjustment's reason, a refund's.
+    memo: str | None = None
+    #: The payout that paid a creator's entry out (D23); None while unpaid.
+    payout_id: str | None = None
+
+
+class WalletCode(StrEnum):
+    OK = "ok"
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    PRICE_CHANGED = "price_changed"
+
+
+class Charge(msgspec.Struct, frozen=True, kw_only=True, array_like=True, omit_defaults=True):
+    """The answer to a charge, as ``consume``'s decision is to a unit (B2, D20).
+
+    Stored with its idempotency key as a JSON array: a field is only ever added at the end.
+    """
+
+    allowed: bool
+    #: ``ok``, ``insufficient_balance`` (402), ``price_changed`` (409), or the refusing meter
+    #: decision's own code when the operation counts a meter.
+    code: str
+    http_status: int
+    operation: str
+    quantity: int
+    #: Price of one unit, and of the whole charge (six places).
+    unit_price: Decimal
+    price: Decimal
+    #: The wallet's balance after the charge (as it stands, when refused).
+    balance: Decimal
+    as_of: datetime
+    message: str
+    byok: bool = False
+    item_id: str | None = None
+    project_id: str | None = None
+    #: The ledger entry of an admitted charge.
+    entry_id: str | None = None
+    replayed: bool = False
+    #: The meter's decision, when the operation counts a meter.
+    usage: Decision | None = None
+    #: The reload this charge started by crossing the threshold (D21), if any.
+    reload_id: str | None = None
+
+    def encode(self) -> str:
+        return _ENCODER.encode(self).decode()
+
+    @classmethod
+    def decode(cls, text: str | bytes, *, replayed: bool = False) -> Charge:
+        charge = _DECODER.decode(text)
+        return msgspec.structs.replace(charge, replayed=True) if replayed else charge
+
+    def details(self) -> dict[str, Any]:
+        """What a refusal carries: balance and price, as decimal strings (D15)."""
+        return {
+            "operation": self.operation,
+            "quantity": self.quantity,
+            "balance": str(self.balance),
+            "price": str(self.price),
+            "unit_price": str(self.unit_price),
+        }
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(Charge)
+
+
+class ReloadStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Reload:
+    """One auto-reload, started by one crossing of the threshold (D21)."""
+
+    id: str
+    account_id: str
+    amount: Decimal
+    status: ReloadStatus
+    created_at: datetime
+    settled_at: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WalletSettings:
+    """The customer's auto-reload settings (D21); ``threshold`` None = off."""
+
+    threshold: Decimal | None = None
+    amount: Decimal | None = None
+    target: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WalletView:
+    account_id: str
+    currency: str
+    balance: Decimal
+    settings: WalletSettings
+    #: The reload waiting for the provider, if any.
+    pending_reload: Reload | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPage:
+    entries: list[LedgerEntry]
+    #: Pass as ``before`` to read the next (older) page; None at the oldest.
+    next_before: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MarketplaceItem:
+    """A creator's item (e.g. a tool) with its price per call (D23)."""
+
+    id: str
+    creator_id: str
+    operation: str
+    name: str
+    price: Decimal
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    """A payment of a creator's earnings (D23): whole cents, recorded before it is asked of
+    the provider, so that a re-run after a crash settles it instead of paying again."""
+
+    id: str
+    creator_id: str
+    amount: Decimal
+    status: str
+    created_at: datetime
