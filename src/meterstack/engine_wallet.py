@@ -7,11 +7,11 @@ from decimal import Decimal
 
 from meterstack.payments.port import Checkout
 from meterstack.payments.service import Payments
-from meterstack.wallet.charging import ChargeRequest
 from meterstack.wallet.deposits import Deposits
 from meterstack.wallet.model import (
     Book,
     Charge,
+    ChargeRequest,
     EntryPage,
     MarketplaceItem,
     Payout,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -55,24 +54,19 @@ from meterstack.store.ports import (
     UnitOfWork,
 )
 from meterstack.store.rows import StoredDecision
-from meterstack.wallet.model import Book, Charge, EntryKind, LedgerEntry, WalletCode
+from meterstack.wallet.model import (
+    Book,
+    Charge,
+    ChargeRequest,
+    EntryKind,
+    LedgerEntry,
+    WalletCode,
+)
 from meterstack.wallet.reloads import Reloads
 from meterstack.wallet.sales import Sale, SaleTerms
 
 #: Attempts of one charge: swept once (C6), a lapsed replay decided anew once.
 _ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class ChargeRequest:
-    account_id: str
-    operation: str
-    quantity: int = 1
-    byok: bool = False
-    item_id: str | None = None
-    max_price: Decimal | None = None
-    project_id: str | None = None
-    idempotency_key: str | None = None
 
 
 def request_hash(request: ChargeRequest) -> str:

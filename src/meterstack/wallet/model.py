@@ -186,3 +186,17 @@ class Payout:
     amount: Decimal
     status: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    """What a charge asks for (engine.charge's arguments)."""
+
+    account_id: str
+    operation: str
+    quantity: int = 1
+    byok: bool = False
+    item_id: str | None = None
+    max_price: Decimal | None = None
+    project_id: str | None = None
+    idempotency_key: str | None = None

@@ -11,16 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from meterstack.catalog.schema import Catalog, Operation
 from meterstack.errors import InvalidInputError, MeterstackError, NotFoundError
 from meterstack.rules.wallet import split_sale
 from meterstack.store.ports import UnitOfWork
-from meterstack.wallet.model import Book, Charge, EntryKind, LedgerEntry, MarketplaceItem
-
-if TYPE_CHECKING:
-    from meterstack.wallet.charging import ChargeRequest
+from meterstack.wallet.model import (
+    Book,
+    Charge,
+    ChargeRequest,
+    EntryKind,
+    LedgerEntry,
+    MarketplaceItem,
+)
 
 #: The account the platform's fees are booked to.
 PLATFORM_ACCOUNT = "platform"

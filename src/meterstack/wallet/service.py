@@ -19,12 +19,13 @@ from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.metering import Metering
 from meterstack.store.ports import UnitOfWork
 from meterstack.wallet.amounts import amount_of, cents
-from meterstack.wallet.charging import ChargeRequest, Charging, current_balance, operation_of
+from meterstack.wallet.charging import Charging, current_balance, operation_of
 from meterstack.wallet.ledger import move
 from meterstack.wallet.marketplace import Marketplace
 from meterstack.wallet.model import (
     Book,
     Charge,
+    ChargeRequest,
     EntryKind,
     EntryPage,
     LedgerEntry,
