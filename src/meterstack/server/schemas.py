@@ -9,9 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from meterstack.catalog.schema import Catalog, Plan, PlanPrice, Unlimited
+from meterstack.catalog.schema import Catalog, Concurrency, Plan, PlanPrice, Resource, Unlimited
 from meterstack.rules.decisions import Decision
 from meterstack.services.features import AccountEntitlements
+from meterstack.services.usage import UsageReport
 
 
 class DecisionOut(BaseModel):
@@ -292,3 +293,98 @@ class IssuedKeyOut(ApiKeyOut):
 
 class ApiKeysOut(BaseModel):
     keys: list[ApiKeyOut]
+
+
+class BillingOut(BaseModel):
+    """B4: the subscription, with the seed's field names."""
+
+    plan_tier: str
+    status: str
+    billing_interval: str
+    #: null until a provider sets them (D15).
+    stripe_customer_id: str | None
+    stripe_subscription_id: str | None
+    current_period_start: str
+    current_period_end: str
+    cancel_at_period_end: bool
+    pending_plan: str | None
+    account_credit: str
+
+
+class MeterUsageOut(BaseModel):
+    used: int
+    #: null = unlimited (D15).
+    limit: int | None
+    remaining: int | None
+    hard_limit: int | None
+    is_near_limit: bool
+
+
+class ResourceCountOut(BaseModel):
+    limit: int | None
+    #: The current count (D15), open holds and leases included.
+    used: int
+
+
+class CustomerUsageOut(BaseModel):
+    """B6: the tier, the period, usage per meter and gauge, resource counts."""
+
+    tier: str
+    period: str
+    period_start: str
+    period_end: str
+    usage: dict[str, MeterUsageOut]
+    resource_counts: dict[str, ResourceCountOut]
+    pending_plan: str | None
+
+    @classmethod
+    def of(cls, catalog: Catalog, report: UsageReport) -> CustomerUsageOut:
+        usage: dict[str, MeterUsageOut] = {}
+        counts: dict[str, ResourceCountOut] = {}
+        for item, figures in report.items.items():
+            if isinstance(catalog.items[item], Resource | Concurrency):
+                counts[item] = ResourceCountOut(
+                    limit=figures.limit, used=figures.used + figures.held
+                )
+            else:
+                usage[item] = MeterUsageOut(
+                    used=figures.used,
+                    limit=figures.limit,
+                    remaining=figures.remaining,
+                    hard_limit=figures.hard_limit,
+                    is_near_limit=figures.is_near_limit,
+                )
+        return cls(
+            tier=report.plan,
+            period=report.period.key,
+            period_start=report.period.start.isoformat(),
+            period_end=report.period.end.isoformat(),
+            usage=usage,
+            resource_counts=counts,
+            pending_plan=report.pending_plan,
+        )
+
+
+class CancelOut(BaseModel):
+    success: bool
+    message: str
+    effective_at: str
+    plan_after: str
+
+
+class PortalOut(BaseModel):
+    url: str
+
+
+class AnonymousOut(BaseModel):
+    """D19: the ``anon_ask_`` key, shown this once."""
+
+    user_api_key: str
+    account_id: str
+    tier: str
+
+
+class ConvertedOut(BaseModel):
+    account_id: str
+    tier: str
+    user_api_key: str
