@@ -123,6 +123,7 @@ def test_schemathesis_bounded_no_server_error_and_every_answer_as_declared(
 
 
 @pytest.mark.skipif(not FULL_RUN, reason="the full schemathesis run: make fuzz")
+@pytest.mark.timeout(3600)
 def test_schemathesis_full_no_server_error_and_every_answer_as_declared(
     live_service: Callable[..., Any],
 ) -> None:
