@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CODE := $(wildcard src tests bench examples tools)
 
-.PHONY: run test lint fmt bench install clean
+.PHONY: run test fuzz lint fmt bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ fmt: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+# The full schemathesis run: 100 examples per operation, every check, SQLite and PostgreSQL
+# (make test runs a bounded pass on SQLite).
+fuzz: $(STAMP)
+	METERSTACK_FUZZ=full $(BIN)/pytest tests/server/test_fuzz.py -k full
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py

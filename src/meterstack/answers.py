@@ -1,13 +1,16 @@
-"""The JSON every door answers with: decisions (C5, D4), usage and key listings, shared by the
-service, the ASGI middleware and the CLI."""
+"""The JSON every door answers with: decisions (C5, D4), usage reports, key listings and
+invoices, shared by the service, the ASGI middleware and the CLI (no door imports another)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meterstack.rules.decisions import Decision
 from meterstack.services.keys import ApiKey
 from meterstack.services.usage import UsageReport
+
+if TYPE_CHECKING:
+    from meterstack.invoicing.model import Invoice
 
 
 def rate_limit_headers(decision: Decision) -> dict[str, str]:
@@ -72,4 +75,33 @@ def api_key_json(key: ApiKey) -> dict[str, Any]:
         "quotas": {} if caps is None else dict(caps.quotas),
         "created_at": key.created_at.isoformat(),
         "revoked_at": None if key.revoked_at is None else key.revoked_at.isoformat(),
+    }
+
+
+def invoice_json(invoice: Invoice) -> dict[str, Any]:
+    """An invoice as JSON: money as decimal strings, times in ISO 8601 UTC (D15)."""
+    return {
+        "number": invoice.number,
+        "status": str(invoice.status),
+        "account_id": invoice.account_id,
+        "plan": invoice.plan,
+        "catalog": invoice.catalog,
+        "currency": invoice.currency,
+        "period": invoice.period_key,
+        "period_start": invoice.period_start.isoformat(),
+        "period_end": invoice.period_end.isoformat(),
+        "created_at": invoice.created_at.isoformat(),
+        "total": str(invoice.total),
+        "lines": [
+            {
+                "kind": line.kind,
+                "description": line.description,
+                "item": line.item,
+                "quantity": str(line.quantity),
+                "unit_price": str(line.unit_price),
+                "amount": str(line.amount),
+                "derivation": line.derivation,
+            }
+            for line in invoice.lines
+        ],
     }

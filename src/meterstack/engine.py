@@ -546,8 +546,12 @@ class Engine(KeysMixin, WalletMixin):
         return self._payments.apply(event)
 
     def portal_url(self, account_id: str) -> str:
-        """The customer portal's address (B10)."""
+        """The customer portal's address (B10); the local provider's link expires."""
         return self._payments.portal_url(account_id)
+
+    def local_portal(self, account_id: str, token: str | None) -> None:
+        """Check a local provider's portal link (its token, its expiry): 404 otherwise."""
+        self._payments.local_portal(account_id, token)
 
     def migration_plan(self, account_ids: list[str] | None = None) -> list[AccountMigration]:
         """Grandfathered accounts: who would move to the current catalog, and what changes."""

@@ -1,7 +1,17 @@
-"""A bounded schemathesis run against the live service: no generated request answers 5xx."""
+"""Schemathesis against the live service: generated requests never answer 5xx, and every answer
+is one the OpenAPI document declares (its status, its content type, its schema).
+
+``make test`` runs a bounded pass on SQLite (:data:`BOUNDED` examples per operation);
+``make fuzz`` the full one (``METERSTACK_FUZZ=full``: :data:`FULL` examples per operation,
+every check schemathesis has, on SQLite and PostgreSQL). Each example is sent with the key of
+the operation's own caller (the operator's for ``/v1``, a customer's for ``/api``), one in four
+with the other one's; half of those naming an account name a real one, so that the handlers'
+deeper code runs too.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -9,19 +19,46 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.core import NotSet
+from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
 
 OPERATOR = "Bearer operator-secret"
+BOUNDED = 20
+#: Examples per operation of the full run (``METERSTACK_FUZZ_EXAMPLES`` to change it).
+FULL = int(os.environ.get("METERSTACK_FUZZ_EXAMPLES", "100"))
+#: What the bounded pass checks: no 5xx, and the answer the document declares.
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+FULL_RUN = os.environ.get("METERSTACK_FUZZ") == "full"
 
 
 def _fuzz(
-    service: Any, operation: Any, credentials: str, account_id: str, outcome: dict[str, Any]
+    service: Any,
+    operation: Any,
+    keys: tuple[str, str],
+    account_id: str,
+    outcome: dict[str, Any],
+    *,
+    examples: int,
+    checks: list[Any] | None,
 ) -> Callable[[], None]:
-    """A hypothesis test sending ``operation``'s generated cases, recording any 5xx."""
+    """A hypothesis test sending ``operation``'s generated cases, recording each failure."""
 
     @settings(
-        max_examples=12,
+        max_examples=examples,
         deadline=None,
         database=None,
         derandomize=True,
@@ -29,43 +66,66 @@ def _fuzz(
     )
     @given(case=operation.as_strategy())
     def call(case: Any) -> None:
+        outcome["calls"] += 1
+        number = outcome["calls"]
         path = case.formatted_path
-        if "{account_id}" in operation.path and outcome["calls"] % 2 == 0:
-            # Half the cases on a real account, so deeper code runs too.
+        if "{account_id}" in operation.path and number % 2 == 0:
             path = path.replace(case.path_parameters["account_id"], account_id, 1)
         body = None if isinstance(case.body, NotSet) else case.body
+        credentials = keys[1] if number % 4 == 0 else keys[0]
+        headers = {**(case.headers or {}), "Authorization": credentials}
         try:
             response = service.request(
-                case.method.upper(),
-                path,
-                params=case.query or None,
-                json=body,
-                headers={"Authorization": credentials},
+                case.method.upper(), path, params=case.query or None, json=body, headers=headers
             )
-        except httpx.InvalidURL:
-            return  # a generated path the HTTP client itself refuses to send
-        outcome["calls"] += 1
-        if response.status_code >= 500:
-            outcome["failures"].append(f"{case.method.upper()} {path}: {response.status_code}")
+        except (httpx.InvalidURL, UnicodeEncodeError):
+            return  # a generated path or header the HTTP client itself refuses to send
+        try:
+            # The headers sent: the key is the test's, not one schemathesis generated.
+            case.validate_response(response, checks=checks, headers=headers)
+        except FailureGroup as failures:
+            outcome["failures"].append(
+                f"{case.method.upper()} {path} -> {response.status_code}: "
+                + "; ".join(failure.title for failure in failures.exceptions)
+                + f" {response.text[:200]!r}"
+            )
 
     return call
 
 
-@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-def test_no_generated_request_answers_5xx(live_service: Callable[..., Any]) -> None:
-    service = live_service("agentstack")
+def _run(service: Any, *, examples: int, checks: list[Any] | None) -> dict[str, Any]:
     created = service.post(
         "/v1/accounts", json={"plan": "starter"}, headers={"Authorization": OPERATOR}
     ).json()
     customer = f"Bearer {created['user_api_key']}"
     schema = schemathesis.openapi.from_dict(service.app.openapi())
-    outcome: dict[str, Any] = {"calls": 0, "failures": []}
-
+    outcome: dict[str, Any] = {"calls": 0, "failures": [], "operations": 0}
     for result in schema.get_all_operations():
         assert isinstance(result, Ok)
         operation = result.ok()
-        credentials = OPERATOR if operation.path.startswith("/v1") else customer
-        _fuzz(service, operation, credentials, created["id"], outcome)()
+        own = (OPERATOR, customer) if operation.path.startswith("/v1") else (customer, OPERATOR)
+        _fuzz(service, operation, own, created["id"], outcome, examples=examples, checks=checks)()
+        outcome["operations"] += 1
+    return outcome
 
-    assert outcome["calls"] > 200
-    assert outcome["failures"] == []
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_schemathesis_bounded_no_server_error_and_every_answer_as_declared(
+    live_service: Callable[..., Any],
+) -> None:
+    outcome = _run(live_service("agentstack"), examples=BOUNDED, checks=CHECKS)
+
+    assert outcome["operations"] > 70
+    assert outcome["calls"] > 10 * outcome["operations"]
+    assert outcome["failures"] == [], "\n".join(outcome["failures"][:40])
+
+
+@pytest.mark.skipif(not FULL_RUN, reason="the full schemathesis run: make fuzz")
+@pytest.mark.timeout(3600)
+def test_schemathesis_full_no_server_error_and_every_answer_as_declared(
+    live_service: Callable[..., Any],
+) -> None:
+    outcome = _run(live_service("agentstack"), examples=FULL, checks=None)
+
+    assert outcome["calls"] > 50 * outcome["operations"]
+    assert outcome["failures"] == [], "\n".join(outcome["failures"][:40])

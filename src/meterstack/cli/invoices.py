@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,35 +18,6 @@ if TYPE_CHECKING:
 
 invoices_app = typer.Typer(help="Invoices: list, show, pdf.", no_args_is_help=True)
 period_app = typer.Typer(help="Usage periods: close.", no_args_is_help=True)
-
-
-def invoice_json(invoice: Invoice) -> dict[str, Any]:
-    """An invoice as JSON: money as decimal strings, times in ISO 8601 UTC (D15)."""
-    return {
-        "number": invoice.number,
-        "status": str(invoice.status),
-        "account_id": invoice.account_id,
-        "plan": invoice.plan,
-        "catalog": invoice.catalog,
-        "currency": invoice.currency,
-        "period": invoice.period_key,
-        "period_start": invoice.period_start.isoformat(),
-        "period_end": invoice.period_end.isoformat(),
-        "created_at": invoice.created_at.isoformat(),
-        "total": str(invoice.total),
-        "lines": [
-            {
-                "kind": line.kind,
-                "description": line.description,
-                "item": line.item,
-                "quantity": str(line.quantity),
-                "unit_price": str(line.unit_price),
-                "amount": str(line.amount),
-                "derivation": line.derivation,
-            }
-            for line in invoice.lines
-        ],
-    }
 
 
 def _table(invoices: list[Invoice]) -> Table:
@@ -72,6 +43,8 @@ def list_invoices(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """An account's invoices, oldest first."""
+    from meterstack.answers import invoice_json
+
     with engine_for(database, catalog) as engine:
         found = engine.invoices(account)
     if as_json:
@@ -89,6 +62,8 @@ def show_invoice(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """One invoice with every line and its derivation."""
+    from meterstack.answers import invoice_json
+
     with engine_for(database, catalog) as engine:
         invoice = engine.invoice(number)
     if html:
@@ -137,6 +112,8 @@ def close_period(
     and the command exits 1; every other account is invoiced.
     """
     from rich.progress import Progress
+
+    from meterstack.answers import invoice_json
 
     with (
         open_engine(database, catalog) as engine,

@@ -8,7 +8,8 @@ the checkout URL given to the account carries ``secret``, an HMAC of the checkou
 provider's own secret, and the pay step refuses any other value (compared in constant time).
 Knowing a checkout id is therefore not enough to pay it (and so to change a plan, or to buy a
 pack at someone else's expense). The portal URL carries a token made the same way from the
-account id, so an account id alone does not open its portal.
+account id and the link's expiry (an hour after it was given, by default), so an account id
+alone does not open its portal, and a link that leaked (a browser history, a log) stops working.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import hmac
 import secrets
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import quote
 
+from meterstack.clock import SystemClock
 from meterstack.payments.port import Collected
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -34,6 +37,8 @@ class LocalProvider:
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     #: The local provider collects without the buyer: packs are granted at once (D11).
     needs_buyer_present: bool = False
+    #: How long a portal link opens the portal after it was given.
+    portal_lifetime: timedelta = timedelta(hours=1)
     #: The decline switch: while True, every off-session collection (a wallet's auto-reload,
     #: D21) is declined, as a card would be; set it to test a failed reload end to end.
     decline_collections: bool = False
@@ -49,8 +54,25 @@ class LocalProvider:
         return f"{base}/billing/checkout/{quote(checkout_id, safe='')}?secret={secret}"
 
     def portal_url(self, account_id: str) -> str:
+        """A portal link from now on the system clock; an engine gives :meth:`portal_link` its
+        own clock's time instead."""
+        return self.portal_link(account_id, SystemClock().now())
+
+    def portal_link(self, account_id: str, now: datetime) -> str:
+        """A link to the account's portal that opens it until ``now`` + the lifetime."""
+        expires = int((now + self.portal_lifetime).timestamp())
+        token = f"{expires}.{self._sign(f'portal:{account_id}:{expires}')}"
         base = self.public_url.rstrip("/")
-        return f"{base}/billing/portal/{account_id}?token={self.portal_token(account_id)}"
+        return f"{base}/billing/portal/{quote(account_id, safe='')}?token={token}"
+
+    def accepts_portal_token(self, account_id: str, token: str | None, now: datetime) -> bool:
+        """Whether ``token`` is a portal link's own for the account and has not expired."""
+        expires, _, signature = (token or "").partition(".")
+        if not expires.isdigit() or len(expires) > 12:
+            return False
+        expected = self._sign(f"portal:{account_id}:{expires}")
+        signed = hmac.compare_digest(signature.encode(), expected.encode())
+        return signed and now.timestamp() < int(expires)
 
     def has_payment_method(self, account_id: str) -> bool:
         """The local provider collects by itself: every account can be charged."""
@@ -88,9 +110,6 @@ class LocalProvider:
             return False
         expected = self.checkout_secret(checkout_id)
         return hmac.compare_digest(secret.encode(), expected.encode())
-
-    def portal_token(self, account_id: str) -> str:
-        return self._sign(account_id)
 
     def _sign(self, message: str) -> str:
         digest = hmac.new(self.secret.encode(), message.encode(), hashlib.sha256)

@@ -192,7 +192,18 @@ class Payments:
         provider = self.provider
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
+        if isinstance(provider, LocalProvider):
+            return provider.portal_link(account_id, self.ctx.now())
         return provider.portal_url(account_id)
+
+    def local_portal(self, account_id: str, token: str | None) -> None:
+        """The local provider's portal page, opened through a link it gave that has not
+        expired; 404 otherwise, as for an unknown account."""
+        provider = self.provider
+        if not isinstance(provider, LocalProvider) or not provider.accepts_portal_token(
+            account_id, token, self.ctx.now()
+        ):
+            raise NotFoundError("no such portal page")
 
     def local_checkout(self, checkout_id: str, secret: str | None) -> Checkout:
         """A checkout of the local provider, seen through its URL's secret; 404 otherwise."""

@@ -11,6 +11,7 @@ import gc
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -29,6 +30,7 @@ from meterstack.server import (
     errors,
     history,
     operator,
+    operator_accounts,
     pages,
     self_service,
     wallet,
@@ -37,6 +39,7 @@ from meterstack.server import (
 from meterstack.server.consume import consume_threads, lane_match, serve_consume
 from meterstack.server.deadline import DeadlineH11Protocol
 from meterstack.server.health import StoreProbe
+from meterstack.server.logs import redact_access_log
 from meterstack.server.settings import ServerSettings
 
 
@@ -49,6 +52,14 @@ class MeterstackApp(FastAPI):
     consume_lane = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "\x00" in scope["path"]:
+            # No id holds a NUL character, and the store could not keep one: refused before
+            # any route (the dashboard's and the provider's pages included) sees it.
+            response = errors.error_response(
+                422, "invalid_input", "the address holds a NUL character, which is not accepted"
+            )
+            await response(scope, receive, send)
+            return
         account = lane_match(scope) if self.consume_lane else None
         if account is None:
             await super().__call__(scope, receive, send)
@@ -74,9 +85,11 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     app.state.settings = settings or ServerSettings()
     app.state.consume_threads = consume_threads()
     errors.install(app)
+    redact_access_log()
     app.include_router(customer.router)
     app.include_router(self_service.router)
     app.include_router(operator.router)
+    app.include_router(operator_accounts.router)
     app.include_router(entitlements.router)
     app.include_router(pages.router)
     app.include_router(webhooks.router)
@@ -112,7 +125,8 @@ def provider_of(settings: ServerSettings) -> PaymentProvider | None:
     # Checkout and portal links are signed with a secret derived from the operator key, so
     # that they survive a restart and every worker signs the same way.
     secret = hashlib.sha256(f"portal:{settings.operator_key}".encode()).hexdigest()
-    return LocalProvider(settings.public_url, secret=secret)
+    lifetime = timedelta(seconds=settings.portal_link_seconds)
+    return LocalProvider(settings.public_url, secret=secret, portal_lifetime=lifetime)
 
 
 def open_engine(settings: ServerSettings, clock: Clock | None = None) -> Engine:

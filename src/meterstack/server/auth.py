@@ -15,6 +15,8 @@ from meterstack.errors import AuthenticationError, MeterstackError
 from meterstack.server.settings import ServerSettings
 
 bearer = HTTPBearer(auto_error=False)
+#: Where the route's gate (server/contract.py) leaves the customer it authenticated.
+CUSTOMER_SCOPE_KEY = "meterstack.customer"
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
@@ -57,6 +59,9 @@ async def operator(request: Request, credentials: Credentials) -> None:
 
 def customer(request: Request, credentials: Credentials) -> Customer:
     """A user key, an ``anon_ask_`` key, a project key, or a platform JWT (D19)."""
+    known: Customer | None = request.scope.get(CUSTOMER_SCOPE_KEY)
+    if known is not None:
+        return known  # authenticated by the route's gate, before the body was read
     if credentials is None:
         raise AuthenticationError("this endpoint needs Authorization: Bearer <API key or JWT>")
     token = credentials.credentials

@@ -5,7 +5,7 @@ several times the engine's own decision: route matching over every route, depend
 resolution, the request model's validation wrapped in FastAPI's error collection, the
 exception middleware's task, all before a decision that takes tens of microseconds. The lane
 serves the common request itself, with the route's own parts: the operator key as
-configured, a JSON body that the route's model (:class:`~meterstack.server.operator.ConsumeBody`)
+configured, a JSON body that the route's model (:class:`~meterstack.server.bodies.ConsumeBody`)
 accepts, the same engine call in a worker thread (as FastAPI runs the sync route, so that
 concurrent requests meet in the engine's group commit), and the route's answer
 (:func:`~meterstack.server.operator.decision_response`) or the one error shape.
@@ -35,8 +35,9 @@ from starlette.types import Message, Receive, Scope, Send
 from meterstack.async_engine import DEFAULT_THREADS
 from meterstack.engine import Engine
 from meterstack.errors import MeterstackError
+from meterstack.server.bodies import ConsumeBody
 from meterstack.server.errors import domain_error_response
-from meterstack.server.operator import ConsumeBody, decision_response, record_usage
+from meterstack.server.operator import decision_response, record_usage
 from meterstack.server.settings import ServerSettings
 
 _PATH = re.compile(r"/v1/accounts/([^/]+)/consume")
@@ -53,7 +54,10 @@ def lane_match(scope: Scope) -> re.Match[str] | None:
     """The account id of a request the lane may answer (a POST to consume, no query)."""
     if scope["type"] != "http" or scope["method"] != "POST" or scope.get("query_string"):
         return None
-    return _PATH.fullmatch(scope["path"])
+    path: str = scope["path"]
+    if "\x00" in path:
+        return None  # the route refuses it (server/contract.py)
+    return _PATH.fullmatch(path)
 
 
 async def serve_consume(
@@ -122,8 +126,11 @@ async def _body(receive: Receive, read: list[Message]) -> bytes | None:
 
 def _consume_request(body: bytes) -> ConsumeBody | None:
     """The body as the route's model reads it; None when the route should say what is wrong."""
+    if b"\\u0000" in body:
+        return None  # a NUL character, perhaps: the route refuses it (server/contract.py)
     try:
-        data = json.loads(body)
+        # UTF-8 only, as the route reads it (json.loads would take UTF-16 and UTF-32 too).
+        data = json.loads(body.decode("utf-8"))
     except ValueError:
         return None
     if not isinstance(data, dict):

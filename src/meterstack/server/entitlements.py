@@ -9,34 +9,38 @@ metered answers do.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from meterstack.rules.decisions import Decision
 from meterstack.server.auth import EngineDep, OperatorDep
-from meterstack.server.errors import ERROR_SCHEMA, refusal_response
+from meterstack.server.bodies import Body
+from meterstack.server.bodies import Id as BodyId
+from meterstack.server.bodies import Name as BodyName
+from meterstack.server.contract import DoorRoute, errors
+from meterstack.server.errors import refusal_response
 from meterstack.server.schemas import DecisionOut, EntitlementsOut
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=DoorRoute)
 
-_CHECK_ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys(
-    (401, 402, 403, 404, 422, 503), ERROR_SCHEMA
-)
+#: No or a wrong key (401), a customer's key or a refusal (403), the store (503), an unknown
+#: account, key or feature (404), a malformed or too large request (422, 413), an upgrade
+#: needed (402).
+_CHECK_ERRORS = errors(401, 402, 403, 404, 413, 422, 503)
 Name = Annotated[str, Path(min_length=1, max_length=64)]
 Id = Annotated[str, Path(min_length=1, max_length=80)]
 
 
-class FeatureCheckBody(BaseModel):
+class FeatureCheckBody(Body):
     #: For a levelled feature: the level needed (any level but ``none`` when absent).
-    level: str | None = Field(default=None, min_length=1, max_length=64)
+    level: BodyName | None = None
 
 
-class PaymentCheckBody(BaseModel):
+class PaymentCheckBody(Body):
     #: The key the payment comes through: its service caps must allow ``payments`` (A8).
-    api_key_id: str | None = Field(default=None, min_length=1, max_length=80)
+    api_key_id: BodyId | None = None
 
 
 def _checked(decision: Decision) -> JSONResponse:
@@ -66,7 +70,7 @@ def check_feature(
 @router.post(
     "/keys/{key_id}/modules/{module}/check",
     response_model=DecisionOut,
-    responses=_CHECK_ERRORS,
+    responses=errors(401, 403, 404, 422, 503),
 )
 def check_module(key_id: Id, module: Name, _: OperatorDep, engine: EngineDep) -> JSONResponse:
     """Whether the key's service caps let it use the module: 403 ``module_not_allowed`` (A8)."""
@@ -77,7 +81,7 @@ def check_module(key_id: Id, module: Name, _: OperatorDep, engine: EngineDep) ->
 @router.post(
     "/accounts/{account_id}/payments/check",
     response_model=DecisionOut,
-    responses=_CHECK_ERRORS,
+    responses=errors(401, 403, 404, 413, 422, 503),
 )
 def check_payment(
     account_id: Id,
@@ -95,7 +99,7 @@ def check_payment(
 @router.get(
     "/accounts/{account_id}/entitlements",
     response_model=EntitlementsOut,
-    responses=dict.fromkeys((401, 403, 404, 422, 503), ERROR_SCHEMA),
+    responses=errors(401, 403, 404, 422, 503),
 )
 def entitlements(account_id: Id, _: OperatorDep, engine: EngineDep) -> EntitlementsOut:
     """Every feature and level, limit, analytics retention and exports, support level and

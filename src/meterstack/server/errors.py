@@ -7,20 +7,28 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from meterstack.answers import rate_limit_headers, refusal_body
 from meterstack.errors import MeterstackError, StoreUnavailableError
 from meterstack.rules.decisions import Decision
 
-ERROR_SCHEMA: dict[str, Any] = {
-    "description": "An error",
-    "content": {
-        "application/json": {
-            "example": {"error": {"code": "limit_exceeded", "message": "…", "details": {}}}
-        }
-    },
-}
+
+class ErrorBody(BaseModel):
+    #: Stable: clients map errors by code, never by status alone (D4).
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorOut(BaseModel):
+    """Every error: ``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorBody
+
+
+ERROR_SCHEMA: dict[str, Any] = {"model": ErrorOut, "description": "An error"}
 
 
 def error_response(

@@ -5,13 +5,16 @@ Money and percentages are decimal strings and ``null`` limits mean unlimited (D1
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from meterstack.catalog.schema import Catalog, Plan, PlanPrice, Unlimited
+from meterstack.catalog.schema import Catalog, Concurrency, Plan, PlanPrice, Resource, Unlimited
 from meterstack.rules.decisions import Decision
+from meterstack.server.insight_views import InsightsOut
 from meterstack.services.features import AccountEntitlements
+from meterstack.services.usage import UsageReport
 
 
 class DecisionOut(BaseModel):
@@ -292,3 +295,116 @@ class IssuedKeyOut(ApiKeyOut):
 
 class ApiKeysOut(BaseModel):
     keys: list[ApiKeyOut]
+
+
+class BillingOut(BaseModel):
+    """B4: the subscription, with the seed's field names."""
+
+    plan_tier: str
+    status: str
+    billing_interval: str
+    #: null until a provider sets them (D15).
+    stripe_customer_id: str | None
+    stripe_subscription_id: str | None
+    current_period_start: str
+    current_period_end: str
+    cancel_at_period_end: bool
+    pending_plan: str | None
+    account_credit: str
+
+
+class MeterUsageOut(BaseModel):
+    used: int
+    #: null = unlimited (D15).
+    limit: int | None
+    #: Units in open holds (requests in flight); they count in ``remaining`` (C4).
+    held: int
+    remaining: int | None
+    hard_limit: int | None
+    is_near_limit: bool
+    #: The overage switch as admission reads it (A5, D3).
+    overage_enabled: bool
+    #: Whether a next unit would be admitted: inside a grace zone, or past the limit with
+    #: overage on (C4).
+    can_make_requests: bool
+
+
+class ResourceCountOut(BaseModel):
+    limit: int | None
+    #: The current count (D15), open holds and leases included.
+    used: int
+
+
+class CustomerUsageOut(BaseModel):
+    """B6: the tier, the period, usage per meter and gauge, resource counts."""
+
+    tier: str
+    period: str
+    period_start: str
+    period_end: str
+    usage: dict[str, MeterUsageOut]
+    resource_counts: dict[str, ResourceCountOut]
+    pending_plan: str | None
+    #: C8, D27: today's usage, trend, projection, estimated cost and advice.
+    insights: InsightsOut | None
+    #: The prepaid wallet's balance where the catalog has a wallet (B2); else null.
+    wallet_balance: str | None = None
+
+    @classmethod
+    def of(
+        cls, catalog: Catalog, report: UsageReport, wallet_balance: Decimal | None = None
+    ) -> CustomerUsageOut:
+        usage: dict[str, MeterUsageOut] = {}
+        counts: dict[str, ResourceCountOut] = {}
+        for item, figures in report.items.items():
+            if isinstance(catalog.items[item], Resource | Concurrency):
+                counts[item] = ResourceCountOut(
+                    limit=figures.limit, used=figures.used + figures.held
+                )
+            else:
+                usage[item] = MeterUsageOut(
+                    used=figures.used,
+                    limit=figures.limit,
+                    held=figures.held,
+                    remaining=figures.remaining,
+                    hard_limit=figures.hard_limit,
+                    is_near_limit=figures.is_near_limit,
+                    overage_enabled=figures.overage_enabled,
+                    can_make_requests=figures.can_make_requests,
+                )
+        return cls(
+            tier=report.plan,
+            period=report.period.key,
+            period_start=report.period.start.isoformat(),
+            period_end=report.period.end.isoformat(),
+            usage=usage,
+            resource_counts=counts,
+            pending_plan=report.pending_plan,
+            insights=InsightsOut.of(report.insights, catalog.currency),
+            wallet_balance=None if wallet_balance is None else str(wallet_balance),
+        )
+
+
+class CancelOut(BaseModel):
+    success: bool
+    message: str
+    effective_at: str
+    plan_after: str
+
+
+class PortalOut(BaseModel):
+    url: str
+
+
+class AnonymousOut(BaseModel):
+    """D19: the ``anon_ask_`` key, shown this once."""
+
+    user_api_key: str
+    account_id: str
+    tier: str
+
+
+class ConvertedOut(BaseModel):
+    account_id: str
+    tier: str
+    user_api_key: str

@@ -7,10 +7,10 @@ cancellation or downgrade, storage packs, and the account's user API keys.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from meterstack.engine import Engine
 from meterstack.invoicing.model import Invoice
@@ -18,7 +18,8 @@ from meterstack.invoicing.purchases import PackPurchase
 from meterstack.invoicing.render import render_pdf
 from meterstack.payments.port import Checkout
 from meterstack.server.auth import CustomerDep, EngineDep
-from meterstack.server.errors import ERROR_SCHEMA
+from meterstack.server.bodies import Body, Id, Label, Name
+from meterstack.server.contract import DoorRoute, errors
 from meterstack.server.schemas import (
     ApiKeyOut,
     ApiKeysOut,
@@ -35,7 +36,7 @@ from meterstack.server.schemas import (
 )
 from meterstack.services.keys import ApiKey
 
-router = APIRouter(prefix="/api/billing")
+router = APIRouter(prefix="/api/billing", route_class=DoorRoute)
 
 #: The storage item the seed's storage packages raise (A4).
 STORAGE_ITEM = "project_storage"
@@ -43,29 +44,35 @@ KeyId = Annotated[str, Path(min_length=1, max_length=80)]
 Number = Annotated[str, Path(min_length=1, max_length=40)]
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return dict.fromkeys((401, 403, 422, 503, *statuses), ERROR_SCHEMA)
+#: Every customer route: no or a wrong key (401), a project key (403), the store (503).
+CUSTOMER = (401, 403, 503)
+#: A route with a body: too large (413), malformed (422).
+BODY = (413, 422)
 
 
-class OverageBody(BaseModel):
+def _errors(*statuses: int) -> dict[int | str, dict[str, object]]:
+    return errors(*CUSTOMER, *statuses)
+
+
+class OverageBody(Body):
     enabled: bool
     #: One meter (or gauge) only; every item when absent.
-    meter: str | None = Field(default=None, min_length=1, max_length=64)
+    meter: Name | None = None
     #: One project's switch; the account's when absent (D3: the project's wins).
-    project_id: str | None = Field(default=None, min_length=1, max_length=80)
+    project_id: Id | None = None
 
 
-class DowngradeBody(BaseModel):
-    tier: str = Field(min_length=1, max_length=64)
+class DowngradeBody(Body):
+    tier: Name
     #: One the catalog offers; the account's current interval when absent.
-    billing_interval: str | None = Field(default=None, max_length=16)
+    billing_interval: Annotated[str, Field(min_length=1, max_length=16)] | None = None
 
 
-class KeyBody(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+class KeyBody(Body):
+    name: Annotated[Label, Field(min_length=1)] | None = None
 
 
-@router.put("/overage", response_model=OverageOut, responses=_errors(402, 404))
+@router.put("/overage", response_model=OverageOut, responses=_errors(*BODY, 402, 404))
 def set_overage(body: OverageBody, customer: CustomerDep, engine: EngineDep) -> OverageOut:
     """A5, D3: turn overage on or off for the account, a project or one meter.
 
@@ -90,7 +97,7 @@ def invoices(customer: CustomerDep, engine: EngineDep) -> InvoicesOut:
     "/invoices/{number}",
     response_model=InvoiceOut,
     responses={
-        **_errors(404),
+        **_errors(404, 422),
         200: {"content": {"application/json": {}, "application/pdf": {}}},
     },
 )
@@ -125,7 +132,7 @@ def invoice(
     )
 
 
-@router.post("/downgrade", response_model=PlanChangeOut, responses=_errors(409))
+@router.post("/downgrade", response_model=PlanChangeOut, responses=_errors(*BODY))
 def downgrade(body: DowngradeBody, customer: CustomerDep, engine: EngineDep) -> PlanChangeOut:
     """C7, D30: move to a cheaper self-serve plan at the end of the paid interval."""
     change = engine.downgrade(customer.account_id, body.tier, body.billing_interval)
@@ -157,7 +164,7 @@ def resume(customer: CustomerDep, engine: EngineDep) -> SubscriptionOut:
 @router.post(
     "/storage-package",
     response_model=PackPurchaseOut | CheckoutOut,
-    responses=_errors(),
+    responses=_errors(422),
 )
 def storage_package(
     customer: CustomerDep,
@@ -193,7 +200,9 @@ def list_keys(customer: CustomerDep, engine: EngineDep) -> ApiKeysOut:
     return ApiKeysOut(keys=[_key(key) for key in keys])
 
 
-@router.post("/api-keys", status_code=201, response_model=IssuedKeyOut, responses=_errors(429))
+@router.post(
+    "/api-keys", status_code=201, response_model=IssuedKeyOut, responses=_errors(*BODY, 429)
+)
 def create_key(body: KeyBody, customer: CustomerDep, engine: EngineDep) -> IssuedKeyOut:
     """A new user API key within the plan's "User API Keys" limit (A2; 429 past it).
 
@@ -203,7 +212,9 @@ def create_key(body: KeyBody, customer: CustomerDep, engine: EngineDep) -> Issue
     return IssuedKeyOut(**_key(issued.api_key).model_dump(), key=issued.key)
 
 
-@router.delete("/api-keys/{key_id}", status_code=204, responses=_errors(404))
+@router.delete(
+    "/api-keys/{key_id}", status_code=204, response_class=Response, responses=_errors(404, 422)
+)
 def revoke_key(key_id: KeyId, customer: CustomerDep, engine: EngineDep) -> Response:
     """Revoke one of the account's user keys at once; its slot is free again."""
     engine.revoke_api_key(key_id, account_id=customer.account_id, user_only=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
@@ -37,3 +38,10 @@ class ServerSettings(BaseSettings):
     store_timeout: float | None = None
     #: Anonymous accounts created per client address per hour (D19).
     anonymous_per_hour: int = 10
+    #: The largest request body a route accepts, in bytes (413 ``body_too_large`` beyond).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    #: Other sizes for some routes, by method and path template: ``{"POST /v1/usage/batch":
+    #: 4194304}`` (``METERSTACK_BODY_LIMITS``, a JSON object).
+    body_limits: dict[str, int] = {}
+    #: How long a customer portal link (``GET /api/billing/portal``) can be opened, in seconds.
+    portal_link_seconds: int = Field(default=3600, ge=1, le=30 * 24 * 3600)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from meterstack.server.bodies import Body
 from meterstack.webhooks.catalogue import CATALOGUE
 from meterstack.webhooks.endpoints import RegisteredEndpoint, RotatedSecret
 from meterstack.webhooks.model import MAX_ROTATION_OVERLAP, Attempt, Delivery, Endpoint
@@ -14,7 +15,7 @@ from meterstack.webhooks.model import WebhookEvent as OutboxEvent
 from meterstack.webhooks.service import event_json
 
 
-class EndpointBody(BaseModel):
+class EndpointBody(Body):
     url: str = Field(min_length=1, max_length=2000)
     event_types: list[str] = Field(default_factory=list, max_length=50)
     description: str | None = Field(default=None, max_length=200)
@@ -26,14 +27,14 @@ class OperatorEndpointBody(EndpointBody):
     account_id: str | None = Field(default=None, max_length=80)
 
 
-class EndpointPatch(BaseModel):
+class EndpointPatch(Body):
     url: str | None = Field(default=None, min_length=1, max_length=2000)
     event_types: list[str] | None = Field(default=None, max_length=50)
     description: str | None = Field(default=None, max_length=200)
     enabled: bool | None = None
 
 
-class RotateBody(BaseModel):
+class RotateBody(Body):
     #: How long the previous secret keeps signing too; the operator's default when absent.
     overlap_seconds: int | None = Field(
         default=None, ge=0, le=int(MAX_ROTATION_OVERLAP.total_seconds())

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from fastapi import APIRouter, Query
 
 from meterstack.errors import NotFoundError
 from meterstack.server.auth import CustomerDep, EngineDep, OperatorDep
-from meterstack.server.errors import ERROR_SCHEMA
+from meterstack.server.contract import DoorRoute, errors
 from meterstack.server.webhook_schemas import (
     AttemptList,
     AttemptOut,
@@ -33,12 +32,16 @@ from meterstack.server.webhook_schemas import (
 from meterstack.webhooks.service import MAX_PAGE
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return dict.fromkeys((401, 422, 503, *statuses), ERROR_SCHEMA)
+def _errors(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """No or a wrong key (401), the other side's key (403), the store (503), and the route's
+    own: 413 and 422 for a body, 422 for a path or query, 404 for an id, 409 for a state."""
+    return errors(401, 403, 503, *statuses)
 
 
-operator_router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-customer_router = APIRouter(prefix="/api/billing/webhooks", tags=["webhooks"])
+operator_router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=DoorRoute)
+customer_router = APIRouter(
+    prefix="/api/billing/webhooks", tags=["webhooks"], route_class=DoorRoute
+)
 router = APIRouter()
 
 Limit = Query(default=100, ge=1, le=MAX_PAGE)
@@ -53,13 +56,13 @@ def _overlap(body: RotateBody | None) -> timedelta | None:
 # ---------------------------------------------------------------------- operator
 
 
-@operator_router.get("/event-types", responses=_errors())
+@operator_router.get("/event-types", responses=errors(401, 403))
 def operator_event_types(_: OperatorDep) -> EventTypeList:
     """The event catalogue: every type, its payload's JSON Schema and an example."""
     return catalogue()
 
 
-@operator_router.post("/endpoints", status_code=201, responses=_errors(404))
+@operator_router.post("/endpoints", status_code=201, responses=_errors(413, 422, 404))
 def create_endpoint(body: OperatorEndpointBody, _: OperatorDep, engine: EngineDep) -> RegisteredOut:
     """An endpoint for one account's events (or every account's); its secret is shown once."""
     return RegisteredOut.of(
@@ -73,7 +76,7 @@ def create_endpoint(body: OperatorEndpointBody, _: OperatorDep, engine: EngineDe
     )
 
 
-@operator_router.get("/endpoints", responses=_errors())
+@operator_router.get("/endpoints", responses=_errors(422))
 def list_endpoints(
     _: OperatorDep, engine: EngineDep, account_id: str | None = Query(None, max_length=80)
 ) -> EndpointList:
@@ -81,26 +84,26 @@ def list_endpoints(
     return EndpointList(endpoints=[EndpointOut.of(endpoint) for endpoint in found])
 
 
-@operator_router.get("/endpoints/{endpoint_id}", responses=_errors(404))
+@operator_router.get("/endpoints/{endpoint_id}", responses=_errors(404, 422))
 def get_endpoint(endpoint_id: str, _: OperatorDep, engine: EngineDep) -> EndpointOut:
     return EndpointOut.of(engine.webhooks.endpoints.get(endpoint_id))
 
 
-@operator_router.patch("/endpoints/{endpoint_id}", responses=_errors(404))
+@operator_router.patch("/endpoints/{endpoint_id}", responses=_errors(404, 413, 422))
 def update_endpoint(
     endpoint_id: str, body: EndpointPatch, _: OperatorDep, engine: EngineDep
 ) -> EndpointOut:
     return EndpointOut.of(engine.webhooks.endpoints.update(endpoint_id, **body.model_dump()))
 
 
-@operator_router.delete("/endpoints/{endpoint_id}", responses=_errors(404))
+@operator_router.delete("/endpoints/{endpoint_id}", responses=_errors(404, 422))
 def delete_endpoint(endpoint_id: str, _: OperatorDep, engine: EngineDep) -> DeletedOut:
     """Delete the endpoint with its secrets and delivery history."""
     engine.webhooks.endpoints.delete(endpoint_id)
     return DeletedOut(id=endpoint_id, deleted=True)
 
 
-@operator_router.post("/endpoints/{endpoint_id}/rotate-secret", responses=_errors(404))
+@operator_router.post("/endpoints/{endpoint_id}/rotate-secret", responses=_errors(404, 413, 422))
 def rotate_secret(
     endpoint_id: str, _: OperatorDep, engine: EngineDep, body: RotateBody | None = None
 ) -> RotatedOut:
@@ -110,7 +113,7 @@ def rotate_secret(
     )
 
 
-@operator_router.get("/events", responses=_errors(404))
+@operator_router.get("/events", responses=_errors(422))
 def list_events(
     _: OperatorDep,
     engine: EngineDep,
@@ -123,12 +126,12 @@ def list_events(
     return EventList(events=[EventOut.of(event) for event in found])
 
 
-@operator_router.get("/events/{event_id}", responses=_errors(404))
+@operator_router.get("/events/{event_id}", responses=_errors(404, 422))
 def get_event(event_id: str, _: OperatorDep, engine: EngineDep) -> EventOut:
     return EventOut.of(engine.webhooks.event(event_id))
 
 
-@operator_router.get("/deliveries", responses=_errors())
+@operator_router.get("/deliveries", responses=_errors(422))
 def list_deliveries(
     _: OperatorDep,
     engine: EngineDep,
@@ -143,14 +146,14 @@ def list_deliveries(
     return DeliveryList(deliveries=[DeliveryOut.of(delivery) for delivery in found])
 
 
-@operator_router.get("/deliveries/{delivery_id}/attempts", responses=_errors(404))
+@operator_router.get("/deliveries/{delivery_id}/attempts", responses=_errors(404, 422))
 def list_attempts(delivery_id: str, _: OperatorDep, engine: EngineDep) -> AttemptList:
     """Every attempt of a delivery: status, duration, the answer's start, the error."""
     found = engine.webhooks.attempts(delivery_id)
     return AttemptList(attempts=[AttemptOut.of(attempt) for attempt in found])
 
 
-@operator_router.post("/deliveries/{delivery_id}/replay", responses=_errors(404, 409))
+@operator_router.post("/deliveries/{delivery_id}/replay", responses=_errors(404, 409, 422))
 def replay(delivery_id: str, _: OperatorDep, engine: EngineDep) -> DeliveryOut:
     """Send a failed (or delivered) delivery again now; 409 while it is still pending."""
     return DeliveryOut.of(engine.webhooks.replay(delivery_id))
@@ -158,16 +161,14 @@ def replay(delivery_id: str, _: OperatorDep, engine: EngineDep) -> DeliveryOut:
 
 # ---------------------------------------------------------------------- customer
 
-_CUSTOMER = (403, 404)
 
-
-@customer_router.get("/event-types", responses=_errors(403))
+@customer_router.get("/event-types", responses=_errors())
 def customer_event_types(customer: CustomerDep) -> EventTypeList:
     del customer
     return catalogue()
 
 
-@customer_router.post("", status_code=201, responses=_errors(*_CUSTOMER, 409))
+@customer_router.post("", status_code=201, responses=_errors(409, 413, 422))
 def customer_create(body: EndpointBody, customer: CustomerDep, engine: EngineDep) -> RegisteredOut:
     """An endpoint for this account's events: https, public addresses only, at most 10."""
     return RegisteredOut.of(
@@ -181,13 +182,13 @@ def customer_create(body: EndpointBody, customer: CustomerDep, engine: EngineDep
     )
 
 
-@customer_router.get("", responses=_errors(*_CUSTOMER))
+@customer_router.get("", responses=_errors())
 def customer_list(customer: CustomerDep, engine: EngineDep) -> EndpointList:
     found = engine.webhooks.endpoints.find(customer=customer.account_id)
     return EndpointList(endpoints=[EndpointOut.of(endpoint) for endpoint in found])
 
 
-@customer_router.get("/events", responses=_errors(*_CUSTOMER))
+@customer_router.get("/events", responses=_errors(422))
 def customer_events(
     customer: CustomerDep,
     engine: EngineDep,
@@ -199,12 +200,12 @@ def customer_events(
     return EventList(events=[EventOut.of(event) for event in found])
 
 
-@customer_router.get("/{endpoint_id}", responses=_errors(*_CUSTOMER))
+@customer_router.get("/{endpoint_id}", responses=_errors(404, 422))
 def customer_get(endpoint_id: str, customer: CustomerDep, engine: EngineDep) -> EndpointOut:
     return EndpointOut.of(engine.webhooks.endpoints.get(endpoint_id, customer=customer.account_id))
 
 
-@customer_router.patch("/{endpoint_id}", responses=_errors(*_CUSTOMER))
+@customer_router.patch("/{endpoint_id}", responses=_errors(404, 413, 422))
 def customer_update(
     endpoint_id: str, body: EndpointPatch, customer: CustomerDep, engine: EngineDep
 ) -> EndpointOut:
@@ -214,13 +215,13 @@ def customer_update(
     return EndpointOut.of(changed)
 
 
-@customer_router.delete("/{endpoint_id}", responses=_errors(*_CUSTOMER))
+@customer_router.delete("/{endpoint_id}", responses=_errors(404, 422))
 def customer_delete(endpoint_id: str, customer: CustomerDep, engine: EngineDep) -> DeletedOut:
     engine.webhooks.endpoints.delete(endpoint_id, customer=customer.account_id)
     return DeletedOut(id=endpoint_id, deleted=True)
 
 
-@customer_router.post("/{endpoint_id}/rotate-secret", responses=_errors(*_CUSTOMER))
+@customer_router.post("/{endpoint_id}/rotate-secret", responses=_errors(404, 413, 422))
 def customer_rotate(
     endpoint_id: str, customer: CustomerDep, engine: EngineDep, body: RotateBody | None = None
 ) -> RotatedOut:
@@ -230,7 +231,7 @@ def customer_rotate(
     return RotatedOut.of(rotated)
 
 
-@customer_router.get("/{endpoint_id}/deliveries", responses=_errors(*_CUSTOMER))
+@customer_router.get("/{endpoint_id}/deliveries", responses=_errors(404, 422))
 def customer_deliveries(
     endpoint_id: str,
     customer: CustomerDep,
@@ -245,7 +246,7 @@ def customer_deliveries(
 
 
 @customer_router.get(
-    "/{endpoint_id}/deliveries/{delivery_id}/attempts", responses=_errors(*_CUSTOMER)
+    "/{endpoint_id}/deliveries/{delivery_id}/attempts", responses=_errors(404, 422)
 )
 def customer_attempts(
     endpoint_id: str, delivery_id: str, customer: CustomerDep, engine: EngineDep
@@ -256,7 +257,7 @@ def customer_attempts(
 
 
 @customer_router.post(
-    "/{endpoint_id}/deliveries/{delivery_id}/replay", responses=_errors(*_CUSTOMER, 409)
+    "/{endpoint_id}/deliveries/{delivery_id}/replay", responses=_errors(404, 409, 422)
 )
 def customer_replay(
     endpoint_id: str, delivery_id: str, customer: CustomerDep, engine: EngineDep

@@ -329,7 +329,7 @@ class Keys:
                     email=email,
                 )
             if not tx.keys.revoke(key.id, now):
-                raise AuthenticationError("the API key was revoked", key_id=key.id)
+                raise AuthenticationError("invalid API key")  # revoked meanwhile
             self._free_slot(tx, account_id, key.id)
             registered = tx.accounts.register(
                 account_id,
@@ -416,10 +416,10 @@ def _verify(tx: UnitOfWork, key: Any) -> ApiKeyRow:
         raise AuthenticationError("invalid API key")
     row = tx.keys.by_lookup(match.group(2))
     stored = _NO_KEY_HASH if row is None else row.secret_hash
-    if not hmac.compare_digest(_hash(key), stored) or row is None:
+    # A revoked key is refused exactly as one never issued: the answer tells a caller holding
+    # a leaked key nothing (not that it once worked, nor the key's id).
+    if not hmac.compare_digest(_hash(key), stored) or row is None or row.revoked_at is not None:
         raise AuthenticationError("invalid API key")
-    if row.revoked_at is not None:
-        raise AuthenticationError("the API key was revoked", key_id=row.id)
     return row
 
 
