@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ import pytest
 import uvicorn
 
 from meterstack import Engine, ManualClock
-from meterstack.catalog.loader import load_catalog
+from meterstack.catalog.loader import LoadedCatalog, builtin_text, load_catalog, parse_catalog
 from meterstack.errors import StoreUnavailableError
 from meterstack.payments.local import LocalProvider
 from meterstack.server import create_app
@@ -81,7 +82,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
         base = f"http://127.0.0.1:{port}"
         store = StoreThatCanFail(SqlStore(f"sqlite:///{path}"))
         engine = Engine.on(
-            store, catalog=load_catalog(catalog), clock=ManualClock(), provider=LocalProvider(base)
+            store, catalog=_catalog(catalog), clock=ManualClock(), provider=LocalProvider(base)
         )
         settings = ServerSettings(operator_key="operator-secret", public_url=base, payments="local")
         app = create_app(engine, settings)
@@ -103,6 +104,17 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
         thread.join(timeout=10)
     for service in made.values():
         service.engine.close()
+
+
+def _catalog(name: str) -> LoadedCatalog:
+    """The builtin catalog; here Aerostack's agent runs also count gateway requests, so that a
+    charge meets the refusal of the meter its operation counts too (as a catalog may declare)."""
+    if name != "aerostack":
+        return load_catalog(name)
+    text = builtin_text(name)
+    marker = '      price: "0.01"  # assumption\n      byok_free: true\n'
+    assert marker in text
+    return parse_catalog(text.replace(marker, marker + "      meter: gateway_requests\n", 1))
 
 
 def _free_port() -> int:
@@ -151,6 +163,10 @@ def _populate(service: Service) -> None:
     ids["endpoint"] = registered.endpoint.id
     delivery = engine.webhooks.deliveries(endpoint_id=registered.endpoint.id)[0]
     ids["delivery"] = delivery.id
+    if engine.catalog.wallet is not None:
+        # An item of the account's own (calling it is refused), and a little money on another.
+        ids["item"] = engine.create_item(account.id, "Search", Decimal("1.00")).id
+        engine.adjust_wallet(free.id, Decimal("1.00"), "test funds")
 
 
 @dataclass(frozen=True)
@@ -223,6 +239,8 @@ def _default_params(service: Service) -> dict[str, str]:
         "endpoint_id": "whe_nope",
         "delivery_id": "whd_nope",
         "event_id": "evt_nope",
+        "entry_id": "wle_nope",
+        "item_id": "item_nope",
     }
 
 
@@ -263,6 +281,12 @@ BODIES: dict[str, Any] = {
     "POST /api/billing/webhooks": {"url": "https://1.1.1.1/hook"},
     "PATCH /api/billing/webhooks/{endpoint_id}": {},
     "POST /api/billing/webhooks/{endpoint_id}/rotate-secret": {},
+    "POST /api/billing/wallet/deposit": {"amount": "10.00"},
+    "PUT /api/billing/wallet/auto-reload": {"threshold": None},
+    "POST /v1/accounts/{account_id}/wallet/charge": {"operation": "bot_message"},
+    "POST /v1/accounts/{account_id}/wallet/adjust": {"amount": "1.00", "reason": "correction"},
+    "POST /v1/marketplace/items": {"creator_id": "acct_x", "name": "Search", "price": "1.00"},
+    "PUT /v1/marketplace/items/{item_id}/price": {"price": "1.00"},
 }
 #: Queries the operations need to pass validation.
 QUERIES: dict[str, dict[str, str]] = {
@@ -279,6 +303,10 @@ NOPE = {"account_id": "acct_nope"}
 OVER = {"meter": "api_calls", "quantity": 200_001}
 UPGRADE = {"meter": "api_calls", "requires": ["audit_logs"]}
 ZERO_CONNECTIONS = {"item": "realtime_connections", "limit": 0}
+#: Further back than the starter plan's 30 days of analytics (D9), from 2026-01-01.
+LONG_AGO = {"from": "2025-11-01T00:00:00Z", "to": "2025-11-02T00:00:00Z"}
+CHARGE = "/v1/accounts/{account_id}/wallet/charge"
+ITEM_CALL = {"operation": "marketplace_tool_call"}
 
 #: The refusals of each operation's own, beyond those of its kind.
 OWN: dict[str, list[Refusal]] = {
@@ -480,6 +508,74 @@ OWN: dict[str, list[Refusal]] = {
             params={"endpoint_id": "{endpoint}", "delivery_id": "{delivery}"},
         ),
     ],
+    "GET /api/billing/usage/history": [
+        Refusal(403, who="customer", query=LONG_AGO),
+        Refusal(422, who="customer", query={"from": "2026-01-02T00:00:00Z", "to": "2026-01-01"}),
+    ],
+    "GET /api/billing/usage/export": [
+        Refusal(403, who="customer", query=LONG_AGO),
+        # The starter plan's 5 exports a month (A2).
+        Refusal(
+            429,
+            who="customer",
+            before=(("GET", "/api/billing/usage/export", None, "customer"),) * 5,
+        ),
+    ],
+    "GET /v1/accounts/{account_id}/usage/history": [Refusal(404, params=NOPE)],
+    "POST /api/billing/wallet/deposit": [
+        Refusal(403, who="anonymous_key", body={"amount": "10.00"}),
+        Refusal(422, who="customer", catalog=AERO, body={"amount": "4.99"}),
+    ],
+    "PUT /api/billing/wallet/auto-reload": [
+        Refusal(422, who="customer", catalog=AERO, body={"threshold": "5.00", "amount": "1.00"}),
+    ],
+    "POST /v1/accounts/{account_id}/wallet/charge": [
+        Refusal(402, catalog=AERO, body={"operation": "bot_message"}),
+        Refusal(403, catalog=AERO, body={**ITEM_CALL, "item_id": "{item}"}),
+        Refusal(404, catalog=AERO, params=NOPE, body={"operation": "bot_message"}),
+        Refusal(404, catalog=AERO, body={**ITEM_CALL, "item_id": "item_nope"}),
+        Refusal(409, catalog=AERO, body={"operation": "agent_execution", "max_price": "0.001"}),
+        Refusal(
+            409,
+            catalog=AERO,
+            params={"account_id": "{free}"},
+            body={"operation": "bot_message", "quantity": 2, "idempotency_key": "w1"},
+            before=(("POST", CHARGE, {"operation": "bot_message", "idempotency_key": "w1"}),),
+        ),
+        Refusal(
+            429,
+            catalog=AERO,
+            body={"operation": "agent_execution"},
+            before=(
+                (
+                    "PUT",
+                    "/v1/accounts/{account_id}/limits",
+                    {"item": "gateway_requests", "limit": 0, "grace_percent": "0"},
+                ),
+            ),
+        ),
+    ],
+    "GET /v1/accounts/{account_id}/wallet": [Refusal(404, params=NOPE)],
+    "POST /v1/accounts/{account_id}/wallet/adjust": [
+        Refusal(402, body={"amount": "-1000.00", "reason": "correction"}),
+        Refusal(404, params=NOPE, body={"amount": "1.00", "reason": "correction"}),
+    ],
+    "POST /v1/wallet/charges/{entry_id}/refund": [Refusal(404)],
+    "POST /v1/marketplace/items": [
+        Refusal(404, body={"creator_id": "acct_nope", "name": "Search", "price": "1.00"}),
+        Refusal(
+            422,
+            catalog=AERO,
+            body={"creator_id": "{account}", "name": "Search", "price": "10.01"},
+        ),
+    ],
+    "GET /v1/marketplace/items/{item_id}": [Refusal(404)],
+    "PUT /v1/marketplace/items/{item_id}/price": [
+        Refusal(404, body={"price": "1.00"}),
+        Refusal(422, catalog=AERO, params={"item_id": "{item}"}, body={"price": "10.01"}),
+    ],
+    "GET /v1/marketplace/creators/{account_id}/items": [Refusal(404, params=NOPE)],
+    "GET /v1/marketplace/creators/{account_id}/earnings": [Refusal(404, params=NOPE)],
 }
 
 

@@ -12,14 +12,17 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from meterstack.rules.history import Granularity, UsageBucket
 from meterstack.server.auth import CustomerDep, EngineDep, OperatorDep
-from meterstack.server.errors import ERROR_SCHEMA, refusal_response
+from meterstack.server.contract import DoorRoute, errors
+from meterstack.server.errors import refusal_response
+from meterstack.server.operator import OPERATOR, PATH
+from meterstack.server.self_service import CUSTOMER
 from meterstack.services.history import HistoryQuery, UsageHistoryReport
 
 #: The meter an export counts against, when the catalog declares it (A2).
@@ -27,11 +30,10 @@ EXPORTS_METER = "analytics_exports"
 #: What a spreadsheet would take for a formula at the start of a cell (CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-router = APIRouter()
-
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return dict.fromkeys(statuses, ERROR_SCHEMA)
+router = APIRouter(route_class=DoorRoute)
+#: A customer's read: its queries may be malformed (422), or reach back further than the plan's
+#: analytics retention (403 ``beyond_retention``, D9).
+CUSTOMER_READ = (*CUSTOMER, 403, 422)
 
 
 class BucketOut(BaseModel):
@@ -118,7 +120,7 @@ def _bucket(bucket: UsageBucket) -> BucketOut:
 @router.get(
     "/api/billing/usage/history",
     response_model=UsageHistoryOut,
-    responses=_errors(401, 403, 422, 503),
+    responses=errors(*CUSTOMER_READ),
 )
 def usage_history(
     customer: CustomerDep,
@@ -138,7 +140,8 @@ def usage_history(
     "/api/billing/usage/export",
     responses={
         200: {"content": {"text/csv": {}, "application/json": {}}},
-        **_errors(401, 403, 422, 429, 503),
+        # 429: past the plan's exports (A2); the exports meter refuses as a meter does.
+        **errors(*CUSTOMER_READ, 429),
     },
     response_model=UsageHistoryOut,
 )
@@ -194,7 +197,7 @@ def csv_cell(value: str) -> str:
 @router.get(
     "/v1/accounts/{account_id}/usage/history",
     response_model=OperatorHistoryOut,
-    responses=_errors(401, 403, 404, 422, 503),
+    responses=errors(*OPERATOR, *PATH, 404),
 )
 def operator_history(
     account_id: str,

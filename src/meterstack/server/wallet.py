@@ -3,21 +3,23 @@ operator's charges, adjustments, refunds and marketplace items under ``/v1``.
 
 Every route only parses, calls the engine and renders; the rules live in ``meterstack.wallet``.
 A refused charge is the one error shape with its own status and code (402
-``insufficient_balance``, 409 ``price_changed``, or the meter's refusal), and the balance and
-price in ``details``.
+``insufficient_balance``, 409 ``price_changed``, 403 ``own_item``, or the refusal of the meter
+the operation counts), and the balance and price in ``details``.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from meterstack.money import format_money
 from meterstack.server.auth import CustomerDep, EngineDep, OperatorDep
-from meterstack.server.errors import ERROR_SCHEMA, error_response
+from meterstack.server.contract import DoorRoute, errors
+from meterstack.server.errors import error_response
+from meterstack.server.operator import BODY, LIMITS, OPERATOR, PATH
+from meterstack.server.self_service import CUSTOMER
 from meterstack.server.wallet_schemas import (
     AdjustBody,
     AutoReloadBody,
@@ -39,33 +41,32 @@ from meterstack.server.wallet_schemas import (
 )
 from meterstack.wallet.model import Charge
 
-customer_router = APIRouter(prefix="/api/billing/wallet")
-operator_router = APIRouter(prefix="/v1")
+customer_router = APIRouter(prefix="/api/billing/wallet", route_class=DoorRoute)
+operator_router = APIRouter(prefix="/v1", route_class=DoorRoute)
 
 AccountId = Annotated[str, Path(min_length=1, max_length=80)]
 EntryId = Annotated[str, Path(min_length=1, max_length=40)]
 Before = Annotated[str | None, Query(min_length=1, max_length=18, pattern=r"^[0-9]+$")]
 Limit = Annotated[int, Query(ge=1, le=200)]
-
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return dict.fromkeys((401, 422, 503, *statuses), ERROR_SCHEMA)
-
-
-def _optional(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
+#: What a charge may refuse with: a balance that does not cover it (402), the creator's own
+#: item (403), a price above ``max_price`` or a reused idempotency key (409), and the refusal
+#: of the meter the operation counts (403 past a hard limit, 429 at a limit, or the status
+#: the meter declares).
+CHARGE_REFUSALS = (402, 403, 409, *LIMITS)
 
 
 # --------------------------------------------------------------------------- customer
 
 
-@customer_router.get("", response_model=WalletOut, responses=_errors(404))
+@customer_router.get("", response_model=WalletOut, responses=errors(*CUSTOMER))
 def wallet(customer: CustomerDep, engine: EngineDep) -> WalletOut:
     """B2: the balance and the auto-reload settings."""
     return WalletOut.of(engine.wallet(customer.account_id))
 
 
-@customer_router.get("/transactions", response_model=TransactionsOut, responses=_errors(404))
+@customer_router.get(
+    "/transactions", response_model=TransactionsOut, responses=errors(*CUSTOMER, 422)
+)
 def transactions(
     customer: CustomerDep, engine: EngineDep, before: Before = None, limit: Limit = 50
 ) -> TransactionsOut:
@@ -76,13 +77,13 @@ def transactions(
     )
 
 
-@customer_router.post("/deposit", response_model=DepositOut, responses=_errors(403, 404))
+@customer_router.post("/deposit", response_model=DepositOut, responses=errors(*CUSTOMER, *BODY))
 def deposit(body: DepositBody, customer: CustomerDep, engine: EngineDep) -> DepositOut:
     """D24: a hosted checkout of a deposit (whole cents, at least the minimum deposit); the
     wallet is credited once when the provider confirms it. 403 for a plan without payments."""
     checkout = engine.deposit(
         customer.account_id,
-        Decimal(body.amount),
+        body.amount,
         success_url=body.success_url,
         cancel_url=body.cancel_url,
     )
@@ -95,14 +96,16 @@ def deposit(body: DepositBody, customer: CustomerDep, engine: EngineDep) -> Depo
     )
 
 
-@customer_router.put("/auto-reload", response_model=AutoReloadOut, responses=_errors(404))
+@customer_router.put(
+    "/auto-reload", response_model=AutoReloadOut, responses=errors(*CUSTOMER, *BODY)
+)
 def auto_reload(body: AutoReloadBody, customer: CustomerDep, engine: EngineDep) -> AutoReloadOut:
     """D21: reload when a charge takes the balance below the threshold; threshold null = off."""
     settings = engine.set_auto_reload(
         customer.account_id,
-        threshold=_optional(body.threshold),
-        amount=_optional(body.amount),
-        target=_optional(body.target),
+        threshold=body.threshold,
+        amount=body.amount,
+        target=body.target,
     )
     return AutoReloadOut.of(settings, engine.catalog.currency)
 
@@ -123,7 +126,7 @@ def charge_response(charge: Charge) -> Response:
 @operator_router.post(
     "/accounts/{account_id}/wallet/charge",
     response_model=ChargeOut,
-    responses=_errors(402, 403, 404, 409, 429),
+    responses=errors(*OPERATOR, *BODY, *CHARGE_REFUSALS, 404),
 )
 def charge(account_id: AccountId, body: ChargeBody, _: OperatorDep, engine: EngineDep) -> Response:
     """B2, D20: charge an operation (and count its meter) in one admission."""
@@ -134,7 +137,7 @@ def charge(account_id: AccountId, body: ChargeBody, _: OperatorDep, engine: Engi
             body.quantity,
             byok=body.byok,
             item_id=body.item_id,
-            max_price=_optional(body.max_price),
+            max_price=body.max_price,
             project_id=body.project_id,
             idempotency_key=body.idempotency_key,
         )
@@ -142,25 +145,31 @@ def charge(account_id: AccountId, body: ChargeBody, _: OperatorDep, engine: Engi
 
 
 @operator_router.get(
-    "/accounts/{account_id}/wallet", response_model=WalletOut, responses=_errors(404)
+    "/accounts/{account_id}/wallet",
+    response_model=WalletOut,
+    responses=errors(*OPERATOR, *PATH, 404),
 )
 def operator_wallet(account_id: AccountId, _: OperatorDep, engine: EngineDep) -> WalletOut:
     return WalletOut.of(engine.wallet(account_id))
 
 
 @operator_router.post(
-    "/accounts/{account_id}/wallet/adjust", response_model=BalanceOut, responses=_errors(402, 404)
+    "/accounts/{account_id}/wallet/adjust",
+    response_model=BalanceOut,
+    responses=errors(*OPERATOR, *BODY, 402, 404),
 )
 def adjust(
     account_id: AccountId, body: AdjustBody, _: OperatorDep, engine: EngineDep
 ) -> BalanceOut:
     """D20: an operator's correction, either sign; never below zero (402)."""
-    balance = engine.adjust_wallet(account_id, Decimal(body.amount), body.reason)
+    balance = engine.adjust_wallet(account_id, body.amount, body.reason)
     return BalanceOut(account_id=account_id, balance=str(balance))
 
 
 @operator_router.post(
-    "/wallet/charges/{entry_id}/refund", response_model=BalanceOut, responses=_errors(404)
+    "/wallet/charges/{entry_id}/refund",
+    response_model=BalanceOut,
+    responses=errors(*OPERATOR, *PATH, 404),
 )
 def refund(entry_id: EntryId, _: OperatorDep, engine: EngineDep) -> BalanceOut:
     """Give a charge back to its wallet, once; a marketplace call's split is clawed back."""
@@ -169,32 +178,39 @@ def refund(entry_id: EntryId, _: OperatorDep, engine: EngineDep) -> BalanceOut:
 
 
 @operator_router.post(
-    "/marketplace/items", status_code=201, response_model=ItemOut, responses=_errors(404)
+    "/marketplace/items",
+    status_code=201,
+    response_model=ItemOut,
+    responses=errors(*OPERATOR, *BODY, 404),
 )
 def create_item(body: ItemBody, _: OperatorDep, engine: EngineDep) -> ItemOut:
     """D23: a creator's item, priced per call (at most the catalog's maximum)."""
-    item = engine.create_item(
-        body.creator_id, body.name, Decimal(body.price), operation=body.operation
-    )
+    item = engine.create_item(body.creator_id, body.name, body.price, operation=body.operation)
     return ItemOut.of(item)
 
 
-@operator_router.get("/marketplace/items/{item_id}", response_model=ItemOut, responses=_errors(404))
+@operator_router.get(
+    "/marketplace/items/{item_id}", response_model=ItemOut, responses=errors(*OPERATOR, *PATH, 404)
+)
 def get_item(item_id: EntryId, _: OperatorDep, engine: EngineDep) -> ItemOut:
     return ItemOut.of(engine.item(item_id))
 
 
 @operator_router.put(
-    "/marketplace/items/{item_id}/price", response_model=ItemOut, responses=_errors(404)
+    "/marketplace/items/{item_id}/price",
+    response_model=ItemOut,
+    responses=errors(*OPERATOR, *BODY, 404),
 )
 def set_item_price(
     item_id: EntryId, body: ItemPriceBody, _: OperatorDep, engine: EngineDep
 ) -> ItemOut:
-    return ItemOut.of(engine.set_item_price(item_id, Decimal(body.price)))
+    return ItemOut.of(engine.set_item_price(item_id, body.price))
 
 
 @operator_router.get(
-    "/marketplace/creators/{account_id}/items", response_model=ItemsOut, responses=_errors(404)
+    "/marketplace/creators/{account_id}/items",
+    response_model=ItemsOut,
+    responses=errors(*OPERATOR, *PATH, 404),
 )
 def creator_items(account_id: AccountId, _: OperatorDep, engine: EngineDep) -> ItemsOut:
     return ItemsOut(items=[ItemOut.of(item) for item in engine.items(account_id)])
@@ -203,7 +219,7 @@ def creator_items(account_id: AccountId, _: OperatorDep, engine: EngineDep) -> I
 @operator_router.get(
     "/marketplace/creators/{account_id}/earnings",
     response_model=TransactionsOut,
-    responses=_errors(404),
+    responses=errors(*OPERATOR, *PATH, 404),
 )
 def creator_earnings(
     account_id: AccountId,
@@ -219,7 +235,7 @@ def creator_earnings(
     )
 
 
-@operator_router.post("/payouts/run", response_model=PayoutsOut, responses=_errors())
+@operator_router.post("/payouts/run", response_model=PayoutsOut, responses=errors(*OPERATOR))
 def run_payouts(_: OperatorDep, engine: EngineDep) -> PayoutsOut:
     """B11, D23: pay every creator whose earnings reach the minimum payout, in whole cents;
     safe to re-run, even after a crash midway."""

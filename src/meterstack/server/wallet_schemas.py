@@ -1,12 +1,21 @@
-"""Pydantic models of the wallet's doors (B2, D15, D20–D24): money as decimal strings."""
+"""Pydantic models of the wallet's doors (B2, D15, D20–D24): money as decimal strings.
+
+Request bodies are strict :class:`~meterstack.server.bodies.Body` models: an amount is a
+decimal string (``"10.00"``; the JSON number ``10.0`` is refused), a field the route does not
+know is refused. Whole cents, minimums and the catalog's ceilings are the wallet's own rules
+(``meterstack.wallet``), each a 422 naming the field.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from meterstack.bounds import MAX_AMOUNT
 from meterstack.money import format_money
+from meterstack.server.bodies import Body, DecimalText, Id, IdempotencyKey, Name, Quantity
 from meterstack.wallet.model import (
     Charge,
     LedgerEntry,
@@ -17,20 +26,23 @@ from meterstack.wallet.model import (
     WalletView,
 )
 
-#: An amount as JSON carries it (D15): a decimal string, at most six places.
-AMOUNT = r"^-?[0-9]{1,12}(\.[0-9]{1,6})?$"
+#: An amount as JSON carries it (D15): a decimal string, at most six places, of either sign
+#: (an adjustment may take money off; the other doors refuse a negative amount themselves).
+Amount = Annotated[DecimalText, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, decimal_places=6)]
+Url = Annotated[str, Field(max_length=2000)]
+ItemId = Annotated[str, Field(min_length=1, max_length=40)]
 
 
 def money(value: Decimal) -> str:
     return str(value)
 
 
-class AutoReloadBody(BaseModel):
+class AutoReloadBody(Body):
     """D21: a threshold and a reload amount or a target balance; threshold null = off."""
 
-    threshold: str | None = Field(default=None, pattern=AMOUNT)
-    amount: str | None = Field(default=None, pattern=AMOUNT)
-    target: str | None = Field(default=None, pattern=AMOUNT)
+    threshold: Amount | None = None
+    amount: Amount | None = None
+    target: Amount | None = None
 
 
 class AutoReloadOut(BaseModel):
@@ -135,10 +147,10 @@ class TransactionsOut(BaseModel):
     next_before: str | None
 
 
-class DepositBody(BaseModel):
-    amount: str = Field(pattern=AMOUNT)
-    success_url: str | None = Field(default=None, max_length=2000)
-    cancel_url: str | None = Field(default=None, max_length=2000)
+class DepositBody(Body):
+    amount: Amount
+    success_url: Url | None = None
+    cancel_url: Url | None = None
 
 
 class DepositOut(BaseModel):
@@ -149,14 +161,16 @@ class DepositOut(BaseModel):
     amount: str
 
 
-class ChargeBody(BaseModel):
-    operation: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(default=1, ge=1, le=10**15)
+class ChargeBody(Body):
+    operation: Name
+    quantity: Quantity = 1
     byok: bool = False
-    item_id: str | None = Field(default=None, min_length=1, max_length=40)
-    max_price: str | None = Field(default=None, pattern=AMOUNT)
-    project_id: str | None = Field(default=None, min_length=1, max_length=80)
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+    #: The marketplace item a call of a ``per_item`` operation buys (D23).
+    item_id: ItemId | None = None
+    #: The most the caller agreed to pay; a higher price is 409 ``price_changed``.
+    max_price: Amount | None = None
+    project_id: Id | None = None
+    idempotency_key: IdempotencyKey | None = None
 
 
 class ChargeOut(BaseModel):
@@ -197,9 +211,10 @@ class ChargeOut(BaseModel):
         )
 
 
-class AdjustBody(BaseModel):
-    amount: str = Field(pattern=AMOUNT)
-    reason: str = Field(min_length=1, max_length=500)
+class AdjustBody(Body):
+    #: Either sign; a balance is never taken below zero (402).
+    amount: Amount
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
 class BalanceOut(BaseModel):
@@ -207,15 +222,16 @@ class BalanceOut(BaseModel):
     balance: str
 
 
-class ItemBody(BaseModel):
-    creator_id: str = Field(min_length=1, max_length=40)
-    name: str = Field(min_length=1, max_length=200)
-    price: str = Field(pattern=AMOUNT)
-    operation: str | None = Field(default=None, min_length=1, max_length=64)
+class ItemBody(Body):
+    creator_id: Annotated[str, Field(min_length=1, max_length=40)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    #: Per call, above 0 and at most the catalog's ``max_item_price``.
+    price: Amount
+    operation: Name | None = None
 
 
-class ItemPriceBody(BaseModel):
-    price: str = Field(pattern=AMOUNT)
+class ItemPriceBody(Body):
+    price: Amount
 
 
 class ItemOut(BaseModel):
