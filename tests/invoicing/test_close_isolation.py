@@ -1,9 +1,10 @@
 """Period close isolation: an account that cannot be rated no longer stops the others.
 
-Before, one account on a ``percentage`` price (even an idle one: the line is rated at zero use)
-or any fault in one account's rating raised out of the close, and no account of the run was
-invoiced. Now that account is left unclosed and recorded with its reason, reported by the
-engine, the CLI (exit 1, the account named) and the API; the others are invoiced.
+Before, any fault in one account's rating (an idle account on a ``percentage`` price did it,
+until per-transaction amounts were recorded) raised out of the close, and no account of the run
+was invoiced. Now that account is left unclosed and recorded with its reason, reported by the
+engine, the CLI (exit 1, the account named) and the API; the others are invoiced. The fault is
+injected into the rating of one chosen account.
 """
 
 from __future__ import annotations
@@ -54,12 +55,28 @@ def catalog(tmp_path: Path) -> str:
     return str(path)
 
 
-def test_period_close_isolation_an_idle_percentage_account_fails_alone(
-    open_engine: EngineFactory, clock: ManualClock, catalog: str
+@pytest.fixture
+def unratable(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Account ids whose rating raises, as a price that breaks rating would."""
+    faulty: set[str] = set()
+    draft = close._draft
+
+    def failing(closing: Any, *args: Any) -> Any:
+        if closing.account.id in faulty:
+            raise ArithmeticError("rating fault")
+        return draft(closing, *args)
+
+    monkeypatch.setattr(close, "_draft", failing)
+    return faulty
+
+
+def test_period_close_isolation_an_account_that_cannot_be_rated_fails_alone(
+    open_engine: EngineFactory, clock: ManualClock, catalog: str, unratable: set[str]
 ) -> None:
     engine = open_engine(catalog)
     before = engine.create_account(plan="payg")
-    unrated = engine.create_account(plan="cards")  # idle: its percentage line still rates
+    unrated = engine.create_account(plan="cards")
+    unratable.add(unrated.id)
     after = engine.create_account(plan="payg")
     engine.consume(after.id, "requests", 300)
     opened = engine.invoices(unrated.id)  # its first fee, invoiced when it started
@@ -71,7 +88,7 @@ def test_period_close_isolation_an_idle_percentage_account_fails_alone(
     assert [invoice.total for invoice in engine.invoices(after.id)][-1] == 13  # 10 + 300 x 0.01
     [failure] = closed.failures
     assert (failure.account_id, failure.period_key) == (unrated.id, "2026-01")
-    assert "percentage" in failure.reason
+    assert failure.reason == "ArithmeticError: rating fault"
     assert engine.close_failures() == [failure]
     assert engine.invoices(unrated.id) == opened
 
@@ -116,13 +133,14 @@ def test_period_close_isolation_an_injected_fault_fails_its_account_and_later_cl
 
 
 def test_period_close_isolation_the_cli_exits_1_naming_the_account(
-    tmp_path: Path, catalog: str
+    tmp_path: Path, catalog: str, unratable: set[str]
 ) -> None:
     database = f"sqlite:///{tmp_path / 'close.db'}"
     clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
     with Engine.open(database, catalog=catalog, clock=clock) as engine:
         billed = engine.create_account(plan="payg")
         unrated = engine.create_account(plan="cards")
+    unratable.add(unrated.id)
 
     # The command reads the wall clock, long past January 2026.
     result = CliRunner().invoke(
@@ -132,7 +150,7 @@ def test_period_close_isolation_the_cli_exits_1_naming_the_account(
     assert result.exit_code == 1
     [line] = result.stderr.strip().splitlines()  # (a blank line the progress bar leaves)
     assert line.startswith(f"error: account {unrated.id} was not closed (period 2026-01): ")
-    assert "percentage" in line
+    assert line.endswith("ArithmeticError: rating fault")
     assert "invoices created" in result.stdout
     with Engine.open(database, catalog=catalog) as engine:
         assert len(engine.invoices(billed.id)) > 1
@@ -140,12 +158,13 @@ def test_period_close_isolation_the_cli_exits_1_naming_the_account(
 
 
 def test_period_close_isolation_the_api_lists_the_failures(
-    live_service: Callable[..., Any], clock: ManualClock, catalog: str
+    live_service: Callable[..., Any], clock: ManualClock, catalog: str, unratable: set[str]
 ) -> None:
     client = live_service(catalog)
     operator = {"Authorization": "Bearer operator-secret"}
     billed = client.post("/v1/accounts", json={"plan": "payg"}, headers=operator).json()
     unrated = client.post("/v1/accounts", json={"plan": "cards"}, headers=operator).json()
+    unratable.add(unrated["id"])
     clock.advance(timedelta(days=31))
 
     answer = client.post("/v1/periods/close", headers=operator)
@@ -155,6 +174,6 @@ def test_period_close_isolation_the_api_lists_the_failures(
     assert body["created"] == 1
     [failure] = body["failures"]
     assert (failure["account_id"], failure["period"]) == (unrated["id"], "2026-01")
-    assert "percentage" in failure["reason"]
+    assert failure["reason"] == "ArithmeticError: rating fault"
     invoices = client.get(f"/v1/accounts/{billed['id']}/invoices", headers=operator).json()
     assert [invoice["number"] for invoice in invoices["invoices"]][-1] == body["invoices"][0]

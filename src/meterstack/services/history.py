@@ -57,7 +57,7 @@ class History:
         """The buckets of [start, end) (default: the current period, within the window, up
         to now)."""
         if by_project and not operator:
-            raise AssertionError("the per-project breakdown is the operator's (A11)")
+            raise AssertionError("the per-project breakdown is for operators only")
         granularity = Granularity(query.granularity)
         with self.ctx.store.transaction() as tx:
             now = self.ctx.now()
