@@ -206,6 +206,7 @@ class AsyncEngine:
     local_checkout = _in_thread(Engine.local_checkout)
     apply_payment_event = _in_thread(Engine.apply_payment_event)
     portal_url = _in_thread(Engine.portal_url)
+    local_portal = _in_thread(Engine.local_portal)
     migration_plan = _in_thread(Engine.migration_plan)
     migrate_accounts = _in_thread(Engine.migrate_accounts)
     # Invoices

@@ -109,8 +109,11 @@ def limit_reached_at(
     if used <= 0 or spent <= 0:
         return None
     seconds = spent * limit / used
-    reached = period.start + timedelta(seconds=seconds)
-    return reached if reached < period.end else None
+    # Past the period's end is "not this period": compared before the date is made, since a
+    # limit far above the usage would put it beyond the calendar.
+    if seconds >= (period.end - period.start).total_seconds():
+        return None
+    return period.start + timedelta(seconds=seconds)
 
 
 def trend(days: Sequence[UsageBucket], limit: int | None, now: datetime) -> Decimal | None:
