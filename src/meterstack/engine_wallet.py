@@ -127,7 +127,10 @@ class WalletMixin:
         target: Decimal | None = None,
     ) -> WalletSettings:
         """Auto-reload (D21): below ``threshold``, reload ``amount`` or up to ``target``;
-        ``threshold=None`` turns it off."""
+        ``threshold=None`` turns it off. A reload is an off-session deposit: a plan without
+        payments cannot turn it on (403, as its deposits are refused)."""
+        if threshold is not None:
+            self._deposits.check_allowed(account_id)
         return self._wallets.set_auto_reload(
             account_id, threshold=threshold, amount=amount, target=target
         )

@@ -76,6 +76,16 @@ def test_d24_a8_a_plan_without_payments_cannot_deposit(
     assert (refused.value.http_status, refused.value.code) == (403, "not_allowed_for_tier")
 
 
+def test_d21_a8_a_plan_without_payments_cannot_turn_auto_reload_on(
+    open_engine: EngineFactory, provider: LocalProvider
+) -> None:
+    engine = open_engine("agentstack", provider=provider)
+    anonymous, _ = engine.create_anonymous_account()
+    with pytest.raises(MeterstackError) as refused:
+        engine.set_auto_reload(anonymous.id, threshold=Decimal("5.00"), amount=Decimal("10.00"))
+    assert (refused.value.http_status, refused.value.code) == (403, "not_allowed_for_tier")
+
+
 def test_d24_a_deposit_refund_is_limited_to_the_unspent_balance(
     engine: Engine, provider: LocalProvider
 ) -> None:

@@ -51,13 +51,15 @@ class Deposits:
         return checkout
 
     def check_allowed(self, account_id: str) -> None:
-        """A plan without payments cannot deposit (403, as every payment of it is)."""
+        """A plan without payments cannot deposit, nor reload off-session (403, as every
+        payment of it is)."""
         decision = self.features.check_payment(account_id)
         if not decision.allowed:
             raise RefusedError(
                 str(decision.code),
                 decision.http_status,
-                f"deposits need payments, which the plan does not have: {decision.message}",
+                "deposits and reloads need payments, which the plan does not have: "
+                f"{decision.message}",
                 feature="payments",
                 plan=decision.extra.get("plan"),
             )
