@@ -31,10 +31,10 @@ import httpx
 from jinja2 import Environment
 
 from meterstack import Engine, ManualClock
-from meterstack.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
-from meterstack.payments.local import LocalProvider
 from meterstack.server import create_app
 from meterstack.server.settings import ServerSettings
+from meterstack.services.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
+from meterstack.services.payments.local import LocalProvider
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 OPERATOR = "bench-operator-key"

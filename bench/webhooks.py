@@ -31,7 +31,7 @@ import httpx
 import psycopg
 
 from meterstack import Engine, ManualClock
-from meterstack.webhooks.outbox import publish_many
+from meterstack.services.webhooks.outbox import publish_many
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 CHUNK = 1_000

@@ -24,9 +24,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from meterstack import Engine, ManualClock
-from meterstack.payments.local import LocalProvider
 from meterstack.server import create_app
 from meterstack.server.settings import ServerSettings
+from meterstack.services.payments.local import LocalProvider
 from meterstack.store.ports import Store
 from meterstack.store.sql import SqlStore
 

@@ -10,7 +10,7 @@ from meterstack.services.keys import ApiKey
 from meterstack.services.usage import UsageReport
 
 if TYPE_CHECKING:
-    from meterstack.invoicing.model import Invoice
+    from meterstack.services.invoicing.model import Invoice
 
 
 def rate_limit_headers(decision: Decision) -> dict[str, str]:

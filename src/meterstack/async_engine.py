@@ -26,10 +26,10 @@ from meterstack.catalog.loader import LoadedCatalog
 from meterstack.catalog.schema import Catalog
 from meterstack.clock import Clock
 from meterstack.engine import Engine
-from meterstack.payments.port import PaymentProvider
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION
+from meterstack.services.payments.port import PaymentProvider
+from meterstack.services.webhooks.model import WebhookPolicy
 from meterstack.store.ports import Store
-from meterstack.webhooks.model import WebhookPolicy
 
 P = ParamSpec("P")
 R = TypeVar("R")

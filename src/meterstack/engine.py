@@ -25,18 +25,6 @@ from meterstack.defaults import default_catalog, default_database_url
 from meterstack.engine_keys import KeysMixin
 from meterstack.engine_wallet import WalletMixin
 from meterstack.errors import InvalidInputError, MeterstackError, StoreUnavailableError
-from meterstack.invoicing.close import ClosedPeriods, PeriodClose
-from meterstack.invoicing.model import Invoice, InvoiceStatus
-from meterstack.invoicing.purchases import PackPurchase, Purchases
-from meterstack.invoicing.service import Invoices
-from meterstack.payments.port import (
-    Checkout,
-    CheckoutRequest,
-    MoneyMover,
-    PaymentEvent,
-    PaymentProvider,
-)
-from meterstack.payments.service import EventOutcome, Payments
 from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import END_USER_KIND
 from meterstack.services.access import Access
@@ -49,21 +37,33 @@ from meterstack.services.features import AccountEntitlements, Features
 from meterstack.services.grouping import GroupCommit
 from meterstack.services.history import History
 from meterstack.services.holds import Holds, Reservation
+from meterstack.services.invoicing.close import ClosedPeriods, PeriodClose
+from meterstack.services.invoicing.model import Invoice, InvoiceStatus
+from meterstack.services.invoicing.purchases import PackPurchase, Purchases
+from meterstack.services.invoicing.service import Invoices
 from meterstack.services.keys import Keys
 from meterstack.services.levers import Levers, PackGrant
 from meterstack.services.metering import PURGE_WINDOW, Metering
 from meterstack.services.migration import AccountMigration, Migrations
+from meterstack.services.payments.port import (
+    Checkout,
+    CheckoutRequest,
+    MoneyMover,
+    PaymentEvent,
+    PaymentProvider,
+)
+from meterstack.services.payments.service import EventOutcome, Payments
 from meterstack.services.resources import ResourceObject, Resources
 from meterstack.services.subscriptions import PlanChange, Subscription, Subscriptions
 from meterstack.services.usage import Usage, UsageReport
+from meterstack.services.wallet.deposits import Deposits
+from meterstack.services.wallet.service import Wallets
+from meterstack.services.webhooks.model import WebhookPolicy
+from meterstack.services.webhooks.service import Webhooks
 from meterstack.store.ports import Store
 from meterstack.store.rows import CloseFailure
 from meterstack.store.sql import SqlStore
 from meterstack.store.statements import unavailable
-from meterstack.wallet.deposits import Deposits
-from meterstack.wallet.service import Wallets
-from meterstack.webhooks.model import WebhookPolicy
-from meterstack.webhooks.service import Webhooks
 
 #: The longest hold or lease anyone may ask for (:mod:`meterstack.bounds`).
 MAX_TTL_SECONDS = bounds.MAX_TTL_SECONDS

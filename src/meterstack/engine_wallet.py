@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from meterstack.payments.port import Checkout
-from meterstack.payments.service import Payments
-from meterstack.wallet.deposits import Deposits
-from meterstack.wallet.model import (
+from meterstack.services.payments.port import Checkout
+from meterstack.services.payments.service import Payments
+from meterstack.services.wallet.deposits import Deposits
+from meterstack.services.wallet.model import (
     Book,
     Charge,
     ChargeRequest,
@@ -19,7 +19,7 @@ from meterstack.wallet.model import (
     WalletSettings,
     WalletView,
 )
-from meterstack.wallet.service import Wallets
+from meterstack.services.wallet.service import Wallets
 
 
 class WalletMixin:

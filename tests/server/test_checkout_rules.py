@@ -22,9 +22,9 @@ from meterstack.errors import (
     PaymentsNotConfiguredError,
     PlanNotSelfServeError,
 )
-from meterstack.payments.local import LocalProvider
 from meterstack.server import provider_of
 from meterstack.server.settings import ServerSettings
+from meterstack.services.payments.local import LocalProvider
 
 OPERATOR = {"Authorization": "Bearer operator-secret"}
 #: The ``signup`` fixture (tests/conftest.py): (account id, customer headers).

@@ -26,9 +26,9 @@ import uvicorn
 from meterstack import Engine, ManualClock
 from meterstack.catalog.loader import LoadedCatalog, builtin_text, load_catalog, parse_catalog
 from meterstack.errors import StoreUnavailableError
-from meterstack.payments.local import LocalProvider
 from meterstack.server import create_app
 from meterstack.server.settings import ServerSettings
+from meterstack.services.payments.local import LocalProvider
 from meterstack.store.ports import Store, UnitOfWork
 from meterstack.store.sql import SqlStore
 

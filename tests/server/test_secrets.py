@@ -16,9 +16,9 @@ import pytest
 import uvicorn
 
 from meterstack import Engine, ManualClock
-from meterstack.payments.local import LocalProvider
 from meterstack.server import create_app, provider_of
 from meterstack.server.settings import ServerSettings
+from meterstack.services.payments.local import LocalProvider
 
 OPERATOR = {"Authorization": "Bearer operator-secret"}
 

@@ -13,7 +13,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from meterstack.invoicing.model import ACCOUNT_CREDIT, Invoice, InvoiceLine, InvoiceStatus
+from meterstack.services.invoicing.model import ACCOUNT_CREDIT, Invoice, InvoiceLine, InvoiceStatus
+from meterstack.services.webhooks.model import (
+    Attempt,
+    DeliveryStatus,
+    Endpoint,
+    Owner,
+    WebhookEvent,
+)
 from meterstack.store.ports import Store
 from meterstack.store.rows import (
     AccountRow,
@@ -23,7 +30,6 @@ from meterstack.store.rows import (
     PendingChange,
     SessionRow,
 )
-from meterstack.webhooks.model import Attempt, DeliveryStatus, Endpoint, Owner, WebhookEvent
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 LEASE = timedelta(minutes=5)

@@ -14,7 +14,7 @@ from meterstack.cli.metering import AsJson, CatalogName, Database, engine_for, o
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:
-    from meterstack.invoicing.model import Invoice
+    from meterstack.services.invoicing.model import Invoice
 
 invoices_app = typer.Typer(help="Invoices: list, show, pdf.", no_args_is_help=True)
 period_app = typer.Typer(help="Usage periods: close.", no_args_is_help=True)
@@ -67,7 +67,7 @@ def show_invoice(
     with engine_for(database, catalog) as engine:
         invoice = engine.invoice(number)
     if html:
-        from meterstack.invoicing.render import render_html
+        from meterstack.services.invoicing.render import render_html
 
         typer.echo(render_html(invoice))
     elif as_json:
@@ -94,7 +94,7 @@ def invoice_pdf(
     """Write an invoice as PDF."""
     with engine_for(database, catalog) as engine:
         invoice = engine.invoice(number)
-    from meterstack.invoicing.render import render_pdf
+    from meterstack.services.invoicing.render import render_pdf
 
     output.write_bytes(render_pdf(invoice))
     typer.echo(f"wrote {output}")

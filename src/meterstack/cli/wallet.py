@@ -31,7 +31,7 @@ wallet_app = typer.Typer(help="The prepaid wallet: show, charge, deposit, transa
 @contextmanager
 def _engine(database: str, catalog: str) -> Iterator[Engine]:
     from meterstack.engine import Engine
-    from meterstack.payments.local import LocalProvider
+    from meterstack.services.payments.local import LocalProvider
 
     with opened(lambda: Engine.open(database, catalog=catalog, provider=LocalProvider())) as engine:
         try:
@@ -124,7 +124,7 @@ def deposit(
 ) -> None:
     """Deposit through the local provider: paid and credited at once; prints the balance."""
     with _engine(database, catalog) as engine:
-        from meterstack.payments.port import PaymentEvent
+        from meterstack.services.payments.port import PaymentEvent
 
         checkout = engine.deposit(account, _amount(amount, "amount"))
         outcome = engine.apply_payment_event(

@@ -16,7 +16,7 @@ from meterstack.cli.metering import AsJson, CatalogName, Database, engine_for
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:
-    from meterstack.webhooks.model import Attempt, Delivery, Endpoint
+    from meterstack.services.webhooks.model import Attempt, Delivery, Endpoint
 
 webhooks_app = typer.Typer(
     help="Outgoing webhooks: endpoints, events, deliveries, the delivery worker.",

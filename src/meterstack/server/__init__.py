@@ -21,8 +21,6 @@ from starlette.types import Receive, Scope, Send
 from meterstack import __version__
 from meterstack.clock import Clock
 from meterstack.engine import Engine
-from meterstack.payments.local import LocalProvider
-from meterstack.payments.port import PaymentProvider
 from meterstack.server import (
     customer,
     dashboard,
@@ -41,6 +39,8 @@ from meterstack.server.deadline import DeadlineH11Protocol
 from meterstack.server.health import StoreProbe
 from meterstack.server.logs import redact_access_log
 from meterstack.server.settings import ServerSettings
+from meterstack.services.payments.local import LocalProvider
+from meterstack.services.payments.port import PaymentProvider
 
 
 class MeterstackApp(FastAPI):

@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse
 
 from meterstack.clock import ManualClock
 from meterstack.errors import InvalidInputError
-from meterstack.invoicing.render import render_html, render_pdf
 from meterstack.server.auth import EngineDep, OperatorDep
 from meterstack.server.bodies import (
     ClockBody,
@@ -44,6 +43,7 @@ from meterstack.server.operator_schemas import (
     ResourcesOut,
     SuccessOut,
 )
+from meterstack.services.invoicing.render import render_html, render_pdf
 
 router = APIRouter(prefix="/v1", route_class=DoorRoute)
 

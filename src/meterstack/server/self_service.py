@@ -13,10 +13,6 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import Field
 
 from meterstack.engine import Engine
-from meterstack.invoicing.model import Invoice
-from meterstack.invoicing.purchases import PackPurchase
-from meterstack.invoicing.render import render_pdf
-from meterstack.payments.port import Checkout
 from meterstack.server.auth import CustomerDep, EngineDep
 from meterstack.server.bodies import Body, Id, Label, Name
 from meterstack.server.contract import DoorRoute, errors
@@ -34,7 +30,11 @@ from meterstack.server.schemas import (
     PlanChangeOut,
     SubscriptionOut,
 )
+from meterstack.services.invoicing.model import Invoice
+from meterstack.services.invoicing.purchases import PackPurchase
+from meterstack.services.invoicing.render import render_pdf
 from meterstack.services.keys import ApiKey
+from meterstack.services.payments.port import Checkout
 
 router = APIRouter(prefix="/api/billing", route_class=DoorRoute)
 

@@ -1,7 +1,8 @@
 """The wallet's doors (B2, D20–D24): the customer's wallet under ``/api/billing/wallet``, the
 operator's charges, adjustments, refunds and marketplace items under ``/v1``.
 
-Every route only parses, calls the engine and renders; the rules live in ``meterstack.wallet``.
+Every route only parses, calls the engine and renders; the rules live in
+``meterstack.services.wallet``.
 A refused charge is the one error shape with its own status and code (402
 ``insufficient_balance``, 409 ``price_changed``, 403 ``own_item``, or the refusal of the meter
 the operation counts), and the balance and price in ``details``.
@@ -39,7 +40,7 @@ from meterstack.server.wallet_schemas import (
     TransactionsOut,
     WalletOut,
 )
-from meterstack.wallet.model import Charge
+from meterstack.services.wallet.model import Charge
 
 customer_router = APIRouter(prefix="/api/billing/wallet", route_class=DoorRoute)
 operator_router = APIRouter(prefix="/v1", route_class=DoorRoute)

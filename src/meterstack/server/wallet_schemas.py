@@ -3,7 +3,7 @@
 Request bodies are strict :class:`~meterstack.server.bodies.Body` models: an amount is a
 decimal string (``"10.00"``; the JSON number ``10.0`` is refused), a field the route does not
 know is refused. Whole cents, minimums and the catalog's ceilings are the wallet's own rules
-(``meterstack.wallet``), each a 422 naming the field.
+(``meterstack.services.wallet``), each a 422 naming the field.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from meterstack.bounds import MAX_AMOUNT
 from meterstack.money import format_money
 from meterstack.server.bodies import Body, DecimalText, Id, IdempotencyKey, Name, Quantity
-from meterstack.wallet.model import (
+from meterstack.services.wallet.model import (
     Charge,
     LedgerEntry,
     MarketplaceItem,

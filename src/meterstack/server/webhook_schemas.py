@@ -8,11 +8,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from meterstack.server.bodies import Body
-from meterstack.webhooks.catalogue import CATALOGUE
-from meterstack.webhooks.endpoints import RegisteredEndpoint, RotatedSecret
-from meterstack.webhooks.model import MAX_ROTATION_OVERLAP, Attempt, Delivery, Endpoint
-from meterstack.webhooks.model import WebhookEvent as OutboxEvent
-from meterstack.webhooks.service import event_json
+from meterstack.services.webhooks.catalogue import CATALOGUE
+from meterstack.services.webhooks.endpoints import RegisteredEndpoint, RotatedSecret
+from meterstack.services.webhooks.model import MAX_ROTATION_OVERLAP, Attempt, Delivery, Endpoint
+from meterstack.services.webhooks.model import WebhookEvent as OutboxEvent
+from meterstack.services.webhooks.service import event_json
 
 
 class EndpointBody(Body):

@@ -29,7 +29,7 @@ from meterstack.server.webhook_schemas import (
     RotatedOut,
     catalogue,
 )
-from meterstack.webhooks.service import MAX_PAGE
+from meterstack.services.webhooks.service import MAX_PAGE
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, object]]:

@@ -17,9 +17,9 @@ from meterstack.errors import (
     NotAllowedForTierError,
     NotFoundError,
 )
-from meterstack.invoicing.issue import fee_line, issue_invoice
 from meterstack.rules.periods import period_for
 from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.invoicing.issue import fee_line, issue_invoice
 from meterstack.services.registration import checked_email
 from meterstack.store.rows import AccountRow
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from meterstack.errors import InvalidInputError
-from meterstack.invoicing.model import Invoice, InvoiceStatus
 from meterstack.services.context import ServiceContext
+from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 from meterstack.store.rows import AccountListing
 
 #: Most entries one page may hold.

@@ -28,18 +28,22 @@ from decimal import Decimal
 
 from meterstack.catalog.schema import Catalog, Plan, PlanPrice
 from meterstack.errors import ConflictError, InvalidInputError, PlanNotSelfServeError
-from meterstack.invoicing.issue import issue_invoice
-from meterstack.invoicing.model import Invoice
-from meterstack.invoicing.proration import UpgradeTerms, upgrade_lines
 from meterstack.rules.periods import Period, paid_interval, period_for
 from meterstack.rules.proration import is_upgrade
 from meterstack.rules.terms import AccountState, item_terms, plan_of
 from meterstack.services.accounts import require_payments
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
+from meterstack.services.invoicing.issue import issue_invoice
+from meterstack.services.invoicing.model import Invoice
+from meterstack.services.invoicing.proration import UpgradeTerms, upgrade_lines
+from meterstack.services.webhooks.announce import (
+    announce_applied,
+    announce_resumed,
+    announce_subscription,
+)
 from meterstack.store.ports import UnitOfWork
 from meterstack.store.rows import AccountRow, PendingChange, PlanSpell
-from meterstack.webhooks.announce import announce_applied, announce_resumed, announce_subscription
 
 PRORATION_INVOICE = "proration"
 

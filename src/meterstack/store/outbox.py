@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from meterstack.services.webhooks.model import Attempt, Delivery, DeliveryStatus, WebhookEvent
 from meterstack.store.rows import AttemptOutcome, DeliveryLease, NewDelivery
 from meterstack.store.statements import Statements
-from meterstack.webhooks.model import Attempt, Delivery, DeliveryStatus, WebhookEvent
 
 _EVENT_COLUMNS = "id, type, account_id, occurred_at, body"
 _DELIVERY_COLUMNS = (

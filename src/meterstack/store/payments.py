@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent
+from meterstack.services.payments.port import Checkout, CheckoutRequest, PaymentEvent
 from meterstack.store.rows import RecordedPaymentEvent
 from meterstack.store.statements import Statements
 

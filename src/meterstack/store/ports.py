@@ -20,11 +20,30 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
-from meterstack.invoicing.model import Invoice, InvoiceStatus
-from meterstack.payments.port import Checkout, CheckoutRequest, PaymentEvent
 from meterstack.rules.admission import Step, Totals
 from meterstack.rules.history import Granularity, UsageBucket, UsageMark
 from meterstack.rules.terms import AccountState, LimitOverride
+from meterstack.services.invoicing.model import Invoice, InvoiceStatus
+from meterstack.services.payments.port import Checkout, CheckoutRequest, PaymentEvent
+from meterstack.services.wallet.model import (
+    Book,
+    EntryKind,
+    LedgerEntry,
+    MarketplaceItem,
+    Payout,
+    Reload,
+    ReloadStatus,
+    WalletSettings,
+)
+from meterstack.services.webhooks.model import (
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+    EndpointSecret,
+    Owner,
+    WebhookEvent,
+)
 from meterstack.store.rows import (
     AccountListing,
     AccountOnCatalog,
@@ -49,25 +68,6 @@ from meterstack.store.rows import (
     SessionRow,
     StoredCatalog,
     StoredDecision,
-)
-from meterstack.wallet.model import (
-    Book,
-    EntryKind,
-    LedgerEntry,
-    MarketplaceItem,
-    Payout,
-    Reload,
-    ReloadStatus,
-    WalletSettings,
-)
-from meterstack.webhooks.model import (
-    Attempt,
-    Delivery,
-    DeliveryStatus,
-    Endpoint,
-    EndpointSecret,
-    Owner,
-    WebhookEvent,
 )
 
 

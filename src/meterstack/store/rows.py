@@ -11,7 +11,7 @@ from datetime import datetime
 
 from meterstack.rules.admission import Totals
 from meterstack.rules.terms import LimitOverride
-from meterstack.webhooks.model import Attempt, DeliveryStatus, WebhookEvent
+from meterstack.services.webhooks.model import Attempt, DeliveryStatus, WebhookEvent
 
 
 @dataclass(frozen=True, slots=True)

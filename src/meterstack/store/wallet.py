@@ -13,8 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from meterstack.money import LEDGER_PLACES
-from meterstack.store.statements import Statements
-from meterstack.wallet.model import (
+from meterstack.services.wallet.model import (
     Book,
     EntryKind,
     LedgerEntry,
@@ -24,6 +23,7 @@ from meterstack.wallet.model import (
     ReloadStatus,
     WalletSettings,
 )
+from meterstack.store.statements import Statements
 
 _ENTRY_COLUMNS = (
     "id, account_id, book, kind, amount, created_at, operation, quantity, byok, project_id, "

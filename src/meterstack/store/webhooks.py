@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from meterstack.services.webhooks.model import Endpoint, EndpointSecret, Owner
 from meterstack.store.statements import Statements
-from meterstack.webhooks.model import Endpoint, EndpointSecret, Owner
 
 _ENDPOINT_COLUMNS = (
     "id, owner, account_id, url, event_types, description, enabled, created_at, updated_at"

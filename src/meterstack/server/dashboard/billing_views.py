@@ -13,8 +13,6 @@ from meterstack.catalog.render import comparison_rows, format_charge, format_lim
 from meterstack.catalog.schema import UNLIMITED, Catalog, Meter, Plan, PlanPrice, Unlimited
 from meterstack.engine import Engine
 from meterstack.errors import NotFoundError
-from meterstack.invoicing.model import Invoice
-from meterstack.invoicing.purchases import PackPurchase
 from meterstack.rules.terms import PROJECT_KIND
 from meterstack.server.dashboard.usage_view import (
     ResourceCount,
@@ -24,6 +22,8 @@ from meterstack.server.dashboard.usage_view import (
 )
 from meterstack.services.accounts import Account
 from meterstack.services.directory import Page
+from meterstack.services.invoicing.model import Invoice
+from meterstack.services.invoicing.purchases import PackPurchase
 from meterstack.services.keys import MODULES, ApiKey, IssuedKey
 from meterstack.services.resources import ResourceObject
 from meterstack.services.subscriptions import Subscription

@@ -9,7 +9,6 @@ from meterstack.catalog.render import comparison_rows, format_limit
 from meterstack.catalog.schema import Catalog
 from meterstack.engine import Engine
 from meterstack.errors import InvalidInputError
-from meterstack.invoicing.model import Invoice
 from meterstack.server.dashboard.usage_view import (
     ResourceCount,
     UsageBar,
@@ -18,6 +17,7 @@ from meterstack.server.dashboard.usage_view import (
 )
 from meterstack.services.accounts import Account
 from meterstack.services.directory import Page
+from meterstack.services.invoicing.model import Invoice
 from meterstack.services.subscriptions import Subscription
 from meterstack.services.usage import UsageReport
 from meterstack.store.rows import AccountListing

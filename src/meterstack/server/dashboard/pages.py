@@ -14,10 +14,10 @@ from typing import Any
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from meterstack.errors import InvalidInputError, MeterstackError
-from meterstack.invoicing.model import Invoice
-from meterstack.invoicing.render import render_pdf
 from meterstack.server.dashboard.rendering import render
 from meterstack.server.dashboard.web import Viewer
+from meterstack.services.invoicing.model import Invoice
+from meterstack.services.invoicing.render import render_pdf
 
 CUSTOMER_NAV = (
     ("/dashboard", "Overview"),

@@ -1,0 +1,116 @@
+"""The embedded payment provider, for development: no payment account anywhere, so a laptop runs
+the whole flow.
+
+Checkout sessions live in meterstack's own database; the hosted pages are served by meterstack
+itself (``server/pages.py``); paying one fires the same ``checkout.completed`` event a real
+provider's webhook would. Paying needs nothing but the page, so the page is bound to a secret:
+the checkout URL given to the account carries ``secret``, an HMAC of the checkout id under the
+provider's own secret, and the pay step refuses any other value (compared in constant time).
+Knowing a checkout id is therefore not enough to pay it (and so to change a plan, or to buy a
+pack at someone else's expense). The portal URL carries a token made the same way from the
+account id and the link's expiry (an hour after it was given, by default), so an account id
+alone does not open its portal, and a link that leaked (a browser history, a log) stops working.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from urllib.parse import quote
+
+from meterstack.clock import SystemClock
+from meterstack.services.payments.port import Collected
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+@dataclass
+class LocalProvider:
+    public_url: str = DEFAULT_PUBLIC_URL
+    #: Signs checkout and portal links; give a stable one (``meterstack serve`` derives it from
+    #: the operator key) so that links survive a restart.
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    #: The local provider collects without the buyer: packs are granted at once (D11).
+    needs_buyer_present: bool = False
+    #: How long a portal link opens the portal after it was given.
+    portal_lifetime: timedelta = timedelta(hours=1)
+    #: The decline switch: while True, every off-session collection (a wallet's auto-reload,
+    #: D21) is declined, as a card would be; set it to test a failed reload end to end.
+    decline_collections: bool = False
+    #: What was collected and paid out, by idempotency key: a key asked again answers as the
+    #: first time and moves no money twice (as a real provider's idempotency keys do).
+    collections: dict[str, Collected] = field(default_factory=dict, repr=False)
+    payouts: dict[str, Collected] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def checkout_url(self, checkout_id: str) -> str:
+        base = self.public_url.rstrip("/")
+        secret = self.checkout_secret(checkout_id)
+        return f"{base}/billing/checkout/{quote(checkout_id, safe='')}?secret={secret}"
+
+    def portal_url(self, account_id: str) -> str:
+        """A portal link from now on the system clock; an engine gives :meth:`portal_link` its
+        own clock's time instead."""
+        return self.portal_link(account_id, SystemClock().now())
+
+    def portal_link(self, account_id: str, now: datetime) -> str:
+        """A link to the account's portal that opens it until ``now`` + the lifetime."""
+        expires = int((now + self.portal_lifetime).timestamp())
+        token = f"{expires}.{self._sign(f'portal:{account_id}:{expires}')}"
+        base = self.public_url.rstrip("/")
+        return f"{base}/billing/portal/{quote(account_id, safe='')}?token={token}"
+
+    def accepts_portal_token(self, account_id: str, token: str | None, now: datetime) -> bool:
+        """Whether ``token`` is a portal link's own for the account and has not expired."""
+        expires, _, signature = (token or "").partition(".")
+        if not expires.isdigit() or len(expires) > 12:
+            return False
+        expected = self._sign(f"portal:{account_id}:{expires}")
+        signed = hmac.compare_digest(signature.encode(), expected.encode())
+        return signed and now.timestamp() < int(expires)
+
+    def has_payment_method(self, account_id: str) -> bool:
+        """The local provider collects by itself: every account can be charged."""
+        del account_id
+        return True
+
+    def collect(self, account_id: str, amount: Decimal, currency: str, key: str) -> Collected:
+        """Charge the account's payment method off-session (a wallet reload, D21)."""
+        with self._lock:
+            done = self.collections.get(key)
+            if done is None:
+                done = (
+                    Collected(False, key, "card_declined: the decline switch is on")
+                    if self.decline_collections
+                    else Collected(True, key)
+                )
+                self.collections[key] = done
+            return done
+
+    def pay_out(self, account_id: str, amount: Decimal, currency: str, key: str) -> Collected:
+        """Pay a creator (D23): recorded here; the Stripe provider makes a transfer."""
+        with self._lock:
+            done = self.payouts.get(key)
+            if done is None:
+                done = self.payouts[key] = Collected(True, key)
+            return done
+
+    def checkout_secret(self, checkout_id: str) -> str:
+        """The pay secret of one checkout, carried only by its URL."""
+        return self._sign(f"checkout:{checkout_id}")
+
+    def accepts_checkout_secret(self, checkout_id: str, secret: str | None) -> bool:
+        """Whether ``secret`` is the checkout's own, compared in constant time."""
+        if not secret:
+            return False
+        expected = self.checkout_secret(checkout_id)
+        return hmac.compare_digest(secret.encode(), expected.encode())
+
+    def _sign(self, message: str) -> str:
+        digest = hmac.new(self.secret.encode(), message.encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]

@@ -1,0 +1,295 @@
+"""Checkouts, the customer portal, and payment events applied once (B8, B10, B11, A6, D30).
+
+A customer's upgrade is a checkout: the plan changes only when the checkout is paid, and the
+payment is reported as an event. Applying an event, marking its checkout paid and carrying out
+what was bought happen in one transaction, keyed by the event's id: a second delivery of the same
+event changes nothing.
+
+What may be checked out is decided here for every door (D30): a plan the customer may choose
+(:meth:`Subscriptions.self_serve_change`), a pack the plan may buy, and return URLs on the
+server's own origin or an allow-list, so that a checkout cannot send the buyer to a foreign site
+(an open redirect) or to a ``javascript:`` URL. Without a provider nothing can be bought: 503
+``payments_not_configured``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from meterstack.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PaymentMethodRequiredError,
+    PaymentsNotConfiguredError,
+)
+from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.invoicing.purchases import PackPurchase, Purchases
+from meterstack.services.levers import Levers
+from meterstack.services.payments.local import LocalProvider
+from meterstack.services.payments.port import (
+    Checkout,
+    CheckoutRequest,
+    PaymentEvent,
+    PaymentProvider,
+)
+from meterstack.services.subscriptions import PlanChange, Subscriptions
+from meterstack.services.wallet.deposits import Deposits
+
+CHECKOUT_COMPLETED = "checkout.completed"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    event_id: str
+    #: False when the event had been applied before: nothing changed.
+    applied: bool
+    plan_change: PlanChange | None = None
+    purchase: PackPurchase | None = None
+    #: The wallet's balance after a deposit was credited (D24).
+    deposit_balance: Decimal | None = None
+
+
+class Payments:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        provider: PaymentProvider | None,
+        subscriptions: Subscriptions,
+        purchases: Purchases,
+        levers: Levers,
+        *,
+        return_url_origins: Iterable[str] = (),
+        deposits: Deposits | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self._provider = provider
+        self.subscriptions = subscriptions
+        self.purchases = purchases
+        self.levers = levers
+        self.deposits = deposits
+        origins = list(return_url_origins)
+        if isinstance(provider, LocalProvider):
+            # The local provider's pages are served by meterstack: that is the server's origin.
+            origins.append(provider.public_url)
+        self.return_url_origins = frozenset(origin_of(url, "return URL origin") for url in origins)
+
+    @property
+    def configured(self) -> bool:
+        return self._provider is not None
+
+    @property
+    def provider(self) -> PaymentProvider:
+        """The configured provider; 503 ``payments_not_configured`` without one."""
+        if self._provider is None:
+            raise PaymentsNotConfiguredError(
+                "no payment provider is configured, so nothing can be bought here; "
+                "the operator can start the service with one (meterstack serve --payments local)"
+            )
+        return self._provider
+
+    def checkout(self, request: CheckoutRequest) -> Checkout:
+        """A hosted checkout for an upgrade (tier and interval) or a pack (D30)."""
+        provider = self.provider
+        for name, url in (("success_url", request.success_url), ("cancel_url", request.cancel_url)):
+            self._check_return_url(name, url)
+        if request.purpose == "plan":
+            if request.plan_id is None:
+                raise InvalidInputError("a plan checkout needs the tier")
+            change = self.subscriptions.self_serve_change(
+                request.account_id, request.plan_id, request.billing_interval
+            )
+            if not change.upgrade:
+                raise InvalidInputError(
+                    "a checkout is for upgrades; downgrades and cancellations need no payment",
+                    plan=request.plan_id,
+                )
+            request = replace(request, billing_interval=change.interval)
+        elif request.purpose == "pack":
+            if request.pack_id is None:
+                raise InvalidInputError("a pack checkout needs the pack")
+            self.purchases.check_pack(request.account_id, request.pack_id)
+        else:
+            raise InvalidInputError(f"purpose must be 'plan' or 'pack', got {request.purpose!r}")
+        checkout_id = new_id("cs")
+        with self.ctx.store.transaction() as tx:
+            self.ctx.state(tx, request.account_id)
+            return tx.payments.insert_checkout(
+                checkout_id, request, provider.checkout_url(checkout_id), self.ctx.now()
+            )
+
+    def deposit(
+        self,
+        account_id: str,
+        amount: object,
+        *,
+        success_url: str | None = None,
+        cancel_url: str | None = None,
+    ) -> Checkout:
+        """A hosted checkout of a wallet deposit (D24), its return URLs checked as above."""
+        provider = self.provider
+        assert self.deposits is not None, "the engine gives payments its deposits"
+        for name, url in (("success_url", success_url), ("cancel_url", cancel_url)):
+            self._check_return_url(name, url)
+        self.deposits.check_allowed(account_id)
+        checkout_id = new_id("cs")
+        request = CheckoutRequest(
+            account_id, "deposit", success_url=success_url, cancel_url=cancel_url
+        )
+        with self.ctx.store.transaction() as tx:
+            return self.deposits.open(
+                tx, amount, request, checkout_id, provider.checkout_url(checkout_id)
+            )
+
+    def _check_return_url(self, name: str, url: str | None) -> None:
+        if url is None:
+            return
+        allowed = ", ".join(sorted(self.return_url_origins)) or "none configured"
+        try:
+            origin = origin_of(url, name)
+        except InvalidInputError as error:
+            raise InvalidInputError(f"{error.message}; allowed origins: {allowed}") from None
+        if origin not in self.return_url_origins:
+            raise InvalidInputError(
+                f"{name} must be on this service's origin or an allowed one ({allowed}), "
+                f"not {origin}",
+                field=name,
+            )
+
+    def switch_overage(
+        self,
+        account_id: str,
+        enabled: bool,
+        *,
+        meter: str | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        """The customer's overage switch (A5, D3), for the account, a project or one meter.
+
+        Overage is invoiced after the fact, so with a real provider (not the local one)
+        turning it on needs a payment method on file: 402 ``payment_method_required``.
+        """
+        provider = self._provider
+        if enabled and provider is not None and not isinstance(provider, LocalProvider):
+            with self.ctx.store.transaction() as tx:
+                self.ctx.state(tx, account_id)
+            if not provider.has_payment_method(account_id):
+                raise PaymentMethodRequiredError(
+                    "overage is charged after the fact: add a payment method in the billing "
+                    "portal before turning it on",
+                    account_id=account_id,
+                )
+        self.levers.set_overage(account_id, enabled, meter=meter, project_id=project_id)
+
+    def checkout_of(self, checkout_id: str) -> Checkout:
+        provider = self.provider
+        with self.ctx.store.transaction() as tx:
+            found = tx.payments.checkout(checkout_id, provider.checkout_url(checkout_id))
+        if found is None:
+            raise NotFoundError(f"no checkout {checkout_id!r}", checkout_id=checkout_id)
+        return found
+
+    def portal_url(self, account_id: str) -> str:
+        provider = self.provider
+        with self.ctx.store.transaction() as tx:
+            self.ctx.state(tx, account_id)
+        if isinstance(provider, LocalProvider):
+            return provider.portal_link(account_id, self.ctx.now())
+        return provider.portal_url(account_id)
+
+    def local_portal(self, account_id: str, token: str | None) -> None:
+        """The local provider's portal page, opened through a link it gave that has not
+        expired; 404 otherwise, as for an unknown account."""
+        provider = self.provider
+        if not isinstance(provider, LocalProvider) or not provider.accepts_portal_token(
+            account_id, token, self.ctx.now()
+        ):
+            raise NotFoundError("no such portal page")
+
+    def local_checkout(self, checkout_id: str, secret: str | None) -> Checkout:
+        """A checkout of the local provider, seen through its URL's secret; 404 otherwise."""
+        provider = self.provider
+        if not isinstance(provider, LocalProvider):
+            raise ConflictError(
+                "this provider takes payments on its own pages and reports them as events",
+                checkout_id=checkout_id,
+            )
+        if not provider.accepts_checkout_secret(checkout_id, secret):
+            # The same answer as an unknown checkout: a guessed id learns nothing.
+            raise NotFoundError(f"no checkout {checkout_id!r}", checkout_id=checkout_id)
+        return self.checkout_of(checkout_id)
+
+    def pay(self, checkout_id: str, secret: str | None) -> EventOutcome:
+        """The local provider's payment page: paying fires ``checkout.completed``.
+
+        Only with the secret the checkout's URL carries; anything else is 404 and changes nothing.
+        """
+        self.local_checkout(checkout_id, secret)
+        return self.apply(
+            PaymentEvent(f"evt_{checkout_id}", CHECKOUT_COMPLETED, {"checkout_id": checkout_id})
+        )
+
+    def apply(self, event: PaymentEvent) -> EventOutcome:
+        """Apply a provider's payment event once, whatever the number of deliveries."""
+        provider = self.provider
+        if event.type != CHECKOUT_COMPLETED:
+            raise InvalidInputError(f"unsupported payment event type {event.type!r}")
+        checkout_id = event.data.get("checkout_id")
+        if not isinstance(checkout_id, str):
+            raise InvalidInputError("a checkout.completed event needs data.checkout_id")
+        with self.ctx.store.transaction() as tx:
+            if not tx.payments.record_event(event, self.ctx.now()):
+                return EventOutcome(event.id, applied=False)
+            found = tx.payments.checkout(checkout_id, provider.checkout_url(checkout_id))
+            if found is None:
+                raise NotFoundError(f"no checkout {checkout_id!r}", checkout_id=checkout_id)
+            if not tx.payments.close_checkout(checkout_id, "paid"):
+                raise ConflictError(
+                    f"checkout {checkout_id} is {found.status}, not open", checkout_id=checkout_id
+                )
+            if found.purpose == "deposit" and self.deposits is not None:
+                balance = self.deposits.credit_in(tx, found)
+                return EventOutcome(event.id, applied=True, deposit_balance=balance)
+            if found.purpose == "plan":
+                assert found.plan_id is not None
+                change = self.subscriptions.change_plan_in(
+                    tx, found.account_id, found.plan_id, found.billing_interval, paid=True
+                )
+                return EventOutcome(event.id, applied=True, plan_change=change)
+            assert found.pack_id is not None
+            purchase = self.purchases.buy_pack_in(tx, found.account_id, found.pack_id)
+            return EventOutcome(event.id, applied=True, purchase=purchase)
+
+
+def origin_of(url: str, name: str) -> str:
+    """``scheme://host[:port]`` of an absolute http(s) URL, lower case, default port dropped.
+
+    Anything else (``javascript:``, a relative or protocol-relative URL, credentials in the
+    authority, a backslash or control character a browser may read differently) is 422.
+    """
+    problem = None
+    if any(ord(char) < 0x21 or char == "\\" for char in url):
+        problem = "must not contain spaces, control characters or backslashes"
+    else:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in _DEFAULT_PORTS:
+            problem = "must be an http or https URL"
+        elif not parts.hostname or parts.username is not None or parts.password is not None:
+            problem = "must name a host, without credentials"
+    if problem is not None:
+        raise InvalidInputError(f"{name} {problem}, got {url[:200]!r}", field=name)
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        raise InvalidInputError(f"{name} has an invalid port, got {url[:200]!r}") from None
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    suffix = "" if port in (None, _DEFAULT_PORTS[scheme]) else f":{port}"
+    return f"{scheme}://{host}{suffix}"

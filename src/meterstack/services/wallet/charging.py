@@ -1,0 +1,388 @@
+"""Charging an operation: one admission for the money and the meter (B2, B3, D20–D23).
+
+A charge is planned like a consume (the operation's meter, if it counts one, gives its steps)
+and the price is one more step on the wallet's balance counter; ``tx.counters.apply`` applies
+them all or none, with the charge's idempotency record (D7), and the ledger entries are written
+in the same transaction. The store's floor on the balance is the test "the balance covers the
+price": there is no read of the balance before the write, so no interleaving of charges spends
+the same money twice, and a refused charge records nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from meterstack.bounds import MAX_QUANTITY
+from meterstack.catalog.schema import Catalog, Operation
+from meterstack.errors import IdempotencyKeyReusedError, InvalidInputError, MeterstackError
+from meterstack.money import LEDGER_PLACES
+from meterstack.rules.admission import (
+    AdmissionPlan,
+    Step,
+    Totals,
+    classify_admitted,
+    classify_refused,
+)
+from meterstack.rules.decisions import Decision
+from meterstack.rules.wallet import (
+    BALANCE_ITEM,
+    BALANCE_PERIOD,
+    ZERO,
+    charge_amount,
+    crossed,
+    reload_key,
+    spend_step,
+    unit_price,
+)
+from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.events import UsageEvent
+from meterstack.services.express import Planned
+from meterstack.services.holds import sweep
+from meterstack.services.metering import Metering
+from meterstack.services.validation import validate_idempotency_key, validate_project
+from meterstack.services.wallet.model import (
+    Book,
+    Charge,
+    ChargeRequest,
+    EntryKind,
+    LedgerEntry,
+    WalletCode,
+)
+from meterstack.services.wallet.reloads import Reloads
+from meterstack.services.wallet.sales import Sale, SaleTerms
+from meterstack.store.ports import (
+    Admission,
+    Applied,
+    KeyRecord,
+    Refused,
+    Stale,
+    Taken,
+    UnitOfWork,
+)
+from meterstack.store.rows import StoredDecision
+
+#: Attempts of one charge: swept once (C6), a lapsed replay decided anew once.
+_ATTEMPTS = 3
+
+
+def request_hash(request: ChargeRequest) -> str:
+    """The fingerprint a key's later charges must match (D7)."""
+    payload = "\x1f".join(
+        (
+            "charge",
+            request.operation,
+            str(request.quantity),
+            "byok" if request.byok else "",
+            request.item_id or "",
+            "" if request.max_price is None else str(request.max_price),
+            request.project_id or "",
+        )
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def operation_of(catalog: Catalog, operation_id: str) -> Operation:
+    wallet = catalog.wallet
+    if wallet is None or not wallet.operations:
+        raise InvalidInputError(
+            f"catalog {catalog.catalog!r} has no wallet operations", operation=operation_id
+        )
+    operation = wallet.operations.get(operation_id)
+    if operation is None:
+        raise InvalidInputError(
+            f"unknown operation {operation_id!r}; catalog {catalog.catalog!r} operations: "
+            + ", ".join(sorted(wallet.operations)),
+            operation=operation_id,
+        )
+    return operation
+
+
+def validate_charge(request: ChargeRequest) -> None:
+    quantity = request.quantity
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+        raise InvalidInputError(
+            f"quantity must be a whole number of at least 1, got {quantity!r}", field="quantity"
+        )
+    if quantity > MAX_QUANTITY:
+        raise InvalidInputError(f"quantity must be at most {MAX_QUANTITY:,}", field="quantity")
+    max_price = request.max_price
+    if max_price is not None and (
+        not isinstance(max_price, Decimal)
+        or not max_price.is_finite()
+        or max_price < 0
+        or max_price != max_price.quantize(Decimal(1).scaleb(-LEDGER_PLACES))
+    ):
+        raise InvalidInputError(
+            "max_price must be an amount of at least 0 with at most six decimal places, "
+            f"got {max_price!r}",
+            field="max_price",
+        )
+
+
+class Charging:
+    def __init__(
+        self, ctx: ServiceContext, metering: Metering, sales: Sale, reloads: Reloads
+    ) -> None:
+        self.ctx = ctx
+        self.metering = metering
+        self.sales = sales
+        self.reloads = reloads
+
+    def charge_in(self, tx: UnitOfWork, request: ChargeRequest, now: datetime) -> Charge:
+        """Decide and record one charge inside an open transaction.
+
+        Priced on the cached account state without reading its version; the admission checks
+        the version in its own statement, and a state that moved (a D14 price, another plan)
+        is read again and the charge priced again.
+        """
+        validate_charge(request)
+        try:
+            charge = self._decide(tx, request, now, fresh=False)
+        except MeterstackError:
+            charge = None  # decided again on the state as of now: a project made meanwhile…
+        if charge is None:
+            self.ctx.forget(request.account_id)
+            charge = self._decide(tx, request, now, fresh=True)
+        assert charge is not None, "a state read in this transaction is not stale"
+        return charge
+
+    def _decide(
+        self, tx: UnitOfWork, request: ChargeRequest, now: datetime, *, fresh: bool
+    ) -> Charge | None:
+        key = validate_idempotency_key(request.idempotency_key)
+        fingerprint = "" if key is None else request_hash(request)
+        if fresh:
+            state, verified = self.ctx.state(tx, request.account_id), True
+        else:
+            state, verified = self.ctx.cached_state(tx, request.account_id)
+        catalog = self.ctx.catalog(tx, state.catalog_hash)
+        operation = operation_of(catalog, request.operation)
+        validate_project(state, request.project_id)
+        sale = self.sales.priced(tx, catalog, request, operation)
+        price = unit_price(
+            request.operation,
+            operation,
+            state,
+            item_price=None if sale is None else sale.item_price,
+            byok=request.byok,
+        )
+        amount = charge_amount(price, request.quantity)
+        if request.max_price is not None and amount > request.max_price:
+            stored = None if key is None else tx.idempotency.get(request.account_id, key)
+            replayed = self._replayed(tx, request, key, fingerprint, stored, now)
+            if replayed is not None:
+                return replayed
+            return self._refusal(
+                tx, request, price, amount, now, WalletCode.PRICE_CHANGED, 409,
+                f"the price is now {amount}, above the max_price {request.max_price}",
+            )  # fmt: skip
+        planned = self._meter_plan(tx, request, operation, now)
+        threshold = tx.wallet.settings(request.account_id).threshold
+        entry_id = new_id("wle")
+        swept = False
+        for _ in range(_ATTEMPTS):
+            steps: tuple[Step[Any], ...] = (
+                () if planned is None else planned.plan.steps(request.quantity)
+            )
+            steps = (*steps, spend_step(amount))
+            admission: Admission[Charge] = Admission(
+                request.account_id,
+                steps,
+                None if verified else state.version,
+                _answer(request, planned, price, amount, now, entry_id, threshold),
+                (None if key is None else KeyRecord(key, fingerprint),),
+                now,
+            )
+            outcome = tx.counters.apply(admission)
+            if isinstance(outcome, Applied):
+                charge: Charge = outcome.answers[0]
+                self._record(tx, request, charge, sale, now)
+                return charge
+            if isinstance(outcome, Refused):
+                if planned is not None and outcome.position < len(steps) - 1 and not swept:
+                    swept = True
+                    if sweep(tx, request.account_id, now):
+                        continue  # lapsed holds gave units back: decide once more (C6)
+                stored = None if key is None else tx.idempotency.get(request.account_id, key)
+                replayed = self._replayed(tx, request, key, fingerprint, stored, now)
+                if replayed is not None:
+                    return replayed
+                if outcome.position == len(steps) - 1:
+                    return self._refusal(
+                        tx, request, price, amount, now, WalletCode.INSUFFICIENT_BALANCE, 402,
+                        f"the balance {outcome.totals.used} does not cover the price {amount}",
+                        balance=outcome.totals.used,
+                    )  # fmt: skip
+                assert planned is not None
+                usage = classify_refused(
+                    planned.plan,
+                    planned.plan.scopes[outcome.position],
+                    outcome.totals,
+                    now,
+                    quantity=request.quantity,
+                )
+                return self._refusal(
+                    tx, request, price, amount, now, str(usage.code), usage.http_status,
+                    usage.message, usage=usage,
+                )  # fmt: skip
+            if isinstance(outcome, Stale):
+                return None
+            if isinstance(outcome, Taken):
+                stored = outcome.stored.get(key or "")
+                replayed = self._replayed(tx, request, key, fingerprint, stored, now)
+                if replayed is not None:
+                    return replayed
+        raise AssertionError("unreachable: every cause of another attempt happens once")
+
+    def _meter_plan(
+        self, tx: UnitOfWork, request: ChargeRequest, operation: Operation, now: datetime
+    ) -> Planned | None:
+        """The plan of the meter the operation counts (D22: a BYOK run too, unless exempt)."""
+        if operation.meter is None or (request.byok and not operation.byok_counts_meter):
+            return None
+        event = UsageEvent(
+            request.account_id, operation.meter, request.quantity, request.project_id
+        )
+        return self.metering.plan(tx, event, now, fresh=True)
+
+    def _record(
+        self,
+        tx: UnitOfWork,
+        request: ChargeRequest,
+        charge: Charge,
+        sale: SaleTerms | None,
+        now: datetime,
+    ) -> None:
+        """The ledger entries of an admitted charge, and the reload its crossing starts."""
+        assert charge.entry_id is not None
+        tx.wallet.insert_entry(
+            LedgerEntry(
+                id=charge.entry_id,
+                account_id=request.account_id,
+                book=Book.WALLET,
+                kind=EntryKind.CHARGE,
+                amount=-charge.price,
+                created_at=now,
+                operation=request.operation,
+                quantity=request.quantity,
+                byok=request.byok,
+                project_id=request.project_id,
+                item_id=request.item_id,
+                idempotency_key=request.idempotency_key,
+            )
+        )
+        if sale is not None:
+            self.sales.credit(tx, sale, charge, now)
+        if charge.reload_id is not None:
+            self.reloads.start(tx, request.account_id, charge, now)
+
+    def _refusal(
+        self,
+        tx: UnitOfWork,
+        request: ChargeRequest,
+        price: Decimal,
+        amount: Decimal,
+        now: datetime,
+        code: str,
+        status: int,
+        message: str,
+        *,
+        balance: Decimal | None = None,
+        usage: Decision | None = None,
+    ) -> Charge:
+        if balance is None:
+            balance = current_balance(tx, request.account_id)
+        return Charge(
+            allowed=False,
+            code=code,
+            http_status=status,
+            operation=request.operation,
+            quantity=request.quantity,
+            unit_price=price,
+            price=amount,
+            balance=balance,
+            as_of=now,
+            message=message,
+            byok=request.byok,
+            item_id=request.item_id,
+            project_id=request.project_id,
+            usage=usage,
+        )
+
+    def _replayed(
+        self,
+        tx: UnitOfWork,
+        request: ChargeRequest,
+        key: str | None,
+        fingerprint: str,
+        stored: StoredDecision | None,
+        now: datetime,
+    ) -> Charge | None:
+        """The stored answer of an admitted charge with this key (D7); None if none or lapsed."""
+        if key is None or stored is None:
+            return None
+        if stored.created_at < now - self.ctx.idempotency_retention:
+            tx.idempotency.delete(request.account_id, key)
+            return None
+        if stored.request_hash != fingerprint:
+            raise IdempotencyKeyReusedError(
+                f"idempotency key {key!r} was already used for a different request",
+                idempotency_key=key,
+            )
+        return Charge.decode(stored.decision, replayed=True)
+
+
+def current_balance(tx: UnitOfWork, account_id: str) -> Decimal:
+    totals = tx.counters.totals(account_id, BALANCE_ITEM, "account", BALANCE_PERIOD)
+    return Decimal(totals.used).scaleb(-LEDGER_PLACES) + ZERO
+
+
+def _answer(
+    request: ChargeRequest,
+    planned: Planned | None,
+    price: Decimal,
+    amount: Decimal,
+    now: datetime,
+    entry_id: str,
+    threshold: Decimal | None,
+) -> Callable[[tuple[Totals[Any], ...]], tuple[Charge]]:
+    """How the store names an admitted charge: its balance, its meter's decision, and the
+    reload its crossing of the threshold starts (D21)."""
+    plan: AdmissionPlan | None = None if planned is None else planned.plan
+
+    def answer(totals: tuple[Totals[Any], ...]) -> tuple[Charge]:
+        balance: Decimal = totals[-1].used
+        usage = None
+        if plan is not None and planned is not None:
+            usage = classify_admitted(
+                plan, totals[0], now, planned.near_limit_percent, quantity=request.quantity
+            )
+        reload_id = None
+        if threshold is not None and crossed(balance + amount, balance, threshold):
+            reload_id = reload_key(request.account_id, entry_id)
+        return (
+            Charge(
+                allowed=True,
+                code=str(WalletCode.OK),
+                http_status=200,
+                operation=request.operation,
+                quantity=request.quantity,
+                unit_price=price,
+                price=amount,
+                balance=balance,
+                as_of=now,
+                message=f"charged {amount}; balance {balance}",
+                byok=request.byok,
+                item_id=request.item_id,
+                project_id=request.project_id,
+                entry_id=entry_id,
+                usage=usage,
+                reload_id=reload_id,
+            ),
+        )
+
+    return answer

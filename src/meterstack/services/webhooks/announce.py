@@ -1,0 +1,130 @@
+"""What the billing services announce: invoices and subscription changes, as catalogue events.
+
+Each function is called with the caller's open transaction, at the point where the change is
+made, so the event commits with it (``outbox.publish``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from meterstack.services.invoicing.model import Invoice, InvoiceStatus
+from meterstack.services.webhooks.catalogue import (
+    InvoiceCreated,
+    InvoicePaid,
+    InvoiceSummary,
+    PendingSubscriptionChange,
+    SubscriptionChange,
+    SubscriptionUpdated,
+)
+from meterstack.services.webhooks.outbox import EventData, publish, publish_many
+from meterstack.store.ports import UnitOfWork
+from meterstack.store.rows import PendingChange
+
+
+def announce_invoices(tx: UnitOfWork, invoices: Sequence[Invoice], at: datetime) -> None:
+    """``invoice.created`` for each finalized invoice, and ``invoice.paid`` for those paid."""
+    events: list[tuple[str, str, EventData]] = []
+    for invoice in invoices:
+        summary = _summary(invoice)
+        events.append(
+            (
+                "invoice.created",
+                invoice.account_id,
+                InvoiceCreated(account_id=invoice.account_id, invoice=summary),
+            )
+        )
+        if invoice.status is InvoiceStatus.PAID:
+            events.append(
+                (
+                    "invoice.paid",
+                    invoice.account_id,
+                    InvoicePaid(account_id=invoice.account_id, invoice=summary),
+                )
+            )
+    publish_many(tx, events, at=at)
+
+
+def announce_invoice_status(
+    tx: UnitOfWork, invoice: Invoice, status: InvoiceStatus, at: datetime
+) -> None:
+    """``invoice.paid`` when an invoice moves to paid; other moves announce nothing yet."""
+    if status is not InvoiceStatus.PAID:
+        return
+    paid = _summary(invoice).model_copy(update={"status": str(status)})
+    publish(
+        tx,
+        "invoice.paid",
+        invoice.account_id,
+        InvoicePaid(account_id=invoice.account_id, invoice=paid),
+        at=at,
+    )
+
+
+def announce_subscription(
+    tx: UnitOfWork, account_id: str, change: SubscriptionChange, at: datetime
+) -> None:
+    """``subscription.updated`` with the account's plan and any change waiting, as of now."""
+    _publish_subscription(tx, account_id, change, tx.subscriptions.pending(account_id), at)
+
+
+def _publish_subscription(
+    tx: UnitOfWork,
+    account_id: str,
+    change: SubscriptionChange,
+    waiting: PendingChange | None,
+    at: datetime,
+) -> None:
+    account = tx.accounts.get(account_id)
+    assert account is not None
+    publish(
+        tx,
+        "subscription.updated",
+        account_id,
+        SubscriptionUpdated(
+            account_id=account_id,
+            change=change,
+            plan=account.plan_id,
+            billing_interval=account.billing_interval,
+            status="cancelling" if waiting is not None and waiting.kind == "cancel" else "active",
+            pending=None
+            if waiting is None
+            else PendingSubscriptionChange(
+                kind="cancel" if waiting.kind == "cancel" else "downgrade",
+                plan=waiting.plan_id,
+                billing_interval=waiting.billing_interval,
+                effective_at=waiting.effective_at,
+            ),
+        ),
+        at=at,
+    )
+
+
+def announce_resumed(tx: UnitOfWork, account_id: str, at: datetime) -> None:
+    """Called just before a waiting change is withdrawn: ``subscription.updated`` (resumed)
+    with no change pending, or nothing when none was waiting (a resume that changes nothing)."""
+    if tx.subscriptions.pending(account_id) is None:
+        return
+    _publish_subscription(tx, account_id, "resumed", None, at)
+
+
+def announce_applied(tx: UnitOfWork, account_id: str, change: PendingChange) -> None:
+    """A downgrade or cancellation took effect, at its own instant."""
+    kind: SubscriptionChange = "cancelled" if change.kind == "cancel" else "downgraded"
+    announce_subscription(tx, account_id, kind, change.effective_at)
+
+
+def _summary(invoice: Invoice) -> InvoiceSummary:
+    return InvoiceSummary(
+        id=invoice.id,
+        number=invoice.number,
+        status=str(invoice.status),
+        currency=invoice.currency,
+        total=invoice.total,
+        period=invoice.period_key,
+        period_start=invoice.period_start,
+        period_end=invoice.period_end,
+        plan=invoice.plan,
+        created_at=invoice.created_at,
+    )
