@@ -3,67 +3,88 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from meterstack import Decision, Engine
+import pytest
+
+from meterstack import Decision, Engine, ManualClock
+from meterstack.catalog import load_catalog
 from meterstack.errors import (
     IdempotencyKeyReusedError,
     InvalidInputError,
     MeterstackError,
     StoreUnavailableError,
 )
+from meterstack.services.context import ServiceContext
 from meterstack.services.events import UsageEvent
+from meterstack.services.grouping import GroupCommit
+from meterstack.services.metering import Metering
+from meterstack.store.sql import SqlStore
 
 EngineFactory = Callable[..., Engine]
 
 
-class _Queue(list[Any]):
-    """The engine's queue of waiting callers, telling the test each time one joins."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.joined = threading.Condition()
-
-    def append(self, caller: Any) -> None:
-        with self.joined:
-            super().append(caller)
-            self.joined.notify_all()
-
-
 class _SlowLeader:
-    """Holds the first (lone) consume until ``queued`` callers wait behind it."""
+    """The path behind a group commit (the real one, around it): the first (lone) consume
+    waits until ``queued`` callers wait behind it; the size of every shared transaction is
+    counted, and ``failure``, when set, fails each one."""
 
-    def __init__(self, engine: Engine, queued: int) -> None:
-        self.metering = engine._metering
+    def __init__(self, metering: Metering, queued: int) -> None:
+        self.metering = metering
+        self.queued = queued
         self.groups: list[int] = []
         self.leading = threading.Event()
-        self.queue = _Queue()
-        engine._grouped._waiting = self.queue
-        lone, many = self.metering.consume, self.metering.consume_many
+        self.joined = threading.Condition()
+        self.waiting = 0
+        self.failure: Exception | None = None
 
-        def slow_consume(event: UsageEvent) -> Decision:
-            self.leading.set()
-            with self.queue.joined:
-                assert self.queue.joined.wait_for(lambda: len(self.queue) >= queued, 10)
-            return lone(event)
+    def on_queued(self, waiting: int) -> None:
+        with self.joined:
+            self.waiting = waiting
+            self.joined.notify_all()
 
-        def counted_many(
-            events: Sequence[UsageEvent | MeterstackError],
-        ) -> list[Decision | MeterstackError]:
-            self.groups.append(len(events))
-            return many(events)
+    def consume(self, event: UsageEvent) -> Decision:
+        self.leading.set()
+        with self.joined:
+            assert self.joined.wait_for(lambda: self.waiting >= self.queued, 10)
+        return self.metering.consume(event)
 
-        self.metering.consume = slow_consume  # type: ignore[method-assign]
-        self.metering.consume_many = counted_many  # type: ignore[method-assign]
+    def consume_many(
+        self, events: Sequence[UsageEvent | MeterstackError]
+    ) -> list[Decision | MeterstackError]:
+        self.groups.append(len(events))
+        if self.failure is not None:
+            raise self.failure
+        return self.metering.consume_many(events)
+
+
+@pytest.fixture
+def grouped(
+    store_url: str, clock: ManualClock
+) -> Iterator[Callable[[int], tuple[Engine, GroupCommit, _SlowLeader]]]:
+    """An engine on flowstack (to set up and read), and a group commit over the same context
+    whose path is a :class:`_SlowLeader` holding its leader until ``queued`` callers wait."""
+    store = SqlStore(store_url)
+    ctx = ServiceContext(store=store, clock=clock, current=load_catalog("flowstack"))
+    ctx.register_current()
+
+    def build(queued: int) -> tuple[Engine, GroupCommit, _SlowLeader]:
+        leader = _SlowLeader(Metering(ctx), queued)
+        return Engine(ctx), GroupCommit(leader, on_queued=leader.on_queued), leader
+
+    yield build
+    store.close()
 
 
 def _run(
-    engine: Engine, calls: list[dict[str, Any]], threads: int = 16
+    engine: Engine | GroupCommit, calls: list[dict[str, Any]], threads: int = 16
 ) -> list[Decision | Exception]:
     def call(arguments: dict[str, Any]) -> Decision | Exception:
         try:
+            if isinstance(engine, GroupCommit):
+                return engine.consume(_event(**arguments))
             return engine.consume(**arguments)
         except MeterstackError as error:
             return error
@@ -72,13 +93,18 @@ def _run(
         return list(pool.map(call, calls))
 
 
+def _event(
+    account_id: str, meter: str, quantity: int, idempotency_key: str | None = None
+) -> UsageEvent:
+    return UsageEvent(account_id, meter, quantity, idempotency_key=idempotency_key)
+
+
 def test_d7_callers_queued_behind_a_commit_share_one_transaction_with_their_own_answers(
-    open_engine: EngineFactory,
+    grouped: Callable[[int], tuple[Engine, GroupCommit, _SlowLeader]],
 ) -> None:
-    engine = open_engine("flowstack")
+    engine, group, leader = grouped(5)
     account = engine.create_account(plan="free").id
     engine.consume(account, "sessions", 5, idempotency_key="b")
-    leader = _SlowLeader(engine, queued=5)
     first: dict[str, Any] = {"account_id": account, "meter": "sessions", "quantity": 1}
     others: list[dict[str, Any]] = [
         {"account_id": account, "meter": "sessions", "quantity": 10, "idempotency_key": "a"},
@@ -89,9 +115,9 @@ def test_d7_callers_queued_behind_a_commit_share_one_transaction_with_their_own_
     ]
 
     with ThreadPoolExecutor(1) as lone:
-        lone_answer = lone.submit(engine.consume, **first)
+        lone_answer = lone.submit(group.consume, _event(**first))
         assert leader.leading.wait(10)
-        answers = _run(engine, others, threads=len(others))
+        answers = _run(group, others, threads=len(others))
         assert lone_answer.result().used == 6
 
     assert leader.groups == [5]
@@ -144,28 +170,20 @@ def test_a9_threads_consuming_at_once_are_counted_exactly_once_each(
 
 
 def test_callers_of_a_failed_shared_transaction_each_raise_their_own_error(
-    open_engine: EngineFactory,
+    grouped: Callable[[int], tuple[Engine, GroupCommit, _SlowLeader]],
 ) -> None:
-    engine = open_engine("flowstack")
+    engine, group, leader = grouped(3)
     account = engine.create_account(plan="free").id
-    leader = _SlowLeader(engine, queued=3)
     gone = StoreUnavailableError("the database went away", reason="OperationalError")
-
-    def failing_many(
-        events: Sequence[UsageEvent | MeterstackError],
-    ) -> list[Decision | MeterstackError]:
-        leader.groups.append(len(events))
-        raise gone
-
-    engine._metering.consume_many = failing_many  # type: ignore[method-assign]
+    leader.failure = gone
     calls: list[dict[str, Any]] = [
         {"account_id": account, "meter": "sessions", "quantity": 1} for _ in range(3)
     ]
 
     with ThreadPoolExecutor(1) as lone:
-        lone_answer = lone.submit(engine.consume, **calls[0])
+        lone_answer = lone.submit(group.consume, _event(**calls[0]))
         assert leader.leading.wait(10)
-        answers = _run(engine, calls, threads=len(calls))
+        answers = _run(group, calls, threads=len(calls))
         assert lone_answer.result().used == 1
 
     assert leader.groups == [3]

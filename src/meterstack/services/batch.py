@@ -21,22 +21,55 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import groupby
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from meterstack.errors import IdempotencyKeyReusedError, MeterstackError
 from meterstack.rules.admission import ACCOUNT_SCOPE, Step, Totals, classify_admitted
 from meterstack.rules.decisions import Decision
 from meterstack.rules.history import UsageMark
+from meterstack.services.context import ServiceContext
 from meterstack.services.events import UsageEvent, request_hash
-from meterstack.services.express import Planned
+from meterstack.services.express import Planned, Plans
 from meterstack.services.transactions import validate_transaction
 from meterstack.services.validation import validate_idempotency_key, validate_quantity
 from meterstack.store.ports import Admission, Applied, KeyRecord, Stale, Taken, UnitOfWork
-
-if TYPE_CHECKING:
-    from meterstack.services.metering import Metering
+from meterstack.store.rows import StoredDecision
 
 Result = Decision | MeterstackError
+
+
+class EventPath(Protocol):
+    """What the batch asks of the one path it batches (``services.metering.Metering``): the
+    planning, the feature check, the history marks and the replay of one event, and the whole
+    decision of one event for those it does not admit together."""
+
+    @property
+    def ctx(self) -> ServiceContext: ...
+
+    @property
+    def plans(self) -> Plans: ...
+
+    def decide(self, tx: UnitOfWork, event: UsageEvent, now: datetime) -> Decision: ...
+
+    def feature_refusal(
+        self, tx: UnitOfWork, event: UsageEvent, now: datetime
+    ) -> Decision | None: ...
+
+    def plan(
+        self, tx: UnitOfWork, event: UsageEvent, now: datetime, *, fresh: bool = False
+    ) -> Planned: ...
+
+    def marks(self, planned: Planned, event: UsageEvent) -> tuple[UsageMark, ...]: ...
+
+    def replay(
+        self,
+        tx: UnitOfWork,
+        account_id: str,
+        key: str,
+        request_hash: str,
+        record: StoredDecision,
+        now: datetime,
+    ) -> Decision | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +90,7 @@ class _Pending:
 
 
 def consume_batch(
-    metering: Metering, tx: UnitOfWork, events: Sequence[UsageEvent], now: datetime
+    metering: EventPath, tx: UnitOfWork, events: Sequence[UsageEvent], now: datetime
 ) -> list[Result]:
     results: list[Result | None] = [None] * len(events)
     pending = _planned(metering, tx, events, now, results)
@@ -78,7 +111,7 @@ def _group_of(item: _Pending) -> tuple[str, str]:
 
 
 def _planned(
-    metering: Metering,
+    metering: EventPath,
     tx: UnitOfWork,
     events: Sequence[UsageEvent],
     now: datetime,
@@ -115,7 +148,7 @@ def _planned(
 
 
 def _replanned(
-    metering: Metering,
+    metering: EventPath,
     tx: UnitOfWork,
     items: list[_Pending],
     now: datetime,
@@ -173,7 +206,7 @@ def _tangled(pending: list[_Pending]) -> set[tuple[str, str]]:
 
 
 def _decide_group(
-    metering: Metering,
+    metering: EventPath,
     tx: UnitOfWork,
     group: list[_Pending],
     results: list[Result | None],
@@ -217,7 +250,7 @@ def _decide_group(
 
 
 def _admission(
-    metering: Metering, fresh: list[_Pending], now: datetime, version: int | None
+    metering: EventPath, fresh: list[_Pending], now: datetime, version: int | None
 ) -> Admission[Decision]:
     """One admission for the group: per scope, the sum of its events' steps; ``version`` is
     the account version of cached plans, for the store to check."""
@@ -270,7 +303,7 @@ def _admission(
     )
 
 
-def _marks(metering: Metering, fresh: list[_Pending]) -> tuple[UsageMark, ...]:
+def _marks(metering: EventPath, fresh: list[_Pending]) -> tuple[UsageMark, ...]:
     """The group's usage for the history (D27), summed per project and key kind before the
     store sums them per bucket (the same buckets either way); transactions one by one."""
     keep = metering.ctx.usage_history
@@ -307,7 +340,7 @@ def _summed(seen: Step[int], step: Step[int]) -> Step[int]:
 
 
 def _answer_taken(
-    metering: Metering,
+    metering: EventPath,
     tx: UnitOfWork,
     fresh: list[_Pending],
     taken: Taken,
@@ -346,7 +379,7 @@ def _answer_repeat(item: _Pending, first: Decision) -> Result:
     )
 
 
-def _alone(metering: Metering, tx: UnitOfWork, event: UsageEvent, now: datetime) -> Result:
+def _alone(metering: EventPath, tx: UnitOfWork, event: UsageEvent, now: datetime) -> Result:
     try:
         return metering.decide(tx, event, now)
     except MeterstackError as error:

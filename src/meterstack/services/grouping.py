@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from meterstack.errors import InternalError, MeterstackError
 from meterstack.rules.decisions import Decision
-
-if TYPE_CHECKING:
-    from meterstack.services.events import UsageEvent
-    from meterstack.services.metering import Metering
+from meterstack.services.events import UsageEvent
 
 #: The most events one shared transaction decides; the rest wait for the next.
 MAX_GROUP = 256
@@ -71,9 +69,26 @@ def _own_copy(error: BaseException) -> BaseException:
         return RuntimeError(f"the shared transaction failed: {error!r}")
 
 
+class Deciding(Protocol):
+    """The path a group commit feeds (``services.metering.Metering``): one event alone, or
+    many in one transaction, each with its own answer."""
+
+    def consume(self, event: UsageEvent) -> Decision: ...
+
+    def consume_many(
+        self, events: Sequence[UsageEvent | MeterstackError]
+    ) -> list[Decision | MeterstackError]: ...
+
+
 class GroupCommit:
-    def __init__(self, metering: Metering) -> None:
+    """``consume`` for concurrent callers; ``on_queued``, when given, hears the number of
+    callers waiting each time one joins the queue (under the queue's lock: keep it short)."""
+
+    def __init__(
+        self, metering: Deciding, *, on_queued: Callable[[int], None] | None = None
+    ) -> None:
         self.metering = metering
+        self._on_queued = on_queued
         self._mutex = threading.Lock()
         self._waiting: list[_Caller] = []
         self._deciding = False
@@ -86,6 +101,8 @@ class GroupCommit:
             else:
                 caller = _Caller(event)
                 self._waiting.append(caller)
+                if self._on_queued is not None:
+                    self._on_queued(len(self._waiting))
         if caller is None:
             try:
                 return self.metering.consume(event)
