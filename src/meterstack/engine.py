@@ -526,6 +526,11 @@ class Engine(KeysMixin, WalletMixin):
         )
         return self._payments.checkout(request)
 
+    @property
+    def return_url_origins(self) -> frozenset[str]:
+        """The origins a checkout's success and cancel URLs may point to (D30)."""
+        return self._payments.return_url_origins
+
     def get_checkout(self, checkout_id: str) -> Checkout:
         return self._payments.checkout_of(checkout_id)
 

@@ -453,6 +453,10 @@ OWN: dict[str, list[Refusal]] = {
     "POST /api/billing/storage-package": [
         Refusal(422, who="customer", query={"package_size": "huge"}),
     ],
+    # Well formed, refused by the account's state: it is on starter already (D30), and moving
+    # up is paid first, through a checkout.
+    "POST /api/billing/checkout": [Refusal(409, who="customer", body={"tier": "starter"})],
+    "POST /api/billing/downgrade": [Refusal(409, who="customer", body={"tier": "pro"})],
     "PUT /api/billing/overage": [
         Refusal(402, who="anonymous_key", body={"enabled": True}),
         Refusal(404, who="customer", body={"enabled": True, "project_id": "prj_nope"}),

@@ -12,6 +12,7 @@ deeper code runs too.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -128,4 +129,20 @@ def test_schemathesis_full_no_server_error_and_every_answer_as_declared(
     outcome = _run(live_service("agentstack"), examples=FULL, checks=None)
 
     assert outcome["calls"] > 50 * outcome["operations"]
-    assert outcome["failures"] == [], "\n".join(outcome["failures"][:40])
+    assert outcome["failures"] == [], _summary(outcome["failures"])
+
+
+def _summary(failures: list[str]) -> str:
+    """How many failures of each kind each operation had, then the first few in full."""
+    kinds = Counter(_kind(failure) for failure in failures)
+    lines = [f"{count:6} {kind}" for kind, count in kinds.most_common()]
+    return "\n".join([*lines, "", *failures[:20]])
+
+
+def _kind(failure: str) -> str:
+    """``METHOD path -> status: titles`` of a failure, the account id and the body left out."""
+    head, _, rest = failure.partition(" -> ")
+    method, _, path = head.partition(" ")
+    path = "/".join("{id}" if "_" in part else part for part in path.split("/"))
+    status = rest.split(" '")[0].split(" {")[0]
+    return f"{method} {path.split('?')[0]} -> {status}"

@@ -73,6 +73,9 @@ class AccountState:
     pending_at: datetime | None = None
     #: The plan with ``prices`` applied, built once when the state is loaded (see ``plan_of``).
     priced: Plan | None = None
+    #: The wallet's auto-reload threshold (D21), None when auto-reload is off: a charge that
+    #: crosses it starts a reload. Kept with the terms, so a charge reads no settings row.
+    reload_threshold: Decimal | None = None
 
 
 @dataclass(frozen=True)

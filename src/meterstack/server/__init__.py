@@ -38,6 +38,7 @@ from meterstack.server.consume import consume_threads, lane_match, serve_consume
 from meterstack.server.deadline import DeadlineH11Protocol
 from meterstack.server.health import StoreProbe
 from meterstack.server.logs import redact_access_log
+from meterstack.server.openapi import refine
 from meterstack.server.settings import ServerSettings
 from meterstack.services.payments.local import LocalProvider
 from meterstack.services.payments.port import PaymentProvider
@@ -65,6 +66,15 @@ class MeterstackApp(FastAPI):
             await super().__call__(scope, receive, send)
         else:
             await serve_consume(self, account, scope, receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        """The document, with what the running service accepts filled in (:mod:`.openapi`)."""
+        if self.openapi_schema is None:
+            engine: Engine = self.state.engine
+            self.openapi_schema = refine(
+                super().openapi(), engine.catalog, engine.return_url_origins
+            )
+        return self.openapi_schema
 
 
 @asynccontextmanager

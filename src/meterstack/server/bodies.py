@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from meterstack.bounds import MAX_GRACE_PERCENT, MAX_QUANTITY, MAX_TTL_SECONDS
+from meterstack.server.openapi import RETURN_URL, catalog_field
 
 
 class Body(BaseModel):
@@ -62,13 +63,23 @@ Name = Annotated[str, Field(min_length=1, max_length=64)]
 Id = Annotated[str, Field(min_length=1, max_length=80)]
 Label = Annotated[str, Field(max_length=200)]
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=255)]
+#: A plan of the catalog: the document lists the loaded catalog's plan ids (``server.openapi``).
+PlanId = Annotated[
+    str, Field(min_length=1, max_length=64, json_schema_extra=catalog_field("plans"))
+]
+#: A billing interval the catalog offers (D30), listed by the document likewise.
+Interval = Annotated[
+    str, Field(min_length=1, max_length=16, json_schema_extra=catalog_field("intervals"))
+]
+#: A checkout's success or cancel URL: on the server's origin or an allowed one (D30).
+ReturnUrl = Annotated[str, Field(max_length=2000, json_schema_extra={RETURN_URL: True})]
 #: The features a metered request needs (C3): one the tier lacks refuses it, recording nothing.
 FeatureNames = Annotated[list[Name], Field(max_length=32)]
 
 
 class AccountBody(Body):
-    plan: Name | None = None
-    interval: Annotated[str, Field(min_length=1, max_length=16)] = "monthly"
+    plan: PlanId | None = None
+    interval: Interval = "monthly"
     email: Annotated[str, Field(max_length=320)] | None = None
     name: Label | None = None
 
@@ -153,8 +164,8 @@ class KeyBody(Body):
 
 
 class PlanBody(Body):
-    plan: Name
-    interval: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+    plan: PlanId
+    interval: Interval | None = None
 
 
 class PackBody(Body):

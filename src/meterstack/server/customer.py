@@ -10,7 +10,7 @@ from pydantic import Field
 
 from meterstack.money import format_money
 from meterstack.server.auth import CustomerDep, EngineDep, settings_of
-from meterstack.server.bodies import Body, Label, Name
+from meterstack.server.bodies import Body, Interval, Label, PlanId, ReturnUrl
 from meterstack.server.contract import DoorRoute, errors
 from meterstack.server.schemas import (
     AnonymousOut,
@@ -30,16 +30,15 @@ HOUR = timedelta(hours=1)
 CANCEL_MESSAGE = "Subscription will be canceled at end of billing period"
 
 router = APIRouter(prefix="/api", route_class=DoorRoute)
-Url = Annotated[str, Field(max_length=2000)]
 PackSize = Query(min_length=1, max_length=32)
 
 
 class CheckoutBody(Body):
-    tier: Name
+    tier: PlanId
     #: One the catalog offers; the account's current interval when absent (D30).
-    billing_interval: Annotated[str, Field(min_length=1, max_length=16)] | None = None
-    success_url: Url | None = None
-    cancel_url: Url | None = None
+    billing_interval: Interval | None = None
+    success_url: ReturnUrl | None = None
+    cancel_url: ReturnUrl | None = None
 
 
 class ConvertBody(Body):
@@ -85,7 +84,7 @@ def usage(customer: CustomerDep, engine: EngineDep) -> CustomerUsageOut:
 @router.post(
     "/billing/checkout",
     response_model=CheckoutOut,
-    responses=errors(*CUSTOMER, 413, 422),
+    responses=errors(*CUSTOMER, 409, 413, 422),
 )
 def checkout(body: CheckoutBody, customer: CustomerDep, engine: EngineDep) -> CheckoutOut:
     """B8: a hosted checkout; the plan changes once it is paid."""

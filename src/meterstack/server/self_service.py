@@ -14,7 +14,7 @@ from pydantic import Field
 
 from meterstack.engine import Engine
 from meterstack.server.auth import CustomerDep, EngineDep
-from meterstack.server.bodies import Body, Id, Label, Name
+from meterstack.server.bodies import Body, Id, Interval, Label, Name, PlanId
 from meterstack.server.contract import DoorRoute, errors
 from meterstack.server.schemas import (
     ApiKeyOut,
@@ -63,9 +63,9 @@ class OverageBody(Body):
 
 
 class DowngradeBody(Body):
-    tier: Name
+    tier: PlanId
     #: One the catalog offers; the account's current interval when absent.
-    billing_interval: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+    billing_interval: Interval | None = None
 
 
 class KeyBody(Body):
@@ -132,7 +132,7 @@ def invoice(
     )
 
 
-@router.post("/downgrade", response_model=PlanChangeOut, responses=_errors(*BODY))
+@router.post("/downgrade", response_model=PlanChangeOut, responses=_errors(*BODY, 409))
 def downgrade(body: DowngradeBody, customer: CustomerDep, engine: EngineDep) -> PlanChangeOut:
     """C7, D30: move to a cheaper self-serve plan at the end of the paid interval."""
     change = engine.downgrade(customer.account_id, body.tier, body.billing_interval)

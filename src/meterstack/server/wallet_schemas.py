@@ -15,7 +15,15 @@ from pydantic import BaseModel, Field
 
 from meterstack.bounds import MAX_AMOUNT
 from meterstack.money import format_money
-from meterstack.server.bodies import Body, DecimalText, Id, IdempotencyKey, Name, Quantity
+from meterstack.server.bodies import (
+    Body,
+    DecimalText,
+    Id,
+    IdempotencyKey,
+    Name,
+    Quantity,
+    ReturnUrl,
+)
 from meterstack.services.wallet.model import (
     Charge,
     LedgerEntry,
@@ -29,7 +37,6 @@ from meterstack.services.wallet.model import (
 #: An amount as JSON carries it (D15): a decimal string, at most six places, of either sign
 #: (an adjustment may take money off; the other doors refuse a negative amount themselves).
 Amount = Annotated[DecimalText, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, decimal_places=6)]
-Url = Annotated[str, Field(max_length=2000)]
 ItemId = Annotated[str, Field(min_length=1, max_length=40)]
 
 
@@ -149,8 +156,8 @@ class TransactionsOut(BaseModel):
 
 class DepositBody(Body):
     amount: Amount
-    success_url: Url | None = None
-    cancel_url: Url | None = None
+    success_url: ReturnUrl | None = None
+    cancel_url: ReturnUrl | None = None
 
 
 class DepositOut(BaseModel):

@@ -110,7 +110,8 @@ class Subscriptions:
 
         Refused: an unknown plan or an interval the catalog does not offer (422), a plan not
         ``self_serve`` or without a price (403 ``plan_not_self_serve``), an upgrade from a plan
-        without payments (403 ``not_allowed_for_tier``), the plan the account is on (422).
+        without payments (403 ``not_allowed_for_tier``), the plan the account is on (409: the
+        request is well formed, the account's state refuses it).
         """
         with self.ctx.store.transaction() as tx:
             return self._self_serve(tx, account_id, plan_id, interval)
@@ -119,12 +120,12 @@ class Subscriptions:
     def downgrade(self, account_id: str, plan_id: str, interval: str | None = None) -> PlanChange:
         """The customer's downgrade to a cheaper self-serve plan, at the end of the paid interval.
 
-        An upgrade is refused here (422): it is paid first, through a checkout.
+        An upgrade is refused here (409): it is paid first, through a checkout.
         """
         with self.ctx.store.transaction() as tx:
             change = self._self_serve(tx, account_id, plan_id, interval)
             if change.upgrade:
-                raise InvalidInputError(
+                raise ConflictError(
                     f"moving to {plan_id!r} is an upgrade: it is paid first, through a checkout",
                     plan=plan_id,
                 )
@@ -139,7 +140,7 @@ class Subscriptions:
         target = _target_plan(catalog, plan_id)
         chosen = offered_interval(catalog, interval or account.billing_interval)
         if target.id == state.plan_id and chosen == account.billing_interval:
-            raise InvalidInputError(
+            raise ConflictError(
                 f"the account is already on {target.name}, {chosen}", plan=target.id
             )
         upgrade = _upgrade(catalog, state.plan_id, account.billing_interval, target.id, chosen)

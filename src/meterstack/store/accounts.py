@@ -9,6 +9,7 @@ from meterstack.errors import EmailTakenError
 from meterstack.rules.terms import PROJECT_KIND, AccountState, LimitOverride
 from meterstack.store.rows import AccountOnCatalog, AccountRow, StoredCatalog
 from meterstack.store.statements import UNIQUE_VIOLATION, Statements
+from meterstack.store.wallet import optional_micros
 
 
 class SqlAccounts:
@@ -174,6 +175,9 @@ class SqlAccounts:
         pending = self._sql.one(
             "SELECT effective_at FROM pending_changes WHERE account_id = :account_id", params
         )
+        reload = self._sql.one(
+            "SELECT threshold FROM wallet_settings WHERE account_id = :account_id", params
+        )
         return AccountState(
             account_id=account.id,
             plan_id=account.plan_id,
@@ -187,6 +191,7 @@ class SqlAccounts:
             features=features,
             prices=prices,
             pending_at=None if pending is None else self._sql.dialect.from_ts(pending[0]),
+            reload_threshold=None if reload is None else optional_micros(reload[0]),
         )
 
     def set_override(

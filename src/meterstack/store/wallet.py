@@ -42,7 +42,7 @@ def from_micros(value: Any) -> Decimal:
     return Decimal(int(value)).scaleb(-LEDGER_PLACES)
 
 
-def _optional(value: Any) -> Decimal | None:
+def optional_micros(value: Any) -> Decimal | None:
     return None if value is None else from_micros(value)
 
 
@@ -177,7 +177,9 @@ class SqlWallet:
         )
         if row is None:
             return WalletSettings()
-        return WalletSettings(_optional(row[0]), _optional(row[1]), _optional(row[2]))
+        return WalletSettings(
+            optional_micros(row[0]), optional_micros(row[1]), optional_micros(row[2])
+        )
 
     def set_settings(self, account_id: str, settings: WalletSettings) -> None:
         values = {

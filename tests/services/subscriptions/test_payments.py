@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from meterstack import Engine, ManualClock
-from meterstack.errors import InvalidInputError, NotAllowedForTierError
+from meterstack.errors import ConflictError, InvalidInputError, NotAllowedForTierError
 from meterstack.services.invoicing.model import InvoiceStatus
 from meterstack.services.payments.local import LocalProvider
 from meterstack.services.payments.port import Checkout, PaymentEvent
@@ -84,7 +84,8 @@ def test_b8_downgrades_need_no_checkout_and_bad_checkouts_are_refused(
     account = engine.create_account(plan="pro")
     anonymous = engine.create_account(plan="anonymous")
 
-    with pytest.raises(InvalidInputError, match="need no payment"):
+    # 409: well formed, refused by the account's state (was 422, the status of a malformed one).
+    with pytest.raises(ConflictError, match="need no payment"):
         engine.checkout(account.id, plan="starter")
     # D30, A8: was 402 upgrade_required; payments are disabled on ANONYMOUS, which is 403 (D4).
     with pytest.raises(NotAllowedForTierError):

@@ -104,7 +104,7 @@ class Payments:
                 request.account_id, request.plan_id, request.billing_interval
             )
             if not change.upgrade:
-                raise InvalidInputError(
+                raise ConflictError(
                     "a checkout is for upgrades; downgrades and cancellations need no payment",
                     plan=request.plan_id,
                 )

@@ -181,7 +181,7 @@ class Charging:
                 f"the price is now {amount}, above the max_price {request.max_price}",
             )  # fmt: skip
         planned = self._meter_plan(tx, request, operation, now)
-        threshold = tx.wallet.settings(request.account_id).threshold
+        threshold = state.reload_threshold  # the admission checks the state's version
         entry_id = new_id("wle")
         swept = False
         for _ in range(_ATTEMPTS):

@@ -234,6 +234,7 @@ class Wallets:
                     threshold, amount, target, catalog.currency, wallet.minimum_deposit
                 )
             tx.wallet.set_settings(account_id, settings)
+            self.ctx.changed(tx, account_id)  # a charge reads the threshold with the terms
             return settings
 
     # ------------------------------------------------------------------ entries
