@@ -104,4 +104,8 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
             }
             for line in invoice.lines
         ],
+        "wallet_spend": [
+            {"operation": spent.operation, "quantity": spent.quantity, "amount": str(spent.amount)}
+            for spent in invoice.wallet_spend
+        ],
     }

@@ -100,6 +100,15 @@ class InvoiceLine:
 
 
 @dataclass(frozen=True)
+class WalletSpend:
+    """What the prepaid wallet paid for one operation in the invoice's period (D20)."""
+
+    operation: str
+    quantity: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class CustomerInvoice:
     """One of the account's invoices; ``lines`` is empty in a listing."""
 
@@ -113,6 +122,8 @@ class CustomerInvoice:
     created_at: datetime | None
     total: Decimal
     lines: tuple[InvoiceLine, ...] = ()
+    #: A period statement's wallet section (not lines, not in ``total``); empty in a listing.
+    wallet_spend: tuple[WalletSpend, ...] = ()
 
     @property
     def period_name(self) -> str:
@@ -145,6 +156,10 @@ class CustomerInvoice:
                     derivation=dict(line.get("derivation", {})),
                 )
                 for line in data.get("lines", ())
+            ),
+            wallet_spend=tuple(
+                WalletSpend(spent["operation"], int(spent["quantity"]), Decimal(spent["amount"]))
+                for spent in data.get("wallet_spend", ())
             ),
         )
 

@@ -252,8 +252,20 @@ class InvoiceSummaryOut(BaseModel):
     total: str
 
 
+class WalletSpendOut(BaseModel):
+    """One operation the wallet paid for in the period, refunds netted (D20)."""
+
+    operation: str
+    quantity: int
+    #: Six decimal places, as the ledger keeps it (D17).
+    amount: str
+
+
 class InvoiceOut(InvoiceSummaryOut):
     lines: list[InvoiceLineOut]
+    #: The period statement's wallet section (period closes only): paid from the wallet as it
+    #: happened, so not lines, and not in ``total``.
+    wallet_spend: list[WalletSpendOut]
 
 
 class InvoicesOut(BaseModel):

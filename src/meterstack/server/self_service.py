@@ -29,6 +29,7 @@ from meterstack.server.schemas import (
     PackPurchaseOut,
     PlanChangeOut,
     SubscriptionOut,
+    WalletSpendOut,
 )
 from meterstack.services.invoicing.model import Invoice
 from meterstack.services.invoicing.purchases import PackPurchase
@@ -128,6 +129,12 @@ def invoice(
                 derivation=line.derivation,
             )
             for line in found.lines
+        ],
+        wallet_spend=[
+            WalletSpendOut(
+                operation=spent.operation, quantity=spent.quantity, amount=str(spent.amount)
+            )
+            for spent in found.wallet_spend
         ],
     )
 

@@ -17,7 +17,7 @@ from meterstack.store.statements import Statements
 
 _INVOICE_COLUMNS = (
     "id, number, account_id, status, currency, period_key, period_start, period_end, "
-    "created_at, total, plan_id, catalog"
+    "created_at, total, plan_id, catalog, kind"
 )
 
 
@@ -311,6 +311,7 @@ def invoice_rows(sql: Statements, where: str, params: dict[str, Any]) -> list[In
             total=Decimal(row[9]),
             plan=row[10],
             catalog=row[11],
+            kind=row[12],
             lines=tuple(lines[row[0]]),
         )
         for row in rows

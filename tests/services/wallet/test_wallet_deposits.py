@@ -10,6 +10,8 @@ from wallet_support import PUBLIC, EngineFactory, deposit, ledger_rows, ledger_s
 
 from meterstack import Engine, ManualClock
 from meterstack.errors import ConflictError, InvalidInputError, MeterstackError, NotFoundError
+from meterstack.services.invoicing.model import WalletSpend
+from meterstack.services.invoicing.render import render_html, render_pdf
 from meterstack.services.payments.local import LocalProvider
 from meterstack.services.payments.port import PaymentEvent
 
@@ -173,4 +175,23 @@ def test_b2_d20_the_statement_lists_wallet_spend_by_operation_outside_the_invoic
     invoices = engine.close_period()
     mine = [invoice for invoice in invoices if invoice.account_id == account.id]
     assert all(invoice.total == sum(line.amount for line in invoice.lines) for invoice in mine)
+    # Read back, the period's invoice carries the wallet section beside its lines.
+    [closed] = [invoice for invoice in engine.invoices(account.id) if invoice.kind == "period"]
+    assert closed.wallet_spend == (
+        WalletSpend("agent_execution", 7, Decimal("0.05")),
+        WalletSpend("bot_message", 1000, Decimal("2")),
+    )
+    assert closed.total == sum(line.amount for line in closed.lines)
+    assert all(line.item not in {"agent_execution", "bot_message"} for line in closed.lines)
+    assert engine.invoice(closed.number or "").wallet_spend == closed.wallet_spend
+    page = render_html(closed)
+    assert "Paid from your prepaid wallet" in page
+    assert 'bot message</td><td class="num">1,000</td><td class="num">2.000000 USD' in page
+    pdf = render_pdf(closed, compress=False)
+    assert b"Paid from your prepaid wallet" in pdf
+    assert b"agent execution" in pdf
+    # Other invoices (the opening fee) have no wallet section.
+    assert all(
+        invoice.wallet_spend == () for invoice in engine.invoices(account.id) if invoice != closed
+    )
     assert not any("wallet" in line.description.lower() for inv in mine for line in inv.lines)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from meterstack import ManualClock
 
 OPERATOR = {"Authorization": "Bearer operator-secret"}
 Signup = Callable[[Any, str], tuple[str, dict[str, str]]]
@@ -22,7 +26,7 @@ def _pay(client: Any, url: str) -> None:
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_b2_d24_deposit_charge_and_history_over_http(
-    live_service: Callable[..., Any], signup: Signup
+    live_service: Callable[..., Any], signup: Signup, clock: ManualClock
 ) -> None:
     client = live_service("aerostack")
     account_id, customer = signup(client, "pro")
@@ -83,6 +87,23 @@ def test_b2_d24_deposit_charge_and_history_over_http(
     assert older["next_before"] is None
     usage = client.get("/api/billing/usage", headers=customer).json()
     assert usage["wallet_balance"] == "7.000000"
+
+    # The period's statement: its wallet section lists the spend by operation, beside the lines.
+    clock.advance(timedelta(days=31))
+    closed = client.post("/v1/periods/close", headers=OPERATOR)
+    assert closed.status_code == 200, closed.text
+    listed = client.get("/api/billing/invoices", headers=customer).json()["invoices"]
+    # January's opening fee, then its close (oldest first): the close is the statement.
+    opening, number = [found["number"] for found in listed if found["period"] == "2026-01"]
+    fee = client.get(f"/api/billing/invoices/{opening}", headers=customer).json()
+    assert fee["wallet_spend"] == []
+    statement = client.get(f"/api/billing/invoices/{number}", headers=customer).json()
+    assert statement["wallet_spend"] == [
+        {"operation": "bot_message", "quantity": 1000, "amount": "2.000000"}
+    ]
+    assert Decimal(statement["total"]) == sum(
+        Decimal(line["amount"]) for line in statement["lines"]
+    )
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)

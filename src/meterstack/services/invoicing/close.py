@@ -36,8 +36,14 @@ from meterstack.rules.rating import RatedLine, rate_usage
 from meterstack.rules.terms import priced_plan
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.invoicing.issue import fee_line
-from meterstack.services.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
+from meterstack.services.invoicing.model import (
+    PERIOD_INVOICE,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+)
 from meterstack.services.invoicing.proration import credit_moved, invoice_with_account_credit
+from meterstack.services.invoicing.service import statement
 from meterstack.services.subscriptions import apply_pending, subscription_interval
 from meterstack.services.transactions import percentage_meters
 from meterstack.services.webhooks.announce import announce_invoices
@@ -51,7 +57,6 @@ from meterstack.store.rows import (
 )
 
 DEFAULT_SEQUENCE = "INV"
-PERIOD_INVOICE = "period"
 UNIT_PRICE_PLACES = Decimal("0.000001")
 
 
@@ -131,7 +136,7 @@ class PeriodClose:
                     ]
                     tx.invoices.finalize(numbered, now)
                     for draft, (_, number) in zip(fresh, numbered, strict=True):
-                        created.append(_finalized(draft, number))
+                        created.append(statement(tx, _finalized(draft, number)))
                     announce_invoices(tx, created[len(created) - len(fresh) :], now)
             if progress is not None:
                 progress(len(accounts))
@@ -393,4 +398,5 @@ def _finalized(draft: Invoice, number: str) -> Invoice:
         total=draft.total,
         plan=draft.plan,
         catalog=draft.catalog,
+        kind=PERIOD_INVOICE,
     )

@@ -57,6 +57,7 @@ def issue_invoice(
         total=total,
         plan=plan_id,
         catalog=catalog.catalog,
+        kind=kind,
     )
     tx.invoices.insert([draft], sequence, kind)
     number = f"{sequence}-{tx.invoices.take_numbers(sequence, 1):06d}"

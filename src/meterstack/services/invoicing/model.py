@@ -43,6 +43,19 @@ TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
 ACCOUNT_CREDIT = "account_credit"
 
 
+#: The kind of a period close's invoice (the period statement); others are issued on their own.
+PERIOD_INVOICE = "period"
+
+
+@dataclass(frozen=True)
+class WalletSpend:
+    """What the prepaid wallet paid for one operation in a period, refunds netted (D20)."""
+
+    operation: str
+    quantity: int
+    amount: Decimal
+
+
 @dataclass(frozen=True)
 class InvoiceLine:
     position: int
@@ -79,6 +92,11 @@ class Invoice:
     #: The account's plan and the catalog it was billed from, for the reader.
     plan: str = ""
     catalog: str = ""
+    #: :data:`PERIOD_INVOICE` for a period close; "" until an issued invoice is read back.
+    kind: str = ""
+    #: The period statement's own section: the wallet's spend by operation during the period.
+    #: Not lines: it was paid from the wallet as it happened, and the total is the lines' sum.
+    wallet_spend: tuple[WalletSpend, ...] = ()
 
     @property
     def period_name(self) -> str:

@@ -2,10 +2,12 @@
 
 Both renderings show the same things: the number (``DRAFT`` until the invoice is finalized), the
 status, the account, the plan and catalog, the period (as a person names it: ``April 2026``) and
-issue date, one row per line with its derivation beneath it, and the total. Money is the D15
-decimal string followed by the currency code (``10.00 USD``); a unit price keeps every decimal it
-has (``0.0005``) but never fewer than the currency's minor unit (``1.00``); quantities carry
-thousands separators (``60,000``).
+issue date, one row per line with its derivation beneath it, and the total; a period close's
+invoice then shows what the prepaid wallet paid during the period, by operation, as a section
+of its own (not lines: the wallet paid it as it happened, and the total stays the lines' sum).
+Money is the D15 decimal string followed by the currency code (``10.00 USD``); a unit price
+keeps every decimal it has (``0.0005``) but never fewer than the currency's minor unit
+(``1.00``); quantities carry thousands separators (``60,000``).
 
 The PDF uses the core Helvetica font, which only knows latin-1: other characters are spelled out
 (``→`` becomes ``->``, ``€`` becomes ``EUR``) or replaced by ``?``, never a crash.
@@ -117,6 +119,43 @@ tfoot th, tfoot td { border-top: 2px solid #222; font-weight: bold; }
 """.strip()
 
 
+#: The wallet section's title and its note: the wallet paid these as they happened.
+WALLET_TITLE = "Paid from your prepaid wallet"
+WALLET_NOTE = "Already paid from the wallet balance; not part of this invoice's total."
+
+
+def _wallet_rows(invoice: Invoice) -> list[tuple[str, str, str]]:
+    """The statement's wallet section: operation, quantity, amount (six places, D17)."""
+    return [
+        (
+            spent.operation.replace("_", " "),
+            f"{spent.quantity:,}",
+            f"{spent.amount} {invoice.currency}",
+        )
+        for spent in invoice.wallet_spend
+    ]
+
+
+def _html_wallet(invoice: Invoice) -> str:
+    if not invoice.wallet_spend:
+        return ""
+    rows = "\n".join(
+        f'<tr class="line"><td>{escape(operation)}</td><td class="num">{escape(quantity)}</td>'
+        f'<td class="num">{escape(amount)}</td></tr>'
+        for operation, quantity, amount in _wallet_rows(invoice)
+    )
+    return f"""<h2>{escape(WALLET_TITLE)}</h2>
+<table class="wallet">
+<thead><tr><th scope="col">Operation</th><th scope="col" class="num">Quantity</th>
+<th scope="col" class="num">Amount</th></tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+<p><small>{escape(WALLET_NOTE)}</small></p>
+"""
+
+
 def _html_line(line: InvoiceLine, currency: str) -> str:
     description, quantity, unit_price, amount = (escape(cell) for cell in _cells(line, currency))
     rows = [
@@ -165,7 +204,7 @@ def render_html(invoice: Invoice, *, seller: str = "meterstack") -> str:
 </tbody>
 <tfoot><tr><th scope="row" colspan="3">Total</th><td class="num">{total}</td></tr></tfoot>
 </table>
-</main>
+{_html_wallet(invoice)}</main>
 </body>
 </html>
 """
@@ -249,6 +288,31 @@ def _pdf_lines(pdf: FPDF, invoice: Invoice) -> None:
         total.cell(_latin1(_money(invoice.total, invoice.currency)), style=bold, align="R")
 
 
+def _pdf_wallet(pdf: FPDF, invoice: Invoice) -> None:
+    if not invoice.wallet_spend:
+        return
+    pdf.ln(6)
+    pdf.set_font("Helvetica", "B", 12)
+    pdf.cell(h=8, text=_latin1(WALLET_TITLE), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("Helvetica", "", 10)
+    with pdf.table(
+        col_widths=(_WIDTHS[0] + _WIDTHS[1], _WIDTHS[2], _WIDTHS[3]),
+        text_align=("LEFT", "RIGHT", "RIGHT"),
+        borders_layout=TableBordersLayout.NONE,
+        headings_style=FontFace(emphasis="BOLD"),
+        line_height=5.5,
+        padding=(1, 1.5),
+        first_row_as_headings=True,
+    ) as table:
+        table.row(["Operation", "Quantity", "Amount"])
+        for row in _wallet_rows(invoice):
+            table.row([_latin1(text) for text in row])
+    pdf.set_font("Helvetica", "", 8)
+    pdf.set_text_color(100)
+    pdf.cell(h=6, text=_latin1(WALLET_NOTE), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(0)
+
+
 def render_pdf(invoice: Invoice, *, seller: str = "meterstack", compress: bool = True) -> bytes:
     """``invoice`` as an A4 PDF; the same invoice always gives the same bytes.
 
@@ -267,4 +331,5 @@ def render_pdf(invoice: Invoice, *, seller: str = "meterstack", compress: bool =
     pdf.add_page()
     _pdf_header(pdf, invoice, seller)
     _pdf_lines(pdf, invoice)
+    _pdf_wallet(pdf, invoice)
     return bytes(pdf.output())
