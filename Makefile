@@ -37,7 +37,7 @@ test: lint
 # The full schemathesis run: 100 examples per operation, every check, SQLite and PostgreSQL
 # (make test runs a bounded pass on SQLite).
 fuzz: $(STAMP)
-	METERSTACK_FUZZ=full $(BIN)/pytest tests/server/test_fuzz.py -k full
+	METERSTACK_FUZZ=full $(BIN)/pytest tests/server/test_fuzz.py -k full -rP
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
