@@ -16,17 +16,16 @@ import sys
 from pathlib import Path
 
 # bench/http.py would shadow the standard library's http package (the engine's webhook
-# delivery imports httpx, which imports it).
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).parent]
+# delivery imports httpx, which imports it): this folder goes last, for bench/measure.py.
+HERE = Path(__file__).parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE] + [str(HERE)]
 
 import argparse
 import resource
-import socket
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
+from measure import POSTGRES, backends
 from meterstack import Engine, ManualClock
 from meterstack.store.sql import SqlStore
 
@@ -125,32 +124,13 @@ def bench_backend(label: str, url: str, accounts: int) -> float:
     return seconds
 
 
-def postgres_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000)
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres", default=POSTGRES)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        bench_backend("SQLite", f"sqlite:///{Path(folder) / 'billing.db'}", args.accounts)
-    if postgres_reachable():
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        try:
-            bench_backend("PostgreSQL", f"{args.postgres}?schema={schema}", args.accounts)
-        finally:
-            import psycopg
-
-            with psycopg.connect(args.postgres, autocommit=True) as connection:
-                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    else:
-        print("PostgreSQL: not reachable at 127.0.0.1:5432, skipped")
+    for label, url in backends(postgres=args.postgres):
+        bench_backend(label, url, args.accounts)
 
 
 if __name__ == "__main__":

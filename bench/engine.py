@@ -28,22 +28,19 @@ import sys
 from pathlib import Path
 
 # bench/http.py would shadow the standard library's http package (the engine's webhook
-# delivery imports httpx, which imports it).
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).parent]
+# delivery imports httpx, which imports it): this folder goes last, for bench/measure.py.
+HERE = Path(__file__).parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE] + [str(HERE)]
 
 import argparse
-import socket
-import statistics
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
+from measure import POSTGRES, SQLITE_LABEL, Timed, backends, interleaved, raw_connection
 from meterstack import Engine, UsageEvent
-from meterstack.store.sql import SqlStore
 
 BATCH = 100
 #: Concurrent callers of ``consume``, and the requests each round hands them at once.
@@ -51,102 +48,27 @@ THREADS = 8
 BURST = 256
 
 
-@dataclass(frozen=True)
-class Measure:
-    name: str
-    operations: int
-    seconds: float
-    latencies: list[float]
-
-    @property
-    def rate(self) -> float:
-        return self.operations / self.seconds
-
-    def line(self) -> str:
-        p50 = statistics.median(self.latencies) * 1e3
-        p99, p999 = (
-            statistics.quantiles(self.latencies, n=1000, method="inclusive")[index] * 1e3
-            for index in (989, 998)
-        )
-        return (
-            f"  {self.name:<42} {self.rate:>10,.0f} /s   p50 {p50:7.3f} ms   p99 {p99:7.3f} ms"
-            f"   p99.9 {p999:7.3f} ms"
-        )
-
-
-@dataclass
-class Timed:
-    """One measure's operation, and what its rounds have measured so far."""
-
-    name: str
-    #: ``operation(i)`` does the i-th operation(s) and returns how many it did.
-    operation: Callable[[int], int]
-    operations: int = 0
-    seconds: float = 0.0
-    next_index: int = 0
-    latencies: list[float] = field(default_factory=list)
-    #: False when the operation records its requests' latencies itself (concurrent callers).
-    time_each_call: bool = True
-
-    def round(self, seconds: float) -> None:
-        """Call the operation for ``seconds`` more."""
-        start = time.perf_counter()
-        deadline = start + seconds
-        while True:
-            began = time.perf_counter()
-            if began >= deadline:
-                break
-            self.operations += self.operation(self.next_index)
-            if self.time_each_call:
-                self.latencies.append(time.perf_counter() - began)
-            self.next_index += 1
-        self.seconds += time.perf_counter() - start
-
-    def result(self) -> Measure:
-        return Measure(self.name, self.operations, self.seconds, self.latencies)
-
-
-def interleaved(seconds: float, rounds: int, *timed: Timed) -> list[Measure]:
-    """``seconds`` of each measure, in ``rounds`` alternating rounds."""
-    for _ in range(rounds):
-        for measure in timed:
-            measure.round(seconds / rounds)
-    return [measure.result() for measure in timed]
-
-
 @contextmanager
 def raw_update(engine: Engine) -> Iterator[Timed]:
     """The baseline: one conditional single-row UPDATE … RETURNING per transaction."""
-    store = engine._ctx.store  # the same driver, pragmas and commit mode as the engine
-    assert isinstance(store, SqlStore)
-    dialect = store.dialect
-    connection = store.engine.raw_connection()
-    cursor = connection.cursor()
-    dialect.begin(cursor)
-    cursor.execute(
-        dialect.sql(
+    with raw_connection(engine) as raw:
+        raw.run(
             "INSERT INTO counters (account_id, item, scope, period, used, held, overage) "
             "VALUES ('raw', 'raw', 'raw', 'raw', 0, 0, 0)"
         )
-    )
-    _commit(connection, cursor, dialect.is_sqlite)
-    update = dialect.sql(
-        "UPDATE counters SET used = used + :q WHERE account_id = 'raw' AND item = 'raw' "
-        "AND scope = 'raw' AND period = 'raw' AND used + held + :q <= :bound RETURNING used"
-    )
+        update = raw.dialect.sql(
+            "UPDATE counters SET used = used + :q WHERE account_id = 'raw' AND item = 'raw' "
+            "AND scope = 'raw' AND period = 'raw' AND used + held + :q <= :bound RETURNING used"
+        )
 
-    def once(_: int) -> int:
-        dialect.begin(cursor)
-        cursor.execute(update, {"q": 1, "bound": 10**15})
-        cursor.fetchone()
-        _commit(connection, cursor, dialect.is_sqlite)
-        return 1
+        def once(_: int) -> int:
+            raw.begin()
+            raw.cursor.execute(update, {"q": 1, "bound": 10**15})
+            raw.cursor.fetchone()
+            raw.commit()
+            return 1
 
-    try:
         yield Timed("raw conditional UPDATE ... RETURNING", once)
-    finally:
-        cursor.close()
-        connection.close()
 
 
 @contextmanager
@@ -156,62 +78,43 @@ def raw_same_work(engine: Engine) -> Iterator[Timed]:
     Two conditional counter updates and one idempotency row per transaction. It shows how much
     of the gap to the single-row baseline is the work itself rather than the engine's code.
     """
-    store = engine._ctx.store
-    assert isinstance(store, SqlStore)
-    dialect = store.dialect
-    connection = store.engine.raw_connection()
-    cursor = connection.cursor()
-    dialect.begin(cursor)
-    for scope in ("raw-a", "raw-b"):
-        cursor.execute(
-            dialect.sql(
-                "INSERT INTO counters (account_id, item, scope, period, used, held, overage) "
-                "VALUES ('raw', 'raw', :scope, 'raw', 0, 0, 0)"
-            ),
-            {"scope": scope},
-        )
-    _commit(connection, cursor, dialect.is_sqlite)
-    update = dialect.sql(
-        "UPDATE counters SET used = used + :q WHERE account_id = 'raw' AND item = 'raw' "
-        "AND scope = :scope AND period = 'raw' AND used + held + :q <= :bound RETURNING used"
-    )
-    remember = dialect.sql(
-        "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
-        "VALUES ('raw', :key, :hash, :decision, :created_at)"
-    )
-    decision = "x" * 160  # about the size of a stored decision (a JSON array of its fields)
-    created_at = dialect.ts(engine.clock.now())
-    run_id = uuid.uuid4().hex[:8]
-
-    def once(index: int) -> int:
-        dialect.begin(cursor)
+    with raw_connection(engine) as raw:
         for scope in ("raw-a", "raw-b"):
-            cursor.execute(update, {"q": 1, "bound": 10**15, "scope": scope})
-            cursor.fetchone()
-        cursor.execute(
-            remember,
-            {
-                "key": f"{run_id}-{index}",
-                "hash": "0" * 64,
-                "decision": decision,
-                "created_at": created_at,
-            },
+            raw.run(
+                "INSERT INTO counters (account_id, item, scope, period, used, held, overage) "
+                "VALUES ('raw', 'raw', :scope, 'raw', 0, 0, 0)",
+                {"scope": scope},
+            )
+        update = raw.dialect.sql(
+            "UPDATE counters SET used = used + :q WHERE account_id = 'raw' AND item = 'raw' "
+            "AND scope = :scope AND period = 'raw' AND used + held + :q <= :bound RETURNING used"
         )
-        _commit(connection, cursor, dialect.is_sqlite)
-        return 1
+        remember = raw.dialect.sql(
+            "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
+            "VALUES ('raw', :key, :hash, :decision, :created_at)"
+        )
+        decision = "x" * 160  # about the size of a stored decision (a JSON array of its fields)
+        created_at = raw.dialect.ts(engine.clock.now())
+        run_id = uuid.uuid4().hex[:8]
 
-    try:
+        def once(index: int) -> int:
+            raw.begin()
+            for scope in ("raw-a", "raw-b"):
+                raw.cursor.execute(update, {"q": 1, "bound": 10**15, "scope": scope})
+                raw.cursor.fetchone()
+            raw.cursor.execute(
+                remember,
+                {
+                    "key": f"{run_id}-{index}",
+                    "hash": "0" * 64,
+                    "decision": decision,
+                    "created_at": created_at,
+                },
+            )
+            raw.commit()
+            return 1
+
         yield Timed("raw SQL of a keyed 2-scope consume", once)
-    finally:
-        cursor.close()
-        connection.close()
-
-
-def _commit(connection: object, cursor: object, is_sqlite: bool) -> None:
-    if is_sqlite:
-        cursor.execute("COMMIT")  # type: ignore[attr-defined]
-    else:
-        connection.commit()  # type: ignore[attr-defined]
 
 
 def bench_backend(label: str, url: str, seconds: float, rounds: int) -> tuple[float, float]:
@@ -265,7 +168,7 @@ def bench_backend(label: str, url: str, seconds: float, rounds: int) -> tuple[fl
         print(measure.line())
     single_ratio = single.rate / raw.rate
     many_ratio = many.rate / single.rate
-    sqlite = label.startswith("SQLite")
+    sqlite = label == SQLITE_LABEL
     print(
         f"  consume / raw UPDATE:                  {single_ratio:5.2f}x"
         + ("" if sqlite else "   (target >= 0.5x)")
@@ -367,19 +270,11 @@ class Callers:
         return BURST
 
 
-def postgres_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each measure")
     parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds per measure")
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres", default=POSTGRES)
     parser.add_argument(
         "--only", choices=["sqlite", "postgresql"], help="measure one backend rather than both"
     )
@@ -387,29 +282,10 @@ def main() -> None:
         "--history-only", action="store_true", help="measure the usage-history section alone"
     )
     args = parser.parse_args()
-    if args.only != "postgresql":
-        with tempfile.TemporaryDirectory() as folder:
-            url = f"sqlite:///{Path(folder) / 'b.db'}"
-            label = "SQLite (WAL, synchronous=NORMAL)"
-            if not args.history_only:
-                bench_backend(label, url, args.seconds, args.rounds)
-            bench_history(label, url, args.seconds, args.rounds)
-    if args.only == "sqlite":
-        return
-    if postgres_reachable():
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        try:
-            label, url = "PostgreSQL (synchronous commit)", f"{args.postgres}?schema={schema}"
-            if not args.history_only:
-                bench_backend(label, url, args.seconds, args.rounds)
-            bench_history(label, url, args.seconds, args.rounds)
-        finally:
-            import psycopg
-
-            with psycopg.connect(args.postgres, autocommit=True) as connection:
-                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    else:
-        print("PostgreSQL: not reachable at 127.0.0.1:5432, skipped")
+    for label, url in backends(args.only, args.postgres):
+        if not args.history_only:
+            bench_backend(label, url, args.seconds, args.rounds)
+        bench_history(label, url, args.seconds, args.rounds)
 
 
 if __name__ == "__main__":

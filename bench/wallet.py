@@ -17,95 +17,70 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# bench/http.py would shadow the standard library's http package (httpx imports it).
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).parent]
+# bench/http.py would shadow the standard library's http package (httpx imports it): this
+# folder goes last, for bench/measure.py.
+HERE = Path(__file__).parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE] + [str(HERE)]
 
 import argparse
-import importlib.util
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from types import ModuleType
 
+from measure import POSTGRES, Timed, backends, interleaved, raw_connection
 from meterstack import Engine
-from meterstack.store.sql import SqlStore
 
 TARGET = 0.5
 
 
-def _bench_engine() -> ModuleType:
-    """bench/engine.py's measuring helpers (Timed, interleaved, _commit)."""
-    spec = importlib.util.spec_from_file_location(
-        "bench_engine", Path(__file__).with_name("engine.py")
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-helpers = _bench_engine()
-
-
 @contextmanager
-def bare_charge(engine: Engine) -> Iterator[object]:
+def bare_charge(engine: Engine) -> Iterator[Timed]:
     """The SQL a keyed charge needs at least, without the engine."""
-    store = engine._ctx.store  # the same driver, pragmas and commit mode as the engine
-    assert isinstance(store, SqlStore)
-    dialect = store.dialect
-    connection = store.engine.raw_connection()
-    cursor = connection.cursor()
-    dialect.begin(cursor)
-    cursor.execute(
-        dialect.sql(
+    with raw_connection(engine) as raw:
+        raw.run(
             "INSERT INTO counters (account_id, item, scope, period, used, held, overage) "
-            "VALUES ('raw', 'wallet:balance', 'account', '', :balance, 0, 0)"
-        ),
-        {"balance": 10**15},
-    )
-    helpers._commit(connection, cursor, dialect.is_sqlite)
-    spend = dialect.sql(
-        "UPDATE counters SET used = used + :q WHERE account_id = 'raw' AND item = "
-        "'wallet:balance' AND scope = 'account' AND period = '' AND used + :q >= 0 RETURNING used"
-    )
-    entry = dialect.sql(
-        "INSERT INTO wallet_entries (id, account_id, book, kind, amount, operation, quantity, "
-        "byok, project_id, item_id, idempotency_key, reference, memo, payout_id, created_at) "
-        "VALUES (:id, 'raw', 'wallet', 'charge', -10000, 'agent_execution', 1, :byok, NULL, "
-        "NULL, :key, NULL, NULL, NULL, :created_at) RETURNING seq"
-    )
-    remember = dialect.sql(
-        "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
-        "VALUES ('raw', :key, :hash, :decision, :created_at)"
-    )
-    answer = "x" * 200  # about the size of a stored charge (a JSON array of its fields)
-    created_at = dialect.ts(engine.clock.now())
-    run_id = uuid.uuid4().hex[:8]
-
-    def once(index: int) -> int:
-        key = f"{run_id}-{index}"
-        dialect.begin(cursor)
-        cursor.execute(spend, {"q": -10_000})
-        cursor.fetchone()
-        cursor.execute(
-            entry, {"id": f"wle_{key}", "byok": False, "key": key, "created_at": created_at}
+            "VALUES ('raw', 'wallet:balance', 'account', '', :balance, 0, 0)",
+            {"balance": 10**15},
         )
-        cursor.fetchone()
-        cursor.execute(
-            remember, {"key": key, "hash": "0" * 64, "decision": answer, "created_at": created_at}
+        sql = raw.dialect.sql
+        spend = sql(
+            "UPDATE counters SET used = used + :q WHERE account_id = 'raw' AND item = "
+            "'wallet:balance' AND scope = 'account' AND period = '' AND used + :q >= 0 "
+            "RETURNING used"
         )
-        helpers._commit(connection, cursor, dialect.is_sqlite)
-        return 1
+        entry = sql(
+            "INSERT INTO wallet_entries (id, account_id, book, kind, amount, operation, quantity, "
+            "byok, project_id, item_id, idempotency_key, reference, memo, payout_id, created_at) "
+            "VALUES (:id, 'raw', 'wallet', 'charge', -10000, 'agent_execution', 1, :byok, NULL, "
+            "NULL, :key, NULL, NULL, NULL, :created_at) RETURNING seq"
+        )
+        remember = sql(
+            "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
+            "VALUES ('raw', :key, :hash, :decision, :created_at)"
+        )
+        answer = "x" * 200  # about the size of a stored charge (a JSON array of its fields)
+        created_at = raw.dialect.ts(engine.clock.now())
+        run_id = uuid.uuid4().hex[:8]
+        cursor = raw.cursor
 
-    try:
-        yield helpers.Timed("bare SQL of a keyed charge", once)
-    finally:
-        cursor.close()
-        connection.close()
+        def once(index: int) -> int:
+            key = f"{run_id}-{index}"
+            raw.begin()
+            cursor.execute(spend, {"q": -10_000})
+            cursor.fetchone()
+            cursor.execute(
+                entry, {"id": f"wle_{key}", "byok": False, "key": key, "created_at": created_at}
+            )
+            cursor.fetchone()
+            cursor.execute(
+                remember,
+                {"key": key, "hash": "0" * 64, "decision": answer, "created_at": created_at},
+            )
+            raw.commit()
+            return 1
+
+        yield Timed("bare SQL of a keyed charge", once)
 
 
 def bench_backend(label: str, url: str, seconds: float, rounds: int) -> float:
@@ -122,9 +97,7 @@ def bench_backend(label: str, url: str, seconds: float, rounds: int) -> float:
             return 1
 
         with bare_charge(engine) as bare:
-            measured = helpers.interleaved(
-                seconds, rounds, bare, helpers.Timed("engine.charge (keyed)", charge)
-            )
+            measured = interleaved(seconds, rounds, bare, Timed("engine.charge (keyed)", charge))
     baseline, charged = measured
     ratio = float(charged.rate / baseline.rate)
     print(label)
@@ -139,35 +112,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each measure")
     parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds per measure")
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres", default=POSTGRES)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
-    if args.only != "postgresql":
-        with tempfile.TemporaryDirectory() as folder:
-            bench_backend(
-                "SQLite (WAL, synchronous=NORMAL)",
-                f"sqlite:///{Path(folder) / 'w.db'}",
-                args.seconds,
-                args.rounds,
-            )
-    if args.only == "sqlite":
-        return
-    if not helpers.postgres_reachable():
-        print("PostgreSQL: not reachable at 127.0.0.1:5432, skipped")
-        return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    try:
-        bench_backend(
-            "PostgreSQL (synchronous commit)",
-            f"{args.postgres}?schema={schema}",
-            args.seconds,
-            args.rounds,
-        )
-    finally:
-        import psycopg
-
-        with psycopg.connect(args.postgres, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    for label, url in backends(args.only, args.postgres):
+        bench_backend(label, url, args.seconds, args.rounds)
 
 
 if __name__ == "__main__":
