@@ -40,7 +40,7 @@ from meterstack.services.holds import Holds, Reservation
 from meterstack.services.invoicing.close import ClosedPeriods, PeriodClose
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 from meterstack.services.invoicing.purchases import PackPurchase, Purchases
-from meterstack.services.invoicing.service import Invoices
+from meterstack.services.invoicing.service import CreditNote, Invoices
 from meterstack.services.keys import Keys
 from meterstack.services.levers import Levers, PackGrant
 from meterstack.services.metering import PURGE_WINDOW, Metering
@@ -49,14 +49,17 @@ from meterstack.services.payments.port import (
     Checkout,
     CheckoutRequest,
     MoneyMover,
+    MoneyRefund,
     PaymentEvent,
     PaymentProvider,
 )
+from meterstack.services.payments.refunds import Refunds
 from meterstack.services.payments.service import EventOutcome, Payments
 from meterstack.services.resources import ResourceObject, Resources
 from meterstack.services.subscriptions import PlanChange, Subscription, Subscriptions
 from meterstack.services.usage import Usage, UsageReport
 from meterstack.services.wallet.deposits import Deposits
+from meterstack.services.wallet.disputes import Disputes
 from meterstack.services.wallet.service import Wallets
 from meterstack.services.webhooks.model import WebhookPolicy
 from meterstack.services.webhooks.service import Webhooks
@@ -92,7 +95,9 @@ class Engine(KeysMixin, WalletMixin):
         self._features = Features(ctx, self._keys)
         self._entitlements = Entitlements(ctx)
         self._close = PeriodClose(ctx)
-        self._invoices = Invoices(ctx)
+        mover = provider if isinstance(provider, MoneyMover) else None
+        self._refunds = Refunds(ctx, mover)
+        self._invoices = Invoices(ctx, self._refunds)
         self._purchases = Purchases(ctx)
         self._subscriptions = Subscriptions(ctx)
         self._migrations = Migrations(ctx)
@@ -105,14 +110,13 @@ class Engine(KeysMixin, WalletMixin):
             self._levers,
             return_url_origins=return_url_origins,
             deposits=self._deposits,
+            disputes=Disputes(ctx),
         )
         self._webhooks = Webhooks(ctx, webhooks)
         self._access = Access(ctx)
         self._directory = Directory(ctx)
         self._history = History(ctx)
-        self._wallets = Wallets(
-            ctx, self._metering, provider if isinstance(provider, MoneyMover) else None
-        )
+        self._wallets = Wallets(ctx, self._metering, mover, self._refunds)
 
     @classmethod
     def open(
@@ -590,7 +594,18 @@ class Engine(KeysMixin, WalletMixin):
         return self._invoices.move(number, InvoiceStatus.PAID)
 
     def void_invoice(self, number: str) -> Invoice:
+        """Void an invoice; a paid one's collected money (less its credit notes) is refunded
+        through the provider."""
         return self._invoices.move(number, InvoiceStatus.VOID)
+
+    def credit_invoice(self, number: str, amount: Decimal, reason: str) -> CreditNote:
+        """A credit note on a paid invoice: ``amount`` (whole minor units) refunded through
+        the provider, at most what earlier credit notes left of the total."""
+        return self._invoices.credit(number, amount, reason)
+
+    def credit_notes(self, number: str) -> list[MoneyRefund]:
+        """An invoice's refunds (credit notes and void), oldest first."""
+        return self._invoices.credit_notes(number)
 
     def mark_uncollectible(self, number: str) -> Invoice:
         return self._invoices.move(number, InvoiceStatus.UNCOLLECTIBLE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from meterstack.services.payments.port import Checkout
+from meterstack.services.payments.port import Checkout, MoneyRefund
 from meterstack.services.payments.service import Payments
 from meterstack.services.wallet.deposits import Deposits
 from meterstack.services.wallet.model import (
@@ -107,8 +107,19 @@ class WalletMixin:
         return self._wallets.refund(entry_id, account_id=account_id)
 
     def refund_deposit(self, entry_id: str, amount: Decimal | None = None) -> Decimal:
-        """Refund a deposit (all of it, or ``amount``), once, at most the unspent balance."""
-        return self._wallets.refund_deposit(entry_id, amount)
+        """Refund a deposit (all of it, or ``amount``), once, at most the unspent balance, and
+        send it to the provider; the balance after it (:meth:`refunds` says what was sent)."""
+        balance, _ = self._wallets.refund_deposit(entry_id, amount)
+        return balance
+
+    def refunds(self, source: str, reference: str) -> list[MoneyRefund]:
+        """What was given back through the provider for a deposit (``deposit``, its ledger
+        entry) or an invoice (``invoice``, its number): pending until the provider confirms."""
+        return self._wallets.refunds.of(source, reference)
+
+    def send_refunds(self) -> list[MoneyRefund]:
+        """Ask the provider again for every refund still pending; those it settled."""
+        return self._wallets.refunds.send_pending()
 
     def charge_account(self, entry_id: str) -> str:
         """The account a ledger entry belongs to (404 for an unknown entry)."""

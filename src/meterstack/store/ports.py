@@ -24,9 +24,16 @@ from meterstack.rules.admission import Step, Totals
 from meterstack.rules.history import Granularity, UsageBucket, UsageMark
 from meterstack.rules.terms import AccountState, LimitOverride
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
-from meterstack.services.payments.port import Checkout, CheckoutRequest, PaymentEvent
+from meterstack.services.payments.port import (
+    Checkout,
+    CheckoutRequest,
+    MoneyRefund,
+    PaymentEvent,
+    RefundStatus,
+)
 from meterstack.services.wallet.model import (
     Book,
+    CreatorAccount,
     EntryKind,
     LedgerEntry,
     MarketplaceItem,
@@ -615,6 +622,55 @@ class Wallets(Protocol):
     def settle_payout(self, payout_id: str, now: datetime) -> bool: ...
 
 
+class Movements(Protocol):
+    """Money sent back and out through the provider: refunds recorded before the provider is
+    asked, creators' provider accounts, claims on payouts and refunds (one run at a time asks
+    the provider for each), and what a lost dispute left owed."""
+
+    def insert_refund(self, refund: MoneyRefund) -> None: ...
+
+    def refunds_of(self, source: str, reference: str) -> list[MoneyRefund]: ...
+
+    def refund(self, refund_id: str) -> MoneyRefund | None: ...
+
+    def pending_refunds(self) -> list[MoneyRefund]: ...
+
+    def claim_refund(self, refund_id: str, now: datetime, until: datetime) -> int | None:
+        """Count an attempt of a pending refund and hold it until ``until``: the attempt's
+        number, or None when it is settled or held by another run."""
+        ...
+
+    def settle_refund(
+        self, refund_id: str, status: RefundStatus, failure: str | None, now: datetime
+    ) -> bool: ...
+
+    def release_refund(self, refund_id: str, failure: str) -> None: ...
+
+    def claim_payout(self, payout_id: str, now: datetime, until: datetime) -> int | None: ...
+
+    def release_payout(self, payout_id: str) -> None: ...
+
+    def creator_account(self, creator_id: str) -> CreatorAccount | None: ...
+
+    def creator_by_provider(self, provider_account: str) -> CreatorAccount | None: ...
+
+    def insert_creator_account(self, account: CreatorAccount) -> bool: ...
+
+    def set_payouts_enabled(self, provider_account: str, enabled: bool, now: datetime) -> bool: ...
+
+    def lock_invoice(self, invoice_id: str) -> None: ...
+
+    def owed(self, account_id: str, *, lock: bool = False) -> Decimal: ...
+
+    def add_owed(self, account_id: str, amount: Decimal) -> None: ...
+
+    def set_deposit_payment(self, checkout_id: str, payment: str) -> None: ...
+
+    def deposit_payment(self, checkout_id: str) -> str | None: ...
+
+    def deposit_of_payment(self, payment: str) -> str | None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction and the ports that work inside it."""
 
@@ -662,6 +718,9 @@ class UnitOfWork(Protocol):
 
     @property
     def wallet(self) -> Wallets: ...
+
+    @property
+    def movements(self) -> Movements: ...
 
 
 class Store(Protocol):

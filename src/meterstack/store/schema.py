@@ -506,6 +506,9 @@ wallet_settings = Table(
     Column("threshold", BigInteger, nullable=True),
     Column("reload_amount", BigInteger, nullable=True),
     Column("target_balance", BigInteger, nullable=True),
+    #: What a lost dispute took beyond the balance: owed until a deposit or an adjustment
+    #: settles it; wallet charges are refused meanwhile.
+    Column("owed", BigInteger, nullable=False, server_default="0"),
 )
 
 #: Auto-reloads, one per crossing (D21); the id is derived from the crossing.
@@ -531,6 +534,8 @@ wallet_deposits = Table(
     Column("account_id", String(40), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    #: The provider's id of the payment that paid it (a refund or a dispute names it).
+    Column("payment", String(120), nullable=True),
 )
 
 #: Marketplace items (D23): a creator account's priced operation, price in millionths.
@@ -557,5 +562,45 @@ wallet_payouts = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("settled_at", DateTime(timezone=True), nullable=True),
+    #: How many times the provider was asked; a run holds the payout until ``claimed_until``.
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
     Index("ix_wallet_payouts_status", "status", "created_at"),
+)
+
+#: Creators' accounts with the provider (Connect), and whether they can be paid yet.
+creator_accounts = Table(
+    "creator_accounts",
+    metadata,
+    Column("creator_id", String(40), primary_key=True),
+    Column("provider_account", String(120), nullable=False),
+    Column("payouts_enabled", Boolean, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("provider_account", name="uq_creator_accounts_provider_account"),
+)
+
+#: Money given back through the provider: a deposit's refund, an invoice's credit note.
+#: Recorded before the provider is asked; ``attempts`` and ``claimed_until`` as for payouts.
+money_refunds = Table(
+    "money_refunds",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    #: ``deposit`` (reference: the deposit's ledger entry) or ``invoice`` (its number).
+    Column("source", String(16), nullable=False),
+    Column("reference", String(120), nullable=False),
+    #: The provider's id of the payment refunded (a checkout, an invoice).
+    Column("payment", String(120), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", Text, nullable=True),
+    #: ``pending`` until the provider has refunded it, then ``refunded``.
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
+    Column("failure", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Index("ix_money_refunds_reference", "source", "reference"),
+    Index("ix_money_refunds_status", "status", "created_at"),
 )

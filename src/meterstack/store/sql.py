@@ -35,6 +35,7 @@ from meterstack.store.idempotency import SqlIdempotency
 from meterstack.store.invoices import SqlInvoices
 from meterstack.store.keys import SqlKeys
 from meterstack.store.migrate import upgrade
+from meterstack.store.movements import SqlMovements
 from meterstack.store.outbox import SqlOutbox
 from meterstack.store.payments import SqlPayments
 from meterstack.store.ports import (
@@ -44,6 +45,7 @@ from meterstack.store.ports import (
     Idempotency,
     Invoices,
     Keys,
+    Movements,
     Outbox,
     Payments,
     Reservations,
@@ -89,6 +91,7 @@ class SqlTransaction:
     access: WebAccess
     directory: Directory
     wallet: Wallets
+    movements: Movements
 
     @classmethod
     def on(cls, dialect: Dialect) -> SqlTransaction:
@@ -112,6 +115,7 @@ class SqlTransaction:
             access=SqlWebAccess(sql),
             directory=SqlDirectory(sql),
             wallet=SqlWallet(sql),
+            movements=SqlMovements(sql),
         )
 
 

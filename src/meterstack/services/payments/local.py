@@ -24,7 +24,7 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from meterstack.clock import SystemClock
-from meterstack.services.payments.port import Collected
+from meterstack.services.payments.port import Collected, PayoutRequest, RefundRequest
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
@@ -46,6 +46,8 @@ class LocalProvider:
     #: first time and moves no money twice (as a real provider's idempotency keys do).
     collections: dict[str, Collected] = field(default_factory=dict, repr=False)
     payouts: dict[str, Collected] = field(default_factory=dict, repr=False)
+    #: What was given back (a deposit's refund, an invoice's credit note), by refund id.
+    refunds: dict[str, RefundRequest] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def checkout_url(self, checkout_id: str) -> str:
@@ -92,13 +94,21 @@ class LocalProvider:
                 self.collections[key] = done
             return done
 
-    def pay_out(self, account_id: str, amount: Decimal, currency: str, key: str) -> Collected:
-        """Pay a creator (D23): recorded here; the Stripe provider makes a transfer."""
+    def pay_out(self, request: PayoutRequest) -> Collected:
+        """Pay a creator (D23): recorded here, once per payout whatever the attempts; the
+        Stripe provider makes a Connect transfer."""
         with self._lock:
-            done = self.payouts.get(key)
+            done = self.payouts.get(request.key)
             if done is None:
-                done = self.payouts[key] = Collected(True, key)
+                done = self.payouts[request.key] = Collected(True, request.key)
             return done
+
+    def refund(self, request: RefundRequest) -> Collected:
+        """Give a payment back (a deposit's refund, a paid invoice's credit note): recorded
+        here, once per refund whatever the attempts."""
+        with self._lock:
+            self.refunds.setdefault(request.key, request)
+            return Collected(True, request.key)
 
     def checkout_secret(self, checkout_id: str) -> str:
         """The pay secret of one checkout, carried only by its URL."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -58,15 +59,92 @@ class Collected:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class PayoutRequest:
+    """A payment of a creator's earnings (D23). ``key`` is the payout's id: the provider pays
+    it at most once, whatever the attempts; ``attempt`` numbers this request (a provider whose
+    idempotency keys expire, as Stripe's do after 24 hours, looks for a payment already made
+    under ``key`` before a new attempt). ``destination`` is the creator's provider account."""
+
+    creator_id: str
+    amount: Decimal
+    currency: str
+    key: str
+    attempt: int = 1
+    destination: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """Money given back to whoever paid it: a deposit's refund (D24) or a credit note of a
+    paid invoice. ``payment`` is what was paid (the deposit's checkout, or the provider's own
+    payment id when it reported one; the invoice's number); ``key`` the refund's id, refunded
+    at most once whatever the attempts (numbered by ``attempt``, as for payouts)."""
+
+    account_id: str
+    #: ``deposit`` or ``invoice``.
+    source: str
+    payment: str
+    amount: Decimal
+    currency: str
+    key: str
+    attempt: int = 1
+    reason: str | None = None
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    REFUNDED = "refunded"
+
+
+@dataclass(frozen=True)
+class MoneyRefund:
+    """A refund as meterstack records it, before the provider is asked and after."""
+
+    id: str
+    account_id: str
+    #: ``deposit`` (``reference``: the deposit's ledger entry) or ``invoice`` (its number).
+    source: str
+    reference: str
+    #: What the provider is asked to refund (see :class:`RefundRequest`).
+    payment: str
+    amount: Decimal
+    currency: str
+    status: RefundStatus
+    created_at: datetime
+    reason: str | None = None
+    attempts: int = 0
+    settled_at: datetime | None = None
+    #: Why the provider's last attempt did not refund it, while it is pending.
+    failure: str | None = None
+
+
 @runtime_checkable
 class MoneyMover(Protocol):
-    """What a provider does for the wallet without the buyer present (D21, D23): collect a
-    reload from the saved payment method, pay a creator out. Each call carries an idempotency
-    key; the same key asked again must not move money twice."""
+    """What a provider does without the buyer present (D21, D23, D24): collect a reload from
+    the saved payment method, pay a creator out, give a payment back. Each call carries an
+    idempotency key; the same key asked again must not move money twice."""
 
     def collect(self, account_id: str, amount: Decimal, currency: str, key: str) -> Collected: ...
 
-    def pay_out(self, account_id: str, amount: Decimal, currency: str, key: str) -> Collected: ...
+    def pay_out(self, request: PayoutRequest) -> Collected: ...
+
+    def refund(self, request: RefundRequest) -> Collected: ...
+
+
+@runtime_checkable
+class CreatorOnboarding(Protocol):
+    """A provider whose creators must open an account with it before they can be paid (Stripe
+    Connect). A provider without it (the local one) pays every creator as it is."""
+
+    def connect_creator(self, creator_id: str, email: str | None) -> str:
+        """Open the creator's account with the provider (once per creator: ``creator_id`` is
+        the idempotency key); its id."""
+        ...
+
+    def onboarding_link(self, provider_account: str, refresh_url: str, return_url: str) -> str:
+        """Where the creator finishes setting the account up (a short-lived link)."""
+        ...
 
 
 class PaymentProvider(Protocol):

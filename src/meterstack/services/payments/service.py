@@ -33,13 +33,23 @@ from meterstack.services.payments.local import LocalProvider
 from meterstack.services.payments.port import (
     Checkout,
     CheckoutRequest,
+    CreatorOnboarding,
     PaymentEvent,
     PaymentProvider,
 )
 from meterstack.services.subscriptions import PlanChange, Subscriptions
 from meterstack.services.wallet.deposits import Deposits
+from meterstack.services.wallet.disputes import Disputes, LostDispute
+from meterstack.services.wallet.model import CreatorAccount
+from meterstack.store.ports import UnitOfWork
 
 CHECKOUT_COMPLETED = "checkout.completed"
+#: The cardholder's bank won a dispute of a payment: ``payment`` (what was paid: a deposit's
+#: checkout, or the provider's id of its payment), ``amount`` (decimal string), ``dispute_id``.
+DISPUTE_LOST = "dispute.lost"
+#: The provider's account of a creator changed: ``provider_account``, ``payouts_enabled``.
+CREATOR_UPDATED = "creator.updated"
+EVENT_TYPES = (CHECKOUT_COMPLETED, DISPUTE_LOST, CREATOR_UPDATED)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -52,6 +62,10 @@ class EventOutcome:
     purchase: PackPurchase | None = None
     #: The wallet's balance after a deposit was credited (D24).
     deposit_balance: Decimal | None = None
+    #: What a lost dispute took and left owed.
+    dispute: LostDispute | None = None
+    #: The creator whose provider account changed.
+    creator_id: str | None = None
 
 
 class Payments:
@@ -65,9 +79,11 @@ class Payments:
         *,
         return_url_origins: Iterable[str] = (),
         deposits: Deposits | None = None,
+        disputes: Disputes | None = None,
     ) -> None:
         self.ctx = ctx
         self._provider = provider
+        self.disputes = disputes
         self.subscriptions = subscriptions
         self.purchases = purchases
         self.levers = levers
@@ -236,14 +252,20 @@ class Payments:
     def apply(self, event: PaymentEvent) -> EventOutcome:
         """Apply a provider's payment event once, whatever the number of deliveries."""
         provider = self.provider
-        if event.type != CHECKOUT_COMPLETED:
-            raise InvalidInputError(f"unsupported payment event type {event.type!r}")
-        checkout_id = event.data.get("checkout_id")
-        if not isinstance(checkout_id, str):
-            raise InvalidInputError("a checkout.completed event needs data.checkout_id")
+        if event.type not in EVENT_TYPES:
+            raise InvalidInputError(
+                f"unsupported payment event type {event.type!r}; known: {', '.join(EVENT_TYPES)}"
+            )
         with self.ctx.store.transaction() as tx:
             if not tx.payments.record_event(event, self.ctx.now()):
                 return EventOutcome(event.id, applied=False)
+            if event.type == DISPUTE_LOST:
+                return self._dispute_lost(tx, event)
+            if event.type == CREATOR_UPDATED:
+                return self._creator_updated(tx, event)
+            checkout_id = event.data.get("checkout_id")
+            if not isinstance(checkout_id, str):
+                raise InvalidInputError("a checkout.completed event needs data.checkout_id")
             found = tx.payments.checkout(checkout_id, provider.checkout_url(checkout_id))
             if found is None:
                 raise NotFoundError(f"no checkout {checkout_id!r}", checkout_id=checkout_id)
@@ -252,6 +274,9 @@ class Payments:
                     f"checkout {checkout_id} is {found.status}, not open", checkout_id=checkout_id
                 )
             if found.purpose == "deposit" and self.deposits is not None:
+                payment = event.data.get("payment")
+                if isinstance(payment, str) and payment:
+                    tx.movements.set_deposit_payment(checkout_id, payment)
                 balance = self.deposits.credit_in(tx, found)
                 return EventOutcome(event.id, applied=True, deposit_balance=balance)
             if found.purpose == "plan":
@@ -263,6 +288,65 @@ class Payments:
             assert found.pack_id is not None
             purchase = self.purchases.buy_pack_in(tx, found.account_id, found.pack_id)
             return EventOutcome(event.id, applied=True, purchase=purchase)
+
+    def _dispute_lost(self, tx: UnitOfWork, event: PaymentEvent) -> EventOutcome:
+        assert self.disputes is not None, "the engine gives payments its disputes"
+        payment, dispute_id = event.data.get("payment"), event.data.get("dispute_id")
+        if not isinstance(payment, str) or not isinstance(dispute_id, str):
+            raise InvalidInputError("a dispute.lost event needs data.payment and data.dispute_id")
+        lost = self.disputes.lost_in(tx, dispute_id, payment, event.data.get("amount"))
+        return EventOutcome(event.id, applied=lost is not None, dispute=lost)
+
+    def _creator_updated(self, tx: UnitOfWork, event: PaymentEvent) -> EventOutcome:
+        account, enabled = event.data.get("provider_account"), event.data.get("payouts_enabled")
+        if not isinstance(account, str) or not isinstance(enabled, bool):
+            raise InvalidInputError(
+                "a creator.updated event needs data.provider_account and data.payouts_enabled"
+            )
+        if not tx.movements.set_payouts_enabled(account, enabled, self.ctx.now()):
+            return EventOutcome(event.id, applied=False)  # not one of our creators
+        creator = tx.movements.creator_by_provider(account)
+        return EventOutcome(
+            event.id, applied=True, creator_id=None if creator is None else creator.creator_id
+        )
+
+    def onboarding_link(self, creator_id: str, refresh_url: str, return_url: str) -> str:
+        """Where a creator sets up the provider account that payouts are paid to (Connect):
+        opened on first need, once per creator. A provider that pays creators as they are
+        (the local one) has nothing to set up: 409 ``onboarding_not_needed``."""
+        provider = self.provider
+        for name, url in (("refresh_url", refresh_url), ("return_url", return_url)):
+            if url is None:
+                raise InvalidInputError(f"{name} is required", field=name)
+            self._check_return_url(name, url)
+        if not isinstance(provider, CreatorOnboarding):
+            raise OnboardingNotNeededError(
+                "this payment provider pays creators without an account of their own",
+                creator_id=creator_id,
+            )
+        with self.ctx.store.transaction() as tx:
+            self.ctx.state(tx, creator_id)
+            known = tx.movements.creator_account(creator_id)
+            row = tx.accounts.get(creator_id)
+            email = None if row is None else row.email
+        if known is None:
+            provider_account = provider.connect_creator(creator_id, email)
+            with self.ctx.store.transaction() as tx:
+                tx.movements.insert_creator_account(
+                    CreatorAccount(creator_id, provider_account, False, self.ctx.now())
+                )
+                known = tx.movements.creator_account(creator_id)
+            assert known is not None
+        return provider.onboarding_link(known.provider_account, refresh_url, return_url)
+
+    def creator_account(self, creator_id: str) -> CreatorAccount | None:
+        with self.ctx.store.transaction() as tx:
+            self.ctx.state(tx, creator_id)
+            return tx.movements.creator_account(creator_id)
+
+
+class OnboardingNotNeededError(ConflictError):
+    code = "onboarding_not_needed"
 
 
 def origin_of(url: str, name: str) -> str:
