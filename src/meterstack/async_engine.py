@@ -206,6 +206,8 @@ class AsyncEngine:
     local_checkout = _in_thread(Engine.local_checkout)
     apply_payment_event = _in_thread(Engine.apply_payment_event)
     portal_url = _in_thread(Engine.portal_url)
+    receive_stripe_webhook = _in_thread(Engine.receive_stripe_webhook)
+    stripe_customer_id = _in_thread(Engine.stripe_customer_id)
     local_portal = _in_thread(Engine.local_portal)
     migration_plan = _in_thread(Engine.migration_plan)
     migrate_accounts = _in_thread(Engine.migrate_accounts)

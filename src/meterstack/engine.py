@@ -24,7 +24,12 @@ from meterstack.clock import Clock, SystemClock
 from meterstack.defaults import default_catalog, default_database_url
 from meterstack.engine_keys import KeysMixin
 from meterstack.engine_wallet import WalletMixin
-from meterstack.errors import InvalidInputError, MeterstackError, StoreUnavailableError
+from meterstack.errors import (
+    InvalidInputError,
+    MeterstackError,
+    NotFoundError,
+    StoreUnavailableError,
+)
 from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import END_USER_KIND
 from meterstack.services.access import Access
@@ -45,6 +50,7 @@ from meterstack.services.keys import Keys
 from meterstack.services.levers import Levers, PackGrant
 from meterstack.services.metering import PURGE_WINDOW, Metering
 from meterstack.services.migration import AccountMigration, Migrations
+from meterstack.services.payments.customers import StoredCustomers
 from meterstack.services.payments.port import (
     Checkout,
     CheckoutRequest,
@@ -52,9 +58,12 @@ from meterstack.services.payments.port import (
     MoneyRefund,
     PaymentEvent,
     PaymentProvider,
+    ProviderSetup,
 )
 from meterstack.services.payments.refunds import Refunds
 from meterstack.services.payments.service import EventOutcome, Payments
+from meterstack.services.payments.stripe_provider import StripeProvider
+from meterstack.services.payments.stripe_webhooks import StripeWebhooks, WebhookReceipt
 from meterstack.services.resources import ResourceObject, Resources
 from meterstack.services.subscriptions import PlanChange, Subscription, Subscriptions
 from meterstack.services.usage import Usage, UsageReport
@@ -78,12 +87,15 @@ class Engine(KeysMixin, WalletMixin):
     def __init__(
         self,
         ctx: ServiceContext,
-        provider: PaymentProvider | None = None,
+        provider: PaymentProvider | ProviderSetup | None = None,
         *,
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
     ) -> None:
         self._ctx = ctx
+        if isinstance(provider, ProviderSetup):
+            # A provider with state in the store (Stripe's customers) is built on it here.
+            provider = provider.build(StoredCustomers(ctx, provider.name))
         self._accounts = Accounts(ctx)
         self._resources = Resources(ctx)
         self._levers = Levers(ctx)
@@ -117,6 +129,11 @@ class Engine(KeysMixin, WalletMixin):
         self._directory = Directory(ctx)
         self._history = History(ctx)
         self._wallets = Wallets(ctx, self._metering, mover, self._refunds)
+        self._stripe_webhooks = (
+            StripeWebhooks(self._payments, provider, ctx.clock)
+            if isinstance(provider, StripeProvider)
+            else None
+        )
 
     @classmethod
     def open(
@@ -127,7 +144,7 @@ class Engine(KeysMixin, WalletMixin):
         clock: Clock | None = None,
         idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION,
         pool_size: int = 20,
-        provider: PaymentProvider | None = None,
+        provider: PaymentProvider | ProviderSetup | None = None,
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
         store_timeout: float | None = None,
@@ -178,7 +195,7 @@ class Engine(KeysMixin, WalletMixin):
         catalog: LoadedCatalog,
         clock: Clock | None = None,
         idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION,
-        provider: PaymentProvider | None = None,
+        provider: PaymentProvider | ProviderSetup | None = None,
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
         usage_history: bool = True,
@@ -548,6 +565,18 @@ class Engine(KeysMixin, WalletMixin):
     def apply_payment_event(self, event: PaymentEvent) -> EventOutcome:
         """Apply a provider's payment event; a second delivery changes nothing (B11)."""
         return self._payments.apply(event)
+
+    def receive_stripe_webhook(self, payload: bytes, signature: str | None) -> WebhookReceipt:
+        """A delivery of Stripe's webhooks (B11): 400 ``invalid_signature`` unless its
+        ``Stripe-Signature`` verifies and is recent; the outcome it reports is applied once.
+        404 when the payments are not Stripe's."""
+        if self._stripe_webhooks is None:
+            raise NotFoundError("this service takes no Stripe webhooks: Stripe is not configured")
+        return self._stripe_webhooks.receive(payload, signature)
+
+    def stripe_customer_id(self, account_id: str) -> str | None:
+        """The account's Stripe Customer once one was made for it (B4), else None (D15)."""
+        return self._payments.customer_id(account_id, "stripe")
 
     def portal_url(self, account_id: str) -> str:
         """The customer portal's address (B10); the local provider's link expires."""

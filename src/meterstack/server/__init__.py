@@ -31,6 +31,7 @@ from meterstack.server import (
     operator_accounts,
     pages,
     self_service,
+    stripe_webhooks,
     wallet,
     webhooks,
 )
@@ -40,7 +41,9 @@ from meterstack.server.health import StoreProbe
 from meterstack.server.logs import redact_access_log
 from meterstack.server.settings import ServerSettings
 from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.port import PaymentProvider
+from meterstack.services.payments.port import PaymentProvider, ProviderSetup
+from meterstack.services.payments.stripe_client import StripeSettings
+from meterstack.services.payments.stripe_provider import StripeAccount
 
 
 class MeterstackApp(FastAPI):
@@ -93,6 +96,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     app.include_router(entitlements.router)
     app.include_router(pages.router)
     app.include_router(webhooks.router)
+    app.include_router(stripe_webhooks.router)
     app.include_router(dashboard.router)
     app.include_router(history.router)
     app.include_router(wallet.customer_router)
@@ -116,8 +120,12 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     return app
 
 
-def provider_of(settings: ServerSettings) -> PaymentProvider | None:
-    """The provider the settings ask for; None when none is configured."""
+def provider_of(settings: ServerSettings) -> PaymentProvider | ProviderSetup | None:
+    """The provider the settings ask for; None when none is configured. Stripe's account is
+    read from ``STRIPE_API_KEY``, ``STRIPE_WEBHOOK_SECRET`` and ``STRIPE_API_BASE``."""
+    if settings.payments == "stripe":
+        assert settings.public_url is not None, "Stripe's pages return the buyer to public_url"
+        return StripeAccount(StripeSettings.from_environment(), return_url=settings.public_url)
     if settings.payments != "local":
         return None
     assert settings.public_url is not None

@@ -57,7 +57,8 @@ def billing(customer: CustomerDep, engine: EngineDep) -> BillingOut:
         plan_tier=subscription.plan,
         status=subscription.status,
         billing_interval=subscription.billing_interval,
-        stripe_customer_id=None,
+        stripe_customer_id=engine.stripe_customer_id(customer.account_id),
+        # meterstack's invoice is the invoice of record (D10): no Stripe Subscription exists.
         stripe_subscription_id=None,
         current_period_start=subscription.current_period.start.isoformat(),
         current_period_end=subscription.current_period.end.isoformat(),

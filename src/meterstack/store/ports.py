@@ -401,14 +401,31 @@ class Payments(Protocol):
     """Checkout sessions and the provider's payment events (B8, B11)."""
 
     def insert_checkout(
-        self, checkout_id: str, request: CheckoutRequest, url: str, now: datetime
-    ) -> Checkout: ...
+        self,
+        checkout_id: str,
+        request: CheckoutRequest,
+        url: str,
+        now: datetime,
+        *,
+        provider_url: str | None = None,
+    ) -> Checkout:
+        """A new open checkout; ``provider_url``, the provider's own page, is kept and answered
+        instead of ``url``."""
+        ...
 
-    def checkout(self, checkout_id: str, url: str) -> Checkout | None: ...
+    def checkout(self, checkout_id: str, url: str) -> Checkout | None:
+        """The checkout, with its kept provider URL or else ``url``."""
+        ...
 
     def close_checkout(self, checkout_id: str, status: str) -> bool: ...
 
     def record_event(self, event: PaymentEvent, now: datetime) -> bool: ...
+
+    def customer_id(self, account_id: str, provider: str) -> str | None: ...
+
+    def remember_customer(
+        self, account_id: str, provider: str, customer_id: str, now: datetime
+    ) -> str: ...
 
     def events(self) -> list[RecordedPaymentEvent]: ...
 

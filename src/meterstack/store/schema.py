@@ -271,10 +271,22 @@ checkout_sessions = Table(
     Column("plan_id", String(64), nullable=True),
     Column("billing_interval", String(16), nullable=True),
     Column("pack_id", String(64), nullable=True),
-    #: ``open``, ``paid`` or ``cancelled``.
+    #: ``open``, ``paid``, ``failed`` (its payment did not go through) or ``cancelled``.
     Column("status", String(16), nullable=False),
     Column("success_url", Text, nullable=True),
     Column("cancel_url", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    #: The provider's own page for the checkout (Stripe's); null when the URL is computed.
+    Column("provider_url", Text, nullable=True),
+)
+
+#: The payment provider's customer (Stripe's ``cus_…``) of each account, made on first need.
+payment_customers = Table(
+    "payment_customers",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("provider", String(16), primary_key=True),
+    Column("customer_id", String(255), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 

@@ -147,6 +147,50 @@ class CreatorOnboarding(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CheckoutCharge:
+    """What a hosted checkout asks the buyer to pay, in the catalog's currency."""
+
+    description: str
+    amount: Decimal
+    currency: str
+
+
+@runtime_checkable
+class HostedCheckouts(Protocol):
+    """A provider whose checkouts are pages of its own (Stripe Checkout): each is opened with
+    what it charges, and its URL is the provider's, kept with the checkout."""
+
+    def open_checkout(
+        self, checkout_id: str, request: CheckoutRequest, charge: CheckoutCharge
+    ) -> str:
+        """Open the provider's checkout page for ``charge``; its URL."""
+        ...
+
+
+class CustomerDirectory(Protocol):
+    """The provider's customer of each account, kept in meterstack's store (B4)."""
+
+    def customer_id(self, account_id: str) -> str | None: ...
+
+    def remember(self, account_id: str, customer_id: str) -> str:
+        """Keep the account's customer; answers the one kept (the first, when two raced)."""
+        ...
+
+
+@runtime_checkable
+class ProviderSetup(Protocol):
+    """A provider that keeps state in meterstack's store: the engine builds it, giving it the
+    store-backed directory of its customers."""
+
+    @property
+    def name(self) -> str:
+        """The provider's name, under which its customers are kept (``stripe``)."""
+        ...
+
+    def build(self, customers: CustomerDirectory) -> PaymentProvider: ...
+
+
 class PaymentProvider(Protocol):
     #: Whether the buyer must be present to pay (a hosted page): purchases return a checkout.
     needs_buyer_present: bool

@@ -32,8 +32,10 @@ from meterstack.services.levers import Levers
 from meterstack.services.payments.local import LocalProvider
 from meterstack.services.payments.port import (
     Checkout,
+    CheckoutCharge,
     CheckoutRequest,
     CreatorOnboarding,
+    HostedCheckouts,
     PaymentEvent,
     PaymentProvider,
 )
@@ -44,12 +46,13 @@ from meterstack.services.wallet.model import CreatorAccount
 from meterstack.store.ports import UnitOfWork
 
 CHECKOUT_COMPLETED = "checkout.completed"
+#: The checkout's payment failed (a bank debit refused): it is closed, nothing is bought.
+CHECKOUT_FAILED = "checkout.failed"
 #: The cardholder's bank won a dispute of a payment: ``payment`` (what was paid: a deposit's
 #: checkout, or the provider's id of its payment), ``amount`` (decimal string), ``dispute_id``.
 DISPUTE_LOST = "dispute.lost"
 #: The provider's account of a creator changed: ``provider_account``, ``payouts_enabled``.
 CREATOR_UPDATED = "creator.updated"
-EVENT_TYPES = (CHECKOUT_COMPLETED, DISPUTE_LOST, CREATOR_UPDATED)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -132,11 +135,36 @@ class Payments:
         else:
             raise InvalidInputError(f"purpose must be 'plan' or 'pack', got {request.purpose!r}")
         checkout_id = new_id("cs")
+        page = None
+        if isinstance(provider, HostedCheckouts):
+            page = provider.open_checkout(checkout_id, request, self._charge(request))
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, request.account_id)
             return tx.payments.insert_checkout(
-                checkout_id, request, provider.checkout_url(checkout_id), self.ctx.now()
+                checkout_id, request, self._page(checkout_id), self.ctx.now(), provider_url=page
             )
+
+    def _charge(self, request: CheckoutRequest) -> CheckoutCharge:
+        """What a provider's own checkout page asks the buyer to pay."""
+        if request.purpose == "plan":
+            assert request.plan_id is not None
+            charge = self.subscriptions.upgrade_charge(
+                request.account_id, request.plan_id, request.billing_interval
+            )
+            if charge.amount <= 0:
+                raise ConflictError(
+                    "the account's credit pays this upgrade: there is nothing to check out",
+                    plan=request.plan_id,
+                )
+            return charge
+        assert request.pack_id is not None
+        return self.purchases.pack_charge(request.account_id, request.pack_id)
+
+    def _page(self, checkout_id: str) -> str:
+        """The checkout's URL when the provider computes it; a provider with pages of its own
+        gave its URL when the checkout was opened, and the store keeps that one."""
+        provider = self.provider
+        return "" if isinstance(provider, HostedCheckouts) else provider.checkout_url(checkout_id)
 
     def deposit(
         self,
@@ -156,9 +184,13 @@ class Payments:
         request = CheckoutRequest(
             account_id, "deposit", success_url=success_url, cancel_url=cancel_url
         )
+        page = None
+        if isinstance(provider, HostedCheckouts):
+            charge = self.deposits.charge(account_id, amount)
+            page = provider.open_checkout(checkout_id, request, charge)
         with self.ctx.store.transaction() as tx:
             return self.deposits.open(
-                tx, amount, request, checkout_id, provider.checkout_url(checkout_id)
+                tx, amount, request, checkout_id, self._page(checkout_id), provider_url=page
             )
 
     def _check_return_url(self, name: str, url: str | None) -> None:
@@ -202,12 +234,17 @@ class Payments:
         self.levers.set_overage(account_id, enabled, meter=meter, project_id=project_id)
 
     def checkout_of(self, checkout_id: str) -> Checkout:
-        provider = self.provider
         with self.ctx.store.transaction() as tx:
-            found = tx.payments.checkout(checkout_id, provider.checkout_url(checkout_id))
+            found = tx.payments.checkout(checkout_id, self._page(checkout_id))
         if found is None:
             raise NotFoundError(f"no checkout {checkout_id!r}", checkout_id=checkout_id)
         return found
+
+    def customer_id(self, account_id: str, provider: str) -> str | None:
+        """The provider's customer of the account, once made (B4); 404 for an unknown account."""
+        with self.ctx.store.transaction() as tx:
+            self.ctx.state(tx, account_id)
+            return tx.payments.customer_id(account_id, provider)
 
     def portal_url(self, account_id: str) -> str:
         provider = self.provider
@@ -249,26 +286,32 @@ class Payments:
             PaymentEvent(f"evt_{checkout_id}", CHECKOUT_COMPLETED, {"checkout_id": checkout_id})
         )
 
+    #: The payment event types :meth:`apply` carries out.
+    event_types = frozenset({CHECKOUT_COMPLETED, CHECKOUT_FAILED, DISPUTE_LOST, CREATOR_UPDATED})
+
     def apply(self, event: PaymentEvent) -> EventOutcome:
         """Apply a provider's payment event once, whatever the number of deliveries."""
-        provider = self.provider
-        if event.type not in EVENT_TYPES:
+        if event.type not in self.event_types:
             raise InvalidInputError(
-                f"unsupported payment event type {event.type!r}; known: {', '.join(EVENT_TYPES)}"
+                f"unsupported payment event type {event.type!r}; known: "
+                + ", ".join(sorted(self.event_types))
             )
+        if event.type in (DISPUTE_LOST, CREATOR_UPDATED):
+            return self._money_event(event)
+        checkout_id = event.data.get("checkout_id")
+        if not isinstance(checkout_id, str):
+            raise InvalidInputError(f"a {event.type} event needs data.checkout_id")
+        page = self._page(checkout_id)  # 503 without a provider, before anything is written
         with self.ctx.store.transaction() as tx:
             if not tx.payments.record_event(event, self.ctx.now()):
                 return EventOutcome(event.id, applied=False)
-            if event.type == DISPUTE_LOST:
-                return self._dispute_lost(tx, event)
-            if event.type == CREATOR_UPDATED:
-                return self._creator_updated(tx, event)
-            checkout_id = event.data.get("checkout_id")
-            if not isinstance(checkout_id, str):
-                raise InvalidInputError("a checkout.completed event needs data.checkout_id")
-            found = tx.payments.checkout(checkout_id, provider.checkout_url(checkout_id))
+            found = tx.payments.checkout(checkout_id, page)
             if found is None:
                 raise NotFoundError(f"no checkout {checkout_id!r}", checkout_id=checkout_id)
+            if event.type == CHECKOUT_FAILED:
+                # A failure after the checkout was paid or closed changes nothing.
+                tx.payments.close_checkout(checkout_id, "failed")
+                return EventOutcome(event.id, applied=True)
             if not tx.payments.close_checkout(checkout_id, "paid"):
                 raise ConflictError(
                     f"checkout {checkout_id} is {found.status}, not open", checkout_id=checkout_id
@@ -288,6 +331,17 @@ class Payments:
             assert found.pack_id is not None
             purchase = self.purchases.buy_pack_in(tx, found.account_id, found.pack_id)
             return EventOutcome(event.id, applied=True, purchase=purchase)
+
+    def _money_event(self, event: PaymentEvent) -> EventOutcome:
+        """A lost dispute or a creator's account changed, applied once by the event's id."""
+        if self._provider is None:
+            raise PaymentsNotConfiguredError("no payment provider is configured")
+        with self.ctx.store.transaction() as tx:
+            if not tx.payments.record_event(event, self.ctx.now()):
+                return EventOutcome(event.id, applied=False)
+            if event.type == DISPUTE_LOST:
+                return self._dispute_lost(tx, event)
+            return self._creator_updated(tx, event)
 
     def _dispute_lost(self, tx: UnitOfWork, event: PaymentEvent) -> EventOutcome:
         assert self.disputes is not None, "the engine gives payments its disputes"
