@@ -2,7 +2,7 @@
 attempts, and what a lost dispute left owed
 
 Revision ID: 0022
-Revises: 0017
+Revises: 0021
 Create Date: 2026-12-01 14:30:00.000000
 
 A refund (of a deposit, or a credit note of a paid invoice) is recorded before the provider is
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0017"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
