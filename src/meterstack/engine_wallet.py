@@ -11,6 +11,7 @@ from meterstack.services.wallet.deposits import Deposits
 from meterstack.services.wallet.model import (
     Book,
     Charge,
+    CreatorAccount,
     ChargeRequest,
     EntryPage,
     MarketplaceItem,
@@ -181,6 +182,17 @@ class WalletMixin:
         """Pay every creator whose earnings reach the catalog's ``minimum_payout``, in whole
         cents, through the provider; safe to re-run, even after a crash midway (D23)."""
         return self._wallets.payouts.run(progress)
+
+    def onboarding_link(self, creator_id: str, *, refresh_url: str, return_url: str) -> str:
+        """Where a creator sets up the provider account payouts are paid to (Stripe Connect's
+        hosted onboarding); the account is opened on first need. 409 ``onboarding_not_needed``
+        with a provider that pays creators as they are (the local one)."""
+        return self._payments.onboarding_link(creator_id, refresh_url, return_url)
+
+    def creator_account(self, creator_id: str) -> CreatorAccount | None:
+        """The creator's provider account and whether it can be paid yet; None before the
+        first onboarding link."""
+        return self._payments.creator_account(creator_id)
 
     def earnings(self, creator_id: str) -> Decimal:
         """A creator's earnings not yet paid out (negative after a clawback)."""

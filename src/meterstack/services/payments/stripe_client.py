@@ -35,10 +35,14 @@ class StripeSettings:
     max_network_retries: int = 2
     #: Seconds of age beyond which a webhook's signature is refused (a replayed delivery).
     webhook_tolerance: int = DEFAULT_WEBHOOK_TOLERANCE
+    #: The signing secret of the Connect webhook endpoint (creators' ``account.updated``), when
+    #: it is another endpoint than the account's; both post to ``/webhooks/stripe``.
+    connect_webhook_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> StripeSettings:
-        """``STRIPE_API_KEY``, ``STRIPE_WEBHOOK_SECRET`` and optionally ``STRIPE_API_BASE``."""
+        """``STRIPE_API_KEY``, ``STRIPE_WEBHOOK_SECRET`` and optionally ``STRIPE_API_BASE`` and
+        ``STRIPE_CONNECT_WEBHOOK_SECRET``."""
         env = os.environ if environ is None else environ
         required = ("STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET")
         missing = [name for name in required if not env.get(name)]
@@ -49,6 +53,7 @@ class StripeSettings:
             api_key=env["STRIPE_API_KEY"],
             webhook_secret=env["STRIPE_WEBHOOK_SECRET"],
             api_base=env.get("STRIPE_API_BASE") or STRIPE_API_BASE,
+            connect_webhook_secret=env.get("STRIPE_CONNECT_WEBHOOK_SECRET") or None,
         )
 
 

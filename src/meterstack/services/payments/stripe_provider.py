@@ -20,13 +20,15 @@ import stripe
 
 from meterstack.errors import PaymentProviderUnavailableError
 from meterstack.services.invoicing.model import Invoice
-from meterstack.services.payments import stripe_invoices
+from meterstack.services.payments import stripe_connect, stripe_invoices, stripe_refunds
 from meterstack.services.payments.port import (
     CheckoutCharge,
     CheckoutRequest,
     Collected,
     CustomerDirectory,
     PaymentProvider,
+    PayoutRequest,
+    RefundRequest,
 )
 from meterstack.services.payments.stripe_amounts import stripe_currency, to_stripe_amount
 from meterstack.services.payments.stripe_calls import (
@@ -276,3 +278,23 @@ class StripeProvider:
         """Mirror an invoice a checkout paid, so the portal lists it; nothing is charged."""
         customer_id = self.customer_for(invoice.account_id)
         stripe_invoices.record_paid(self.client, invoice, customer_id)
+
+    # ------------------------------------------------------------------ Connect and refunds
+
+    def connect_creator(self, creator_id: str, email: str | None) -> str:
+        """The creator's Connect Express account, opened on first need."""
+        return stripe_connect.connect_account(self.client, creator_id, email)
+
+    def onboarding_link(self, provider_account: str, refresh_url: str, return_url: str) -> str:
+        return stripe_connect.onboarding_link(
+            self.client, provider_account, refresh_url, return_url
+        )
+
+    def pay_out(self, request: PayoutRequest) -> Collected:
+        """A creator's payout as a transfer to their connected account, grouped by the payout's
+        id and found again by that group before any new attempt (D23)."""
+        return stripe_connect.pay_out(self.client, request)
+
+    def refund(self, request: RefundRequest) -> Collected:
+        """A deposit's refund, or a paid invoice's credit note refunding its charge."""
+        return stripe_refunds.refund(self.client, request)

@@ -32,10 +32,13 @@ from meterstack.services.payments.port import PaymentEvent
 from meterstack.services.payments.service import (
     CHECKOUT_COMPLETED,
     CHECKOUT_FAILED,
+    CREATOR_UPDATED,
+    DISPUTE_LOST,
     EventOutcome,
     Payments,
 )
-from meterstack.services.payments.stripe_calls import ATTEMPT_KEY, CHECKOUT_KEY
+from meterstack.services.payments.stripe_amounts import from_stripe_amount
+from meterstack.services.payments.stripe_calls import ATTEMPT_KEY, CHECKOUT_KEY, provider_call
 from meterstack.services.payments.stripe_invoices import INVOICE_KEY
 from meterstack.services.payments.stripe_provider import StripeProvider
 
@@ -68,6 +71,8 @@ def translate(event: dict[str, Any]) -> PaymentEvent | None:
         if not isinstance(checkout_id, str):
             return None
         data = {"checkout_id": checkout_id, "session": obj.get("id")}
+        if isinstance(obj.get("payment_intent"), str):
+            data["payment"] = obj["payment_intent"]
         paid = kind == "checkout.session.async_payment_succeeded" or (
             kind == "checkout.session.completed" and obj.get("payment_status") == "paid"
         )
@@ -89,6 +94,24 @@ def translate(event: dict[str, Any]) -> PaymentEvent | None:
             INVOICE_PAID if kind == "invoice.paid" else INVOICE_PAYMENT_FAILED,
             {"invoice_number": number, "attempt": int(attempt), "reason": reason},
         )
+    if kind == "charge.dispute.closed" and obj.get("status") == "lost":
+        currency = str(obj.get("currency") or "usd")
+        amount = from_stripe_amount(int(obj.get("amount") or 0), currency)
+        return PaymentEvent(
+            f"stripe:{obj.get('id')}:lost",
+            DISPUTE_LOST,
+            {
+                "payment": obj.get("payment_intent"),
+                "dispute_id": obj.get("id"),
+                "amount": str(amount),
+            },
+        )
+    if kind == "account.updated" and isinstance(obj.get("id"), str):
+        return PaymentEvent(
+            f"stripe:{event.get('id')}",
+            CREATOR_UPDATED,
+            {"provider_account": obj["id"], "payouts_enabled": bool(obj.get("payouts_enabled"))},
+        )
     return None
 
 
@@ -100,11 +123,22 @@ class StripeWebhooks:
 
     def verified(self, payload: bytes, signature: str | None) -> dict[str, Any]:
         """The event of a delivery whose signature verifies and is recent; 400 otherwise."""
-        secret = self.provider.settings.webhook_secret
-        try:
-            stripe.WebhookSignature.verify_header(payload, signature, secret)
-        except stripe.SignatureVerificationError as error:
-            raise InvalidSignatureError(f"the Stripe-Signature does not verify: {error}") from None
+        settings = self.provider.settings
+        secrets = [settings.webhook_secret]
+        if settings.connect_webhook_secret:
+            # Connect events (a creator's account) come from an endpoint of their own.
+            secrets.append(settings.connect_webhook_secret)
+        failure: stripe.SignatureVerificationError | None = None
+        for secret in secrets:
+            try:
+                stripe.WebhookSignature.verify_header(payload, signature, secret)
+            except stripe.SignatureVerificationError as error:
+                failure = error
+                continue
+            failure = None
+            break
+        if failure is not None:
+            raise InvalidSignatureError(f"the Stripe-Signature does not verify: {failure}")
         signed_at = _timestamp(signature or "")
         age = self.clock.now().timestamp() - signed_at
         tolerance = self.provider.settings.webhook_tolerance
@@ -126,6 +160,8 @@ class StripeWebhooks:
         event = self.verified(payload, signature)
         event_id, kind = str(event["id"]), str(event.get("type"))
         translated = translate(event)
+        if translated is not None and translated.type == CREATOR_UPDATED:
+            translated = self._current(translated)
         used = kind.startswith("checkout.session.") or translated is not None
         if translated is None or translated.type not in self.payments.event_types:
             return WebhookReceipt(event_id, kind, used=used, applied=False)
@@ -139,6 +175,18 @@ class StripeWebhooks:
         if outcome.applied:
             self._mirror(outcome)
         return WebhookReceipt(event_id, kind, used=True, applied=outcome.applied)
+
+    def _current(self, event: PaymentEvent) -> PaymentEvent:
+        """A Connect account's state as Stripe holds it now: ``account.updated`` events may
+        come in any order, so the newest state is read rather than the event's snapshot, and
+        an old event delivered late cannot undo a newer one."""
+        account_id = str(event.data["provider_account"])
+        account = provider_call(lambda: self.provider.client.v1.accounts.retrieve(account_id))
+        return PaymentEvent(
+            event.id,
+            event.type,
+            {"provider_account": account_id, "payouts_enabled": bool(account.payouts_enabled)},
+        )
 
     def _mirror(self, outcome: EventOutcome) -> None:
         """The invoice a paid checkout issued, mirrored on Stripe as paid so the portal lists
