@@ -87,7 +87,7 @@ class SqlMovements:
 
     def _refunds(self, where: str, params: dict[str, Any]) -> list[MoneyRefund]:
         rows = self._sql.all(
-            f"SELECT {_REFUND_COLUMNS} FROM money_refunds WHERE {where} ORDER BY created_at, id",
+            f"SELECT {_REFUND_COLUMNS} FROM money_refunds WHERE {where} ORDER BY seq",
             params,
         )
         return [self._refund(row) for row in rows]

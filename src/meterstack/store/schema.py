@@ -596,7 +596,8 @@ creator_accounts = Table(
 money_refunds = Table(
     "money_refunds",
     metadata,
-    Column("id", String(40), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
     Column("account_id", String(40), nullable=False),
     #: ``deposit`` (reference: the deposit's ledger entry) or ``invoice`` (its number).
     Column("source", String(16), nullable=False),

@@ -76,7 +76,7 @@ class Invoices:
                     status=str(invoice.status),
                 )
             if invoice.status is InvoiceStatus.PAID:
-                left = invoice.total - _credited(tx, number)
+                left = invoice.total - _credited(tx, invoice)
                 if left > 0:
                     self.refunds.require_provider()
                     refund = self._refund_in(tx, invoice, left, "the invoice was voided")
@@ -105,7 +105,7 @@ class Invoices:
                     number=number,
                     status=str(invoice.status),
                 )
-            left = invoice.total - _credited(tx, number)
+            left = invoice.total - _credited(tx, invoice)
             if value > left:
                 raise InvalidInputError(
                     f"invoice {number} has {left} {invoice.currency} left to credit, not {value}",
@@ -143,8 +143,12 @@ class Invoices:
         )
 
 
-def _credited(tx: UnitOfWork, number: str) -> Decimal:
-    return sum((r.amount for r in tx.movements.refunds_of(INVOICE, number)), Decimal(0))
+def _credited(tx: UnitOfWork, invoice: Invoice) -> Decimal:
+    """What the invoice's refunds gave back so far, in the currency's places."""
+    assert invoice.number is not None
+    refunds = tx.movements.refunds_of(INVOICE, invoice.number)
+    given = sum((refund.amount for refund in refunds), Decimal(0))
+    return given.quantize(quantum(places_of(invoice.currency)))
 
 
 def _minor_amount(amount: object, currency: str) -> Decimal:

@@ -42,6 +42,9 @@ class LocalProvider:
     #: The decline switch: while True, every off-session collection (a wallet's auto-reload,
     #: D21) is declined, as a card would be; set it to test a failed reload end to end.
     decline_collections: bool = False
+    #: While True, refunds are refused (as a provider refuses one of a disputed charge), so that
+    #: a refund left pending and sent again later is tested end to end.
+    decline_refunds: bool = False
     #: What was collected and paid out, by idempotency key: a key asked again answers as the
     #: first time and moves no money twice (as a real provider's idempotency keys do).
     collections: dict[str, Collected] = field(default_factory=dict, repr=False)
@@ -107,6 +110,8 @@ class LocalProvider:
         """Give a payment back (a deposit's refund, a paid invoice's credit note): recorded
         here, once per refund whatever the attempts."""
         with self._lock:
+            if request.key not in self.refunds and self.decline_refunds:
+                return Collected(False, request.key, "refund refused: the decline switch is on")
             self.refunds.setdefault(request.key, request)
             return Collected(True, request.key)
 

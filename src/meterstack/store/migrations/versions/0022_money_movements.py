@@ -25,6 +25,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "money_refunds",
+        sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("account_id", sa.String(length=40), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
@@ -39,7 +40,8 @@ def upgrade() -> None:
         sa.Column("failure", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("seq"),
+        sa.UniqueConstraint("id"),
     )
     op.create_index("ix_money_refunds_reference", "money_refunds", ["source", "reference"])
     op.create_index("ix_money_refunds_status", "money_refunds", ["status", "created_at"])
