@@ -11,8 +11,8 @@ from meterstack.services.wallet.deposits import Deposits
 from meterstack.services.wallet.model import (
     Book,
     Charge,
-    CreatorAccount,
     ChargeRequest,
+    CreatorAccount,
     EntryPage,
     MarketplaceItem,
     Payout,
