@@ -198,7 +198,7 @@ def test_d20_d24_a_lost_dispute_on_a_spent_deposit_empties_the_wallet_and_suspen
     _lose_dispute(engine, _checkout_of(engine, entry), "20.00")
 
     view = engine.wallet(account.id)
-    assert (view.balance, view.settings.owed) == (0, Decimal("15"))
+    assert (view.balance, view.settings.owed) == (Decimal(0), Decimal(15))
     assert ledger_sum(engine, account.id) == 0
     rows = ledger_rows(engine, account.id)
     refused = engine.charge(account.id, "bot_message", 1)
@@ -237,7 +237,7 @@ def test_d24_a_deposit_pays_what_a_lost_dispute_left_owed_first(
     assert engine.charge(account.id, "bot_message").code == "wallet_suspended"
     assert engine.adjust_wallet(account.id, Decimal("3"), "goodwill") == 2  # pays the last 1
     view = engine.wallet(account.id)
-    assert (view.balance, view.settings.owed) == (2, 0)
+    assert (view.balance, view.settings.owed) == (Decimal(2), Decimal(0))
     assert engine.charge(account.id, "agent_execution").allowed
     kinds = [e.kind for e in engine.wallet_transactions(account.id).entries]
     assert kinds[:5] == ["charge", "debt_settlement", "adjustment", "debt_settlement", "deposit"]
@@ -254,7 +254,7 @@ def test_d24_a_lost_dispute_covered_by_the_balance_leaves_nothing_owed(
     engine.charge(account.id, "agent_execution", 500)
     _lose_dispute(engine, _checkout_of(engine, first), "10.00")
     view = engine.wallet(account.id)
-    assert (view.balance, view.settings.owed) == (Decimal("5"), 0)
+    assert (view.balance, view.settings.owed) == (Decimal(5), Decimal(0))
     assert engine.charge(account.id, "agent_execution").allowed
 
 

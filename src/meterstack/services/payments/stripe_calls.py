@@ -42,8 +42,8 @@ def provider_call(request: Callable[[], T]) -> T:
 
 
 def metadata_of(stripe_object: Any) -> dict[str, str]:
-    """An object's metadata as a plain dict (Stripe's objects are dicts underneath)."""
-    found = stripe_object.get("metadata") or {}
+    """An object's metadata as a plain dict (``stripe>=15`` objects are no dicts: no ``get``)."""
+    found = stripe_object.to_dict().get("metadata") or {}
     return {str(key): str(value) for key, value in found.items()}
 
 
