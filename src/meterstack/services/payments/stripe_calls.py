@@ -41,9 +41,9 @@ def provider_call(request: Callable[[], T]) -> T:
         ) from None
 
 
-def metadata_of(stripe_object: Any) -> dict[str, str]:
-    """An object's metadata as a plain dict (Stripe's objects are dicts underneath)."""
-    found = stripe_object.get("metadata") or {}
+def metadata_of(stripe_object: stripe.StripeObject) -> dict[str, str]:
+    """An object's metadata as a plain dict."""
+    found: dict[str, Any] = stripe_object.to_dict().get("metadata") or {}
     return {str(key): str(value) for key, value in found.items()}
 
 
