@@ -41,9 +41,9 @@ def provider_call(request: Callable[[], T]) -> T:
         ) from None
 
 
-def metadata_of(stripe_object: Any) -> dict[str, str]:
-    """An object's metadata as a plain dict (``stripe>=15`` objects are no dicts: no ``get``)."""
-    found = stripe_object.to_dict().get("metadata") or {}
+def metadata_of(stripe_object: stripe.StripeObject) -> dict[str, str]:
+    """An object's metadata as a plain dict."""
+    found: dict[str, Any] = stripe_object.to_dict().get("metadata") or {}
     return {str(key): str(value) for key, value in found.items()}
 
 

@@ -94,7 +94,9 @@ def _with_lines(
 ) -> stripe.Invoice:
     """The draft twin with the lines it lacks (a first attempt may have stopped before)."""
     twin_id = str(twin.id)
-    listed = provider_call(lambda: client.v1.invoices.lines.list(twin_id, params={"limit": 100}))
+    listed = provider_call(
+        lambda: client.v1.invoices.line_items.list(twin_id, params={"limit": 100})
+    )
     present = {metadata_of(line).get(POSITION_KEY) for line in listed.data}
     missing: list[Any] = [
         {
