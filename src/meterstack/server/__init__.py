@@ -27,6 +27,7 @@ from meterstack.server import (
     entitlements,
     errors,
     history,
+    money,
     operator,
     operator_accounts,
     pages,
@@ -101,6 +102,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     app.include_router(history.router)
     app.include_router(wallet.customer_router)
     app.include_router(wallet.operator_router)
+    app.include_router(money.router)
 
     probe = StoreProbe(engine)
     app.state.store_probe = probe

@@ -373,16 +373,16 @@ class Payments:
             if url is None:
                 raise InvalidInputError(f"{name} is required", field=name)
             self._check_return_url(name, url)
-        if not isinstance(provider, CreatorOnboarding):
-            raise OnboardingNotNeededError(
-                "this payment provider pays creators without an account of their own",
-                creator_id=creator_id,
-            )
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, creator_id)
             known = tx.movements.creator_account(creator_id)
             row = tx.accounts.get(creator_id)
             email = None if row is None else row.email
+        if not isinstance(provider, CreatorOnboarding):
+            raise OnboardingNotNeededError(
+                "this payment provider pays creators without an account of their own",
+                creator_id=creator_id,
+            )
         if known is None:
             provider_account = provider.connect_creator(creator_id, email)
             with self.ctx.store.transaction() as tx:
