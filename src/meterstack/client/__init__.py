@@ -43,6 +43,7 @@ from meterstack.client.errors import (
     QuotaExceededError,
     ServiceUnavailableError,
     UpgradeRequiredError,
+    WalletSuspendedError,
 )
 from meterstack.client.models import (
     Account,
@@ -114,4 +115,5 @@ __all__ = [
     "WalletCharge",
     "WalletEntry",
     "WalletPage",
+    "WalletSuspendedError",
 ]
