@@ -64,11 +64,11 @@ def test_d24_an_operator_refunds_a_deposit_and_a_suspended_wallet_refuses_charge
     )
     assert charged.status_code == 402
     assert charged.json()["error"]["code"] == "wallet_suspended"
-    with (
-        Client(str(service.base_url), "operator-secret") as operator,
-        pytest.raises(WalletSuspendedError),
-    ):
-        operator.wallet.charge(account.id, "bot_message")
+    with Client(str(service.base_url), "operator-secret") as operator:
+        with pytest.raises(WalletSuspendedError):
+            operator.wallet.charge(account.id, "bot_message")
+        seen = operator.wallet.of_account(account.id)
+    assert (seen.balance, seen.owed) == (Decimal(0), Decimal("10.00"))
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
