@@ -4,6 +4,7 @@ runs (D23)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -340,3 +341,28 @@ def test_b11_the_local_provider_needs_no_creator_onboarding(engine: Engine) -> N
         )
     assert refused.value.code == "onboarding_not_needed"
     assert engine.creator_account(creator.id) is None
+
+
+def test_b11_credit_notes_racing_on_one_invoice_never_give_back_more_than_it_collected(
+    engine: Engine, provider: LocalProvider, clock: ManualClock
+) -> None:
+    number = _paid_invoice(engine, clock)
+    total = engine.invoice(number).total
+    outcomes: list[str] = []
+
+    def credit() -> None:
+        try:
+            engine.credit_invoice(number, Decimal("10.00"), "racing")
+            outcomes.append("credited")
+        except InvalidInputError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=credit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    fits = int(total // 10)
+    assert sorted(outcomes) == ["credited"] * fits + ["refused"] * (8 - fits)
+    assert sum(r.amount for r in engine.credit_notes(number)) == fits * 10
+    assert len(provider.refunds) == fits
