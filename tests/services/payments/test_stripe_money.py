@@ -21,7 +21,7 @@ from meterstack.services.payments.port import (
     PayoutRequest,
     RefundRequest,
 )
-from meterstack.services.payments.stripe_client import StripeSettings
+from meterstack.services.payments.stripe_client import StripeSettings, stripe_client
 from meterstack.services.payments.stripe_connect import PAYOUT_KEY, connect_account
 from meterstack.services.payments.stripe_connect import pay_out as transfer_payout
 from meterstack.services.payments.stripe_provider import StripeAccount, StripeProvider
@@ -31,6 +31,8 @@ PUBLIC = "https://app.aerostack.example"
 EngineFactory = Callable[..., Engine]
 #: Nothing listens here: the tests post the fake's signed events to the engine themselves.
 UNUSED = "http://127.0.0.1:9/webhooks/stripe"
+#: Where no Stripe answers (the discard port on loopback: connections are refused).
+UNREACHABLE = "http://127.0.0.1:9"
 
 
 @dataclass
@@ -346,3 +348,34 @@ def test_b11_a_payout_and_a_refund_in_yen_are_sent_in_yen(stripe_money: Stripe) 
         transfer_payout(
             client, PayoutRequest("cr_jpy", Decimal("1500.5"), "JPY", "po_bad", destination=account)
         )
+
+
+def test_d23_d24_stripe_unreachable_leaves_payouts_and_refunds_pending_then_sent_once(
+    stripe_money: Stripe,
+) -> None:
+    stripe, engine = stripe_money, stripe_money.engine
+    creator = _creator_with_earnings(stripe)
+    _onboard(stripe, creator)
+    stripe.deliver("account.updated")
+    account = engine.create_account(plan="pro")
+    entry = stripe.deposit(account.id, "10.00")
+    provider = stripe.provider
+    reachable = provider.client
+    provider.client = stripe_client(
+        StripeSettings("sk_test_down", "whsec_x", api_base=UNREACHABLE, max_network_retries=0)
+    )
+
+    assert engine.run_payouts() == []  # no error: the payout waits for the next run
+    assert engine.refund_deposit(entry) == 0
+    [pending] = engine.refunds("deposit", entry)
+    assert pending.status == "pending"
+    assert pending.failure is not None
+    assert "Stripe did not complete the request" in pending.failure
+
+    provider.client = reachable
+    [paid] = engine.run_payouts()
+    assert paid.attempts == 2
+    [sent] = engine.send_refunds()
+    assert (sent.id, sent.status, sent.attempts) == (pending.id, "refunded", 2)
+    assert len(stripe.fake.objects("transfer")) == 1
+    assert [r["amount"] for r in stripe.fake.objects("refund")] == [1000]

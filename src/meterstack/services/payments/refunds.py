@@ -15,9 +15,10 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from meterstack.errors import PaymentsNotConfiguredError
+from meterstack.errors import PaymentProviderUnavailableError, PaymentsNotConfiguredError
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.payments.port import (
+    Collected,
     MoneyMover,
     MoneyRefund,
     RefundRequest,
@@ -92,7 +93,10 @@ class Refunds:
         )
         try:
             done = mover.refund(request)
-        except Exception:
+        except PaymentProviderUnavailableError as error:
+            # Recorded and pending: the next attempt asks again, under the same id.
+            done = Collected(False, refund.id, error.message)
+        except BaseException:
             with self.ctx.store.transaction() as tx:
                 tx.movements.release_refund(refund_id, "the provider did not answer")
             raise

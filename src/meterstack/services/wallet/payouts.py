@@ -24,10 +24,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from meterstack.errors import PaymentsNotConfiguredError
+from meterstack.errors import PaymentProviderUnavailableError, PaymentsNotConfiguredError
 from meterstack.rules.wallet import payout_amount
 from meterstack.services.context import ServiceContext, new_id
-from meterstack.services.payments.port import CreatorOnboarding, MoneyMover, PayoutRequest
+from meterstack.services.payments.port import (
+    Collected,
+    CreatorOnboarding,
+    MoneyMover,
+    PayoutRequest,
+)
 from meterstack.services.payments.refunds import CLAIM
 from meterstack.services.wallet.model import Book, EntryKind, LedgerEntry, Payout
 
@@ -111,7 +116,10 @@ class Payouts:
             )
             try:
                 done = self.mover.pay_out(request)
-            except Exception:
+            except PaymentProviderUnavailableError as error:
+                # Pending: the next run asks again; the other creators are paid meanwhile.
+                done = Collected(False, payout.id, error.message)
+            except BaseException:
                 self._release(payout.id)
                 raise
             if not done.paid:
