@@ -34,6 +34,7 @@ from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import END_USER_KIND
 from meterstack.services.access import Access
 from meterstack.services.accounts import Account, Accounts
+from meterstack.services.collections.service import Collections
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
 from meterstack.services.directory import Directory
 from meterstack.services.entitlements import Entitlements, Lease
@@ -54,6 +55,7 @@ from meterstack.services.payments.customers import StoredCustomers
 from meterstack.services.payments.port import (
     Checkout,
     CheckoutRequest,
+    InvoiceCollector,
     MoneyMover,
     PaymentEvent,
     PaymentProvider,
@@ -104,7 +106,12 @@ class Engine(KeysMixin, WalletMixin):
         self._features = Features(ctx, self._keys)
         self._entitlements = Entitlements(ctx)
         self._close = PeriodClose(ctx)
-        self._invoices = Invoices(ctx)
+        self._collections = Collections(
+            ctx,
+            provider if isinstance(provider, InvoiceCollector) else None,
+            None if provider is None else provider.has_payment_method,
+        )
+        self._invoices = Invoices(ctx, on_moved=self._collections.moved_in)
         self._purchases = Purchases(ctx)
         self._subscriptions = Subscriptions(ctx)
         self._migrations = Migrations(ctx)
@@ -117,6 +124,7 @@ class Engine(KeysMixin, WalletMixin):
             self._levers,
             return_url_origins=return_url_origins,
             deposits=self._deposits,
+            collections=self._collections,
         )
         self._webhooks = Webhooks(ctx, webhooks)
         self._access = Access(ctx)
@@ -213,6 +221,7 @@ class Engine(KeysMixin, WalletMixin):
         return cls(ctx, provider, return_url_origins=return_url_origins, webhooks=webhooks)
 
     def close(self) -> None:
+        self._collections.close()
         self._webhooks.close()
         self._ctx.store.close()
 
@@ -248,6 +257,12 @@ class Engine(KeysMixin, WalletMixin):
         except MeterstackError:
             return False
         return True
+
+    @property
+    def collections(self) -> Collections:
+        """Collecting finalized invoices and dunning (D29): the runner, each account's
+        collections with their attempts, the operator's retry."""
+        return self._collections
 
     @property
     def webhooks(self) -> Webhooks:

@@ -20,6 +20,7 @@ from meterstack.errors import StoreUnavailableError, TransactionConflictError
 from meterstack.store.access import SqlWebAccess
 from meterstack.store.accounts import SqlAccounts
 from meterstack.store.checkpoints import Checkpointer
+from meterstack.store.collections import SqlCollections
 from meterstack.store.counters import SqlCounters
 from meterstack.store.dialect import (
     Dialect,
@@ -39,6 +40,7 @@ from meterstack.store.outbox import SqlOutbox
 from meterstack.store.payments import SqlPayments
 from meterstack.store.ports import (
     Accounts,
+    Collections,
     Counters,
     Directory,
     Idempotency,
@@ -89,6 +91,7 @@ class SqlTransaction:
     access: WebAccess
     directory: Directory
     wallet: Wallets
+    collections: Collections
 
     @classmethod
     def on(cls, dialect: Dialect) -> SqlTransaction:
@@ -112,6 +115,7 @@ class SqlTransaction:
             access=SqlWebAccess(sql),
             directory=SqlDirectory(sql),
             wallet=SqlWallet(sql),
+            collections=SqlCollections(sql),
         )
 
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from meterstack.errors import ConflictError, NotFoundError
 from meterstack.services.context import ServiceContext
 from meterstack.services.invoicing.model import TRANSITIONS, Invoice, InvoiceStatus
 from meterstack.services.webhooks.announce import announce_invoice_status
+from meterstack.store.ports import UnitOfWork
+
+#: Told, in the move's transaction, that an invoice moved (the collections service ends its
+#: collection and dunning when it was paid or voided, D29).
+OnMoved = Callable[[UnitOfWork, Invoice], None]
 
 
 class InvoiceTransitionError(ConflictError):
@@ -15,8 +22,9 @@ class InvoiceTransitionError(ConflictError):
 
 
 class Invoices:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, on_moved: OnMoved | None = None) -> None:
         self.ctx = ctx
+        self.on_moved = on_moved
 
     def of_account(self, account_id: str) -> list[Invoice]:
         with self.ctx.store.transaction() as tx:
@@ -48,4 +56,8 @@ class Invoices:
                     f"invoice {number} changed meanwhile; read it again", number=number
                 )
             announce_invoice_status(tx, invoice, status, self.ctx.now())
+            if self.on_moved is not None:
+                moved = tx.invoices.by_number(number)
+                assert moved is not None
+                self.on_moved(tx, moved)
         return self.by_number(number)
