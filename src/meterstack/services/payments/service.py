@@ -154,7 +154,7 @@ class Payments:
                 request.account_id, request.plan_id, request.billing_interval
             )
             if charge.amount <= 0:
-                raise ConflictError(
+                raise InvalidInputError(
                     "the account's credit pays this upgrade: there is nothing to check out",
                     plan=request.plan_id,
                 )
