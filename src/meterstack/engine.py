@@ -34,6 +34,7 @@ from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import END_USER_KIND
 from meterstack.services.access import Access
 from meterstack.services.accounts import Account, Accounts
+from meterstack.services.collections.service import Collections
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
 from meterstack.services.directory import Directory
 from meterstack.services.entitlements import Entitlements, Lease
@@ -54,6 +55,7 @@ from meterstack.services.payments.customers import StoredCustomers
 from meterstack.services.payments.port import (
     Checkout,
     CheckoutRequest,
+    InvoiceCollector,
     MoneyMover,
     MoneyRefund,
     PaymentEvent,
@@ -109,7 +111,12 @@ class Engine(KeysMixin, WalletMixin):
         self._close = PeriodClose(ctx)
         mover = provider if isinstance(provider, MoneyMover) else None
         self._refunds = Refunds(ctx, mover)
-        self._invoices = Invoices(ctx, self._refunds)
+        self._collections = Collections(
+            ctx,
+            provider if isinstance(provider, InvoiceCollector) else None,
+            None if provider is None else provider.has_payment_method,
+        )
+        self._invoices = Invoices(ctx, self._refunds, on_moved=self._collections.moved_in)
         self._purchases = Purchases(ctx)
         self._subscriptions = Subscriptions(ctx)
         self._migrations = Migrations(ctx)
@@ -123,6 +130,7 @@ class Engine(KeysMixin, WalletMixin):
             return_url_origins=return_url_origins,
             deposits=self._deposits,
             disputes=Disputes(ctx),
+            collections=self._collections,
         )
         self._webhooks = Webhooks(ctx, webhooks)
         self._access = Access(ctx)
@@ -217,6 +225,7 @@ class Engine(KeysMixin, WalletMixin):
         return cls(ctx, provider, return_url_origins=return_url_origins, webhooks=webhooks)
 
     def close(self) -> None:
+        self._collections.close()
         self._webhooks.close()
         self._ctx.store.close()
 
@@ -252,6 +261,12 @@ class Engine(KeysMixin, WalletMixin):
         except MeterstackError:
             return False
         return True
+
+    @property
+    def collections(self) -> Collections:
+        """Collecting finalized invoices and dunning (D29): the runner, each account's
+        collections with their attempts, the operator's retry."""
+        return self._collections
 
     @property
     def webhooks(self) -> Webhooks:

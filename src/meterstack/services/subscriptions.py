@@ -43,6 +43,7 @@ from meterstack.services.webhooks.announce import (
     announce_applied,
     announce_resumed,
     announce_subscription,
+    subscription_status,
 )
 from meterstack.store.ports import UnitOfWork
 from meterstack.store.rows import AccountRow, PendingChange, PlanSpell
@@ -277,7 +278,7 @@ class Subscriptions:
             account_id=account_id,
             plan=account.plan_id,
             billing_interval=account.billing_interval,
-            status="cancelling" if waiting is not None and waiting.kind == "cancel" else "active",
+            status=subscription_status(tx, account_id, waiting),
             catalog=catalog.catalog,
             catalog_version=catalog.version,
             current_period=self._paid_interval(tx, catalog, account, self.ctx.now()),

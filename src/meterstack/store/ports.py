@@ -23,6 +23,11 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from meterstack.rules.admission import Step, Totals
 from meterstack.rules.history import Granularity, UsageBucket, UsageMark
 from meterstack.rules.terms import AccountState, LimitOverride
+from meterstack.services.collections.model import (
+    AttemptStatus,
+    Collection,
+    CollectionAttempt,
+)
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 from meterstack.services.payments.port import (
     Checkout,
@@ -688,6 +693,51 @@ class Movements(Protocol):
     def deposit_of_payment(self, payment: str) -> str | None: ...
 
 
+class Collections(Protocol):
+    """Invoice collections and their attempts (D10, D29). Runners coordinate through it: an
+    attempt is made only under a lease one conditional write gives, and each attempt of an
+    invoice is recorded once, under its own idempotency key."""
+
+    def enqueue(self, now: datetime) -> int:
+        """Open a collection, due now, for each finalized invoice with an amount due."""
+        ...
+
+    def open_for(self, invoice: Invoice, now: datetime) -> Collection: ...
+
+    def get(self, number: str, *, lock: bool = False) -> Collection | None: ...
+
+    def of_account(self, account_id: str) -> list[Collection]: ...
+
+    def open_of_account(self, account_id: str) -> list[Collection]: ...
+
+    def due(self, now: datetime, limit: int) -> list[str]: ...
+
+    def lease(
+        self, number: str, worker: str, now: datetime, until: datetime, *, due_only: bool = True
+    ) -> Collection | None:
+        """Lease the invoice's next attempt to ``worker``; None if another runner has it, or
+        (with ``due_only``) it is not due."""
+        ...
+
+    def holds_lease(self, number: str, worker: str, now: datetime) -> bool: ...
+
+    def release(self, number: str, worker: str) -> None: ...
+
+    def update(self, collection: Collection) -> None: ...
+
+    def insert_attempt(self, attempt: CollectionAttempt) -> bool: ...
+
+    def settle_attempt(
+        self, number: str, attempt: int, status: AttemptStatus, reason: str | None, now: datetime
+    ) -> bool: ...
+
+    def attempt(self, number: str, attempt: int) -> CollectionAttempt | None: ...
+
+    def attempts(self, numbers: Sequence[str]) -> list[CollectionAttempt]: ...
+
+    def settled_elsewhere(self, limit: int) -> list[str]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction and the ports that work inside it."""
 
@@ -739,6 +789,9 @@ class UnitOfWork(Protocol):
     @property
     def movements(self) -> Movements: ...
 
+    @property
+    def collections(self) -> Collections: ...
+
 
 class Store(Protocol):
     """A backend: ``with store.transaction() as tx`` commits when the block ends, rolls back
@@ -756,6 +809,7 @@ __all__ = [
     "Accounts",
     "Admission",
     "Applied",
+    "Collections",
     "Counters",
     "Directory",
     "Idempotency",

@@ -617,3 +617,49 @@ money_refunds = Table(
     Index("ix_money_refunds_reference", "source", "reference"),
     Index("ix_money_refunds_status", "status", "created_at"),
 )
+
+#: One collection per finalized invoice with an amount due (D10, D29): where dunning stands, and
+#: the lease a runner holds while it makes an attempt.
+invoice_collections = Table(
+    "invoice_collections",
+    metadata,
+    Column("invoice_number", String(40), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    #: ``due``, ``past_due``, ``fallback``, ``paid`` or ``closed``.
+    Column("status", String(16), nullable=False),
+    #: Decimal text: the invoice's total.
+    Column("amount", String(40), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("first_failed_at", DateTime(timezone=True), nullable=True),
+    Column("last_reason", Text, nullable=True),
+    Column("fallback_at", DateTime(timezone=True), nullable=True),
+    #: The plan and interval paying the invoice restores, after a fallback.
+    Column("restore_plan", String(64), nullable=True),
+    Column("restore_interval", String(16), nullable=True),
+    Column("lease_owner", String(120), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Index("ix_invoice_collections_due", "status", "next_attempt_at"),
+    Index("ix_invoice_collections_account", "account_id", "created_at"),
+)
+
+#: Every attempt to collect an invoice, keyed by the invoice and the attempt number; ``key`` is
+#: the idempotency key the provider was given (D29).
+collection_attempts = Table(
+    "collection_attempts",
+    metadata,
+    Column("invoice_number", String(40), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("key", String(80), nullable=False),
+    #: ``pending``, ``paid`` or ``failed``.
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Column("worker", String(120), nullable=False),
+    UniqueConstraint("key", name="uq_collection_attempts_key"),
+)

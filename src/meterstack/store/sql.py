@@ -20,6 +20,7 @@ from meterstack.errors import StoreUnavailableError, TransactionConflictError
 from meterstack.store.access import SqlWebAccess
 from meterstack.store.accounts import SqlAccounts
 from meterstack.store.checkpoints import Checkpointer
+from meterstack.store.collections import SqlCollections
 from meterstack.store.counters import SqlCounters
 from meterstack.store.dialect import (
     Dialect,
@@ -40,6 +41,7 @@ from meterstack.store.outbox import SqlOutbox
 from meterstack.store.payments import SqlPayments
 from meterstack.store.ports import (
     Accounts,
+    Collections,
     Counters,
     Directory,
     Idempotency,
@@ -92,6 +94,7 @@ class SqlTransaction:
     directory: Directory
     wallet: Wallets
     movements: Movements
+    collections: Collections
 
     @classmethod
     def on(cls, dialect: Dialect) -> SqlTransaction:
@@ -116,6 +119,7 @@ class SqlTransaction:
             directory=SqlDirectory(sql),
             wallet=SqlWallet(sql),
             movements=SqlMovements(sql),
+            collections=SqlCollections(sql),
         )
 
 

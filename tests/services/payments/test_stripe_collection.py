@@ -98,7 +98,7 @@ def test_d29_a_jpy_invoice_is_mirrored_and_collected_in_yen(
 
     collected = provider.collect_invoice(invoice, 1)
 
-    assert (collected.paid, collected.key) == (True, "INV-000042:1")
+    assert (collected.paid, collected.key) == (True, "INV-000042:attempt-1")
     [twin] = fake.objects("invoice")
     assert (twin["currency"], twin["total"], twin["amount_paid"]) == ("jpy", 5000, 5000)
     assert (twin["customer"], twin["status"], twin["auto_advance"]) == (customer, "paid", False)
@@ -131,7 +131,7 @@ def test_d29_a_declined_attempt_is_an_outcome_and_the_next_one_pays(
     fake.decline_next_charge(customer, decline_code="insufficient_funds")
 
     declined = provider.collect_invoice(invoice, 1)
-    assert (declined.paid, declined.key) == (False, "INV-000044:1")
+    assert (declined.paid, declined.key) == (False, "INV-000044:attempt-1")
     assert declined.reason is not None
     assert "insufficient_funds" in declined.reason
     [twin] = fake.objects("invoice")

@@ -10,6 +10,7 @@ never give back more than was paid, then sent to the provider (``payments.refund
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -25,6 +26,9 @@ from meterstack.services.webhooks.announce import announce_invoice_status
 from meterstack.store.ports import UnitOfWork
 
 INVOICE = "invoice"
+#: Told, in the move's transaction, that an invoice moved (the collections service ends its
+#: collection and dunning when it was paid or voided, D29).
+OnMoved = Callable[[UnitOfWork, Invoice], None]
 
 
 class InvoiceTransitionError(ConflictError):
@@ -46,9 +50,12 @@ class CreditNote:
 
 
 class Invoices:
-    def __init__(self, ctx: ServiceContext, refunds: Refunds) -> None:
+    def __init__(
+        self, ctx: ServiceContext, refunds: Refunds, on_moved: OnMoved | None = None
+    ) -> None:
         self.ctx = ctx
         self.refunds = refunds
+        self.on_moved = on_moved
 
     def of_account(self, account_id: str) -> list[Invoice]:
         with self.ctx.store.transaction() as tx:
@@ -85,6 +92,10 @@ class Invoices:
                     f"invoice {number} changed meanwhile; read it again", number=number
                 )
             announce_invoice_status(tx, invoice, status, self.ctx.now())
+            if self.on_moved is not None:
+                moved = tx.invoices.by_number(number)
+                assert moved is not None
+                self.on_moved(tx, moved)
         if refund is not None:
             self.refunds.send(refund.id)
         return self.by_number(number)

@@ -13,6 +13,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from meterstack.errors import InvalidInputError
+from meterstack.services.invoicing.model import Invoice
+
+#: A provider's report that an invoice's collection attempt was paid (D10, D29).
+INVOICE_PAID = "invoice.paid"
+#: A provider's report that an invoice's collection attempt failed (D29): it starts or goes on
+#: with dunning.
+INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
+
 
 @dataclass(frozen=True)
 class CheckoutRequest:
@@ -43,7 +52,9 @@ class Checkout:
 
 @dataclass(frozen=True)
 class PaymentEvent:
-    """A payment outcome: ``checkout.completed`` carries ``checkout_id`` in ``data``."""
+    """A payment outcome: ``checkout.completed`` carries ``checkout_id`` in ``data``;
+    ``invoice.paid`` and ``invoice.payment_failed`` carry ``invoice_number``, ``attempt`` (the
+    collection attempt, from 1) and ``reason`` (why it failed; None when paid)."""
 
     id: str
     type: str
@@ -189,6 +200,55 @@ class ProviderSetup(Protocol):
         ...
 
     def build(self, customers: CustomerDirectory) -> PaymentProvider: ...
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """How one collection attempt of an invoice ended, as a provider's event reports it."""
+
+    invoice_number: str
+    attempt: int
+    paid: bool
+    reason: str | None = None
+
+
+def attempt_outcome_of(event: PaymentEvent) -> AttemptOutcome:
+    """The attempt an ``invoice.paid`` or ``invoice.payment_failed`` event reports; 422 for an
+    event of another type or with data of the wrong shape."""
+    if event.type not in (INVOICE_PAID, INVOICE_PAYMENT_FAILED):
+        raise InvalidInputError(f"{event.type!r} is not an invoice payment event")
+    number = event.data.get("invoice_number")
+    attempt = event.data.get("attempt")
+    reason = event.data.get("reason")
+    if not isinstance(number, str) or not number:
+        raise InvalidInputError(f"an {event.type} event needs data.invoice_number")
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or not 1 <= attempt <= 1000:
+        raise InvalidInputError(f"an {event.type} event needs data.attempt, a number from 1")
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidInputError(f"data.reason of an {event.type} event must be a string")
+    paid = event.type == INVOICE_PAID
+    if not paid and not reason:
+        reason = "payment_failed"
+    return AttemptOutcome(number, attempt, paid, None if paid else reason)
+
+
+def attempt_key(invoice_number: str, attempt: int) -> str:
+    """The idempotency key of one collection attempt of an invoice: its number and the attempt
+    number, so a retry (a new attempt) is a new charge and the same attempt asked again is not."""
+    if attempt < 1:
+        raise ValueError(f"attempts are numbered from 1, got {attempt}")
+    return f"{invoice_number}:attempt-{attempt}"
+
+
+@runtime_checkable
+class InvoiceCollector(Protocol):
+    """What a provider does to collect a finalized invoice off-session (D10, D29): charge the
+    account's saved payment method for the invoice's total, under the attempt's idempotency key
+    (:func:`attempt_key`). The answer is the attempt's outcome; a provider that learns the
+    outcome later answers ``paid=False`` with reason ``pending`` and reports it as an
+    ``invoice.paid`` or ``invoice.payment_failed`` event."""
+
+    def collect_invoice(self, invoice: Invoice, attempt: int) -> Collected: ...
 
 
 class PaymentProvider(Protocol):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from meterstack.errors import (
@@ -31,6 +32,9 @@ from meterstack.services.invoicing.purchases import PackPurchase, Purchases
 from meterstack.services.levers import Levers
 from meterstack.services.payments.local import LocalProvider
 from meterstack.services.payments.port import (
+    INVOICE_PAID,
+    INVOICE_PAYMENT_FAILED,
+    AttemptOutcome,
     Checkout,
     CheckoutCharge,
     CheckoutRequest,
@@ -38,6 +42,7 @@ from meterstack.services.payments.port import (
     HostedCheckouts,
     PaymentEvent,
     PaymentProvider,
+    attempt_outcome_of,
 )
 from meterstack.services.subscriptions import PlanChange, Subscriptions
 from meterstack.services.wallet.deposits import Deposits
@@ -56,6 +61,13 @@ CREATOR_UPDATED = "creator.updated"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+class InvoiceOutcomes(Protocol):
+    """Where a provider's report of an invoice's collection attempt is carried out (the
+    collections service, D29), inside the transaction that records the event."""
+
+    def settle_in(self, tx: UnitOfWork, outcome: AttemptOutcome) -> None: ...
+
+
 @dataclass(frozen=True)
 class EventOutcome:
     event_id: str
@@ -69,6 +81,8 @@ class EventOutcome:
     dispute: LostDispute | None = None
     #: The creator whose provider account changed.
     creator_id: str | None = None
+    #: The collection attempt an ``invoice.paid`` or ``invoice.payment_failed`` event reported.
+    attempt: AttemptOutcome | None = None
 
 
 class Payments:
@@ -83,8 +97,10 @@ class Payments:
         return_url_origins: Iterable[str] = (),
         deposits: Deposits | None = None,
         disputes: Disputes | None = None,
+        collections: InvoiceOutcomes | None = None,
     ) -> None:
         self.ctx = ctx
+        self.collections = collections
         self._provider = provider
         self.disputes = disputes
         self.subscriptions = subscriptions
@@ -152,7 +168,7 @@ class Payments:
                 request.account_id, request.plan_id, request.billing_interval
             )
             if charge.amount <= 0:
-                raise ConflictError(
+                raise InvalidInputError(
                     "the account's credit pays this upgrade: there is nothing to check out",
                     plan=request.plan_id,
                 )
@@ -287,10 +303,21 @@ class Payments:
         )
 
     #: The payment event types :meth:`apply` carries out.
-    event_types = frozenset({CHECKOUT_COMPLETED, CHECKOUT_FAILED, DISPUTE_LOST, CREATOR_UPDATED})
+    event_types = frozenset(
+        {
+            CHECKOUT_COMPLETED,
+            CHECKOUT_FAILED,
+            INVOICE_PAID,
+            INVOICE_PAYMENT_FAILED,
+            DISPUTE_LOST,
+            CREATOR_UPDATED,
+        }
+    )
 
     def apply(self, event: PaymentEvent) -> EventOutcome:
         """Apply a provider's payment event once, whatever the number of deliveries."""
+        if event.type in (INVOICE_PAID, INVOICE_PAYMENT_FAILED):
+            return self._apply_attempt(event)
         if event.type not in self.event_types:
             raise InvalidInputError(
                 f"unsupported payment event type {event.type!r}; known: "
@@ -331,6 +358,16 @@ class Payments:
             assert found.pack_id is not None
             purchase = self.purchases.buy_pack_in(tx, found.account_id, found.pack_id)
             return EventOutcome(event.id, applied=True, purchase=purchase)
+
+    def _apply_attempt(self, event: PaymentEvent) -> EventOutcome:
+        outcome = attempt_outcome_of(event)
+        if self.collections is None:
+            raise InvalidInputError(f"this engine collects no invoices: {event.type!r} unused")
+        with self.ctx.store.transaction() as tx:
+            if not tx.payments.record_event(event, self.ctx.now()):
+                return EventOutcome(event.id, applied=False, attempt=outcome)
+            self.collections.settle_in(tx, outcome)
+        return EventOutcome(event.id, applied=True, attempt=outcome)
 
     def _money_event(self, event: PaymentEvent) -> EventOutcome:
         """A lost dispute or a creator's account changed, applied once by the event's id."""

@@ -17,7 +17,7 @@ import stripe
 
 from meterstack.errors import ConflictError
 from meterstack.services.invoicing.model import Invoice
-from meterstack.services.payments.port import Collected
+from meterstack.services.payments.port import Collected, attempt_key
 from meterstack.services.payments.stripe_amounts import stripe_currency, to_stripe_amount
 from meterstack.services.payments.stripe_calls import (
     ACCOUNT_KEY,
@@ -30,11 +30,6 @@ from meterstack.services.payments.stripe_calls import (
 
 INVOICE_KEY = "meterstack_invoice"
 POSITION_KEY = "meterstack_line"
-
-
-def collection_key(invoice: Invoice, attempt: int) -> str:
-    """The idempotency key of one collection attempt: the invoice number and the attempt."""
-    return f"{invoice_number(invoice)}:{attempt}"
 
 
 def invoice_number(invoice: Invoice) -> str:
@@ -127,7 +122,7 @@ def collect_invoice(
     payment_method: str | None,
 ) -> Collected:
     """Attempt ``attempt`` at collecting the invoice off-session with the saved card."""
-    key = collection_key(invoice, attempt)
+    key = attempt_key(invoice_number(invoice), attempt)
     twin = mirror(client, invoice, customer_id)
     if twin.status == "paid":
         return Collected(True, key)

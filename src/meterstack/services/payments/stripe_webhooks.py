@@ -28,7 +28,11 @@ from meterstack.errors import (
     NotFoundError,
 )
 from meterstack.services.invoicing.model import Invoice
-from meterstack.services.payments.port import PaymentEvent
+from meterstack.services.payments.port import (
+    INVOICE_PAID,
+    INVOICE_PAYMENT_FAILED,
+    PaymentEvent,
+)
 from meterstack.services.payments.service import (
     CHECKOUT_COMPLETED,
     CHECKOUT_FAILED,
@@ -43,10 +47,6 @@ from meterstack.services.payments.stripe_invoices import INVOICE_KEY
 from meterstack.services.payments.stripe_provider import StripeProvider
 
 log = logging.getLogger(__name__)
-
-#: The meterstack events of invoice outcomes (collected by dunning, D29).
-INVOICE_PAID = "invoice.paid"
-INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,11 @@ def translate(event: dict[str, Any]) -> PaymentEvent | None:
             return PaymentEvent(f"stripe:{obj.get('id')}:failed", CHECKOUT_FAILED, data)
         return None
     if kind in {"invoice.paid", "invoice.payment_failed"}:
-        number = metadata.get(INVOICE_KEY)
-        if not isinstance(number, str):
+        # Only an attempt meterstack made is reported: a twin mirrored as paid after a
+        # checkout carries no attempt, and its invoice is settled already.
+        number, attempt = metadata.get(INVOICE_KEY), str(metadata.get(ATTEMPT_KEY, ""))
+        if not isinstance(number, str) or not attempt.isdigit() or int(attempt) < 1:
             return None
-        attempt = str(metadata.get(ATTEMPT_KEY) or obj.get("attempt_count") or 0)
         reason = None
         if kind == "invoice.payment_failed":
             reason = f"Stripe could not collect invoice {number} (attempt {attempt})"

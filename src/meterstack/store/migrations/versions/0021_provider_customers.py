@@ -1,7 +1,7 @@
 """provider customers: the payment provider's customer of each account, a checkout's own URL
 
 Revision ID: 0021
-Revises: 0017
+Revises: 0019
 Create Date: 2026-12-01 14:30:00.000000
 
 A provider with its own hosted pages (Stripe) gives each checkout its URL when it is created;
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0017"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
