@@ -181,3 +181,30 @@ def test_b11_events_meterstack_does_not_use_are_acknowledged(
             False,
         )
         assert customer.id.startswith("cus_")
+
+
+def test_d10_what_a_checkout_took_beyond_the_proration_is_kept_as_account_credit(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    with stripe_world(open_engine, clock) as world:
+        engine, fake = world.engine, world.fake
+        account = engine.create_account(plan="starter")
+        world.fake.advance_clock(timedelta(days=10))
+        clock.advance(timedelta(days=10))
+        engine.checkout(account.id, plan="pro")
+        [session] = fake.objects("checkout.session")
+        quoted = Decimal(session["amount_total"]) / 100
+        # The buyer pays 12 hours later: the month has less left, the settlement is lower.
+        world.fake.advance_clock(timedelta(hours=12))
+        clock.advance(timedelta(hours=12))
+        fake.complete_checkout(session["id"])
+        [completed] = world.events("checkout.session.completed")
+        assert world.deliver(completed["id"]).applied
+
+        [upgrade] = [i for i in engine.invoices(account.id) if i.plan == "pro"]
+        assert upgrade.total == quoted  # the invoice says what the card paid
+        [excess] = [line for line in upgrade.lines if line.kind == "account_credit"]
+        assert Decimal(0) < excess.amount < Decimal("0.60")
+        assert engine.subscription(account.id).account_credit == excess.amount
+        [twin] = world.twins()
+        assert twin["total"] == session["amount_total"]
