@@ -12,7 +12,7 @@ import stripe
 from stripe_support import APP, stripe_world
 
 from meterstack import Engine, ManualClock
-from meterstack.errors import InvalidSignatureError
+from meterstack.errors import InvalidSignatureError, PaymentMethodRequiredError
 from meterstack.services.invoicing.model import InvoiceStatus
 
 EngineFactory = Callable[..., Engine]
@@ -208,3 +208,20 @@ def test_d10_what_a_checkout_took_beyond_the_proration_is_kept_as_account_credit
         assert engine.subscription(account.id).account_credit == excess.amount
         [twin] = world.twins()
         assert twin["total"] == session["amount_total"]
+
+
+def test_a5_overage_on_stripe_needs_the_card_a_checkout_saved(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    with stripe_world(open_engine, clock, catalog="agentstack") as world:
+        engine, fake = world.engine, world.fake
+        account = engine.create_account(plan="free")
+        with pytest.raises(PaymentMethodRequiredError):
+            engine.switch_overage(account.id, True)
+        engine.checkout(account.id, plan="starter")
+        [session] = fake.objects("checkout.session")
+        fake.complete_checkout(session["id"])
+        world.deliver(world.events("checkout.session.completed")[0]["id"])
+
+        engine.switch_overage(account.id, True)  # the card the checkout saved is on file
+        assert engine.subscription(account.id).plan == "starter"
