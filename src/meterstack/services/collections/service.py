@@ -45,7 +45,6 @@ from meterstack.errors import (
     ConflictError,
     MeterstackError,
     NotFoundError,
-    PaymentMethodRequiredError,
     PaymentsNotConfiguredError,
 )
 from meterstack.money import format_money
@@ -91,6 +90,12 @@ BATCH = 50
 COLLECTABLE = (InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE)
 #: The worker name of attempts a provider's event reported (no runner made them here).
 EVENT_WORKER = "event"
+
+
+class NotChargeableError(ConflictError):
+    """The invoice's plan takes no payments, or the provider has no payment method on file."""
+
+    code = "not_chargeable"
 
 
 @dataclass(frozen=True)
@@ -194,9 +199,9 @@ class Collections:
 
     def collect(self, number: str) -> CollectionView:
         """The operator's retry: attempt the invoice now, whatever the schedule says (also
-        after the last attempt failed). 404 for an unknown invoice; 409 when nothing is owed
-        or another attempt is in flight; 402 when the account cannot be charged; 503 without
-        a provider."""
+        after the last attempt failed). 404 for an unknown invoice; 409 when nothing is owed,
+        the account cannot be charged off-session, or another attempt is in flight; 503
+        without a provider."""
         if self.collector is None:
             raise PaymentsNotConfiguredError(
                 "no payment provider is configured, so no invoice can be collected"
@@ -218,7 +223,7 @@ class Collections:
                     f"the collection of invoice {number} is {found.status}", number=number
                 )
         if not self._chargeable_now(invoice):
-            raise PaymentMethodRequiredError(
+            raise NotChargeableError(
                 f"account {invoice.account_id} has no way to pay invoice {number} off-session: "
                 "its plan takes no payments or no payment method is on file",
                 account_id=invoice.account_id,
