@@ -14,7 +14,13 @@ from meterstack.services.collections.model import AttemptStatus, CollectionStatu
 from meterstack.services.collections.service import LEASE
 from meterstack.services.invoicing.model import Invoice
 from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.port import Collected, attempt_key
+from meterstack.services.payments.port import (
+    INVOICE_PAYMENT_FAILED,
+    PENDING_REASON,
+    Collected,
+    PaymentEvent,
+    attempt_key,
+)
 
 EngineFactory = Callable[..., Engine]
 JAN = datetime(2026, 1, 1, tzinfo=UTC)
@@ -152,3 +158,47 @@ def test_d29_every_attempt_of_a_dunning_run_has_a_key_of_its_own(
     assert provider.calls == keys
     assert sorted(provider.collection_requests) == sorted(keys)
     assert [provider.collections[key].paid for key in keys] == [False] * 4 + [True]
+
+
+class LaterProvider(CountingProvider):
+    """A provider that learns outcomes later and reports them as events, as Stripe does."""
+
+    def collect_invoice(self, invoice: Invoice, attempt: int) -> Collected:
+        assert invoice.number is not None
+        self.calls.append(attempt_key(invoice.number, attempt))
+        return Collected(False, attempt_key(invoice.number, attempt), PENDING_REASON)
+
+
+def test_d29_an_outcome_reported_later_by_event_drives_dunning(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    provider = LaterProvider()
+    engine = open_engine("aerostack", provider=provider)
+    clock.set(JAN)
+    account = engine.create_account(plan="pro")
+
+    report = engine.collections.run()
+    (view,) = engine.collections.of_account(account.id)
+    number = view.collection.invoice_number
+    failed = PaymentEvent(
+        "evt_f1",
+        INVOICE_PAYMENT_FAILED,
+        {"invoice_number": number, "attempt": 1, "reason": "insufficient_funds"},
+    )
+    outcome = engine.apply_payment_event(failed)
+    engine.apply_payment_event(failed)
+    (after,) = engine.collections.of_account(account.id)
+
+    assert (report.attempted, report.pending) == (1, 1)
+    assert [a.status for a in view.attempts] == [AttemptStatus.PENDING]
+    assert outcome.applied
+    assert after.collection.status is CollectionStatus.PAST_DUE
+    assert after.collection.next_attempt_at == JAN + timedelta(days=3)
+    assert [(a.status, a.reason) for a in after.attempts] == [
+        (AttemptStatus.FAILED, "insufficient_funds")
+    ]
+    assert engine.subscription(account.id).status == "past_due"
+    # Settled by the event: it is not asked again before the retry is due.
+    clock.set(JAN + timedelta(hours=2))
+    assert engine.collections.run().attempted == 0
+    assert provider.calls == [attempt_key(number, 1)]

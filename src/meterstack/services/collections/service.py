@@ -60,6 +60,7 @@ from meterstack.services.collections.model import (
 from meterstack.services.context import ServiceContext
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 from meterstack.services.payments.port import (
+    PENDING_REASON,
     AttemptOutcome,
     Collected,
     InvoiceCollector,
@@ -76,7 +77,7 @@ from meterstack.store.ports import UnitOfWork
 log = logging.getLogger("meterstack.services.collections")
 
 #: What a provider answers for an attempt whose outcome it reports later, as an event.
-PENDING = "pending"
+PENDING = PENDING_REASON
 #: How long a runner's lease on an attempt lasts (on the engine's clock): the provider's call
 #: must be answered well within it.
 LEASE = timedelta(minutes=5)
