@@ -252,3 +252,29 @@ def test_d29_an_account_without_a_payment_method_is_not_attempted_nor_dunned(
     # Looked at again a day later, still without attempting.
     clock.set(JAN + timedelta(days=1))
     assert engine.collections.run().skipped == 1
+
+
+def test_d29_a_yearly_plan_restored_after_a_fallback_keeps_its_paid_year(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    provider = LocalProvider(decline_collections=True)
+    engine = open_engine("aerostack", provider=provider)
+    clock.set(JAN)
+    account = engine.create_account(plan="pro", interval="yearly")
+    # Its year's fee is first attempted in February, so dunning falls in another month.
+    for day in (0, 3, 5, 7):
+        clock.set(FEB + timedelta(days=day))
+        engine.collections.run()
+    opening = engine.invoices(account.id)[0]
+    assert opening.number is not None
+    assert opening.total == Decimal("441.00")
+    assert engine.subscription(account.id).plan == "free"
+
+    provider.decline_collections = False
+    clock.set(FEB + timedelta(days=10))
+    engine.collections.collect(opening.number)
+    subscription = engine.subscription(account.id)
+
+    assert (subscription.plan, subscription.billing_interval) == ("pro", "yearly")
+    assert subscription.current_period.start == JAN
+    assert subscription.current_period.end == datetime(2027, 1, 1, tzinfo=UTC)

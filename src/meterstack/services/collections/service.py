@@ -498,8 +498,9 @@ class Collections:
             if not earlier:
                 return None, None
             return earlier[0].restore_plan, earlier[0].restore_interval
+        # The interval is kept: a yearly plan restored later continues its paid year.
         tx.subscriptions.change_plan(
-            account_id, fallback, _fallback_interval(catalog), account.catalog_hash, now
+            account_id, fallback, account.billing_interval, account.catalog_hash, now
         )
         # A downgrade or cancellation waiting for the period's end is moot on the fallback plan.
         tx.subscriptions.set_pending(account_id, None)
@@ -633,7 +634,3 @@ def payment_warning(tx: UnitOfWork, catalog: Catalog, account_id: str) -> Paymen
 def runner_name() -> str:
     """A runner's name: host, process and a random suffix, unique among runners."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"[:120]
-
-
-def _fallback_interval(catalog: Catalog) -> str:
-    return "monthly" if "monthly" in catalog.policies.intervals else catalog.policies.intervals[0]
