@@ -163,7 +163,8 @@ class Engine(KeysMixin, WalletMixin):
         Both fall back to ``METERSTACK_DATABASE_URL`` / ``METERSTACK_CATALOG``, then to
         ``sqlite:///./meterstack.db`` and ``agentstack``.
 
-        ``provider`` collects payments (``LocalProvider`` for development); without one,
+        ``provider`` collects payments (``LocalProvider`` for development, a ``StripeAccount``
+        in production, built here on the store that keeps its customers); without one,
         checkouts, customer pack purchases and the portal answer 503 ``payments_not_configured``.
         ``return_url_origins`` are the origins a checkout's success and cancel URLs may point to,
         besides the local provider's own (D30). ``webhooks`` is the operator's

@@ -129,6 +129,9 @@ def _populate(service: Service) -> None:
     plan = "starter"
     account = engine.create_account(plan)
     ids["account"] = account.id
+    opening = engine.invoices(account.id)[0].number
+    assert opening is not None
+    ids["invoice"] = opening
     ids["customer"] = engine.create_api_key(account.id).key
     project = engine.create_project(account.id)
     ids["project"] = project.id
@@ -446,6 +449,16 @@ OWN: dict[str, list[Refusal]] = {
     ],
     "GET /v1/accounts/{account_id}/invoices": [Refusal(404, params=NOPE)],
     "GET /v1/invoices/{number}": [Refusal(404)],
+    "GET /v1/accounts/{account_id}/collections": [Refusal(404, params=NOPE)],
+    "POST /v1/invoices/{number}/collect": [
+        Refusal(404),
+        # Collected by the first request: nothing is owed any more.
+        Refusal(
+            409,
+            params={"number": "{invoice}"},
+            before=(("POST", "/v1/invoices/{number}/collect", None),),
+        ),
+    ],
     "POST /v1/accounts/{account_id}/features/{feature}/check": [
         Refusal(402, params={"feature": "audit_logs"}),
         Refusal(404, params=NOPE),

@@ -22,6 +22,7 @@ from meterstack import __version__
 from meterstack.clock import Clock
 from meterstack.engine import Engine
 from meterstack.server import (
+    collections,
     customer,
     dashboard,
     entitlements,
@@ -103,6 +104,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     app.include_router(wallet.customer_router)
     app.include_router(wallet.operator_router)
     app.include_router(money.router)
+    app.include_router(collections.router)
 
     probe = StoreProbe(engine)
     app.state.store_probe = probe
@@ -141,8 +143,8 @@ def provider_of(settings: ServerSettings) -> PaymentProvider | ProviderSetup | N
 
 def open_engine(settings: ServerSettings, clock: Clock | None = None) -> Engine:
     """The service's engine: its store, its catalog, the payment provider the settings ask
-    for, and the origins checkout return URLs may point to (D30); its webhook worker runs in
-    the background while the service does (D28)."""
+    for, and the origins checkout return URLs may point to (D30); its webhook worker (D28) and
+    its collection runner (D29) run in the background while the service does."""
     origins = (settings.public_url, *settings.return_url_origins)
     engine = Engine.open(
         settings.database_url,
@@ -153,6 +155,7 @@ def open_engine(settings: ServerSettings, clock: Clock | None = None) -> Engine:
         store_timeout=settings.store_timeout,
     )
     engine.webhooks.start_background()
+    engine.collections.start_background()
     return engine
 
 

@@ -37,7 +37,11 @@ from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
 from meterstack.services.invoicing.issue import issue_invoice
 from meterstack.services.invoicing.model import Invoice
-from meterstack.services.invoicing.proration import UpgradeTerms, upgrade_lines
+from meterstack.services.invoicing.proration import (
+    UpgradeTerms,
+    upgrade_lines,
+    with_checkout_excess,
+)
 from meterstack.services.payments.port import CheckoutCharge
 from meterstack.services.webhooks.announce import (
     announce_applied,
@@ -164,9 +168,11 @@ class Subscriptions:
         interval: str | None = None,
         *,
         paid: bool = False,
+        collected: Decimal | None = None,
     ) -> PlanChange:
         """:meth:`change_plan` inside the caller's transaction; ``paid``: its proration was
-        collected by a checkout."""
+        collected by a checkout, which took ``collected`` when the provider says how much
+        (what it took beyond the settlement is kept as account credit)."""
         now = self.ctx.now()
         state = self.ctx.state(tx, account_id)
         catalog = self.ctx.catalog(tx, state.catalog_hash)
@@ -193,6 +199,8 @@ class Subscriptions:
         self.ctx.changed(tx, account_id)
         reconcile_read_only(tx, catalog, self.ctx.state(tx, account_id))
         lines = upgrade_lines(tx, catalog, terms, now)
+        if collected is not None:
+            lines = with_checkout_excess(lines, collected, catalog.currency)
         invoice = None
         if lines:
             invoice = issue_invoice(

@@ -199,6 +199,8 @@ invoices = Table(
     UniqueConstraint("number", name="uq_invoices_number"),
     #: Closing a period twice, or from two processes at once, creates one invoice.
     UniqueConstraint("account_id", "kind", "period_key", name="uq_invoices_account_period"),
+    #: The collection runner looks for finalized invoices on every pass (D29).
+    Index("ix_invoices_status", "status"),
 )
 
 invoice_lines = Table(

@@ -8,9 +8,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from meterstack import Engine, ManualClock
+from meterstack.errors import NotFoundError
 from meterstack.rules.decisions import DecisionCode
 from meterstack.services.collections.model import AttemptStatus, CollectionStatus
+from meterstack.services.collections.service import NotChargeableError
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 from meterstack.services.payments.local import LocalProvider
 from meterstack.services.payments.port import INVOICE_PAID, PaymentEvent
@@ -215,3 +219,62 @@ def test_d29_invoices_without_an_amount_due_or_a_way_to_pay_are_not_attempted(
         CollectionStatus.PAID,
         CollectionStatus.PAID,
     ]
+
+
+class NoCardProvider(LocalProvider):
+    """A provider with no payment method on file for anyone."""
+
+    def has_payment_method(self, account_id: str) -> bool:
+        del account_id
+        return False
+
+
+def test_d29_an_account_without_a_payment_method_is_not_attempted_nor_dunned(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    engine = open_engine("aerostack", provider=NoCardProvider())
+    clock.set(JAN)
+    account = engine.create_account(plan="pro")
+
+    report = engine.collections.run()
+    (view,) = engine.collections.of_account(account.id)
+    number = view.collection.invoice_number
+
+    assert (report.opened, report.attempted, report.skipped) == (1, 0, 1)
+    assert view.attempts == ()
+    assert view.collection.status is CollectionStatus.DUE
+    assert view.collection.next_attempt_at == JAN + timedelta(days=1)
+    assert engine.subscription(account.id).status == "active"
+    with pytest.raises(NotChargeableError):
+        engine.collections.collect(number)
+    with pytest.raises(NotFoundError):
+        engine.collections.collect("INV-999999")
+    # Looked at again a day later, still without attempting.
+    clock.set(JAN + timedelta(days=1))
+    assert engine.collections.run().skipped == 1
+
+
+def test_d29_a_yearly_plan_restored_after_a_fallback_keeps_its_paid_year(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    provider = LocalProvider(decline_collections=True)
+    engine = open_engine("aerostack", provider=provider)
+    clock.set(JAN)
+    account = engine.create_account(plan="pro", interval="yearly")
+    # Its year's fee is first attempted in February, so dunning falls in another month.
+    for day in (0, 3, 5, 7):
+        clock.set(FEB + timedelta(days=day))
+        engine.collections.run()
+    opening = engine.invoices(account.id)[0]
+    assert opening.number is not None
+    assert opening.total == Decimal("441.00")
+    assert engine.subscription(account.id).plan == "free"
+
+    provider.decline_collections = False
+    clock.set(FEB + timedelta(days=10))
+    engine.collections.collect(opening.number)
+    subscription = engine.subscription(account.id)
+
+    assert (subscription.plan, subscription.billing_interval) == ("pro", "yearly")
+    assert subscription.current_period.start == JAN
+    assert subscription.current_period.end == datetime(2027, 1, 1, tzinfo=UTC)

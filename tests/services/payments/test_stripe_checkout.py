@@ -12,7 +12,7 @@ import stripe
 from stripe_support import APP, stripe_world
 
 from meterstack import Engine, ManualClock
-from meterstack.errors import InvalidSignatureError
+from meterstack.errors import InvalidSignatureError, PaymentMethodRequiredError
 from meterstack.services.invoicing.model import InvoiceStatus
 
 EngineFactory = Callable[..., Engine]
@@ -181,3 +181,47 @@ def test_b11_events_meterstack_does_not_use_are_acknowledged(
             False,
         )
         assert customer.id.startswith("cus_")
+
+
+def test_d10_what_a_checkout_took_beyond_the_proration_is_kept_as_account_credit(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    with stripe_world(open_engine, clock) as world:
+        engine, fake = world.engine, world.fake
+        account = engine.create_account(plan="starter")
+        world.fake.advance_clock(timedelta(days=10))
+        clock.advance(timedelta(days=10))
+        engine.checkout(account.id, plan="pro")
+        [session] = fake.objects("checkout.session")
+        quoted = Decimal(session["amount_total"]) / 100
+        # The buyer pays 12 hours later: the month has less left, the settlement is lower.
+        world.fake.advance_clock(timedelta(hours=12))
+        clock.advance(timedelta(hours=12))
+        fake.complete_checkout(session["id"])
+        [completed] = world.events("checkout.session.completed")
+        assert world.deliver(completed["id"]).applied
+
+        [upgrade] = [i for i in engine.invoices(account.id) if i.plan == "pro"]
+        assert upgrade.total == quoted  # the invoice says what the card paid
+        [excess] = [line for line in upgrade.lines if line.kind == "account_credit"]
+        assert Decimal(0) < excess.amount < Decimal("0.60")
+        assert engine.subscription(account.id).account_credit == excess.amount
+        [twin] = world.twins()
+        assert twin["total"] == session["amount_total"]
+
+
+def test_a5_overage_on_stripe_needs_the_card_a_checkout_saved(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    with stripe_world(open_engine, clock, catalog="agentstack") as world:
+        engine, fake = world.engine, world.fake
+        account = engine.create_account(plan="free")
+        with pytest.raises(PaymentMethodRequiredError):
+            engine.switch_overage(account.id, True)
+        engine.checkout(account.id, plan="starter")
+        [session] = fake.objects("checkout.session")
+        fake.complete_checkout(session["id"])
+        world.deliver(world.events("checkout.session.completed")[0]["id"])
+
+        engine.switch_overage(account.id, True)  # the card the checkout saved is on file
+        assert engine.subscription(account.id).plan == "starter"

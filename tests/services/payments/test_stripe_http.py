@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from stripe_support import APP, stripe_settings
 
 from fakes.stripe import serve
 from meterstack import ManualClock
+from meterstack.server import provider_of
+from meterstack.server.settings import ServerSettings
 from meterstack.services.payments.stripe_provider import StripeAccount
 
 
@@ -101,3 +104,24 @@ def test_b11_the_stripe_door_is_404_when_payments_are_not_stripes(
     answer = service.post("/webhooks/stripe", content=b"{}", headers={"Stripe-Signature": "t=1"})
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"
+
+
+def test_b11_the_settings_choose_stripe_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_from_env")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_from_env")
+    monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:9")
+    chosen = provider_of(ServerSettings(payments="stripe", public_url="https://svc.example"))
+    assert isinstance(chosen, StripeAccount)
+    assert (chosen.settings.api_key, chosen.settings.webhook_secret) == (
+        "sk_test_from_env",
+        "whsec_from_env",
+    )
+    assert (chosen.settings.api_base, chosen.return_url) == (
+        "http://127.0.0.1:9",
+        "https://svc.example",
+    )
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET")
+    with pytest.raises(ValueError, match="STRIPE_WEBHOOK_SECRET"):
+        provider_of(ServerSettings(payments="stripe", public_url="https://svc.example"))

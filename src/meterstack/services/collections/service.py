@@ -45,7 +45,6 @@ from meterstack.errors import (
     ConflictError,
     MeterstackError,
     NotFoundError,
-    PaymentMethodRequiredError,
     PaymentsNotConfiguredError,
 )
 from meterstack.money import format_money
@@ -61,6 +60,7 @@ from meterstack.services.collections.model import (
 from meterstack.services.context import ServiceContext
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 from meterstack.services.payments.port import (
+    PENDING_REASON,
     AttemptOutcome,
     Collected,
     InvoiceCollector,
@@ -77,7 +77,7 @@ from meterstack.store.ports import UnitOfWork
 log = logging.getLogger("meterstack.services.collections")
 
 #: What a provider answers for an attempt whose outcome it reports later, as an event.
-PENDING = "pending"
+PENDING = PENDING_REASON
 #: How long a runner's lease on an attempt lasts (on the engine's clock): the provider's call
 #: must be answered well within it.
 LEASE = timedelta(minutes=5)
@@ -91,6 +91,12 @@ BATCH = 50
 COLLECTABLE = (InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE)
 #: The worker name of attempts a provider's event reported (no runner made them here).
 EVENT_WORKER = "event"
+
+
+class NotChargeableError(ConflictError):
+    """The invoice's plan takes no payments, or the provider has no payment method on file."""
+
+    code = "not_chargeable"
 
 
 @dataclass(frozen=True)
@@ -194,9 +200,9 @@ class Collections:
 
     def collect(self, number: str) -> CollectionView:
         """The operator's retry: attempt the invoice now, whatever the schedule says (also
-        after the last attempt failed). 404 for an unknown invoice; 409 when nothing is owed
-        or another attempt is in flight; 402 when the account cannot be charged; 503 without
-        a provider."""
+        after the last attempt failed). 404 for an unknown invoice; 409 when nothing is owed,
+        the account cannot be charged off-session, or another attempt is in flight; 503
+        without a provider."""
         if self.collector is None:
             raise PaymentsNotConfiguredError(
                 "no payment provider is configured, so no invoice can be collected"
@@ -218,7 +224,7 @@ class Collections:
                     f"the collection of invoice {number} is {found.status}", number=number
                 )
         if not self._chargeable_now(invoice):
-            raise PaymentMethodRequiredError(
+            raise NotChargeableError(
                 f"account {invoice.account_id} has no way to pay invoice {number} off-session: "
                 "its plan takes no payments or no payment method is on file",
                 account_id=invoice.account_id,
@@ -492,8 +498,9 @@ class Collections:
             if not earlier:
                 return None, None
             return earlier[0].restore_plan, earlier[0].restore_interval
+        # The interval is kept: a yearly plan restored later continues its paid year.
         tx.subscriptions.change_plan(
-            account_id, fallback, _fallback_interval(catalog), account.catalog_hash, now
+            account_id, fallback, account.billing_interval, account.catalog_hash, now
         )
         # A downgrade or cancellation waiting for the period's end is moot on the fallback plan.
         tx.subscriptions.set_pending(account_id, None)
@@ -627,7 +634,3 @@ def payment_warning(tx: UnitOfWork, catalog: Catalog, account_id: str) -> Paymen
 def runner_name() -> str:
     """A runner's name: host, process and a random suffix, unique among runners."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"[:120]
-
-
-def _fallback_interval(catalog: Catalog) -> str:
-    return "monthly" if "monthly" in catalog.policies.intervals else catalog.policies.intervals[0]

@@ -21,6 +21,9 @@ INVOICE_PAID = "invoice.paid"
 #: A provider's report that an invoice's collection attempt failed (D29): it starts or goes on
 #: with dunning.
 INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
+#: The reason a collector answers when an attempt's outcome comes later, as one of the events
+#: above (``Collected(paid=False, key, PENDING_REASON)``).
+PENDING_REASON = "pending"
 
 
 @dataclass(frozen=True)
@@ -245,7 +248,7 @@ class InvoiceCollector(Protocol):
     """What a provider does to collect a finalized invoice off-session (D10, D29): charge the
     account's saved payment method for the invoice's total, under the attempt's idempotency key
     (:func:`attempt_key`). The answer is the attempt's outcome; a provider that learns the
-    outcome later answers ``paid=False`` with reason ``pending`` and reports it as an
+    outcome later answers ``paid=False`` with reason :data:`PENDING_REASON` and reports it as an
     ``invoice.paid`` or ``invoice.payment_failed`` event."""
 
     def collect_invoice(self, invoice: Invoice, attempt: int) -> Collected: ...

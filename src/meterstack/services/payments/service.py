@@ -27,6 +27,7 @@ from meterstack.errors import (
     PaymentMethodRequiredError,
     PaymentsNotConfiguredError,
 )
+from meterstack.money import parse_money
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.invoicing.purchases import PackPurchase, Purchases
 from meterstack.services.levers import Levers
@@ -352,7 +353,12 @@ class Payments:
             if found.purpose == "plan":
                 assert found.plan_id is not None
                 change = self.subscriptions.change_plan_in(
-                    tx, found.account_id, found.plan_id, found.billing_interval, paid=True
+                    tx,
+                    found.account_id,
+                    found.plan_id,
+                    found.billing_interval,
+                    paid=True,
+                    collected=_collected(event),
                 )
                 return EventOutcome(event.id, applied=True, plan_change=change)
             assert found.pack_id is not None
@@ -438,6 +444,19 @@ class Payments:
 
 class OnboardingNotNeededError(ConflictError):
     code = "onboarding_not_needed"
+
+
+def _collected(event: PaymentEvent) -> Decimal | None:
+    """What the checkout took, when the provider's event says (``data.amount_paid``)."""
+    amount = event.data.get("amount_paid")
+    if amount is None:
+        return None
+    if not isinstance(amount, str):
+        raise InvalidInputError("data.amount_paid is a decimal string")
+    try:
+        return parse_money(amount)
+    except ValueError:
+        raise InvalidInputError(f"data.amount_paid is not an amount: {amount[:40]!r}") from None
 
 
 def origin_of(url: str, name: str) -> str:

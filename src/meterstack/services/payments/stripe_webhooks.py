@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +71,12 @@ def translate(event: dict[str, Any]) -> PaymentEvent | None:
         checkout_id = obj.get("client_reference_id") or metadata.get(CHECKOUT_KEY)
         if not isinstance(checkout_id, str):
             return None
-        data = {"checkout_id": checkout_id, "session": obj.get("id")}
+        data: dict[str, Any] = {"checkout_id": checkout_id, "session": obj.get("id")}
+        amount, currency = obj.get("amount_total"), obj.get("currency")
+        if isinstance(amount, int) and isinstance(currency, str):
+            # A currency meterstack does not price in is no checkout of its own: no amount.
+            with suppress(ValueError):
+                data["amount_paid"] = str(from_stripe_amount(amount, currency))
         if isinstance(obj.get("payment_intent"), str):
             data["payment"] = obj["payment_intent"]
         paid = kind == "checkout.session.async_payment_succeeded" or (
