@@ -24,11 +24,17 @@ from meterstack.clock import Clock, SystemClock
 from meterstack.defaults import default_catalog, default_database_url
 from meterstack.engine_keys import KeysMixin
 from meterstack.engine_wallet import WalletMixin
-from meterstack.errors import InvalidInputError, MeterstackError, StoreUnavailableError
+from meterstack.errors import (
+    InvalidInputError,
+    MeterstackError,
+    NotFoundError,
+    StoreUnavailableError,
+)
 from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import END_USER_KIND
 from meterstack.services.access import Access
 from meterstack.services.accounts import Account, Accounts
+from meterstack.services.collections.service import Collections
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
 from meterstack.services.directory import Directory
 from meterstack.services.entitlements import Entitlements, Lease
@@ -40,23 +46,31 @@ from meterstack.services.holds import Holds, Reservation
 from meterstack.services.invoicing.close import ClosedPeriods, PeriodClose
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 from meterstack.services.invoicing.purchases import PackPurchase, Purchases
-from meterstack.services.invoicing.service import Invoices
+from meterstack.services.invoicing.service import CreditNote, Invoices
 from meterstack.services.keys import Keys
 from meterstack.services.levers import Levers, PackGrant
 from meterstack.services.metering import PURGE_WINDOW, Metering
 from meterstack.services.migration import AccountMigration, Migrations
+from meterstack.services.payments.customers import StoredCustomers
 from meterstack.services.payments.port import (
     Checkout,
     CheckoutRequest,
+    InvoiceCollector,
     MoneyMover,
+    MoneyRefund,
     PaymentEvent,
     PaymentProvider,
+    ProviderSetup,
 )
+from meterstack.services.payments.refunds import Refunds
 from meterstack.services.payments.service import EventOutcome, Payments
+from meterstack.services.payments.stripe_provider import StripeProvider
+from meterstack.services.payments.stripe_webhooks import StripeWebhooks, WebhookReceipt
 from meterstack.services.resources import ResourceObject, Resources
 from meterstack.services.subscriptions import PlanChange, Subscription, Subscriptions
 from meterstack.services.usage import Usage, UsageReport
 from meterstack.services.wallet.deposits import Deposits
+from meterstack.services.wallet.disputes import Disputes
 from meterstack.services.wallet.service import Wallets
 from meterstack.services.webhooks.model import WebhookPolicy
 from meterstack.services.webhooks.service import Webhooks
@@ -75,12 +89,15 @@ class Engine(KeysMixin, WalletMixin):
     def __init__(
         self,
         ctx: ServiceContext,
-        provider: PaymentProvider | None = None,
+        provider: PaymentProvider | ProviderSetup | None = None,
         *,
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
     ) -> None:
         self._ctx = ctx
+        if isinstance(provider, ProviderSetup):
+            # A provider with state in the store (Stripe's customers) is built on it here.
+            provider = provider.build(StoredCustomers(ctx, provider.name))
         self._accounts = Accounts(ctx)
         self._resources = Resources(ctx)
         self._levers = Levers(ctx)
@@ -92,7 +109,14 @@ class Engine(KeysMixin, WalletMixin):
         self._features = Features(ctx, self._keys)
         self._entitlements = Entitlements(ctx)
         self._close = PeriodClose(ctx)
-        self._invoices = Invoices(ctx)
+        mover = provider if isinstance(provider, MoneyMover) else None
+        self._refunds = Refunds(ctx, mover)
+        self._collections = Collections(
+            ctx,
+            provider if isinstance(provider, InvoiceCollector) else None,
+            None if provider is None else provider.has_payment_method,
+        )
+        self._invoices = Invoices(ctx, self._refunds, on_moved=self._collections.moved_in)
         self._purchases = Purchases(ctx)
         self._subscriptions = Subscriptions(ctx)
         self._migrations = Migrations(ctx)
@@ -105,13 +129,18 @@ class Engine(KeysMixin, WalletMixin):
             self._levers,
             return_url_origins=return_url_origins,
             deposits=self._deposits,
+            disputes=Disputes(ctx),
+            collections=self._collections,
         )
         self._webhooks = Webhooks(ctx, webhooks)
         self._access = Access(ctx)
         self._directory = Directory(ctx)
         self._history = History(ctx)
-        self._wallets = Wallets(
-            ctx, self._metering, provider if isinstance(provider, MoneyMover) else None
+        self._wallets = Wallets(ctx, self._metering, mover, self._refunds)
+        self._stripe_webhooks = (
+            StripeWebhooks(self._payments, provider, ctx.clock)
+            if isinstance(provider, StripeProvider)
+            else None
         )
 
     @classmethod
@@ -123,7 +152,7 @@ class Engine(KeysMixin, WalletMixin):
         clock: Clock | None = None,
         idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION,
         pool_size: int = 20,
-        provider: PaymentProvider | None = None,
+        provider: PaymentProvider | ProviderSetup | None = None,
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
         store_timeout: float | None = None,
@@ -134,7 +163,8 @@ class Engine(KeysMixin, WalletMixin):
         Both fall back to ``METERSTACK_DATABASE_URL`` / ``METERSTACK_CATALOG``, then to
         ``sqlite:///./meterstack.db`` and ``agentstack``.
 
-        ``provider`` collects payments (``LocalProvider`` for development); without one,
+        ``provider`` collects payments (``LocalProvider`` for development, a ``StripeAccount``
+        in production, built here on the store that keeps its customers); without one,
         checkouts, customer pack purchases and the portal answer 503 ``payments_not_configured``.
         ``return_url_origins`` are the origins a checkout's success and cancel URLs may point to,
         besides the local provider's own (D30). ``webhooks`` is the operator's
@@ -174,7 +204,7 @@ class Engine(KeysMixin, WalletMixin):
         catalog: LoadedCatalog,
         clock: Clock | None = None,
         idempotency_retention: timedelta = DEFAULT_IDEMPOTENCY_RETENTION,
-        provider: PaymentProvider | None = None,
+        provider: PaymentProvider | ProviderSetup | None = None,
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
         usage_history: bool = True,
@@ -196,6 +226,7 @@ class Engine(KeysMixin, WalletMixin):
         return cls(ctx, provider, return_url_origins=return_url_origins, webhooks=webhooks)
 
     def close(self) -> None:
+        self._collections.close()
         self._webhooks.close()
         self._ctx.store.close()
 
@@ -231,6 +262,12 @@ class Engine(KeysMixin, WalletMixin):
         except MeterstackError:
             return False
         return True
+
+    @property
+    def collections(self) -> Collections:
+        """Collecting finalized invoices and dunning (D29): the runner, each account's
+        collections with their attempts, the operator's retry."""
+        return self._collections
 
     @property
     def webhooks(self) -> Webhooks:
@@ -550,6 +587,18 @@ class Engine(KeysMixin, WalletMixin):
         """Apply a provider's payment event; a second delivery changes nothing (B11)."""
         return self._payments.apply(event)
 
+    def receive_stripe_webhook(self, payload: bytes, signature: str | None) -> WebhookReceipt:
+        """A delivery of Stripe's webhooks (B11): 400 ``invalid_signature`` unless its
+        ``Stripe-Signature`` verifies and is recent; the outcome it reports is applied once.
+        404 when the payments are not Stripe's."""
+        if self._stripe_webhooks is None:
+            raise NotFoundError("this service takes no Stripe webhooks: Stripe is not configured")
+        return self._stripe_webhooks.receive(payload, signature)
+
+    def stripe_customer_id(self, account_id: str) -> str | None:
+        """The account's Stripe Customer once one was made for it (B4), else None (D15)."""
+        return self._payments.customer_id(account_id, "stripe")
+
     def portal_url(self, account_id: str) -> str:
         """The customer portal's address (B10); the local provider's link expires."""
         return self._payments.portal_url(account_id)
@@ -595,7 +644,18 @@ class Engine(KeysMixin, WalletMixin):
         return self._invoices.move(number, InvoiceStatus.PAID)
 
     def void_invoice(self, number: str) -> Invoice:
+        """Void an invoice; a paid one's collected money (less its credit notes) is refunded
+        through the provider."""
         return self._invoices.move(number, InvoiceStatus.VOID)
+
+    def credit_invoice(self, number: str, amount: Decimal, reason: str) -> CreditNote:
+        """A credit note on a paid invoice: ``amount`` (whole minor units) refunded through
+        the provider, at most what earlier credit notes left of the total."""
+        return self._invoices.credit(number, amount, reason)
+
+    def credit_notes(self, number: str) -> list[MoneyRefund]:
+        """An invoice's refunds (credit notes and void), oldest first."""
+        return self._invoices.credit_notes(number)
 
     def mark_uncollectible(self, number: str) -> Invoice:
         return self._invoices.move(number, InvoiceStatus.UNCOLLECTIBLE)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from meterstack.services.payments.port import Checkout
+from meterstack.services.payments.port import Checkout, MoneyRefund
 from meterstack.services.payments.service import Payments
 from meterstack.services.wallet.deposits import Deposits
 from meterstack.services.wallet.model import (
     Book,
     Charge,
     ChargeRequest,
+    CreatorAccount,
     EntryPage,
     MarketplaceItem,
     Payout,
@@ -107,8 +108,19 @@ class WalletMixin:
         return self._wallets.refund(entry_id, account_id=account_id)
 
     def refund_deposit(self, entry_id: str, amount: Decimal | None = None) -> Decimal:
-        """Refund a deposit (all of it, or ``amount``), once, at most the unspent balance."""
-        return self._wallets.refund_deposit(entry_id, amount)
+        """Refund a deposit (all of it, or ``amount``), once, at most the unspent balance, and
+        send it to the provider; the balance after it (:meth:`refunds` says what was sent)."""
+        balance, _ = self._wallets.refund_deposit(entry_id, amount)
+        return balance
+
+    def refunds(self, source: str, reference: str) -> list[MoneyRefund]:
+        """What was given back through the provider for a deposit (``deposit``, its ledger
+        entry) or an invoice (``invoice``, its number): pending until the provider confirms."""
+        return self._wallets.refunds.of(source, reference)
+
+    def send_refunds(self) -> list[MoneyRefund]:
+        """Ask the provider again for every refund still pending; those it settled."""
+        return self._wallets.refunds.send_pending()
 
     def charge_account(self, entry_id: str) -> str:
         """The account a ledger entry belongs to (404 for an unknown entry)."""
@@ -170,6 +182,17 @@ class WalletMixin:
         """Pay every creator whose earnings reach the catalog's ``minimum_payout``, in whole
         cents, through the provider; safe to re-run, even after a crash midway (D23)."""
         return self._wallets.payouts.run(progress)
+
+    def onboarding_link(self, creator_id: str, *, refresh_url: str, return_url: str) -> str:
+        """Where a creator sets up the provider account payouts are paid to (Stripe Connect's
+        hosted onboarding); the account is opened on first need. 409 ``onboarding_not_needed``
+        with a provider that pays creators as they are (the local one)."""
+        return self._payments.onboarding_link(creator_id, refresh_url, return_url)
+
+    def creator_account(self, creator_id: str) -> CreatorAccount | None:
+        """The creator's provider account and whether it can be paid yet; None before the
+        first onboarding link."""
+        return self._payments.creator_account(creator_id)
 
     def earnings(self, creator_id: str) -> Decimal:
         """A creator's earnings not yet paid out (negative after a clawback)."""

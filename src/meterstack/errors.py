@@ -169,6 +169,22 @@ class PaymentsNotConfiguredError(MeterstackError):
     http_status = 503
 
 
+class PaymentProviderUnavailableError(MeterstackError):
+    """The payment provider did not answer, or refused a request meterstack made: nothing was
+    bought; the same request later is safe (it carries the same idempotency key)."""
+
+    code = "payment_provider_unavailable"
+    http_status = 503
+
+
+class InvalidSignatureError(MeterstackError):
+    """A provider's webhook whose signature does not verify, or was signed too long ago (a
+    replay): refused, nothing changed."""
+
+    code = "invalid_signature"
+    http_status = 400
+
+
 class PaymentMethodRequiredError(MeterstackError):
     """Turning on what is charged later (overage) needs a payment method with the provider."""
 

@@ -129,6 +129,9 @@ def _populate(service: Service) -> None:
     plan = "starter"
     account = engine.create_account(plan)
     ids["account"] = account.id
+    opening = engine.invoices(account.id)[0].number
+    assert opening is not None
+    ids["invoice"] = opening
     ids["customer"] = engine.create_api_key(account.id).key
     project = engine.create_project(account.id)
     ids["project"] = project.id
@@ -167,6 +170,24 @@ def _populate(service: Service) -> None:
         # An item of the account's own (calling it is refused), and a little money on another.
         ids["item"] = engine.create_item(account.id, "Search", Decimal("1.00")).id
         engine.adjust_wallet(free.id, Decimal("1.00"), "test funds")
+        # A deposit of $10.00 of which $5.00 is spent: refunding all of it is refused.
+        checkout = engine.deposit(free.id, Decimal("10.00"))
+        assert isinstance(engine._payments.provider, LocalProvider)
+        provider = engine._payments.provider
+        engine.pay_checkout(checkout.id, provider.checkout_secret(checkout.id))
+        ids["deposit"] = engine.wallet_transactions(free.id).entries[0].id
+        engine.adjust_wallet(free.id, Decimal("-5.00"), "spent")
+    ids["back"] = f"{service.client.base_url}/done"
+    # Two paid invoices of packs, on an account of their own: one to void, one to credit
+    # after voiding it.
+    if "api_calls" in engine.catalog.items:
+        buyer = engine.create_account(plan)
+        pack = engine.pack_for(buyer.id, meter, "small")
+        for name in ("paid_invoice", "voided_invoice"):
+            invoice = engine.buy_pack(buyer.id, pack).invoice
+            assert invoice is not None
+            assert invoice.number is not None
+            ids[name] = invoice.number
 
 
 @dataclass(frozen=True)
@@ -287,6 +308,12 @@ BODIES: dict[str, Any] = {
     "POST /v1/accounts/{account_id}/wallet/adjust": {"amount": "1.00", "reason": "correction"},
     "POST /v1/marketplace/items": {"creator_id": "acct_x", "name": "Search", "price": "1.00"},
     "PUT /v1/marketplace/items/{item_id}/price": {"price": "1.00"},
+    "POST /v1/marketplace/creators/{account_id}/onboarding-link": {
+        "refresh_url": "{back}",
+        "return_url": "{back}",
+    },
+    "POST /v1/wallet/deposits/{entry_id}/refund": {},
+    "POST /v1/invoices/{number}/credit-notes": {"amount": "0.01", "reason": "goodwill"},
 }
 #: Queries the operations need to pass validation.
 QUERIES: dict[str, dict[str, str]] = {
@@ -422,6 +449,16 @@ OWN: dict[str, list[Refusal]] = {
     ],
     "GET /v1/accounts/{account_id}/invoices": [Refusal(404, params=NOPE)],
     "GET /v1/invoices/{number}": [Refusal(404)],
+    "GET /v1/accounts/{account_id}/collections": [Refusal(404, params=NOPE)],
+    "POST /v1/invoices/{number}/collect": [
+        Refusal(404),
+        # Collected by the first request: nothing is owed any more.
+        Refusal(
+            409,
+            params={"number": "{invoice}"},
+            before=(("POST", "/v1/invoices/{number}/collect", None),),
+        ),
+    ],
     "POST /v1/accounts/{account_id}/features/{feature}/check": [
         Refusal(402, params={"feature": "audit_logs"}),
         Refusal(404, params=NOPE),
@@ -580,6 +617,40 @@ OWN: dict[str, list[Refusal]] = {
     ],
     "GET /v1/marketplace/creators/{account_id}/items": [Refusal(404, params=NOPE)],
     "GET /v1/marketplace/creators/{account_id}/earnings": [Refusal(404, params=NOPE)],
+    "POST /v1/marketplace/creators/{account_id}/onboarding-link": [
+        Refusal(404, params=NOPE, body={"refresh_url": "{back}", "return_url": "{back}"}),
+        # The local provider pays creators as they are: there is nothing to onboard.
+        Refusal(409, body={"refresh_url": "{back}", "return_url": "{back}"}),
+    ],
+    "POST /v1/wallet/deposits/{entry_id}/refund": [
+        Refusal(402, catalog=AERO, params={"entry_id": "{deposit}"}, body={}),
+        Refusal(404, body={}),
+        Refusal(
+            409,
+            catalog=AERO,
+            params={"entry_id": "{deposit}"},
+            body={"amount": "1.00"},
+            before=(("POST", "/v1/wallet/deposits/{entry_id}/refund", {"amount": "1.00"}),),
+        ),
+    ],
+    "POST /v1/invoices/{number}/void": [
+        Refusal(404, params={"number": "INV-nope"}),
+        Refusal(
+            409,
+            params={"number": "{paid_invoice}"},
+            before=(("POST", "/v1/invoices/{number}/void", None),),
+        ),
+    ],
+    "POST /v1/invoices/{number}/credit-notes": [
+        Refusal(404, params={"number": "INV-nope"}, body={"amount": "0.01", "reason": "x"}),
+        Refusal(
+            409,
+            params={"number": "{voided_invoice}"},
+            body={"amount": "0.01", "reason": "x"},
+            before=(("POST", "/v1/invoices/{number}/void", None),),
+        ),
+    ],
+    "GET /v1/invoices/{number}/credit-notes": [Refusal(404, params={"number": "INV-nope"})],
 }
 
 

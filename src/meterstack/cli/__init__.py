@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from meterstack.cli import metering
+from meterstack.cli.collections import collections_app
 from meterstack.cli.history import prune_history
 from meterstack.cli.invoices import invoices_app, period_app
 from meterstack.cli.keys import keys_app
@@ -37,6 +38,7 @@ app.command("serve")(serve)
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(wallet_app, name="wallet")
 app.add_typer(payouts_app, name="payouts")
+app.add_typer(collections_app, name="collections")
 
 
 def main() -> None:

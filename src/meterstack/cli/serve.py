@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 class PaymentsChoice(StrEnum):
     local = "local"
+    stripe = "stripe"
     none = "none"
 
 
@@ -46,8 +47,9 @@ def serve(
         PaymentsChoice | None,
         typer.Option(
             help="The payment provider: 'local' serves a pay page that anyone holding a "
-            "checkout's URL can use (development only); without one (the default, or "
-            "METERSTACK_PAYMENTS) checkouts answer 503 payments_not_configured."
+            "checkout's URL can use (development only); 'stripe' takes payments on Stripe "
+            "(STRIPE_API_KEY, STRIPE_WEBHOOK_SECRET; docs/payments.md); without one (the "
+            "default, or METERSTACK_PAYMENTS) checkouts answer 503 payments_not_configured."
         ),
     ] = None,
 ) -> None:
@@ -65,7 +67,11 @@ def serve(
         raise typer.Exit(1)
     settings = ServerSettings(database_url=database, catalog=catalog, host=host, port=port)
     if payments is not None:
-        settings.payments = None if payments is PaymentsChoice.none else "local"
+        chosen: dict[PaymentsChoice, Literal["local", "stripe"]] = {
+            PaymentsChoice.local: "local",
+            PaymentsChoice.stripe: "stripe",
+        }
+        settings.payments = chosen.get(payments)
     if settings.operator_key is None:
         settings.operator_key = secrets.token_urlsafe(24)
         typer.echo(f"operator key (METERSTACK_OPERATOR_KEY was not set): {settings.operator_key}")

@@ -43,6 +43,7 @@ from meterstack.client.errors import (
     QuotaExceededError,
     ServiceUnavailableError,
     UpgradeRequiredError,
+    WalletSuspendedError,
 )
 from meterstack.client.models import (
     Account,
@@ -50,6 +51,7 @@ from meterstack.client.models import (
     BillingStatus,
     ItemUsage,
     MeterUsage,
+    PaymentWarning,
     PlanOffer,
     PlanPrice,
     ReleasedReservation,
@@ -97,6 +99,7 @@ __all__ = [
     "NotFoundError",
     "OverageSwitch",
     "PackBought",
+    "PaymentWarning",
     "PlanNotSelfServeError",
     "PlanOffer",
     "PlanPrice",
@@ -114,4 +117,5 @@ __all__ = [
     "WalletCharge",
     "WalletEntry",
     "WalletPage",
+    "WalletSuspendedError",
 ]

@@ -63,6 +63,11 @@ class InsufficientBalanceError(MeterstackClientError):
     ``details`` carries ``balance`` and ``price``."""
 
 
+class WalletSuspendedError(MeterstackClientError):
+    """A lost dispute left money owed: the wallet's charges wait until a deposit pays it
+    (402 ``wallet_suspended``)."""
+
+
 class PriceChangedError(MeterstackClientError):
     """The price is above the ``max_price`` the caller accepted (409 ``price_changed``)."""
 
@@ -107,6 +112,7 @@ _BY_CODE: dict[str, type[MeterstackClientError]] = {
     "module_not_allowed": ModuleNotAllowedError,
     "plan_not_self_serve": PlanNotSelfServeError,
     "insufficient_balance": InsufficientBalanceError,
+    "wallet_suspended": WalletSuspendedError,
     "price_changed": PriceChangedError,
     "invalid_api_key": AuthenticationError,
     "unauthenticated": AuthenticationError,

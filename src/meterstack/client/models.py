@@ -219,6 +219,36 @@ class ResourceCount:
 
 
 @dataclass(frozen=True)
+class PaymentWarning:
+    """An unpaid invoice in dunning (D29): ``status`` is ``past_due`` (access kept, retries
+    scheduled for ``next_attempt_at``) or ``fallback`` (the account is on the fallback plan
+    until the invoice is paid, which brings back ``restores_plan``)."""
+
+    status: str
+    invoice_number: str
+    amount_due: Decimal
+    currency: str
+    attempts: int
+    next_attempt_at: datetime | None
+    restores_plan: str | None
+    message: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PaymentWarning:
+        next_at = data.get("next_attempt_at")
+        return cls(
+            status=data["status"],
+            invoice_number=data["invoice_number"],
+            amount_due=parse_money(str(data["amount_due"])),
+            currency=data["currency"],
+            attempts=int(data["attempts"]),
+            next_attempt_at=None if next_at is None else datetime.fromisoformat(next_at),
+            restores_plan=data.get("restores_plan"),
+            message=data["message"],
+        )
+
+
+@dataclass(frozen=True)
 class Usage:
     """The customer's usage this period (B6), with FlowStack's names (C4).
 
@@ -238,6 +268,8 @@ class Usage:
     #: Today's usage, trend, projection, estimated cost and advice (C8, D27); None from a
     #: service that reports none.
     insights: Insights | None = None
+    #: An unpaid invoice in dunning (D29); None when there is none.
+    payment_warning: PaymentWarning | None = None
 
     def __getitem__(self, meter: str) -> MeterUsage:
         return self.meters[meter]
@@ -310,6 +342,9 @@ class Usage:
                 else parse_money(str(total))
             ),
             insights=None if data.get("insights") is None else Insights.from_json(data["insights"]),
+            payment_warning=None
+            if data.get("payment_warning") is None
+            else PaymentWarning.from_json(data["payment_warning"]),
         )
 
 

@@ -62,6 +62,8 @@ class WalletBalance:
     balance: Decimal
     auto_reload: AutoReload
     pending_reload: WalletReload | None
+    #: What a lost dispute left owed: charges are refused until a deposit pays it.
+    owed: Decimal = Decimal(0)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> WalletBalance:
@@ -72,6 +74,7 @@ class WalletBalance:
             balance=Decimal(data["balance"]),
             auto_reload=AutoReload.from_json(data["auto_reload"]),
             pending_reload=None if pending is None else WalletReload.from_json(pending),
+            owed=Decimal(data.get("owed", "0")),
         )
 
 

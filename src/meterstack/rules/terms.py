@@ -76,6 +76,8 @@ class AccountState:
     #: The wallet's auto-reload threshold (D21), None when auto-reload is off: a charge that
     #: crosses it starts a reload. Kept with the terms, so a charge reads no settings row.
     reload_threshold: Decimal | None = None
+    #: What a lost dispute left owed: above zero, wallet charges wait until it is paid.
+    wallet_owed: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,18 @@ from meterstack import __version__
 from meterstack.clock import Clock
 from meterstack.engine import Engine
 from meterstack.server import (
+    collections,
     customer,
     dashboard,
     entitlements,
     errors,
     history,
+    money,
     operator,
     operator_accounts,
     pages,
     self_service,
+    stripe_webhooks,
     wallet,
     webhooks,
 )
@@ -41,7 +44,9 @@ from meterstack.server.logs import redact_access_log
 from meterstack.server.openapi import refine
 from meterstack.server.settings import ServerSettings
 from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.port import PaymentProvider
+from meterstack.services.payments.port import PaymentProvider, ProviderSetup
+from meterstack.services.payments.stripe_client import StripeSettings
+from meterstack.services.payments.stripe_provider import StripeAccount
 
 
 class MeterstackApp(FastAPI):
@@ -103,10 +108,13 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     app.include_router(entitlements.router)
     app.include_router(pages.router)
     app.include_router(webhooks.router)
+    app.include_router(stripe_webhooks.router)
     app.include_router(dashboard.router)
     app.include_router(history.router)
     app.include_router(wallet.customer_router)
     app.include_router(wallet.operator_router)
+    app.include_router(money.router)
+    app.include_router(collections.router)
 
     probe = StoreProbe(engine)
     app.state.store_probe = probe
@@ -126,8 +134,12 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     return app
 
 
-def provider_of(settings: ServerSettings) -> PaymentProvider | None:
-    """The provider the settings ask for; None when none is configured."""
+def provider_of(settings: ServerSettings) -> PaymentProvider | ProviderSetup | None:
+    """The provider the settings ask for; None when none is configured. Stripe's account is
+    read from ``STRIPE_API_KEY``, ``STRIPE_WEBHOOK_SECRET`` and ``STRIPE_API_BASE``."""
+    if settings.payments == "stripe":
+        assert settings.public_url is not None, "Stripe's pages return the buyer to public_url"
+        return StripeAccount(StripeSettings.from_environment(), return_url=settings.public_url)
     if settings.payments != "local":
         return None
     assert settings.public_url is not None
@@ -141,8 +153,8 @@ def provider_of(settings: ServerSettings) -> PaymentProvider | None:
 
 def open_engine(settings: ServerSettings, clock: Clock | None = None) -> Engine:
     """The service's engine: its store, its catalog, the payment provider the settings ask
-    for, and the origins checkout return URLs may point to (D30); its webhook worker runs in
-    the background while the service does (D28)."""
+    for, and the origins checkout return URLs may point to (D30); its webhook worker (D28) and
+    its collection runner (D29) run in the background while the service does."""
     origins = (settings.public_url, *settings.return_url_origins)
     engine = Engine.open(
         settings.database_url,
@@ -153,6 +165,7 @@ def open_engine(settings: ServerSettings, clock: Clock | None = None) -> Engine:
         store_timeout=settings.store_timeout,
     )
     engine.webhooks.start_background()
+    engine.collections.start_background()
     return engine
 
 

@@ -56,11 +56,13 @@ def billing(customer: CustomerDep, engine: EngineDep) -> BillingOut:
         plan_tier=subscription.plan,
         status=subscription.status,
         billing_interval=subscription.billing_interval,
-        stripe_customer_id=None,
+        stripe_customer_id=engine.stripe_customer_id(customer.account_id),
+        # meterstack's invoice is the invoice of record (D10): no Stripe Subscription exists.
         stripe_subscription_id=None,
         current_period_start=subscription.current_period.start.isoformat(),
         current_period_end=subscription.current_period.end.isoformat(),
-        cancel_at_period_end=subscription.status == "cancelling",
+        cancel_at_period_end=subscription.pending is not None
+        and subscription.pending.kind == "cancel",
         pending_plan=subscription.pending_plan,
         # What an upgrade left in the customer's favour; the next invoices spend it (D10).
         account_credit=format_money(subscription.account_credit, engine.catalog.currency),

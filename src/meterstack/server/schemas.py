@@ -11,8 +11,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from meterstack.catalog.schema import Catalog, Concurrency, Plan, PlanPrice, Resource, Unlimited
+from meterstack.money import format_money
 from meterstack.rules.decisions import Decision
 from meterstack.server.insight_views import InsightsOut
+from meterstack.services.collections.service import PaymentWarning
 from meterstack.services.features import AccountEntitlements
 from meterstack.services.usage import UsageReport
 
@@ -347,6 +349,40 @@ class ResourceCountOut(BaseModel):
     used: int
 
 
+class PaymentWarningOut(BaseModel):
+    """An invoice in dunning (D29): the subscription is past due (access kept) or, after the
+    last attempt failed, on the fallback plan until the invoice is paid."""
+
+    #: ``past_due`` (retries scheduled) or ``fallback``.
+    status: str
+    invoice_number: str
+    amount_due: str
+    currency: str
+    attempts: int
+    #: When the invoice is tried again; null after the last attempt.
+    next_attempt_at: str | None
+    #: The plan paying the invoice brings back (after a fallback); else null.
+    restores_plan: str | None
+    message: str
+
+    @classmethod
+    def of(cls, warning: PaymentWarning | None) -> PaymentWarningOut | None:
+        if warning is None:
+            return None
+        return cls(
+            status=warning.status,
+            invoice_number=warning.invoice_number,
+            amount_due=format_money(warning.amount_due, warning.currency),
+            currency=warning.currency,
+            attempts=warning.attempts,
+            next_attempt_at=None
+            if warning.next_attempt_at is None
+            else warning.next_attempt_at.isoformat(),
+            restores_plan=warning.restores_plan,
+            message=warning.message,
+        )
+
+
 class CustomerUsageOut(BaseModel):
     """B6: the tier, the period, usage per meter and gauge, resource counts."""
 
@@ -361,6 +397,8 @@ class CustomerUsageOut(BaseModel):
     insights: InsightsOut | None
     #: The prepaid wallet's balance where the catalog has a wallet (B2); else null.
     wallet_balance: str | None = None
+    #: An unpaid invoice in dunning (D29); null when every invoice is paid or being paid.
+    payment_warning: PaymentWarningOut | None = None
 
     @classmethod
     def of(
@@ -394,6 +432,7 @@ class CustomerUsageOut(BaseModel):
             pending_plan=report.pending_plan,
             insights=InsightsOut.of(report.insights, catalog.currency),
             wallet_balance=None if wallet_balance is None else str(wallet_balance),
+            payment_warning=PaymentWarningOut.of(report.payment_warning),
         )
 
 

@@ -28,9 +28,11 @@ class ServerSettings(BaseSettings):
     #: Where the service is reached; the local provider's pages (checkout and portal URLs)
     #: point there, and it is the origin checkout return URLs may always use (D30).
     public_url: str | None = None
-    #: The payment provider: ``local`` (the embedded one, for development) or none, when
-    #: checkouts, customer pack purchases and the portal answer 503 ``payments_not_configured``.
-    payments: Literal["local"] | None = None
+    #: The payment provider: ``local`` (the embedded one, for development), ``stripe`` (its
+    #: account from ``STRIPE_API_KEY`` and ``STRIPE_WEBHOOK_SECRET``, docs/payments.md) or none,
+    #: when checkouts, customer pack purchases and the portal answer 503
+    #: ``payments_not_configured``.
+    payments: Literal["local", "stripe"] | None = None
     #: Other origins (``https://app.example.com``) checkout success and cancel URLs may use.
     return_url_origins: tuple[str, ...] = ()
     #: Seconds a request waits for the database (pool, locks, statements) before it answers

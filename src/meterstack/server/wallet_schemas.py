@@ -101,6 +101,9 @@ class WalletOut(BaseModel):
     balance: str
     auto_reload: AutoReloadOut
     pending_reload: ReloadOut | None
+    #: What a lost dispute left owed; above zero, charges are refused 402 ``wallet_suspended``
+    #: until a deposit pays it.
+    owed: str
 
     @classmethod
     def of(cls, view: WalletView) -> WalletOut:
@@ -108,6 +111,7 @@ class WalletOut(BaseModel):
             account_id=view.account_id,
             currency=view.currency,
             balance=money(view.balance),
+            owed=format_money(view.settings.owed, view.currency),
             auto_reload=AutoReloadOut.of(view.settings, view.currency),
             pending_reload=None
             if view.pending_reload is None

@@ -28,6 +28,7 @@ from decimal import Decimal
 
 from meterstack.catalog.schema import Catalog, Plan, PlanPrice
 from meterstack.errors import ConflictError, InvalidInputError, PlanNotSelfServeError
+from meterstack.money import round_money
 from meterstack.rules.periods import Period, paid_interval, period_for
 from meterstack.rules.proration import is_upgrade
 from meterstack.rules.terms import AccountState, item_terms, plan_of
@@ -36,11 +37,17 @@ from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
 from meterstack.services.invoicing.issue import issue_invoice
 from meterstack.services.invoicing.model import Invoice
-from meterstack.services.invoicing.proration import UpgradeTerms, upgrade_lines
+from meterstack.services.invoicing.proration import (
+    UpgradeTerms,
+    upgrade_lines,
+    with_checkout_excess,
+)
+from meterstack.services.payments.port import CheckoutCharge
 from meterstack.services.webhooks.announce import (
     announce_applied,
     announce_resumed,
     announce_subscription,
+    subscription_status,
 )
 from meterstack.store.ports import UnitOfWork
 from meterstack.store.rows import AccountRow, PendingChange, PlanSpell
@@ -162,9 +169,11 @@ class Subscriptions:
         interval: str | None = None,
         *,
         paid: bool = False,
+        collected: Decimal | None = None,
     ) -> PlanChange:
         """:meth:`change_plan` inside the caller's transaction; ``paid``: its proration was
-        collected by a checkout."""
+        collected by a checkout, which took ``collected`` when the provider says how much
+        (what it took beyond the settlement is kept as account credit)."""
         now = self.ctx.now()
         state = self.ctx.state(tx, account_id)
         catalog = self.ctx.catalog(tx, state.catalog_hash)
@@ -184,19 +193,15 @@ class Subscriptions:
             self.ctx.changed(tx, account_id)
             announce_subscription(tx, account_id, "downgrade_scheduled", now)
             return PlanChange(self._subscription(tx, account_id), False, None)
-        spells = _spells(tx, account)
-        kind, anchor = catalog.policies.period, account.period_anchor
-        old_paid = subscription_interval(kind, spells, anchor, now)
-        moved = [*spells, PlanSpell(now, target.id, interval, state.catalog_hash)]
-        new_paid = subscription_interval(kind, moved, anchor, now)
+        terms = _upgrade_terms(tx, account, state, catalog, target, interval, now)
         # Changing the plan takes the account's row lock: its credit is read and spent under it.
         tx.subscriptions.change_plan(account_id, target.id, interval, state.catalog_hash, now)
         tx.subscriptions.set_pending(account_id, None)
         self.ctx.changed(tx, account_id)
         reconcile_read_only(tx, catalog, self.ctx.state(tx, account_id))
-        lines = upgrade_lines(
-            tx, catalog, UpgradeTerms(account, state, target, interval, old_paid, new_paid), now
-        )
+        lines = upgrade_lines(tx, catalog, terms, now)
+        if collected is not None:
+            lines = with_checkout_excess(lines, collected, catalog.currency)
         invoice = None
         if lines:
             invoice = issue_invoice(
@@ -205,13 +210,28 @@ class Subscriptions:
                 kind=PRORATION_INVOICE,
                 catalog=catalog,
                 plan_id=target.id,
-                period=new_paid,
+                period=terms.new_paid,
                 lines=lines,
                 now=now,
                 paid=paid,
             )
         announce_subscription(tx, account_id, "upgraded", now)
         return PlanChange(self._subscription(tx, account_id), True, invoice)
+
+    def upgrade_charge(self, account_id: str, plan_id: str, interval: str | None) -> CheckoutCharge:
+        """What the upgrade's invoice would charge now (D10): the amount a hosted checkout asks
+        the buyer for before the plan changes (B8). Nothing is written."""
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            account = _account(tx, account_id)
+            target = _target_plan(catalog, plan_id)
+            chosen = offered_interval(catalog, interval or account.billing_interval)
+            terms = _upgrade_terms(tx, account, state, catalog, target, chosen, now)
+            lines = upgrade_lines(tx, catalog, terms, now)
+        total = round_money(sum((line.amount for line in lines), Decimal(0)), catalog.currency)
+        return CheckoutCharge(f"{target.name} plan, {chosen}", total, catalog.currency)
 
     @decided_again_on_conflict
     def cancel(self, account_id: str) -> Subscription:
@@ -267,7 +287,7 @@ class Subscriptions:
             account_id=account_id,
             plan=account.plan_id,
             billing_interval=account.billing_interval,
-            status="cancelling" if waiting is not None and waiting.kind == "cancel" else "active",
+            status=subscription_status(tx, account_id, waiting),
             catalog=catalog.catalog,
             catalog_version=catalog.version,
             current_period=self._paid_interval(tx, catalog, account, self.ctx.now()),
@@ -353,6 +373,24 @@ def _spells(tx: UnitOfWork, account: AccountRow) -> list[PlanSpell]:
             account.created_at, account.plan_id, account.billing_interval, account.catalog_hash
         )
     ]
+
+
+def _upgrade_terms(
+    tx: UnitOfWork,
+    account: AccountRow,
+    state: AccountState,
+    catalog: Catalog,
+    target: Plan,
+    interval: str,
+    now: datetime,
+) -> UpgradeTerms:
+    """An upgrade from the account as it is to ``target``: both paid intervals."""
+    spells = _spells(tx, account)
+    kind, anchor = catalog.policies.period, account.period_anchor
+    old_paid = subscription_interval(kind, spells, anchor, now)
+    moved = [*spells, PlanSpell(now, target.id, interval, state.catalog_hash)]
+    new_paid = subscription_interval(kind, moved, anchor, now)
+    return UpgradeTerms(account, state, target, interval, old_paid, new_paid)
 
 
 def _upgrade(

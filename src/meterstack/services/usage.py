@@ -20,6 +20,7 @@ from meterstack.rules.headroom import (
 from meterstack.rules.insights import UsageInsights
 from meterstack.rules.periods import NO_PERIOD, Period
 from meterstack.rules.terms import item_terms, overage_enabled
+from meterstack.services.collections.service import PaymentWarning, payment_warning
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
 from meterstack.services.holds import sweep
@@ -97,6 +98,8 @@ class UsageReport:
     #: Today's usage, trend, projection, estimated cost and advice, for the account as a
     #: whole (C8, D27; docs/monitoring.md); always present.
     insights: UsageInsights | None = None
+    #: An invoice in dunning: the subscription is past due, or on the fallback plan (D29).
+    payment_warning: PaymentWarning | None = None
 
     def __getitem__(self, item: str) -> ItemUsage:
         return self.items[item]
@@ -182,4 +185,5 @@ class Usage:
                 pending_plan=None if waiting is None else waiting.plan_id,
                 pending_at=None if waiting is None else waiting.effective_at,
                 insights=insights,
+                payment_warning=payment_warning(tx, catalog, account_id),
             )

@@ -9,7 +9,7 @@ from meterstack.errors import EmailTakenError
 from meterstack.rules.terms import PROJECT_KIND, AccountState, LimitOverride
 from meterstack.store.rows import AccountOnCatalog, AccountRow, StoredCatalog
 from meterstack.store.statements import UNIQUE_VIOLATION, Statements
-from meterstack.store.wallet import optional_micros
+from meterstack.store.wallet import from_micros, optional_micros
 
 
 class SqlAccounts:
@@ -176,7 +176,7 @@ class SqlAccounts:
             "SELECT effective_at FROM pending_changes WHERE account_id = :account_id", params
         )
         reload = self._sql.one(
-            "SELECT threshold FROM wallet_settings WHERE account_id = :account_id", params
+            "SELECT threshold, owed FROM wallet_settings WHERE account_id = :account_id", params
         )
         return AccountState(
             account_id=account.id,
@@ -192,6 +192,7 @@ class SqlAccounts:
             prices=prices,
             pending_at=None if pending is None else self._sql.dialect.from_ts(pending[0]),
             reload_threshold=None if reload is None else optional_micros(reload[0]),
+            wallet_owed=Decimal(0) if reload is None else from_micros(reload[1]),
         )
 
     def set_override(

@@ -15,12 +15,19 @@ class SqlPayments:
         self._sql = sql
 
     def insert_checkout(
-        self, checkout_id: str, request: CheckoutRequest, url: str, now: datetime
+        self,
+        checkout_id: str,
+        request: CheckoutRequest,
+        url: str,
+        now: datetime,
+        *,
+        provider_url: str | None = None,
     ) -> Checkout:
         self._sql.execute(
             "INSERT INTO checkout_sessions (id, account_id, purpose, plan_id, billing_interval, "
-            "pack_id, status, success_url, cancel_url, created_at) VALUES (:id, :account_id, "
-            ":purpose, :plan_id, :interval, :pack_id, 'open', :success_url, :cancel_url, :now)",
+            "pack_id, status, success_url, cancel_url, created_at, provider_url) VALUES (:id, "
+            ":account_id, :purpose, :plan_id, :interval, :pack_id, 'open', :success_url, "
+            ":cancel_url, :now, :provider_url)",
             {
                 "id": checkout_id,
                 "account_id": request.account_id,
@@ -31,12 +38,13 @@ class SqlPayments:
                 "success_url": request.success_url,
                 "cancel_url": request.cancel_url,
                 "now": self._sql.ts(now),
+                "provider_url": provider_url,
             },
         )
         return Checkout(
             id=checkout_id,
             account_id=request.account_id,
-            url=url,
+            url=provider_url or url,
             purpose=request.purpose,
             status="open",
             created_at=now,
@@ -50,7 +58,7 @@ class SqlPayments:
     def checkout(self, checkout_id: str, url: str) -> Checkout | None:
         row = self._sql.one(
             "SELECT id, account_id, purpose, status, created_at, plan_id, billing_interval, "
-            "pack_id, success_url, cancel_url FROM checkout_sessions WHERE id = :id",
+            "pack_id, success_url, cancel_url, provider_url FROM checkout_sessions WHERE id = :id",
             {"id": checkout_id},
         )
         if row is None:
@@ -58,7 +66,7 @@ class SqlPayments:
         return Checkout(
             id=row[0],
             account_id=row[1],
-            url=url,
+            url=row[10] or url,
             purpose=row[2],
             status=row[3],
             created_at=self._sql.dialect.from_ts(row[4]),
@@ -90,6 +98,33 @@ class SqlPayments:
             },
         )
         return row is not None
+
+    def customer_id(self, account_id: str, provider: str) -> str | None:
+        """The provider's customer of the account, once made."""
+        row = self._sql.one(
+            "SELECT customer_id FROM payment_customers WHERE account_id = :account_id "
+            "AND provider = :provider",
+            {"account_id": account_id, "provider": provider},
+        )
+        return None if row is None else str(row[0])
+
+    def remember_customer(
+        self, account_id: str, provider: str, customer_id: str, now: datetime
+    ) -> str:
+        """Keep the account's customer; the one kept first wins (two first needs at once)."""
+        self._sql.execute(
+            "INSERT INTO payment_customers (account_id, provider, customer_id, created_at) "
+            "VALUES (:account_id, :provider, :customer_id, :now) ON CONFLICT DO NOTHING",
+            {
+                "account_id": account_id,
+                "provider": provider,
+                "customer_id": customer_id,
+                "now": self._sql.ts(now),
+            },
+        )
+        kept = self.customer_id(account_id, provider)
+        assert kept is not None
+        return kept
 
     def events(self) -> list[RecordedPaymentEvent]:
         return [

@@ -23,10 +23,22 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from meterstack.rules.admission import Step, Totals
 from meterstack.rules.history import Granularity, UsageBucket, UsageMark
 from meterstack.rules.terms import AccountState, LimitOverride
+from meterstack.services.collections.model import (
+    AttemptStatus,
+    Collection,
+    CollectionAttempt,
+)
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
-from meterstack.services.payments.port import Checkout, CheckoutRequest, PaymentEvent
+from meterstack.services.payments.port import (
+    Checkout,
+    CheckoutRequest,
+    MoneyRefund,
+    PaymentEvent,
+    RefundStatus,
+)
 from meterstack.services.wallet.model import (
     Book,
+    CreatorAccount,
     EntryKind,
     LedgerEntry,
     MarketplaceItem,
@@ -394,14 +406,31 @@ class Payments(Protocol):
     """Checkout sessions and the provider's payment events (B8, B11)."""
 
     def insert_checkout(
-        self, checkout_id: str, request: CheckoutRequest, url: str, now: datetime
-    ) -> Checkout: ...
+        self,
+        checkout_id: str,
+        request: CheckoutRequest,
+        url: str,
+        now: datetime,
+        *,
+        provider_url: str | None = None,
+    ) -> Checkout:
+        """A new open checkout; ``provider_url``, the provider's own page, is kept and answered
+        instead of ``url``."""
+        ...
 
-    def checkout(self, checkout_id: str, url: str) -> Checkout | None: ...
+    def checkout(self, checkout_id: str, url: str) -> Checkout | None:
+        """The checkout, with its kept provider URL or else ``url``."""
+        ...
 
     def close_checkout(self, checkout_id: str, status: str) -> bool: ...
 
     def record_event(self, event: PaymentEvent, now: datetime) -> bool: ...
+
+    def customer_id(self, account_id: str, provider: str) -> str | None: ...
+
+    def remember_customer(
+        self, account_id: str, provider: str, customer_id: str, now: datetime
+    ) -> str: ...
 
     def events(self) -> list[RecordedPaymentEvent]: ...
 
@@ -615,6 +644,100 @@ class Wallets(Protocol):
     def settle_payout(self, payout_id: str, now: datetime) -> bool: ...
 
 
+class Movements(Protocol):
+    """Money sent back and out through the provider: refunds recorded before the provider is
+    asked, creators' provider accounts, claims on payouts and refunds (one run at a time asks
+    the provider for each), and what a lost dispute left owed."""
+
+    def insert_refund(self, refund: MoneyRefund) -> None: ...
+
+    def refunds_of(self, source: str, reference: str) -> list[MoneyRefund]: ...
+
+    def refund(self, refund_id: str) -> MoneyRefund | None: ...
+
+    def pending_refunds(self) -> list[MoneyRefund]: ...
+
+    def claim_refund(self, refund_id: str, now: datetime, until: datetime) -> int | None:
+        """Count an attempt of a pending refund and hold it until ``until``: the attempt's
+        number, or None when it is settled or held by another run."""
+        ...
+
+    def settle_refund(
+        self, refund_id: str, status: RefundStatus, failure: str | None, now: datetime
+    ) -> bool: ...
+
+    def release_refund(self, refund_id: str, failure: str) -> None: ...
+
+    def claim_payout(self, payout_id: str, now: datetime, until: datetime) -> int | None: ...
+
+    def release_payout(self, payout_id: str) -> None: ...
+
+    def creator_account(self, creator_id: str) -> CreatorAccount | None: ...
+
+    def creator_by_provider(self, provider_account: str) -> CreatorAccount | None: ...
+
+    def insert_creator_account(self, account: CreatorAccount) -> bool: ...
+
+    def set_payouts_enabled(self, provider_account: str, enabled: bool, now: datetime) -> bool: ...
+
+    def lock_invoice(self, invoice_id: str) -> None: ...
+
+    def owed(self, account_id: str, *, lock: bool = False) -> Decimal: ...
+
+    def add_owed(self, account_id: str, amount: Decimal) -> None: ...
+
+    def set_deposit_payment(self, checkout_id: str, payment: str) -> None: ...
+
+    def deposit_payment(self, checkout_id: str) -> str | None: ...
+
+    def deposit_of_payment(self, payment: str) -> str | None: ...
+
+
+class Collections(Protocol):
+    """Invoice collections and their attempts (D10, D29). Runners coordinate through it: an
+    attempt is made only under a lease one conditional write gives, and each attempt of an
+    invoice is recorded once, under its own idempotency key."""
+
+    def enqueue(self, now: datetime) -> int:
+        """Open a collection, due now, for each finalized invoice with an amount due."""
+        ...
+
+    def open_for(self, invoice: Invoice, now: datetime) -> Collection: ...
+
+    def get(self, number: str, *, lock: bool = False) -> Collection | None: ...
+
+    def of_account(self, account_id: str) -> list[Collection]: ...
+
+    def open_of_account(self, account_id: str) -> list[Collection]: ...
+
+    def due(self, now: datetime, limit: int) -> list[str]: ...
+
+    def lease(
+        self, number: str, worker: str, now: datetime, until: datetime, *, due_only: bool = True
+    ) -> Collection | None:
+        """Lease the invoice's next attempt to ``worker``; None if another runner has it, or
+        (with ``due_only``) it is not due."""
+        ...
+
+    def holds_lease(self, number: str, worker: str, now: datetime) -> bool: ...
+
+    def release(self, number: str, worker: str) -> None: ...
+
+    def update(self, collection: Collection) -> None: ...
+
+    def insert_attempt(self, attempt: CollectionAttempt) -> bool: ...
+
+    def settle_attempt(
+        self, number: str, attempt: int, status: AttemptStatus, reason: str | None, now: datetime
+    ) -> bool: ...
+
+    def attempt(self, number: str, attempt: int) -> CollectionAttempt | None: ...
+
+    def attempts(self, numbers: Sequence[str]) -> list[CollectionAttempt]: ...
+
+    def settled_elsewhere(self, limit: int) -> list[str]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction and the ports that work inside it."""
 
@@ -663,6 +786,12 @@ class UnitOfWork(Protocol):
     @property
     def wallet(self) -> Wallets: ...
 
+    @property
+    def movements(self) -> Movements: ...
+
+    @property
+    def collections(self) -> Collections: ...
+
 
 class Store(Protocol):
     """A backend: ``with store.transaction() as tx`` commits when the block ends, rolls back
@@ -680,6 +809,7 @@ __all__ = [
     "Accounts",
     "Admission",
     "Applied",
+    "Collections",
     "Counters",
     "Directory",
     "Idempotency",

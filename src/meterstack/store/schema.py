@@ -199,6 +199,8 @@ invoices = Table(
     UniqueConstraint("number", name="uq_invoices_number"),
     #: Closing a period twice, or from two processes at once, creates one invoice.
     UniqueConstraint("account_id", "kind", "period_key", name="uq_invoices_account_period"),
+    #: The collection runner looks for finalized invoices on every pass (D29).
+    Index("ix_invoices_status", "status"),
 )
 
 invoice_lines = Table(
@@ -271,10 +273,22 @@ checkout_sessions = Table(
     Column("plan_id", String(64), nullable=True),
     Column("billing_interval", String(16), nullable=True),
     Column("pack_id", String(64), nullable=True),
-    #: ``open``, ``paid`` or ``cancelled``.
+    #: ``open``, ``paid``, ``failed`` (its payment did not go through) or ``cancelled``.
     Column("status", String(16), nullable=False),
     Column("success_url", Text, nullable=True),
     Column("cancel_url", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    #: The provider's own page for the checkout (Stripe's); null when the URL is computed.
+    Column("provider_url", Text, nullable=True),
+)
+
+#: The payment provider's customer (Stripe's ``cus_…``) of each account, made on first need.
+payment_customers = Table(
+    "payment_customers",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("provider", String(16), primary_key=True),
+    Column("customer_id", String(255), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -506,6 +520,9 @@ wallet_settings = Table(
     Column("threshold", BigInteger, nullable=True),
     Column("reload_amount", BigInteger, nullable=True),
     Column("target_balance", BigInteger, nullable=True),
+    #: What a lost dispute took beyond the balance: owed until a deposit or an adjustment
+    #: settles it; wallet charges are refused meanwhile.
+    Column("owed", BigInteger, nullable=False, server_default="0"),
 )
 
 #: Auto-reloads, one per crossing (D21); the id is derived from the crossing.
@@ -531,6 +548,8 @@ wallet_deposits = Table(
     Column("account_id", String(40), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    #: The provider's id of the payment that paid it (a refund or a dispute names it).
+    Column("payment", String(120), nullable=True),
 )
 
 #: Marketplace items (D23): a creator account's priced operation, price in millionths.
@@ -557,5 +576,92 @@ wallet_payouts = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("settled_at", DateTime(timezone=True), nullable=True),
+    #: How many times the provider was asked; a run holds the payout until ``claimed_until``.
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
     Index("ix_wallet_payouts_status", "status", "created_at"),
+)
+
+#: Creators' accounts with the provider (Connect), and whether they can be paid yet.
+creator_accounts = Table(
+    "creator_accounts",
+    metadata,
+    Column("creator_id", String(40), primary_key=True),
+    Column("provider_account", String(120), nullable=False),
+    Column("payouts_enabled", Boolean, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("provider_account", name="uq_creator_accounts_provider_account"),
+)
+
+#: Money given back through the provider: a deposit's refund, an invoice's credit note.
+#: Recorded before the provider is asked; ``attempts`` and ``claimed_until`` as for payouts.
+money_refunds = Table(
+    "money_refunds",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("account_id", String(40), nullable=False),
+    #: ``deposit`` (reference: the deposit's ledger entry) or ``invoice`` (its number).
+    Column("source", String(16), nullable=False),
+    Column("reference", String(120), nullable=False),
+    #: The provider's id of the payment refunded (a checkout, an invoice).
+    Column("payment", String(120), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", Text, nullable=True),
+    #: ``pending`` until the provider has refunded it, then ``refunded``.
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
+    Column("failure", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Index("ix_money_refunds_reference", "source", "reference"),
+    Index("ix_money_refunds_status", "status", "created_at"),
+)
+
+#: One collection per finalized invoice with an amount due (D10, D29): where dunning stands, and
+#: the lease a runner holds while it makes an attempt.
+invoice_collections = Table(
+    "invoice_collections",
+    metadata,
+    Column("invoice_number", String(40), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    #: ``due``, ``past_due``, ``fallback``, ``paid`` or ``closed``.
+    Column("status", String(16), nullable=False),
+    #: Decimal text: the invoice's total.
+    Column("amount", String(40), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("first_failed_at", DateTime(timezone=True), nullable=True),
+    Column("last_reason", Text, nullable=True),
+    Column("fallback_at", DateTime(timezone=True), nullable=True),
+    #: The plan and interval paying the invoice restores, after a fallback.
+    Column("restore_plan", String(64), nullable=True),
+    Column("restore_interval", String(16), nullable=True),
+    Column("lease_owner", String(120), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Index("ix_invoice_collections_due", "status", "next_attempt_at"),
+    Index("ix_invoice_collections_account", "account_id", "created_at"),
+)
+
+#: Every attempt to collect an invoice, keyed by the invoice and the attempt number; ``key`` is
+#: the idempotency key the provider was given (D29).
+collection_attempts = Table(
+    "collection_attempts",
+    metadata,
+    Column("invoice_number", String(40), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("key", String(80), nullable=False),
+    #: ``pending``, ``paid`` or ``failed``.
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Column("worker", String(120), nullable=False),
+    UniqueConstraint("key", name="uq_collection_attempts_key"),
 )

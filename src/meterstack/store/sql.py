@@ -20,6 +20,7 @@ from meterstack.errors import StoreUnavailableError, TransactionConflictError
 from meterstack.store.access import SqlWebAccess
 from meterstack.store.accounts import SqlAccounts
 from meterstack.store.checkpoints import Checkpointer
+from meterstack.store.collections import SqlCollections
 from meterstack.store.counters import SqlCounters
 from meterstack.store.dialect import (
     Dialect,
@@ -35,15 +36,18 @@ from meterstack.store.idempotency import SqlIdempotency
 from meterstack.store.invoices import SqlInvoices
 from meterstack.store.keys import SqlKeys
 from meterstack.store.migrate import upgrade
+from meterstack.store.movements import SqlMovements
 from meterstack.store.outbox import SqlOutbox
 from meterstack.store.payments import SqlPayments
 from meterstack.store.ports import (
     Accounts,
+    Collections,
     Counters,
     Directory,
     Idempotency,
     Invoices,
     Keys,
+    Movements,
     Outbox,
     Payments,
     Reservations,
@@ -89,6 +93,8 @@ class SqlTransaction:
     access: WebAccess
     directory: Directory
     wallet: Wallets
+    movements: Movements
+    collections: Collections
 
     @classmethod
     def on(cls, dialect: Dialect) -> SqlTransaction:
@@ -112,6 +118,8 @@ class SqlTransaction:
             access=SqlWebAccess(sql),
             directory=SqlDirectory(sql),
             wallet=SqlWallet(sql),
+            movements=SqlMovements(sql),
+            collections=SqlCollections(sql),
         )
 
 

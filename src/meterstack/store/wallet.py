@@ -171,14 +171,17 @@ class SqlWallet:
 
     def settings(self, account_id: str) -> WalletSettings:
         row = self._sql.one(
-            "SELECT threshold, reload_amount, target_balance FROM wallet_settings "
+            "SELECT threshold, reload_amount, target_balance, owed FROM wallet_settings "
             "WHERE account_id = :account_id",
             {"account_id": account_id},
         )
         if row is None:
             return WalletSettings()
         return WalletSettings(
-            optional_micros(row[0]), optional_micros(row[1]), optional_micros(row[2])
+            optional_micros(row[0]),
+            optional_micros(row[1]),
+            optional_micros(row[2]),
+            from_micros(row[3]),
         )
 
     def set_settings(self, account_id: str, settings: WalletSettings) -> None:
@@ -357,18 +360,25 @@ class SqlWallet:
 
     def pending_payouts(self) -> list[Payout]:
         rows = self._sql.all(
-            "SELECT id, creator_id, amount, status, created_at FROM wallet_payouts "
+            "SELECT id, creator_id, amount, status, created_at, attempts FROM wallet_payouts "
             "WHERE status = 'pending' ORDER BY created_at, id"
         )
         return [
-            Payout(row[0], row[1], from_micros(row[2]), row[3], self._sql.dialect.from_ts(row[4]))
+            Payout(
+                row[0],
+                row[1],
+                from_micros(row[2]),
+                row[3],
+                self._sql.dialect.from_ts(row[4]),
+                int(row[5]),
+            )
             for row in rows
         ]
 
     def settle_payout(self, payout_id: str, now: datetime) -> bool:
         row = self._sql.one(
-            "UPDATE wallet_payouts SET status = 'paid', settled_at = :now WHERE id = :id "
-            "AND status = 'pending' RETURNING id",
+            "UPDATE wallet_payouts SET status = 'paid', settled_at = :now, claimed_until = NULL "
+            "WHERE id = :id AND status = 'pending' RETURNING id",
             {"id": payout_id, "now": self._sql.ts(now)},
         )
         return row is not None

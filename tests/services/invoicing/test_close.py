@@ -15,6 +15,7 @@ from meterstack import Engine, ManualClock
 from meterstack.errors import InvalidInputError, NotAllowedForTierError
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 from meterstack.services.invoicing.service import InvoiceTransitionError
+from meterstack.services.payments.local import LocalProvider
 from meterstack.store.sql import SqlStore
 
 EngineFactory = Callable[..., Engine]
@@ -207,21 +208,27 @@ def test_two_processes_closing_at_once_create_one_invoice_per_account(
 
 
 def test_invoice_states(open_engine: EngineFactory, clock: ManualClock) -> None:
-    engine = open_engine("flowstack")
+    # A paid invoice may be voided: what it collected is refunded (the provider's refund is
+    # tested in tests/services/payments); a void invoice is final.
+    provider = LocalProvider()
+    engine = open_engine("flowstack", provider=provider)
     engine.create_account(plan="starter")
     engine.create_account(plan="starter")
     clock.advance(timedelta(days=31))
     first, second = (invoice.number or "" for invoice in engine.close_period())
 
     paid = engine.pay_invoice(first)
-    with pytest.raises(InvoiceTransitionError, match="is paid; it cannot become void"):
-        engine.void_invoice(first)
     engine.mark_uncollectible(second)
     recovered = engine.pay_invoice(second)
+    voided = engine.void_invoice(first)
+    with pytest.raises(InvoiceTransitionError, match="is void; it cannot become paid"):
+        engine.pay_invoice(first)
 
     assert paid.status is InvoiceStatus.PAID
     assert recovered.status is InvoiceStatus.PAID
-    assert engine.invoice(first).status is InvoiceStatus.PAID
+    assert voided.status is InvoiceStatus.VOID
+    assert engine.invoice(second).status is InvoiceStatus.PAID
+    assert [refund.amount for refund in provider.refunds.values()] == [paid.total]
 
 
 USAGE_PRICED = """

@@ -17,7 +17,8 @@ from meterstack.rules.periods import period_name
 
 
 class InvoiceStatus(StrEnum):
-    """draft -> finalized -> paid | void | uncollectible (uncollectible -> paid | void)."""
+    """draft -> finalized -> paid | void | uncollectible (uncollectible -> paid | void);
+    paid -> void gives back what the invoice collected."""
 
     DRAFT = "draft"
     FINALIZED = "finalized"
@@ -33,7 +34,7 @@ TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
         {InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE}
     ),
     InvoiceStatus.UNCOLLECTIBLE: frozenset({InvoiceStatus.PAID, InvoiceStatus.VOID}),
-    InvoiceStatus.PAID: frozenset(),
+    InvoiceStatus.PAID: frozenset({InvoiceStatus.VOID}),
     InvoiceStatus.VOID: frozenset(),
 }
 

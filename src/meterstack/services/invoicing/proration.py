@@ -160,6 +160,39 @@ def with_account_credit(
     ]
 
 
+def with_checkout_excess(
+    lines: Sequence[InvoiceLine], collected: Decimal, currency: str
+) -> list[InvoiceLine]:
+    """An upgrade's ``lines`` once a hosted checkout collected ``collected`` for it.
+
+    The checkout charged the settlement quoted when it opened; the time until the buyer paid
+    lowered it. What was taken beyond the lines is kept as account credit for the next
+    invoices, so that the invoice totals what was paid and the credit spends the difference.
+    """
+    total = sum((line.amount for line in lines), Decimal(0))
+    excess = round_money(collected - total, currency)
+    if excess <= 0:
+        return list(lines)
+    return [
+        *lines,
+        InvoiceLine(
+            position=len(lines) + 1,
+            kind=ACCOUNT_CREDIT,
+            description="Paid at checkout beyond the prorated charge, kept as account credit",
+            item=None,
+            quantity=Decimal(1),
+            unit_price=excess,
+            amount=excess,
+            derivation={
+                "collected": str(collected),
+                "amount": str(excess),
+                "note": f"the checkout collected {collected} when the lines above total "
+                f"{total}: {excess} is kept as account credit",
+            },
+        ),
+    ]
+
+
 def invoice_with_account_credit(invoice: Invoice, balance: Decimal) -> Invoice:
     """A draft with the account-credit line its total calls for (its total updated)."""
     lines = with_account_credit(invoice.lines, balance, invoice.currency)

@@ -21,6 +21,7 @@ from meterstack.services.invoicing.close import DEFAULT_SEQUENCE
 from meterstack.services.invoicing.issue import issue_invoice
 from meterstack.services.invoicing.model import Invoice, InvoiceLine
 from meterstack.services.levers import PackGrant
+from meterstack.services.payments.port import CheckoutCharge
 from meterstack.store.ports import UnitOfWork
 
 PACK_INVOICE = "pack"
@@ -87,6 +88,13 @@ class Purchases:
         """Refuse a purchase before any checkout: unknown pack, or a plan without payments."""
         with self.ctx.store.transaction() as tx:
             self._pack(tx, account_id, pack_id)
+
+    def pack_charge(self, account_id: str, pack_id: str) -> CheckoutCharge:
+        """What a hosted checkout of the pack charges (its price), refused as :meth:`check_pack`."""
+        with self.ctx.store.transaction() as tx:
+            pack = self._pack(tx, account_id, pack_id)
+            currency = self.ctx.catalog(tx, self.ctx.state(tx, account_id).catalog_hash).currency
+        return CheckoutCharge(pack.name, round_money(pack.price, currency), currency)
 
     def _pack(self, tx: UnitOfWork, account_id: str, pack_id: str) -> Pack:
         state = self.ctx.state(tx, account_id)

@@ -24,7 +24,14 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from meterstack.clock import SystemClock
-from meterstack.services.payments.port import Collected
+from meterstack.errors import IdempotencyKeyReusedError
+from meterstack.services.invoicing.model import Invoice
+from meterstack.services.payments.port import (
+    Collected,
+    PayoutRequest,
+    RefundRequest,
+    attempt_key,
+)
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
@@ -40,12 +47,23 @@ class LocalProvider:
     #: How long a portal link opens the portal after it was given.
     portal_lifetime: timedelta = timedelta(hours=1)
     #: The decline switch: while True, every off-session collection (a wallet's auto-reload,
-    #: D21) is declined, as a card would be; set it to test a failed reload end to end.
+    #: D21, and an invoice's collection attempt, D29) is declined, as a card would be; set it to
+    #: test a failed reload or a dunning run end to end.
     decline_collections: bool = False
+    #: While True, refunds are refused (as a provider refuses one of a disputed charge), so that
+    #: a refund left pending and sent again later is tested end to end.
+    decline_refunds: bool = False
     #: What was collected and paid out, by idempotency key: a key asked again answers as the
     #: first time and moves no money twice (as a real provider's idempotency keys do).
     collections: dict[str, Collected] = field(default_factory=dict, repr=False)
+    #: What each collection key was asked for (account, amount, currency): a key asked again
+    #: for something else is refused, as a real provider refuses a reused key.
+    collection_requests: dict[str, tuple[str, Decimal, str]] = field(
+        default_factory=dict, repr=False
+    )
     payouts: dict[str, Collected] = field(default_factory=dict, repr=False)
+    #: What was given back (a deposit's refund, an invoice's credit note), by refund id.
+    refunds: dict[str, RefundRequest] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def checkout_url(self, checkout_id: str) -> str:
@@ -82,6 +100,11 @@ class LocalProvider:
     def collect(self, account_id: str, amount: Decimal, currency: str, key: str) -> Collected:
         """Charge the account's payment method off-session (a wallet reload, D21)."""
         with self._lock:
+            asked = (account_id, amount, currency)
+            if self.collection_requests.setdefault(key, asked) != asked:
+                raise IdempotencyKeyReusedError(
+                    f"collection key {key!r} was used for another charge", key=key
+                )
             done = self.collections.get(key)
             if done is None:
                 done = (
@@ -92,13 +115,31 @@ class LocalProvider:
                 self.collections[key] = done
             return done
 
-    def pay_out(self, account_id: str, amount: Decimal, currency: str, key: str) -> Collected:
-        """Pay a creator (D23): recorded here; the Stripe provider makes a transfer."""
+    def collect_invoice(self, invoice: Invoice, attempt: int) -> Collected:
+        """Collect a finalized invoice's total off-session (D29), through the decline switch;
+        the answer is final at once (the local provider has no asynchronous outcomes)."""
+        if invoice.number is None:
+            raise ValueError("only a finalized (numbered) invoice can be collected")
+        key = attempt_key(invoice.number, attempt)
+        return self.collect(invoice.account_id, invoice.total, invoice.currency, key)
+
+    def pay_out(self, request: PayoutRequest) -> Collected:
+        """Pay a creator (D23): recorded here, once per payout whatever the attempts; the
+        Stripe provider makes a Connect transfer."""
         with self._lock:
-            done = self.payouts.get(key)
+            done = self.payouts.get(request.key)
             if done is None:
-                done = self.payouts[key] = Collected(True, key)
+                done = self.payouts[request.key] = Collected(True, request.key)
             return done
+
+    def refund(self, request: RefundRequest) -> Collected:
+        """Give a payment back (a deposit's refund, a paid invoice's credit note): recorded
+        here, once per refund whatever the attempts."""
+        with self._lock:
+            if request.key not in self.refunds and self.decline_refunds:
+                return Collected(False, request.key, "refund refused: the decline switch is on")
+            self.refunds.setdefault(request.key, request)
+            return Collected(True, request.key)
 
     def checkout_secret(self, checkout_id: str) -> str:
         """The pay secret of one checkout, carried only by its URL."""

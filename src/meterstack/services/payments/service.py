@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from meterstack.errors import (
@@ -26,21 +27,46 @@ from meterstack.errors import (
     PaymentMethodRequiredError,
     PaymentsNotConfiguredError,
 )
+from meterstack.money import parse_money
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.invoicing.purchases import PackPurchase, Purchases
 from meterstack.services.levers import Levers
 from meterstack.services.payments.local import LocalProvider
 from meterstack.services.payments.port import (
+    INVOICE_PAID,
+    INVOICE_PAYMENT_FAILED,
+    AttemptOutcome,
     Checkout,
+    CheckoutCharge,
     CheckoutRequest,
+    CreatorOnboarding,
+    HostedCheckouts,
     PaymentEvent,
     PaymentProvider,
+    attempt_outcome_of,
 )
 from meterstack.services.subscriptions import PlanChange, Subscriptions
 from meterstack.services.wallet.deposits import Deposits
+from meterstack.services.wallet.disputes import Disputes, LostDispute
+from meterstack.services.wallet.model import CreatorAccount
+from meterstack.store.ports import UnitOfWork
 
 CHECKOUT_COMPLETED = "checkout.completed"
+#: The checkout's payment failed (a bank debit refused): it is closed, nothing is bought.
+CHECKOUT_FAILED = "checkout.failed"
+#: The cardholder's bank won a dispute of a payment: ``payment`` (what was paid: a deposit's
+#: checkout, or the provider's id of its payment), ``amount`` (decimal string), ``dispute_id``.
+DISPUTE_LOST = "dispute.lost"
+#: The provider's account of a creator changed: ``provider_account``, ``payouts_enabled``.
+CREATOR_UPDATED = "creator.updated"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class InvoiceOutcomes(Protocol):
+    """Where a provider's report of an invoice's collection attempt is carried out (the
+    collections service, D29), inside the transaction that records the event."""
+
+    def settle_in(self, tx: UnitOfWork, outcome: AttemptOutcome) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -52,6 +78,12 @@ class EventOutcome:
     purchase: PackPurchase | None = None
     #: The wallet's balance after a deposit was credited (D24).
     deposit_balance: Decimal | None = None
+    #: What a lost dispute took and left owed.
+    dispute: LostDispute | None = None
+    #: The creator whose provider account changed.
+    creator_id: str | None = None
+    #: The collection attempt an ``invoice.paid`` or ``invoice.payment_failed`` event reported.
+    attempt: AttemptOutcome | None = None
 
 
 class Payments:
@@ -65,9 +97,13 @@ class Payments:
         *,
         return_url_origins: Iterable[str] = (),
         deposits: Deposits | None = None,
+        disputes: Disputes | None = None,
+        collections: InvoiceOutcomes | None = None,
     ) -> None:
         self.ctx = ctx
+        self.collections = collections
         self._provider = provider
+        self.disputes = disputes
         self.subscriptions = subscriptions
         self.purchases = purchases
         self.levers = levers
@@ -116,11 +152,36 @@ class Payments:
         else:
             raise InvalidInputError(f"purpose must be 'plan' or 'pack', got {request.purpose!r}")
         checkout_id = new_id("cs")
+        page = None
+        if isinstance(provider, HostedCheckouts):
+            page = provider.open_checkout(checkout_id, request, self._charge(request))
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, request.account_id)
             return tx.payments.insert_checkout(
-                checkout_id, request, provider.checkout_url(checkout_id), self.ctx.now()
+                checkout_id, request, self._page(checkout_id), self.ctx.now(), provider_url=page
             )
+
+    def _charge(self, request: CheckoutRequest) -> CheckoutCharge:
+        """What a provider's own checkout page asks the buyer to pay."""
+        if request.purpose == "plan":
+            assert request.plan_id is not None
+            charge = self.subscriptions.upgrade_charge(
+                request.account_id, request.plan_id, request.billing_interval
+            )
+            if charge.amount <= 0:
+                raise InvalidInputError(
+                    "the account's credit pays this upgrade: there is nothing to check out",
+                    plan=request.plan_id,
+                )
+            return charge
+        assert request.pack_id is not None
+        return self.purchases.pack_charge(request.account_id, request.pack_id)
+
+    def _page(self, checkout_id: str) -> str:
+        """The checkout's URL when the provider computes it; a provider with pages of its own
+        gave its URL when the checkout was opened, and the store keeps that one."""
+        provider = self.provider
+        return "" if isinstance(provider, HostedCheckouts) else provider.checkout_url(checkout_id)
 
     def deposit(
         self,
@@ -140,9 +201,13 @@ class Payments:
         request = CheckoutRequest(
             account_id, "deposit", success_url=success_url, cancel_url=cancel_url
         )
+        page = None
+        if isinstance(provider, HostedCheckouts):
+            charge = self.deposits.charge(account_id, amount)
+            page = provider.open_checkout(checkout_id, request, charge)
         with self.ctx.store.transaction() as tx:
             return self.deposits.open(
-                tx, amount, request, checkout_id, provider.checkout_url(checkout_id)
+                tx, amount, request, checkout_id, self._page(checkout_id), provider_url=page
             )
 
     def _check_return_url(self, name: str, url: str | None) -> None:
@@ -186,12 +251,17 @@ class Payments:
         self.levers.set_overage(account_id, enabled, meter=meter, project_id=project_id)
 
     def checkout_of(self, checkout_id: str) -> Checkout:
-        provider = self.provider
         with self.ctx.store.transaction() as tx:
-            found = tx.payments.checkout(checkout_id, provider.checkout_url(checkout_id))
+            found = tx.payments.checkout(checkout_id, self._page(checkout_id))
         if found is None:
             raise NotFoundError(f"no checkout {checkout_id!r}", checkout_id=checkout_id)
         return found
+
+    def customer_id(self, account_id: str, provider: str) -> str | None:
+        """The provider's customer of the account, once made (B4); 404 for an unknown account."""
+        with self.ctx.store.transaction() as tx:
+            self.ctx.state(tx, account_id)
+            return tx.payments.customer_id(account_id, provider)
 
     def portal_url(self, account_id: str) -> str:
         provider = self.provider
@@ -233,36 +303,160 @@ class Payments:
             PaymentEvent(f"evt_{checkout_id}", CHECKOUT_COMPLETED, {"checkout_id": checkout_id})
         )
 
+    #: The payment event types :meth:`apply` carries out.
+    event_types = frozenset(
+        {
+            CHECKOUT_COMPLETED,
+            CHECKOUT_FAILED,
+            INVOICE_PAID,
+            INVOICE_PAYMENT_FAILED,
+            DISPUTE_LOST,
+            CREATOR_UPDATED,
+        }
+    )
+
     def apply(self, event: PaymentEvent) -> EventOutcome:
         """Apply a provider's payment event once, whatever the number of deliveries."""
-        provider = self.provider
-        if event.type != CHECKOUT_COMPLETED:
-            raise InvalidInputError(f"unsupported payment event type {event.type!r}")
+        if event.type in (INVOICE_PAID, INVOICE_PAYMENT_FAILED):
+            return self._apply_attempt(event)
+        if event.type not in self.event_types:
+            raise InvalidInputError(
+                f"unsupported payment event type {event.type!r}; known: "
+                + ", ".join(sorted(self.event_types))
+            )
+        if event.type in (DISPUTE_LOST, CREATOR_UPDATED):
+            return self._money_event(event)
         checkout_id = event.data.get("checkout_id")
         if not isinstance(checkout_id, str):
-            raise InvalidInputError("a checkout.completed event needs data.checkout_id")
+            raise InvalidInputError(f"a {event.type} event needs data.checkout_id")
+        page = self._page(checkout_id)  # 503 without a provider, before anything is written
         with self.ctx.store.transaction() as tx:
             if not tx.payments.record_event(event, self.ctx.now()):
                 return EventOutcome(event.id, applied=False)
-            found = tx.payments.checkout(checkout_id, provider.checkout_url(checkout_id))
+            found = tx.payments.checkout(checkout_id, page)
             if found is None:
                 raise NotFoundError(f"no checkout {checkout_id!r}", checkout_id=checkout_id)
+            if event.type == CHECKOUT_FAILED:
+                # A failure after the checkout was paid or closed changes nothing.
+                tx.payments.close_checkout(checkout_id, "failed")
+                return EventOutcome(event.id, applied=True)
             if not tx.payments.close_checkout(checkout_id, "paid"):
                 raise ConflictError(
                     f"checkout {checkout_id} is {found.status}, not open", checkout_id=checkout_id
                 )
             if found.purpose == "deposit" and self.deposits is not None:
+                payment = event.data.get("payment")
+                if isinstance(payment, str) and payment:
+                    tx.movements.set_deposit_payment(checkout_id, payment)
                 balance = self.deposits.credit_in(tx, found)
                 return EventOutcome(event.id, applied=True, deposit_balance=balance)
             if found.purpose == "plan":
                 assert found.plan_id is not None
                 change = self.subscriptions.change_plan_in(
-                    tx, found.account_id, found.plan_id, found.billing_interval, paid=True
+                    tx,
+                    found.account_id,
+                    found.plan_id,
+                    found.billing_interval,
+                    paid=True,
+                    collected=_collected(event),
                 )
                 return EventOutcome(event.id, applied=True, plan_change=change)
             assert found.pack_id is not None
             purchase = self.purchases.buy_pack_in(tx, found.account_id, found.pack_id)
             return EventOutcome(event.id, applied=True, purchase=purchase)
+
+    def _apply_attempt(self, event: PaymentEvent) -> EventOutcome:
+        outcome = attempt_outcome_of(event)
+        if self.collections is None:
+            raise InvalidInputError(f"this engine collects no invoices: {event.type!r} unused")
+        with self.ctx.store.transaction() as tx:
+            if not tx.payments.record_event(event, self.ctx.now()):
+                return EventOutcome(event.id, applied=False, attempt=outcome)
+            self.collections.settle_in(tx, outcome)
+        return EventOutcome(event.id, applied=True, attempt=outcome)
+
+    def _money_event(self, event: PaymentEvent) -> EventOutcome:
+        """A lost dispute or a creator's account changed, applied once by the event's id."""
+        if self._provider is None:
+            raise PaymentsNotConfiguredError("no payment provider is configured")
+        with self.ctx.store.transaction() as tx:
+            if not tx.payments.record_event(event, self.ctx.now()):
+                return EventOutcome(event.id, applied=False)
+            if event.type == DISPUTE_LOST:
+                return self._dispute_lost(tx, event)
+            return self._creator_updated(tx, event)
+
+    def _dispute_lost(self, tx: UnitOfWork, event: PaymentEvent) -> EventOutcome:
+        assert self.disputes is not None, "the engine gives payments its disputes"
+        payment, dispute_id = event.data.get("payment"), event.data.get("dispute_id")
+        if not isinstance(payment, str) or not isinstance(dispute_id, str):
+            raise InvalidInputError("a dispute.lost event needs data.payment and data.dispute_id")
+        lost = self.disputes.lost_in(tx, dispute_id, payment, event.data.get("amount"))
+        return EventOutcome(event.id, applied=lost is not None, dispute=lost)
+
+    def _creator_updated(self, tx: UnitOfWork, event: PaymentEvent) -> EventOutcome:
+        account, enabled = event.data.get("provider_account"), event.data.get("payouts_enabled")
+        if not isinstance(account, str) or not isinstance(enabled, bool):
+            raise InvalidInputError(
+                "a creator.updated event needs data.provider_account and data.payouts_enabled"
+            )
+        if not tx.movements.set_payouts_enabled(account, enabled, self.ctx.now()):
+            return EventOutcome(event.id, applied=False)  # not one of our creators
+        creator = tx.movements.creator_by_provider(account)
+        return EventOutcome(
+            event.id, applied=True, creator_id=None if creator is None else creator.creator_id
+        )
+
+    def onboarding_link(self, creator_id: str, refresh_url: str, return_url: str) -> str:
+        """Where a creator sets up the provider account that payouts are paid to (Connect):
+        opened on first need, once per creator. A provider that pays creators as they are
+        (the local one) has nothing to set up: 409 ``onboarding_not_needed``."""
+        provider = self.provider
+        for name, url in (("refresh_url", refresh_url), ("return_url", return_url)):
+            if url is None:
+                raise InvalidInputError(f"{name} is required", field=name)
+            self._check_return_url(name, url)
+        with self.ctx.store.transaction() as tx:
+            self.ctx.state(tx, creator_id)
+            known = tx.movements.creator_account(creator_id)
+            row = tx.accounts.get(creator_id)
+            email = None if row is None else row.email
+        if not isinstance(provider, CreatorOnboarding):
+            raise OnboardingNotNeededError(
+                "this payment provider pays creators without an account of their own",
+                creator_id=creator_id,
+            )
+        if known is None:
+            provider_account = provider.connect_creator(creator_id, email)
+            with self.ctx.store.transaction() as tx:
+                tx.movements.insert_creator_account(
+                    CreatorAccount(creator_id, provider_account, False, self.ctx.now())
+                )
+                known = tx.movements.creator_account(creator_id)
+            assert known is not None
+        return provider.onboarding_link(known.provider_account, refresh_url, return_url)
+
+    def creator_account(self, creator_id: str) -> CreatorAccount | None:
+        with self.ctx.store.transaction() as tx:
+            self.ctx.state(tx, creator_id)
+            return tx.movements.creator_account(creator_id)
+
+
+class OnboardingNotNeededError(ConflictError):
+    code = "onboarding_not_needed"
+
+
+def _collected(event: PaymentEvent) -> Decimal | None:
+    """What the checkout took, when the provider's event says (``data.amount_paid``)."""
+    amount = event.data.get("amount_paid")
+    if amount is None:
+        return None
+    if not isinstance(amount, str):
+        raise InvalidInputError("data.amount_paid is a decimal string")
+    try:
+        return parse_money(amount)
+    except ValueError:
+        raise InvalidInputError(f"data.amount_paid is not an amount: {amount[:40]!r}") from None
 
 
 def origin_of(url: str, name: str) -> str:

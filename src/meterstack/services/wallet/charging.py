@@ -180,6 +180,16 @@ class Charging:
                 tx, request, price, amount, now, WalletCode.PRICE_CHANGED, 409,
                 f"the price is now {amount}, above the max_price {request.max_price}",
             )  # fmt: skip
+        if state.wallet_owed > 0 and amount > 0:
+            stored = None if key is None else tx.idempotency.get(request.account_id, key)
+            replayed = self._replayed(tx, request, key, fingerprint, stored, now)
+            if replayed is not None:
+                return replayed
+            return self._refusal(
+                tx, request, price, amount, now, WalletCode.WALLET_SUSPENDED, 402,
+                f"wallet charges are suspended: a lost dispute left {state.wallet_owed} owed, "
+                "which the next deposit pays first",
+            )  # fmt: skip
         planned = self._meter_plan(tx, request, operation, now)
         threshold = state.reload_threshold  # the admission checks the state's version
         entry_id = new_id("wle")

@@ -15,7 +15,7 @@ from decimal import Decimal
 from meterstack.errors import InvalidInputError, RefusedError
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.features import Features
-from meterstack.services.payments.port import Checkout, CheckoutRequest
+from meterstack.services.payments.port import Checkout, CheckoutCharge, CheckoutRequest
 from meterstack.services.wallet.amounts import cents
 from meterstack.services.wallet.ledger import move
 from meterstack.services.wallet.model import Book, EntryKind, LedgerEntry
@@ -36,19 +36,34 @@ class Deposits:
         request: CheckoutRequest,
         checkout_id: str,
         url: str,
+        *,
+        provider_url: str | None = None,
     ) -> Checkout:
-        """Record a deposit checkout (its URL made by the provider) for ``amount``."""
+        """Record a deposit checkout (its URL made by the provider) for ``amount``;
+        ``provider_url``: the provider's own page, kept with the checkout."""
         account_id = request.account_id
+        value = self._value(tx, account_id, amount).amount
+        now = self.ctx.now()
+        checkout = tx.payments.insert_checkout(
+            checkout_id, request, url, now, provider_url=provider_url
+        )
+        tx.wallet.insert_deposit(checkout_id, account_id, value, now)
+        return checkout
+
+    def charge(self, account_id: str, amount: object) -> CheckoutCharge:
+        """What a hosted checkout of the deposit charges: ``amount`` in whole cents, at least
+        the catalog's minimum deposit (422 otherwise)."""
+        with self.ctx.store.transaction() as tx:
+            return self._value(tx, account_id, amount)
+
+    def _value(self, tx: UnitOfWork, account_id: str, amount: object) -> CheckoutCharge:
         state = self.ctx.state(tx, account_id)
         catalog = self.ctx.catalog(tx, state.catalog_hash)
         wallet = catalog.wallet
         if wallet is None:
             raise InvalidInputError(f"catalog {catalog.catalog!r} has no wallet")
         value = cents(amount, "amount", catalog.currency, wallet.minimum_deposit)
-        now = self.ctx.now()
-        checkout = tx.payments.insert_checkout(checkout_id, request, url, now)
-        tx.wallet.insert_deposit(checkout_id, account_id, value, now)
-        return checkout
+        return CheckoutCharge("Wallet deposit", value, catalog.currency)
 
     def check_allowed(self, account_id: str) -> None:
         """A plan without payments cannot deposit, nor reload off-session (403, as every

@@ -32,6 +32,10 @@ class EntryKind(StrEnum):
     PLATFORM_FEE = "platform_fee"
     PAYOUT = "payout"
     CLAWBACK = "clawback"
+    #: A lost dispute takes the disputed deposit back from the balance, down to zero.
+    DISPUTE = "dispute"
+    #: A deposit or an adjustment paying what a lost dispute left owed.
+    DEBT_SETTLEMENT = "debt_settlement"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,8 @@ class WalletCode(StrEnum):
     OK = "ok"
     INSUFFICIENT_BALANCE = "insufficient_balance"
     PRICE_CHANGED = "price_changed"
+    #: A lost dispute left money owed: charges wait until a deposit or an adjustment pays it.
+    WALLET_SUSPENDED = "wallet_suspended"
 
 
 class Charge(msgspec.Struct, frozen=True, kw_only=True, array_like=True, omit_defaults=True):
@@ -145,6 +151,9 @@ class WalletSettings:
     threshold: Decimal | None = None
     amount: Decimal | None = None
     target: Decimal | None = None
+    #: What a lost dispute left owed beyond the balance (read from the store, never set by the
+    #: customer): while above zero, charges are refused 402 ``wallet_suspended``.
+    owed: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +195,19 @@ class Payout:
     amount: Decimal
     status: str
     created_at: datetime
+    #: How many times the provider was asked for it (the idempotency key's attempt number).
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CreatorAccount:
+    """A creator's account with the provider (a Connect account) and whether it can be paid:
+    the provider says so (``account.updated``) once the creator finished onboarding."""
+
+    creator_id: str
+    provider_account: str
+    payouts_enabled: bool
+    updated_at: datetime
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,14 @@ killed between the two leaves the payout pending; the next run settles pending p
 asking the provider with the same key, so nothing is paid twice. A refund after a payout claws
 the creator's credit back (``wallet.sales``): the book may go negative and is netted against
 later sales.
+
+Two runs may overlap (a scheduled run and an operator's, on two servers): before asking the
+provider a run claims the payout (``claim_payout``: the attempt counted, the row held for
+``refunds.CLAIM``), so the other run leaves it alone; a run that died lets its claim lapse and
+the next one asks again. Each attempt is numbered: a provider whose idempotency keys expire
+(Stripe's, after 24 hours) looks up the transfer made for the payout before a new attempt.
+With a provider whose creators must onboard first (Stripe Connect), a creator is paid once the
+provider says the account can take payouts; until then the earnings wait in the book.
 """
 
 from __future__ import annotations
@@ -16,10 +24,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from meterstack.errors import PaymentsNotConfiguredError
+from meterstack.errors import PaymentProviderUnavailableError, PaymentsNotConfiguredError
 from meterstack.rules.wallet import payout_amount
 from meterstack.services.context import ServiceContext, new_id
-from meterstack.services.payments.port import MoneyMover
+from meterstack.services.payments.port import (
+    Collected,
+    CreatorOnboarding,
+    MoneyMover,
+    PayoutRequest,
+)
+from meterstack.services.payments.refunds import CLAIM
 from meterstack.services.wallet.model import Book, EntryKind, LedgerEntry, Payout
 
 
@@ -49,6 +63,10 @@ class Payouts:
             state = self.ctx.state(tx, creator_id)
             catalog = self.ctx.catalog(tx, state.catalog_hash)
             minimum = Decimal(0) if catalog.wallet is None else catalog.wallet.minimum_payout
+            if isinstance(self.mover, CreatorOnboarding):
+                account = tx.movements.creator_account(creator_id)
+                if account is None or not account.payouts_enabled:
+                    return None  # not onboarded yet: the earnings wait in the book
             tx.wallet.lock_creator(creator_id)
             earnings = tx.wallet.total(creator_id, Book.EARNINGS)
             amount = payout_amount(earnings, max(minimum, Decimal("0.01")), catalog.currency)
@@ -80,17 +98,47 @@ class Payouts:
         assert self.mover is not None
         settled = []
         for payout in payouts:
+            now = self.ctx.now()
             with self.ctx.store.transaction() as tx:
                 state = self.ctx.state(tx, payout.creator_id)
                 currency = self.ctx.catalog(tx, state.catalog_hash).currency
-            done = self.mover.pay_out(payout.creator_id, payout.amount, currency, payout.id)
+                account = tx.movements.creator_account(payout.creator_id)
+                attempt = tx.movements.claim_payout(payout.id, now, now + CLAIM)
+            if attempt is None:
+                continue  # another run is asking for it, or settled it
+            request = PayoutRequest(
+                payout.creator_id,
+                payout.amount,
+                currency,
+                payout.id,
+                attempt=attempt,
+                destination=None if account is None else account.provider_account,
+            )
+            try:
+                done = self.mover.pay_out(request)
+            except PaymentProviderUnavailableError as error:
+                # Pending: the next run asks again; the other creators are paid meanwhile.
+                done = Collected(False, payout.id, error.message)
+            except BaseException:
+                self._release(payout.id)
+                raise
             if not done.paid:
+                self._release(payout.id)
                 continue  # stays pending: the next run asks again with the same key
             with self.ctx.store.transaction() as tx:
                 if tx.wallet.settle_payout(payout.id, self.ctx.now()):
                     settled.append(
                         Payout(
-                            payout.id, payout.creator_id, payout.amount, "paid", payout.created_at
+                            payout.id,
+                            payout.creator_id,
+                            payout.amount,
+                            "paid",
+                            payout.created_at,
+                            attempt,
                         )
                     )
         return settled
+
+    def _release(self, payout_id: str) -> None:
+        with self.ctx.store.transaction() as tx:
+            tx.movements.release_payout(payout_id)

@@ -16,7 +16,8 @@ from meterstack.rules.wallet import price_target
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.metering import Metering
-from meterstack.services.payments.port import MoneyMover
+from meterstack.services.payments.port import MoneyMover, MoneyRefund
+from meterstack.services.payments.refunds import Refunds
 from meterstack.services.wallet.amounts import amount_of, cents
 from meterstack.services.wallet.charging import Charging, current_balance, operation_of
 from meterstack.services.wallet.ledger import move
@@ -43,8 +44,15 @@ MAX_PAGE = 200
 
 
 class Wallets:
-    def __init__(self, ctx: ServiceContext, metering: Metering, mover: MoneyMover | None) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        metering: Metering,
+        mover: MoneyMover | None,
+        refunds: Refunds,
+    ) -> None:
         self.ctx = ctx
+        self.refunds = refunds
         self.reloads = Reloads(ctx, mover)
         self.sales = Sale()
         self.charging = Charging(ctx, metering, self.sales, self.reloads)
@@ -181,10 +189,24 @@ class Wallets:
             self.sales.claw_back(tx, charge, self.ctx.now())
             return moved
 
+    def refund_deposit(
+        self, entry_id: str, amount: Decimal | None = None
+    ) -> tuple[Decimal, MoneyRefund]:
+        """Give a deposit (or part of it) back to whoever paid it, once per deposit, limited to
+        the unspent balance (D24): what was spent was spent, so the floor refuses more (402).
+
+        The refund is taken off the balance and recorded in one transaction, then sent to the
+        provider; a refund the provider did not confirm stays pending and is sent again by
+        :meth:`Refunds.send_pending`, never twice. The balance after it, and the refund."""
+        self.refunds.require_provider()
+        balance, recorded = self._record_deposit_refund(entry_id, amount)
+        sent = self.refunds.send(recorded.id)
+        return balance, recorded if sent is None else sent
+
     @decided_again_on_conflict
-    def refund_deposit(self, entry_id: str, amount: Decimal | None = None) -> Decimal:
-        """Give a deposit (or part of it) back, once per deposit, limited to the unspent
-        balance (D24): what was spent was spent, so the floor refuses more (402)."""
+    def _record_deposit_refund(
+        self, entry_id: str, amount: Decimal | None
+    ) -> tuple[Decimal, MoneyRefund]:
         with self.ctx.store.transaction() as tx:
             paid = tx.wallet.entry(entry_id)
             if paid is None or paid.kind not in (EntryKind.DEPOSIT, EntryKind.RELOAD):
@@ -195,11 +217,23 @@ class Wallets:
                     f"a refund of this deposit is above 0 and at most {paid.amount}",
                     field="amount",
                 )
+            state = self.ctx.state(tx, paid.account_id)
+            currency = self.ctx.catalog(tx, state.catalog_hash).currency
             entry = self._entry(paid.account_id, EntryKind.REFUND, -value, reference=paid.id)
-            moved = move(tx, entry)
-            if moved is None:
+            balance = move(tx, entry)
+            if balance is None:
                 raise ConflictError(f"deposit {entry_id} was refunded already", entry_id=entry_id)
-            return moved
+            assert paid.reference is not None, "a deposit names its checkout, a reload itself"
+            payment = tx.movements.deposit_payment(paid.reference) or paid.reference
+            return balance, self.refunds.record_in(
+                tx,
+                account_id=paid.account_id,
+                source="deposit",
+                reference=paid.id,
+                payment=payment,
+                amount=value,
+                currency=currency,
+            )
 
     def set_price(self, account_id: str, operation: str, price: Decimal | None) -> None:
         """An operator's price of one operation for one account (D14); None removes it."""

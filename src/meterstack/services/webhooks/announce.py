@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from meterstack.services.collections.model import DUNNING
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 from meterstack.services.webhooks.catalogue import (
     InvoiceCreated,
     InvoicePaid,
+    InvoicePaymentFailed,
     InvoiceSummary,
     PendingSubscriptionChange,
     SubscriptionChange,
+    SubscriptionStatus,
     SubscriptionUpdated,
 )
 from meterstack.services.webhooks.outbox import EventData, publish, publish_many
@@ -87,7 +90,7 @@ def _publish_subscription(
             change=change,
             plan=account.plan_id,
             billing_interval=account.billing_interval,
-            status="cancelling" if waiting is not None and waiting.kind == "cancel" else "active",
+            status=subscription_status(tx, account_id, waiting),
             pending=None
             if waiting is None
             else PendingSubscriptionChange(
@@ -96,6 +99,40 @@ def _publish_subscription(
                 billing_interval=waiting.billing_interval,
                 effective_at=waiting.effective_at,
             ),
+        ),
+        at=at,
+    )
+
+
+def subscription_status(
+    tx: UnitOfWork, account_id: str, waiting: PendingChange | None
+) -> SubscriptionStatus:
+    """``past_due`` while an invoice of the account is in dunning (D29), ``cancelling`` while a
+    cancellation waits, else ``active``."""
+    if any(c.status in DUNNING for c in tx.collections.open_of_account(account_id)):
+        return "past_due"
+    return "cancelling" if waiting is not None and waiting.kind == "cancel" else "active"
+
+
+def announce_payment_failed(
+    tx: UnitOfWork,
+    invoice: Invoice,
+    attempt: int,
+    reason: str,
+    next_attempt_at: datetime | None,
+    at: datetime,
+) -> None:
+    """``invoice.payment_failed``: one attempt of the invoice's collection failed (D29)."""
+    publish(
+        tx,
+        "invoice.payment_failed",
+        invoice.account_id,
+        InvoicePaymentFailed(
+            account_id=invoice.account_id,
+            invoice=_summary(invoice),
+            attempt=attempt,
+            reason=reason,
+            next_attempt_at=next_attempt_at,
         ),
         at=at,
     )

@@ -103,9 +103,33 @@ class InvoicePaid(Payload):
     invoice: InvoiceSummary
 
 
+class InvoicePaymentFailed(Payload):
+    invoice: InvoiceSummary
+    #: The attempt that failed (from 1) and the provider's reason.
+    attempt: int
+    reason: str
+    #: When the invoice is tried again (D29); None after the last attempt, when the account
+    #: moves to the fallback plan until the invoice is paid.
+    next_attempt_at: datetime | None
+
+
 SubscriptionChange = Literal[
-    "upgraded", "downgrade_scheduled", "cancel_scheduled", "resumed", "downgraded", "cancelled"
+    "upgraded",
+    "downgrade_scheduled",
+    "cancel_scheduled",
+    "resumed",
+    "downgraded",
+    "cancelled",
+    # Dunning (D29): an invoice's collection failed (access is kept), its last attempt failed
+    # (the account moved to the fallback plan), or it was paid (the plan is back, or dunning
+    # ended before a fallback).
+    "past_due",
+    "unpaid_fallback",
+    "payment_recovered",
 ]
+
+
+SubscriptionStatus = Literal["active", "cancelling", "past_due"]
 
 
 class PendingSubscriptionChange(BaseModel):
@@ -121,7 +145,8 @@ class SubscriptionUpdated(Payload):
     change: SubscriptionChange
     plan: str
     billing_interval: str
-    status: Literal["active", "cancelling"]
+    #: ``past_due`` while an invoice of the account is in dunning (D29).
+    status: SubscriptionStatus
     #: A downgrade or cancellation waiting for the period's end; None when none waits.
     pending: PendingSubscriptionChange | None
 
@@ -224,6 +249,20 @@ CATALOGUE: dict[str, EventSpec] = {
             "An invoice was paid.",
             InvoicePaid,
             {"account_id": _ACCOUNT, "invoice": {**_INVOICE, "status": "paid"}},
+        ),
+        EventSpec(
+            "invoice.payment_failed",
+            "An attempt to collect an invoice failed: the subscription is past due and the "
+            "invoice is tried again 3, 5 and 7 days after the first failure, then the account "
+            "moves to the fallback plan until it is paid.",
+            InvoicePaymentFailed,
+            {
+                "account_id": _ACCOUNT,
+                "invoice": _INVOICE,
+                "attempt": 1,
+                "reason": "card_declined",
+                "next_attempt_at": "2026-02-04T00:00:00+00:00",
+            },
         ),
         EventSpec(
             "subscription.updated",

@@ -1,0 +1,1 @@
+"""Collecting finalized invoices and dunning (D10, D29)."""

@@ -1,0 +1,27 @@
+"""The provider's customer of each account, kept in meterstack's store (B4).
+
+A provider with customers of its own (Stripe) makes one per account on first need; this is
+where it finds it again, and what ``GET /api/billing`` reports as ``stripe_customer_id``.
+"""
+
+from __future__ import annotations
+
+from meterstack.services.context import ServiceContext
+
+
+class StoredCustomers:
+    """:class:`~meterstack.services.payments.port.CustomerDirectory` over the store."""
+
+    def __init__(self, ctx: ServiceContext, provider: str) -> None:
+        self.ctx = ctx
+        self.provider = provider
+
+    def customer_id(self, account_id: str) -> str | None:
+        with self.ctx.store.transaction() as tx:
+            return tx.payments.customer_id(account_id, self.provider)
+
+    def remember(self, account_id: str, customer_id: str) -> str:
+        with self.ctx.store.transaction() as tx:
+            return tx.payments.remember_customer(
+                account_id, self.provider, customer_id, self.ctx.now()
+            )
