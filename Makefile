@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/dunning.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from meterstack import ManualClock
@@ -36,6 +37,10 @@ def test_d29_past_due_over_http_then_collected_by_the_operator(
     sdk = Client(str(client.base_url), customer["Authorization"].removeprefix("Bearer "))
     warning = sdk.usage().payment_warning
     sdk.close()
+    link = client.post(f"/v1/accounts/{account_id}/dashboard-link", headers=OPERATOR)
+    assert link.status_code == 201, link.text
+    with httpx.Client(base_url=str(client.base_url), follow_redirects=True) as browser:
+        overview = browser.get(link.json()["url"])
 
     assert usage.status_code == 200, usage.text
     shown = usage.json()["payment_warning"]
@@ -49,6 +54,9 @@ def test_d29_past_due_over_http_then_collected_by_the_operator(
     assert collection["attempts"][0]["key"] == f"{number}:attempt-1"
     assert warning is not None
     assert (warning.invoice_number, warning.amount_due) == (number, Decimal("49.00"))
+    assert overview.status_code == 200
+    assert "status past_due" in overview.text
+    assert f"The payment of invoice {number} (49.00 USD) failed" in overview.text
 
     provider.decline_collections = False
     collected = client.post(f"/v1/invoices/{number}/collect", headers=OPERATOR)
