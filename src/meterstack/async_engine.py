@@ -217,3 +217,5 @@ class AsyncEngine:
     pay_invoice = _in_thread(Engine.pay_invoice)
     void_invoice = _in_thread(Engine.void_invoice)
     mark_uncollectible = _in_thread(Engine.mark_uncollectible)
+    # The audit log
+    audit = _in_thread(Engine.audit)

@@ -23,6 +23,7 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from meterstack.rules.admission import Step, Totals
 from meterstack.rules.history import Granularity, UsageBucket, UsageMark
 from meterstack.rules.terms import AccountState, LimitOverride
+from meterstack.services.audit.model import AuditEntry
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 from meterstack.services.payments.port import Checkout, CheckoutRequest, PaymentEvent
 from meterstack.services.wallet.model import (
@@ -615,6 +616,20 @@ class Wallets(Protocol):
     def settle_payout(self, payout_id: str, now: datetime) -> bool: ...
 
 
+class AuditLog(Protocol):
+    """The audit log: append-only entries of billing changes, read newest first."""
+
+    def append(self, entry: AuditEntry) -> None:
+        """Write one entry, in the transaction of the change it records."""
+        ...
+
+    def entries(
+        self, *, account_id: str | None, kind: str | None, before: int | None, limit: int
+    ) -> list[tuple[int, AuditEntry]]:
+        """Newest first, each with its position (``before`` pages on to older ones)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction and the ports that work inside it."""
 
@@ -663,6 +678,9 @@ class UnitOfWork(Protocol):
     @property
     def wallet(self) -> Wallets: ...
 
+    @property
+    def audit(self) -> AuditLog: ...
+
 
 class Store(Protocol):
     """A backend: ``with store.transaction() as tx`` commits when the block ends, rolls back
@@ -680,6 +698,7 @@ __all__ = [
     "Accounts",
     "Admission",
     "Applied",
+    "AuditLog",
     "Counters",
     "Directory",
     "Idempotency",

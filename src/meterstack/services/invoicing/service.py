@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from meterstack.errors import ConflictError, NotFoundError
+from meterstack.services.audit.log import record
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext
 from meterstack.services.invoicing.model import TRANSITIONS, Invoice, InvoiceStatus
 from meterstack.services.webhooks.announce import announce_invoice_status
@@ -31,7 +33,7 @@ class Invoices:
             raise NotFoundError(f"no invoice {number!r}", number=number)
         return found
 
-    def move(self, number: str, status: InvoiceStatus) -> Invoice:
+    def move(self, number: str, status: InvoiceStatus, *, actor: Actor = PYTHON) -> Invoice:
         """Move a finalized invoice to paid, void or uncollectible (and nothing else)."""
         with self.ctx.store.transaction() as tx:
             invoice = tx.invoices.by_number(number)
@@ -48,4 +50,13 @@ class Invoices:
                     f"invoice {number} changed meanwhile; read it again", number=number
                 )
             announce_invoice_status(tx, invoice, status, self.ctx.now())
+            record(
+                tx,
+                self.ctx.now(),
+                actor,
+                invoice.account_id,
+                f"invoice.{status}",
+                before={"number": number, "status": invoice.status},
+                after={"number": number, "status": status},
+            )
         return self.by_number(number)

@@ -26,6 +26,7 @@ from meterstack.errors import (
     PaymentMethodRequiredError,
     PaymentsNotConfiguredError,
 )
+from meterstack.services.audit.model import PAYMENTS, PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.invoicing.purchases import PackPurchase, Purchases
 from meterstack.services.levers import Levers
@@ -167,6 +168,7 @@ class Payments:
         *,
         meter: str | None = None,
         project_id: str | None = None,
+        actor: Actor = PYTHON,
     ) -> None:
         """The customer's overage switch (A5, D3), for the account, a project or one meter.
 
@@ -183,7 +185,9 @@ class Payments:
                     "portal before turning it on",
                     account_id=account_id,
                 )
-        self.levers.set_overage(account_id, enabled, meter=meter, project_id=project_id)
+        self.levers.set_overage(
+            account_id, enabled, meter=meter, project_id=project_id, actor=actor
+        )
 
     def checkout_of(self, checkout_id: str) -> Checkout:
         provider = self.provider
@@ -257,11 +261,18 @@ class Payments:
             if found.purpose == "plan":
                 assert found.plan_id is not None
                 change = self.subscriptions.change_plan_in(
-                    tx, found.account_id, found.plan_id, found.billing_interval, paid=True
+                    tx,
+                    found.account_id,
+                    found.plan_id,
+                    found.billing_interval,
+                    paid=True,
+                    actor=PAYMENTS,
                 )
                 return EventOutcome(event.id, applied=True, plan_change=change)
             assert found.pack_id is not None
-            purchase = self.purchases.buy_pack_in(tx, found.account_id, found.pack_id)
+            purchase = self.purchases.buy_pack_in(
+                tx, found.account_id, found.pack_id, actor=PAYMENTS
+            )
             return EventOutcome(event.id, applied=True, purchase=purchase)
 
 

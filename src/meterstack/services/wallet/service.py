@@ -13,6 +13,8 @@ from decimal import Decimal
 
 from meterstack.errors import ConflictError, InvalidInputError, NotFoundError
 from meterstack.rules.wallet import price_target
+from meterstack.services.audit.log import price_state, record
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.metering import Metering
@@ -142,7 +144,9 @@ class Wallets:
     # ------------------------------------------------------------------ operator levers
 
     @decided_again_on_conflict
-    def adjust(self, account_id: str, amount: Decimal, reason: str) -> Decimal:
+    def adjust(
+        self, account_id: str, amount: Decimal, reason: str, *, actor: Actor = PYTHON
+    ) -> Decimal:
         """An operator's correction of the balance (either sign, never below zero: 402)."""
         amount = amount_of(amount, "amount")
         if amount == 0:
@@ -151,12 +155,24 @@ class Wallets:
             raise InvalidInputError("give the reason, 1 to 500 characters", field="reason")
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
-            moved = move(tx, self._entry(account_id, EntryKind.ADJUSTMENT, amount, memo=reason))
+            entry = self._entry(account_id, EntryKind.ADJUSTMENT, amount, memo=reason)
+            moved = move(tx, entry)
             assert moved is not None
+            record(
+                tx,
+                entry.created_at,
+                actor.because(actor.reason or reason),
+                account_id,
+                "wallet.adjusted",
+                before={"balance": moved - amount},
+                after={"balance": moved, "amount": amount, "entry_id": entry.id},
+            )
             return moved
 
     @decided_again_on_conflict
-    def refund(self, entry_id: str, *, account_id: str | None = None) -> Decimal:
+    def refund(
+        self, entry_id: str, *, account_id: str | None = None, actor: Actor = PYTHON
+    ) -> Decimal:
         """Give a charge's amount back to the wallet, once (D20)."""
         with self.ctx.store.transaction() as tx:
             charge = tx.wallet.entry(entry_id)
@@ -179,10 +195,21 @@ class Wallets:
             if moved is None:
                 return current_balance(tx, charge.account_id)
             self.sales.claw_back(tx, charge, self.ctx.now())
+            record(
+                tx,
+                entry.created_at,
+                actor,
+                charge.account_id,
+                "wallet.refunded",
+                before={"balance": moved - entry.amount, "charge_id": charge.id},
+                after={"balance": moved, "amount": entry.amount, "entry_id": entry.id},
+            )
             return moved
 
     @decided_again_on_conflict
-    def refund_deposit(self, entry_id: str, amount: Decimal | None = None) -> Decimal:
+    def refund_deposit(
+        self, entry_id: str, amount: Decimal | None = None, *, actor: Actor = PYTHON
+    ) -> Decimal:
         """Give a deposit (or part of it) back, once per deposit, limited to the unspent
         balance (D24): what was spent was spent, so the floor refuses more (402)."""
         with self.ctx.store.transaction() as tx:
@@ -199,16 +226,37 @@ class Wallets:
             moved = move(tx, entry)
             if moved is None:
                 raise ConflictError(f"deposit {entry_id} was refunded already", entry_id=entry_id)
+            record(
+                tx,
+                entry.created_at,
+                actor,
+                paid.account_id,
+                "wallet.deposit_refunded",
+                before={"balance": moved - entry.amount, "deposit_id": paid.id},
+                after={"balance": moved, "amount": entry.amount, "entry_id": entry.id},
+            )
             return moved
 
-    def set_price(self, account_id: str, operation: str, price: Decimal | None) -> None:
+    def set_price(
+        self, account_id: str, operation: str, price: Decimal | None, *, actor: Actor = PYTHON
+    ) -> None:
         """An operator's price of one operation for one account (D14); None removes it."""
         value = None if price is None else json.dumps(str(amount_of(price, "price", positive=True)))
         with self.ctx.store.transaction() as tx:
             state = self.ctx.state(tx, account_id)
             operation_of(self.ctx.catalog(tx, state.catalog_hash), operation)
-            tx.accounts.set_price_override(account_id, price_target(operation), value)
+            target = price_target(operation)
+            tx.accounts.set_price_override(account_id, target, value)
             self.ctx.changed(tx, account_id)
+            record(
+                tx,
+                self.ctx.now(),
+                actor,
+                account_id,
+                "price.set",
+                before=price_state(target, dict(state.prices).get(target)),
+                after=price_state(target, value),
+            )
 
     # ------------------------------------------------------------------ auto-reload (D21)
 
@@ -219,6 +267,7 @@ class Wallets:
         threshold: Decimal | None,
         amount: Decimal | None = None,
         target: Decimal | None = None,
+        actor: Actor = PYTHON,
     ) -> WalletSettings:
         """Turn auto-reload on (a threshold, and a reload amount or a target balance, whole
         cents, at least the catalog's minimum deposit) or off (``threshold`` None)."""
@@ -233,7 +282,17 @@ class Wallets:
                 settings = _settings(
                     threshold, amount, target, catalog.currency, wallet.minimum_deposit
                 )
+            before = tx.wallet.settings(account_id)
             tx.wallet.set_settings(account_id, settings)
+            record(
+                tx,
+                self.ctx.now(),
+                actor,
+                account_id,
+                "wallet.auto_reload_set",
+                before=before,
+                after=settings,
+            )
             return settings
 
     # ------------------------------------------------------------------ entries
