@@ -576,6 +576,7 @@ OWN: dict[str, list[Refusal]] = {
     ],
     "GET /v1/marketplace/creators/{account_id}/items": [Refusal(404, params=NOPE)],
     "GET /v1/marketplace/creators/{account_id}/earnings": [Refusal(404, params=NOPE)],
+    "GET /v1/audit": [Refusal(404, query=NOPE)],
 }
 
 
