@@ -301,12 +301,16 @@ class Engine(KeysMixin, WalletMixin):
         """The account's objects (of one kind), oldest first."""
         return self._resources.resources(account_id, kind)
 
-    def set_active(self, resource_id: str, active: bool) -> ResourceObject:
+    def set_active(
+        self, resource_id: str, active: bool, *, actor: Actor = PYTHON
+    ) -> ResourceObject:
         """Activate (checking the active limit, D12) or deactivate a project."""
-        return self._resources.set_active(resource_id, active)
+        return self._resources.set_active(resource_id, active, actor=actor)
 
-    def set_read_only(self, resource_id: str, read_only: bool) -> ResourceObject:
-        return self._resources.set_read_only(resource_id, read_only)
+    def set_read_only(
+        self, resource_id: str, read_only: bool, *, actor: Actor = PYTHON
+    ) -> ResourceObject:
+        return self._resources.set_read_only(resource_id, read_only, actor=actor)
 
     def check_write(self, resource_id: str) -> Decision:
         """Allowed, or 403 ``read_only`` for an object beyond the plan's limits (D13)."""
@@ -567,9 +571,11 @@ class Engine(KeysMixin, WalletMixin):
         """Grandfathered accounts: who would move to the current catalog, and what changes."""
         return self._migrations.plan(account_ids)
 
-    def migrate_accounts(self, account_ids: list[str] | None = None) -> list[AccountMigration]:
+    def migrate_accounts(
+        self, account_ids: list[str] | None = None, *, actor: Actor = PYTHON
+    ) -> list[AccountMigration]:
         """Move grandfathered accounts to the current catalog version from now on."""
-        return self._migrations.apply(account_ids)
+        return self._migrations.apply(account_ids, actor=actor)
 
     # ------------------------------------------------------------------ invoices
 

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from meterstack import Engine
+from meterstack.catalog import load_catalog
 from meterstack.cli import app
 
 runner = CliRunner()
@@ -82,3 +83,33 @@ def test_audit_filters_by_kind_and_pages(options: list[str]) -> None:
     missing = runner.invoke(app, ["audit", "--account", "acct_nope", *options])
     assert missing.exit_code == 1
     assert "no account" in missing.stderr
+
+
+def test_a_catalog_migration_writes_one_entry_per_account_moved(
+    options: list[str], tmp_path: Path
+) -> None:
+    database = options[1]
+    account = runner.invoke(app, ["accounts", "create", "--plan", "starter", *options])
+    text = load_catalog("agentstack").text.replace("version: 1\n", "version: 2\n", 1)
+    newer = tmp_path / "agentstack-v2.yaml"
+    newer.write_text(text.replace('monthly: "29.00"', 'monthly: "39.00"', 1), encoding="utf-8")
+    newer_options = ["--database", database, "--catalog", str(newer)]
+
+    runner.invoke(app, ["plans", "migrate", *newer_options])
+    moved = runner.invoke(
+        app, ["plans", "migrate", "--apply", "--reason", "2027 prices", *newer_options]
+    )
+    runner.invoke(app, ["plans", "migrate", "--apply", *newer_options])
+
+    assert moved.exit_code == 0
+    entries = _log(newer_options, "--kind", "catalog.migrated")["entries"]
+    assert len(entries) == 1, "showing the plan and moving nobody write nothing"
+    entry = entries[0]
+    assert (entry["account_id"], entry["reason"]) == (account.stdout.strip(), "2027 prices")
+    assert (entry["before"], entry["after"]["catalog_version"]) == ({"catalog_version": 1}, 2)
+    assert {
+        "path": "plans.starter.price.monthly",
+        "old": "29.00",
+        "new": "39.00",
+        "direction": "stricter",
+    } in entry["after"]["changes"]

@@ -310,3 +310,23 @@ def test_consumption_is_not_an_audited_change(open_engine: EngineFactory) -> Non
     engine.consume(account.id, "api_calls", 10)
     engine.consume_many([{"account_id": account.id, "meter": "api_calls", "quantity": 2}])
     assert entries(engine, account.id) == known
+
+
+def test_an_objects_read_only_and_active_flags_are_recorded_when_they_move(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="starter")
+    project = engine.create_project(account.id, active=False)
+    engine.set_active(project.id, True, actor=Actor.operator("api"))
+    engine.set_active(project.id, True)
+    engine.set_read_only(project.id, True)
+    engine.set_read_only(project.id, True)
+
+    activated = entries(engine, account.id, "resource.activated")
+    read_only = entries(engine, account.id, "resource.read_only")
+    assert len(activated) == 1, "a flag set to what it was is no change"
+    assert len(read_only) == 1
+    assert activated[0].before == {"resource_id": project.id, "kind": "projects", "active": False}
+    assert activated[0].actor == Actor.operator("api")
+    assert read_only[0].after == {"resource_id": project.id, "kind": "projects", "read_only": True}
