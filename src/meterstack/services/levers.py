@@ -135,13 +135,14 @@ class Levers:
             tx.accounts.set_override(account_id, project_id or ACCOUNT_WIDE, item, override)
             self.ctx.changed(tx, account_id)
             where = {"item": item, "project_id": project_id}
+            was = state.overrides.get((project_id or ACCOUNT_WIDE, item))
             record(
                 tx,
                 self.ctx.now(),
                 actor,
                 account_id,
                 "limit.set",
-                before={**where, "override": state.overrides.get((project_id or "", item))},
+                before={**where, "override": was},
                 after={**where, "override": override},
             )
 
@@ -255,13 +256,14 @@ class Levers:
             tx.accounts.clear_override(account_id, project_id or ACCOUNT_WIDE, item)
             self.ctx.changed(tx, account_id)
             where = {"item": item, "project_id": project_id}
+            was = state.overrides.get((project_id or ACCOUNT_WIDE, item))
             record(
                 tx,
                 self.ctx.now(),
                 actor,
                 account_id,
                 "limit.cleared",
-                before={**where, "override": state.overrides.get((project_id or "", item))},
+                before={**where, "override": was},
                 after={**where, "override": None},
             )
 

@@ -76,6 +76,7 @@ def test_each_kind_of_change_records_its_kind(open_engine: EngineFactory) -> Non
     engine.set_overage(account.id, True, meter="api_calls")
     engine.set_feature(account.id, "audit_logs", True)
     engine.set_price(account.id, monthly=Decimal("20.00"))
+    engine.set_limit(account.id, "api_calls", 1)
     engine.clear_limit(account.id, "api_calls")
     engine.grant_pack(account.id, engine.pack_for(account.id, "api_calls", "small"))
     engine.buy_pack(account.id, engine.pack_for(account.id, "api_calls", "small"))
@@ -94,6 +95,7 @@ def test_each_kind_of_change_records_its_kind(open_engine: EngineFactory) -> Non
         "overage.switched",
         "feature.set",
         "price.set",
+        "limit.set",
         "limit.cleared",
         "pack.granted",
         "pack.bought",
@@ -176,7 +178,9 @@ def test_the_entry_and_its_change_commit_together_or_not_at_all(
         engine.close()
 
 
-def test_a_refused_change_writes_nothing(open_engine: EngineFactory) -> None:
+def test_a_refused_change_or_one_that_changes_nothing_writes_nothing(
+    open_engine: EngineFactory,
+) -> None:
     engine = open_engine("agentstack")
     account = engine.create_account(plan="starter")
     known = entries(engine, account.id)
@@ -187,8 +191,18 @@ def test_a_refused_change_writes_nothing(open_engine: EngineFactory) -> None:
         engine.set_limit(account.id, "api_calls", 5, actor=Actor.operator("api", "x" * 501))
     with pytest.raises(InvalidInputError):
         engine.change_plan(account.id, "starter")
+    engine.clear_limit(account.id, "api_calls")  # there is no override to clear
 
     assert entries(engine, account.id) == known
+    engine.set_limit(account.id, "api_calls", 5)
+    engine.set_limit(account.id, "api_calls", 5)
+    engine.set_overage(account.id, False)
+    engine.set_overage(account.id, False)
+    assert [entry.kind for entry in entries(engine, account.id)[:2]] == [
+        "overage.switched",
+        "limit.set",
+    ]
+    assert len(entries(engine, account.id)) == len(known) + 2, "the same value again is no change"
 
 
 def test_an_idempotent_replay_writes_nothing(open_engine: EngineFactory) -> None:

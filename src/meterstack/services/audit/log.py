@@ -42,7 +42,11 @@ def record(
 ) -> None:
     """Append one entry to the log in ``tx``: ``kind`` of change to ``account_id`` by ``actor``
     at ``at``, with the changed part as it was and as it is (a mapping or a dataclass, kept as
-    a JSON object; None when it did not exist)."""
+    a JSON object; None when it did not exist). A call that left it as it was (the same limit
+    set again, an override cleared that did not exist) changed nothing: no entry."""
+    was, now = _object(before), _object(after)
+    if was == now:
+        return
     tx.audit.append(
         AuditEntry(
             id=new_id("aud"),
@@ -50,8 +54,8 @@ def record(
             kind=kind,
             actor=actor,
             at=at,
-            before=_object(before),
-            after=_object(after),
+            before=was,
+            after=now,
         )
     )
 
