@@ -344,3 +344,32 @@ def test_an_objects_read_only_and_active_flags_are_recorded_when_they_move(
     assert activated[0].before == {"resource_id": project.id, "kind": "projects", "active": False}
     assert activated[0].actor == Actor.operator("api")
     assert read_only[0].after == {"resource_id": project.id, "kind": "projects", "read_only": True}
+
+
+def test_an_auto_reload_paid_is_recorded_once_by_the_system(open_engine: EngineFactory) -> None:
+    provider = LocalProvider(PUBLIC, secret="audit-tests")
+    engine = open_engine("aerostack", provider=provider)
+    account = engine.create_account(plan="pro")
+    checkout = engine.deposit(account.id, Decimal("10.00"), success_url=f"{PUBLIC}/done")
+    engine.pay_checkout(checkout.id, provider.checkout_secret(checkout.id))
+    engine.set_auto_reload(account.id, threshold=Decimal("5.00"), amount=Decimal("20.00"))
+    charges_before = len(entries(engine, account.id))
+
+    engine.charge(account.id, "agent_execution", 500)  # 10.00 -> 5.00: not below
+    crossing = engine.charge(account.id, "agent_execution")  # 5.00 -> 4.99: a reload, paid
+    assert crossing.reload_id is not None
+    engine.collect_reloads(account.id)  # nothing pending: settles nothing again
+
+    log = entries(engine, account.id)
+    assert len(log) == charges_before + 1, "the charges themselves are usage, not changes"
+    reload = log[0]
+    assert (reload.kind, reload.actor) == ("wallet.reload", Actor.system("auto_reload"))
+    assert reload.before == {"balance": "4.990000"}
+    assert reload.after == {
+        "balance": "24.990000",
+        "amount": "20.000000",
+        "reload_id": crossing.reload_id,
+    }
+    settings = entries(engine, account.id, "wallet.auto_reload_set")[0]
+    assert settings.before == {"threshold": None, "amount": None, "target": None}
+    assert settings.after == {"threshold": "5.000000", "amount": "20.000000", "target": None}

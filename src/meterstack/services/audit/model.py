@@ -84,6 +84,8 @@ PYTHON = Actor("python")
 SCHEDULE = Actor.system("schedule")
 #: A payment the provider confirmed (a checkout completed).
 PAYMENTS = Actor.system("payments")
+#: An auto-reload the provider paid (D21).
+AUTO_RELOAD = Actor.system("auto_reload")
 
 
 @dataclass(frozen=True, slots=True)
