@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from meterstack.engine import Engine
     from meterstack.errors import MeterstackError
     from meterstack.rules.decisions import Decision, DecisionCode
+    from meterstack.services.audit.model import Actor
     from meterstack.services.events import UsageEvent
     from meterstack.services.holds import Reservation
     from meterstack.services.keys import ApiKey, IssuedKey
@@ -24,6 +25,7 @@ __version__ = "0.1.0"
 
 #: Each public name and the module it lives in.
 _HOMES = {
+    "Actor": "meterstack.services.audit.model",
     "ApiKey": "meterstack.services.keys",
     "AsyncEngine": "meterstack.async_engine",
     "Clock": "meterstack.clock",
@@ -39,6 +41,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "Actor",
     "ApiKey",
     "AsyncEngine",
     "Clock",

@@ -225,3 +225,5 @@ class AsyncEngine:
     credit_invoice = _in_thread(Engine.credit_invoice)
     credit_notes = _in_thread(Engine.credit_notes)
     mark_uncollectible = _in_thread(Engine.mark_uncollectible)
+    # The audit log
+    audit = _in_thread(Engine.audit)

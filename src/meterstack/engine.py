@@ -34,6 +34,8 @@ from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import END_USER_KIND
 from meterstack.services.access import Access
 from meterstack.services.accounts import Account, Accounts
+from meterstack.services.audit.log import AuditLog
+from meterstack.services.audit.model import PYTHON, Actor, AuditPage
 from meterstack.services.collections.service import Collections
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
 from meterstack.services.directory import Directory
@@ -136,6 +138,7 @@ class Engine(KeysMixin, WalletMixin):
         self._access = Access(ctx)
         self._directory = Directory(ctx)
         self._history = History(ctx)
+        self._audit = AuditLog(ctx)
         self._wallets = Wallets(ctx, self._metering, mover, self._refunds)
         self._stripe_webhooks = (
             StripeWebhooks(self._payments, provider, ctx.clock)
@@ -299,8 +302,11 @@ class Engine(KeysMixin, WalletMixin):
         interval: str = "monthly",
         email: str | None = None,
         name: str | None = None,
+        actor: Actor = PYTHON,
     ) -> Account:
-        return self._accounts.create_account(plan, interval=interval, email=email, name=name)
+        return self._accounts.create_account(
+            plan, interval=interval, email=email, name=name, actor=actor
+        )
 
     def account(self, account_id: str) -> Account:
         return self._accounts.account(account_id)
@@ -332,12 +338,16 @@ class Engine(KeysMixin, WalletMixin):
         """The account's objects (of one kind), oldest first."""
         return self._resources.resources(account_id, kind)
 
-    def set_active(self, resource_id: str, active: bool) -> ResourceObject:
+    def set_active(
+        self, resource_id: str, active: bool, *, actor: Actor = PYTHON
+    ) -> ResourceObject:
         """Activate (checking the active limit, D12) or deactivate a project."""
-        return self._resources.set_active(resource_id, active)
+        return self._resources.set_active(resource_id, active, actor=actor)
 
-    def set_read_only(self, resource_id: str, read_only: bool) -> ResourceObject:
-        return self._resources.set_read_only(resource_id, read_only)
+    def set_read_only(
+        self, resource_id: str, read_only: bool, *, actor: Actor = PYTHON
+    ) -> ResourceObject:
+        return self._resources.set_read_only(resource_id, read_only, actor=actor)
 
     def check_write(self, resource_id: str) -> Decision:
         """Allowed, or 403 ``read_only`` for an object beyond the plan's limits (D13)."""
@@ -520,26 +530,30 @@ class Engine(KeysMixin, WalletMixin):
         """Plan, interval, current period and any pending downgrade or cancellation."""
         return self._subscriptions.subscription(account_id)
 
-    def change_plan(self, account_id: str, plan: str, interval: str | None = None) -> PlanChange:
+    def change_plan(
+        self, account_id: str, plan: str, interval: str | None = None, *, actor: Actor = PYTHON
+    ) -> PlanChange:
         """Upgrade at once with a proration invoice (D10), or downgrade at period end (C7)."""
-        return self._subscriptions.change_plan(account_id, plan, interval)
+        return self._subscriptions.change_plan(account_id, plan, interval, actor=actor)
 
-    def downgrade(self, account_id: str, plan: str, interval: str | None = None) -> PlanChange:
+    def downgrade(
+        self, account_id: str, plan: str, interval: str | None = None, *, actor: Actor = PYTHON
+    ) -> PlanChange:
         """A customer's downgrade to a cheaper self-serve plan, at the end of the paid interval.
 
         The customer's form of :meth:`change_plan` (D30): the plan must be ``self_serve`` with
         a price and the interval offered; an upgrade is refused (it is paid by a checkout).
         """
-        return self._subscriptions.downgrade(account_id, plan, interval)
+        return self._subscriptions.downgrade(account_id, plan, interval, actor=actor)
 
-    def cancel(self, account_id: str) -> Subscription:
+    def cancel(self, account_id: str, *, actor: Actor = PYTHON) -> Subscription:
         """Keep the plan until the paid interval ends (a yearly plan keeps its year), then move
         to the fallback plan (B9, D30)."""
-        return self._subscriptions.cancel(account_id)
+        return self._subscriptions.cancel(account_id, actor=actor)
 
-    def resume(self, account_id: str) -> Subscription:
+    def resume(self, account_id: str, *, actor: Actor = PYTHON) -> Subscription:
         """Withdraw a pending downgrade or cancellation; 409 when none waits."""
-        return self._subscriptions.resume(account_id)
+        return self._subscriptions.resume(account_id, actor=actor)
 
     def checkout(
         self,
@@ -611,9 +625,11 @@ class Engine(KeysMixin, WalletMixin):
         """Grandfathered accounts: who would move to the current catalog, and what changes."""
         return self._migrations.plan(account_ids)
 
-    def migrate_accounts(self, account_ids: list[str] | None = None) -> list[AccountMigration]:
+    def migrate_accounts(
+        self, account_ids: list[str] | None = None, *, actor: Actor = PYTHON
+    ) -> list[AccountMigration]:
         """Move grandfathered accounts to the current catalog version from now on."""
-        return self._migrations.apply(account_ids)
+        return self._migrations.apply(account_ids, actor=actor)
 
     # ------------------------------------------------------------------ invoices
 
@@ -639,26 +655,43 @@ class Engine(KeysMixin, WalletMixin):
         """The invoice numbered ``number``; with ``account_id``, another account's is 404."""
         return self._invoices.by_number(number, account_id=account_id)
 
-    def pay_invoice(self, number: str) -> Invoice:
+    def pay_invoice(self, number: str, *, actor: Actor = PYTHON) -> Invoice:
         """Record that a finalized (or uncollectible) invoice was paid."""
-        return self._invoices.move(number, InvoiceStatus.PAID)
+        return self._invoices.move(number, InvoiceStatus.PAID, actor=actor)
 
-    def void_invoice(self, number: str) -> Invoice:
+    def void_invoice(self, number: str, *, actor: Actor = PYTHON) -> Invoice:
         """Void an invoice; a paid one's collected money (less its credit notes) is refunded
         through the provider."""
-        return self._invoices.move(number, InvoiceStatus.VOID)
+        return self._invoices.move(number, InvoiceStatus.VOID, actor=actor)
 
-    def credit_invoice(self, number: str, amount: Decimal, reason: str) -> CreditNote:
+    def credit_invoice(
+        self, number: str, amount: Decimal, reason: str, *, actor: Actor = PYTHON
+    ) -> CreditNote:
         """A credit note on a paid invoice: ``amount`` (whole minor units) refunded through
         the provider, at most what earlier credit notes left of the total."""
-        return self._invoices.credit(number, amount, reason)
+        return self._invoices.credit(number, amount, reason, actor=actor)
 
     def credit_notes(self, number: str) -> list[MoneyRefund]:
         """An invoice's refunds (credit notes and void), oldest first."""
         return self._invoices.credit_notes(number)
 
-    def mark_uncollectible(self, number: str) -> Invoice:
-        return self._invoices.move(number, InvoiceStatus.UNCOLLECTIBLE)
+    def mark_uncollectible(self, number: str, *, actor: Actor = PYTHON) -> Invoice:
+        return self._invoices.move(number, InvoiceStatus.UNCOLLECTIBLE, actor=actor)
+
+    # ------------------------------------------------------------------ audit log
+
+    def audit(
+        self,
+        *,
+        account_id: str | None = None,
+        kind: str | None = None,
+        before: str | None = None,
+        limit: int = 50,
+    ) -> AuditPage:
+        """The audit log, newest first: every billing change with who, when, before, after
+        and why (docs/audit.md). ``account_id`` and ``kind`` filter it; ``before`` is the
+        previous page's ``next_before``."""
+        return self._audit.entries(account_id=account_id, kind=kind, before=before, limit=limit)
 
     # ------------------------------------------------------------------ operator levers
 
@@ -669,8 +702,11 @@ class Engine(KeysMixin, WalletMixin):
         *,
         meter: str | None = None,
         project_id: str | None = None,
+        actor: Actor = PYTHON,
     ) -> None:
-        self._levers.set_overage(account_id, enabled, meter=meter, project_id=project_id)
+        self._levers.set_overage(
+            account_id, enabled, meter=meter, project_id=project_id, actor=actor
+        )
 
     def switch_overage(
         self,
@@ -679,11 +715,14 @@ class Engine(KeysMixin, WalletMixin):
         *,
         meter: str | None = None,
         project_id: str | None = None,
+        actor: Actor = PYTHON,
     ) -> None:
         """The customer's form of :meth:`set_overage` (A5, D3): turning overage on needs a
         payment method on file once a real provider is configured (402
         ``payment_method_required``)."""
-        self._payments.switch_overage(account_id, enabled, meter=meter, project_id=project_id)
+        self._payments.switch_overage(
+            account_id, enabled, meter=meter, project_id=project_id, actor=actor
+        )
 
     def set_limit(
         self,
@@ -693,12 +732,17 @@ class Engine(KeysMixin, WalletMixin):
         *,
         grace: Decimal | int | str | None = None,
         project_id: str | None = None,
+        actor: Actor = PYTHON,
     ) -> None:
-        self._levers.set_limit(account_id, item, limit, grace=grace, project_id=project_id)
+        self._levers.set_limit(
+            account_id, item, limit, grace=grace, project_id=project_id, actor=actor
+        )
 
-    def set_feature(self, account_id: str, feature: str, value: bool | str | None) -> None:
+    def set_feature(
+        self, account_id: str, feature: str, value: bool | str | None, *, actor: Actor = PYTHON
+    ) -> None:
         """An operator's value of a feature for one account (D14); None = the plan's again."""
-        self._levers.set_feature(account_id, feature, value)
+        self._levers.set_feature(account_id, feature, value, actor=actor)
 
     def set_price(
         self,
@@ -707,9 +751,10 @@ class Engine(KeysMixin, WalletMixin):
         monthly: Decimal | str | None = None,
         yearly: Decimal | str | None = None,
         clear: bool = False,
+        actor: Actor = PYTHON,
     ) -> None:
         """An operator's subscription price for one account (D14); ``clear`` removes it."""
-        self._levers.set_price(account_id, monthly=monthly, yearly=yearly, clear=clear)
+        self._levers.set_price(account_id, monthly=monthly, yearly=yearly, clear=clear, actor=actor)
 
     def set_charge(
         self,
@@ -719,34 +764,44 @@ class Engine(KeysMixin, WalletMixin):
         *,
         kind: str = "overage",
         enabled: bool = False,
+        actor: Actor = PYTHON,
     ) -> None:
         """An operator's overage (or usage) price of an item for one account (D14)."""
-        self._levers.set_charge(account_id, item, charge, kind=kind, enabled=enabled)
+        self._levers.set_charge(account_id, item, charge, kind=kind, enabled=enabled, actor=actor)
 
-    def clear_limit(self, account_id: str, item: str, *, project_id: str | None = None) -> None:
-        self._levers.clear_limit(account_id, item, project_id=project_id)
+    def clear_limit(
+        self,
+        account_id: str,
+        item: str,
+        *,
+        project_id: str | None = None,
+        actor: Actor = PYTHON,
+    ) -> None:
+        self._levers.clear_limit(account_id, item, project_id=project_id, actor=actor)
 
-    def buy_pack(self, account_id: str, pack_id: str) -> PackPurchase:
+    def buy_pack(self, account_id: str, pack_id: str, *, actor: Actor = PYTHON) -> PackPurchase:
         """Buy a pack: its own invoice, paid at once on the embedded provider, then the capacity.
 
         Plans without payments (AgentStack's ANONYMOUS) cannot buy packs (402).
         """
-        return self._purchases.buy_pack(account_id, pack_id)
+        return self._purchases.buy_pack(account_id, pack_id, actor=actor)
 
     def pack_for(self, account_id: str, item: str, size: str) -> str:
         """The id of the pack of ``item`` with ``size`` (``small``, ``medium``…) (A6)."""
         return self._purchases.pack_for(account_id, item, size)
 
-    def purchase_pack(self, account_id: str, pack_id: str) -> PackPurchase | Checkout:
+    def purchase_pack(
+        self, account_id: str, pack_id: str, *, actor: Actor = PYTHON
+    ) -> PackPurchase | Checkout:
         """A customer's pack purchase: bought at once on a provider that collects without the
         buyer (the embedded one), otherwise a checkout to pay first (A6, D11). Without a
         provider: 503 ``payments_not_configured``."""
         if self._payments.provider.needs_buyer_present:
             return self.checkout(account_id, pack=pack_id)
-        return self.buy_pack(account_id, pack_id)
+        return self.buy_pack(account_id, pack_id, actor=actor)
 
-    def grant_pack(self, account_id: str, pack_id: str) -> PackGrant:
-        return self._levers.grant_pack(account_id, pack_id)
+    def grant_pack(self, account_id: str, pack_id: str, *, actor: Actor = PYTHON) -> PackGrant:
+        return self._levers.grant_pack(account_id, pack_id, actor=actor)
 
 
 def _event(event: UsageEvent | Mapping[str, Any]) -> UsageEvent | InvalidInputError:

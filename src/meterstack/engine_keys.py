@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 
 from meterstack.rules.decisions import Decision
 from meterstack.services.accounts import Account
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.keys import ApiKey, IssuedKey, Keys
 
 
@@ -22,6 +23,7 @@ class KeysMixin:
         name: str | None = None,
         modules: Iterable[str] | None = None,
         quotas: Mapping[str, int] | None = None,
+        actor: Actor = PYTHON,
     ) -> IssuedKey:
         """A new user key (``ask_…``), or project key (``apk_…``) when ``project_id`` is given.
 
@@ -32,18 +34,28 @@ class KeysMixin:
         result only: store it now, it cannot be shown again.
         """
         return self._keys.create_api_key(
-            account_id, project_id=project_id, name=name, modules=modules, quotas=quotas
+            account_id,
+            project_id=project_id,
+            name=name,
+            modules=modules,
+            quotas=quotas,
+            actor=actor,
         )
 
     def revoke_api_key(
-        self, key_id: str, *, account_id: str | None = None, user_only: bool = False
+        self,
+        key_id: str,
+        *,
+        account_id: str | None = None,
+        user_only: bool = False,
+        actor: Actor = PYTHON,
     ) -> None:
         """Revoke a key at once and free its slot; revoking it again changes nothing.
 
         With ``account_id``, another account's key answers 404 (not found); with
         ``user_only`` (a customer revoking its own user keys), so does a project key.
         """
-        self._keys.revoke_api_key(key_id, account_id=account_id, user_only=user_only)
+        self._keys.revoke_api_key(key_id, account_id=account_id, user_only=user_only, actor=actor)
 
     def api_keys(
         self,
@@ -88,11 +100,20 @@ class KeysMixin:
         return self._keys.create_anonymous_account(client=client, per_hour=per_hour)
 
     def convert_anonymous(
-        self, user_api_key: str, *, name: str, email: str, password: str
+        self,
+        user_api_key: str,
+        *,
+        name: str,
+        email: str,
+        password: str,
+        actor: Actor | None = None,
     ) -> tuple[Account, IssuedKey]:
         """Register an anonymous account on the catalog's fallback plan (FREE on AgentStack, A7).
 
         Same account id, usage, resources and data; the ``anon_ask_…`` key is revoked and a new
         ``ask_…`` key returned. 409 ``email_taken``, 422 ``invalid_email`` / ``password_too_short``.
+        The audit log names the anonymous key's holder as the actor unless ``actor`` says who.
         """
-        return self._keys.convert_anonymous(user_api_key, name=name, email=email, password=password)
+        return self._keys.convert_anonymous(
+            user_api_key, name=name, email=email, password=password, actor=actor
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.payments.port import Checkout, MoneyRefund
 from meterstack.services.payments.service import Payments
 from meterstack.services.wallet.deposits import Deposits
@@ -99,18 +100,24 @@ class WalletMixin:
             account_id, before=before, limit=limit, book=Book.EARNINGS
         )
 
-    def adjust_wallet(self, account_id: str, amount: Decimal, reason: str) -> Decimal:
+    def adjust_wallet(
+        self, account_id: str, amount: Decimal, reason: str, *, actor: Actor = PYTHON
+    ) -> Decimal:
         """An operator's correction of the balance, either sign (never below zero: 402)."""
-        return self._wallets.adjust(account_id, amount, reason)
+        return self._wallets.adjust(account_id, amount, reason, actor=actor)
 
-    def refund_charge(self, entry_id: str, *, account_id: str | None = None) -> Decimal:
+    def refund_charge(
+        self, entry_id: str, *, account_id: str | None = None, actor: Actor = PYTHON
+    ) -> Decimal:
         """Give a charge back to the wallet, once; a marketplace call's split is clawed back."""
-        return self._wallets.refund(entry_id, account_id=account_id)
+        return self._wallets.refund(entry_id, account_id=account_id, actor=actor)
 
-    def refund_deposit(self, entry_id: str, amount: Decimal | None = None) -> Decimal:
+    def refund_deposit(
+        self, entry_id: str, amount: Decimal | None = None, *, actor: Actor = PYTHON
+    ) -> Decimal:
         """Refund a deposit (all of it, or ``amount``), once, at most the unspent balance, and
         send it to the provider; the balance after it (:meth:`refunds` says what was sent)."""
-        balance, _ = self._wallets.refund_deposit(entry_id, amount)
+        balance, _ = self._wallets.refund_deposit(entry_id, amount, actor=actor)
         return balance
 
     def refunds(self, source: str, reference: str) -> list[MoneyRefund]:
@@ -126,9 +133,11 @@ class WalletMixin:
         """The account a ledger entry belongs to (404 for an unknown entry)."""
         return self._wallets.entry(entry_id).account_id
 
-    def set_wallet_price(self, account_id: str, operation: str, price: Decimal | None) -> None:
+    def set_wallet_price(
+        self, account_id: str, operation: str, price: Decimal | None, *, actor: Actor = PYTHON
+    ) -> None:
         """An operator's price of one operation for one account (D14); None removes it."""
-        self._wallets.set_price(account_id, operation, price)
+        self._wallets.set_price(account_id, operation, price, actor=actor)
 
     def set_auto_reload(
         self,
@@ -137,6 +146,7 @@ class WalletMixin:
         threshold: Decimal | None,
         amount: Decimal | None = None,
         target: Decimal | None = None,
+        actor: Actor = PYTHON,
     ) -> WalletSettings:
         """Auto-reload (D21): below ``threshold``, reload ``amount`` or up to ``target``;
         ``threshold=None`` turns it off. A reload is an off-session deposit: a plan without
@@ -144,7 +154,7 @@ class WalletMixin:
         if threshold is not None:
             self._deposits.check_allowed(account_id)
         return self._wallets.set_auto_reload(
-            account_id, threshold=threshold, amount=amount, target=target
+            account_id, threshold=threshold, amount=amount, target=target, actor=actor
         )
 
     def wallet_spend(self, account_id: str) -> dict[str, tuple[int, Decimal]]:

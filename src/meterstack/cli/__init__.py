@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from meterstack.cli import metering
+from meterstack.cli import audit, metering
 from meterstack.cli.collections import collections_app
 from meterstack.cli.history import prune_history
 from meterstack.cli.invoices import invoices_app, period_app
@@ -22,8 +22,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(plans_app, name="plans")
-accounts_app = typer.Typer(help="Accounts: create.", no_args_is_help=True)
+accounts_app = typer.Typer(
+    help="Accounts: create, set a limit, change the plan.", no_args_is_help=True
+)
 accounts_app.command("create")(metering.create_account)
+accounts_app.command("set-limit")(audit.set_limit)
+accounts_app.command("change-plan")(audit.change_plan)
 app.add_typer(accounts_app, name="accounts")
 app.command("consume")(metering.consume)
 app.add_typer(resources_app, name="resources")
@@ -39,6 +43,7 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(wallet_app, name="wallet")
 app.add_typer(payouts_app, name="payouts")
 app.add_typer(collections_app, name="collections")
+app.command("audit")(audit.audit)
 
 
 def main() -> None:

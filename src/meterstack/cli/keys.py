@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from meterstack.cli.metering import AsJson, CatalogName, Database, engine_for
+from meterstack.cli.metering import AsJson, CatalogName, Database, Reason, cli_actor, engine_for
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.errors import InvalidInputError
 
@@ -39,6 +39,7 @@ def create_key(
     quota: Annotated[
         list[str] | None, typer.Option(help="METER=UNITS per period for this key (repeat).")
     ] = None,
+    reason: Reason = None,
     database: Database = DEFAULT_DATABASE_URL,
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
@@ -50,6 +51,7 @@ def create_key(
             name=name,
             modules=module,
             quotas=_quotas(quota) if quota else None,
+            actor=cli_actor(reason),
         )
     typer.echo(json.dumps({"id": issued.id, "key": issued.key, "prefix": issued.api_key.prefix}))
 
@@ -93,10 +95,11 @@ def list_keys(
 @keys_app.command("revoke")
 def revoke_key(
     key_id: Annotated[str, typer.Argument(help="Key id.")],
+    reason: Reason = None,
     database: Database = DEFAULT_DATABASE_URL,
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Revoke a key at once; its slot is free."""
     with engine_for(database, catalog) as engine:
-        engine.revoke_api_key(key_id)
+        engine.revoke_api_key(key_id, actor=cli_actor(reason))
     typer.echo(f"revoked {key_id}")

@@ -7,6 +7,7 @@ and ``agentstack``.
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from meterstack.errors import MeterstackError
 
 if TYPE_CHECKING:
     from meterstack.engine import Engine
+    from meterstack.services.audit.model import Actor
     from meterstack.services.usage import UsageReport
 
 Database = Annotated[
@@ -38,6 +40,18 @@ CatalogName = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Reason = Annotated[str | None, typer.Option(help="Why: kept with the change in the audit log.")]
+
+
+def cli_actor(reason: str | None = None) -> Actor:
+    """The operator at this command line, as the audit log names them (``cli:<login>``)."""
+    from meterstack.services.audit.model import Actor
+
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no login name in this environment
+        login = ""
+    return Actor.operator(f"cli:{login}" if login else "cli", reason)
 
 
 def open_engine(database: str, catalog: str) -> Engine:
@@ -84,12 +98,15 @@ def create_account(
     ] = None,
     interval: Annotated[str, typer.Option(help="monthly or yearly.")] = "monthly",
     email: Annotated[str | None, typer.Option(help="The account owner's email.")] = None,
+    reason: Reason = None,
     database: Database = DEFAULT_DATABASE_URL,
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Create an account and print its id."""
     with engine_for(database, catalog) as engine:
-        account = engine.create_account(plan, interval=interval, email=email)
+        account = engine.create_account(
+            plan, interval=interval, email=email, actor=cli_actor(reason)
+        )
     typer.echo(account.id)
 
 

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from meterstack.cli.metering import CatalogName, Database, engine_for
+from meterstack.cli.metering import CatalogName, Database, Reason, cli_actor, engine_for
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:
@@ -196,12 +196,15 @@ def migrate(
         bool, typer.Option("--apply", help="Move the accounts; without it, only show.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    reason: Reason = None,
     database: Database = DEFAULT_DATABASE_URL,
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Show (then, with --apply, move) accounts still on an older version of CATALOG."""
     with engine_for(database, catalog) as engine:
-        moves = engine.migrate_accounts() if apply else engine.migration_plan()
+        moves = (
+            engine.migrate_accounts(actor=cli_actor(reason)) if apply else engine.migration_plan()
+        )
     if as_json:
         typer.echo(
             json.dumps(

@@ -18,6 +18,7 @@
 
 from meterstack.client._async import AsyncClient
 from meterstack.client._sync import Client
+from meterstack.client.audit import AuditActor, AuditLogPage, AuditRecord
 from meterstack.client.billing import (
     ApiKeyInfo,
     Cancellation,
@@ -75,6 +76,9 @@ __all__ = [
     "AccountUsage",
     "ApiKeyInfo",
     "AsyncClient",
+    "AuditActor",
+    "AuditLogPage",
+    "AuditRecord",
     "AuthenticationError",
     "AutoReload",
     "BillingStatus",

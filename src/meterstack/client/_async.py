@@ -11,6 +11,7 @@ import httpx
 
 from meterstack.client import _calls
 from meterstack.client._calls import Call
+from meterstack.client.audit import AuditLogPage, audit
 from meterstack.client.billing import (
     ApiKeyInfo,
     Cancellation,
@@ -97,6 +98,18 @@ class AsyncClient:
         self, plan: str | None = None, *, interval: str | None = None, email: str | None = None
     ) -> Account:
         return await self._send(_calls.create_account(plan, interval, email))
+
+    async def audit(
+        self,
+        *,
+        account_id: str | None = None,
+        kind: str | None = None,
+        before: str | None = None,
+        limit: int | None = None,
+    ) -> AuditLogPage:
+        """The audit log, newest first (operator key): billing changes with who, when, before,
+        after and why; ``before`` is the previous page's ``next_before``."""
+        return await self._send(audit(account_id, kind, before, limit))
 
     async def consume(
         self,

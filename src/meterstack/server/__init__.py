@@ -22,6 +22,7 @@ from meterstack import __version__
 from meterstack.clock import Clock
 from meterstack.engine import Engine
 from meterstack.server import (
+    audit,
     collections,
     customer,
     dashboard,
@@ -115,6 +116,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     app.include_router(wallet.operator_router)
     app.include_router(money.router)
     app.include_router(collections.router)
+    app.include_router(audit.router)
 
     probe = StoreProbe(engine)
     app.state.store_probe = probe

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from meterstack.engine import Engine
 from meterstack.errors import AuthenticationError, MeterstackError
 from meterstack.server.settings import ServerSettings
+from meterstack.services.audit.model import Actor
 
 bearer = HTTPBearer(auto_error=False)
 #: Where the route's gate (server/contract.py) leaves the customer it authenticated.
@@ -32,6 +33,16 @@ class Customer:
     account_id: str
     key_id: str | None
     project_id: str | None
+
+    @property
+    def actor(self) -> Actor:
+        """The customer as the audit log names it: its key, or ``token`` for a JWT."""
+        return Actor.customer(self.key_id)
+
+
+def operator_actor(reason: str | None = None) -> Actor:
+    """The operator calling the REST API (one operator key), with the reason given."""
+    return Actor.operator("api", reason)
 
 
 async def engine_of(request: Request) -> Engine:

@@ -73,11 +73,19 @@ Interval = Annotated[
 ]
 #: A checkout's success or cancel URL: on the server's origin or an allowed one (D30).
 ReturnUrl = Annotated[str, Field(max_length=2000, json_schema_extra={RETURN_URL: True})]
+#: Why an operator pulls a lever: kept in the audit log with the change.
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
 #: The features a metered request needs (C3): one the tier lacks refuses it, recording nothing.
 FeatureNames = Annotated[list[Name], Field(max_length=32)]
 
 
-class AccountBody(Body):
+class LeverBody(Body):
+    """An operator's change of an account: it may say why (the audit log keeps the reason)."""
+
+    reason: Reason | None = None
+
+
+class AccountBody(LeverBody):
     plan: PlanId | None = None
     interval: Interval = "monthly"
     email: Annotated[str, Field(max_length=320)] | None = None
@@ -142,7 +150,7 @@ class LeaseBody(Body):
     ttl: Seconds | None = None
 
 
-class LimitBody(Body):
+class LimitBody(LeverBody):
     item: Name
     #: A whole number, or null for unlimited.
     limit: Units | None
@@ -150,25 +158,25 @@ class LimitBody(Body):
     project_id: Id | None = None
 
 
-class OverageBody(Body):
+class OverageBody(LeverBody):
     enabled: bool
     meter: Name | None = None
     project_id: Id | None = None
 
 
-class KeyBody(Body):
+class KeyBody(LeverBody):
     project_id: Id | None = None
     name: Label | None = None
     modules: Annotated[list[Name], Field(max_length=32)] | None = None
     quotas: Annotated[dict[Name, Units], Field(max_length=64)] | None = None
 
 
-class PlanBody(Body):
+class PlanBody(LeverBody):
     plan: PlanId
     interval: Interval | None = None
 
 
-class PackBody(Body):
+class PackBody(LeverBody):
     pack: Name
 
 

@@ -103,7 +103,7 @@ def checkout(body: CheckoutBody, customer: CustomerDep, engine: EngineDep) -> Ch
 @router.post("/billing/cancel", response_model=CancelOut, responses=errors(*CUSTOMER, 422))
 def cancel(customer: CustomerDep, engine: EngineDep) -> CancelOut:
     """B9: keep the plan until the paid interval ends, then the fallback plan (D30)."""
-    subscription = engine.cancel(customer.account_id)
+    subscription = engine.cancel(customer.account_id, actor=customer.actor)
     assert subscription.pending is not None
     return CancelOut(
         success=True,
@@ -133,7 +133,7 @@ def logic_engine_package(
     customer: CustomerDep, engine: EngineDep, package_size: str = PackSize
 ) -> PackPurchaseOut | CheckoutOut:
     """A6: +10,000 / +50,000 / +100,000 logic engine calls a month, one-time."""
-    return buy_pack(engine, customer.account_id, "logic_engine_calls", package_size)
+    return buy_pack(engine, customer, "logic_engine_calls", package_size)
 
 
 @router.post(
@@ -145,7 +145,7 @@ def api_calls_package(
     customer: CustomerDep, engine: EngineDep, package_size: str = PackSize
 ) -> PackPurchaseOut | CheckoutOut:
     """A6: +100,000 / +500,000 / +1,000,000 API calls a month, one-time."""
-    return buy_pack(engine, customer.account_id, "api_calls", package_size)
+    return buy_pack(engine, customer, "api_calls", package_size)
 
 
 @router.post(

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from meterstack.server.auth import EngineDep, OperatorDep
+from meterstack.server.auth import EngineDep, OperatorDep, operator_actor
 from meterstack.server.contract import DoorRoute, errors
 from meterstack.server.money_schemas import (
     CreditNoteBody,
@@ -61,7 +61,7 @@ def refund_deposit(
     entry_id: EntryId, body: DepositRefundBody, _: OperatorDep, engine: EngineDep
 ) -> DepositRefundOut:
     """D24: give a deposit back through the provider, once, at most the unspent balance."""
-    balance = engine.refund_deposit(entry_id, body.amount)
+    balance = engine.refund_deposit(entry_id, body.amount, actor=operator_actor())
     [refund] = engine.refunds("deposit", entry_id)
     return DepositRefundOut(
         account_id=refund.account_id, balance=str(balance), refund=RefundOut.of(refund)
@@ -75,7 +75,7 @@ def refund_deposit(
 )
 def void_invoice(number: Number, _: OperatorDep, engine: EngineDep) -> OperatorInvoiceOut:
     """Void an invoice; a paid one's collected money (less its credit notes) is refunded."""
-    return OperatorInvoiceOut.of(engine.void_invoice(number))
+    return OperatorInvoiceOut.of(engine.void_invoice(number, actor=operator_actor()))
 
 
 @router.post(
@@ -88,7 +88,8 @@ def credit_invoice(
     number: Number, body: CreditNoteBody, _: OperatorDep, engine: EngineDep
 ) -> RefundOut:
     """A credit note of a paid invoice: ``amount`` refunded through the provider."""
-    return RefundOut.of(engine.credit_invoice(number, body.amount, body.reason).refund)
+    note = engine.credit_invoice(number, body.amount, body.reason, actor=operator_actor())
+    return RefundOut.of(note.refund)
 
 
 @router.get(

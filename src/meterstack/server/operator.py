@@ -11,7 +11,7 @@ from meterstack.engine import Engine
 from meterstack.errors import InvalidInputError, MeterstackError
 from meterstack.money import format_money
 from meterstack.rules.decisions import Decision
-from meterstack.server.auth import EngineDep, OperatorDep
+from meterstack.server.auth import EngineDep, OperatorDep, operator_actor
 from meterstack.server.bodies import (
     AccountBody,
     BatchBody,
@@ -69,10 +69,11 @@ def decision_response(decision: Decision) -> Response:
 )
 def create_account(body: AccountBody, _: OperatorDep, engine: EngineDep) -> AccountCreatedOut:
     """An account, with its first user API key shown once."""
+    actor = operator_actor(body.reason)
     account = engine.create_account(
-        body.plan, interval=body.interval, email=body.email, name=body.name
+        body.plan, interval=body.interval, email=body.email, name=body.name, actor=actor
     )
-    key = engine.create_api_key(account.id)
+    key = engine.create_api_key(account.id, actor=actor)
     return AccountCreatedOut(
         id=account.id,
         plan=account.plan,

@@ -5,14 +5,14 @@ clock. Metering (consume, holds, gauges, leases) is in :mod:`.operator`."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 
 from meterstack.clock import ManualClock
 from meterstack.errors import InvalidInputError
-from meterstack.server.auth import EngineDep, OperatorDep
+from meterstack.server.auth import EngineDep, OperatorDep, operator_actor
 from meterstack.server.bodies import (
     ClockBody,
     KeyBody,
@@ -46,6 +46,8 @@ from meterstack.server.operator_schemas import (
 from meterstack.services.invoicing.render import render_html, render_pdf
 
 router = APIRouter(prefix="/v1", route_class=DoorRoute)
+#: Why the operator acts, on a route without a body (the audit log keeps it).
+Reason = Annotated[str | None, Query(min_length=1, max_length=500)]
 
 
 @router.post(
@@ -133,7 +135,12 @@ def create_end_user(
 )
 def set_limit(account_id: str, body: LimitBody, _: OperatorDep, engine: EngineDep) -> SuccessOut:
     engine.set_limit(
-        account_id, body.item, body.limit, grace=body.grace_percent, project_id=body.project_id
+        account_id,
+        body.item,
+        body.limit,
+        grace=body.grace_percent,
+        project_id=body.project_id,
+        actor=operator_actor(body.reason),
     )
     return SuccessOut(success=True)
 
@@ -146,7 +153,13 @@ def set_limit(account_id: str, body: LimitBody, _: OperatorDep, engine: EngineDe
 def set_overage(
     account_id: str, body: OverageBody, _: OperatorDep, engine: EngineDep
 ) -> SuccessOut:
-    engine.set_overage(account_id, body.enabled, meter=body.meter, project_id=body.project_id)
+    engine.set_overage(
+        account_id,
+        body.enabled,
+        meter=body.meter,
+        project_id=body.project_id,
+        actor=operator_actor(body.reason),
+    )
     return SuccessOut(success=True)
 
 
@@ -163,6 +176,7 @@ def create_key(account_id: str, body: KeyBody, _: OperatorDep, engine: EngineDep
         name=body.name,
         modules=body.modules,
         quotas=body.quotas,
+        actor=operator_actor(body.reason),
     )
     return KeyCreatedOut(id=issued.id, key=issued.key, prefix=issued.api_key.prefix)
 
@@ -190,8 +204,10 @@ def list_keys(
     response_class=Response,
     responses=errors(*OPERATOR, *PATH, 404),
 )
-def revoke_key(account_id: str, key_id: str, _: OperatorDep, engine: EngineDep) -> Response:
-    engine.revoke_api_key(key_id, account_id=account_id)
+def revoke_key(
+    account_id: str, key_id: str, _: OperatorDep, engine: EngineDep, reason: Reason = None
+) -> Response:
+    engine.revoke_api_key(key_id, account_id=account_id, actor=operator_actor(reason))
     return Response(status_code=204)
 
 
@@ -203,7 +219,9 @@ def revoke_key(account_id: str, key_id: str, _: OperatorDep, engine: EngineDep) 
 def change_plan(
     account_id: str, body: PlanBody, _: OperatorDep, engine: EngineDep
 ) -> PlanChangedOut:
-    change = engine.change_plan(account_id, body.plan, body.interval)
+    change = engine.change_plan(
+        account_id, body.plan, body.interval, actor=operator_actor(body.reason)
+    )
     return PlanChangedOut(
         immediate=change.immediate,
         plan=change.subscription.plan,
@@ -217,8 +235,10 @@ def change_plan(
     response_model=CancelledOut,
     responses=errors(*OPERATOR, *PATH, 404),
 )
-def cancel(account_id: str, _: OperatorDep, engine: EngineDep) -> CancelledOut:
-    subscription = engine.cancel(account_id)
+def cancel(
+    account_id: str, _: OperatorDep, engine: EngineDep, reason: Reason = None
+) -> CancelledOut:
+    subscription = engine.cancel(account_id, actor=operator_actor(reason))
     assert subscription.pending is not None
     return CancelledOut(
         status=subscription.status, effective_at=subscription.pending.effective_at.isoformat()
@@ -231,7 +251,7 @@ def cancel(account_id: str, _: OperatorDep, engine: EngineDep) -> CancelledOut:
     responses=errors(*OPERATOR, *BODY, 404),
 )
 def buy_pack(account_id: str, body: PackBody, _: OperatorDep, engine: EngineDep) -> PackBoughtOut:
-    purchase = engine.buy_pack(account_id, body.pack)
+    purchase = engine.buy_pack(account_id, body.pack, actor=operator_actor(body.reason))
     return PackBoughtOut(
         pack=body.pack,
         new_limit=purchase.new_limit,

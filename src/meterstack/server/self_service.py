@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import Field
 
 from meterstack.engine import Engine
-from meterstack.server.auth import CustomerDep, EngineDep
+from meterstack.server.auth import Customer, CustomerDep, EngineDep
 from meterstack.server.bodies import Body, Id, Interval, Label, Name, PlanId
 from meterstack.server.contract import DoorRoute, errors
 from meterstack.server.schemas import (
@@ -81,7 +81,11 @@ def set_overage(body: OverageBody, customer: CustomerDep, engine: EngineDep) -> 
     provider is configured, a payment method (402 ``payment_method_required``).
     """
     engine.switch_overage(
-        customer.account_id, body.enabled, meter=body.meter, project_id=body.project_id
+        customer.account_id,
+        body.enabled,
+        meter=body.meter,
+        project_id=body.project_id,
+        actor=customer.actor,
     )
     return OverageOut(
         success=True, enabled=body.enabled, meter=body.meter, project_id=body.project_id
@@ -142,7 +146,9 @@ def invoice(
 @router.post("/downgrade", response_model=PlanChangeOut, responses=_errors(*BODY, 409))
 def downgrade(body: DowngradeBody, customer: CustomerDep, engine: EngineDep) -> PlanChangeOut:
     """C7, D30: move to a cheaper self-serve plan at the end of the paid interval."""
-    change = engine.downgrade(customer.account_id, body.tier, body.billing_interval)
+    change = engine.downgrade(
+        customer.account_id, body.tier, body.billing_interval, actor=customer.actor
+    )
     subscription = change.subscription
     waiting = subscription.pending
     return PlanChangeOut(
@@ -159,7 +165,7 @@ def downgrade(body: DowngradeBody, customer: CustomerDep, engine: EngineDep) -> 
 @router.post("/resume", response_model=SubscriptionOut, responses=_errors(409))
 def resume(customer: CustomerDep, engine: EngineDep) -> SubscriptionOut:
     """Withdraw a cancellation or downgrade before it takes effect; 409 when none waits."""
-    subscription = engine.resume(customer.account_id)
+    subscription = engine.resume(customer.account_id, actor=customer.actor)
     return SubscriptionOut(
         success=True,
         plan=subscription.plan,
@@ -179,15 +185,15 @@ def storage_package(
     package_size: str = Query(min_length=1, max_length=32),
 ) -> PackPurchaseOut | CheckoutOut:
     """A4: +5 GB / +10 GB / +25 GB of project storage, one-time (``package_size=5gb``…)."""
-    return buy_pack(engine, customer.account_id, STORAGE_ITEM, package_size)
+    return buy_pack(engine, customer, STORAGE_ITEM, package_size)
 
 
 def buy_pack(
-    engine: Engine, account_id: str, item: str, size: str
+    engine: Engine, customer: Customer, item: str, size: str
 ) -> PackPurchaseOut | CheckoutOut:
     """A customer's pack purchase: granted at once, or a checkout to pay first (A4, A6, D11)."""
-    pack_id = engine.pack_for(account_id, item, size)
-    result = engine.purchase_pack(account_id, pack_id)
+    pack_id = engine.pack_for(customer.account_id, item, size)
+    result = engine.purchase_pack(customer.account_id, pack_id, actor=customer.actor)
     if isinstance(result, Checkout):
         return CheckoutOut(url=result.url, checkout_id=result.id)
     assert isinstance(result, PackPurchase)
@@ -215,7 +221,7 @@ def create_key(body: KeyBody, customer: CustomerDep, engine: EngineDep) -> Issue
 
     The key's text is in this answer only: store it now, it cannot be shown again.
     """
-    issued = engine.create_api_key(customer.account_id, name=body.name)
+    issued = engine.create_api_key(customer.account_id, name=body.name, actor=customer.actor)
     return IssuedKeyOut(**_key(issued.api_key).model_dump(), key=issued.key)
 
 
@@ -224,7 +230,9 @@ def create_key(body: KeyBody, customer: CustomerDep, engine: EngineDep) -> Issue
 )
 def revoke_key(key_id: KeyId, customer: CustomerDep, engine: EngineDep) -> Response:
     """Revoke one of the account's user keys at once; its slot is free again."""
-    engine.revoke_api_key(key_id, account_id=customer.account_id, user_only=True)
+    engine.revoke_api_key(
+        key_id, account_id=customer.account_id, user_only=True, actor=customer.actor
+    )
     return Response(status_code=204)
 
 

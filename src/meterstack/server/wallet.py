@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from meterstack.money import format_money
-from meterstack.server.auth import CustomerDep, EngineDep, OperatorDep
+from meterstack.server.auth import CustomerDep, EngineDep, OperatorDep, operator_actor
 from meterstack.server.contract import DoorRoute, errors
 from meterstack.server.errors import error_response
 from meterstack.server.operator import BODY, LIMITS, OPERATOR, PATH
@@ -107,6 +107,7 @@ def auto_reload(body: AutoReloadBody, customer: CustomerDep, engine: EngineDep) 
         threshold=body.threshold,
         amount=body.amount,
         target=body.target,
+        actor=customer.actor,
     )
     return AutoReloadOut.of(settings, engine.catalog.currency)
 
@@ -163,7 +164,9 @@ def adjust(
     account_id: AccountId, body: AdjustBody, _: OperatorDep, engine: EngineDep
 ) -> BalanceOut:
     """D20: an operator's correction, either sign; never below zero (402)."""
-    balance = engine.adjust_wallet(account_id, body.amount, body.reason)
+    balance = engine.adjust_wallet(
+        account_id, body.amount, body.reason, actor=operator_actor(body.reason)
+    )
     return BalanceOut(account_id=account_id, balance=str(balance))
 
 
@@ -174,7 +177,8 @@ def adjust(
 )
 def refund(entry_id: EntryId, _: OperatorDep, engine: EngineDep) -> BalanceOut:
     """Give a charge back to its wallet, once; a marketplace call's split is clawed back."""
-    balance, account_id = engine.refund_charge(entry_id), engine.charge_account(entry_id)
+    balance = engine.refund_charge(entry_id, actor=operator_actor())
+    account_id = engine.charge_account(entry_id)
     return BalanceOut(account_id=account_id, balance=str(balance))
 
 

@@ -18,6 +18,8 @@ from meterstack.errors import (
     NotFoundError,
 )
 from meterstack.rules.periods import period_for
+from meterstack.services.audit.log import record
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.invoicing.issue import fee_line, issue_invoice
 from meterstack.services.registration import checked_email
@@ -52,6 +54,7 @@ class Accounts:
         email: str | None = None,
         name: str | None = None,
         anonymous: bool = False,
+        actor: Actor = PYTHON,
     ) -> Account:
         loaded = self.ctx.current
         catalog = loaded.catalog
@@ -90,6 +93,14 @@ class Accounts:
                     f"an account with the email {email!r} already exists", email=email
                 )
             tx.accounts.insert(row)
+            record(
+                tx,
+                now,
+                actor,
+                row.id,
+                "account.created",
+                after={"plan": plan_id, "billing_interval": interval, "email": email, "name": name},
+            )
             # D10: the first period's fee is invoiced in advance, when the subscription starts.
             period = period_for(catalog.policies.period, now, now)
             line = fee_line(

@@ -18,7 +18,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,6 +39,8 @@ from meterstack.rules.decisions import Decision, DecisionCode
 from meterstack.rules.features import decide_feature
 from meterstack.rules.terms import AccountState
 from meterstack.services.accounts import Account, account_of
+from meterstack.services.audit.log import record
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.registration import (
     check_password,
@@ -135,6 +137,7 @@ class Keys:
         name: str | None = None,
         modules: Iterable[str] | None = None,
         quotas: Mapping[str, int] | None = None,
+        actor: Actor = PYTHON,
     ) -> IssuedKey:
         """A user key (no ``project_id``) or a project key, refused past the plan's limit (A10).
 
@@ -162,12 +165,19 @@ class Keys:
                 for meter in caps.quotas:
                     validate_meter(catalog, meter)
                 _require_service_caps(catalog, state)
-            return _issue(
+            issued = _issue(
                 tx, catalog, state, kind, now, project_id=project_id, name=name, caps=caps
             )
+            record(tx, now, actor, account_id, "key.created", after=issued.api_key)
+            return issued
 
     def revoke_api_key(
-        self, key_id: str, *, account_id: str | None = None, user_only: bool = False
+        self,
+        key_id: str,
+        *,
+        account_id: str | None = None,
+        user_only: bool = False,
+        actor: Actor = PYTHON,
     ) -> None:
         """Revoke a key at once and free its slot; revoking a revoked key changes nothing.
 
@@ -181,6 +191,16 @@ class Keys:
                 raise NotFoundError(f"account {account_id} has no API key {key_id!r}", id=key_id)
             if tx.keys.revoke(key_id, self.ctx.now()):
                 self._free_slot(tx, row.account_id, key_id)
+                revoked = replace(row, revoked_at=self.ctx.now())
+                record(
+                    tx,
+                    self.ctx.now(),
+                    actor,
+                    row.account_id,
+                    "key.revoked",
+                    before=_api_key(row),
+                    after=_api_key(revoked),
+                )
 
     def api_keys(
         self,
@@ -296,7 +316,13 @@ class Keys:
         return account_of(row, catalog), issued
 
     def convert_anonymous(
-        self, user_api_key: str, *, name: str, email: str, password: str
+        self,
+        user_api_key: str,
+        *,
+        name: str,
+        email: str,
+        password: str,
+        actor: Actor | None = None,
     ) -> tuple[Account, IssuedKey]:
         """Register an anonymous account on the catalog's fallback plan (A7).
 
@@ -321,7 +347,7 @@ class Keys:
         with self.ctx.store.transaction() as tx:
             now = self.ctx.now()
             account_id = key.account_id
-            state = self.ctx.state(tx, account_id)
+            state = state_before = self.ctx.state(tx, account_id)
             catalog = self.ctx.catalog(tx, state.catalog_hash)
             if tx.accounts.email_taken(email):
                 raise EmailTakenError(
@@ -354,6 +380,20 @@ class Keys:
             state = self.ctx.state(tx, account_id)
             issued = _issue(tx, catalog, state, USER_KEY, now)
             row = tx.accounts.get(account_id)
+            record(
+                tx,
+                now,
+                actor or Actor.customer(key.id),
+                account_id,
+                "account.registered",
+                before={"plan": state_before.plan_id, "anonymous": True, "key_id": key.id},
+                after={
+                    "plan": catalog.policies.fallback_plan,
+                    "anonymous": False,
+                    "email": email,
+                    "key_id": issued.id,
+                },
+            )
         if row is None:  # pragma: no cover - the update above found it in this transaction
             raise NotFoundError(f"no account {account_id!r}", account_id=account_id)
         return account_of(row, catalog), issued

@@ -36,6 +36,8 @@ from meterstack.rules.terms import (
     LimitOverride,
     plan_of,
 )
+from meterstack.services.audit.log import price_state, record
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.validation import (
     validate_feature,
@@ -64,6 +66,7 @@ class Levers:
         *,
         meter: str | None = None,
         project_id: str | None = None,
+        actor: Actor = PYTHON,
     ) -> None:
         """Turn overage on or off for the account or one project, for one meter or all (A5, D3)."""
         with self.ctx.store.transaction() as tx:
@@ -90,10 +93,19 @@ class Levers:
                     f"the {plan.name} plan offers no overage on any item", plan=plan.id
                 )
             validate_project(state, project_id)
-            tx.accounts.set_switch(
-                account_id, project_id or ACCOUNT_WIDE, meter or ALL_ITEMS, enabled
-            )
+            scope = (project_id or ACCOUNT_WIDE, meter or ALL_ITEMS)
+            tx.accounts.set_switch(account_id, *scope, enabled)
             self.ctx.changed(tx, account_id)
+            where = {"meter": meter, "project_id": project_id}
+            record(
+                tx,
+                self.ctx.now(),
+                actor,
+                account_id,
+                "overage.switched",
+                before={**where, "enabled": state.switches.get(scope)},
+                after={**where, "enabled": enabled},
+            )
 
     def set_limit(
         self,
@@ -103,6 +115,7 @@ class Levers:
         *,
         grace: Decimal | int | str | None = None,
         project_id: str | None = None,
+        actor: Actor = PYTHON,
     ) -> None:
         """An operator's override of one item's limit and grace (D14); None = unlimited."""
         override = LimitOverride(limit=_limit_value(limit), grace_percent=_grace_value(grace))
@@ -121,8 +134,21 @@ class Levers:
                 validate_project(state, project_id)
             tx.accounts.set_override(account_id, project_id or ACCOUNT_WIDE, item, override)
             self.ctx.changed(tx, account_id)
+            where = {"item": item, "project_id": project_id}
+            was = state.overrides.get((project_id or ACCOUNT_WIDE, item))
+            record(
+                tx,
+                self.ctx.now(),
+                actor,
+                account_id,
+                "limit.set",
+                before={**where, "override": was},
+                after={**where, "override": override},
+            )
 
-    def set_feature(self, account_id: str, feature: str, value: bool | str | None) -> None:
+    def set_feature(
+        self, account_id: str, feature: str, value: bool | str | None, *, actor: Actor = PYTHON
+    ) -> None:
         """Give one account its own value of a feature (D14); None returns it to the plan's."""
         with self.ctx.store.transaction() as tx:
             state = self.ctx.state(tx, account_id)
@@ -138,6 +164,15 @@ class Levers:
                     )
             tx.accounts.set_feature_override(account_id, feature, value)
             self.ctx.changed(tx, account_id)
+            record(
+                tx,
+                self.ctx.now(),
+                actor,
+                account_id,
+                "feature.set",
+                before={"feature": feature, "value": state.features.get(feature)},
+                after={"feature": feature, "value": value},
+            )
 
     def set_price(
         self,
@@ -146,6 +181,7 @@ class Levers:
         monthly: Decimal | str | None = None,
         yearly: Decimal | str | None = None,
         clear: bool = False,
+        actor: Actor = PYTHON,
     ) -> None:
         """An operator's subscription price for one account (D14: enterprise contracts)."""
         value = None
@@ -156,7 +192,7 @@ class Levers:
                 PlanPrice,
                 {"monthly": str(monthly), "yearly": None if yearly is None else str(yearly)},
             )
-        self._set_price(account_id, "fee", value)
+        self._set_price(account_id, "fee", value, actor)
 
     def set_charge(
         self,
@@ -166,6 +202,7 @@ class Levers:
         *,
         kind: str = "overage",
         enabled: bool = False,
+        actor: Actor = PYTHON,
     ) -> None:
         """An operator's overage or usage price of one item for one account (D14).
 
@@ -188,22 +225,51 @@ class Levers:
         with self.ctx.store.transaction() as tx:
             state = self.ctx.state(tx, account_id)
             validate_item(self.ctx.catalog(tx, state.catalog_hash), item)
-        self._set_price(account_id, f"{kind}:{item}", value)
+        self._set_price(account_id, f"{kind}:{item}", value, actor)
 
-    def _set_price(self, account_id: str, target: str, value: str | None) -> None:
+    def _set_price(self, account_id: str, target: str, value: str | None, actor: Actor) -> None:
         with self.ctx.store.transaction() as tx:
-            self.ctx.state(tx, account_id)
+            state = self.ctx.state(tx, account_id)
             tx.accounts.set_price_override(account_id, target, value)
             self.ctx.changed(tx, account_id)
+            record(
+                tx,
+                self.ctx.now(),
+                actor,
+                account_id,
+                "price.set",
+                before=price_state(target, dict(state.prices).get(target)),
+                after=price_state(target, value),
+            )
 
-    def clear_limit(self, account_id: str, item: str, *, project_id: str | None = None) -> None:
+    def clear_limit(
+        self,
+        account_id: str,
+        item: str,
+        *,
+        project_id: str | None = None,
+        actor: Actor = PYTHON,
+    ) -> None:
         """Remove an override: the plan's limit applies again."""
         with self.ctx.store.transaction() as tx:
-            self.ctx.state(tx, account_id)
+            state = self.ctx.state(tx, account_id)
             tx.accounts.clear_override(account_id, project_id or ACCOUNT_WIDE, item)
             self.ctx.changed(tx, account_id)
+            where = {"item": item, "project_id": project_id}
+            was = state.overrides.get((project_id or ACCOUNT_WIDE, item))
+            record(
+                tx,
+                self.ctx.now(),
+                actor,
+                account_id,
+                "limit.cleared",
+                before={**where, "override": was},
+                after={**where, "override": None},
+            )
 
-    def grant_pack(self, account_id: str, pack_id: str, *, source: str = "operator") -> PackGrant:
+    def grant_pack(
+        self, account_id: str, pack_id: str, *, source: str = "operator", actor: Actor = PYTHON
+    ) -> PackGrant:
         """Add a pack's permanent capacity to the account (A6, D11)."""
         with self.ctx.store.transaction() as tx:
             now = self.ctx.now()
@@ -218,6 +284,15 @@ class Levers:
             grant = PackGrant(new_id("pack"), account_id, pack_id, now)
             tx.accounts.insert_pack(grant.id, account_id, pack_id, now, source)
             self.ctx.changed(tx, account_id)
+            record(
+                tx,
+                now,
+                actor,
+                account_id,
+                "pack.granted",
+                before={"packs": state.packs},
+                after={"packs": (*state.packs, pack_id), "grant_id": grant.id},
+            )
         return grant
 
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from meterstack.catalog.diff import CatalogChange, diff_catalogs
+from meterstack.services.audit.log import record
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext
 
 
@@ -59,7 +61,9 @@ class Migrations:
                 )
         return moves
 
-    def apply(self, account_ids: Sequence[str] | None = None) -> list[AccountMigration]:
+    def apply(
+        self, account_ids: Sequence[str] | None = None, *, actor: Actor = PYTHON
+    ) -> list[AccountMigration]:
         """Move the accounts that can move; the moves made."""
         moved = []
         for move in self.plan(account_ids):
@@ -78,5 +82,17 @@ class Migrations:
                     now,
                 )
                 self.ctx.changed(tx, move.account_id)
+                record(
+                    tx,
+                    now,
+                    actor,
+                    move.account_id,
+                    "catalog.migrated",
+                    before={"catalog_version": move.from_version},
+                    after={
+                        "catalog_version": move.to_version,
+                        "changes": [change.to_dict() for change in move.changes],
+                    },
+                )
             moved.append(move)
         return moved

@@ -27,6 +27,8 @@ from meterstack.rules.terms import (
     AccountState,
     item_terms,
 )
+from meterstack.services.audit.log import record
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.validation import validate_project
 from meterstack.store.ports import Admission, Applied, Refused, UnitOfWork
@@ -109,7 +111,9 @@ class Resources:
             self.ctx.state(tx, account_id)
             return [object_of(row) for row in tx.resources.of_account(account_id, kind)]
 
-    def set_active(self, resource_id: str, active: bool) -> ResourceObject:
+    def set_active(
+        self, resource_id: str, active: bool, *, actor: Actor = PYTHON
+    ) -> ResourceObject:
         """Activate or deactivate an object; activating checks its active limit (D12)."""
         with self.ctx.store.transaction() as tx:
             now = self.ctx.now()
@@ -123,13 +127,34 @@ class Resources:
                 elif subsets:
                     _uncount(tx, row.account_id, subsets)
                 tx.resources.set_active(resource_id, active)
+                record(
+                    tx,
+                    now,
+                    actor,
+                    row.account_id,
+                    "resource.activated",
+                    before={"resource_id": row.id, "kind": row.kind, "active": row.active},
+                    after={"resource_id": row.id, "kind": row.kind, "active": active},
+                )
             return replace(object_of(row), active=active)
 
-    def set_read_only(self, resource_id: str, read_only: bool) -> ResourceObject:
+    def set_read_only(
+        self, resource_id: str, read_only: bool, *, actor: Actor = PYTHON
+    ) -> ResourceObject:
         """Mark an object read-only (its data kept, writes refused) or writable again (D13)."""
         with self.ctx.store.transaction() as tx:
             row = _resource_row(tx, resource_id)
             tx.resources.set_read_only(resource_id, read_only)
+            if row.read_only != read_only:
+                record(
+                    tx,
+                    self.ctx.now(),
+                    actor,
+                    row.account_id,
+                    "resource.read_only",
+                    before={"resource_id": row.id, "kind": row.kind, "read_only": row.read_only},
+                    after={"resource_id": row.id, "kind": row.kind, "read_only": read_only},
+                )
             return replace(object_of(row), read_only=read_only)
 
     def check_write(self, resource_id: str) -> Decision:

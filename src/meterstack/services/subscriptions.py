@@ -33,6 +33,8 @@ from meterstack.rules.periods import Period, paid_interval, period_for
 from meterstack.rules.proration import is_upgrade
 from meterstack.rules.terms import AccountState, item_terms, plan_of
 from meterstack.services.accounts import require_payments
+from meterstack.services.audit.log import record
+from meterstack.services.audit.model import PYTHON, SCHEDULE, Actor
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
 from meterstack.services.invoicing.issue import issue_invoice
@@ -105,10 +107,17 @@ class Subscriptions:
             return self._subscription(tx, account_id)
 
     @decided_again_on_conflict
-    def change_plan(self, account_id: str, plan_id: str, interval: str | None = None) -> PlanChange:
+    def change_plan(
+        self,
+        account_id: str,
+        plan_id: str,
+        interval: str | None = None,
+        *,
+        actor: Actor = PYTHON,
+    ) -> PlanChange:
         """Upgrade at once (with proration), or schedule a downgrade for the period's end."""
         with self.ctx.store.transaction() as tx:
-            return self.change_plan_in(tx, account_id, plan_id, interval)
+            return self.change_plan_in(tx, account_id, plan_id, interval, actor=actor)
 
     def self_serve_change(
         self, account_id: str, plan_id: str, interval: str | None
@@ -124,7 +133,14 @@ class Subscriptions:
             return self._self_serve(tx, account_id, plan_id, interval)
 
     @decided_again_on_conflict
-    def downgrade(self, account_id: str, plan_id: str, interval: str | None = None) -> PlanChange:
+    def downgrade(
+        self,
+        account_id: str,
+        plan_id: str,
+        interval: str | None = None,
+        *,
+        actor: Actor = PYTHON,
+    ) -> PlanChange:
         """The customer's downgrade to a cheaper self-serve plan, at the end of the paid interval.
 
         An upgrade is refused here (409): it is paid first, through a checkout.
@@ -136,7 +152,7 @@ class Subscriptions:
                     f"moving to {plan_id!r} is an upgrade: it is paid first, through a checkout",
                     plan=plan_id,
                 )
-            return self.change_plan_in(tx, account_id, change.plan_id, change.interval)
+            return self.change_plan_in(tx, account_id, change.plan_id, change.interval, actor=actor)
 
     def _self_serve(
         self, tx: UnitOfWork, account_id: str, plan_id: str, interval: str | None
@@ -170,6 +186,7 @@ class Subscriptions:
         *,
         paid: bool = False,
         collected: Decimal | None = None,
+        actor: Actor = PYTHON,
     ) -> PlanChange:
         """:meth:`change_plan` inside the caller's transaction; ``paid``: its proration was
         collected by a checkout, which took ``collected`` when the provider says how much
@@ -186,12 +203,22 @@ class Subscriptions:
                 f"the account is already on {target.name}, {interval}", plan=target.id
             )
         upgrade = _upgrade(catalog, current.id, account.billing_interval, target.id, interval)
+        before = plan_state(tx, account_id)
         if not upgrade:
             ends = self._paid_interval(tx, catalog, account, now).end
             change = PendingChange("downgrade", target.id, interval, ends, now)
             tx.subscriptions.set_pending(account_id, change)
             self.ctx.changed(tx, account_id)
             announce_subscription(tx, account_id, "downgrade_scheduled", now)
+            record(
+                tx,
+                now,
+                actor,
+                account_id,
+                "plan.changed",
+                before=before,
+                after={**plan_state(tx, account_id), "immediate": False},
+            )
             return PlanChange(self._subscription(tx, account_id), False, None)
         terms = _upgrade_terms(tx, account, state, catalog, target, interval, now)
         # Changing the plan takes the account's row lock: its credit is read and spent under it.
@@ -216,6 +243,19 @@ class Subscriptions:
                 paid=paid,
             )
         announce_subscription(tx, account_id, "upgraded", now)
+        record(
+            tx,
+            now,
+            actor,
+            account_id,
+            "plan.changed",
+            before=before,
+            after={
+                **plan_state(tx, account_id),
+                "immediate": True,
+                "invoice": None if invoice is None else invoice.number,
+            },
+        )
         return PlanChange(self._subscription(tx, account_id), True, invoice)
 
     def upgrade_charge(self, account_id: str, plan_id: str, interval: str | None) -> CheckoutCharge:
@@ -234,7 +274,7 @@ class Subscriptions:
         return CheckoutCharge(f"{target.name} plan, {chosen}", total, catalog.currency)
 
     @decided_again_on_conflict
-    def cancel(self, account_id: str) -> Subscription:
+    def cancel(self, account_id: str, *, actor: Actor = PYTHON) -> Subscription:
         """Keep the plan until the paid interval ends (a yearly plan keeps its year, D30), then
         move to the catalog's fallback plan (B9)."""
         with self.ctx.store.transaction() as tx:
@@ -247,15 +287,25 @@ class Subscriptions:
                     f"the account is on {catalog.plan(fallback).name} already: nothing to cancel"
                 )
             paid = self._paid_interval(tx, catalog, _account(tx, account_id), now)
+            before = plan_state(tx, account_id)
             tx.subscriptions.set_pending(
                 account_id, PendingChange("cancel", fallback, "monthly", paid.end, now)
             )
             self.ctx.changed(tx, account_id)
             announce_subscription(tx, account_id, "cancel_scheduled", now)
+            record(
+                tx,
+                now,
+                actor,
+                account_id,
+                "subscription.cancelled",
+                before=before,
+                after=plan_state(tx, account_id),
+            )
             return self._subscription(tx, account_id)
 
     @decided_again_on_conflict
-    def resume(self, account_id: str) -> Subscription:
+    def resume(self, account_id: str, *, actor: Actor = PYTHON) -> Subscription:
         """Withdraw a pending downgrade or cancellation; 409 when none waits."""
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
@@ -265,8 +315,18 @@ class Subscriptions:
                     account_id=account_id,
                 )
             announce_resumed(tx, account_id, self.ctx.now())
+            before = plan_state(tx, account_id)
             tx.subscriptions.set_pending(account_id, None)
             self.ctx.changed(tx, account_id)
+            record(
+                tx,
+                self.ctx.now(),
+                actor,
+                account_id,
+                "subscription.resumed",
+                before=before,
+                after=plan_state(tx, account_id),
+            )
             return self._subscription(tx, account_id)
 
     def _apply_due(self, tx: UnitOfWork, account_id: str, now: datetime) -> None:
@@ -331,6 +391,7 @@ def apply_pending(ctx: ServiceContext, tx: UnitOfWork, account_id: str, now: dat
         return
     account = tx.accounts.get(account_id)
     assert account is not None
+    before = plan_state(tx, account_id)
     tx.subscriptions.change_plan(
         account_id,
         change.plan_id,
@@ -345,6 +406,25 @@ def apply_pending(ctx: ServiceContext, tx: UnitOfWork, account_id: str, now: dat
     assert state is not None
     reconcile_read_only(tx, ctx.catalog(tx, account.catalog_hash), state)
     announce_applied(tx, account_id, change)
+    record(
+        tx,
+        now,
+        SCHEDULE,
+        account_id,
+        "plan.changed",
+        before=before,
+        after={**plan_state(tx, account_id), "immediate": True},
+    )
+
+
+def plan_state(tx: UnitOfWork, account_id: str) -> dict[str, object]:
+    """The account's plan, interval and waiting change, as the audit log keeps them."""
+    account = _account(tx, account_id)
+    return {
+        "plan": account.plan_id,
+        "billing_interval": account.billing_interval,
+        "pending": tx.subscriptions.pending(account_id),
+    }
 
 
 def reconcile_read_only(tx: UnitOfWork, catalog: Catalog, state: AccountState) -> None:

@@ -23,6 +23,7 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from meterstack.rules.admission import Step, Totals
 from meterstack.rules.history import Granularity, UsageBucket, UsageMark
 from meterstack.rules.terms import AccountState, LimitOverride
+from meterstack.services.audit.model import AuditEntry
 from meterstack.services.collections.model import (
     AttemptStatus,
     Collection,
@@ -738,6 +739,20 @@ class Collections(Protocol):
     def settled_elsewhere(self, limit: int) -> list[str]: ...
 
 
+class AuditLog(Protocol):
+    """The audit log: append-only entries of billing changes, read newest first."""
+
+    def append(self, entry: AuditEntry) -> None:
+        """Write one entry, in the transaction of the change it records."""
+        ...
+
+    def entries(
+        self, *, account_id: str | None, kind: str | None, before: int | None, limit: int
+    ) -> list[tuple[int, AuditEntry]]:
+        """Newest first, each with its position (``before`` pages on to older ones)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction and the ports that work inside it."""
 
@@ -792,6 +807,9 @@ class UnitOfWork(Protocol):
     @property
     def collections(self) -> Collections: ...
 
+    @property
+    def audit(self) -> AuditLog: ...
+
 
 class Store(Protocol):
     """A backend: ``with store.transaction() as tx`` commits when the block ends, rolls back
@@ -809,6 +827,7 @@ __all__ = [
     "Accounts",
     "Admission",
     "Applied",
+    "AuditLog",
     "Collections",
     "Counters",
     "Directory",

@@ -665,3 +665,25 @@ collection_attempts = Table(
     Column("worker", String(120), nullable=False),
     UniqueConstraint("key", name="uq_collection_attempts_key"),
 )
+
+#: The audit log: one entry per billing change, written in the change's own transaction and
+#: never updated. ``seq`` is the order they were written in (pages are read newest first by it).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("account_id", String(40), nullable=False),
+    #: ``plan.changed``, ``limit.set``… (docs/audit.md).
+    Column("kind", String(64), nullable=False),
+    #: ``operator``, ``customer``, ``dashboard``, ``system`` or ``python``.
+    Column("actor_kind", String(16), nullable=False),
+    Column("actor_id", String(200), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    #: The changed part before and after, as JSON objects (NULL when it did not exist).
+    Column("state_before", Text, nullable=True),
+    Column("state_after", Text, nullable=True),
+    Index("ix_audit_log_account", "account_id", "seq"),
+    Index("ix_audit_log_kind", "kind", "seq"),
+)

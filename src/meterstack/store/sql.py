@@ -19,6 +19,7 @@ from typing import Any
 from meterstack.errors import StoreUnavailableError, TransactionConflictError
 from meterstack.store.access import SqlWebAccess
 from meterstack.store.accounts import SqlAccounts
+from meterstack.store.audit import SqlAuditLog
 from meterstack.store.checkpoints import Checkpointer
 from meterstack.store.collections import SqlCollections
 from meterstack.store.counters import SqlCounters
@@ -41,6 +42,7 @@ from meterstack.store.outbox import SqlOutbox
 from meterstack.store.payments import SqlPayments
 from meterstack.store.ports import (
     Accounts,
+    AuditLog,
     Collections,
     Counters,
     Directory,
@@ -95,6 +97,7 @@ class SqlTransaction:
     wallet: Wallets
     movements: Movements
     collections: Collections
+    audit: AuditLog
 
     @classmethod
     def on(cls, dialect: Dialect) -> SqlTransaction:
@@ -120,6 +123,7 @@ class SqlTransaction:
             wallet=SqlWallet(sql),
             movements=SqlMovements(sql),
             collections=SqlCollections(sql),
+            audit=SqlAuditLog(sql),
         )
 
 

@@ -81,7 +81,11 @@ def downgrade(posted: CustomerPost) -> Response:
         viewer,
         "/dashboard/plans",
         lambda: views.downgrade(
-            viewer.engine, viewer.account_id, posted.text("plan"), posted.text("interval") or None
+            viewer.engine,
+            viewer.account_id,
+            posted.text("plan"),
+            posted.text("interval") or None,
+            actor=posted.actor,
         ),
     )
 
@@ -89,13 +93,21 @@ def downgrade(posted: CustomerPost) -> Response:
 @router.post("/plans/cancel")
 def cancel(posted: CustomerPost) -> Response:
     viewer = posted.viewer
-    return act(viewer, "/dashboard/plans", lambda: views.cancel(viewer.engine, viewer.account_id))
+    return act(
+        viewer,
+        "/dashboard/plans",
+        lambda: views.cancel(viewer.engine, viewer.account_id, actor=posted.actor),
+    )
 
 
 @router.post("/plans/resume")
 def resume(posted: CustomerPost) -> Response:
     viewer = posted.viewer
-    return act(viewer, "/dashboard/plans", lambda: views.resume(viewer.engine, viewer.account_id))
+    return act(
+        viewer,
+        "/dashboard/plans",
+        lambda: views.resume(viewer.engine, viewer.account_id, actor=posted.actor),
+    )
 
 
 @router.get("/overage")
@@ -114,6 +126,7 @@ def _switch(posted: Posted) -> str:
         state == "on",
         posted.text("meter") or None,
         posted.text("project") or None,
+        actor=posted.actor,
     )
 
 
@@ -131,7 +144,9 @@ def buy_pack(posted: CustomerPost) -> Response:
     url: list[str | None] = []
 
     def buy() -> str:
-        checkout_url, notice = views.buy_pack(viewer.engine, viewer.account_id, posted.text("pack"))
+        checkout_url, notice = views.buy_pack(
+            viewer.engine, viewer.account_id, posted.text("pack"), actor=posted.actor
+        )
         url.append(checkout_url)
         return notice
 
@@ -191,6 +206,7 @@ def create_key(posted: CustomerPost) -> Response:
                 project_id=posted.text("project") or None,
                 modules=modules if posted.text("caps") == "on" else None,
                 quotas=_quotas(posted),
+                actor=posted.actor,
             )
         )
         return ""
@@ -207,7 +223,9 @@ def revoke_key(request: Request, key_id: str, posted: CustomerPost) -> Response:
     this browser, which asked for it, is signed in again at once under a new session id."""
     viewer = posted.viewer
     engine = viewer.engine
-    notice = outcome(lambda: views.revoke_key(engine, viewer.account_id, key_id))
+    notice = outcome(
+        lambda: views.revoke_key(engine, viewer.account_id, key_id, actor=posted.actor)
+    )
     renewed = engine.access.renew_session(viewer.cookie)
     engine.access.leave_notice(renewed.cookie if renewed else viewer.cookie, notice)
     response = RedirectResponse("/dashboard/keys", status_code=303)

@@ -21,6 +21,7 @@ from meterstack.server.dashboard.usage_view import (
     usage_bars,
 )
 from meterstack.services.accounts import Account
+from meterstack.services.audit.model import Actor
 from meterstack.services.directory import Page
 from meterstack.services.invoicing.model import Invoice
 from meterstack.services.invoicing.purchases import PackPurchase
@@ -150,8 +151,10 @@ def start_checkout(
     return made.url
 
 
-def downgrade(engine: Engine, account_id: str, plan: str, interval: str | None) -> str:
-    change = engine.downgrade(account_id, plan, interval)
+def downgrade(
+    engine: Engine, account_id: str, plan: str, interval: str | None, *, actor: Actor
+) -> str:
+    change = engine.downgrade(account_id, plan, interval, actor=actor)
     pending = change.subscription.pending
     if pending is None:
         return f"You are now on {engine.catalog.plan(change.subscription.plan).name}."
@@ -159,8 +162,8 @@ def downgrade(engine: Engine, account_id: str, plan: str, interval: str | None) 
     return f"Your plan moves to {engine.catalog.plan(pending.plan_id).name} on {when}."
 
 
-def cancel(engine: Engine, account_id: str) -> str:
-    subscription = engine.cancel(account_id)
+def cancel(engine: Engine, account_id: str, *, actor: Actor) -> str:
+    subscription = engine.cancel(account_id, actor=actor)
     assert subscription.pending is not None
     when = subscription.pending.effective_at.date().isoformat()
     fallback = engine.catalog.plan(subscription.pending.plan_id).name
@@ -169,8 +172,8 @@ def cancel(engine: Engine, account_id: str) -> str:
     )
 
 
-def resume(engine: Engine, account_id: str) -> str:
-    subscription = engine.resume(account_id)
+def resume(engine: Engine, account_id: str, *, actor: Actor) -> str:
+    subscription = engine.resume(account_id, actor=actor)
     return f"Your {engine.catalog.plan(subscription.plan).name} plan continues."
 
 
@@ -230,17 +233,25 @@ def overage(engine: Engine, account_id: str, project_id: str | None) -> OverageP
 
 
 def switch_overage(
-    engine: Engine, account_id: str, enabled: bool, meter: str | None, project_id: str | None
+    engine: Engine,
+    account_id: str,
+    enabled: bool,
+    meter: str | None,
+    project_id: str | None,
+    *,
+    actor: Actor,
 ) -> str:
-    engine.switch_overage(account_id, enabled, meter=meter, project_id=project_id)
+    engine.switch_overage(account_id, enabled, meter=meter, project_id=project_id, actor=actor)
     what = engine.catalog.meters[meter].name if meter else "every meter"
     where = f" for project {project_id}" if project_id else ""
     return f"Overage {'on' if enabled else 'off'} for {what}{where}."
 
 
-def buy_pack(engine: Engine, account_id: str, pack_id: str) -> tuple[str | None, str]:
+def buy_pack(
+    engine: Engine, account_id: str, pack_id: str, *, actor: Actor
+) -> tuple[str | None, str]:
     """(a checkout URL to pay at first, or None when bought at once; the notice)."""
-    result = engine.purchase_pack(account_id, pack_id)
+    result = engine.purchase_pack(account_id, pack_id, actor=actor)
     if not isinstance(result, PackPurchase):
         return result.url, ""
     pack = engine.catalog.packs[pack_id]
@@ -301,12 +312,13 @@ def create_key(
     project_id: str | None,
     modules: list[str] | None,
     quotas: dict[str, int] | None,
+    actor: Actor,
 ) -> IssuedKey:
     return engine.create_api_key(
-        account_id, project_id=project_id, name=name, modules=modules, quotas=quotas
+        account_id, project_id=project_id, name=name, modules=modules, quotas=quotas, actor=actor
     )
 
 
-def revoke_key(engine: Engine, account_id: str, key_id: str) -> str:
-    engine.revoke_api_key(key_id, account_id=account_id)
+def revoke_key(engine: Engine, account_id: str, key_id: str, *, actor: Actor) -> str:
+    engine.revoke_api_key(key_id, account_id=account_id, actor=actor)
     return f"Key {key_id} is revoked: it no longer works anywhere."

@@ -46,30 +46,38 @@ def _account_path(account_id: str) -> str:
 
 
 @router.get("/accounts/{account_id}")
-def account(viewer: OperatorViewer, account_id: str) -> HTMLResponse:
+def account(viewer: OperatorViewer, account_id: str, audit_before: str = "") -> HTMLResponse:
     picture = views.account(viewer.engine, account_id)
-    return operator_page(viewer, "console_account.html", "/console", picture=picture)
+    audit = views.audit_trail(viewer.engine, account_id, audit_before)
+    return operator_page(viewer, "console_account.html", "/console", picture=picture, audit=audit)
 
 
 def _lever(posted: Posted, account_id: str) -> str:
-    engine, lever = posted.viewer.engine, posted.text("lever")
+    engine, lever, actor = posted.viewer.engine, posted.text("lever"), posted.actor
     if lever == "limit":
         return views.set_limit(
-            engine, account_id, posted.text("item"), posted.text("limit"), posted.text("grace")
+            engine,
+            account_id,
+            posted.text("item"),
+            posted.text("limit"),
+            posted.text("grace"),
+            actor=actor,
         )
     if lever == "clear_limit":
-        return views.clear_limit(engine, account_id, posted.text("item"))
+        return views.clear_limit(engine, account_id, posted.text("item"), actor=actor)
     if lever == "plan":
         return views.change_plan(
-            engine, account_id, posted.text("plan"), posted.text("interval") or None
+            engine, account_id, posted.text("plan"), posted.text("interval") or None, actor=actor
         )
     if lever == "pack":
-        return views.grant_pack(engine, account_id, posted.text("pack"))
+        return views.grant_pack(engine, account_id, posted.text("pack"), actor=actor)
     if lever == "overage":
         enabled = posted.text("enabled")
         if enabled not in {"on", "off"}:
             raise InvalidInputError(f"enabled must be 'on' or 'off', got {enabled!r}")
-        return views.set_overage(engine, account_id, enabled == "on", posted.text("meter") or None)
+        return views.set_overage(
+            engine, account_id, enabled == "on", posted.text("meter") or None, actor=actor
+        )
     raise InvalidInputError(f"unknown lever {lever!r}")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from meterstack.catalog.render import comparison_rows, format_limit
@@ -16,6 +18,7 @@ from meterstack.server.dashboard.usage_view import (
     usage_bars,
 )
 from meterstack.services.accounts import Account
+from meterstack.services.audit.model import Actor, AuditEntry
 from meterstack.services.directory import Page
 from meterstack.services.invoicing.model import Invoice
 from meterstack.services.subscriptions import Subscription
@@ -25,6 +28,8 @@ from meterstack.store.rows import AccountListing
 ACCOUNTS_PER_PAGE = 50
 INVOICES_PER_PAGE = 50
 RECENT_INVOICES = 10
+#: Audit entries shown on an account's page, a page at a time.
+AUDIT_PER_PAGE = 20
 
 
 def accounts(
@@ -84,32 +89,38 @@ def _grace(text: str) -> Decimal | None:
         raise InvalidInputError(f"grace must be a percentage such as 10, got {text!r}") from None
 
 
-def set_limit(engine: Engine, account_id: str, item: str, limit: str, grace: str) -> str:
+def set_limit(
+    engine: Engine, account_id: str, item: str, limit: str, grace: str, *, actor: Actor
+) -> str:
     value = _limit(limit)
-    engine.set_limit(account_id, item, value, grace=_grace(grace))
+    engine.set_limit(account_id, item, value, grace=_grace(grace), actor=actor)
     unit = engine.catalog.items[item].unit if item in engine.catalog.items else "unit"
     return f"{item} limit set to {format_limit(value, unit)} for {account_id}."
 
 
-def clear_limit(engine: Engine, account_id: str, item: str) -> str:
-    engine.clear_limit(account_id, item)
+def clear_limit(engine: Engine, account_id: str, item: str, *, actor: Actor) -> str:
+    engine.clear_limit(account_id, item, actor=actor)
     return f"{item} is back to the plan's limit."
 
 
-def change_plan(engine: Engine, account_id: str, plan: str, interval: str | None) -> str:
-    change = engine.change_plan(account_id, plan, interval)
+def change_plan(
+    engine: Engine, account_id: str, plan: str, interval: str | None, *, actor: Actor
+) -> str:
+    change = engine.change_plan(account_id, plan, interval, actor=actor)
     if change.immediate:
         return f"Moved to {change.subscription.plan} now."
     return f"Moves to {change.subscription.pending_plan} at the end of the period."
 
 
-def grant_pack(engine: Engine, account_id: str, pack: str) -> str:
-    engine.grant_pack(account_id, pack)
+def grant_pack(engine: Engine, account_id: str, pack: str, *, actor: Actor) -> str:
+    engine.grant_pack(account_id, pack, actor=actor)
     return f"Pack {pack} granted (no charge)."
 
 
-def set_overage(engine: Engine, account_id: str, enabled: bool, meter: str | None) -> str:
-    engine.set_overage(account_id, enabled, meter=meter)
+def set_overage(
+    engine: Engine, account_id: str, enabled: bool, meter: str | None, *, actor: Actor
+) -> str:
+    engine.set_overage(account_id, enabled, meter=meter, actor=actor)
     return f"Overage {'on' if enabled else 'off'} for {meter or 'every meter'}."
 
 
@@ -134,3 +145,57 @@ def invoices(engine: Engine, *, status: str, page: int) -> Page[Invoice]:
 
 def invoice(engine: Engine, number: str) -> Invoice:
     return engine.invoice(number)
+
+
+# --------------------------------------------------------------------------- audit log
+
+
+@dataclass(frozen=True)
+class AuditChange:
+    """One field an audited change moved: its value before and after, as compact JSON."""
+
+    field: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: datetime
+    kind: str
+    actor: str
+    reason: str | None
+    changes: list[AuditChange]
+
+
+@dataclass(frozen=True)
+class AuditTrail:
+    rows: list[AuditRow]
+    #: The cursor of the next (older) page; None at the oldest.
+    older: str | None
+
+
+def audit_trail(engine: Engine, account_id: str, before: str) -> AuditTrail:
+    """The account's audit log for its page, newest first, ``AUDIT_PER_PAGE`` at a time."""
+    page = engine.audit(account_id=account_id, before=before or None, limit=AUDIT_PER_PAGE)
+    return AuditTrail([_audit_row(entry) for entry in page.entries], page.next_before)
+
+
+def _audit_row(entry: AuditEntry) -> AuditRow:
+    actor = entry.actor.kind if entry.actor.id is None else f"{entry.actor.kind} {entry.actor.id}"
+    return AuditRow(entry.at, entry.kind, actor, entry.reason, _changes(entry))
+
+
+def _changes(entry: AuditEntry) -> list[AuditChange]:
+    """The fields whose values differ between before and after (all of them for a creation)."""
+    before, after = entry.before or {}, entry.after or {}
+    changes = []
+    for name in sorted(before.keys() | after.keys()):
+        old, new = before.get(name), after.get(name)
+        if old != new or not before:
+            changes.append(AuditChange(name, _compact(old), _compact(new)))
+    return changes
+
+
+def _compact(value: object) -> str:
+    return "–" if value is None else json.dumps(value, sort_keys=True, separators=(", ", ": "))

@@ -10,6 +10,7 @@ that must equal a cookie set with the form (double submit).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from meterstack.engine import Engine
 from meterstack.server.auth import engine_of, settings_of
 from meterstack.server.dashboard.rendering import CsrfRefusedError, SignInRequiredError
 from meterstack.services.access import CUSTOMER, OPERATOR, StartedSession, WebSession
+from meterstack.services.audit.model import Actor
 
 CUSTOMER_COOKIE = "meterstack_dashboard"
 OPERATOR_COOKIE = "meterstack_console"
@@ -67,6 +69,16 @@ class Viewer:
     def account_id(self) -> str:
         assert self.session.account_id is not None
         return self.session.account_id
+
+    @property
+    def actor(self) -> Actor:
+        """Who the audit log names for this session's changes: the customer's dashboard
+        session, or the operator through the console, each by a handle of the session (a hash
+        of its cookie that reveals nothing of it)."""
+        digest = hashlib.sha256(b"audit:" + self.cookie.encode()).hexdigest()[:16]
+        if self.session.kind == CUSTOMER:
+            return Actor("dashboard", f"session:{digest}")
+        return Actor.operator(f"console:{digest}")
 
 
 def _viewer(request: Request, kind: str) -> Viewer:
@@ -115,6 +127,11 @@ class Posted:
     def text(self, name: str, *, default: str = "") -> str:
         value = self.form.get(name, default)
         return value.strip() if isinstance(value, str) else default
+
+    @property
+    def actor(self) -> Actor:
+        """The session's actor, with the reason the form gave (its ``reason`` field)."""
+        return self.viewer.actor.because(self.text("reason") or None)
 
 
 def customer_post(

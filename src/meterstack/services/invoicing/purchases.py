@@ -16,6 +16,8 @@ from meterstack.money import format_money, round_money
 from meterstack.rules.periods import day_name, period_name
 from meterstack.rules.terms import item_terms, plan_of
 from meterstack.services.accounts import require_payments
+from meterstack.services.audit.log import record
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.invoicing.close import DEFAULT_SEQUENCE
 from meterstack.services.invoicing.issue import issue_invoice
@@ -56,10 +58,10 @@ class Purchases:
         self.ctx = ctx
         self.sequence = sequence
 
-    def buy_pack(self, account_id: str, pack_id: str) -> PackPurchase:
+    def buy_pack(self, account_id: str, pack_id: str, *, actor: Actor = PYTHON) -> PackPurchase:
         """Invoice the pack as its own line, collect it, and grant the capacity (D11)."""
         with self.ctx.store.transaction() as tx:
-            return self.buy_pack_in(tx, account_id, pack_id)
+            return self.buy_pack_in(tx, account_id, pack_id, actor=actor)
 
     def pack_for(self, account_id: str, item: str, size: str) -> str:
         """The pack of ``item`` with ``size`` in the account's catalog (A6's ``package_size``).
@@ -109,11 +111,13 @@ class Purchases:
         require_payments(plan_of(catalog, state), f"the {pack.name}")
         return pack
 
-    def buy_pack_in(self, tx: UnitOfWork, account_id: str, pack_id: str) -> PackPurchase:
+    def buy_pack_in(
+        self, tx: UnitOfWork, account_id: str, pack_id: str, *, actor: Actor = PYTHON
+    ) -> PackPurchase:
         """:meth:`buy_pack` inside the caller's transaction."""
         now = self.ctx.now()
         pack = self._pack(tx, account_id, pack_id)
-        state = self.ctx.state(tx, account_id)
+        state = before = self.ctx.state(tx, account_id)
         catalog = self.ctx.catalog(tx, state.catalog_hash)
         period = self.ctx.period(catalog, state, now)
         grant_id = new_id("pack")
@@ -155,4 +159,20 @@ class Purchases:
         self.ctx.changed(tx, account_id)
         state = self.ctx.state(tx, account_id)
         new_limit = item_terms(catalog, state, pack.item).limit
+        record(
+            tx,
+            now,
+            actor,
+            account_id,
+            "pack.bought",
+            before={"item": pack.item, "limit": item_terms(catalog, before, pack.item).limit},
+            after={
+                "item": pack.item,
+                "limit": new_limit,
+                "pack_id": pack_id,
+                "grant_id": grant_id,
+                "invoice": paid.number,
+                "amount": amount,
+            },
+        )
         return PackPurchase(PackGrant(grant_id, account_id, pack_id, now), paid, new_limit)

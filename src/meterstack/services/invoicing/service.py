@@ -17,6 +17,8 @@ from decimal import Decimal
 from meterstack.errors import ConflictError, InvalidInputError, NotFoundError
 from meterstack.money import minor_units as places_of
 from meterstack.money import quantum
+from meterstack.services.audit.log import record
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext
 from meterstack.services.invoicing.model import (
     PERIOD_INVOICE,
@@ -93,7 +95,7 @@ class Invoices:
                 raise NotFoundError(f"no invoice {number!r}", number=number)
             return statement(tx, found)
 
-    def move(self, number: str, status: InvoiceStatus) -> Invoice:
+    def move(self, number: str, status: InvoiceStatus, *, actor: Actor = PYTHON) -> Invoice:
         """Move a finalized invoice to paid, void or uncollectible, or a paid one to void
         (refunding what it collected); nothing else."""
         refund = None
@@ -115,6 +117,15 @@ class Invoices:
                     f"invoice {number} changed meanwhile; read it again", number=number
                 )
             announce_invoice_status(tx, invoice, status, self.ctx.now())
+            record(
+                tx,
+                self.ctx.now(),
+                actor,
+                invoice.account_id,
+                f"invoice.{status}",
+                before={"number": number, "status": invoice.status},
+                after={"number": number, "status": status},
+            )
             if self.on_moved is not None:
                 moved = tx.invoices.by_number(number)
                 assert moved is not None
@@ -123,7 +134,9 @@ class Invoices:
             self.refunds.send(refund.id)
         return self.by_number(number)
 
-    def credit(self, number: str, amount: object, reason: str) -> CreditNote:
+    def credit(
+        self, number: str, amount: object, reason: str, *, actor: Actor = PYTHON
+    ) -> CreditNote:
         """A credit note on a paid invoice: ``amount`` (whole minor units) given back to the
         payer through the provider, at most what earlier credit notes left of the total."""
         if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
@@ -146,6 +159,15 @@ class Invoices:
                     field="amount",
                 )
             refund = self._refund_in(tx, invoice, value, reason.strip())
+            record(
+                tx,
+                self.ctx.now(),
+                actor,
+                invoice.account_id,
+                "invoice.credited",
+                before={"number": number, "credit_left": left},
+                after={"number": number, "credited": value, "credit_left": left - value},
+            )
         sent = self.refunds.send(refund.id)
         return CreditNote(number, value, reason.strip(), sent or refund, left - value)
 

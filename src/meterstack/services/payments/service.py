@@ -28,6 +28,7 @@ from meterstack.errors import (
     PaymentsNotConfiguredError,
 )
 from meterstack.money import parse_money
+from meterstack.services.audit.model import PAYMENTS, PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.invoicing.purchases import PackPurchase, Purchases
 from meterstack.services.levers import Levers
@@ -232,6 +233,7 @@ class Payments:
         *,
         meter: str | None = None,
         project_id: str | None = None,
+        actor: Actor = PYTHON,
     ) -> None:
         """The customer's overage switch (A5, D3), for the account, a project or one meter.
 
@@ -248,7 +250,9 @@ class Payments:
                     "portal before turning it on",
                     account_id=account_id,
                 )
-        self.levers.set_overage(account_id, enabled, meter=meter, project_id=project_id)
+        self.levers.set_overage(
+            account_id, enabled, meter=meter, project_id=project_id, actor=actor
+        )
 
     def checkout_of(self, checkout_id: str) -> Checkout:
         with self.ctx.store.transaction() as tx:
@@ -359,10 +363,13 @@ class Payments:
                     found.billing_interval,
                     paid=True,
                     collected=_collected(event),
+                    actor=PAYMENTS,
                 )
                 return EventOutcome(event.id, applied=True, plan_change=change)
             assert found.pack_id is not None
-            purchase = self.purchases.buy_pack_in(tx, found.account_id, found.pack_id)
+            purchase = self.purchases.buy_pack_in(
+                tx, found.account_id, found.pack_id, actor=PAYMENTS
+            )
             return EventOutcome(event.id, applied=True, purchase=purchase)
 
     def _apply_attempt(self, event: PaymentEvent) -> EventOutcome:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from meterstack.errors import InvalidInputError, RefusedError
+from meterstack.services.audit.log import record
+from meterstack.services.audit.model import PAYMENTS
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.features import Features
 from meterstack.services.payments.port import Checkout, CheckoutCharge, CheckoutRequest
@@ -85,18 +87,27 @@ class Deposits:
         if found is None:
             raise InvalidInputError(f"checkout {checkout.id} is not a deposit")
         account_id, amount = found
-        return move(
-            tx,
-            LedgerEntry(
-                id=new_id("wle"),
-                account_id=account_id,
-                book=Book.WALLET,
-                kind=EntryKind.DEPOSIT,
-                amount=amount,
-                created_at=self.ctx.now(),
-                reference=checkout.id,
-            ),
+        entry = LedgerEntry(
+            id=new_id("wle"),
+            account_id=account_id,
+            book=Book.WALLET,
+            kind=EntryKind.DEPOSIT,
+            amount=amount,
+            created_at=self.ctx.now(),
+            reference=checkout.id,
         )
+        balance = move(tx, entry)
+        if balance is not None:
+            record(
+                tx,
+                entry.created_at,
+                PAYMENTS,
+                account_id,
+                "wallet.deposit",
+                before={"balance": balance - amount},
+                after={"balance": balance, "amount": amount, "checkout_id": checkout.id},
+            )
+        return balance
 
     def amount(self, checkout_id: str) -> Decimal | None:
         with self.ctx.store.transaction() as tx:

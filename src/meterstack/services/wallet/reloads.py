@@ -15,6 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from meterstack.rules.wallet import ReloadSettings, reload_amount
+from meterstack.services.audit.log import record
+from meterstack.services.audit.model import AUTO_RELOAD
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.payments.port import MoneyMover
 from meterstack.services.wallet.ledger import move
@@ -84,7 +86,7 @@ class Reloads:
             if not tx.wallet.settle_reload(reload.id, status, outcome.reason, now):
                 return None  # settled by another worker meanwhile
             if outcome.paid:
-                move(
+                balance = move(
                     tx,
                     LedgerEntry(
                         id=new_id("wle"),
@@ -96,6 +98,16 @@ class Reloads:
                         reference=reload.id,
                     ),
                 )
+                if balance is not None:
+                    record(
+                        tx,
+                        now,
+                        AUTO_RELOAD,
+                        account_id,
+                        "wallet.reload",
+                        before={"balance": balance - reload.amount},
+                        after={"balance": balance, "amount": reload.amount, "reload_id": reload.id},
+                    )
             else:
                 publish(
                     tx,

@@ -13,6 +13,8 @@ from decimal import Decimal
 
 from meterstack.errors import ConflictError, InvalidInputError, NotFoundError
 from meterstack.rules.wallet import price_target
+from meterstack.services.audit.log import price_state, record
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.metering import Metering
@@ -150,7 +152,9 @@ class Wallets:
     # ------------------------------------------------------------------ operator levers
 
     @decided_again_on_conflict
-    def adjust(self, account_id: str, amount: Decimal, reason: str) -> Decimal:
+    def adjust(
+        self, account_id: str, amount: Decimal, reason: str, *, actor: Actor = PYTHON
+    ) -> Decimal:
         """An operator's correction of the balance (either sign, never below zero: 402)."""
         amount = amount_of(amount, "amount")
         if amount == 0:
@@ -159,12 +163,24 @@ class Wallets:
             raise InvalidInputError("give the reason, 1 to 500 characters", field="reason")
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
-            moved = move(tx, self._entry(account_id, EntryKind.ADJUSTMENT, amount, memo=reason))
+            entry = self._entry(account_id, EntryKind.ADJUSTMENT, amount, memo=reason)
+            moved = move(tx, entry)
             assert moved is not None
+            record(
+                tx,
+                entry.created_at,
+                actor.because(actor.reason or reason),
+                account_id,
+                "wallet.adjusted",
+                before={"balance": moved - amount},
+                after={"balance": moved, "amount": amount, "entry_id": entry.id},
+            )
             return moved
 
     @decided_again_on_conflict
-    def refund(self, entry_id: str, *, account_id: str | None = None) -> Decimal:
+    def refund(
+        self, entry_id: str, *, account_id: str | None = None, actor: Actor = PYTHON
+    ) -> Decimal:
         """Give a charge's amount back to the wallet, once (D20)."""
         with self.ctx.store.transaction() as tx:
             charge = tx.wallet.entry(entry_id)
@@ -187,10 +203,19 @@ class Wallets:
             if moved is None:
                 return current_balance(tx, charge.account_id)
             self.sales.claw_back(tx, charge, self.ctx.now())
+            record(
+                tx,
+                entry.created_at,
+                actor,
+                charge.account_id,
+                "wallet.refunded",
+                before={"balance": moved - entry.amount, "charge_id": charge.id},
+                after={"balance": moved, "amount": entry.amount, "entry_id": entry.id},
+            )
             return moved
 
     def refund_deposit(
-        self, entry_id: str, amount: Decimal | None = None
+        self, entry_id: str, amount: Decimal | None = None, *, actor: Actor = PYTHON
     ) -> tuple[Decimal, MoneyRefund]:
         """Give a deposit (or part of it) back to whoever paid it, once per deposit, limited to
         the unspent balance (D24): what was spent was spent, so the floor refuses more (402).
@@ -199,13 +224,13 @@ class Wallets:
         provider; a refund the provider did not confirm stays pending and is sent again by
         :meth:`Refunds.send_pending`, never twice. The balance after it, and the refund."""
         self.refunds.require_provider()
-        balance, recorded = self._record_deposit_refund(entry_id, amount)
+        balance, recorded = self._record_deposit_refund(entry_id, amount, actor)
         sent = self.refunds.send(recorded.id)
         return balance, recorded if sent is None else sent
 
     @decided_again_on_conflict
     def _record_deposit_refund(
-        self, entry_id: str, amount: Decimal | None
+        self, entry_id: str, amount: Decimal | None, actor: Actor
     ) -> tuple[Decimal, MoneyRefund]:
         with self.ctx.store.transaction() as tx:
             paid = tx.wallet.entry(entry_id)
@@ -223,6 +248,15 @@ class Wallets:
             balance = move(tx, entry)
             if balance is None:
                 raise ConflictError(f"deposit {entry_id} was refunded already", entry_id=entry_id)
+            record(
+                tx,
+                entry.created_at,
+                actor,
+                paid.account_id,
+                "wallet.deposit_refunded",
+                before={"balance": balance - entry.amount, "deposit_id": paid.id},
+                after={"balance": balance, "amount": entry.amount, "entry_id": entry.id},
+            )
             assert paid.reference is not None, "a deposit names its checkout, a reload itself"
             payment = tx.movements.deposit_payment(paid.reference) or paid.reference
             return balance, self.refunds.record_in(
@@ -235,14 +269,26 @@ class Wallets:
                 currency=currency,
             )
 
-    def set_price(self, account_id: str, operation: str, price: Decimal | None) -> None:
+    def set_price(
+        self, account_id: str, operation: str, price: Decimal | None, *, actor: Actor = PYTHON
+    ) -> None:
         """An operator's price of one operation for one account (D14); None removes it."""
         value = None if price is None else json.dumps(str(amount_of(price, "price", positive=True)))
         with self.ctx.store.transaction() as tx:
             state = self.ctx.state(tx, account_id)
             operation_of(self.ctx.catalog(tx, state.catalog_hash), operation)
-            tx.accounts.set_price_override(account_id, price_target(operation), value)
+            target = price_target(operation)
+            tx.accounts.set_price_override(account_id, target, value)
             self.ctx.changed(tx, account_id)
+            record(
+                tx,
+                self.ctx.now(),
+                actor,
+                account_id,
+                "price.set",
+                before=price_state(target, dict(state.prices).get(target)),
+                after=price_state(target, value),
+            )
 
     # ------------------------------------------------------------------ auto-reload (D21)
 
@@ -253,6 +299,7 @@ class Wallets:
         threshold: Decimal | None,
         amount: Decimal | None = None,
         target: Decimal | None = None,
+        actor: Actor = PYTHON,
     ) -> WalletSettings:
         """Turn auto-reload on (a threshold, and a reload amount or a target balance, whole
         cents, at least the catalog's minimum deposit) or off (``threshold`` None)."""
@@ -267,8 +314,18 @@ class Wallets:
                 settings = _settings(
                     threshold, amount, target, catalog.currency, wallet.minimum_deposit
                 )
+            before = tx.wallet.settings(account_id)
             tx.wallet.set_settings(account_id, settings)
             self.ctx.changed(tx, account_id)  # a charge reads the threshold with the terms
+            record(
+                tx,
+                self.ctx.now(),
+                actor,
+                account_id,
+                "wallet.auto_reload_set",
+                before=before,
+                after=settings,
+            )
             return settings
 
     # ------------------------------------------------------------------ entries
