@@ -323,8 +323,8 @@ class Wallets:
                 actor,
                 account_id,
                 "wallet.auto_reload_set",
-                before=before,
-                after=settings,
+                before=_reload_terms(before),
+                after=_reload_terms(settings),
             )
             return settings
 
@@ -383,3 +383,8 @@ def _settings(
 
 
 __all__ = ["ChargeRequest", "ReloadStatus", "Wallets"]
+
+
+def _reload_terms(settings: WalletSettings) -> dict[str, Decimal | None]:
+    """The auto-reload settings a customer sets (what is owed is not one of them)."""
+    return {"threshold": settings.threshold, "amount": settings.amount, "target": settings.target}
