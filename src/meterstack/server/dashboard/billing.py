@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from meterstack.errors import InvalidInputError
 from meterstack.server.dashboard import billing_views as views
+from meterstack.server.dashboard import history_views, pages, wallet_views
 from meterstack.server.dashboard.pages import (
     act,
     customer_page,
@@ -137,6 +138,78 @@ def buy_pack(posted: CustomerPost) -> Response:
 
     done = act(viewer, "/dashboard/overage", buy)
     return RedirectResponse(url[0], status_code=303) if url and url[0] else done
+
+
+@router.get("/wallet")
+def wallet(viewer: CustomerViewer, before: str = "", deposit: str = "") -> HTMLResponse:
+    page = wallet_views.wallet(viewer.engine, viewer.account_id, before or None)
+    return customer_page(
+        viewer, "wallet.html", "/dashboard/wallet", page=page, paid=deposit == "paid"
+    )
+
+
+@router.post("/wallet/deposit")
+def deposit(request: Request, posted: CustomerPost) -> Response:
+    """A deposit: to the provider's hosted checkout; credited once it is paid (D24)."""
+    viewer = posted.viewer
+    back = "/dashboard/wallet"
+    url: list[str] = []
+
+    def start() -> str:
+        url.append(
+            wallet_views.start_deposit(
+                viewer.engine, viewer.account_id, posted.text("amount"), _return_url(request, back)
+            )
+        )
+        return ""
+
+    refused = act(viewer, back, start)
+    return RedirectResponse(url[0], status_code=303) if url else refused
+
+
+@router.post("/wallet/auto-reload")
+def auto_reload(posted: CustomerPost) -> Response:
+    viewer = posted.viewer
+    return act(
+        viewer,
+        "/dashboard/wallet",
+        lambda: wallet_views.set_auto_reload(
+            viewer.engine,
+            viewer.account_id,
+            threshold=posted.text("threshold"),
+            mode=posted.text("mode", default="amount"),
+            value=posted.text("value"),
+        ),
+    )
+
+
+@router.get("/usage")
+def usage_history(
+    viewer: CustomerViewer, meter: str = "", granularity: str = "day"
+) -> HTMLResponse:
+    page = history_views.usage_history(viewer.engine, viewer.account_id, meter, granularity)
+    return customer_page(viewer, "usage.html", "/dashboard/usage", page=page)
+
+
+@router.post("/usage/export")
+def usage_export(posted: CustomerPost) -> Response:
+    """The chart's window as a CSV download, one of the plan's exports (A2); past them, the
+    page again with the refusal."""
+    viewer = posted.viewer
+    meter, granularity = posted.text("meter"), posted.text("granularity", default="day")
+    back = f"/dashboard/usage?meter={quote(meter, safe='')}&granularity={quote(granularity)}"
+    files: list[Response] = []
+
+    def export() -> str:
+        file, refusal = history_views.export(viewer.engine, viewer.account_id, meter, granularity)
+        if refusal is not None:
+            return pages.refusal(f"No export: {refusal.message}")
+        assert file is not None
+        files.append(file)
+        return ""
+
+    refused = act(viewer, back, export)
+    return files[0] if files else refused
 
 
 @router.get("/invoices")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,6 +24,8 @@ CUSTOMER_NAV = (
     ("/dashboard", "Overview"),
     ("/dashboard/plans", "Plans"),
     ("/dashboard/overage", "Overage and packs"),
+    ("/dashboard/wallet", "Wallet"),
+    ("/dashboard/usage", "Usage history"),
     ("/dashboard/invoices", "Invoices"),
     ("/dashboard/keys", "API keys"),
 )
@@ -30,6 +33,8 @@ OPERATOR_NAV = (
     ("/console", "Accounts"),
     ("/console/plans", "Plans"),
     ("/console/invoices", "Invoices"),
+    ("/console/close", "Period close"),
+    ("/console/webhooks", "Webhook deliveries"),
 )
 _REFUSED = "refused:"
 
@@ -94,6 +99,12 @@ def outcome(action: Callable[[], str]) -> str:
         return f"{_REFUSED}{refused.message}"
 
 
+def refusal(message: str) -> str:
+    """The notice of a change the engine refused with an answer rather than an error (a
+    meter's decision): shown as a refusal, with the engine's message."""
+    return f"{_REFUSED}{message}"
+
+
 def act(viewer: Viewer, back: str, action: Callable[[], str]) -> RedirectResponse:
     """Run a form's change, leave its outcome as the next page's notice, and go ``back``."""
     notice = outcome(action)
@@ -107,6 +118,27 @@ def page_number(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise InvalidInputError(f"page must be a whole number from 1, got {text!r}")
     return int(text)
+
+
+#: The longest amount a form may send (a balance is at most 10^15 with six places).
+_AMOUNT_CHARS = 32
+
+
+def decimal_field(text: str, name: str) -> Decimal:
+    """An amount typed in a form (``12.50``; a thousands comma or space is allowed) as a
+    Decimal, never a float; anything else is 422 naming the field."""
+    cleaned = text.strip().replace(",", "").replace(" ", "")
+    if not cleaned or len(cleaned) > _AMOUNT_CHARS:
+        raise InvalidInputError(f"{name} must be an amount such as 10.00", field=name)
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise InvalidInputError(
+            f"{name} must be an amount such as 10.00, got {text!r}", field=name
+        ) from None
+    if not value.is_finite():
+        raise InvalidInputError(f"{name} must be an amount such as 10.00", field=name)
+    return value
 
 
 def pdf_response(invoice: Invoice) -> Response:
