@@ -47,11 +47,16 @@ def console(context: Any, service: Any) -> Any:
     return page
 
 
+class Bodies(list[bytes]):
+    """The bodies a receiver got, in order, and the URL it listens on."""
+
+    url = ""
+
+
 @contextmanager
-def receiving() -> Iterator[list[bytes]]:
-    """A webhook receiver on a free loopback port answering 200: the bodies it got; its URL
-    is the list's ``url`` attribute."""
-    bodies = _Bodies()
+def receiving() -> Iterator[Bodies]:
+    """A webhook receiver on a free loopback port answering 200 to every POST."""
+    bodies = Bodies()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -75,7 +80,3 @@ def receiving() -> Iterator[list[bytes]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-
-
-class _Bodies(list[bytes]):
-    url = ""
