@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from meterstack import Engine, ManualClock
+from meterstack.services.invoicing import close
 from webpages.dashboard_pages import console, receiving, signed_in
 
 SQLITE_ONLY = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -181,11 +182,24 @@ def test_an_operator_wallet_adjustment_shows_in_the_customer_s_balance(
 
 
 def test_the_operator_closes_the_period_from_the_console(
-    live_service: Service, browser: Browser, screenshot: Screenshot, clock: ManualClock
+    live_service: Service,
+    browser: Browser,
+    screenshot: Screenshot,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     service = live_service("agentstack")
     engine = _engine(service)
     first, second = engine.create_account(plan="starter"), engine.create_account(plan="basic")
+    unrated = engine.create_account(plan="starter", name="Unrated")
+    draft = close._draft
+
+    def failing(closing: Any, *args: Any) -> Any:  # a fault in one account's rating
+        if closing.account.id == unrated.id:
+            raise ArithmeticError("rating fault")
+        return draft(closing, *args)
+
+    monkeypatch.setattr(close, "_draft", failing)
     assert engine.consume(first.id, "logic_engine_calls", 1_200).allowed
     clock.advance(timedelta(days=31, hours=1))
     page = console(browser(), service)
@@ -196,7 +210,7 @@ def test_the_operator_closes_the_period_from_the_console(
     page.wait_for_url(re.compile(r"/console/close$"))
     assert page.locator("#run-heading").inner_text().startswith("Finished")
     status = page.locator("#close-status").inner_text()
-    assert status == "2 of 2 accounts examined: 2 invoices created, 0 accounts not closed."
+    assert status == "3 of 3 accounts examined: 2 invoices created, 1 not closed."
     assert page.locator("#close-progress").get_attribute("value") == "100"
     created = page.locator("#close-invoices tbody").inner_text()
     for account in (first, second):
@@ -204,11 +218,17 @@ def test_the_operator_closes_the_period_from_the_console(
         assert closing.number is not None
         assert closing.number in created
         assert account.id in created
+    assert unrated.id not in created
+    failed = page.locator("#close-run tr.failed").inner_text()
+    assert f"{unrated.id}\t2026-01\tArithmeticError: rating fault" in failed
+    assert unrated.id in page.locator("#unclosed").inner_text()
     screenshot(page, "console-close")
 
+    monkeypatch.setattr(close, "_draft", draft)  # fixed: the next close invoices it
     page.get_by_role("button", name="Close ended periods now").click()
-    assert "0 invoices created" in page.locator("#close-status").inner_text()
-    assert [len(engine.invoices(account.id)) for account in (first, second)] == [2, 2]
+    assert "1 invoices created, 0 not closed" in page.locator("#close-status").inner_text()
+    assert [len(engine.invoices(a.id)) for a in (first, second, unrated)] == [2, 2, 2]
+    assert "None: every account's ended periods are closed." in page.inner_text("main")
 
 
 def test_the_operator_replays_a_webhook_delivery(
