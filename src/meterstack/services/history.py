@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from meterstack.errors import BeyondRetentionError, InvalidInputError
-from meterstack.rules.history import Granularity, UsageBucket, aggregated
+from meterstack.rules.history import Granularity, UsageBucket
 from meterstack.services.context import ServiceContext
 
 #: Rows a prune examines per transaction.
@@ -93,7 +93,10 @@ class History:
                     retention_days=retention,
                     earliest=earliest.isoformat(),
                 )
-            buckets = tx.history.buckets(query.account_id, granularity, start, end, query.meter)
+            if by_project:
+                buckets = tx.history.buckets(query.account_id, granularity, start, end, query.meter)
+            else:
+                buckets = tx.history.totals(query.account_id, granularity, start, end, query.meter)
         return UsageHistoryReport(
             query.account_id,
             granularity,
@@ -102,7 +105,7 @@ class History:
             query.meter,
             None if operator else retention,
             None if operator else earliest,
-            buckets if by_project else aggregated(buckets),
+            buckets,
         )
 
     def window(self, account_id: str) -> tuple[int | None, datetime | None]:

@@ -184,6 +184,18 @@ class UsageHistory(Protocol):
         """The buckets starting in [start, end), per project, in time order."""
         ...
 
+    def totals(
+        self,
+        account_id: str,
+        granularity: Granularity,
+        start: datetime,
+        end: datetime,
+        meter: str | None = None,
+    ) -> list[UsageBucket]:
+        """The account's aggregate of the buckets starting in [start, end): every project
+        summed, per meter and bucket, in time order then by meter (the database sums)."""
+        ...
+
     def transactions(self, account_id: str, meter: str, period: str) -> list[Decimal]:
         """A percentage meter's transaction amounts of a period, in the order admitted."""
         ...
