@@ -50,7 +50,7 @@ def _csrf(page: str) -> str:
 def _notice(page: str) -> str:
     found = re.search(r'<div class="notice[^"]*"[^>]*>(.*?)</div>', page, re.S)
     assert found is not None, "a notice"
-    return re.sub(r"<[^>]+>|\s+", " ", found.group(1)).strip()
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
 
 
 def test_the_wallet_and_console_forms_refuse_a_post_without_its_token(
@@ -106,6 +106,23 @@ def test_a_customer_sees_only_its_own_wallet_and_history(live_service: Service) 
         assert "777" not in history
 
 
+def test_auto_reload_is_refused_politely_on_a_plan_without_payments(
+    live_service: Service,
+) -> None:
+    service = live_service("agentstack")
+    engine = _engine(service)
+    account, _ = engine.create_anonymous_account()
+    with _customer(service, account.id) as client:
+        page = client.get("/dashboard/wallet").text
+        said = re.search(r'<p class="warning" id="payments-refused">(.*?)</p>', page, re.S)
+        assert said is not None, "said before the forms"
+        assert "not allowed on the ANONYMOUS plan" in said.group(1)
+        form = {"csrf_token": _csrf(page), "threshold": "5", "mode": "amount", "value": "10"}
+        refused = client.post("/dashboard/wallet/auto-reload", data=form, follow_redirects=True)
+        assert "Not done: deposits and reloads need payments" in _notice(refused.text)
+    assert engine.wallet(account.id).settings.threshold is None
+
+
 def test_wallet_transactions_are_paged_newest_first(
     live_service: Service, clock: ManualClock
 ) -> None:
@@ -133,7 +150,11 @@ def test_bad_input_on_the_new_pages_is_a_precise_refusal(live_service: Service) 
     engine = _engine(service)
     account = engine.create_account(plan="starter")
     with _customer(service, account.id) as client:
-        for path in ("/dashboard/usage?granularity=week", "/dashboard/usage?meter=nothing"):
+        for path in (
+            "/dashboard/usage?granularity=week",
+            "/dashboard/usage?meter=nothing",
+            "/dashboard/wallet?before=zzz",
+        ):
             answer = client.get(path)
             assert answer.status_code == 422, path
             assert "invalid_input" in answer.text

@@ -74,24 +74,6 @@ def test_a_wallet_deposit_through_checkout_shows_in_the_balance(
     assert engine.wallet(account.id).balance == Decimal("25")
 
 
-def test_auto_reload_is_refused_politely_on_a_plan_without_payments(
-    live_service: Service, browser: Browser
-) -> None:
-    service = live_service("agentstack")
-    engine = _engine(service)
-    account, _ = engine.create_anonymous_account()
-    page = signed_in(browser(), service, account.id)
-    page.goto(f"{service.base_url}/dashboard/wallet")
-
-    assert "not allowed on the ANONYMOUS plan" in page.locator("#payments-refused").inner_text()
-    page.get_by_label("When the balance falls below (USD)").fill("5")
-    page.get_by_label("Amount or target (USD)").fill("10")
-    page.get_by_role("button", name="Save auto-reload").click()
-    notice = page.locator(".notice.refused").inner_text()
-    assert "Not done: deposits and reloads need payments" in notice
-    assert engine.wallet(account.id).settings.threshold is None
-
-
 def test_the_usage_history_chart_shows_the_window_and_its_export_downloads(
     live_service: Service,
     browser: Browser,
