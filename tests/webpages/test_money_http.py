@@ -4,6 +4,7 @@ their forms' CSRF check, confinement to one account and one kind of session, bad
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -14,6 +15,8 @@ import httpx
 import pytest
 
 from meterstack import Engine, ManualClock
+from meterstack.server.dashboard import console as console_routes
+from meterstack.services.invoicing import close
 from webpages.dashboard_pages import OPERATOR, link_for
 
 Service = Callable[..., Any]
@@ -188,3 +191,42 @@ def test_bad_input_on_the_new_pages_is_a_precise_refusal(live_service: Service) 
             assert message in _notice(answer.text), form
     assert engine.wallet(account.id).balance == 0
     assert engine.wallet(account.id).settings.threshold is None
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_running_period_close_shows_its_progress_until_it_is_done(
+    live_service: Service, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = live_service("agentstack")
+    engine = _engine(service)
+    accounts = [engine.create_account(plan="starter") for _ in range(3)]
+    clock.advance(timedelta(days=31, hours=1))
+    release = threading.Event()
+    apply_due = close.PeriodClose.apply_due
+
+    def held(self: close.PeriodClose, now: Any) -> None:
+        # The close waits here, between two transactions, as a long one does between chunks.
+        release.wait(30)
+        apply_due(self, now)
+
+    monkeypatch.setattr(close.PeriodClose, "apply_due", held)
+    monkeypatch.setattr(console_routes, "CLOSE_WAIT", 0.05)
+    with _operator(service) as operator:
+        token = _csrf(operator.get("/console/close").text)
+        started = operator.post("/console/close", data={"csrf_token": token})
+        assert (started.status_code, started.headers["location"]) == (303, "/console/close")
+        running = operator.get("/console/close").text
+        assert '<meta http-equiv="refresh" content="2">' in running
+        assert "Running: the close started" in running
+        assert "0 of 3 accounts examined; this page refreshes until it is done" in running
+        assert '<button type="submit" disabled>Close ended periods now</button>' in running
+        again = operator.post("/console/close", data={"csrf_token": token}, follow_redirects=True)
+        assert "A period close is running already" in _notice(again.text)
+
+        release.set()
+        run = service.app.state.period_closes.latest
+        assert run.done.wait(30)
+        done = operator.get("/console/close").text
+        assert 'http-equiv="refresh"' not in done
+        assert "3 of 3 accounts examined: 3 invoices created, 0 not closed." in done
+    assert all(len(engine.invoices(account.id)) == 2 for account in accounts)
