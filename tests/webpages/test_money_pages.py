@@ -159,6 +159,9 @@ def test_an_operator_wallet_adjustment_shows_in_the_customer_s_balance(
 
     customer.reload()
     assert customer.locator("#balance").inner_text() == "12.50 USD"
+    customer.get_by_role("link", name="Overview").click()
+    assert customer.locator("#overview-balance").inner_text() == "12.50 USD"
+    customer.go_back()
     row = customer.locator("table.ledger tbody tr").first.inner_text()
     assert "Adjustment — Goodwill for the outage" in row
 
