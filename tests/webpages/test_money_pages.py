@@ -91,7 +91,7 @@ def test_the_usage_history_chart_shows_the_window_and_its_export_downloads(
     page = signed_in(browser(), service, account.id)
 
     page.get_by_role("link", name="Usage history").click()
-    page.get_by_label("Meter").select_option("api_calls")
+    page.get_by_label("Meter", exact=True).select_option("api_calls")
     page.get_by_role("button", name="Show").click()
     # The window is 7 whole days back: 3 to 10 January. The 1,000 calls of 1 January are out.
     assert (
@@ -106,6 +106,8 @@ def test_the_usage_history_chart_shows_the_window_and_its_export_downloads(
     assert rows.count() == 8
     assert rows.nth(1).inner_text().split("\t") == ["2026-01-04", "240", "0"]
     assert "Each export counts against your plan's exports: 0 of 1" in page.inner_text("main")
+    totals = page.locator("#meter-totals tbody").inner_text().splitlines()
+    assert totals == ["Logic engine calls\t0", "API calls\t290", "Analytics exports\t0"]
     screenshot(page, "usage-history")
 
     page.get_by_label("Per", exact=True).select_option("hour")

@@ -84,6 +84,8 @@ class HistoryPage:
     total: int
     byok: int
     peak: Point | None
+    #: Every meter's total over the window, in the catalog's order.
+    totals: dict[str, int]
     #: The plan's exports this period (the ``analytics_exports`` meter), when metered.
     exports_used: int | None
     exports_limit: int | None
@@ -111,7 +113,9 @@ def _granularity(text: str) -> Granularity:
         ) from None
 
 
-def _query(engine: Engine, account_id: str, meter: str, granularity: Granularity) -> HistoryQuery:
+def _query(
+    engine: Engine, account_id: str, meter: str | None, granularity: Granularity
+) -> HistoryQuery:
     """The window the chart covers: the plan's retention, the hourly chart its last days."""
     now = engine.clock.now()
     _, earliest = engine.history.window(account_id)
@@ -125,9 +129,9 @@ def _query(engine: Engine, account_id: str, meter: str, granularity: Granularity
     return HistoryQuery(account_id, start, None, granularity, meter)
 
 
-def _points(report: UsageHistoryReport) -> list[Point]:
-    """Every bucket of the window, in order, the empty ones as zero."""
-    found = {bucket.start: bucket for bucket in report.buckets}
+def _points(report: UsageHistoryReport, meter: str) -> list[Point]:
+    """Every bucket of ``meter`` in the window, in order, the empty ones as zero."""
+    found = {bucket.start: bucket for bucket in report.buckets if bucket.meter == meter}
     points = []
     step = report.granularity.length
     moment = report.start
@@ -194,11 +198,16 @@ def chart(points: list[Point], granularity: Granularity) -> Chart:
 
 
 def usage_history(engine: Engine, account_id: str, meter: str, granularity: str) -> HistoryPage:
+    """The chart of one meter, and every meter's total over the same window (one query: the
+    database sums the account's buckets per meter)."""
     catalog = engine.catalog
     chosen = _meter(catalog, meter)
     step = _granularity(granularity)
-    report = engine.history.history(_query(engine, account_id, chosen, step))
-    points = _points(report)
+    report = engine.history.history(_query(engine, account_id, None, step))
+    totals = dict.fromkeys(catalog.meters, 0)
+    for bucket in report.buckets:
+        totals[bucket.meter] = totals.get(bucket.meter, 0) + bucket.used
+    points = _points(report, chosen)
     exports = None
     metered = EXPORTS_METER in catalog.meters
     if metered:
@@ -211,9 +220,10 @@ def usage_history(engine: Engine, account_id: str, meter: str, granularity: str)
         report=report,
         points=points,
         chart=chart(points, step),
-        total=sum(point.used for point in points),
+        total=totals[chosen],
         byok=sum(point.byok for point in points),
         peak=max(points, key=lambda point: point.used) if any(p.used for p in points) else None,
+        totals=totals,
         exports_used=None if exports is None else exports.used,
         exports_limit=None if exports is None else exports.limit,
         exports_metered=metered,
