@@ -1,5 +1,6 @@
 """The customer's billing pages under ``/dashboard``: overview, plans, overage and packs,
-invoices, API keys. Routes only: what each page shows comes from :mod:`.billing_views`."""
+wallet, usage history and its export, invoices, API keys. Routes only: what each page shows
+comes from :mod:`.billing_views`, :mod:`.wallet_views` and :mod:`.history_views`."""
 
 from __future__ import annotations
 
@@ -197,7 +198,9 @@ def usage_export(posted: CustomerPost) -> Response:
     page again with the refusal."""
     viewer = posted.viewer
     meter, granularity = posted.text("meter"), posted.text("granularity", default="day")
-    back = f"/dashboard/usage?meter={quote(meter, safe='')}&granularity={quote(granularity)}"
+    back = (
+        f"/dashboard/usage?meter={quote(meter, safe='')}&granularity={quote(granularity, safe='')}"
+    )
     files: list[Response] = []
 
     def export() -> str:
@@ -205,6 +208,7 @@ def usage_export(posted: CustomerPost) -> Response:
         if refusal is not None:
             return pages.refusal(f"No export: {refusal.message}")
         assert file is not None
+        file.headers["Cache-Control"] = "no-store"  # the account's data, as every page
         files.append(file)
         return ""
 
