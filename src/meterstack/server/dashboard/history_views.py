@@ -129,7 +129,7 @@ def _query(
     return HistoryQuery(account_id, start, None, granularity, meter)
 
 
-def _points(report: UsageHistoryReport, meter: str) -> list[Point]:
+def points_of(report: UsageHistoryReport, meter: str) -> list[Point]:
     """Every bucket of ``meter`` in the window, in order, the empty ones as zero."""
     found = {bucket.start: bucket for bucket in report.buckets if bucket.meter == meter}
     points = []
@@ -142,7 +142,7 @@ def _points(report: UsageHistoryReport, meter: str) -> list[Point]:
     return points
 
 
-def _scale_top(peak: int) -> int:
+def axis_top(peak: int) -> int:
     """The axis' top: the first of 1, 2, 5 × 10^k at or above the peak (10 for an empty chart)."""
     if peak <= 0:
         return 10
@@ -164,7 +164,7 @@ def chart(points: list[Point], granularity: Granularity) -> Chart:
     """Bars of the points on a 0..top axis, three ticks, and the first, middle and last dates."""
     plot_width = WIDTH - LEFT
     plot_height = HEIGHT - BOTTOM - TOP
-    top = _scale_top(max((point.used for point in points), default=0))
+    top = axis_top(max((point.used for point in points), default=0))
     slot = plot_width / max(1, len(points))
     gap = slot * 0.15 if slot >= 4 else 0.0
     bars = []
@@ -207,7 +207,7 @@ def usage_history(engine: Engine, account_id: str, meter: str, granularity: str)
     totals = dict.fromkeys(catalog.meters, 0)
     for bucket in report.buckets:
         totals[bucket.meter] = totals.get(bucket.meter, 0) + bucket.used
-    points = _points(report, chosen)
+    points = points_of(report, chosen)
     exports = None
     metered = EXPORTS_METER in catalog.meters
     if metered:
