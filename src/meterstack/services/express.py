@@ -15,9 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from meterstack.catalog.schema import Catalog
-from meterstack.rules.admission import AdmissionPlan
+from meterstack.rules.admission import AdmissionPlan, Step
+from meterstack.rules.budget import ChargesTerms
 from meterstack.rules.periods import Period
 from meterstack.services.events import UsageEvent
 
@@ -38,10 +40,19 @@ class Planned:
     verified: bool
     #: A downgrade or cancellation waiting for this instant: planned anew once it is due.
     pending_at: datetime | None
+    #: The step on the period's charges (an account with a budget or a charges alert, D26).
+    charges: ChargesTerms | None = None
 
     @property
     def near_limit_percent(self) -> Decimal:
         return self.catalog.policies.near_limit_percent
+
+    def steps(self, quantity: int | None = None) -> tuple[Step[Any], ...]:
+        """The plan's steps, and the charges step after them when the account keeps one."""
+        steps: tuple[Step[Any], ...] = self.plan.steps(quantity)
+        if self.charges is None:
+            return steps
+        return (*steps, self.charges.step)
 
 
 class Plans:
