@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from meterstack.bounds import MAX_AMOUNT, MAX_QUANTITY
 from meterstack.catalog.schema import Catalog
 from meterstack.errors import InvalidInputError, NotFoundError, RefusedError
-from meterstack.money import LEDGER_PLACES
+from meterstack.money import LEDGER_PLACES, round_money
 from meterstack.rules.admission import ACCOUNT_SCOPE, Step
 from meterstack.rules.alerts import (
     MAX_ALERTS,
@@ -174,14 +174,15 @@ class Alerts:
         fee = self._fee(tx, catalog, state)
         charges = self._charges_so_far(tx, catalog, state, period)
         actual = fee + charges
+        currency = catalog.currency
         return BudgetView(
-            amount=None if budget is None else budget.amount,
+            amount=None if budget is None else _cents(budget.amount, currency),
             mode=None if budget is None else budget.mode,
-            currency=catalog.currency,
+            currency=currency,
             period=period.key,
-            fee=fee,
-            charges=charges,
-            actual=actual,
+            fee=_cents(fee, currency),
+            charges=_cents(charges, currency),
+            actual=_cents(actual, currency),
             percent=None if budget is None else percent_of(actual, budget.amount),
         )
 
@@ -297,6 +298,13 @@ def balance_moved_in(tx: UnitOfWork, account_id: str, balance: Decimal, at: date
     ]
     for found in tx.alerts.resolve(account_id, ids, at, "deposit"):
         resolved(tx, account_id, found, "deposit", at)
+
+
+def _cents(amount: Decimal, currency: str) -> Decimal:
+    """An amount in the currency's cents when it is whole cents (the ledger keeps six
+    places: a wallet's spend may carry more)."""
+    rounded = round_money(amount, currency)
+    return rounded if rounded == amount else amount.normalize()
 
 
 def _crossing(alert: Alert) -> Crossing:
