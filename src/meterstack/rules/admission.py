@@ -107,6 +107,17 @@ def priced(step: Step[Any], first_before: Totals[Any], first_after: Totals[Any])
     )
 
 
+def unwritten(step: Step[Any]) -> bool:
+    """A priced charges step that adds nothing (the request changed no invoice line): it
+    always fits, and it is not written; its totals read as zero (:func:`unchanged`)."""
+    return step.quantity == 0 and step.held == 0 and not (step.level or step.peak)
+
+
+def unchanged(step: Step[Any]) -> Totals[Any]:
+    zero = step.quantity - step.quantity
+    return Totals(zero, zero, zero)
+
+
 def overage_units(quantity: U, used_before: U, overage_from: U | None) -> U:
     """The units of ``quantity``, added to ``used_before``, that land past ``overage_from``
     (D2: consumed past the limit with overage on); None = no overage. Never negative."""
@@ -168,6 +179,9 @@ def advance(
     totals: list[Totals[Any]] = []
     for index, (asked, current) in enumerate(zip(steps, before, strict=True)):
         step = asked if asked.charge is None else priced(asked, before[0], totals[0])
+        if asked.charge is not None and unwritten(step):
+            totals.append(unchanged(step))
+            continue
         after = reached(step, current, totals[-1] if totals else None)
         if not fits(step, current, after):
             return index

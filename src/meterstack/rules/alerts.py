@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from meterstack.money import ceil_units
 
@@ -97,7 +98,8 @@ def _plain(value: Decimal) -> str:
     return text.replace(".", "_")
 
 
-def catalog_alerts(meter: str, percents: Sequence[Decimal]) -> tuple[Alert, ...]:
+@lru_cache(maxsize=4096)
+def catalog_alerts(meter: str, percents: tuple[Decimal, ...]) -> tuple[Alert, ...]:
     """The catalog's default percentage thresholds on one meter (C8: FlowStack 75/90/95)."""
     return tuple(
         Alert(catalog_alert_id(meter, p), AlertKind.USAGE_PERCENT, meter, p, AlertSource.CATALOG)
@@ -144,6 +146,31 @@ def usage_holds(alert: Alert, used: int, limit: int | None, hard_limit: int | No
     return threshold is not None and used >= threshold
 
 
+def usage_thresholds(
+    alerts: Sequence[Alert], limit: int | None, hard_limit: int | None
+) -> tuple[tuple[int, Alert], ...]:
+    """The usage alerts that can hold under these terms, each with the committed units at
+    which it starts to, lowest first (alerts at one threshold in the order given)."""
+    found = [
+        (threshold, alert)
+        for alert in alerts
+        if (threshold := usage_threshold(alert, limit, hard_limit)) is not None
+    ]
+    found.sort(key=_units)
+    return tuple(found)
+
+
+def crossed(thresholds: Sequence[tuple[int, Alert]], before: int, after: int) -> list[Crossing]:
+    """The thresholds (of :func:`usage_thresholds`) in (before, after], in crossing order."""
+    found: list[Crossing] = []
+    for threshold, alert in thresholds:
+        if threshold > after:
+            break
+        if threshold > before:
+            found.append(Crossing(alert, Decimal(threshold), Decimal(after)))
+    return found
+
+
 def usage_crossings(
     alerts: Sequence[Alert],
     limit: int | None,
@@ -153,15 +180,7 @@ def usage_crossings(
 ) -> list[Crossing]:
     """The usage alerts whose threshold lies in (before, after], lowest threshold first (the
     order the units crossed them in; alerts at one threshold in the order given)."""
-    if after <= before:
-        return []
-    found: list[Crossing] = []
-    for alert in alerts:
-        threshold = usage_threshold(alert, limit, hard_limit)
-        if threshold is not None and before < threshold <= after:
-            found.append(Crossing(alert, Decimal(threshold), Decimal(after)))
-    found.sort(key=_at)
-    return found
+    return crossed(usage_thresholds(alerts, limit, hard_limit), before, after)
 
 
 def money_crossings(alerts: Sequence[Alert], before: Decimal, after: Decimal) -> list[Crossing]:
@@ -208,6 +227,10 @@ def crossing_events(at: Decimal, before: int, quantities: Sequence[int]) -> int:
         if running >= at:
             return index
     raise ValueError(f"the events never reach {at}")
+
+
+def _units(pair: tuple[int, Alert]) -> int:
+    return pair[0]
 
 
 def _at(crossing: Crossing) -> Decimal:

@@ -246,7 +246,7 @@ def _admission(
         *(merged[scope] for scope in sorted(merged) if scope != ACCOUNT_SCOPE),
     )
     charges = fresh[0].planned.charges
-    if charges is not None:  # the period's charges (D26), priced from the account's totals
+    if charges is not None and fresh[0].planned.priced:  # D26, priced from the account's totals
         steps = (*steps, charges.step)
     quantities = [item.event.quantity for item in fresh]
 

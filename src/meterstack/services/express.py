@@ -48,11 +48,18 @@ class Planned:
         return self.catalog.policies.near_limit_percent
 
     def steps(self, quantity: int | None = None) -> tuple[Step[Any], ...]:
-        """The plan's steps, and the charges step after them when the account keeps one."""
+        """The plan's steps, and the charges step after them when the request has one."""
         steps: tuple[Step[Any], ...] = self.plan.steps(quantity)
-        if self.charges is None:
+        if not self.priced:
             return steps
+        assert self.charges is not None
         return (*steps, self.charges.step)
+
+    @property
+    def priced(self) -> bool:
+        """Whether the request carries a charges step: the account keeps its charges and
+        the meter has invoice lines that usage moves."""
+        return self.charges is not None and self.charges.step.charge is not None
 
 
 class Plans:

@@ -26,6 +26,7 @@ from meterstack.errors import (
 )
 from meterstack.rules.admission import (
     ACCOUNT_SCOPE,
+    Step,
     Totals,
     advance,
     classify_admitted,
@@ -211,7 +212,7 @@ class Metering:
                 if replayed is not None:
                     return replayed
                 plan = planned.plan
-                if planned.charges is not None and outcome.position == len(steps) - 1:
+                if planned.priced and hold is None and outcome.position == len(steps) - 1:
                     return self._over_budget(
                         tx, event, planned, outcome.totals, now, found, position
                     )
@@ -240,10 +241,12 @@ class Metering:
     ) -> list[tuple[str, Notice]]:
         """What admitted events (position, quantity) fired, from the totals of their call."""
         watch = self.alerts.watcher.watch(tx, account_id, planned.version)
-        step = planned.plan.steps(sum(quantity for _, quantity in events))[0]
+        primary = planned.plan.primary
+        total = sum(quantity for _, quantity in events)
+        step = Step(planned.plan.item, ACCOUNT_SCOPE, "", total, 0, None, primary.overage_from)
         first = increment_before(step, totals[0])
-        charges = None if planned.charges is None else totals[-1].used
-        found = self.alerts.watcher.notices(watch, planned, first, events, charges)
+        charges = totals[-1].used if planned.priced else None
+        found = self.alerts.watcher.notices(watch, planned, first, totals[0], events, charges)
         return [(account_id, notice) for notice in found]
 
     def _write(

@@ -33,6 +33,8 @@ from meterstack.rules.admission import (
     overage_of,
     priced,
     reached,
+    unchanged,
+    unwritten,
 )
 from meterstack.store.counter_sql import KEY, statement, together_sql
 from meterstack.store.history import SqlHistory
@@ -91,6 +93,8 @@ class SqlCounters:
         for index, asked in enumerate(steps):
             check = version is not None and index == 0
             step = asked if asked.charge is None else self._priced(asked, done, afters, befores)
+            if asked.charge is not None and unwritten(step):
+                return [*afters, unchanged(step)], befores, done
             if step.level or step.peak:
                 befores[index] = self.totals_of(account_id, step)
             written = self._write(account_id, step, afters[-1] if afters else None, check)
@@ -128,6 +132,8 @@ class SqlCounters:
         """After the head's one statement (PostgreSQL), the trailing charges step."""
         afters, befores, done = head
         step = self._priced(admission.steps[-1], done, afters, befores)
+        if unwritten(step):
+            return [*afters, unchanged(step)], befores, done
         written = self._write(admission.account_id, step, afters[-1], False)
         if written is None:
             self._restore(admission.account_id, done, afters, befores)
@@ -199,7 +205,7 @@ class SqlCounters:
         befores: dict[int, Totals[Any]],
     ) -> None:
         """Put rows written by this admission back as they were (the transaction holds them)."""
-        for index in reversed(range(len(afters))):
+        for index in reversed(range(len(steps))):
             step, after = steps[index], afters[index]
             before = befores.get(index)
             if before is None:  # an increment: what it added, taken off again

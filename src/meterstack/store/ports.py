@@ -122,7 +122,8 @@ class Admission(NamedTuple, Generic[R]):
 
 
 class Applied(NamedTuple, Generic[R]):
-    """Every step applied: the totals each counter reached, and the answers (recorded)."""
+    """Every step applied: the totals each counter reached, and the answers (recorded). A
+    priced charges step that added nothing was not written, and its totals read as zero."""
 
     totals: tuple[Totals[Any], ...]
     answers: tuple[R, ...] = ()

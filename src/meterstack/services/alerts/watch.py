@@ -34,8 +34,10 @@ from meterstack.rules.alerts import (
     budget_alert_id,
     budget_alerts,
     catalog_alerts,
+    crossed,
+    crossing_events,
     money_crossings,
-    usage_crossings,
+    usage_thresholds,
 )
 from meterstack.rules.budget import Budget, BudgetMode, percent_of
 from meterstack.services.alerts.model import AlertState
@@ -46,6 +48,8 @@ from meterstack.store.ports import UnitOfWork
 
 #: Watches kept per engine; past this many the oldest half is forgotten.
 MAX_WATCHES = 50_000
+#: Thresholds kept per watch: one entry per meter and limit it met.
+MAX_MEMO = 1024
 _HUNDRED = Decimal(100)
 
 
@@ -59,6 +63,10 @@ class Watch:
     #: Charges alerts: the account's own, and a budget's warnings at 75/90/100 %.
     money: tuple[Alert, ...] = ()
     balance: tuple[Alert, ...] = ()
+    #: Usage thresholds by (meter, limit, hard limit, catalog defaults), made once each.
+    memo: dict[tuple[Any, ...], tuple[tuple[int, Alert], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def of(cls, alerts: Sequence[Alert], budget: Budget | None) -> Watch:
@@ -90,6 +98,22 @@ class Watch:
     @property
     def empty(self) -> bool:
         return not self.alerts and self.budget is None
+
+    def thresholds(
+        self, meter: str, limit: int | None, hard: int | None, defaults: tuple[Decimal, ...]
+    ) -> tuple[tuple[int, Alert], ...]:
+        """The usage thresholds of ``meter`` under these terms (the catalog's defaults and the
+        account's own), made once per terms."""
+        key = (meter, limit, hard, defaults)
+        found = self.memo.get(key)
+        if found is None:
+            alerts = self.usage.get(meter, ())
+            if defaults and limit is not None:
+                alerts = (*catalog_alerts(meter, defaults), *alerts)
+            if len(self.memo) >= MAX_MEMO:  # the shared empty watch meets many limits
+                self.memo.clear()
+            found = self.memo[key] = usage_thresholds(alerts, limit, hard)
+        return found
 
     def fire(self, position: int, crossing: Crossing, period: str, currency: str) -> Fire:
         """The notice of a charges crossing: a soft budget's 100 % is also its excess."""
@@ -180,11 +204,13 @@ class Watcher:
         watch: Watch,
         planned: Planned,
         first: Totals[int],
+        last: Totals[int],
         events: Sequence[tuple[int, int]],
         charges_after: Decimal | None,
     ) -> list[Notice]:
         """What the events (position, quantity), applied in order to the account's counter of
-        the meter from ``first``, fire; ``charges_after`` is the charges counter they reached."""
+        the meter from ``first`` to ``last``, fire; ``charges_after`` is the charges counter
+        they reached."""
         plan = planned.plan
         terms = plan.primary.terms
         assert terms is not None
@@ -193,34 +219,58 @@ class Watcher:
         if watch.empty and not defaults and not _reaches(first.used, limit, events):
             return []  # nothing watched, and the limit's crossing (limit_reached) is not here
         meter, period, currency = plan.item, plan.period_key, planned.catalog.currency
-        usage = watch.usage.get(meter, ())
-        if defaults and limit is not None:
-            usage = (*catalog_alerts(meter, defaults), *usage)
+        thresholds = watch.thresholds(meter, limit, hard, defaults)
         notices: list[Notice] = []
-        if first.used == 0 and (usage or not watch.empty):
+        if first.used == 0 and (thresholds or not watch.empty):
             notices.append(NewPeriod(events[0][0], period, planned.period.start))
-        step = plan.steps(1)[0]
+        quantities = [quantity for _, quantity in events]
+        used = [first.used]
+        for quantity in quantities:
+            used.append(used[-1] + quantity)
+        # The group's crossings, each at the event whose units reached it (D25).
+        for crossing in crossed(thresholds, first.used, used[-1]):
+            index = crossing_events(crossing.at, first.used, quantities)
+            reached_at = Crossing(crossing.alert, crossing.at, Decimal(used[index + 1]))
+            shown = _shown(reached_at, limit)
+            notices.append(Fire(events[index][0], reached_at, period, shown, currency))
+        if limit is not None and first.used < limit <= used[-1]:
+            index = crossing_events(Decimal(limit), first.used, quantities)
+            notices.append(LimitReached(events[index][0], meter, used[index + 1], limit, period))
+        if planned.priced and charges_after is not None and watch.money:
+            notices += self._money_notices(watch, planned, first, last, events, charges_after)
+        return notices
+
+    def _money_notices(
+        self,
+        watch: Watch,
+        planned: Planned,
+        first: Totals[int],
+        last: Totals[int],
+        events: Sequence[tuple[int, int]],
+        charges_after: Decimal,
+    ) -> list[Notice]:
+        """The charges alerts the events crossed, each at the event whose lines crossed it."""
         charges = planned.charges
+        assert charges is not None
+        priced = charges.step.charge
+        assert priced is not None
+        if priced(first, last) == 0:
+            return []  # no invoice line moved: nothing to cross
+        step = planned.plan.steps(1)[0]
         totals: list[tuple[int, Totals[int], Totals[int]]] = []
         before = first
         for position, quantity in events:
             after = reached(step._replace(quantity=quantity), before)
             totals.append((position, before, after))
             before = after
-        if charges is not None and charges_after is not None:
-            assert charges.step.charge is not None
-            deltas = [charges.step.charge(b, a) for _, b, a in totals]
-            running = charges.fee + charges_after - sum(deltas, Decimal(0))
-        for index, (position, before, after) in enumerate(totals):
-            for crossing in usage_crossings(usage, limit, hard, before.used, after.used):
-                shown = _shown(crossing, limit)
-                notices.append(Fire(position, crossing, period, shown, currency))
-            if limit is not None and before.used < limit <= after.used:
-                notices.append(LimitReached(position, meter, after.used, limit, period))
-            if charges is not None and charges_after is not None:
-                was, running = running, running + deltas[index]
-                for crossing in money_crossings(watch.money, was, running):
-                    notices.append(watch.fire(position, crossing, period, currency))
+        deltas = [priced(b, a) for _, b, a in totals]
+        running = charges.fee + charges_after - sum(deltas, Decimal(0))
+        period, currency = planned.plan.period_key, planned.catalog.currency
+        notices: list[Notice] = []
+        for (position, _, _), delta in zip(totals, deltas, strict=True):
+            was, running = running, running + delta
+            for crossing in money_crossings(watch.money, was, running):
+                notices.append(watch.fire(position, crossing, period, currency))
         return notices
 
     def charge_notices(
