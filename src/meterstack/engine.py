@@ -89,7 +89,7 @@ class Engine(KeysMixin, WalletMixin):
         self._metering = Metering(ctx)
         self._alerts = self._metering.alerts
         self._grouped = GroupCommit(self._metering)
-        self._holds = Holds(ctx)
+        self._holds = Holds(ctx, self._alerts)
         self._usage = Usage(ctx)
         self._keys = Keys(ctx)
         self._features = Features(ctx, self._keys)

@@ -243,3 +243,16 @@ def test_d25_payment_failed_fires_inside_the_callers_transaction(
     with engine._ctx.store.transaction() as tx:
         alerts.payment_recovered_in(tx, account.id, clock.now())
     assert [d["reason"] for _, d in _events(engine, account.id, "alert.resolved")] == ["paid"]
+
+
+def test_c8_committed_holds_cross_the_catalog_thresholds(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("flowstack")
+    account = engine.create_account(plan="starter")
+    engine.consume(account.id, "sessions", 700)
+    held = engine.reserve(account.id, "sessions", 60)  # held: not usage yet
+    assert _fired(engine, account.id) == []
+    assert held.id is not None
+    engine.commit(held.id, 60)  # 760 committed
+    assert _fired(engine, account.id) == ["catalog_sessions_75"]
