@@ -25,8 +25,9 @@ from meterstack.store.ports import Admission, Applied, Refused, Store
 CATALOG = load_catalog("agentstack").catalog
 PLAN = CATALOG.plan("free")
 METER = "logic_engine_calls"  # overage $1.00 per 1,000 past 10,000, at least $0.01
-LINES = meter_lines(CATALOG, PLAN, METER)
-assert LINES is not None
+_LINES = meter_lines(CATALOG, PLAN, METER)
+assert _LINES is not None
+LINES = _LINES
 OVERAGE_FROM = 10_000
 
 
