@@ -14,6 +14,7 @@ import pytest
 from meterstack import Engine, ManualClock
 from meterstack.errors import InvalidInputError, NotFoundError, RefusedError
 from meterstack.rules.alerts import MAX_ALERTS
+from meterstack.services.alerts.service import payment_failed_in, payment_recovered_in
 
 EngineFactory = Callable[..., Engine]
 
@@ -235,13 +236,13 @@ def test_d25_payment_failed_fires_inside_the_callers_transaction(
     engine = open_engine("agentstack")
     account = engine.create_account(plan="pro")
     alert = engine.create_alert(account.id, "payment_failed")
-    alerts = engine._alerts  # the service other services call in their transaction
-    with engine._ctx.store.transaction() as tx:
-        assert alerts.payment_failed_in(tx, account.id, clock.now(), reference="inv_1") == 1
-        assert alerts.payment_failed_in(tx, account.id, clock.now()) == 0  # once, until resolved
+    store = engine._ctx.store  # another service's transaction, as dunning opens one
+    with store.transaction() as tx:
+        assert payment_failed_in(tx, account.id, clock.now(), reference="INV-000001") == 1
+        assert payment_failed_in(tx, account.id, clock.now()) == 0  # once, until resolved
     assert _fired(engine, account.id) == [alert.id]
-    with engine._ctx.store.transaction() as tx:
-        alerts.payment_recovered_in(tx, account.id, clock.now())
+    with store.transaction() as tx:
+        payment_recovered_in(tx, account.id, clock.now())
     assert [d["reason"] for _, d in _events(engine, account.id, "alert.resolved")] == ["paid"]
 
 

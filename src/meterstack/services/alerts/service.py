@@ -257,26 +257,27 @@ class Alerts:
                 done.append(resolved_state)
         return done
 
-    # ------------------------------------------------------------------ payments
 
-    def payment_failed_in(
-        self, tx: UnitOfWork, account_id: str, at: datetime, *, reference: str | None = None
-    ) -> int:
-        """Fire the account's ``payment_failed`` alerts inside the caller's transaction (a
-        failed collection, D29); how many fired (an alert fires again only once resolved)."""
-        fired = 0
-        currency = self.ctx.current.catalog.currency
-        for alert in tx.alerts.of_account(account_id):
-            if alert.kind is AlertKind.PAYMENT_FAILED:
-                notice = Fire(0, _crossing(alert), "", reference or "", currency)
-                fired += fire(tx, account_id, notice, at)
-        return fired
+def payment_failed_in(
+    tx: UnitOfWork, account_id: str, at: datetime, *, reference: str | None = None
+) -> int:
+    """Fire the account's ``payment_failed`` alerts inside the caller's transaction (a failed
+    collection, D29): their state and ``alert.triggered``, ``value`` the ``reference`` (an
+    invoice number). How many fired: an alert fires again only once it was resolved."""
+    fired = 0
+    for alert in tx.alerts.of_account(account_id):
+        if alert.kind is AlertKind.PAYMENT_FAILED:
+            notice = Fire(0, Crossing(alert, ZERO, ZERO), "", reference or "", "")
+            fired += fire(tx, account_id, notice, at)
+    return fired
 
-    def payment_recovered_in(self, tx: UnitOfWork, account_id: str, at: datetime) -> None:
-        """Resolve the ``payment_failed`` alerts: the open invoice was paid."""
-        ids = [a.id for a in tx.alerts.of_account(account_id) if a.kind is AlertKind.PAYMENT_FAILED]
-        for found in tx.alerts.resolve(account_id, ids, at, "paid"):
-            resolved(tx, account_id, found, "paid", at)
+
+def payment_recovered_in(tx: UnitOfWork, account_id: str, at: datetime) -> None:
+    """Resolve the account's ``payment_failed`` alerts (``reason`` ``paid``): the open
+    invoice was paid."""
+    ids = [a.id for a in tx.alerts.of_account(account_id) if a.kind is AlertKind.PAYMENT_FAILED]
+    for found in tx.alerts.resolve(account_id, ids, at, "paid"):
+        resolved(tx, account_id, found, "paid", at)
 
 
 def period_closed_in(tx: UnitOfWork, account_id: str, period: str, end: datetime) -> None:
@@ -305,10 +306,6 @@ def _cents(amount: Decimal, currency: str) -> Decimal:
     places: a wallet's spend may carry more)."""
     rounded = round_money(amount, currency)
     return rounded if rounded == amount else amount.normalize()
-
-
-def _crossing(alert: Alert) -> Crossing:
-    return Crossing(alert, ZERO, ZERO)
 
 
 def _defaults(catalog: Catalog, state: AccountState) -> list[Alert]:
