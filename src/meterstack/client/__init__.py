@@ -18,6 +18,7 @@
 
 from meterstack.client._async import AsyncClient
 from meterstack.client._sync import Client
+from meterstack.client.alert_models import Alert, Budget
 from meterstack.client.billing import (
     ApiKeyInfo,
     Cancellation,
@@ -31,6 +32,7 @@ from meterstack.client.billing import (
 from meterstack.client.entitlements import Entitlements, FeatureGrant, ItemLimit
 from meterstack.client.errors import (
     AuthenticationError,
+    BudgetExceededError,
     ConflictError,
     InsufficientBalanceError,
     InvalidRequestError,
@@ -71,11 +73,14 @@ from meterstack.rules.decisions import Decision
 __all__ = [
     "Account",
     "AccountUsage",
+    "Alert",
     "ApiKeyInfo",
     "AsyncClient",
     "AuthenticationError",
     "AutoReload",
     "BillingStatus",
+    "Budget",
+    "BudgetExceededError",
     "Cancellation",
     "CheckoutLink",
     "Client",

@@ -63,6 +63,11 @@ class InsufficientBalanceError(MeterstackClientError):
     ``details`` carries ``balance`` and ``price``."""
 
 
+class BudgetExceededError(MeterstackClientError):
+    """A hard budget would be passed (402 ``budget_exceeded``, D26): nothing was counted or
+    charged; ``details`` carries the budget and the period's charges."""
+
+
 class PriceChangedError(MeterstackClientError):
     """The price is above the ``max_price`` the caller accepted (409 ``price_changed``)."""
 
@@ -108,6 +113,8 @@ _BY_CODE: dict[str, type[MeterstackClientError]] = {
     "plan_not_self_serve": PlanNotSelfServeError,
     "insufficient_balance": InsufficientBalanceError,
     "price_changed": PriceChangedError,
+    "budget_exceeded": BudgetExceededError,
+    "too_many_alerts": ConflictError,
     "invalid_api_key": AuthenticationError,
     "unauthenticated": AuthenticationError,
     "not_found": NotFoundError,

@@ -21,8 +21,11 @@ from decimal import Decimal
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from meterstack.rules.admission import Step, Totals
+from meterstack.rules.alerts import Alert
+from meterstack.rules.budget import Budget
 from meterstack.rules.history import Granularity, UsageBucket, UsageMark
 from meterstack.rules.terms import AccountState, LimitOverride
+from meterstack.services.alerts.model import AlertState
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 from meterstack.services.payments.port import Checkout, CheckoutRequest, PaymentEvent
 from meterstack.services.wallet.model import (
@@ -119,7 +122,8 @@ class Admission(NamedTuple, Generic[R]):
 
 
 class Applied(NamedTuple, Generic[R]):
-    """Every step applied: the totals each counter reached, and the answers (recorded)."""
+    """Every step applied: the totals each counter reached, and the answers (recorded). A
+    priced charges step that added nothing was not written, and its totals read as zero."""
 
     totals: tuple[Totals[Any], ...]
     answers: tuple[R, ...] = ()
@@ -627,6 +631,48 @@ class Wallets(Protocol):
     def settle_payout(self, payout_id: str, now: datetime) -> bool: ...
 
 
+class Alerts(Protocol):
+    """Alerts set on an account, each one's last firing, and the account's budget (D25, D26)."""
+
+    def insert(self, account_id: str, alert: Alert, at: datetime) -> None: ...
+
+    def of_account(self, account_id: str) -> list[Alert]:
+        """The account's own alerts, oldest first."""
+        ...
+
+    def count(self, account_id: str) -> int: ...
+
+    def delete(self, account_id: str, alert_id: str) -> bool:
+        """Delete an alert and its state; False when the account has no such alert."""
+        ...
+
+    def trigger(
+        self, account_id: str, alert: Alert, period: str, value: str | None, at: datetime
+    ) -> bool:
+        """Fire ``alert``: True when it was armed (never fired, or resolved since)."""
+        ...
+
+    def resolve(
+        self,
+        account_id: str,
+        alert_ids: Sequence[str] | None,
+        at: datetime,
+        reason: str,
+        *,
+        before_period: str | None = None,
+        of_period: str | None = None,
+    ) -> list[AlertState]:
+        """Resolve open states (those named, those of another period than
+        ``before_period``, or those of ``of_period``); the states resolved, as they were."""
+        ...
+
+    def states(self, account_id: str, *, open_only: bool = False) -> list[AlertState]: ...
+
+    def budget(self, account_id: str) -> Budget | None: ...
+
+    def set_budget(self, account_id: str, budget: Budget | None, at: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction and the ports that work inside it."""
 
@@ -668,6 +714,9 @@ class UnitOfWork(Protocol):
 
     @property
     def access(self) -> WebAccess: ...
+
+    @property
+    def alerts(self) -> Alerts: ...
 
     @property
     def directory(self) -> Directory: ...

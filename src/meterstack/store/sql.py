@@ -19,6 +19,7 @@ from typing import Any
 from meterstack.errors import StoreUnavailableError, TransactionConflictError
 from meterstack.store.access import SqlWebAccess
 from meterstack.store.accounts import SqlAccounts
+from meterstack.store.alerts import SqlAlerts
 from meterstack.store.checkpoints import Checkpointer
 from meterstack.store.counters import SqlCounters
 from meterstack.store.dialect import (
@@ -39,6 +40,7 @@ from meterstack.store.outbox import SqlOutbox
 from meterstack.store.payments import SqlPayments
 from meterstack.store.ports import (
     Accounts,
+    Alerts,
     Counters,
     Directory,
     Idempotency,
@@ -89,6 +91,7 @@ class SqlTransaction:
     access: WebAccess
     directory: Directory
     wallet: Wallets
+    alerts: Alerts
 
     @classmethod
     def on(cls, dialect: Dialect) -> SqlTransaction:
@@ -112,6 +115,7 @@ class SqlTransaction:
             access=SqlWebAccess(sql),
             directory=SqlDirectory(sql),
             wallet=SqlWallet(sql),
+            alerts=SqlAlerts(sql),
         )
 
 
