@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from meterstack import Engine, ManualClock
+from meterstack.rules.alerts import AlertSource
+from meterstack.server.dashboard.rendering import money
 from meterstack.services.invoicing import close
 from webpages.dashboard_pages import console, receiving, signed_in
 
@@ -269,3 +271,60 @@ def test_the_new_pages_fit_a_phone(
         assert overflow <= 0, f"{path}: nothing wider than a phone's screen"
     assert "1,000 requests" in phone.locator("#history-total").inner_text()
     screenshot(phone, "usage-history-phone")
+
+
+def test_alerts_fire_on_the_page_and_the_budget_shows_its_projection(
+    live_service: Service, browser: Browser, screenshot: Screenshot, clock: ManualClock
+) -> None:
+    service = live_service("flowstack")
+    engine = _engine(service)
+    account = engine.create_account(plan="hobbyist")  # 200 sessions; warned at 75/90/95 %
+    clock.advance(timedelta(days=10))
+    assert engine.consume(account.id, "sessions", 160).allowed  # 80 %: the 75 % alert fires
+    page = signed_in(browser(), service, account.id)
+
+    page.get_by_role("link", name="Alerts and budget").click()
+    rows = page.locator("#alerts tbody").inner_text().splitlines()
+    assert [row for row in rows if "the plan's default" in row] == [
+        "Sessions: share of the limit used\t75%\tthe plan's default\ttriggered 11 Jan 2026, "
+        "00:00 at 80%\t",
+        "Sessions: share of the limit used\t90%\tthe plan's default\tarmed\t",
+        "Sessions: share of the limit used\t95%\tthe plan's default\tarmed\t",
+    ]
+
+    page.get_by_label("When").select_option("usage_units")
+    page.get_by_label("Meter (for usage alerts)").select_option("sessions")
+    page.get_by_label("Threshold (a percentage, units or an amount in USD)").fill("170")
+    page.get_by_role("button", name="Add alert").click()
+    assert "Alert added: Sessions: units used." in page.locator(".notice").inner_text()
+    (mine,) = [alert for alert in engine.alerts(account.id) if alert.source == AlertSource.ACCOUNT]
+    assert "armed" in page.locator(f"#alert-{mine.id}").inner_text()
+    assert engine.consume(account.id, "sessions", 10).allowed
+    page.reload()
+    assert "triggered" in page.locator(f"#alert-{mine.id}").inner_text()
+
+    page.get_by_label("Maximum a month (USD, whole cents)").fill("20.00")
+    page.get_by_label("warn me at 75, 90 and 100% (soft)").check()
+    page.get_by_role("button", name="Save budget").click()
+    assert "Budget set to 20.00 USD a month" in page.locator(".notice").inner_text()
+    budget = engine.budget(account.id)
+    assert (budget.amount, budget.mode) == (Decimal(20), "soft")
+    assert page.locator("#budget-amount").inner_text() == "20.00 USD a month, soft"
+    assert (
+        page.locator("#budget-actual")
+        .inner_text()
+        .startswith(f"{money(budget.actual, 'USD')} ({budget.percent}% of the budget)")
+    )
+    insights = engine.usage(account.id).insights
+    assert insights is not None
+    assert insights.estimated_monthly_cost > 0
+    projection = page.locator("#budget-projection").inner_text()
+    assert projection.startswith(money(insights.estimated_monthly_cost, "USD"))
+    screenshot(page, "alerts")
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=re.compile(r"^Delete")).click()
+    assert "Alert deleted." in page.locator(".notice").inner_text()
+    assert [alert.source for alert in engine.alerts(account.id)] == [AlertSource.CATALOG] * 3
+    page.get_by_role("button", name="Remove the budget").click()
+    assert engine.budget(account.id).amount is None

@@ -1,6 +1,7 @@
 """The customer's billing pages under ``/dashboard``: overview, plans, overage and packs,
-wallet, usage history and its export, invoices, API keys. Routes only: what each page shows
-comes from :mod:`.billing_views`, :mod:`.wallet_views` and :mod:`.history_views`."""
+wallet, usage history and its export, alerts and the budget, invoices, API keys. Routes only:
+what each page shows comes from :mod:`.billing_views`, :mod:`.wallet_views`,
+:mod:`.history_views` and :mod:`.alerts_views`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from meterstack.errors import InvalidInputError
+from meterstack.server.dashboard import alerts_views, history_views, pages, wallet_views
 from meterstack.server.dashboard import billing_views as views
-from meterstack.server.dashboard import history_views, pages, wallet_views
 from meterstack.server.dashboard.pages import (
     act,
     customer_page,
@@ -214,6 +215,54 @@ def usage_export(posted: CustomerPost) -> Response:
 
     refused = act(viewer, back, export)
     return files[0] if files else refused
+
+
+@router.get("/alerts")
+def alerts(viewer: CustomerViewer) -> HTMLResponse:
+    page = alerts_views.alerts(viewer.engine, viewer.account_id)
+    return customer_page(viewer, "alerts.html", "/dashboard/alerts", page=page)
+
+
+@router.post("/alerts")
+def create_alert(posted: CustomerPost) -> Response:
+    viewer = posted.viewer
+    return act(
+        viewer,
+        "/dashboard/alerts",
+        lambda: alerts_views.create_alert(
+            viewer.engine,
+            viewer.account_id,
+            posted.text("kind"),
+            posted.text("meter"),
+            posted.text("threshold"),
+        ),
+    )
+
+
+@router.post("/alerts/budget")
+def set_budget(posted: CustomerPost) -> Response:
+    """The budget guard (D26): a maximum a month, soft or hard; an empty amount removes it."""
+    viewer = posted.viewer
+    return act(
+        viewer,
+        "/dashboard/alerts",
+        lambda: alerts_views.set_budget(
+            viewer.engine,
+            viewer.account_id,
+            posted.text("amount"),
+            posted.text("mode", default="soft"),
+        ),
+    )
+
+
+@router.post("/alerts/{alert_id}/delete")
+def delete_alert(alert_id: str, posted: CustomerPost) -> Response:
+    viewer = posted.viewer
+    return act(
+        viewer,
+        "/dashboard/alerts",
+        lambda: alerts_views.delete_alert(viewer.engine, viewer.account_id, alert_id),
+    )
 
 
 @router.get("/invoices")

@@ -27,6 +27,7 @@ CUSTOMER_NAV = (
     ("/dashboard/overage", "Overage and packs"),
     ("/dashboard/wallet", "Wallet"),
     ("/dashboard/usage", "Usage history"),
+    ("/dashboard/alerts", "Alerts and budget"),
     ("/dashboard/invoices", "Invoices"),
     ("/dashboard/keys", "API keys"),
 )
