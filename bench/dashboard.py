@@ -2,12 +2,12 @@
 
 The account has 50 projects, 10,000 invoices and a year of hourly usage history on every meter,
 spread over its projects (invoices and buckets written through the store's repositories; the
-setup is not what is measured), a wallet ledger of 500 entries, and 120 other accounts whose
-opening invoices left webhook deliveries. Each page is requested through the ASGI application
-in-process (routing, session lookup, engine calls, rendering: everything the server does, no
-network) and timed over several runs; the baseline renders a bare Jinja2 template producing as
-many bytes as the page, in the same run. Target: at most 100 ms per page; printed, never
-enforced (times depend on the machine).
+setup is not what is measured), a wallet ledger of 500 entries, 45 alerts and a budget; 120
+other accounts' opening invoices left webhook deliveries. Each page is requested through the
+ASGI application in-process (routing, session lookup, engine calls, rendering: everything the
+server does, no network) and timed over several runs; the baseline renders a bare Jinja2
+template producing as many bytes as the page, in the same run. Target: at most 100 ms per
+page; printed, never enforced (times depend on the machine).
 
     python bench/dashboard.py [--runs 15] [--invoices 10000] [--projects 50] [--days 365]
 """
@@ -176,6 +176,7 @@ async def measure(
         "wallet": "/dashboard/wallet",
         "usage history (days)": "/dashboard/usage?meter=api_calls",
         "usage history (hours)": "/dashboard/usage?meter=api_calls&granularity=hour",
+        "alerts and budget": "/dashboard/alerts",
         "console: accounts": "/console",
         "console: account": f"/console/accounts/{account_id}",
         "console: plans": "/console/plans",
@@ -220,6 +221,9 @@ def main() -> None:
         clock.advance(timedelta(days=options.days))
         buckets = history(engine, account.id, options.days, clock.now())
         ledger(engine, account.id, 500)
+        for threshold in range(10, 100, 2):  # 45 alerts of the 50 an account may have
+            engine.create_alert(account.id, "usage_percent", meter="api_calls", threshold=threshold)
+        engine.set_budget(account.id, Decimal("500.00"), mode="soft")
         delivery = deliveries(engine, 120)
         print(
             f"setup: {options.projects} projects, {options.invoices:,} invoices, {buckets:,} "

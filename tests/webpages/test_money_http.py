@@ -230,3 +230,52 @@ def test_a_running_period_close_shows_its_progress_until_it_is_done(
         assert 'http-equiv="refresh"' not in done
         assert "3 of 3 accounts examined: 3 invoices created, 0 not closed." in done
     assert all(len(engine.invoices(account.id)) == 2 for account in accounts)
+
+
+def test_the_alert_and_budget_forms_check_their_token_their_input_and_their_account(
+    live_service: Service,
+) -> None:
+    service = live_service("flowstack")
+    engine = _engine(service)
+    mine, theirs = engine.create_account(plan="hobbyist"), engine.create_account(plan="hobbyist")
+    their_alert = engine.create_alert(theirs.id, "usage_units", meter="sessions", threshold=5)
+    with _customer(service, mine.id) as client:
+        page = client.get("/dashboard/alerts").text
+        assert their_alert.id not in page
+        token = _csrf(page)
+        forms = {
+            "/dashboard/alerts": {"kind": "limit_reached", "meter": "sessions"},
+            "/dashboard/alerts/budget": {"amount": "10", "mode": "hard"},
+            f"/dashboard/alerts/{their_alert.id}/delete": {},
+        }
+        for path, form in forms.items():
+            for forged in ({}, {"csrf_token": token + "x"}):
+                assert client.post(path, data={**form, **forged}).status_code == 403, path
+        for form, message in (
+            ({"kind": "sometimes", "meter": "sessions"}, "unknown alert kind 'sometimes'"),
+            ({"kind": "usage_units", "meter": "sessions", "threshold": "lots"}, "threshold must"),
+            ({"kind": "usage_percent", "meter": "nothing", "threshold": "50"}, "Not done"),
+        ):
+            answer = client.post(
+                "/dashboard/alerts", data={"csrf_token": token, **form}, follow_redirects=True
+            )
+            assert message in _notice(answer.text).replace("&#39;", "'"), form
+        for form, message in (
+            ({"amount": "ten", "mode": "hard"}, "amount must be an amount"),
+            ({"amount": "10", "mode": "furious"}, "mode must be 'soft' or 'hard'"),
+        ):
+            answer = client.post(
+                "/dashboard/alerts/budget",
+                data={"csrf_token": token, **form},
+                follow_redirects=True,
+            )
+            assert message in _notice(answer.text).replace("&#39;", "'"), form
+        gone = client.post(
+            f"/dashboard/alerts/{their_alert.id}/delete",
+            data={"csrf_token": token},
+            follow_redirects=True,
+        )
+        assert "Not done" in _notice(gone.text)
+    assert [alert.id for alert in engine.alerts(theirs.id)][-1] == their_alert.id
+    assert [alert.source for alert in engine.alerts(mine.id)] == ["catalog"] * 3
+    assert engine.budget(mine.id).amount is None
