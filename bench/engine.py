@@ -7,17 +7,21 @@ For each backend (SQLite file in WAL mode; PostgreSQL when reachable) it measure
 - the same consume from 8 threads at once, which group commit lets share transactions;
 - ``consume_many`` of 100 events per call, per event;
 - keyed consume, single and in batches of 100, on an engine that keeps the usage history (D27:
-  hourly and daily buckets written by the admission) beside one that does not, same database.
+  hourly and daily buckets written by the admission) beside one that does not, same database;
+- keyed consume, single and in batches of 100, on an account with three threshold alerts on the
+  measured meter and a hard budget (D25, D26: the charges step in every admission) beside an
+  account with neither, same engine.
 It prints rates, p50/p99/p99.9 latencies and the ratios the project targets: on SQLite, consume
 >= 0.5x the bare SQL of the same work and 8 threads >= 1x one thread; on PostgreSQL, consume
 >= 0.5x the raw UPDATE and 8 threads >= 2x one thread; consume_many >= 5x a single consume per
-event on both; with history >= 0.8x without it, single and batched, on both. Absolute numbers
+event on both; with history >= 0.8x without it, single and batched, on both; with alerts and a
+hard budget >= 0.7x without them, single and batched, on both. Absolute numbers
 depend on the machine; the ratios are what to compare. The measures run interleaved, in short
 rounds, so that a drift of the machine or the database (a checkpoint, a noisy neighbour) weighs
 on every measure alike.
 
     python bench/engine.py [--seconds 3] [--rounds 10] [--only sqlite|postgresql]
-        [--postgres postgresql://postgres@127.0.0.1:5432/test] [--history-only]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test] [--history-only] [--alerts-only]
 """
 
 # ruff: noqa: E402
@@ -224,6 +228,47 @@ def bench_history(label: str, url: str, seconds: float, rounds: int) -> tuple[fl
     return single_ratio, batch_ratio
 
 
+def bench_alerts(label: str, url: str, seconds: float, rounds: int) -> tuple[float, float]:
+    """Keyed consume (account and project scopes) on an account with three threshold alerts
+    and a hard budget on the measured meter, and on one with neither, measured interleaved."""
+    with Engine.open(url, catalog="agentstack") as engine:
+        run_id = uuid.uuid4().hex[:8]
+        measures: list[Timed] = []
+        for watched in (True, False):
+            account = engine.create_account(plan="pro").id
+            engine.set_limit(account, "api_calls", 10**12)  # thresholds far away: never crossed
+            project = engine.create_project(account).id
+            name = "3 alerts + hard budget" if watched else "no alerts, no budget"
+            if watched:
+                for percent in ("75", "90", "95"):
+                    engine.create_alert(account, "usage_percent", meter="api_calls",
+                                        threshold=percent)  # fmt: skip
+                engine.set_budget(account, "100000.00", mode="hard")
+
+            def single(i: int, a: str = account, p: str = project) -> int:
+                engine.consume(a, "api_calls", 1, project_id=p, idempotency_key=f"{run_id}-{i}")
+                return 1
+
+            def batch(i: int, a: str = account, p: str = project) -> int:
+                engine.consume_many(
+                    [UsageEvent(a, "api_calls", 1, p, f"{run_id}-b{i}-{n}") for n in range(BATCH)]
+                )
+                return BATCH
+
+            measures += [
+                Timed(f"keyed consume, {name}", single),
+                Timed(f"consume_many ({BATCH}), {name}, per event", batch),
+            ]
+        one, many, one_bare, many_bare = interleaved(seconds, rounds, *measures)
+    print(f"{label}: alerts and budget guard (D25, D26)")
+    for measure in (one, one_bare, many, many_bare):
+        print(measure.line())
+    single_ratio, batch_ratio = one.rate / one_bare.rate, many.rate / many_bare.rate
+    print(f"  consume with alerts+budget / without:  {single_ratio:5.2f}x   (target >= 0.7x)")
+    print(f"  consume_many with / without:           {batch_ratio:5.2f}x   (target >= 0.7x)")
+    return single_ratio, batch_ratio
+
+
 class Callers:
     """``THREADS`` threads calling ``consume`` at once, as a server's worker threads do: each
     burst, every thread makes its share of the calls one after the other, and the burst ends
@@ -270,6 +315,15 @@ class Callers:
         return BURST
 
 
+def _sections(args: argparse.Namespace, label: str, url: str, only: bool) -> None:
+    if not only:
+        bench_backend(label, url, args.seconds, args.rounds)
+    if args.history_only or not only:
+        bench_history(label, url, args.seconds, args.rounds)
+    if args.alerts_only or not only:
+        bench_alerts(label, url, args.seconds, args.rounds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each measure")
@@ -281,11 +335,13 @@ def main() -> None:
     parser.add_argument(
         "--history-only", action="store_true", help="measure the usage-history section alone"
     )
+    parser.add_argument(
+        "--alerts-only", action="store_true", help="measure the alerts and budget section alone"
+    )
     args = parser.parse_args()
+    only = args.history_only or args.alerts_only
     for label, url in backends(args.only, args.postgres):
-        if not args.history_only:
-            bench_backend(label, url, args.seconds, args.rounds)
-        bench_history(label, url, args.seconds, args.rounds)
+        _sections(args, label, url, only)
 
 
 if __name__ == "__main__":

@@ -215,6 +215,13 @@ class AsyncEngine:
     local_portal = _in_thread(Engine.local_portal)
     migration_plan = _in_thread(Engine.migration_plan)
     migrate_accounts = _in_thread(Engine.migrate_accounts)
+    # Alerts and the budget guard (D25, D26)
+    alerts = _in_thread(Engine.alerts)
+    alert = _in_thread(Engine.alert)
+    create_alert = _in_thread(Engine.create_alert)
+    delete_alert = _in_thread(Engine.delete_alert)
+    budget = _in_thread(Engine.budget)
+    set_budget = _in_thread(Engine.set_budget)
     # Invoices
     close_period = _in_thread(Engine.close_period)
     close_failures = _in_thread(Engine.close_failures)

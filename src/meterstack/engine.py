@@ -30,10 +30,12 @@ from meterstack.errors import (
     NotFoundError,
     StoreUnavailableError,
 )
+from meterstack.rules.alerts import AlertKind
 from meterstack.rules.decisions import Decision
 from meterstack.rules.terms import END_USER_KIND
 from meterstack.services.access import Access
 from meterstack.services.accounts import Account, Accounts
+from meterstack.services.alerts.model import AlertView, BudgetView
 from meterstack.services.audit.log import AuditLog
 from meterstack.services.audit.model import PYTHON, Actor, AuditPage
 from meterstack.services.collections.service import Collections
@@ -104,8 +106,9 @@ class Engine(KeysMixin, WalletMixin):
         self._resources = Resources(ctx)
         self._levers = Levers(ctx)
         self._metering = Metering(ctx)
+        self._alerts = self._metering.alerts
         self._grouped = GroupCommit(self._metering)
-        self._holds = Holds(ctx)
+        self._holds = Holds(ctx, self._alerts)
         self._usage = Usage(ctx)
         self._keys = Keys(ctx)
         self._features = Features(ctx, self._keys)
@@ -534,7 +537,9 @@ class Engine(KeysMixin, WalletMixin):
         self, account_id: str, plan: str, interval: str | None = None, *, actor: Actor = PYTHON
     ) -> PlanChange:
         """Upgrade at once with a proration invoice (D10), or downgrade at period end (C7)."""
-        return self._subscriptions.change_plan(account_id, plan, interval, actor=actor)
+        change = self._subscriptions.change_plan(account_id, plan, interval, actor=actor)
+        self._alerts.reevaluate(account_id)  # D25: a higher limit resolves usage alerts
+        return change
 
     def downgrade(
         self, account_id: str, plan: str, interval: str | None = None, *, actor: Actor = PYTHON
@@ -737,6 +742,7 @@ class Engine(KeysMixin, WalletMixin):
         self._levers.set_limit(
             account_id, item, limit, grace=grace, project_id=project_id, actor=actor
         )
+        self._alerts.reevaluate(account_id)  # D25: a raised limit resolves usage alerts
 
     def set_feature(
         self, account_id: str, feature: str, value: bool | str | None, *, actor: Actor = PYTHON
@@ -778,13 +784,16 @@ class Engine(KeysMixin, WalletMixin):
         actor: Actor = PYTHON,
     ) -> None:
         self._levers.clear_limit(account_id, item, project_id=project_id, actor=actor)
+        self._alerts.reevaluate(account_id)
 
     def buy_pack(self, account_id: str, pack_id: str, *, actor: Actor = PYTHON) -> PackPurchase:
         """Buy a pack: its own invoice, paid at once on the embedded provider, then the capacity.
 
         Plans without payments (AgentStack's ANONYMOUS) cannot buy packs (402).
         """
-        return self._purchases.buy_pack(account_id, pack_id, actor=actor)
+        purchase = self._purchases.buy_pack(account_id, pack_id, actor=actor)
+        self._alerts.reevaluate(account_id)  # D25: a pack's units resolve usage alerts
+        return purchase
 
     def pack_for(self, account_id: str, item: str, size: str) -> str:
         """The id of the pack of ``item`` with ``size`` (``small``, ``medium``…) (A6)."""
@@ -800,8 +809,49 @@ class Engine(KeysMixin, WalletMixin):
             return self.checkout(account_id, pack=pack_id)
         return self.buy_pack(account_id, pack_id, actor=actor)
 
+    # ------------------------------------------------------------------ alerts (D25, D26)
+
+    def alerts(self, account_id: str) -> list[AlertView]:
+        """The account's alerts: the catalog's default thresholds on its limited meters (C8),
+        then its own, each ``armed`` or ``triggered`` (fired and not resolved yet)."""
+        return self._alerts.of_account(account_id)
+
+    def alert(self, account_id: str, alert_id: str) -> AlertView:
+        return self._alerts.get(account_id, alert_id)
+
+    def create_alert(
+        self,
+        account_id: str,
+        kind: AlertKind | str,
+        *,
+        meter: str | None = None,
+        threshold: Decimal | int | str | None = None,
+    ) -> AlertView:
+        """A new alert (at most 50 per account): ``usage_percent`` / ``usage_units`` of a meter
+        (threshold % of the effective limit, or units), ``grace_entered`` / ``limit_reached`` of
+        a meter, ``current_charges`` (an amount), ``wallet_balance`` (below an amount),
+        ``payment_failed``. It fires once per crossing, inside the admission that crossed it."""
+        return self._alerts.create(account_id, str(kind), meter=meter, threshold=threshold)
+
+    def delete_alert(self, account_id: str, alert_id: str) -> None:
+        self._alerts.delete(account_id, alert_id)
+
+    def budget(self, account_id: str) -> BudgetView:
+        """The account's budget and the period's charges against it (D26)."""
+        return self._alerts.budget(account_id)
+
+    def set_budget(
+        self, account_id: str, amount: Decimal | str | None, *, mode: str = "hard"
+    ) -> BudgetView:
+        """A maximum monthly cost (whole cents): ``soft`` warns at 75/90/100 %, ``hard`` also
+        refuses overage and wallet charges that would pass it (402 ``budget_exceeded``);
+        ``amount`` None removes it."""
+        return self._alerts.set_budget(account_id, amount, mode)
+
     def grant_pack(self, account_id: str, pack_id: str, *, actor: Actor = PYTHON) -> PackGrant:
-        return self._levers.grant_pack(account_id, pack_id, actor=actor)
+        grant = self._levers.grant_pack(account_id, pack_id, actor=actor)
+        self._alerts.reevaluate(account_id)
+        return grant
 
 
 def _event(event: UsageEvent | Mapping[str, Any]) -> UsageEvent | InvalidInputError:

@@ -26,6 +26,7 @@ import uvicorn
 from meterstack import Engine, ManualClock
 from meterstack.catalog.loader import LoadedCatalog, builtin_text, load_catalog, parse_catalog
 from meterstack.errors import StoreUnavailableError
+from meterstack.rules.alerts import MAX_ALERTS
 from meterstack.server import create_app
 from meterstack.server.settings import ServerSettings
 from meterstack.services.payments.local import LocalProvider
@@ -262,6 +263,7 @@ def _default_params(service: Service) -> dict[str, str]:
         "event_id": "evt_nope",
         "entry_id": "wle_nope",
         "item_id": "item_nope",
+        "alert_id": "alrt_nope",
     }
 
 
@@ -314,6 +316,10 @@ BODIES: dict[str, Any] = {
     },
     "POST /v1/wallet/deposits/{entry_id}/refund": {},
     "POST /v1/invoices/{number}/credit-notes": {"amount": "0.01", "reason": "goodwill"},
+    "POST /api/billing/alerts": {"kind": "usage_percent", "meter": "api_calls", "threshold": "90"},
+    "PUT /api/billing/budget": {"amount": "10.00"},
+    "POST /v1/accounts/{account_id}/alerts": {"kind": "payment_failed"},
+    "PUT /v1/accounts/{account_id}/budget": {"amount": "10.00", "mode": "soft"},
 }
 #: Queries the operations need to pass validation.
 QUERIES: dict[str, dict[str, str]] = {
@@ -652,6 +658,34 @@ OWN: dict[str, list[Refusal]] = {
     ],
     "GET /v1/invoices/{number}/credit-notes": [Refusal(404, params={"number": "INV-nope"})],
     "GET /v1/audit": [Refusal(404, query=NOPE)],
+    "POST /api/billing/alerts": [
+        Refusal(
+            409,
+            who="customer",
+            body={"kind": "usage_units", "meter": "api_calls", "threshold": "5"},
+            before=(("POST", "/api/billing/alerts", {"kind": "payment_failed"}, "customer"),)
+            * MAX_ALERTS,
+        ),
+    ],
+    "GET /api/billing/alerts/{alert_id}": [Refusal(404, who="customer")],
+    "DELETE /api/billing/alerts/{alert_id}": [Refusal(404, who="customer")],
+    "GET /v1/accounts/{account_id}/alerts": [Refusal(404, params=NOPE)],
+    "POST /v1/accounts/{account_id}/alerts": [
+        Refusal(404, params=NOPE, body={"kind": "payment_failed"}),
+        Refusal(
+            409,
+            params={"account_id": "{free}"},
+            body={"kind": "payment_failed"},
+            before=(("POST", "/v1/accounts/{account_id}/alerts", {"kind": "payment_failed"}),)
+            * MAX_ALERTS,
+        ),
+    ],
+    "GET /v1/accounts/{account_id}/alerts/{alert_id}": [Refusal(404)],
+    "DELETE /v1/accounts/{account_id}/alerts/{alert_id}": [Refusal(404)],
+    "GET /v1/accounts/{account_id}/budget": [Refusal(404, params=NOPE)],
+    "PUT /v1/accounts/{account_id}/budget": [
+        Refusal(404, params=NOPE, body={"amount": "10.00"}),
+    ],
 }
 
 

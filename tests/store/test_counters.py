@@ -55,6 +55,7 @@ def _unit_step(counter: tuple[str, str, str]) -> st.SearchStrategy[Step[int]]:
         st.one_of(st.none(), st.integers(0, 30)),
         level=st.just(False),
         peak=st.just(False),
+        charge=st.none(),  # a charges step (D26) has its own test: test_charges_step.py
     )
 
 
@@ -69,6 +70,7 @@ _MONEY_STEP = st.builds(
     st.one_of(st.none(), st.decimals(Decimal(0), Decimal("3"), places=3)),
     level=st.just(False),
     peak=st.just(False),
+    charge=st.none(),
 )
 
 

@@ -454,6 +454,16 @@ class Policies(Model):
     yearly_discount_percent: Percent | None = None
     intervals: tuple[Literal["monthly", "yearly"], ...] = ("monthly",)
     prorate_upgrades: bool = True
+    #: Default usage alerts, as percentages of the effective limit, on every limited meter of
+    #: every account (C8, D25: FlowStack 75/90/95); each fires once per crossing.
+    alert_thresholds: tuple[Annotated[Percent, Field(gt=0)], ...] = ()
+
+    @field_validator("alert_thresholds")
+    @classmethod
+    def _distinct_thresholds(cls, value: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("alert thresholds must be distinct")
+        return tuple(sorted(value))
 
 
 class ExampleExpectation(Model):

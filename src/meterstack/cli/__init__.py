@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from meterstack.cli import audit, metering
+from meterstack.cli.alerts import alerts_app
 from meterstack.cli.collections import collections_app
 from meterstack.cli.history import prune_history
 from meterstack.cli.invoices import invoices_app, period_app
@@ -41,6 +42,7 @@ app.command("prune-history")(prune_history)
 app.command("serve")(serve)
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(wallet_app, name="wallet")
+app.add_typer(alerts_app, name="alerts")
 app.add_typer(payouts_app, name="payouts")
 app.add_typer(collections_app, name="collections")
 app.command("audit")(audit.audit)

@@ -18,6 +18,7 @@
 
 from meterstack.client._async import AsyncClient
 from meterstack.client._sync import Client
+from meterstack.client.alert_models import Alert, Budget
 from meterstack.client.audit import AuditActor, AuditLogPage, AuditRecord
 from meterstack.client.billing import (
     ApiKeyInfo,
@@ -32,6 +33,7 @@ from meterstack.client.billing import (
 from meterstack.client.entitlements import Entitlements, FeatureGrant, ItemLimit
 from meterstack.client.errors import (
     AuthenticationError,
+    BudgetExceededError,
     ConflictError,
     InsufficientBalanceError,
     InvalidRequestError,
@@ -74,6 +76,7 @@ from meterstack.rules.decisions import Decision
 __all__ = [
     "Account",
     "AccountUsage",
+    "Alert",
     "ApiKeyInfo",
     "AsyncClient",
     "AuditActor",
@@ -82,6 +85,8 @@ __all__ = [
     "AuthenticationError",
     "AutoReload",
     "BillingStatus",
+    "Budget",
+    "BudgetExceededError",
     "Cancellation",
     "CheckoutLink",
     "Client",

@@ -11,6 +11,7 @@ import httpx
 
 from meterstack.client import _calls
 from meterstack.client._calls import Call
+from meterstack.client.alerts import AsyncAlerts
 from meterstack.client.audit import AuditLogPage, audit
 from meterstack.client.billing import (
     ApiKeyInfo,
@@ -77,6 +78,9 @@ class AsyncClient:
         #: The prepaid wallet: a customer's balance, history and deposits; the operator's
         #: charges, adjustments and refunds (B2, D20–D24).
         self.wallet = AsyncWallet(self._send)
+        #: Alerts and the budget guard: a customer's own, or (with ``account_id``) the
+        #: operator's for an account (D25, D26).
+        self.alerts = AsyncAlerts(self._send)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -11,6 +11,7 @@ import httpx
 
 from meterstack.client import _calls
 from meterstack.client._calls import Call
+from meterstack.client.alerts import Alerts
 from meterstack.client.audit import AuditLogPage, audit
 from meterstack.client.billing import (
     ApiKeyInfo,
@@ -77,6 +78,9 @@ class Client:
         #: The prepaid wallet: a customer's balance, history and deposits; the operator's
         #: charges, adjustments and refunds (B2, D20–D24).
         self.wallet = Wallet(self._send)
+        #: Alerts and the budget guard: a customer's own, or (with ``account_id``) the
+        #: operator's for an account (D25, D26).
+        self.alerts = Alerts(self._send)
 
     def close(self) -> None:
         self._http.close()

@@ -68,6 +68,11 @@ class WalletSuspendedError(MeterstackClientError):
     (402 ``wallet_suspended``)."""
 
 
+class BudgetExceededError(MeterstackClientError):
+    """A hard budget would be passed (402 ``budget_exceeded``, D26): nothing was counted or
+    charged; ``details`` carries the budget and the period's charges."""
+
+
 class PriceChangedError(MeterstackClientError):
     """The price is above the ``max_price`` the caller accepted (409 ``price_changed``)."""
 
@@ -114,6 +119,8 @@ _BY_CODE: dict[str, type[MeterstackClientError]] = {
     "insufficient_balance": InsufficientBalanceError,
     "wallet_suspended": WalletSuspendedError,
     "price_changed": PriceChangedError,
+    "budget_exceeded": BudgetExceededError,
+    "too_many_alerts": ConflictError,
     "invalid_api_key": AuthenticationError,
     "unauthenticated": AuthenticationError,
     "not_found": NotFoundError,

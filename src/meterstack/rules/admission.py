@@ -20,7 +20,7 @@ request, in the same call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -75,7 +75,10 @@ class Step(NamedTuple, Generic[U]):
     within ``bound``; nothing ever goes below zero. Committed units past ``overage_from`` are
     overage (D2), added to the counter's ``overage``; on a ``peak`` step, the level's units past
     ``overage_from`` raise the counter's ``overage`` to them (the period's peak of the overage
-    announced when written, D2, D3).
+    announced when written, D2, D3). A step with ``charge`` is a step of money whose quantity
+    is ``quantity`` plus what ``charge`` makes of the totals of the call's first step before and
+    after it applied (the change of that meter's invoice lines, D26): it is priced inside the
+    call, from what the first step really did (:func:`priced`).
     """
 
     item: str
@@ -87,6 +90,32 @@ class Step(NamedTuple, Generic[U]):
     overage_from: U | None = None
     level: bool = False
     peak: bool = False
+    charge: Callable[[Totals[Any], Totals[Any]], Decimal] | None = None
+
+
+def increment_before(step: Step[U], after: Totals[U]) -> Totals[U]:
+    """What the counter held before an increment (not a level, not a peak) reached ``after``."""
+    used = after.used - step.quantity
+    return Totals(used, after.held - step.held, after.overage - overage_of(step, used))
+
+
+def priced(step: Step[Any], first_before: Totals[Any], first_after: Totals[Any]) -> Step[Any]:
+    """A ``charge`` step made plain: its quantity once the call's first step has applied."""
+    assert step.charge is not None
+    return step._replace(
+        quantity=step.quantity + step.charge(first_before, first_after), charge=None
+    )
+
+
+def unwritten(step: Step[Any]) -> bool:
+    """A priced charges step that adds nothing (the request changed no invoice line): it
+    always fits, and it is not written; its totals read as zero (:func:`unchanged`)."""
+    return step.quantity == 0 and step.held == 0 and not (step.level or step.peak)
+
+
+def unchanged(step: Step[Any]) -> Totals[Any]:
+    zero = step.quantity - step.quantity
+    return Totals(zero, zero, zero)
 
 
 def overage_units(quantity: U, used_before: U, overage_from: U | None) -> U:
@@ -148,7 +177,11 @@ def advance(
     totals are ``before``) apply in order, or the index of the first step that does not fit
     (then none of them applies)."""
     totals: list[Totals[Any]] = []
-    for index, (step, current) in enumerate(zip(steps, before, strict=True)):
+    for index, (asked, current) in enumerate(zip(steps, before, strict=True)):
+        step = asked if asked.charge is None else priced(asked, before[0], totals[0])
+        if asked.charge is not None and unwritten(step):
+            totals.append(unchanged(step))
+            continue
         after = reached(step, current, totals[-1] if totals else None)
         if not fits(step, current, after):
             return index

@@ -24,6 +24,8 @@ class DecisionCode(StrEnum):
     NOT_ALLOWED_FOR_TIER = "not_allowed_for_tier"
     READ_ONLY = "read_only"
     MODULE_NOT_ALLOWED = "module_not_allowed"
+    #: A hard budget would be passed (D26): 402.
+    BUDGET_EXCEEDED = "budget_exceeded"
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True, array_like=True, omit_defaults=True):

@@ -22,6 +22,7 @@ from meterstack import __version__
 from meterstack.clock import Clock
 from meterstack.engine import Engine
 from meterstack.server import (
+    alerts,
     audit,
     collections,
     customer,
@@ -117,6 +118,8 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     app.include_router(money.router)
     app.include_router(collections.router)
     app.include_router(audit.router)
+    app.include_router(alerts.customer_router)
+    app.include_router(alerts.operator_router)
 
     probe = StoreProbe(engine)
     app.state.store_probe = probe

@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from meterstack.engine import Engine
+from meterstack.rules.decisions import Decision
 from meterstack.rules.history import Granularity, UsageBucket
 from meterstack.server.auth import CustomerDep, EngineDep, OperatorDep
 from meterstack.server.contract import DoorRoute, errors
@@ -156,11 +158,29 @@ def usage_export(
 ) -> Response:
     """A2, D27: the history as a file; each export counts one ``analytics_exports`` of the
     period when the catalog meters exports (429 past the plan's exports)."""
-    report = engine.history.history(_query(customer.account_id, meter, start, to, granularity))
+    query = _query(customer.account_id, meter, start, to, granularity)
+    report, refusal = counted_export(engine, query)
+    if refusal is not None:
+        return refusal_response(refusal)
+    return export_file(report, format)
+
+
+def counted_export(
+    engine: Engine, query: HistoryQuery
+) -> tuple[UsageHistoryReport, Decision | None]:
+    """The history an export sends, counted as one ``analytics_exports`` of the period when
+    the catalog meters exports (A2); with the meter's refusal past the plan's exports, when
+    nothing may be sent. Every door exporting the history goes through here."""
+    report = engine.history.history(query)
     if EXPORTS_METER in engine.catalog.meters:
-        decision = engine.consume(customer.account_id, EXPORTS_METER, 1)
+        decision = engine.consume(query.account_id, EXPORTS_METER, 1)
         if not decision.allowed:
-            return refusal_response(decision)
+            return report, decision
+    return report, None
+
+
+def export_file(report: UsageHistoryReport, format: Literal["csv", "json"]) -> Response:
+    """The history as a file to download: CSV (``start, meter, used, byok``) or its JSON."""
     out = history_out(report)
     name = f"usage-{report.start:%Y%m%d}-{report.end:%Y%m%d}"
     if format == "json":

@@ -21,12 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import groupby
-from typing import Protocol
+from typing import Any, Protocol
 
 from meterstack.errors import IdempotencyKeyReusedError, MeterstackError
 from meterstack.rules.admission import ACCOUNT_SCOPE, Step, Totals, classify_admitted
 from meterstack.rules.decisions import Decision
 from meterstack.rules.history import UsageMark
+from meterstack.services.alerts.service import Alerts
+from meterstack.services.alerts.watch import Notice
 from meterstack.services.context import ServiceContext
 from meterstack.services.events import UsageEvent, request_hash
 from meterstack.services.express import Planned, Plans
@@ -49,7 +51,29 @@ class EventPath(Protocol):
     @property
     def plans(self) -> Plans: ...
 
-    def decide(self, tx: UnitOfWork, event: UsageEvent, now: datetime) -> Decision: ...
+    @property
+    def alerts(self) -> Alerts: ...
+
+    def decide(
+        self,
+        tx: UnitOfWork,
+        event: UsageEvent,
+        now: datetime,
+        *,
+        found: list[tuple[str, Notice]] | None = None,
+        position: int = 0,
+    ) -> Decision: ...
+
+    def notices(
+        self,
+        tx: UnitOfWork,
+        account_id: str,
+        planned: Planned,
+        totals: tuple[Totals[Any], ...],
+        events: Sequence[tuple[int, int]],
+    ) -> list[tuple[str, Notice]]:
+        """What admitted events (position, quantity) fired (D25), from their call's totals."""
+        ...
 
     def feature_refusal(
         self, tx: UnitOfWork, event: UsageEvent, now: datetime
@@ -97,11 +121,15 @@ def consume_batch(
     pending = _marked_repeats(pending)
     tangled = _tangled(pending)
     ordered = sorted((item for item in pending if item.group not in tangled), key=_group_of)
+    # What the events fire (D25), written once every group is decided, in the events' order.
+    found: list[tuple[str, Notice]] = []
     for _, group in groupby(ordered, key=_group_of):
-        _decide_group(metering, tx, list(group), results, now)
+        _decide_group(metering, tx, list(group), results, now, found)
     for item in pending:  # groups sharing a key with another: one by one, in order
         if item.group in tangled:
-            results[item.position] = _alone(metering, tx, item.event, now)
+            results[item.position] = _alone(metering, tx, item, now, found)
+    if found:
+        metering.alerts.watcher.record(tx, found, now)
     assert all(result is not None for result in results)
     return [result for result in results if result is not None]
 
@@ -211,6 +239,7 @@ def _decide_group(
     group: list[_Pending],
     results: list[Result | None],
     now: datetime,
+    found: list[tuple[str, Notice]],
 ) -> None:
     """Admit a group by its totals, or decide its events one by one when they do not fit."""
     if any(item.cached for item in group) and len({item.planned.version for item in group}) > 1:
@@ -232,10 +261,14 @@ def _decide_group(
         if not isinstance(outcome, Applied):  # a bound refused: one by one, in order
             for item in group:
                 if results[item.position] is None:
-                    results[item.position] = _alone(metering, tx, item.event, now)
+                    results[item.position] = _alone(metering, tx, item, now, found)
             return
         for item, decision in zip(fresh, outcome.answers, strict=True):
             results[item.position] = decision
+        events = [(item.position, item.event.quantity) for item in fresh]
+        found += metering.notices(
+            tx, fresh[0].event.account_id, fresh[0].planned, outcome.totals, events
+        )
         for item in fresh:
             if not item.cached:
                 metering.plans.learn(item.event, item.planned)
@@ -246,7 +279,7 @@ def _decide_group(
             if isinstance(first, Decision) and first.allowed:
                 results[item.position] = _answer_repeat(item, first)
             else:  # its first event met a stored key and did not count: decide it alone
-                results[item.position] = _alone(metering, tx, item.event, now)
+                results[item.position] = _alone(metering, tx, item, now, found)
 
 
 def _admission(
@@ -264,10 +297,13 @@ def _admission(
             seen = merged.get(step.scope)
             merged[step.scope] = step if seen is None else _summed(seen, step)
     # The account's scope first, then the rest in one order every batch keeps.
-    steps = (
+    steps: tuple[Step[Any], ...] = (
         merged[ACCOUNT_SCOPE],
         *(merged[scope] for scope in sorted(merged) if scope != ACCOUNT_SCOPE),
     )
+    charges = fresh[0].planned.charges
+    if charges is not None and fresh[0].planned.priced:  # D26, priced from the account's totals
+        steps = (*steps, charges.step)
     quantities = [item.event.quantity for item in fresh]
 
     def answer(totals: tuple[Totals[int], ...]) -> list[Decision]:
@@ -379,8 +415,14 @@ def _answer_repeat(item: _Pending, first: Decision) -> Result:
     )
 
 
-def _alone(metering: EventPath, tx: UnitOfWork, event: UsageEvent, now: datetime) -> Result:
+def _alone(
+    metering: EventPath,
+    tx: UnitOfWork,
+    item: _Pending,
+    now: datetime,
+    found: list[tuple[str, Notice]],
+) -> Result:
     try:
-        return metering.decide(tx, event, now)
+        return metering.decide(tx, item.event, now, found=found, position=item.position)
     except MeterstackError as error:
         return error

@@ -15,9 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from meterstack.catalog.schema import Catalog
-from meterstack.rules.admission import AdmissionPlan
+from meterstack.rules.admission import AdmissionPlan, Step
+from meterstack.rules.budget import ChargesTerms
 from meterstack.rules.periods import Period
 from meterstack.services.events import UsageEvent
 
@@ -38,10 +40,26 @@ class Planned:
     verified: bool
     #: A downgrade or cancellation waiting for this instant: planned anew once it is due.
     pending_at: datetime | None
+    #: The step on the period's charges (an account with a budget or a charges alert, D26).
+    charges: ChargesTerms | None = None
 
     @property
     def near_limit_percent(self) -> Decimal:
         return self.catalog.policies.near_limit_percent
+
+    def steps(self, quantity: int | None = None) -> tuple[Step[Any], ...]:
+        """The plan's steps, and the charges step after them when the request has one."""
+        steps: tuple[Step[Any], ...] = self.plan.steps(quantity)
+        if not self.priced:
+            return steps
+        assert self.charges is not None
+        return (*steps, self.charges.step)
+
+    @property
+    def priced(self) -> bool:
+        """Whether the request carries a charges step: the account keeps its charges and
+        the meter has invoice lines that usage moves."""
+        return self.charges is not None and self.charges.step.charge is not None
 
 
 class Plans:

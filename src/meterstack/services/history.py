@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from meterstack.errors import BeyondRetentionError, InvalidInputError
-from meterstack.rules.history import Granularity, UsageBucket, aggregated
+from meterstack.rules.history import Granularity, UsageBucket
 from meterstack.services.context import ServiceContext
 
 #: Rows a prune examines per transaction.
@@ -67,9 +67,7 @@ class History:
                 raise InvalidInputError(f"unknown meter {query.meter!r}", field="meter")
             period = self.ctx.period(catalog, state, now)
             retention = _retention_days(catalog.plan(state.plan_id).analytics_retention_days)
-            earliest = None
-            if retention is not None:
-                earliest = Granularity.DAY.start_of(now) - timedelta(days=retention)
+            earliest = _earliest(retention, now)
             start = query.start if query.start is not None else period.start
             # Without an end, up to now: the bucket holding now included.
             end = (
@@ -95,7 +93,10 @@ class History:
                     retention_days=retention,
                     earliest=earliest.isoformat(),
                 )
-            buckets = tx.history.buckets(query.account_id, granularity, start, end, query.meter)
+            if by_project:
+                buckets = tx.history.buckets(query.account_id, granularity, start, end, query.meter)
+            else:
+                buckets = tx.history.totals(query.account_id, granularity, start, end, query.meter)
         return UsageHistoryReport(
             query.account_id,
             granularity,
@@ -104,8 +105,18 @@ class History:
             query.meter,
             None if operator else retention,
             None if operator else earliest,
-            buckets if by_project else aggregated(buckets),
+            buckets,
         )
+
+    def window(self, account_id: str) -> tuple[int | None, datetime | None]:
+        """The customer's window now: the plan's retention in days and the earliest instant it
+        may read, (None, None) without one."""
+        with self.ctx.store.transaction() as tx:
+            now = self.ctx.now()
+            state = self.ctx.state(tx, account_id)
+            catalog = self.ctx.catalog(tx, state.catalog_hash)
+            retention = _retention_days(catalog.plan(state.plan_id).analytics_retention_days)
+        return retention, _earliest(retention, now)
 
     def prune(self, keep: timedelta, *, window: int = PRUNE_WINDOW) -> int:
         """Delete buckets that started more than ``keep`` ago; how many went."""
@@ -127,6 +138,13 @@ class History:
 def _retention_days(value: Any) -> int | None:
     """The plan's window in days; None when unlimited or not declared."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _earliest(retention: int | None, now: datetime) -> datetime | None:
+    """A window of ``retention`` whole UTC days reaches the start of the day that many ago."""
+    if retention is None:
+        return None
+    return Granularity.DAY.start_of(now) - timedelta(days=retention)
 
 
 def _ceiling(granularity: Granularity, instant: datetime) -> datetime:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from meterstack.bounds import check_range
 from meterstack.catalog.schema import Catalog
@@ -24,15 +25,20 @@ from meterstack.errors import (
 )
 from meterstack.rules.admission import (
     ACCOUNT_SCOPE,
+    AdmissionPlan,
     Step,
     classify_admitted,
+    increment_before,
     plan_request,
     project_scope,
 )
 from meterstack.rules.decisions import Decision
 from meterstack.rules.history import UsageMark
+from meterstack.rules.terms import AccountState
+from meterstack.services.alerts.service import Alerts
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
+from meterstack.services.express import Planned
 from meterstack.store.ports import Admission, Applied, Recordable, UnitOfWork
 from meterstack.store.rows import ReservationRow
 
@@ -118,8 +124,9 @@ def reservation_of(row: ReservationRow, decision: Decision | None) -> Reservatio
 
 
 class Holds:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, alerts: Alerts | None = None) -> None:
         self.ctx = ctx
+        self.alerts = alerts
 
     @decided_again_on_conflict
     def commit(self, reservation_id: str, quantity: int | None = None) -> Decision:
@@ -160,7 +167,7 @@ class Holds:
             project_id=row.project_id if row.project_id in state.projects else None,
         )
         overage_from = plan.primary.overage_from
-        steps = tuple(
+        steps: tuple[Step[Any], ...] = tuple(
             Step(
                 row.item,
                 scope,
@@ -178,6 +185,12 @@ class Holds:
             if self.ctx.usage_history
             else ()
         )
+        planned = self._planned(tx, plan, catalog, state, row)
+        if planned is not None and planned.priced:
+            # The period's charges (D26) move with the committed units, unbounded: the work was
+            # done (D6), so a budget cannot refuse it.
+            assert planned.charges is not None
+            steps = (*steps, planned.charges.step._replace(bound=None))
         admission: Admission[Recordable] = Admission(row.account_id, steps, at=now, usage=marks)
         outcome = tx.counters.apply(admission)
         if not isinstance(outcome, Applied):
@@ -186,6 +199,15 @@ class Holds:
                 f"{row.item}: {quantity:,} more would take the counter past the store's range",
                 meter=row.item,
             )
+        if planned is not None and self.alerts is not None:  # what the commit fired (D25)
+            watcher = self.alerts.watcher
+            watch = watcher.watch(tx, row.account_id, planned.version)
+            first = increment_before(steps[0], outcome.totals[0])
+            charges = outcome.totals[-1].used if planned.priced else None
+            found = watcher.notices(
+                watch, planned, first, outcome.totals[0], [(0, quantity)], charges
+            )
+            watcher.record(tx, [(row.account_id, notice) for notice in found], now)
         decision = classify_admitted(
             plan, outcome.totals[0], now, catalog.policies.near_limit_percent
         )
@@ -201,6 +223,22 @@ class Holds:
             warnings=warnings,
             extra=extra,
         )
+
+    def _planned(
+        self,
+        tx: UnitOfWork,
+        plan: AdmissionPlan,
+        catalog: Catalog,
+        state: AccountState,
+        row: ReservationRow,
+    ) -> Planned | None:
+        """The commit as the alerts see it: its plan, period and charges step."""
+        if self.alerts is None:
+            return None
+        period = self.ctx.period(catalog, state, row.created_at)
+        watch = self.alerts.watcher.watch(tx, row.account_id, state.version)
+        charges = self.alerts.charges_terms(tx, watch, catalog, state, row.item, period)
+        return Planned(plan, catalog, period, state.version, True, state.pending_at, charges)
 
     @decided_again_on_conflict
     def release(self, reservation_id: str) -> Reservation:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from meterstack.errors import (
     IdempotencyKeyReusedError,
@@ -24,15 +25,20 @@ from meterstack.errors import (
     StoreUnavailableError,
 )
 from meterstack.rules.admission import (
+    ACCOUNT_SCOPE,
+    Step,
     Totals,
     advance,
     classify_admitted,
     classify_refused,
+    increment_before,
     plan_request,
 )
-from meterstack.rules.decisions import Decision
+from meterstack.rules.decisions import Decision, DecisionCode
 from meterstack.rules.features import required_refusal
 from meterstack.rules.history import UsageMark
+from meterstack.services.alerts.service import Alerts
+from meterstack.services.alerts.watch import BudgetRefused, Notice
 from meterstack.services.batch import consume_batch
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext, new_id
@@ -68,6 +74,7 @@ class Metering:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.plans = Plans()
+        self.alerts = Alerts(ctx)
 
     # ------------------------------------------------------------------ consume
 
@@ -127,9 +134,21 @@ class Metering:
     # ------------------------------------------------------------------ the one path
 
     def decide(
-        self, tx: UnitOfWork, event: UsageEvent, now: datetime, hold: HoldRequest | None = None
+        self,
+        tx: UnitOfWork,
+        event: UsageEvent,
+        now: datetime,
+        hold: HoldRequest | None = None,
+        *,
+        found: list[tuple[str, Notice]] | None = None,
+        position: int = 0,
     ) -> Decision:
-        """Decide and record one event inside an open transaction: plan, apply, classify."""
+        """Decide and record one event inside an open transaction: plan, apply, classify.
+
+        What the admission fires (alerts, D25; events) is written in the same transaction: at
+        once, or, when ``found`` is given (a batch), added to it at the event's ``position`` for
+        the batch to write in its events' order.
+        """
         if event.requires:
             refused = self.feature_refusal(tx, event, now)
             if refused is not None:
@@ -148,9 +167,14 @@ class Metering:
         swept = False
         for _ in range(_ATTEMPTS):
             held = None if hold is None else new_hold(planned, event, now, hold.ttl)
+            steps = (
+                planned.steps(event.quantity)
+                if held is None
+                else planned.plan.steps(event.quantity)
+            )
             admission: Admission[Decision] = Admission(
                 event.account_id,
-                planned.plan.steps(event.quantity),
+                steps,
                 planned.version if cached or not planned.verified else None,
                 _answer(planned, event.quantity, now, held),
                 (None if key is None else KeyRecord(key, fingerprint),),
@@ -161,8 +185,13 @@ class Metering:
             if isinstance(outcome, Applied):
                 if held is not None:
                     tx.reservations.insert(held)
-                elif not cached:
-                    self.plans.learn(event, planned)
+                else:
+                    if not cached:
+                        self.plans.learn(event, planned)
+                    notices = self.notices(
+                        tx, event.account_id, planned, outcome.totals, [(position, event.quantity)]
+                    )
+                    self._write(tx, event.account_id, notices, now, found)
                 decision: Decision = outcome.answers[0]
                 return decision
             if isinstance(outcome, Stale):
@@ -183,6 +212,10 @@ class Metering:
                 if replayed is not None:
                     return replayed
                 plan = planned.plan
+                if planned.priced and hold is None and outcome.position == len(steps) - 1:
+                    return self._over_budget(
+                        tx, event, planned, outcome.totals, now, found, position
+                    )
                 return classify_refused(
                     plan,
                     plan.scopes[outcome.position],
@@ -197,6 +230,87 @@ class Metering:
             if replayed is not None:
                 return replayed
         raise AssertionError("unreachable: every cause of another attempt happens once")
+
+    def notices(
+        self,
+        tx: UnitOfWork,
+        account_id: str,
+        planned: Planned,
+        totals: tuple[Totals[Any], ...],
+        events: Sequence[tuple[int, int]],
+    ) -> list[tuple[str, Notice]]:
+        """What admitted events (position, quantity) fired, from the totals of their call."""
+        watch = self.alerts.watcher.watch(tx, account_id, planned.version)
+        primary = planned.plan.primary
+        total = sum(quantity for _, quantity in events)
+        step = Step(planned.plan.item, ACCOUNT_SCOPE, "", total, 0, None, primary.overage_from)
+        first = increment_before(step, totals[0])
+        charges = totals[-1].used if planned.priced else None
+        found = self.alerts.watcher.notices(watch, planned, first, totals[0], events, charges)
+        return [(account_id, notice) for notice in found]
+
+    def _write(
+        self,
+        tx: UnitOfWork,
+        account_id: str,
+        notices: list[tuple[str, Notice]],
+        now: datetime,
+        found: list[tuple[str, Notice]] | None,
+    ) -> None:
+        if not notices:
+            return
+        if found is None:
+            self.alerts.watcher.record(tx, notices, now)
+        else:
+            found.extend(notices)
+
+    def _over_budget(
+        self,
+        tx: UnitOfWork,
+        event: UsageEvent,
+        planned: Planned,
+        charges: Totals[Any],
+        now: datetime,
+        found: list[tuple[str, Notice]] | None,
+        position: int,
+    ) -> Decision:
+        """A hard budget refused the request (D26): 402 ``budget_exceeded``, nothing counted;
+        ``budget.exceeded`` is announced at the period's first such refusal."""
+        terms = planned.charges
+        assert terms is not None
+        assert terms.budget is not None
+        plan = planned.plan
+        counter = tx.counters.totals(event.account_id, plan.item, ACCOUNT_SCOPE, plan.period_key)
+        actual = terms.fee + charges.used
+        budget = terms.budget.amount
+        currency = planned.catalog.currency
+        notice = BudgetRefused(position, terms.budget, actual, currency, plan.period_key)
+        self._write(tx, event.account_id, [(event.account_id, notice)], now, found)
+        primary = plan.primary.terms
+        assert primary is not None
+        return Decision(
+            allowed=False,
+            code=DecisionCode.BUDGET_EXCEEDED,
+            http_status=402,
+            meter=plan.item,
+            quantity=event.quantity,
+            used=counter.used,
+            held=counter.held,
+            limit=primary.limit,
+            hard_limit=primary.hard_limit,
+            remaining=None if primary.limit is None else max(0, primary.limit - counter.used),
+            overage_units=0,
+            warnings=(),
+            as_of=now,
+            period=plan.period_key,
+            scope=ACCOUNT_SCOPE,
+            message=(
+                f"{plan.item}: {event.quantity} more would take the period's charges past the "
+                f"budget of {budget} {currency} (charges so far {actual})"
+            ),
+            period_end=plan.period_end,
+            extra={"budget": str(budget), "charges": str(actual)},
+        )
 
     def marks(self, planned: Planned, event: UsageEvent) -> tuple[UsageMark, ...]:
         """What an admitted consumption adds to the history (D27), if the engine keeps one; a
@@ -265,6 +379,10 @@ class Metering:
                 return self.plan(tx, event, now, hold=hold, fresh=True)
             raise
         period = self.ctx.period(catalog, state, now)
+        charges = None
+        if not hold:
+            watch = self.alerts.watcher.watch(tx, state.account_id, state.version)
+            charges = self.alerts.charges_terms(tx, watch, catalog, state, event.meter, period)
         plan = plan_request(
             catalog,
             state,
@@ -276,7 +394,7 @@ class Metering:
             key_quota=key_quota(tx, state, event, hold=hold),
             hold=hold,
         )
-        return Planned(plan, catalog, period, state.version, verified, state.pending_at)
+        return Planned(plan, catalog, period, state.version, verified, state.pending_at, charges)
 
     # ------------------------------------------------------------------ idempotency (D7)
 

@@ -28,9 +28,13 @@ from meterstack.rules.admission import (
     Totals,
     effective_bound,
     fits,
+    increment_before,
     level_overage,
     overage_of,
+    priced,
     reached,
+    unchanged,
+    unwritten,
 )
 from meterstack.store.counter_sql import KEY, statement, together_sql
 from meterstack.store.history import SqlHistory
@@ -39,9 +43,10 @@ from meterstack.store.ports import Admission, Applied, R, Refused, Stale, Taken
 from meterstack.store.rows import Counter
 from meterstack.store.statements import Statements
 
-#: What the steps wrote: the totals each row holds now, and (by step) the rows of level and
-#: peak steps as they were before (an increment's are what it holds less what it added).
-_Written = tuple[list[Totals[Any]], dict[int, Totals[Any]]]
+#: What the steps wrote: the totals each row holds now, (by step) the rows of level and peak
+#: steps as they were before (an increment's are what it holds less what it added), and the
+#: steps as written (a ``charge`` step with the quantity it was priced at).
+_Written = tuple[list[Totals[Any]], dict[int, Totals[Any]], list[Step[Any]]]
 
 
 class SqlCounters:
@@ -55,19 +60,24 @@ class SqlCounters:
     def apply(self, admission: Admission[R]) -> Applied[R] | Refused | Stale | Taken:
         """Apply every step or none; then the answers, and their idempotency records (D7)."""
         outcome: _Written | Refused | Stale | None = None
-        if not self._sql.dialect.is_sqlite and _together(admission.steps):
-            outcome = self._at_once(admission)
+        steps = admission.steps
+        # A trailing charges step (D26) is priced from the first step's totals, after it.
+        head = steps[:-1] if steps and steps[-1].charge is not None else steps
+        if not self._sql.dialect.is_sqlite and _together(head):
+            outcome = self._at_once(admission, head)
+            if outcome is not None and len(head) < len(steps):
+                outcome = self._tail(admission, outcome)
         if outcome is None:
             outcome = self._step_by_step(admission)
         if isinstance(outcome, Refused | Stale):
             return outcome
-        afters, befores = outcome
+        afters, befores, written = outcome
         totals = tuple(afters)
         answers = tuple(admission.answer(totals)) if admission.answer is not None else ()
         if admission.records:
             taken = self._record(admission, answers)
             if taken is not None:
-                self._restore(admission.account_id, admission.steps, afters, befores)
+                self._restore(admission.account_id, written, afters, befores)
                 return taken
         if admission.usage:
             assert admission.at is not None, "usage history needs the time of the admission"
@@ -79,13 +89,17 @@ class SqlCounters:
         afters: list[Totals[Any]] = []
         #: The rows a level or peak step wrote, as they were (an increment's follow from it).
         befores: dict[int, Totals[Any]] = {}
-        for index, step in enumerate(steps):
+        done: list[Step[Any]] = []
+        for index, asked in enumerate(steps):
             check = version is not None and index == 0
+            step = asked if asked.charge is None else self._priced(asked, done, afters, befores)
+            if asked.charge is not None and unwritten(step):
+                return [*afters, unchanged(step)], befores, done
             if step.level or step.peak:
                 befores[index] = self.totals_of(account_id, step)
             written = self._write(account_id, step, afters[-1] if afters else None, check)
             if written is None:
-                self._restore(account_id, steps[:index], afters, befores)
+                self._restore(account_id, done, afters, befores)
                 if version is not None:
                     found = self._version(account_id)
                     if found != version:
@@ -93,10 +107,38 @@ class SqlCounters:
                 return Refused(index, self.totals_of(account_id, step))
             after, read = written
             afters.append(after)
+            done.append(step)
             if check and read != version:
-                self._restore(account_id, steps[:1], afters, befores)
+                self._restore(account_id, done, afters, befores)
                 return Stale(read)
-        return afters, befores
+        return afters, befores, done
+
+    def _priced(
+        self,
+        step: Step[Any],
+        done: list[Step[Any]],
+        afters: list[Totals[Any]],
+        befores: dict[int, Totals[Any]],
+    ) -> Step[Any]:
+        """A charges step priced from what the call's first step did (D26)."""
+        if not done:
+            return step._replace(charge=None)  # no meter step: the fixed amount alone
+        before = befores.get(0)
+        if before is None:
+            before = increment_before(done[0], afters[0])
+        return priced(step, before, afters[0])
+
+    def _tail(self, admission: Admission[Any], head: _Written) -> _Written | Refused:
+        """After the head's one statement (PostgreSQL), the trailing charges step."""
+        afters, befores, done = head
+        step = self._priced(admission.steps[-1], done, afters, befores)
+        if unwritten(step):
+            return [*afters, unchanged(step)], befores, done
+        written = self._write(admission.account_id, step, afters[-1], False)
+        if written is None:
+            self._restore(admission.account_id, done, afters, befores)
+            return Refused(len(done), self.totals_of(admission.account_id, step))
+        return [*afters, written[0]], befores, [*done, step]
 
     def _write(
         self, account_id: str, step: Step[Any], previous: Totals[Any] | None, check: bool
@@ -131,10 +173,9 @@ class SqlCounters:
             after = Totals(row[0], row[1], row[2])
         return after, (row[3] if check else None)
 
-    def _at_once(self, admission: Admission[Any]) -> _Written | None:
+    def _at_once(self, admission: Admission[Any], steps: Sequence[Step[Any]]) -> _Written | None:
         """PostgreSQL: every increment of one item and period in one statement, or nothing
         (None: a row is missing, a bound refused or the version moved; decide step by step)."""
-        steps = admission.steps
         if not all(_representable(step) for step in steps):
             return None
         first = steps[0]
@@ -154,7 +195,7 @@ class SqlCounters:
         if len(rows) != len(steps):
             return None
         found = {row[0]: row for row in rows}
-        return [_totals(found[step.scope][1:], step) for step in steps], {}
+        return [_totals(found[step.scope][1:], step) for step in steps], {}, list(steps)
 
     def _restore(
         self,
@@ -164,7 +205,7 @@ class SqlCounters:
         befores: dict[int, Totals[Any]],
     ) -> None:
         """Put rows written by this admission back as they were (the transaction holds them)."""
-        for index in reversed(range(len(afters))):
+        for index in reversed(range(len(steps))):
             step, after = steps[index], afters[index]
             before = befores.get(index)
             if before is None:  # an increment: what it added, taken off again

@@ -21,8 +21,11 @@ from decimal import Decimal
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from meterstack.rules.admission import Step, Totals
+from meterstack.rules.alerts import Alert
+from meterstack.rules.budget import Budget
 from meterstack.rules.history import Granularity, UsageBucket, UsageMark
 from meterstack.rules.terms import AccountState, LimitOverride
+from meterstack.services.alerts.model import AlertState
 from meterstack.services.audit.model import AuditEntry
 from meterstack.services.collections.model import (
     AttemptStatus,
@@ -132,7 +135,8 @@ class Admission(NamedTuple, Generic[R]):
 
 
 class Applied(NamedTuple, Generic[R]):
-    """Every step applied: the totals each counter reached, and the answers (recorded)."""
+    """Every step applied: the totals each counter reached, and the answers (recorded). A
+    priced charges step that added nothing was not written, and its totals read as zero."""
 
     totals: tuple[Totals[Any], ...]
     answers: tuple[R, ...] = ()
@@ -195,6 +199,18 @@ class UsageHistory(Protocol):
         meter: str | None = None,
     ) -> list[UsageBucket]:
         """The buckets starting in [start, end), per project, in time order."""
+        ...
+
+    def totals(
+        self,
+        account_id: str,
+        granularity: Granularity,
+        start: datetime,
+        end: datetime,
+        meter: str | None = None,
+    ) -> list[UsageBucket]:
+        """The account's aggregate of the buckets starting in [start, end): every project
+        summed, per meter and bucket, in time order then by meter (the database sums)."""
         ...
 
     def transactions(self, account_id: str, meter: str, period: str) -> list[Decimal]:
@@ -753,6 +769,48 @@ class AuditLog(Protocol):
         ...
 
 
+class Alerts(Protocol):
+    """Alerts set on an account, each one's last firing, and the account's budget (D25, D26)."""
+
+    def insert(self, account_id: str, alert: Alert, at: datetime) -> None: ...
+
+    def of_account(self, account_id: str) -> list[Alert]:
+        """The account's own alerts, oldest first."""
+        ...
+
+    def count(self, account_id: str) -> int: ...
+
+    def delete(self, account_id: str, alert_id: str) -> bool:
+        """Delete an alert and its state; False when the account has no such alert."""
+        ...
+
+    def trigger(
+        self, account_id: str, alert: Alert, period: str, value: str | None, at: datetime
+    ) -> bool:
+        """Fire ``alert``: True when it was armed (never fired, or resolved since)."""
+        ...
+
+    def resolve(
+        self,
+        account_id: str,
+        alert_ids: Sequence[str] | None,
+        at: datetime,
+        reason: str,
+        *,
+        before_period: str | None = None,
+        of_period: str | None = None,
+    ) -> list[AlertState]:
+        """Resolve open states (those named, those of another period than
+        ``before_period``, or those of ``of_period``); the states resolved, as they were."""
+        ...
+
+    def states(self, account_id: str, *, open_only: bool = False) -> list[AlertState]: ...
+
+    def budget(self, account_id: str) -> Budget | None: ...
+
+    def set_budget(self, account_id: str, budget: Budget | None, at: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction and the ports that work inside it."""
 
@@ -794,6 +852,9 @@ class UnitOfWork(Protocol):
 
     @property
     def access(self) -> WebAccess: ...
+
+    @property
+    def alerts(self) -> Alerts: ...
 
     @property
     def directory(self) -> Directory: ...

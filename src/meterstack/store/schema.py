@@ -687,3 +687,43 @@ audit_log = Table(
     Index("ix_audit_log_account", "account_id", "seq"),
     Index("ix_audit_log_kind", "kind", "seq"),
 )
+
+#: Alerts set by a customer or an operator (D25); a threshold is a decimal string.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("meter", String(64), nullable=True),
+    Column("threshold", String(40), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_alerts_account", "account_id", "created_at"),
+)
+
+#: Each alert's last firing (D25): open until resolved, fired again only after that.
+alert_states = Table(
+    "alert_states",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("alert_id", String(80), primary_key=True),
+    Column("kind", String(24), nullable=False),
+    Column("meter", String(64), nullable=True),
+    Column("threshold", String(40), nullable=True),
+    #: The period the condition held in; empty for conditions of no period (a balance).
+    Column("period", String(16), nullable=False),
+    Column("value", String(40), nullable=True),
+    Column("triggered_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("reason", String(24), nullable=True),
+)
+
+#: A customer's maximum monthly cost (D26), in millionths; ``soft`` or ``hard``.
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -19,6 +19,7 @@ from typing import Any
 from meterstack.errors import StoreUnavailableError, TransactionConflictError
 from meterstack.store.access import SqlWebAccess
 from meterstack.store.accounts import SqlAccounts
+from meterstack.store.alerts import SqlAlerts
 from meterstack.store.audit import SqlAuditLog
 from meterstack.store.checkpoints import Checkpointer
 from meterstack.store.collections import SqlCollections
@@ -42,6 +43,7 @@ from meterstack.store.outbox import SqlOutbox
 from meterstack.store.payments import SqlPayments
 from meterstack.store.ports import (
     Accounts,
+    Alerts,
     AuditLog,
     Collections,
     Counters,
@@ -98,6 +100,7 @@ class SqlTransaction:
     movements: Movements
     collections: Collections
     audit: AuditLog
+    alerts: Alerts
 
     @classmethod
     def on(cls, dialect: Dialect) -> SqlTransaction:
@@ -124,6 +127,7 @@ class SqlTransaction:
             movements=SqlMovements(sql),
             collections=SqlCollections(sql),
             audit=SqlAuditLog(sql),
+            alerts=SqlAlerts(sql),
         )
 
 

@@ -162,3 +162,34 @@ def test_d27_prune_deletes_only_past_the_horizon(
     assert [b.start.day for b in _days(engine, account)] == [21]
     with pytest.raises(InvalidInputError):
         engine.history.prune(timedelta(days=10), window=0)
+
+
+def test_d27_the_customers_aggregate_summed_by_the_database_equals_the_projects_summed(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    engine = open_engine("agentstack")
+    account = engine.create_account(plan="premium").id  # a year of analytics
+    projects = [engine.create_project(account).id for _ in range(3)]
+    for hour in range(0, 60, 7):  # across days, hours, projects, meters and own-key runs
+        clock.set(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=hour, minutes=5))
+        for index, project in enumerate([*projects, None]):
+            meter = ("api_calls", "logic_engine_calls")[(hour + index) % 2]
+            quantity = 1 + hour + index
+            byok = index == 1
+            assert engine.consume(account, meter, quantity, project_id=project, byok=byok).allowed
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for granularity in (DAY, HOUR):
+        query = HistoryQuery(account, start, clock.now() + HOUR.length, granularity)
+        customer = engine.history.history(query).buckets
+        per_project = engine.history.history(query, operator=True, by_project=True).buckets
+        summed: dict[tuple[datetime, str], tuple[int, int]] = {}
+        for bucket in per_project:
+            used, own = summed.get((bucket.start, bucket.meter), (0, 0))
+            summed[(bucket.start, bucket.meter)] = (used + bucket.used, own + bucket.byok)
+        assert [(b.start, b.meter, b.used, b.byok) for b in customer] == [
+            (moment, meter, used, own) for (moment, meter), (used, own) in sorted(summed.items())
+        ]
+        assert all(b.project_id is None and b.granularity is granularity for b in customer)
+        assert {b.start.tzinfo for b in customer} == {UTC}
+    days = engine.history.history(HistoryQuery(account, start, clock.now(), DAY)).buckets
+    assert [b.start.day for b in days] == [1, 1, 2, 2, 3, 3]

@@ -1,5 +1,7 @@
 """The customer's billing pages under ``/dashboard``: overview, plans, overage and packs,
-invoices, API keys. Routes only: what each page shows comes from :mod:`.billing_views`."""
+wallet, usage history and its export, alerts and the budget, invoices, API keys. Routes only:
+what each page shows comes from :mod:`.billing_views`, :mod:`.wallet_views`,
+:mod:`.history_views` and :mod:`.alerts_views`."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from meterstack.errors import InvalidInputError
+from meterstack.server.dashboard import alerts_views, history_views, pages, wallet_views
 from meterstack.server.dashboard import billing_views as views
 from meterstack.server.dashboard.pages import (
     act,
@@ -152,6 +155,129 @@ def buy_pack(posted: CustomerPost) -> Response:
 
     done = act(viewer, "/dashboard/overage", buy)
     return RedirectResponse(url[0], status_code=303) if url and url[0] else done
+
+
+@router.get("/wallet")
+def wallet(viewer: CustomerViewer, before: str = "", deposit: str = "") -> HTMLResponse:
+    page = wallet_views.wallet(viewer.engine, viewer.account_id, before or None)
+    return customer_page(
+        viewer, "wallet.html", "/dashboard/wallet", page=page, paid=deposit == "paid"
+    )
+
+
+@router.post("/wallet/deposit")
+def deposit(request: Request, posted: CustomerPost) -> Response:
+    """A deposit: to the provider's hosted checkout; credited once it is paid (D24)."""
+    viewer = posted.viewer
+    back = "/dashboard/wallet"
+    url: list[str] = []
+
+    def start() -> str:
+        url.append(
+            wallet_views.start_deposit(
+                viewer.engine, viewer.account_id, posted.text("amount"), _return_url(request, back)
+            )
+        )
+        return ""
+
+    refused = act(viewer, back, start)
+    return RedirectResponse(url[0], status_code=303) if url else refused
+
+
+@router.post("/wallet/auto-reload")
+def auto_reload(posted: CustomerPost) -> Response:
+    viewer = posted.viewer
+    return act(
+        viewer,
+        "/dashboard/wallet",
+        lambda: wallet_views.set_auto_reload(
+            viewer.engine,
+            viewer.account_id,
+            threshold=posted.text("threshold"),
+            mode=posted.text("mode", default="amount"),
+            value=posted.text("value"),
+        ),
+    )
+
+
+@router.get("/usage")
+def usage_history(
+    viewer: CustomerViewer, meter: str = "", granularity: str = "day"
+) -> HTMLResponse:
+    page = history_views.usage_history(viewer.engine, viewer.account_id, meter, granularity)
+    return customer_page(viewer, "usage.html", "/dashboard/usage", page=page)
+
+
+@router.post("/usage/export")
+def usage_export(posted: CustomerPost) -> Response:
+    """The chart's window as a CSV download, one of the plan's exports (A2); past them, the
+    page again with the refusal."""
+    viewer = posted.viewer
+    meter, granularity = posted.text("meter"), posted.text("granularity", default="day")
+    back = (
+        f"/dashboard/usage?meter={quote(meter, safe='')}&granularity={quote(granularity, safe='')}"
+    )
+    files: list[Response] = []
+
+    def export() -> str:
+        file, refusal = history_views.export(viewer.engine, viewer.account_id, meter, granularity)
+        if refusal is not None:
+            return pages.refusal(f"No export: {refusal.message}")
+        assert file is not None
+        file.headers["Cache-Control"] = "no-store"  # the account's data, as every page
+        files.append(file)
+        return ""
+
+    refused = act(viewer, back, export)
+    return files[0] if files else refused
+
+
+@router.get("/alerts")
+def alerts(viewer: CustomerViewer) -> HTMLResponse:
+    page = alerts_views.alerts(viewer.engine, viewer.account_id)
+    return customer_page(viewer, "alerts.html", "/dashboard/alerts", page=page)
+
+
+@router.post("/alerts")
+def create_alert(posted: CustomerPost) -> Response:
+    viewer = posted.viewer
+    return act(
+        viewer,
+        "/dashboard/alerts",
+        lambda: alerts_views.create_alert(
+            viewer.engine,
+            viewer.account_id,
+            posted.text("kind"),
+            posted.text("meter"),
+            posted.text("threshold"),
+        ),
+    )
+
+
+@router.post("/alerts/budget")
+def set_budget(posted: CustomerPost) -> Response:
+    """The budget guard (D26): a maximum a month, soft or hard; an empty amount removes it."""
+    viewer = posted.viewer
+    return act(
+        viewer,
+        "/dashboard/alerts",
+        lambda: alerts_views.set_budget(
+            viewer.engine,
+            viewer.account_id,
+            posted.text("amount"),
+            posted.text("mode", default="soft"),
+        ),
+    )
+
+
+@router.post("/alerts/{alert_id}/delete")
+def delete_alert(alert_id: str, posted: CustomerPost) -> Response:
+    viewer = posted.viewer
+    return act(
+        viewer,
+        "/dashboard/alerts",
+        lambda: alerts_views.delete_alert(viewer.engine, viewer.account_id, alert_id),
+    )
 
 
 @router.get("/invoices")

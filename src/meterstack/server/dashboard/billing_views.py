@@ -29,6 +29,7 @@ from meterstack.services.keys import MODULES, ApiKey, IssuedKey
 from meterstack.services.resources import ResourceObject
 from meterstack.services.subscriptions import Subscription
 from meterstack.services.usage import UsageReport
+from meterstack.services.wallet.model import WalletView
 
 INVOICES_PER_PAGE = 20
 
@@ -41,6 +42,8 @@ class Overview:
     report: UsageReport
     bars: list[UsageBar]
     resources: list[ResourceCount]
+    #: The wallet, when the catalog has one (B2).
+    wallet: WalletView | None
 
 
 def overview(engine: Engine, account_id: str) -> Overview:
@@ -55,6 +58,7 @@ def overview(engine: Engine, account_id: str) -> Overview:
         report=report,
         bars=usage_bars(catalog, report),
         resources=resource_counts(catalog, report, objects),
+        wallet=engine.wallet(account_id) if catalog.wallet is not None else None,
     )
 
 

@@ -1,20 +1,23 @@
 """The operator console under ``/console``: accounts (search, filters), an account's picture and
-its levers, the catalog's plans, invoices. Routes only; the engine calls are in
-:mod:`.console_views`."""
+its levers (wallet adjustments among them), the catalog's plans, invoices, the period close with
+its progress, webhook deliveries. Routes only; the engine calls are in :mod:`.console_views`
+and :mod:`.close_run`."""
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from meterstack.errors import InvalidInputError
 from meterstack.server.dashboard import console_views as views
+from meterstack.server.dashboard.close_run import PeriodCloses
 from meterstack.server.dashboard.pages import act, operator_page, page_number, pdf_response
 from meterstack.server.dashboard.rendering import PageRoute
 from meterstack.server.dashboard.signin import link_url
-from meterstack.server.dashboard.web import OperatorPost, OperatorViewer, Posted
+from meterstack.server.dashboard.web import OperatorPost, OperatorViewer, Posted, Viewer
 from meterstack.server.settings import ServerSettings
 from meterstack.services.directory import ACCOUNT_STATUSES
 
@@ -71,6 +74,10 @@ def _lever(posted: Posted, account_id: str) -> str:
         )
     if lever == "pack":
         return views.grant_pack(engine, account_id, posted.text("pack"), actor=actor)
+    if lever == "wallet":
+        return views.adjust_wallet(
+            engine, account_id, posted.text("amount"), posted.text("reason"), actor=actor
+        )
     if lever == "overage":
         enabled = posted.text("enabled")
         if enabled not in {"on", "off"}:
@@ -83,7 +90,7 @@ def _lever(posted: Posted, account_id: str) -> str:
 
 @router.post("/accounts/{account_id}")
 def pull_lever(account_id: str, posted: OperatorPost) -> Response:
-    """One of the operator's levers on the account (D14): limit, plan, pack, overage."""
+    """One of the operator's levers on the account (D14): limit, plan, pack, overage, wallet."""
     return act(posted.viewer, _account_path(account_id), lambda: _lever(posted, account_id))
 
 
@@ -122,3 +129,67 @@ def invoice(viewer: OperatorViewer, number: str) -> HTMLResponse:
 def invoice_pdf(viewer: OperatorViewer, number: str) -> Response:
     found = views.invoice(viewer.engine, number)
     return pdf_response(found)
+
+
+# --------------------------------------------------------------------------- period close
+
+#: Seconds the start of a close waits for it before showing its page: a small close is done
+#: by then and shows its outcome at once; a big one shows its progress.
+CLOSE_WAIT = 2.0
+_closes_lock = threading.Lock()
+
+
+def _closes(request: Request, viewer: Viewer) -> PeriodCloses:
+    with _closes_lock:
+        closes: PeriodCloses | None = getattr(request.app.state, "period_closes", None)
+        if closes is None:
+            closes = PeriodCloses(viewer.engine)
+            request.app.state.period_closes = closes
+    return closes
+
+
+@router.get("/close")
+def close(request: Request, viewer: OperatorViewer) -> HTMLResponse:
+    run = _closes(request, viewer).latest
+    return operator_page(
+        viewer,
+        "console_close.html",
+        "/console/close",
+        run=run,
+        failures=views.close_failures(viewer.engine),
+        now=viewer.engine.clock.now(),
+    )
+
+
+@router.post("/close")
+def start_close(request: Request, posted: OperatorPost) -> Response:
+    """Close every period that has ended (the engine's close, on a thread); to its progress."""
+    run, started = _closes(request, posted.viewer).start()
+    if not started:
+        posted.viewer.engine.access.leave_notice(
+            posted.viewer.cookie, "A period close is running already: its progress is below."
+        )
+    run.done.wait(CLOSE_WAIT)
+    return RedirectResponse("/console/close", status_code=303)
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+@router.get("/webhooks")
+def webhooks(viewer: OperatorViewer, status: str = "") -> HTMLResponse:
+    page = views.deliveries(viewer.engine, status=status)
+    return operator_page(viewer, "console_webhooks.html", "/console/webhooks", page=page)
+
+
+@router.get("/webhooks/{delivery_id}")
+def webhook_delivery(viewer: OperatorViewer, delivery_id: str) -> HTMLResponse:
+    page = views.delivery(viewer.engine, delivery_id)
+    return operator_page(viewer, "console_delivery.html", "/console/webhooks", page=page)
+
+
+@router.post("/webhooks/{delivery_id}/replay")
+def replay_delivery(delivery_id: str, posted: OperatorPost) -> Response:
+    """Send a delivery again now, with a fresh retry schedule (D28)."""
+    back = f"/console/webhooks/{quote(delivery_id, safe='')}"
+    return act(posted.viewer, back, lambda: views.replay(posted.viewer.engine, delivery_id))

@@ -11,6 +11,8 @@ from meterstack.catalog.render import comparison_rows, format_limit
 from meterstack.catalog.schema import Catalog
 from meterstack.engine import Engine
 from meterstack.errors import InvalidInputError
+from meterstack.server.dashboard.pages import decimal_field
+from meterstack.server.dashboard.rendering import unit_price
 from meterstack.server.dashboard.usage_view import (
     ResourceCount,
     UsageBar,
@@ -23,7 +25,9 @@ from meterstack.services.directory import Page
 from meterstack.services.invoicing.model import Invoice
 from meterstack.services.subscriptions import Subscription
 from meterstack.services.usage import UsageReport
-from meterstack.store.rows import AccountListing
+from meterstack.services.wallet.model import WalletView
+from meterstack.services.webhooks.model import Attempt, Delivery, DeliveryStatus, WebhookEvent
+from meterstack.store.rows import AccountListing, CloseFailure
 
 ACCOUNTS_PER_PAGE = 50
 INVOICES_PER_PAGE = 50
@@ -53,6 +57,7 @@ class AccountPicture:
     bars: list[UsageBar]
     resources: list[ResourceCount]
     invoices: Page[Invoice]
+    wallet: WalletView
 
 
 def account(engine: Engine, account_id: str) -> AccountPicture:
@@ -67,6 +72,7 @@ def account(engine: Engine, account_id: str) -> AccountPicture:
         bars=usage_bars(catalog, report),
         resources=resource_counts(catalog, report, objects),
         invoices=engine.directory.invoices(account_id, size=RECENT_INVOICES),
+        wallet=engine.wallet(account_id),
     )
 
 
@@ -122,6 +128,28 @@ def set_overage(
 ) -> str:
     engine.set_overage(account_id, enabled, meter=meter, actor=actor)
     return f"Overage {'on' if enabled else 'off'} for {meter or 'every meter'}."
+
+
+#: The longest reason an adjustment may carry (it is the ledger entry's memo).
+REASON_CHARS = 500
+
+
+def adjust_wallet(
+    engine: Engine, account_id: str, amount: str, reason: str, *, actor: Actor
+) -> str:
+    """An operator's correction of the wallet, either sign, with its reason (D20): never
+    below zero (the engine refuses it, 402, and nothing changes)."""
+    if not reason:
+        raise InvalidInputError("an adjustment needs a reason", field="reason")
+    if len(reason) > REASON_CHARS:
+        raise InvalidInputError(f"a reason holds at most {REASON_CHARS} characters", field="reason")
+    value = decimal_field(amount, "amount")
+    balance = engine.adjust_wallet(account_id, value, reason, actor=actor)
+    currency = engine.catalog.currency
+    return (
+        f"Wallet adjusted by {unit_price(value, currency)}: the balance of {account_id} is "
+        f"{unit_price(balance, currency)}."
+    )
 
 
 def mint_link(engine: Engine, account_id: str) -> str:
@@ -199,3 +227,57 @@ def _changes(entry: AuditEntry) -> list[AuditChange]:
 
 def _compact(value: object) -> str:
     return "–" if value is None else json.dumps(value, sort_keys=True, separators=(", ", ": "))
+
+
+def close_failures(engine: Engine) -> list[CloseFailure]:
+    """The accounts the period closes could not rate, until their period closes."""
+    return engine.close_failures()
+
+
+# --------------------------------------------------------------------------- webhooks
+
+DELIVERIES_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class DeliveriesPage:
+    deliveries: list[Delivery]
+    status: str
+    statuses: tuple[str, ...]
+    limit: int
+
+
+def deliveries(engine: Engine, *, status: str) -> DeliveriesPage:
+    if status and status not in set(DeliveryStatus):
+        raise InvalidInputError(
+            f"status must be one of {', '.join(DeliveryStatus)}, got {status!r}", field="status"
+        )
+    found = engine.webhooks.deliveries(status=status or None, limit=DELIVERIES_SHOWN)
+    return DeliveriesPage(found, status, tuple(DeliveryStatus), DELIVERIES_SHOWN)
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    delivery: Delivery
+    attempts: list[Attempt]
+    event: WebhookEvent
+    endpoint_url: str
+
+    @property
+    def replayable(self) -> bool:
+        return self.delivery.status != DeliveryStatus.PENDING
+
+
+def delivery(engine: Engine, delivery_id: str) -> DeliveryPage:
+    found = engine.webhooks.delivery(delivery_id)
+    return DeliveryPage(
+        delivery=found,
+        attempts=engine.webhooks.attempts(delivery_id),
+        event=engine.webhooks.event(found.event_id),
+        endpoint_url=engine.webhooks.endpoints.get(found.endpoint_id).url,
+    )
+
+
+def replay(engine: Engine, delivery_id: str) -> str:
+    replayed = engine.webhooks.replay(delivery_id)
+    return f"Delivery {replayed.id} of {replayed.event_type} is queued to be sent again now."

@@ -7,8 +7,10 @@ the change was made or the engine refused it (with the engine's own message).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,6 +25,9 @@ CUSTOMER_NAV = (
     ("/dashboard", "Overview"),
     ("/dashboard/plans", "Plans"),
     ("/dashboard/overage", "Overage and packs"),
+    ("/dashboard/wallet", "Wallet"),
+    ("/dashboard/usage", "Usage history"),
+    ("/dashboard/alerts", "Alerts and budget"),
     ("/dashboard/invoices", "Invoices"),
     ("/dashboard/keys", "API keys"),
 )
@@ -30,6 +35,8 @@ OPERATOR_NAV = (
     ("/console", "Accounts"),
     ("/console/plans", "Plans"),
     ("/console/invoices", "Invoices"),
+    ("/console/close", "Period close"),
+    ("/console/webhooks", "Webhook deliveries"),
 )
 _REFUSED = "refused:"
 
@@ -94,6 +101,12 @@ def outcome(action: Callable[[], str]) -> str:
         return f"{_REFUSED}{refused.message}"
 
 
+def refusal(message: str) -> str:
+    """The notice of a change the engine refused with an answer rather than an error (a
+    meter's decision): shown as a refusal, with the engine's message."""
+    return f"{_REFUSED}{message}"
+
+
 def act(viewer: Viewer, back: str, action: Callable[[], str]) -> RedirectResponse:
     """Run a form's change, leave its outcome as the next page's notice, and go ``back``."""
     notice = outcome(action)
@@ -107,6 +120,19 @@ def page_number(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise InvalidInputError(f"page must be a whole number from 1, got {text!r}")
     return int(text)
+
+
+#: An amount as people type it: digits, a point and decimals, a sign in front (no exponent).
+_AMOUNT = re.compile(r"[+-]?[0-9]{1,18}(\.[0-9]{1,12})?")
+
+
+def decimal_field(text: str, name: str) -> Decimal:
+    """An amount typed in a form (``12.50``; a thousands comma or space is allowed) as a
+    Decimal, never a float; anything else is 422 naming the field."""
+    cleaned = text.strip().replace(",", "").replace(" ", "")
+    if not _AMOUNT.fullmatch(cleaned):
+        raise InvalidInputError(f"{name} must be an amount such as 10.00, got {text!r}", field=name)
+    return Decimal(cleaned)
 
 
 def pdf_response(invoice: Invoice) -> Response:

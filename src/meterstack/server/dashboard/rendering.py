@@ -69,8 +69,14 @@ def number(value: int | Decimal | None) -> str:
     return "unlimited" if value is None else f"{value:,}"
 
 
+def amount(value: Decimal, currency: str) -> str:
+    """``49.00``: the money filter's figure without its code, for a form's field."""
+    return format_money(value, currency)
+
+
 _templates.filters.update(
     money=money,
+    amount=amount,
     unit_price=unit_price,
     when=when,
     number=number,

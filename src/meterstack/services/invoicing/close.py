@@ -34,6 +34,7 @@ from meterstack.rules.admission import Totals
 from meterstack.rules.periods import Period, day_name, next_period, period_for, period_name
 from meterstack.rules.rating import RatedLine, rate_usage
 from meterstack.rules.terms import priced_plan
+from meterstack.services.alerts.service import period_closed_in
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.invoicing.issue import fee_line
 from meterstack.services.invoicing.model import (
@@ -138,6 +139,10 @@ class PeriodClose:
                     for draft, (_, number) in zip(fresh, numbered, strict=True):
                         created.append(statement(tx, _finalized(draft, number)))
                     announce_invoices(tx, created[len(created) - len(fresh) :], now)
+                    for closing in closings:  # D25: a closed period's alerts resolve
+                        period_closed_in(
+                            tx, closing.account.id, closing.period.key, closing.period.end
+                        )
             if progress is not None:
                 progress(len(accounts))
         return ClosedPeriods(created, failures)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -26,8 +27,12 @@ from meterstack.rules.admission import (
     Totals,
     classify_admitted,
     classify_refused,
+    increment_before,
 )
+from meterstack.rules.budget import ChargesTerms
 from meterstack.rules.decisions import Decision
+from meterstack.rules.periods import Period
+from meterstack.rules.terms import AccountState
 from meterstack.rules.wallet import (
     BALANCE_ITEM,
     BALANCE_PERIOD,
@@ -38,6 +43,7 @@ from meterstack.rules.wallet import (
     spend_step,
     unit_price,
 )
+from meterstack.services.alerts.watch import BudgetRefused, Notice, Watch
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.events import UsageEvent
 from meterstack.services.express import Planned
@@ -171,34 +177,17 @@ class Charging:
             byok=request.byok,
         )
         amount = charge_amount(price, request.quantity)
-        if request.max_price is not None and amount > request.max_price:
-            stored = None if key is None else tx.idempotency.get(request.account_id, key)
-            replayed = self._replayed(tx, request, key, fingerprint, stored, now)
-            if replayed is not None:
-                return replayed
-            return self._refusal(
-                tx, request, price, amount, now, WalletCode.PRICE_CHANGED, 409,
-                f"the price is now {amount}, above the max_price {request.max_price}",
-            )  # fmt: skip
-        if state.wallet_owed > 0 and amount > 0:
-            stored = None if key is None else tx.idempotency.get(request.account_id, key)
-            replayed = self._replayed(tx, request, key, fingerprint, stored, now)
-            if replayed is not None:
-                return replayed
-            return self._refusal(
-                tx, request, price, amount, now, WalletCode.WALLET_SUSPENDED, 402,
-                f"wallet charges are suspended: a lost dispute left {state.wallet_owed} owed, "
-                "which the next deposit pays first",
-            )  # fmt: skip
+        early = self._refused_before_admission(tx, request, state, price, amount, now)
+        if early is not None:
+            return early
         planned = self._meter_plan(tx, request, operation, now)
         threshold = state.reload_threshold  # the admission checks the state's version
+        alerts = self.metering.alerts
+        watch, period, charges = self._watched(tx, catalog, state, planned, now)
         entry_id = new_id("wle")
         swept = False
         for _ in range(_ATTEMPTS):
-            steps: tuple[Step[Any], ...] = (
-                () if planned is None else planned.plan.steps(request.quantity)
-            )
-            steps = (*steps, spend_step(amount))
+            steps, balance_at = _steps(planned, request.quantity, amount, charges)
             admission: Admission[Charge] = Admission(
                 request.account_id,
                 steps,
@@ -211,9 +200,14 @@ class Charging:
             if isinstance(outcome, Applied):
                 charge: Charge = outcome.answers[0]
                 self._record(tx, request, charge, sale, now)
+                notices = self._notices(
+                    tx, request, planned, watch, charges, outcome.totals, balance_at, amount,
+                    period.key, catalog.currency,
+                )  # fmt: skip
+                alerts.watcher.record(tx, notices, now)
                 return charge
             if isinstance(outcome, Refused):
-                if planned is not None and outcome.position < len(steps) - 1 and not swept:
+                if planned is not None and outcome.position < balance_at and not swept:
                     swept = True
                     if sweep(tx, request.account_id, now):
                         continue  # lapsed holds gave units back: decide once more (C6)
@@ -221,7 +215,10 @@ class Charging:
                 replayed = self._replayed(tx, request, key, fingerprint, stored, now)
                 if replayed is not None:
                     return replayed
-                if outcome.position == len(steps) - 1:
+                if outcome.position > balance_at and charges is not None:
+                    refused = (request, price, amount, now, charges, outcome.totals, period.key)
+                    return self._over_budget(tx, *refused, catalog)
+                if outcome.position == balance_at:
                     return self._refusal(
                         tx, request, price, amount, now, WalletCode.INSUFFICIENT_BALANCE, 402,
                         f"the balance {outcome.totals.used} does not cover the price {amount}",
@@ -247,6 +244,115 @@ class Charging:
                 if replayed is not None:
                     return replayed
         raise AssertionError("unreachable: every cause of another attempt happens once")
+
+    def _refused_before_admission(
+        self,
+        tx: UnitOfWork,
+        request: ChargeRequest,
+        state: AccountState,
+        price: Decimal,
+        amount: Decimal,
+        now: datetime,
+    ) -> Charge | None:
+        """A charge refused before anything is admitted: a price above the caller's
+        ``max_price`` (409), or a wallet suspended by what a lost dispute left owed (402); a
+        replay of the key's stored answer wins over both."""
+        if request.max_price is not None and amount > request.max_price:
+            code, status = WalletCode.PRICE_CHANGED, 409
+            message = f"the price is now {amount}, above the max_price {request.max_price}"
+        elif state.wallet_owed > 0 and amount > 0:
+            code, status = WalletCode.WALLET_SUSPENDED, 402
+            message = (
+                f"wallet charges are suspended: a lost dispute left {state.wallet_owed} owed, "
+                "which the next deposit pays first"
+            )
+        else:
+            return None
+        key = validate_idempotency_key(request.idempotency_key)
+        fingerprint = "" if key is None else request_hash(request)
+        stored = None if key is None else tx.idempotency.get(request.account_id, key)
+        replayed = self._replayed(tx, request, key, fingerprint, stored, now)
+        if replayed is not None:
+            return replayed
+        return self._refusal(tx, request, price, amount, now, code, status, message)
+
+    def _watched(
+        self,
+        tx: UnitOfWork,
+        catalog: Catalog,
+        state: AccountState,
+        planned: Planned | None,
+        now: datetime,
+    ) -> tuple[Watch, Period, ChargesTerms | None]:
+        """What the account watches (D25), the period, and its charges step (D26)."""
+        alerts = self.metering.alerts
+        watch = alerts.watcher.watch(tx, state.account_id, state.version)
+        period = self.ctx.period(catalog, state, now)
+        meter = None if planned is None else planned.plan.item
+        return watch, period, alerts.charges_terms(tx, watch, catalog, state, meter, period)
+
+    def _over_budget(
+        self,
+        tx: UnitOfWork,
+        request: ChargeRequest,
+        price: Decimal,
+        amount: Decimal,
+        now: datetime,
+        charges: ChargesTerms,
+        counter: Totals[Any],
+        period: str,
+        catalog: Catalog,
+    ) -> Charge:
+        """A hard budget refused the charge (D26): 402 ``budget_exceeded``, nothing charged;
+        ``budget.exceeded`` is announced at the period's first such refusal."""
+        budget = charges.budget
+        assert budget is not None
+        actual = charges.fee + counter.used
+        notice = BudgetRefused(0, budget, actual, catalog.currency, period)
+        self.metering.alerts.watcher.record(tx, [(request.account_id, notice)], now)
+        return self._refusal(
+            tx, request, price, amount, now, "budget_exceeded", 402,
+            f"the price {amount} would take the period's charges past the budget of "
+            f"{budget.amount} (charges so far {actual})",
+        )  # fmt: skip
+
+    def _notices(
+        self,
+        tx: UnitOfWork,
+        request: ChargeRequest,
+        planned: Planned | None,
+        watch: Watch,
+        charges: ChargesTerms | None,
+        totals: tuple[Totals[Any], ...],
+        balance_at: int,
+        amount: Decimal,
+        period: str,
+        currency: str,
+    ) -> list[tuple[str, Notice]]:
+        """What an admitted charge fired: its meter's usage alerts, the period's charges and
+        the balance's alerts (D25)."""
+        account_id = request.account_id
+        found: list[tuple[str, Notice]] = []
+        if planned is not None:
+            plain = replace(planned, charges=None)
+            found += self.metering.notices(
+                tx, account_id, plain, totals[:balance_at], [(0, request.quantity)]
+            )
+        if watch.empty:
+            return found
+        balance: Decimal = totals[balance_at].used
+        spent = None
+        if charges is not None:
+            after = charges.fee + totals[-1].used
+            added = amount
+            if planned is not None and charges.step.charge is not None:
+                step = planned.plan.steps(request.quantity)[0]
+                added += charges.step.charge(increment_before(step, totals[0]), totals[0])
+            spent = (after - added, after)
+        notices = self.metering.alerts.watcher.charge_notices(
+            watch, period, currency, spent, (balance + amount, balance)
+        )
+        return found + [(account_id, notice) for notice in notices]
 
     def _meter_plan(
         self, tx: UnitOfWork, request: ChargeRequest, operation: Operation, now: datetime
@@ -344,6 +450,19 @@ class Charging:
                 idempotency_key=key,
             )
         return Charge.decode(stored.decision, replayed=True)
+
+
+def _steps(
+    planned: Planned | None, quantity: int, amount: Decimal, charges: ChargesTerms | None
+) -> tuple[tuple[Step[Any], ...], int]:
+    """A charge's steps: its meter's, the balance's (at the index returned), then the
+    period's charges when the account keeps them (D26: the price, and the meter's lines)."""
+    steps: tuple[Step[Any], ...] = () if planned is None else planned.plan.steps(quantity)
+    balance_at = len(steps)
+    steps = (*steps, spend_step(amount))
+    if charges is not None:
+        steps = (*steps, charges.step._replace(quantity=amount))
+    return steps, balance_at
 
 
 def current_balance(tx: UnitOfWork, account_id: str) -> Decimal:

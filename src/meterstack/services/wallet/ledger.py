@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from meterstack.errors import RefusedError
 from meterstack.rules.wallet import credit_step
+from meterstack.services.alerts.service import balance_moved_in
 from meterstack.services.context import new_id
 from meterstack.services.wallet.model import EntryKind, LedgerEntry
 from meterstack.store.ports import Admission, Applied, Refused, UnitOfWork
@@ -77,4 +78,6 @@ def _apply(tx: UnitOfWork, entry: LedgerEntry) -> Decimal:
         )
     assert isinstance(outcome, Applied), "steps alone are neither stale nor keyed"
     balance: Decimal = outcome.totals[0].used
+    if entry.amount > 0:
+        balance_moved_in(tx, entry.account_id, balance, entry.created_at)
     return balance
