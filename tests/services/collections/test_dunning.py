@@ -278,3 +278,35 @@ def test_d29_a_yearly_plan_restored_after_a_fallback_keeps_its_paid_year(
     assert (subscription.plan, subscription.billing_interval) == ("pro", "yearly")
     assert subscription.current_period.start == JAN
     assert subscription.current_period.end == datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def test_d25_d29_a_failed_collection_fires_the_payment_failed_alert_once_and_paying_resolves_it(
+    open_engine: EngineFactory, clock: ManualClock
+) -> None:
+    provider = LocalProvider(decline_collections=True)
+    engine = open_engine("aerostack", provider=provider)
+    clock.set(JAN)
+    account = engine.create_account(plan="starter")
+    alert = engine.create_alert(account.id, "payment_failed")
+    engine.collections.run()  # the opening invoice's first attempt fails
+    clock.set(JAN + timedelta(days=3))
+    engine.collections.run()  # and its first retry: the alert has fired already
+    number = engine.invoices(account.id)[0].number
+    assert number is not None
+
+    fired = engine.alert(account.id, alert.id)
+    assert (fired.status, fired.value) == ("triggered", number)
+    assert fired.triggered_at == JAN
+    assert len(_events(engine, account.id, "alert.triggered")) == 1
+
+    engine.pay_invoice(number)
+
+    resolved = engine.alert(account.id, alert.id)
+    assert resolved.status == "armed"
+    assert resolved.resolved_at == JAN + timedelta(days=3)
+    [event] = _events(engine, account.id, "alert.resolved")
+    assert (event["alert_id"], event["kind"], event["reason"]) == (
+        alert.id,
+        "payment_failed",
+        "paid",
+    )

@@ -50,6 +50,7 @@ from meterstack.errors import (
 from meterstack.money import format_money
 from meterstack.rules.dunning import retry_at
 from meterstack.rules.periods import day_name
+from meterstack.services.alerts.service import payment_failed_in, payment_recovered_in
 from meterstack.services.collections.model import (
     DUNNING,
     AttemptStatus,
@@ -551,6 +552,8 @@ class Collections:
         ):
             self._restore(tx, found, now)
         announce_subscription(tx, found.account_id, "payment_recovered", now)
+        if not still:
+            payment_recovered_in(tx, found.account_id, now)  # D25: nothing is unpaid any more
 
     def _restore(self, tx: UnitOfWork, found: Collection, now: datetime) -> None:
         """Bring back the plan the fallback replaced, for the rest of its period: the invoice
@@ -585,8 +588,10 @@ def record_payment_failure(
 ) -> None:
     """The one place a failed collection attempt is recorded as such (D29), in the
     transaction that recorded the attempt: it announces ``invoice.payment_failed``. What else
-    reacts to a payment failure (an alert of kind ``payment_failed``) is called from here."""
+    reacts to a payment failure (the account's ``payment_failed`` alerts, D25) is called
+    from here."""
     announce_payment_failed(tx, invoice, attempt, reason, next_attempt_at, at)
+    payment_failed_in(tx, invoice.account_id, at, reference=invoice.number)
 
 
 def payment_warning(tx: UnitOfWork, catalog: Catalog, account_id: str) -> PaymentWarning | None:
