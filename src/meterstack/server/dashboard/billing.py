@@ -196,6 +196,7 @@ def auto_reload(posted: CustomerPost) -> Response:
             threshold=posted.text("threshold"),
             mode=posted.text("mode", default="amount"),
             value=posted.text("value"),
+            actor=posted.actor,
         ),
     )
 

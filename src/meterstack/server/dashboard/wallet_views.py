@@ -15,6 +15,7 @@ from meterstack.engine import Engine
 from meterstack.errors import InvalidInputError
 from meterstack.server.dashboard.pages import decimal_field
 from meterstack.server.dashboard.rendering import money
+from meterstack.services.audit.model import Actor
 from meterstack.services.wallet.model import EntryKind, EntryPage, LedgerEntry, WalletView
 
 TRANSACTIONS_PER_PAGE = 25
@@ -107,22 +108,22 @@ def start_deposit(engine: Engine, account_id: str, amount: str, return_to: str) 
 
 
 def set_auto_reload(
-    engine: Engine, account_id: str, *, threshold: str, mode: str, value: str
+    engine: Engine, account_id: str, *, threshold: str, mode: str, value: str, actor: Actor
 ) -> str:
     """Auto-reload on (a threshold and a reload amount or a target balance) or off (D21)."""
     currency = engine.catalog.currency
     if mode not in {"amount", "target"}:
         raise InvalidInputError(f"mode must be 'amount' or 'target', got {mode!r}", field="mode")
     if not threshold:
-        engine.set_auto_reload(account_id, threshold=None)
+        engine.set_auto_reload(account_id, threshold=None, actor=actor)
         return "Auto-reload is off."
     below = decimal_field(threshold, "threshold")
     amount = decimal_field(value, "amount")
     if mode == "target":
-        engine.set_auto_reload(account_id, threshold=below, target=amount)
+        engine.set_auto_reload(account_id, threshold=below, target=amount, actor=actor)
         return (
             f"Auto-reload is on: below {money(below, currency)}, the wallet is topped up to "
             f"{money(amount, currency)}."
         )
-    engine.set_auto_reload(account_id, threshold=below, amount=amount)
+    engine.set_auto_reload(account_id, threshold=below, amount=amount, actor=actor)
     return f"Auto-reload is on: below {money(below, currency)}, {money(amount, currency)} is added."
