@@ -387,9 +387,11 @@ class Collections:
         ):
             self._close_in(tx, found, invoice)
 
-    def settle_in(self, tx: UnitOfWork, outcome: AttemptOutcome) -> None:
+    def settle_in(self, tx: UnitOfWork, outcome: AttemptOutcome) -> bool:
         """A provider's ``invoice.paid`` / ``invoice.payment_failed`` event, in the transaction
-        that records the event (``Payments.apply``); 404 for an unknown invoice."""
+        that records the event (``Payments.apply``); 404 for an unknown invoice. Whether it
+        changed anything: an attempt already recorded (the collection's own answer, reported
+        again by the provider's event) changes nothing."""
         invoice = tx.invoices.by_number(outcome.invoice_number)
         if invoice is None:
             raise NotFoundError(
@@ -398,10 +400,10 @@ class Collections:
         if invoice.status in COLLECTABLE:
             tx.collections.open_for(invoice, self.ctx.now())
         elif tx.collections.get(outcome.invoice_number) is None:
-            return  # paid at issue, or voided: nothing is being collected
-        self._settle(tx, outcome, EVENT_WORKER)
+            return False  # paid at issue, or voided: nothing is being collected
+        return self._settle(tx, outcome, EVENT_WORKER)
 
-    def _settle(self, tx: UnitOfWork, outcome: AttemptOutcome, worker: str) -> None:
+    def _settle(self, tx: UnitOfWork, outcome: AttemptOutcome, worker: str) -> bool:
         now = self.ctx.now()
         number, attempt = outcome.invoice_number, outcome.attempt
         status = AttemptStatus.PAID if outcome.paid else AttemptStatus.FAILED
@@ -421,7 +423,7 @@ class Collections:
                         known.status,
                         status,
                     )
-                return  # reported before: nothing changes
+                return False  # reported before: nothing changes
             reported = CollectionAttempt(
                 invoice_number=number,
                 number=attempt,
@@ -435,11 +437,11 @@ class Collections:
             tx.collections.insert_attempt(reported)
         if outcome.paid:
             self._paid(tx, replace(found, attempts=max(found.attempts, attempt)), invoice, now)
-            return
+            return True
         if found.status in (CollectionStatus.PAID, CollectionStatus.CLOSED):
-            return  # a late failure changes nothing once the invoice is settled
+            return True  # the attempt is recorded; a late failure changes nothing more
         if attempt < found.attempts:
-            return  # an earlier attempt's failure, reported after a later attempt was made
+            return True  # an earlier attempt's failure, recorded after a later attempt
         reason = outcome.reason or "payment_failed"
         if found.status is CollectionStatus.FALLBACK:
             # An operator's retry after the last attempt failed too: the fallback stays.
@@ -447,8 +449,9 @@ class Collections:
                 replace(found, attempts=attempt, last_reason=reason, updated_at=now)
             )
             record_payment_failure(tx, invoice, attempt, reason, None, now)
-            return
+            return True
         self._failed(tx, found, invoice, attempt, reason, now)
+        return True
 
     def _failed(
         self,

@@ -65,15 +65,17 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 class InvoiceOutcomes(Protocol):
     """Where a provider's report of an invoice's collection attempt is carried out (the
-    collections service, D29), inside the transaction that records the event."""
+    collections service, D29), inside the transaction that records the event; whether it
+    changed anything (an attempt recorded already, reported again, changes nothing)."""
 
-    def settle_in(self, tx: UnitOfWork, outcome: AttemptOutcome) -> None: ...
+    def settle_in(self, tx: UnitOfWork, outcome: AttemptOutcome) -> bool: ...
 
 
 @dataclass(frozen=True)
 class EventOutcome:
     event_id: str
-    #: False when the event had been applied before: nothing changed.
+    #: False when the event had been applied before, or reported an outcome known already:
+    #: nothing changed.
     applied: bool
     plan_change: PlanChange | None = None
     purchase: PackPurchase | None = None
@@ -379,8 +381,8 @@ class Payments:
         with self.ctx.store.transaction() as tx:
             if not tx.payments.record_event(event, self.ctx.now()):
                 return EventOutcome(event.id, applied=False, attempt=outcome)
-            self.collections.settle_in(tx, outcome)
-        return EventOutcome(event.id, applied=True, attempt=outcome)
+            applied = self.collections.settle_in(tx, outcome)
+        return EventOutcome(event.id, applied=applied, attempt=outcome)
 
     def _money_event(self, event: PaymentEvent) -> EventOutcome:
         """A lost dispute or a creator's account changed, applied once by the event's id."""
