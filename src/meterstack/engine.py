@@ -826,27 +826,35 @@ class Engine(KeysMixin, WalletMixin):
         *,
         meter: str | None = None,
         threshold: Decimal | int | str | None = None,
+        actor: Actor = PYTHON,
     ) -> AlertView:
         """A new alert (at most 50 per account): ``usage_percent`` / ``usage_units`` of a meter
         (threshold % of the effective limit, or units), ``grace_entered`` / ``limit_reached`` of
         a meter, ``current_charges`` (an amount), ``wallet_balance`` (below an amount),
         ``payment_failed``. It fires once per crossing, inside the admission that crossed it."""
-        return self._alerts.create(account_id, str(kind), meter=meter, threshold=threshold)
+        return self._alerts.create(
+            account_id, str(kind), meter=meter, threshold=threshold, actor=actor
+        )
 
-    def delete_alert(self, account_id: str, alert_id: str) -> None:
-        self._alerts.delete(account_id, alert_id)
+    def delete_alert(self, account_id: str, alert_id: str, *, actor: Actor = PYTHON) -> None:
+        self._alerts.delete(account_id, alert_id, actor=actor)
 
     def budget(self, account_id: str) -> BudgetView:
         """The account's budget and the period's charges against it (D26)."""
         return self._alerts.budget(account_id)
 
     def set_budget(
-        self, account_id: str, amount: Decimal | str | None, *, mode: str = "hard"
+        self,
+        account_id: str,
+        amount: Decimal | str | None,
+        *,
+        mode: str = "hard",
+        actor: Actor = PYTHON,
     ) -> BudgetView:
         """A maximum monthly cost (whole cents): ``soft`` warns at 75/90/100 %, ``hard`` also
         refuses overage and wallet charges that would pass it (402 ``budget_exceeded``);
         ``amount`` None removes it."""
-        return self._alerts.set_budget(account_id, amount, mode)
+        return self._alerts.set_budget(account_id, amount, mode, actor=actor)
 
     def grant_pack(self, account_id: str, pack_id: str, *, actor: Actor = PYTHON) -> PackGrant:
         grant = self._levers.grant_pack(account_id, pack_id, actor=actor)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from meterstack.cli.metering import AsJson, CatalogName, Database, fail, opened
+from meterstack.cli.metering import AsJson, CatalogName, Database, cli_actor, fail, opened
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.errors import MeterstackError
 
@@ -103,7 +103,9 @@ def add(
 ) -> None:
     """Create an alert (at most 50 per account); it fires once per crossing."""
     with _engine(database, catalog) as engine:
-        view = engine.create_alert(account, kind, meter=meter, threshold=threshold)
+        view = engine.create_alert(
+            account, kind, meter=meter, threshold=threshold, actor=cli_actor()
+        )
     typer.echo(json.dumps(_alert(view), indent=2) if as_json else view.id)
 
 
@@ -115,7 +117,7 @@ def delete(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     with _engine(database, catalog) as engine:
-        engine.delete_alert(account, alert_id)
+        engine.delete_alert(account, alert_id, actor=cli_actor())
     typer.echo(f"deleted {alert_id}")
 
 
@@ -147,7 +149,7 @@ def set_budget(
         typer.echo("error: give an amount, or --clear", err=True)
         raise typer.Exit(2)
     with _engine(database, catalog) as engine:
-        view = engine.set_budget(account, None if clear else amount, mode=mode)
+        view = engine.set_budget(account, None if clear else amount, mode=mode, actor=cli_actor())
     _print_budget(view, as_json)
 
 

@@ -19,7 +19,7 @@ from meterstack.server.alert_schemas import (
     BudgetOut,
     DeletedAlertOut,
 )
-from meterstack.server.auth import CustomerDep, EngineDep, OperatorDep
+from meterstack.server.auth import CustomerDep, EngineDep, OperatorDep, operator_actor
 from meterstack.server.contract import DoorRoute, errors
 from meterstack.server.operator import BODY, OPERATOR, PATH
 from meterstack.server.self_service import CUSTOMER
@@ -46,7 +46,11 @@ def alerts(customer: CustomerDep, engine: EngineDep) -> AlertsOut:
 def create_alert(body: AlertBody, customer: CustomerDep, engine: EngineDep) -> AlertOut:
     """D25: a new alert (409 ``too_many_alerts`` past 50); it fires once per crossing."""
     made = engine.create_alert(
-        customer.account_id, body.kind, meter=body.meter, threshold=body.threshold
+        customer.account_id,
+        body.kind,
+        meter=body.meter,
+        threshold=body.threshold,
+        actor=customer.actor,
     )
     return AlertOut.of(made)
 
@@ -62,7 +66,7 @@ def alert(alert_id: AlertId, customer: CustomerDep, engine: EngineDep) -> AlertO
     "/alerts/{alert_id}", response_model=DeletedAlertOut, responses=errors(*CUSTOMER, *PATH, 404)
 )
 def delete_alert(alert_id: AlertId, customer: CustomerDep, engine: EngineDep) -> DeletedAlertOut:
-    engine.delete_alert(customer.account_id, alert_id)
+    engine.delete_alert(customer.account_id, alert_id, actor=customer.actor)
     return DeletedAlertOut(id=alert_id, deleted=True)
 
 
@@ -76,7 +80,8 @@ def budget(customer: CustomerDep, engine: EngineDep) -> BudgetOut:
 def set_budget(body: BudgetBody, customer: CustomerDep, engine: EngineDep) -> BudgetOut:
     """D26: soft warns at 75/90/100 %; hard also refuses overage and wallet charges past it
     (402 ``budget_exceeded``); amount null removes it."""
-    return BudgetOut.of(engine.set_budget(customer.account_id, body.amount, mode=body.mode))
+    view = engine.set_budget(customer.account_id, body.amount, mode=body.mode, actor=customer.actor)
+    return BudgetOut.of(view)
 
 
 # --------------------------------------------------------------------------- operator
@@ -96,7 +101,13 @@ def operator_alerts(account_id: AccountId, _: OperatorDep, engine: EngineDep) ->
 def operator_create_alert(
     account_id: AccountId, body: AlertBody, _: OperatorDep, engine: EngineDep
 ) -> AlertOut:
-    made = engine.create_alert(account_id, body.kind, meter=body.meter, threshold=body.threshold)
+    made = engine.create_alert(
+        account_id,
+        body.kind,
+        meter=body.meter,
+        threshold=body.threshold,
+        actor=operator_actor(),
+    )
     return AlertOut.of(made)
 
 
@@ -117,7 +128,7 @@ def operator_alert(
 def operator_delete_alert(
     account_id: AccountId, alert_id: AlertId, _: OperatorDep, engine: EngineDep
 ) -> DeletedAlertOut:
-    engine.delete_alert(account_id, alert_id)
+    engine.delete_alert(account_id, alert_id, actor=operator_actor())
     return DeletedAlertOut(id=alert_id, deleted=True)
 
 
@@ -130,4 +141,5 @@ def operator_budget(account_id: AccountId, _: OperatorDep, engine: EngineDep) ->
 def operator_set_budget(
     account_id: AccountId, body: BudgetBody, _: OperatorDep, engine: EngineDep
 ) -> BudgetOut:
-    return BudgetOut.of(engine.set_budget(account_id, body.amount, mode=body.mode))
+    view = engine.set_budget(account_id, body.amount, mode=body.mode, actor=operator_actor())
+    return BudgetOut.of(view)

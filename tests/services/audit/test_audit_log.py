@@ -373,3 +373,35 @@ def test_an_auto_reload_paid_is_recorded_once_by_the_system(open_engine: EngineF
     settings = entries(engine, account.id, "wallet.auto_reload_set")[0]
     assert settings.before == {"threshold": None, "amount": None, "target": None}
     assert settings.after == {"threshold": "5.000000", "amount": "20.000000", "target": None}
+
+
+def test_d25_d26_alerts_and_the_budget_are_recorded_with_who_set_them(
+    open_engine: EngineFactory,
+) -> None:
+    engine = open_engine("flowstack")
+    account = engine.create_account(plan="starter")
+    customer = Actor.customer("key_1")
+
+    alert = engine.create_alert(account.id, "usage_units", meter="sessions", threshold=500)
+    engine.set_budget(account.id, Decimal("10.00"), mode="soft", actor=customer)
+    engine.set_budget(account.id, Decimal("10.00"), mode="soft", actor=customer)  # no change
+    engine.set_budget(account.id, Decimal("25.00"), mode="hard", actor=customer)
+    engine.delete_alert(account.id, alert.id, actor=Actor.operator("api"))
+    engine.set_budget(account.id, None, actor=customer)
+    with pytest.raises(NotFoundError):
+        engine.delete_alert(account.id, alert.id)  # refused: writes nothing
+
+    log = [entry for entry in entries(engine, account.id) if entry.kind != "account.created"]
+    assert [(entry.kind, entry.actor.kind) for entry in log] == [
+        ("budget.removed", "customer"),
+        ("alert.deleted", "operator"),
+        ("budget.set", "customer"),
+        ("budget.set", "customer"),
+        ("alert.created", "python"),
+    ]
+    made = {"alert_id": alert.id, "kind": "usage_units", "meter": "sessions", "threshold": "500"}
+    assert (log[4].before, log[4].after) == (None, made)
+    assert (log[1].before, log[1].after) == (made, None)
+    assert (log[3].before, log[3].after) == (None, {"amount": "10.00", "mode": "soft"})
+    assert log[2].after == {"amount": "25.00", "mode": "hard"}
+    assert (log[0].before, log[0].after) == ({"amount": "25.00", "mode": "hard"}, None)

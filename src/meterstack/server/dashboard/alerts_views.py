@@ -19,6 +19,7 @@ from meterstack.rules.insights import UsageInsights
 from meterstack.server.dashboard.pages import decimal_field
 from meterstack.server.dashboard.rendering import money
 from meterstack.services.alerts.model import AlertView, BudgetView
+from meterstack.services.audit.model import Actor
 
 KIND_NAMES = {
     AlertKind.USAGE_PERCENT: "Usage reaches a share of the limit (%)",
@@ -131,28 +132,32 @@ def alerts(engine: Engine, account_id: str) -> AlertsPage:
     )
 
 
-def create_alert(engine: Engine, account_id: str, kind: str, meter: str, threshold: str) -> str:
+def create_alert(
+    engine: Engine, account_id: str, kind: str, meter: str, threshold: str, *, actor: Actor
+) -> str:
     try:
         chosen = AlertKind(kind)
     except ValueError:
         raise InvalidInputError(f"unknown alert kind {kind!r}", field="kind") from None
     value = None if chosen in EVENT_KINDS else decimal_field(threshold, "threshold")
-    made = engine.create_alert(account_id, chosen, meter=meter or None, threshold=value)
+    made = engine.create_alert(
+        account_id, chosen, meter=meter or None, threshold=value, actor=actor
+    )
     return f"Alert added: {_row(engine.catalog, made).watches}."
 
 
-def delete_alert(engine: Engine, account_id: str, alert_id: str) -> str:
-    engine.delete_alert(account_id, alert_id)
+def delete_alert(engine: Engine, account_id: str, alert_id: str, *, actor: Actor) -> str:
+    engine.delete_alert(account_id, alert_id, actor=actor)
     return "Alert deleted."
 
 
-def set_budget(engine: Engine, account_id: str, amount: str, mode: str) -> str:
+def set_budget(engine: Engine, account_id: str, amount: str, mode: str, *, actor: Actor) -> str:
     if not amount:
-        engine.set_budget(account_id, None)
+        engine.set_budget(account_id, None, actor=actor)
         return "The budget is removed."
     if mode not in {"soft", "hard"}:
         raise InvalidInputError(f"mode must be 'soft' or 'hard', got {mode!r}", field="mode")
-    view = engine.set_budget(account_id, decimal_field(amount, "amount"), mode=mode)
+    view = engine.set_budget(account_id, decimal_field(amount, "amount"), mode=mode, actor=actor)
     assert view.amount is not None
     what = (
         "warns at 75, 90 and 100%"

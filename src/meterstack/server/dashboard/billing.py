@@ -251,6 +251,7 @@ def create_alert(posted: CustomerPost) -> Response:
             posted.text("kind"),
             posted.text("meter"),
             posted.text("threshold"),
+            actor=posted.actor,
         ),
     )
 
@@ -267,6 +268,7 @@ def set_budget(posted: CustomerPost) -> Response:
             viewer.account_id,
             posted.text("amount"),
             posted.text("mode", default="soft"),
+            actor=posted.actor,
         ),
     )
 
@@ -277,7 +279,9 @@ def delete_alert(alert_id: str, posted: CustomerPost) -> Response:
     return act(
         viewer,
         "/dashboard/alerts",
-        lambda: alerts_views.delete_alert(viewer.engine, viewer.account_id, alert_id),
+        lambda: alerts_views.delete_alert(
+            viewer.engine, viewer.account_id, alert_id, actor=posted.actor
+        ),
     )
 
 

@@ -47,6 +47,8 @@ from meterstack.rules.terms import AccountState, item_terms, plan_of
 from meterstack.rules.wallet import BALANCE_ITEM, BALANCE_PERIOD
 from meterstack.services.alerts.model import AlertState, AlertView, BudgetView
 from meterstack.services.alerts.watch import Fire, Watch, Watcher, fire, resolved
+from meterstack.services.audit.log import record
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.store.ports import Admission, Applied, UnitOfWork
 
@@ -97,6 +99,7 @@ class Alerts:
         *,
         meter: str | None = None,
         threshold: Decimal | int | str | None = None,
+        actor: Actor = PYTHON,
     ) -> AlertView:
         """A new alert on the account (at most 50); it is armed at once."""
         with self.ctx.store.transaction() as tx:
@@ -110,6 +113,7 @@ class Alerts:
             if alert.kind is AlertKind.CURRENT_CHARGES:
                 self._start_charges(tx, catalog, state, now)
             self._changed(tx, account_id)
+            record(tx, now, actor, account_id, "alert.created", after=_alert_state(alert))
             return AlertView.of(alert, None)
 
     def of_account(self, account_id: str) -> list[AlertView]:
@@ -127,16 +131,19 @@ class Alerts:
                 return view
         raise NotFoundError(f"no alert {alert_id!r} on this account", alert_id=alert_id)
 
-    def delete(self, account_id: str, alert_id: str) -> None:
+    def delete(self, account_id: str, alert_id: str, *, actor: Actor = PYTHON) -> None:
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
-            if not tx.alerts.delete(account_id, alert_id):
+            found = [alert for alert in tx.alerts.of_account(account_id) if alert.id == alert_id]
+            if not found or not tx.alerts.delete(account_id, alert_id):
                 raise NotFoundError(
                     f"no alert {alert_id!r} of this account (the catalog's defaults cannot be "
                     "deleted)",
                     alert_id=alert_id,
                 )
             self._changed(tx, account_id)
+            before = _alert_state(found[0])
+            record(tx, self.ctx.now(), actor, account_id, "alert.deleted", before=before)
 
     def states(self, account_id: str) -> list[AlertState]:
         with self.ctx.store.transaction() as tx:
@@ -153,14 +160,31 @@ class Alerts:
         with self.ctx.store.transaction() as tx:
             return self._view(tx, account_id)
 
-    def set_budget(self, account_id: str, amount: Decimal | str | None, mode: str) -> BudgetView:
+    def set_budget(
+        self,
+        account_id: str,
+        amount: Decimal | str | None,
+        mode: str,
+        *,
+        actor: Actor = PYTHON,
+    ) -> BudgetView:
         """Set (or, with ``amount`` None, remove) the account's maximum monthly cost."""
         budget = None if amount is None else Budget(_amount(amount, "amount"), _mode(mode))
         with self.ctx.store.transaction() as tx:
             state = self.ctx.state(tx, account_id)
             catalog = self.ctx.catalog(tx, state.catalog_hash)
             now = self.ctx.now()
+            before = tx.alerts.budget(account_id)
             tx.alerts.set_budget(account_id, budget, now)
+            record(
+                tx,
+                now,
+                actor,
+                account_id,
+                "budget.set" if budget is not None else "budget.removed",
+                before=_budget_state(before, catalog.currency),
+                after=_budget_state(budget, catalog.currency),
+            )
             if budget is not None:
                 self._start_charges(tx, catalog, state, now)
             self._changed(tx, account_id)
@@ -388,3 +412,20 @@ def _mode(mode: str) -> BudgetMode:
         raise InvalidInputError(
             f"unknown budget mode {mode!r}; modes: soft, hard", field="mode"
         ) from None
+
+
+def _alert_state(alert: Alert) -> dict[str, object]:
+    """An alert as the audit log keeps it."""
+    return {
+        "alert_id": alert.id,
+        "kind": str(alert.kind),
+        "meter": alert.meter,
+        "threshold": alert.threshold,
+    }
+
+
+def _budget_state(budget: Budget | None, currency: str) -> dict[str, object] | None:
+    """A budget as the audit log keeps it, in the currency's places; None when there is none."""
+    if budget is None:
+        return None
+    return {"amount": _cents(budget.amount, currency), "mode": budget.mode}
