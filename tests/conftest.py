@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from fakes.serving import Running, start_server
 from meterstack import Engine, ManualClock
 from meterstack.server import create_app
 from meterstack.server.settings import ServerSettings
@@ -171,7 +170,7 @@ def _free_port() -> int:
 @pytest.fixture
 def live_service(open_engine: EngineFactory) -> Iterator[Callable[..., LiveService]]:
     """Serve an engine on uvicorn in a thread on loopback, and talk to it over HTTP."""
-    servers: list[tuple[uvicorn.Server, threading.Thread, LiveService]] = []
+    servers: list[tuple[Running, LiveService]] = []
 
     def make(catalog: str, provider: Any = None, **settings: Any) -> LiveService:
         """``settings`` are the service's; ``payments`` is ``local`` unless set to None, or
@@ -191,22 +190,16 @@ def live_service(open_engine: EngineFactory) -> Iterator[Callable[..., LiveServi
             catalog, provider=provider, return_url_origins=config.return_url_origins
         )
         app = create_app(engine, config)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
+        running = start_server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
         client = LiveService(base_url=base, follow_redirects=True, timeout=30)
         client.app = app
-        servers.append((server, thread, client))
+        servers.append((running, client))
         return client
 
     yield make
-    for server, thread, client in servers:
+    for running, client in servers:
         client.close()
-        server.should_exit = True
-        thread.join(timeout=10)
+        running.stop()
 
 
 @pytest.fixture

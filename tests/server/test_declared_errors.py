@@ -11,8 +11,6 @@ fails here; schemathesis (test_fuzz.py) checks that generated requests stay with
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ import httpx
 import pytest
 import uvicorn
 
+from fakes.serving import Running, start_server
 from meterstack import Engine, ManualClock
 from meterstack.catalog.loader import LoadedCatalog, builtin_text, load_catalog, parse_catalog
 from meterstack.errors import StoreUnavailableError
@@ -76,7 +75,7 @@ class Service:
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Service]]:
     made: dict[str, Service] = {}
-    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+    servers: list[Running] = []
     for catalog in ("agentstack", "aerostack"):
         path = tmp_path_factory.mktemp(catalog) / "contract.db"
         port = _free_port()
@@ -87,22 +86,17 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
         )
         settings = ServerSettings(operator_key="operator-secret", public_url=base, payments="local")
         app = create_app(engine, settings)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        servers.append((server, thread))
+        servers.append(
+            start_server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+        )
         client = httpx.Client(base_url=base, timeout=30)
         made[catalog] = Service(client, engine, store, app.openapi())
         _populate(made[catalog])
     yield made
     for service in made.values():
         service.client.close()
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(timeout=10)
+    for running in servers:
+        running.stop()
     for service in made.values():
         service.engine.close()
 

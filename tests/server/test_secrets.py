@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -15,6 +13,7 @@ import httpx
 import pytest
 import uvicorn
 
+from fakes.serving import start_server
 from meterstack import Engine, ManualClock
 from meterstack.server import create_app, provider_of
 from meterstack.server.settings import ServerSettings
@@ -130,12 +129,7 @@ def test_no_token_appears_in_any_access_log_line(
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, log_level="info", access_log=True
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
+    running = start_server(config)
     secrets: list[str] = []
     try:
         with (
@@ -157,8 +151,7 @@ def test_no_token_appears_in_any_access_log_line(
             client.get(f"/billing/portal/{account_id}?token=guessed-secret-value")
             secrets.append("guessed-secret-value")
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        running.stop()
 
     lines = [record.getMessage() for record in caplog.records if record.name == "uvicorn.access"]
     assert any("/billing/portal/" in line and "token=[redacted]" in line for line in lines)

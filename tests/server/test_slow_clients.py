@@ -7,7 +7,6 @@ receive deadline), on loopback in a thread.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ import httpx
 import pytest
 import uvicorn
 
+from fakes.serving import start_server
 from meterstack import Engine
 from meterstack.clock import TEST_MODE_HORIZON, Clock, TestModeClock
 from meterstack.server import create_app, uvicorn_options
@@ -37,17 +37,11 @@ def _serve(engine: Engine) -> Iterator[str]:
     port = _free_port()
     app = create_app(engine, ServerSettings(operator_key="operator-secret"))
     options = {**uvicorn_options(host="127.0.0.1", port=port), "log_level": "error"}
-    server = uvicorn.Server(uvicorn.Config(app, **options))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
+    running = start_server(uvicorn.Config(app, **options))
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        running.stop()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import pytest
 import uvicorn
 
 from conftest import POSTGRES_URL, _free_port, require_postgres
+from fakes.serving import start_server
 from fakes.stalling_proxy import StallingProxy, stalling_proxy
 from meterstack import Engine, ManualClock
 from meterstack.errors import InvalidInputError, StoreUnavailableError
@@ -122,15 +123,10 @@ def test_hung_database_over_http_503_with_retry_after_and_health_within_1_s(
     )
     engine = Engine.open(url, catalog="agentstack", clock=clock, store_timeout=TIMEOUT)
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(engine, settings), host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    app = create_app(engine, settings)
+    running = start_server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     operator = {"Authorization": "Bearer operator-secret"}
     try:
-        while not server.started:
-            time.sleep(0.01)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
             assert client.get("/health").json()["store"] == "ok"
             account = client.post("/v1/accounts", json={"plan": "pro"}, headers=operator).json()
@@ -168,6 +164,5 @@ def test_hung_database_over_http_503_with_retry_after_and_health_within_1_s(
             assert client.post(consume, json={"meter": "api_calls"}, headers=operator).is_success
     finally:
         proxy.resume()
-        server.should_exit = True
-        thread.join(timeout=10)
+        running.stop()
         engine.close()
