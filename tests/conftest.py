@@ -11,6 +11,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from fakes import invoice_checks
 from fakes.serving import Running, start_server
 from meterstack import Engine, ManualClock
+from meterstack.catalog.loader import LoadedCatalog, load_catalog
 from meterstack.server import create_app
 from meterstack.server.settings import ServerSettings
 from meterstack.services.payments.local import LocalProvider
@@ -110,23 +113,84 @@ def store(store_url: str) -> Iterator[Store]:
     implementation.close()
 
 
+@pytest.fixture
+def unratable(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
+    """Account ids whose period close fails as a rating fault (``ArithmeticError: rating
+    fault``), through the invoice check every engine opened in the test reads from
+    ``METERSTACK_INVOICE_CHECK``: the CLI's and a live service's too."""
+    monkeypatch.setenv("METERSTACK_INVOICE_CHECK", invoice_checks.SPEC)
+    yield invoice_checks.UNRATABLE
+    invoice_checks.UNRATABLE.clear()
+
+
+def idle_backend_pids(store: SqlStore) -> list[int]:
+    """The PostgreSQL backends of the store's idle connections: as many units of work as it
+    has idle connections, open at once, take exactly those (none is opened anew)."""
+    idle = store.pool_status().idle
+    with ExitStack() as held:
+        units = [held.enter_context(store.transaction()) for _ in range(idle)]
+        pids = [int(tx.sql.one("SELECT pg_backend_pid()")[0]) for tx in units]
+    assert store.pool_status().idle == idle
+    return pids
+
+
 EngineFactory = Callable[..., Engine]
+#: ``store_of(engine)``: the store a test's ``open_engine`` built and handed to that engine.
+StoreOf = Callable[[Engine], SqlStore]
 
 
 @pytest.fixture
-def open_engine(store_url: str, clock: ManualClock) -> Iterator[EngineFactory]:
-    """Open engines on the test's database (closed at the end); catalog by name or path."""
+def engine_stores() -> dict[int, SqlStore]:
+    return {}
+
+
+@pytest.fixture
+def open_engine(
+    store_url: str, clock: ManualClock, engine_stores: dict[int, SqlStore]
+) -> Iterator[EngineFactory]:
+    """Open engines on the test's database (closed at the end); catalog by name or path.
+
+    The test owns each engine's store: it opens it and hands it to ``Engine.on``, so that a
+    test reading the database behind the engine asks ``store_of(engine)`` for it.
+    ``wrap_store=FaultyStore`` (``fakes.faulty_store``) hands the engine the store wrapped.
+    """
     opened: list[Engine] = []
 
-    def factory(catalog: str = "agentstack", **options: object) -> Engine:
+    def factory(
+        catalog: str | LoadedCatalog = "agentstack",
+        *,
+        wrap_store: Callable[[SqlStore], Store] | None = None,
+        **options: object,
+    ) -> Engine:
         options.setdefault("clock", clock)
-        engine = Engine.open(store_url, catalog=catalog, **options)  # type: ignore[arg-type]
+        store = SqlStore(store_url)
+        handed = store if wrap_store is None else wrap_store(store)
+        try:
+            engine = Engine.on(handed, catalog=_loaded(catalog), **options)  # type: ignore[arg-type]
+        except BaseException:
+            store.close()
+            raise
         opened.append(engine)
+        engine_stores[id(engine)] = store
         return engine
 
     yield factory
     for engine in opened:
         engine.close()
+
+
+def _loaded(catalog: str | LoadedCatalog) -> LoadedCatalog:
+    return catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
+
+
+@pytest.fixture
+def store_of(engine_stores: dict[int, SqlStore]) -> StoreOf:
+    """The store under an engine from ``open_engine`` (or a live service's engine)."""
+
+    def of(engine: Engine) -> SqlStore:
+        return engine_stores[id(engine)]
+
+    return of
 
 
 class HostedProvider:
@@ -155,9 +219,11 @@ def hosted_provider() -> HostedProvider:
 
 
 class LiveService(httpx.Client):
-    """An HTTP client of a live service, with the app it serves."""
+    """An HTTP client of a live service, with the app it serves and the provider it was given
+    (the local one the fixture made, unless the test gave its own; None without payments)."""
 
     app: FastAPI
+    provider: Any
 
 
 def _free_port() -> int:
@@ -172,9 +238,15 @@ def live_service(open_engine: EngineFactory) -> Iterator[Callable[..., LiveServi
     """Serve an engine on uvicorn in a thread on loopback, and talk to it over HTTP."""
     servers: list[tuple[Running, LiveService]] = []
 
-    def make(catalog: str, provider: Any = None, **settings: Any) -> LiveService:
+    def make(
+        catalog: str,
+        provider: Any = None,
+        *,
+        wrap_store: Callable[[SqlStore], Store] | None = None,
+        **settings: Any,
+    ) -> LiveService:
         """``settings`` are the service's; ``payments`` is ``local`` unless set to None, or
-        ``provider`` is another payment provider."""
+        ``provider`` is another payment provider; ``wrap_store`` is ``open_engine``'s."""
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         options = {
@@ -187,12 +259,16 @@ def live_service(open_engine: EngineFactory) -> Iterator[Callable[..., LiveServi
         if provider is None and config.payments == "local":
             provider = LocalProvider(base)
         engine = open_engine(
-            catalog, provider=provider, return_url_origins=config.return_url_origins
+            catalog,
+            wrap_store=wrap_store,
+            provider=provider,
+            return_url_origins=config.return_url_origins,
         )
         app = create_app(engine, config)
         running = start_server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
         client = LiveService(base_url=base, follow_redirects=True, timeout=30)
         client.app = app
+        client.provider = provider
         servers.append((running, client))
         return client
 

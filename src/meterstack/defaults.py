@@ -1,4 +1,5 @@
-"""Where meterstack looks when nothing is configured: the database and the catalog.
+"""Where meterstack looks when nothing is configured: the database, the catalog, the invoice
+check.
 
 A module of its own, free of the engine's imports, so that the command line can show these
 defaults in its help without loading the engine.
@@ -18,3 +19,8 @@ def default_database_url() -> str:
 
 def default_catalog() -> str:
     return os.environ.get("METERSTACK_CATALOG") or DEFAULT_CATALOG
+
+
+def default_invoice_check() -> str | None:
+    """The ``module:function`` that checks each invoice a period close drafts, if any."""
+    return os.environ.get("METERSTACK_INVOICE_CHECK") or None

@@ -12,16 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from importlib import import_module
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from meterstack import bounds
 from meterstack.catalog.loader import LoadedCatalog, load_catalog
 from meterstack.catalog.schema import Catalog, Unlimited
 from meterstack.clock import Clock, SystemClock
-from meterstack.defaults import default_catalog, default_database_url
+from meterstack.defaults import default_catalog, default_database_url, default_invoice_check
 from meterstack.engine_keys import KeysMixin
 from meterstack.engine_wallet import WalletMixin
 from meterstack.errors import (
@@ -48,7 +49,7 @@ from meterstack.services.grouping import GroupCommit
 from meterstack.services.history import History
 from meterstack.services.holds import Holds, Reservation
 from meterstack.services.invoicing.close import ClosedPeriods, PeriodClose
-from meterstack.services.invoicing.model import Invoice, InvoiceStatus
+from meterstack.services.invoicing.model import Invoice, InvoiceCheck, InvoiceStatus
 from meterstack.services.invoicing.purchases import PackPurchase, Purchases
 from meterstack.services.invoicing.service import CreditNote, Invoices
 from meterstack.services.keys import Keys
@@ -97,6 +98,7 @@ class Engine(KeysMixin, WalletMixin):
         *,
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
+        invoice_check: InvoiceCheck | None = None,
     ) -> None:
         self._ctx = ctx
         if isinstance(provider, ProviderSetup):
@@ -113,7 +115,7 @@ class Engine(KeysMixin, WalletMixin):
         self._keys = Keys(ctx)
         self._features = Features(ctx, self._keys)
         self._entitlements = Entitlements(ctx)
-        self._close = PeriodClose(ctx)
+        self._close = PeriodClose(ctx, check=invoice_check)
         mover = provider if isinstance(provider, MoneyMover) else None
         self._refunds = Refunds(ctx, mover)
         self._collections = Collections(
@@ -163,6 +165,7 @@ class Engine(KeysMixin, WalletMixin):
         webhooks: WebhookPolicy | None = None,
         store_timeout: float | None = None,
         usage_history: bool = True,
+        invoice_check: InvoiceCheck | None = None,
     ) -> Engine:
         """Open (and migrate) the store at ``url`` with ``catalog`` (a built-in name or a path).
 
@@ -178,6 +181,9 @@ class Engine(KeysMixin, WalletMixin):
         ``store_timeout`` (seconds; default the URL's ``?timeout=``, else 5) bounds every wait
         for the database: past it a request is 503 ``store_unavailable``.
         ``usage_history=False`` keeps no hourly and daily usage buckets (D27; docs/monitoring.md).
+        ``invoice_check`` sees each invoice a period close drafts before it is numbered; an
+        account whose draft it raises on is left unclosed with the error as the reason (default:
+        the ``module:function`` named by ``METERSTACK_INVOICE_CHECK``; docs/invoicing.md).
         """
         loaded = (
             catalog
@@ -197,6 +203,7 @@ class Engine(KeysMixin, WalletMixin):
                 return_url_origins=return_url_origins,
                 webhooks=webhooks,
                 usage_history=usage_history,
+                invoice_check=invoice_check,
             )
         except BaseException:
             store.close()
@@ -214,6 +221,7 @@ class Engine(KeysMixin, WalletMixin):
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
         usage_history: bool = True,
+        invoice_check: InvoiceCheck | None = None,
     ) -> Engine:
         """An engine on a store already open: any implementation of the store's ports.
 
@@ -229,7 +237,13 @@ class Engine(KeysMixin, WalletMixin):
             usage_history=usage_history,
         )
         ctx.register_current()
-        return cls(ctx, provider, return_url_origins=return_url_origins, webhooks=webhooks)
+        return cls(
+            ctx,
+            provider,
+            return_url_origins=return_url_origins,
+            webhooks=webhooks,
+            invoice_check=invoice_check if invoice_check is not None else _configured_check(),
+        )
 
     def close(self) -> None:
         self._collections.close()
@@ -931,6 +945,25 @@ def _open_store(url: str, pool_size: int, timeout: float | None) -> SqlStore:
             f"cannot open the database {_without_password(url)}: {reason}",
             reason=type(driver_error).__name__,
         ) from error
+
+
+def _configured_check() -> InvoiceCheck | None:
+    """The invoice check ``METERSTACK_INVOICE_CHECK`` names (``package.module:function``)."""
+    spec = default_invoice_check()
+    if spec is None:
+        return None
+    module_name, _, name = spec.partition(":")
+    try:
+        found = getattr(import_module(module_name), name, None) if module_name and name else None
+    except ImportError as error:
+        raise InvalidInputError(
+            f"METERSTACK_INVOICE_CHECK: cannot import {module_name!r}: {error}"
+        ) from error
+    if not callable(found):
+        raise InvalidInputError(
+            f"METERSTACK_INVOICE_CHECK must name a function as module:function, not {spec!r}"
+        )
+    return cast(InvoiceCheck, found)
 
 
 def _without_password(url: str) -> str:

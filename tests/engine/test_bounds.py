@@ -18,6 +18,7 @@ from meterstack.rules.decisions import Decision
 from meterstack.store.sql import SqlStore
 
 EngineFactory = Callable[..., Engine]
+StoreOf = Callable[[Engine], SqlStore]
 
 
 def test_d14_override_limit_past_10_15_is_refused_and_changes_nothing(
@@ -139,12 +140,10 @@ def test_d14_the_store_breaking_override_is_refused_with_its_code(
 # ------------------------------------------------------------- counters near the range
 
 
-def _set_counter(engine: Engine, account_id: str, used: int) -> None:
+def _set_counter(engine: Engine, store: SqlStore, account_id: str, used: int) -> None:
     """Put the account's counter of api_calls this period at ``used`` (as years of traffic
-    would), straight in the store."""
+    would), straight in the engine's store."""
     engine.consume(account_id, "api_calls", 1)
-    store = engine._ctx.store
-    assert isinstance(store, SqlStore)
     with store.transaction() as tx:
         tx.sql.execute(
             "UPDATE counters SET used = :used WHERE account_id = :a AND item = 'api_calls'",
@@ -154,7 +153,7 @@ def _set_counter(engine: Engine, account_id: str, used: int) -> None:
 
 @pytest.mark.parametrize("overage", [False, True])
 def test_d14_a_counter_refuses_rather_than_overflow_at_the_largest_override(
-    open_engine: EngineFactory, overage: bool
+    open_engine: EngineFactory, store_of: StoreOf, overage: bool
 ) -> None:
     """``limit 10^15, grace 1000 %`` (the largest override) and a counter near 2^63 − 1: the
     consume that would pass the store's range is refused, and the counter stays an integer."""
@@ -165,7 +164,8 @@ def test_d14_a_counter_refuses_rather_than_overflow_at_the_largest_override(
         engine.set_overage(account.id, True)
     else:
         engine.set_limit(account.id, "api_calls", None)  # unlimited: only the store's range
-    _set_counter(engine, account.id, MAX_COUNTER - 5)
+    store = store_of(engine)
+    _set_counter(engine, store, account.id, MAX_COUNTER - 5)
 
     with pytest.raises(OutOfRangeError, match="past the store's range") as refused:
         engine.consume(account.id, "api_calls", 6)
@@ -185,8 +185,6 @@ def test_d14_a_counter_refuses_rather_than_overflow_at_the_largest_override(
     used = _counted(engine, account.id)
     assert type(used) is int
     assert used == MAX_COUNTER
-    store = engine._ctx.store
-    assert isinstance(store, SqlStore)
     with store.transaction() as tx:
         [stored] = tx.sql.all(
             "SELECT used FROM counters WHERE account_id = :a AND item = 'api_calls' "
@@ -197,12 +195,12 @@ def test_d14_a_counter_refuses_rather_than_overflow_at_the_largest_override(
 
 
 def test_d14_a_batch_whose_sum_passes_the_range_is_decided_event_by_event(
-    open_engine: EngineFactory,
+    open_engine: EngineFactory, store_of: StoreOf
 ) -> None:
     engine = open_engine("agentstack")
     account = engine.create_account(plan="pro")
     engine.set_limit(account.id, "api_calls", None)
-    _set_counter(engine, account.id, MAX_COUNTER - 2 * MAX_QUANTITY)
+    _set_counter(engine, store_of(engine), account.id, MAX_COUNTER - 2 * MAX_QUANTITY)
     events = [{"account_id": account.id, "meter": "api_calls", "quantity": MAX_QUANTITY}] * 3
     first, second, third = engine.consume_many(events)
     assert isinstance(first, Decision)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from meterstack import Engine, UsageEvent
+from meterstack.catalog.loader import load_catalog
 from meterstack.store.checkpoints import BACKSTOP_PAGES, Checkpointer
 from meterstack.store.sql import SqlStore
 
@@ -39,13 +40,17 @@ def _log_frames(path: Path) -> tuple[int, int]:
     return int(log), int(copied)
 
 
+def _engine_on(url: str) -> tuple[Engine, SqlStore]:
+    """An engine on a store this test opened itself."""
+    store = SqlStore(url)
+    return Engine.on(store, catalog=load_catalog("agentstack")), store
+
+
 def test_commits_leave_checkpoints_to_the_store_thread(tmp_path: Path) -> None:
     path = tmp_path / "meterstack.db"
-    engine = Engine.open(f"sqlite:///{path}", catalog="agentstack")
+    engine, store = _engine_on(f"sqlite:///{path}")
     try:
-        store = engine._ctx.store
-        assert isinstance(store, SqlStore)
-        checkpointer = store._checkpointer
+        checkpointer = store.checkpointer
         assert checkpointer is not None
         with store.transaction() as tx:
             backstop = tx.sql.one("PRAGMA wal_autocheckpoint")[0]
@@ -64,16 +69,14 @@ def test_commits_leave_checkpoints_to_the_store_thread(tmp_path: Path) -> None:
         assert engine.usage(account.id)["api_calls"].used == 1000
     finally:
         engine.close()
-    assert checkpointer._thread is not None
-    assert not checkpointer._thread.is_alive()
+    assert checkpointer.started == 1
+    assert not checkpointer.running
 
 
 def test_a_memory_store_has_no_checkpoint_thread() -> None:
-    engine = Engine.open("sqlite://", catalog="agentstack")
+    engine, store = _engine_on("sqlite://")
     try:
-        store = engine._ctx.store
-        assert isinstance(store, SqlStore)
-        assert store._checkpointer is None
+        assert store.checkpointer is None
         account = engine.create_account(plan="pro")
         assert engine.consume(account.id, "api_calls", 1).allowed
     finally:
@@ -86,17 +89,16 @@ def test_a_checkpointer_that_cannot_open_the_database_stops_quietly(tmp_path: Pa
 
     checkpointer = Checkpointer(unopenable, interval=0.001)
     checkpointer.ensure_running()
-    assert checkpointer._thread is not None
-    checkpointer._thread.join(timeout=10)
+    assert checkpointer.started == 1
 
-    assert not checkpointer._thread.is_alive()
+    assert _wait_until(lambda: not checkpointer.running)
     assert checkpointer.runs == 0
     checkpointer.close()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_starts_its_own_checkpoint_thread(tmp_path: Path) -> None:
-    engine = Engine.open(f"sqlite:///{tmp_path / 'meterstack.db'}", catalog="agentstack")
+    engine, store = _engine_on(f"sqlite:///{tmp_path / 'meterstack.db'}")
     try:
         account = engine.create_account(plan="pro")
         reading, writing = os.pipe()
@@ -104,13 +106,11 @@ def test_a_forked_child_starts_its_own_checkpoint_thread(tmp_path: Path) -> None
         if child == 0:  # pragma: no cover - the child reports through the pipe
             status = 1
             try:
-                store = engine._ctx.store
-                assert isinstance(store, SqlStore)
-                checkpointer = store._checkpointer
+                checkpointer = store.checkpointer
                 assert checkpointer is not None
-                gone = checkpointer._thread is not None and not checkpointer._thread.is_alive()
+                gone = checkpointer.started > 0 and not checkpointer.running
                 engine.consume(account.id, "api_calls", 1)
-                started = checkpointer._thread is not None and checkpointer._thread.is_alive()
+                started = checkpointer.running
                 os.write(writing, f"{gone} {started}".encode())
                 status = 0
             finally:
@@ -179,20 +179,15 @@ def test_a_fork_waits_until_the_checkpoint_thread_is_out_of_sqlite() -> None:
 
 
 def test_a_store_dropped_without_close_stops_its_checkpoint_thread(tmp_path: Path) -> None:
-    engine = Engine.open(f"sqlite:///{tmp_path / 'meterstack.db'}", catalog="agentstack")
-    store = engine._ctx.store
-    assert isinstance(store, SqlStore)
-    checkpointer = store._checkpointer
+    engine, store = _engine_on(f"sqlite:///{tmp_path / 'meterstack.db'}")
+    checkpointer = store.checkpointer
     assert checkpointer is not None
-    thread = checkpointer._thread
-    assert thread is not None
-    assert thread.is_alive()
+    assert checkpointer.running
 
     del engine, store
     gc.collect()
-    thread.join(timeout=10)
 
-    assert not thread.is_alive()
+    assert _wait_until(lambda: not checkpointer.running)
 
 
 def test_the_store_works_where_processes_cannot_fork(tmp_path: Path) -> None:

@@ -16,8 +16,10 @@ from meterstack.errors import (
     ReservationExpiredError,
     UpgradeRequiredError,
 )
+from meterstack.store.sql import SqlStore
 
 EngineFactory = Callable[..., Engine]
+StoreOf = Callable[[Engine], SqlStore]
 
 # --------------------------------------------------------------------------- A5, D3
 
@@ -578,7 +580,7 @@ def test_d7_a_large_batch_replays_the_keys_stored_before_and_counts_the_rest_onc
 
 
 def test_d7_purge_walks_the_keys_in_windows_and_keeps_the_recent_ones(
-    open_engine: EngineFactory, clock: ManualClock
+    open_engine: EngineFactory, store_of: StoreOf, clock: ManualClock
 ) -> None:
     engine = open_engine("agentstack")
     accounts = [engine.create_account(plan="starter") for _ in range(3)]
@@ -589,7 +591,7 @@ def test_d7_purge_walks_the_keys_in_windows_and_keeps_the_recent_ones(
     for account in accounts:
         engine.consume(account.id, "api_calls", 1, idempotency_key="recent")
     clock.advance(timedelta(days=5, seconds=1))
-    store = engine._ctx.store
+    store = store_of(engine)
     opened = 0
     transaction = store.transaction
 

@@ -12,6 +12,7 @@ import jwt
 import psycopg
 import pytest
 
+from conftest import idle_backend_pids
 from meterstack import Engine, ManualClock
 from meterstack.store.sql import SqlStore
 
@@ -386,16 +387,14 @@ def test_d19_anonymous_sign_ups_are_rate_limited_per_client_address(
 @pytest.mark.postgres
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 def test_d7_a_lost_database_connection_is_503_store_unavailable_and_a_retry_succeeds(
-    live_service: Callable[..., Any], store_url: str
+    live_service: Callable[..., Any], store_of: Callable[[Engine], SqlStore], store_url: str
 ) -> None:
     client = live_service("flowstack")
     account_id, _ = _account(client, "free")
     url = f"/v1/accounts/{account_id}/consume"
     body = {"meter": "sessions", "quantity": 1, "idempotency_key": "retry-me"}
     engine: Engine = client.app.state.engine
-    store = engine._ctx.store
-    assert isinstance(store, SqlStore)
-    pids = [c.dbapi_connection.info.backend_pid for c in store._idle]
+    pids = idle_backend_pids(store_of(engine))
     with psycopg.connect(store_url.split("?", maxsplit=1)[0], autocommit=True) as admin:
         for pid in pids:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))

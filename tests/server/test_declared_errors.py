@@ -61,6 +61,7 @@ class Service:
     client: httpx.Client
     engine: Engine
     store: StoreThatCanFail
+    provider: LocalProvider
     document: dict[str, Any]
     ids: dict[str, str] = field(default_factory=dict)
 
@@ -81,16 +82,15 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         store = StoreThatCanFail(SqlStore(f"sqlite:///{path}"))
-        engine = Engine.on(
-            store, catalog=_catalog(catalog), clock=ManualClock(), provider=LocalProvider(base)
-        )
+        provider = LocalProvider(base)
+        engine = Engine.on(store, catalog=_catalog(catalog), clock=ManualClock(), provider=provider)
         settings = ServerSettings(operator_key="operator-secret", public_url=base, payments="local")
         app = create_app(engine, settings)
         servers.append(
             start_server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
         )
         client = httpx.Client(base_url=base, timeout=30)
-        made[catalog] = Service(client, engine, store, app.openapi())
+        made[catalog] = Service(client, engine, store, provider, app.openapi())
         _populate(made[catalog])
     yield made
     for service in made.values():
@@ -167,9 +167,7 @@ def _populate(service: Service) -> None:
         engine.adjust_wallet(free.id, Decimal("1.00"), "test funds")
         # A deposit of $10.00 of which $5.00 is spent: refunding all of it is refused.
         checkout = engine.deposit(free.id, Decimal("10.00"))
-        assert isinstance(engine._payments.provider, LocalProvider)
-        provider = engine._payments.provider
-        engine.pay_checkout(checkout.id, provider.checkout_secret(checkout.id))
+        engine.pay_checkout(checkout.id, service.provider.checkout_secret(checkout.id))
         ids["deposit"] = engine.wallet_transactions(free.id).entries[0].id
         engine.adjust_wallet(free.id, Decimal("-5.00"), "spent")
     ids["back"] = f"{service.client.base_url}/done"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 
 import psycopg
 import pytest
 
+from conftest import idle_backend_pids
 from meterstack import Engine
 from meterstack.errors import StoreUnavailableError
 from meterstack.store.sql import SqlStore
@@ -17,18 +19,16 @@ EngineFactory = Callable[..., Engine]
 @pytest.mark.postgres
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 def test_a_connection_dropped_by_the_server_fails_one_request_and_is_replaced(
-    open_engine: EngineFactory, store_url: str
+    open_engine: EngineFactory, store_of: Callable[[Engine], SqlStore], store_url: str
 ) -> None:
     engine = open_engine("flowstack")
     account = engine.create_account(plan="free")
     engine.consume(account.id, "sessions", 1)
-    store = engine._ctx.store
-    assert isinstance(store, SqlStore)
-    held = [store._acquire() for _ in range(3)]  # three connections, as concurrent requests leave
-    for connection in held:
-        store._give_back(connection, healthy=True)
-    stashed = store._idle
-    pids = [connection.dbapi_connection.info.backend_pid for connection in stashed]
+    store = store_of(engine)
+    with ExitStack() as held:  # three connections, as concurrent requests leave them
+        for _ in range(3):
+            held.enter_context(store.transaction())
+    pids = idle_backend_pids(store)
     with psycopg.connect(store_url.split("?", maxsplit=1)[0], autocommit=True) as admin:
         for pid in pids:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))

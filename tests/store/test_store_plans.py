@@ -16,6 +16,7 @@ from meterstack import Engine, UsageEvent
 from meterstack.store.sql import SqlStore
 
 EngineFactory = Callable[..., Engine]
+StoreOf = Callable[[Engine], SqlStore]
 
 
 class _ExplainingCursor:
@@ -44,7 +45,7 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 @pytest.mark.parametrize("planning", ["force_custom_plan", "force_generic_plan"])
 def test_d7_batch_key_lookup_probes_each_key_not_the_accounts_keys(
-    open_engine: EngineFactory, planning: str
+    open_engine: EngineFactory, store_of: StoreOf, planning: str
 ) -> None:
     engine = open_engine("agentstack")
     account = engine.create_account(plan="pro")
@@ -54,9 +55,7 @@ def test_d7_batch_key_lookup_probes_each_key_not_the_accounts_keys(
         )
     asked = ["old-3-7", "new-1", "old-9-99", "new-2"]
 
-    store = engine._ctx.store
-    assert isinstance(store, SqlStore)
-    with store.transaction() as tx:
+    with store_of(engine).transaction() as tx:
         tx.sql.execute(f"SET LOCAL plan_cache_mode = {planning}")
         explaining = _ExplainingCursor(tx.sql.cursor)
         tx.sql.cursor = explaining

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from fakes.faulty_store import OPENING, FaultyStore
 from meterstack import Engine, ManualClock
-from meterstack.server.dashboard import console as console_routes
-from meterstack.services.invoicing import close
+from meterstack.server.dashboard.close_run import CLOSE_THREAD
 from webpages.dashboard_pages import OPERATOR, link_for
 
 Service = Callable[..., Any]
@@ -195,22 +195,16 @@ def test_bad_input_on_the_new_pages_is_a_precise_refusal(live_service: Service) 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_running_period_close_shows_its_progress_until_it_is_done(
-    live_service: Service, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+    live_service: Service, clock: ManualClock
 ) -> None:
-    service = live_service("agentstack")
+    faults = FaultyStore()
+    service = live_service("agentstack", wrap_store=faults.around, close_wait_seconds=0.05)
     engine = _engine(service)
     accounts = [engine.create_account(plan="starter") for _ in range(3)]
     clock.advance(timedelta(days=31, hours=1))
     release = threading.Event()
-    apply_due = close.PeriodClose.apply_due
-
-    def held(self: close.PeriodClose, now: Any) -> None:
-        # The close waits here, between two transactions, as a long one does between chunks.
-        release.wait(30)
-        apply_due(self, now)
-
-    monkeypatch.setattr(close.PeriodClose, "apply_due", held)
-    monkeypatch.setattr(console_routes, "CLOSE_WAIT", 0.05)
+    # The close waits before its first transaction, as a long one does between two chunks.
+    faults.hold(OPENING, release, when=lambda: threading.current_thread().name == CLOSE_THREAD)
     with _operator(service) as operator:
         token = _csrf(operator.get("/console/close").text)
         started = operator.post("/console/close", data={"csrf_token": token})

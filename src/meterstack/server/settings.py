@@ -47,3 +47,6 @@ class ServerSettings(BaseSettings):
     body_limits: dict[str, int] = {}
     #: How long a customer portal link (``GET /api/billing/portal``) can be opened, in seconds.
     portal_link_seconds: int = Field(default=3600, ge=1, le=30 * 24 * 3600)
+    #: Seconds the console's **Close ended periods now** waits for the close before showing its
+    #: page: a small close is done by then and shows its outcome at once; a big one its progress.
+    close_wait_seconds: float = Field(default=2.0, ge=0, le=60)

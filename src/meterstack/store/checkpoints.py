@@ -45,12 +45,24 @@ class Checkpointer:
         self._interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._started = 0
         self._starting = threading.Lock()
         #: Held while the thread is inside SQLite, and by a fork in progress.
         self._gate = threading.Lock()
         #: Checkpoints run so far (tests and diagnostics).
         self.runs = 0
         _LIVE.add(self)
+
+    @property
+    def running(self) -> bool:
+        """Whether the thread is alive now: started, in this process, and not yet ended."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    @property
+    def started(self) -> int:
+        """Threads started so far in this process's copy (a forked child starts its own)."""
+        return self._started
 
     def ensure_running(self) -> None:
         """Start the thread, or start it again where it is gone (after a fork)."""
@@ -61,6 +73,7 @@ class Checkpointer:
                 target=self._run, name="meterstack-checkpoint", daemon=True
             )
             self._thread.start()
+            self._started += 1
 
     def stop(self) -> None:
         """Ask the thread to end after its current round (it holds nothing worth waiting for)."""

@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
+from sqlalchemy.pool import QueuePool
+
 from meterstack.errors import StoreUnavailableError, TransactionConflictError
 from meterstack.store.access import SqlWebAccess
 from meterstack.store.accounts import SqlAccounts
@@ -131,6 +133,18 @@ class SqlTransaction:
         )
 
 
+@dataclass(frozen=True)
+class PoolStatus:
+    """A store's connections at one instant."""
+
+    #: Open and ready for the next unit of work (the most recently used is taken first).
+    idle: int
+    #: Inside a unit of work now.
+    in_use: int
+    #: The most kept idle; a connection given back beyond it is closed.
+    keep_idle: int
+
+
 class SqlStore:
     """Persistence for SQLite and PostgreSQL: every port, one transaction at a time each."""
 
@@ -168,6 +182,18 @@ class SqlStore:
     @property
     def backend(self) -> str:
         return self.url.backend
+
+    @property
+    def checkpointer(self) -> Checkpointer | None:
+        """The thread checkpointing a SQLite file's log (None on PostgreSQL and in memory)."""
+        return self._checkpointer
+
+    def pool_status(self) -> PoolStatus:
+        """The connections this store holds now, as a health page shows them."""
+        pool = self.engine.pool
+        held = pool.checkedout() if isinstance(pool, QueuePool) else len(self._idle)
+        idle = len(self._idle)
+        return PoolStatus(idle=idle, in_use=max(held - idle, 0), keep_idle=self._keep_idle)
 
     def close(self) -> None:
         if self._checkpointer is not None:

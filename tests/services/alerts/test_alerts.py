@@ -15,8 +15,10 @@ from meterstack import Engine, ManualClock
 from meterstack.errors import InvalidInputError, NotFoundError, RefusedError
 from meterstack.rules.alerts import MAX_ALERTS
 from meterstack.services.alerts.service import payment_failed_in, payment_recovered_in
+from meterstack.store.sql import SqlStore
 
 EngineFactory = Callable[..., Engine]
+StoreOf = Callable[[Engine], SqlStore]
 
 
 def _events(engine: Engine, account_id: str, *types: str) -> list[tuple[str, dict[str, Any]]]:
@@ -231,12 +233,12 @@ def test_d25_wallet_balance_fires_below_and_a_deposit_resolves(
 
 
 def test_d25_payment_failed_fires_inside_the_callers_transaction(
-    open_engine: EngineFactory, clock: ManualClock
+    open_engine: EngineFactory, store_of: StoreOf, clock: ManualClock
 ) -> None:
     engine = open_engine("agentstack")
     account = engine.create_account(plan="pro")
     alert = engine.create_alert(account.id, "payment_failed")
-    store = engine._ctx.store  # another service's transaction, as dunning opens one
+    store = store_of(engine)  # another service's transaction, as dunning opens one
     with store.transaction() as tx:
         assert payment_failed_in(tx, account.id, clock.now(), reference="INV-000001") == 1
         assert payment_failed_in(tx, account.id, clock.now()) == 0  # once, until resolved

@@ -4,7 +4,9 @@ Before, any fault in one account's rating (an idle account on a ``percentage`` p
 until per-transaction amounts were recorded) raised out of the close, and no account of the run
 was invoiced. Now that account is left unclosed and recorded with its reason, reported by the
 engine, the CLI (exit 1, the account named) and the API; the others are invoiced. The fault is
-injected into the rating of one chosen account.
+injected into the rating of one chosen account by an invoice check (``Engine.open(invoice_check=
+...)``, or ``METERSTACK_INVOICE_CHECK`` for the CLI and the service), which fails its account as
+a rating fault does.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typer.testing import CliRunner
 
 from meterstack import Engine, ManualClock
 from meterstack.cli import app
-from meterstack.services.invoicing import close
+from meterstack.services.invoicing.model import Invoice
 
 EngineFactory = Callable[..., Engine]
 
@@ -55,21 +57,6 @@ def catalog(tmp_path: Path) -> str:
     return str(path)
 
 
-@pytest.fixture
-def unratable(monkeypatch: pytest.MonkeyPatch) -> set[str]:
-    """Account ids whose rating raises, as a price that breaks rating would."""
-    faulty: set[str] = set()
-    draft = close._draft
-
-    def failing(closing: Any, *args: Any) -> Any:
-        if closing.account.id in faulty:
-            raise ArithmeticError("rating fault")
-        return draft(closing, *args)
-
-    monkeypatch.setattr(close, "_draft", failing)
-    return faulty
-
-
 def test_period_close_isolation_an_account_that_cannot_be_rated_fails_alone(
     open_engine: EngineFactory, clock: ManualClock, catalog: str, unratable: set[str]
 ) -> None:
@@ -101,19 +88,17 @@ def test_period_close_isolation_an_injected_fault_fails_its_account_and_later_cl
     open_engine: EngineFactory,
     clock: ManualClock,
     catalog: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine = open_engine(catalog)
+    refused: set[str] = set()
+
+    def failing(invoice: Invoice) -> None:  # a fault in the rating of the accounts refused
+        if invoice.account_id in refused:
+            raise ArithmeticError("rating fault")
+
+    engine = open_engine(catalog, invoice_check=failing)
     accounts = [engine.create_account(plan="payg").id for _ in range(3)]
     faulty = accounts[1]
-    draft = close._draft
-
-    def failing(closing: Any, *args: Any) -> Any:
-        if closing.account.id == faulty:
-            raise ArithmeticError("rating fault")
-        return draft(closing, *args)
-
-    monkeypatch.setattr(close, "_draft", failing)
+    refused.add(faulty)
     clock.advance(timedelta(days=62))  # two periods end: the faulty account closes neither
 
     closed = engine.close_period()
@@ -124,7 +109,7 @@ def test_period_close_isolation_an_injected_fault_fails_its_account_and_later_cl
         (faulty, "2026-01", "ArithmeticError: rating fault")
     ]
 
-    monkeypatch.setattr(close, "_draft", draft)
+    refused.clear()  # fixed: the next close invoices it
     recovered = engine.close_period()
     assert sorted(invoice.period_key for invoice in recovered) == ["2026-01", "2026-02"]
     assert {invoice.account_id for invoice in recovered} == {faulty}

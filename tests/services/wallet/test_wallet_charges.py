@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from wallet_support import PUBLIC, EngineFactory, deposit, ledger_rows, ledger_sum
+from wallet_support import PUBLIC, EngineFactory, StoreOf, deposit, ledger_rows, ledger_sum
 
 from meterstack import Engine
 from meterstack.catalog.loader import LoadedCatalog, builtin_text, parse_catalog
@@ -24,7 +24,7 @@ def engine(open_engine: EngineFactory, provider: LocalProvider) -> Engine:
 
 
 def test_b2_b3_d20_d23_the_aerostack_scenario_spends_exactly_to_zero(
-    engine: Engine, provider: LocalProvider
+    store_of: StoreOf, engine: Engine, provider: LocalProvider
 ) -> None:
     account = engine.create_account(plan="pro")
     creator = engine.create_account(plan="starter")
@@ -42,11 +42,11 @@ def test_b2_b3_d20_d23_the_aerostack_scenario_spends_exactly_to_zero(
     assert (byok.allowed, byok.price) == (True, Decimal(0))
     assert byok.balance == Decimal("6.95")
     assert engine.wallet(account.id).balance == Decimal("6.950000")
-    assert ledger_sum(engine, account.id) == Decimal("6.95")
+    assert ledger_sum(store_of(engine), account.id) == Decimal("6.95")
 
     # The creator is credited $0.04 and the platform $0.01, in the call's transaction (D23).
-    assert ledger_sum(engine, creator.id, "earnings") == Decimal("0.04")
-    assert ledger_sum(engine, "platform", "platform") == Decimal("0.01")
+    assert ledger_sum(store_of(engine), creator.id, "earnings") == Decimal("0.04")
+    assert ledger_sum(store_of(engine), "platform", "platform") == Decimal("0.01")
     # The BYOK run is recorded with its quantity and a zero amount (D22).
     newest = engine.wallet_transactions(account.id, limit=1).entries[0]
     assert (newest.kind, newest.amount, newest.quantity, newest.byok) == (
@@ -60,7 +60,7 @@ def test_b2_b3_d20_d23_the_aerostack_scenario_spends_exactly_to_zero(
     last = engine.charge(account.id, "agent_execution", 695)
     assert last.allowed
     assert last.balance == Decimal("0.000000")
-    rows = ledger_rows(engine, account.id)
+    rows = ledger_rows(store_of(engine), account.id)
 
     refused = engine.charge(account.id, "bot_message")
     assert (refused.allowed, refused.code, refused.http_status) == (
@@ -70,13 +70,13 @@ def test_b2_b3_d20_d23_the_aerostack_scenario_spends_exactly_to_zero(
     )
     assert refused.details()["balance"] == "0.000000"
     assert refused.details()["price"] == "0.002000"
-    assert ledger_rows(engine, account.id) == rows
+    assert ledger_rows(store_of(engine), account.id) == rows
     assert engine.wallet(account.id).balance == Decimal(0)
-    assert ledger_sum(engine, account.id) == Decimal(0)
+    assert ledger_sum(store_of(engine), account.id) == Decimal(0)
 
 
 def test_d22_byok_runs_do_not_count_ai_tokens_and_cost_nothing(
-    engine: Engine, provider: LocalProvider
+    store_of: StoreOf, engine: Engine, provider: LocalProvider
 ) -> None:
     """The Aerostack catalog's assumption: a BYOK run's tokens are on the customer's own key,
     so no wallet money and no ai_tokens of the plan are used."""
@@ -89,7 +89,7 @@ def test_d22_byok_runs_do_not_count_ai_tokens_and_cost_nothing(
         None,
     )
     assert engine.usage(account.id).items["ai_tokens"].used == 0
-    assert ledger_rows(engine, account.id) == 1
+    assert ledger_rows(store_of(engine), account.id) == 1
     # The same operation on the platform's key costs its price, refused on an empty wallet.
     assert engine.charge(account.id, "bot_message", 50).code == "insufficient_balance"
 
@@ -116,7 +116,7 @@ def test_d20_a_refused_charge_leaves_the_key_free_and_a_retry_after_funding_is_d
 
 
 def test_d7_a_retry_is_replayed_even_once_the_balance_is_spent(
-    engine: Engine, provider: LocalProvider
+    store_of: StoreOf, engine: Engine, provider: LocalProvider
 ) -> None:
     account = engine.create_account(plan="pro")
     deposit(engine, provider, account.id, "5.00")
@@ -126,26 +126,28 @@ def test_d7_a_retry_is_replayed_even_once_the_balance_is_spent(
     retry = engine.charge(account.id, "agent_execution", 500, idempotency_key="all")
     assert retry.replayed
     assert retry.allowed
-    assert ledger_rows(engine, account.id) == 2
+    assert ledger_rows(store_of(engine), account.id) == 2
 
 
-def test_d14_an_operators_price_and_max_price_409(engine: Engine, provider: LocalProvider) -> None:
+def test_d14_an_operators_price_and_max_price_409(
+    store_of: StoreOf, engine: Engine, provider: LocalProvider
+) -> None:
     account = engine.create_account(plan="pro")
     deposit(engine, provider, account.id, "5.00")
     engine.set_wallet_price(account.id, "agent_execution", Decimal("0.004"))
     assert engine.charge(account.id, "agent_execution", 10).price == Decimal("0.04")
-    rows = ledger_rows(engine, account.id)
+    rows = ledger_rows(store_of(engine), account.id)
     refused = engine.charge(account.id, "agent_execution", 10, max_price=Decimal("0.039999"))
     assert (refused.allowed, refused.code, refused.http_status) == (False, "price_changed", 409)
     assert refused.price == Decimal("0.04")
-    assert ledger_rows(engine, account.id) == rows
+    assert ledger_rows(store_of(engine), account.id) == rows
     assert engine.charge(account.id, "agent_execution", 10, max_price=Decimal("0.04")).allowed
     engine.set_wallet_price(account.id, "agent_execution", None)
     assert engine.charge(account.id, "agent_execution").price == Decimal("0.01")
 
 
 def test_d23_a_creator_price_change_meets_the_callers_max_price(
-    engine: Engine, provider: LocalProvider
+    store_of: StoreOf, engine: Engine, provider: LocalProvider
 ) -> None:
     account = engine.create_account(plan="pro")
     creator = engine.create_account(plan="pro")
@@ -156,7 +158,7 @@ def test_d23_a_creator_price_change_meets_the_callers_max_price(
         account.id, "marketplace_tool_call", item_id=tool.id, max_price=Decimal("0.05")
     )
     assert refused.code == "price_changed"
-    assert ledger_sum(engine, creator.id, "earnings") == 0
+    assert ledger_sum(store_of(engine), creator.id, "earnings") == 0
     with pytest.raises(MeterstackError) as own:
         engine.charge(creator.id, "marketplace_tool_call", item_id=tool.id)
     assert (own.value.code, own.value.http_status) == ("own_item", 403)
@@ -164,7 +166,7 @@ def test_d23_a_creator_price_change_meets_the_callers_max_price(
         engine.create_item(creator.id, "Too dear", Decimal("10.01"))
 
 
-def test_d20_bad_charges_are_422_and_change_nothing(engine: Engine) -> None:
+def test_d20_bad_charges_are_422_and_change_nothing(store_of: StoreOf, engine: Engine) -> None:
     account = engine.create_account(plan="pro")
     for operation, quantity, options in (
         ("teleport", 1, {}),
@@ -176,7 +178,7 @@ def test_d20_bad_charges_are_422_and_change_nothing(engine: Engine) -> None:
     ):
         with pytest.raises(InvalidInputError):
             engine.charge(account.id, operation, quantity, **options)
-    assert ledger_rows(engine, account.id) == 0
+    assert ledger_rows(store_of(engine), account.id) == 0
 
 
 def _metered_catalog() -> LoadedCatalog:
@@ -191,7 +193,7 @@ def _metered_catalog() -> LoadedCatalog:
 
 
 def test_b2_d20_an_operation_counting_a_meter_admits_both_or_neither(
-    open_engine: EngineFactory, provider: LocalProvider
+    store_of: StoreOf, open_engine: EngineFactory, provider: LocalProvider
 ) -> None:
     """The meter's refusal refuses the charge too; an empty wallet refuses the meter's units."""
     engine = open_engine(_metered_catalog(), provider=provider)
@@ -213,7 +215,7 @@ def test_b2_d20_an_operation_counting_a_meter_admits_both_or_neither(
     assert over.usage is not None
     assert over.usage.used == 11_000
     assert engine.wallet(account.id).balance == Decimal("90.00")
-    assert ledger_sum(engine, account.id) == Decimal("90.00")
+    assert ledger_sum(store_of(engine), account.id) == Decimal("90.00")
     # D22: a BYOK run is exempt from the meter here, and free.
     byok = engine.charge(account.id, "agent_execution", 3, byok=True)
     assert byok.allowed

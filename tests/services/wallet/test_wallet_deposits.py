@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from wallet_support import PUBLIC, EngineFactory, deposit, ledger_rows, ledger_sum
+from wallet_support import PUBLIC, EngineFactory, StoreOf, deposit, ledger_rows, ledger_sum
 
 from meterstack import Engine, ManualClock
 from meterstack.errors import ConflictError, InvalidInputError, MeterstackError, NotFoundError
@@ -27,7 +27,7 @@ def engine(open_engine: EngineFactory, provider: LocalProvider) -> Engine:
 
 
 def test_d24_a_deposit_is_credited_once_whatever_the_deliveries(
-    engine: Engine, provider: LocalProvider
+    store_of: StoreOf, engine: Engine, provider: LocalProvider
 ) -> None:
     account = engine.create_account(plan="pro")
     checkout = engine.deposit(account.id, Decimal("12.34"), success_url=f"{PUBLIC}/ok")
@@ -44,7 +44,7 @@ def test_d24_a_deposit_is_credited_once_whatever_the_deliveries(
             PaymentEvent("evt_2", "checkout.completed", {"checkout_id": checkout.id})
         )
     assert engine.wallet(account.id).balance == Decimal("12.34")
-    assert ledger_sum(engine, account.id) == Decimal("12.34")
+    assert ledger_sum(store_of(engine), account.id) == Decimal("12.34")
     receipt = engine.wallet_transactions(account.id).entries
     assert [(entry.kind, entry.amount, entry.reference) for entry in receipt] == [
         ("deposit", Decimal("12.34"), checkout.id)
@@ -89,32 +89,34 @@ def test_d21_a8_a_plan_without_payments_cannot_turn_auto_reload_on(
 
 
 def test_d24_a_deposit_refund_is_limited_to_the_unspent_balance(
-    engine: Engine, provider: LocalProvider
+    store_of: StoreOf, engine: Engine, provider: LocalProvider
 ) -> None:
     account = engine.create_account(plan="pro")
     deposit(engine, provider, account.id, "10.00")
     entry = engine.wallet_transactions(account.id).entries[0]
     engine.charge(account.id, "agent_execution", 300)  # $3.00 spent
-    rows = ledger_rows(engine, account.id)
+    rows = ledger_rows(store_of(engine), account.id)
     with pytest.raises(MeterstackError) as refused:
         engine.refund_deposit(entry.id)
     assert (refused.value.http_status, refused.value.code) == (402, "insufficient_balance")
     assert refused.value.details == {"balance": "7.000000", "price": "10.000000"}
-    assert ledger_rows(engine, account.id) == rows
+    assert ledger_rows(store_of(engine), account.id) == rows
     assert engine.refund_deposit(entry.id, Decimal("7.00")) == 0
     with pytest.raises(ConflictError):
         engine.refund_deposit(entry.id, Decimal("0.01"))
-    assert ledger_sum(engine, account.id) == 0
+    assert ledger_sum(store_of(engine), account.id) == 0
 
 
-def test_d20_refunding_a_charge_gives_it_back_once(engine: Engine, provider: LocalProvider) -> None:
+def test_d20_refunding_a_charge_gives_it_back_once(
+    store_of: StoreOf, engine: Engine, provider: LocalProvider
+) -> None:
     account = engine.create_account(plan="pro")
     deposit(engine, provider, account.id, "5.00")
     charge = engine.charge(account.id, "agent_execution", 50)
     assert charge.entry_id is not None
     assert engine.refund_charge(charge.entry_id) == Decimal("5.00")
     assert engine.refund_charge(charge.entry_id) == Decimal("5.00")  # once
-    assert ledger_sum(engine, account.id) == Decimal("5.00")
+    assert ledger_sum(store_of(engine), account.id) == Decimal("5.00")
     with pytest.raises(NotFoundError):
         engine.refund_charge("wle_unknown")
 

@@ -11,7 +11,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from wallet_support import EngineFactory, ledger_rows, ledger_sum
+from wallet_support import EngineFactory, StoreOf, ledger_rows, ledger_sum
 
 from meterstack import SystemClock
 from meterstack.services.wallet.model import Charge
@@ -19,6 +19,7 @@ from meterstack.services.wallet.model import Charge
 
 @pytest.mark.slow
 def test_d20_sixteen_threads_on_two_engines_spend_one_dollar_in_exactly_100_cents(
+    store_of: StoreOf,
     open_engine: EngineFactory,
 ) -> None:
     """Two engines (as two servers) on one database, eight threads each: 100 admitted."""
@@ -53,8 +54,8 @@ def test_d20_sixteen_threads_on_two_engines_spend_one_dollar_in_exactly_100_cent
     assert len(refused) == 60
     assert len({charge.entry_id for charge in admitted}) == 100
     assert engines[1].wallet(account.id).balance == Decimal(0)
-    assert ledger_sum(engines[0], account.id) == Decimal(0)
-    assert ledger_rows(engines[0], account.id) == 101  # the adjustment and 100 charges
+    assert ledger_sum(store_of(engines[0]), account.id) == Decimal(0)
+    assert ledger_rows(store_of(engines[0]), account.id) == 101  # the adjustment and 100 charges
     # The balances the admitted charges saw are each of 0.99 … 0.00 exactly once.
     assert sorted(charge.balance for charge in admitted) == [
         Decimal(cents).scaleb(-2) for cents in range(100)
@@ -81,7 +82,7 @@ CHILD = textwrap.dedent(
 
 @pytest.mark.slow
 def test_d20_an_acknowledged_charge_survives_sigkill_and_a_resend_charges_nothing_twice(
-    open_engine: EngineFactory, store_url: str
+    store_of: StoreOf, open_engine: EngineFactory, store_url: str
 ) -> None:
     engine = open_engine("aerostack", clock=SystemClock())
     account = engine.create_account(plan="pro")
@@ -106,15 +107,15 @@ def test_d20_an_acknowledged_charge_survives_sigkill_and_a_resend_charges_nothin
     assert child.returncode == -signal.SIGKILL
 
     reopened = open_engine("aerostack", clock=SystemClock())
-    charges = ledger_rows(reopened, account.id) - 1
+    charges = ledger_rows(store_of(reopened), account.id) - 1
     assert acknowledged + 1 <= charges <= acknowledged + 2
     in_flight = acknowledged + 1
     for number in (*range(acknowledged - 5, acknowledged + 1), in_flight):
         reopened.charge(account.id, "agent_execution", idempotency_key=f"k{number}")
-    assert ledger_rows(reopened, account.id) - 1 == acknowledged + 2
+    assert ledger_rows(store_of(reopened), account.id) - 1 == acknowledged + 2
     spent = Decimal(acknowledged + 2) / 100
     assert reopened.wallet(account.id).balance == Decimal("1000") - spent
-    assert ledger_sum(reopened, account.id) == Decimal("1000") - spent
+    assert ledger_sum(store_of(reopened), account.id) == Decimal("1000") - spent
 
 
 RACER = textwrap.dedent(
@@ -135,7 +136,7 @@ RACER = textwrap.dedent(
 
 @pytest.mark.slow
 def test_d20_four_processes_spend_one_dollar_in_exactly_100_cents(
-    open_engine: EngineFactory, store_url: str
+    store_of: StoreOf, open_engine: EngineFactory, store_url: str
 ) -> None:
     engine = open_engine("aerostack", clock=SystemClock())
     account = engine.create_account(plan="pro")
@@ -151,5 +152,5 @@ def test_d20_four_processes_spend_one_dollar_in_exactly_100_cents(
     admitted = [int(racer.communicate(timeout=240)[0]) for racer in racers]
     assert sum(admitted) == 100
     assert engine.wallet(account.id).balance == 0
-    assert ledger_rows(engine, account.id) == 101
-    assert ledger_sum(engine, account.id) == 0
+    assert ledger_rows(store_of(engine), account.id) == 101
+    assert ledger_sum(store_of(engine), account.id) == 0

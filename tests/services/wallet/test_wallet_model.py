@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
-from wallet_support import PUBLIC, EngineFactory, deposit, ledger_sum
+from wallet_support import PUBLIC, EngineFactory, StoreOf, deposit, ledger_sum
 
 from meterstack import Engine
 from meterstack.errors import MeterstackError
@@ -23,6 +23,7 @@ CENTS = st.integers(min_value=500, max_value=3000).map(lambda cents: Decimal(cen
 
 
 def test_d20_d21_d23_d24_the_stored_balance_is_the_model_and_the_ledger(
+    store_of: StoreOf,
     open_engine: EngineFactory,
 ) -> None:
     provider = LocalProvider(PUBLIC, secret="model")
@@ -32,6 +33,7 @@ def test_d20_d21_d23_d24_the_stored_balance_is_the_model_and_the_ledger(
         def __init__(self) -> None:
             super().__init__()
             self.engine: Engine = engine
+            self.store = store_of(engine)
             self.account = engine.create_account(plan="pro").id
             self.creator = engine.create_account(plan="pro").id
             self.item = engine.create_item(self.creator, "Tool", Decimal("0.05")).id
@@ -127,9 +129,9 @@ def test_d20_d21_d23_d24_the_stored_balance_is_the_model_and_the_ledger(
         @invariant()
         def balance_is_the_model_and_the_ledger(self) -> None:
             stored = self.engine.wallet(self.account).balance
-            assert stored == self.balance == ledger_sum(self.engine, self.account)
+            assert stored == self.balance == ledger_sum(self.store, self.account)
             assert stored >= 0
-            assert ledger_sum(self.engine, self.creator, "earnings") == self.earnings
+            assert ledger_sum(self.store, self.creator, "earnings") == self.earnings
 
     run_state_machine_as_test(
         Wallet,

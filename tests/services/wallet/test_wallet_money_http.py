@@ -23,7 +23,7 @@ def test_d24_an_operator_refunds_a_deposit_and_a_suspended_wallet_refuses_charge
 ) -> None:
     service = live_service("aerostack")
     engine: Engine = service.app.state.engine
-    provider = engine._payments.provider
+    provider = service.provider
     assert isinstance(provider, LocalProvider)
     account = engine.create_account(plan="pro")
     checkout = engine.deposit(account.id, Decimal("20.00"))
@@ -77,7 +77,7 @@ def test_b11_an_operator_credits_and_voids_a_paid_invoice_over_http(
 ) -> None:
     service = live_service("agentstack")
     engine: Engine = service.app.state.engine
-    provider = engine._payments.provider
+    provider = service.provider
     assert isinstance(provider, LocalProvider)
     account = engine.create_account(plan="starter")
     invoice = engine.buy_pack(account.id, engine.pack_for(account.id, "api_calls", "small")).invoice

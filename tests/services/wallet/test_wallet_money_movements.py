@@ -9,12 +9,17 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from wallet_support import PUBLIC, EngineFactory, deposit, ledger_rows, ledger_sum
+from wallet_support import PUBLIC, EngineFactory, StoreOf, deposit, ledger_rows, ledger_sum
 
+from fakes.faulty_store import FaultyStore
 from meterstack import Engine, ManualClock
 from meterstack.errors import ConflictError, InvalidInputError, MeterstackError
 from meterstack.services.payments.local import LocalProvider
 from meterstack.services.payments.port import PaymentEvent, PayoutRequest, RefundStatus
+
+
+class RunDied(BaseException):
+    """The payout run's process ends here (killed, or a deploy stopped it)."""
 
 
 @pytest.fixture
@@ -48,7 +53,7 @@ def _checkout_of(engine: Engine, entry_id: str) -> str:
 
 
 def test_d24_a_deposit_refund_is_sent_to_the_provider_limited_to_the_unspent_balance(
-    engine: Engine, provider: LocalProvider
+    store_of: StoreOf, engine: Engine, provider: LocalProvider
 ) -> None:
     account = engine.create_account(plan="pro")
     entry = _deposit_entry(engine, provider, account.id, "10.00")
@@ -76,7 +81,7 @@ def test_d24_a_deposit_refund_is_sent_to_the_provider_limited_to_the_unspent_bal
     with pytest.raises(ConflictError):
         engine.refund_deposit(entry, Decimal("0.01"))  # a deposit is refunded once
     assert len(provider.refunds) == 1
-    assert ledger_sum(engine, account.id) == 0
+    assert ledger_sum(store_of(engine), account.id) == 0
 
 
 def test_d24_a_refund_the_provider_refused_stays_pending_and_is_sent_once_later(
@@ -191,7 +196,7 @@ def _lose_dispute(engine: Engine, checkout: str, amount: str, dispute: str = "du
 
 
 def test_d20_d24_a_lost_dispute_on_a_spent_deposit_empties_the_wallet_and_suspends_charges(
-    engine: Engine, provider: LocalProvider
+    store_of: StoreOf, engine: Engine, provider: LocalProvider
 ) -> None:
     account = engine.create_account(plan="pro")
     entry = _deposit_entry(engine, provider, account.id, "20.00")
@@ -200,8 +205,8 @@ def test_d20_d24_a_lost_dispute_on_a_spent_deposit_empties_the_wallet_and_suspen
 
     view = engine.wallet(account.id)
     assert (view.balance, view.settings.owed) == (Decimal(0), Decimal(15))
-    assert ledger_sum(engine, account.id) == 0
-    rows = ledger_rows(engine, account.id)
+    assert ledger_sum(store_of(engine), account.id) == 0
+    rows = ledger_rows(store_of(engine), account.id)
     refused = engine.charge(account.id, "bot_message", 1)
     assert (refused.allowed, refused.http_status, refused.code) == (
         False,
@@ -210,7 +215,7 @@ def test_d20_d24_a_lost_dispute_on_a_spent_deposit_empties_the_wallet_and_suspen
     )
     assert "15.000000 owed" in refused.message
     assert engine.charge(account.id, "agent_execution", byok=True).allowed  # costs nothing
-    assert ledger_rows(engine, account.id) == rows + 1
+    assert ledger_rows(store_of(engine), account.id) == rows + 1
 
     # The same dispute delivered again changes nothing.
     again = engine.apply_payment_event(
@@ -225,7 +230,7 @@ def test_d20_d24_a_lost_dispute_on_a_spent_deposit_empties_the_wallet_and_suspen
 
 
 def test_d24_a_deposit_pays_what_a_lost_dispute_left_owed_first(
-    engine: Engine, provider: LocalProvider
+    store_of: StoreOf, engine: Engine, provider: LocalProvider
 ) -> None:
     account = engine.create_account(plan="pro")
     entry = _deposit_entry(engine, provider, account.id, "10.00")
@@ -243,7 +248,7 @@ def test_d24_a_deposit_pays_what_a_lost_dispute_left_owed_first(
     kinds = [e.kind for e in engine.wallet_transactions(account.id).entries]
     assert kinds[:5] == ["charge", "debt_settlement", "adjustment", "debt_settlement", "deposit"]
     assert "dispute" in kinds
-    assert ledger_sum(engine, account.id) == engine.wallet(account.id).balance
+    assert ledger_sum(store_of(engine), account.id) == engine.wallet(account.id).balance
 
 
 def test_d24_a_lost_dispute_covered_by_the_balance_leaves_nothing_owed(
@@ -308,29 +313,31 @@ def test_d23_two_overlapping_payout_runs_pay_a_creator_once(open_engine: EngineF
 
 
 def test_d23_a_payout_claimed_by_a_run_that_died_is_paid_by_a_later_run(
-    engine: Engine, provider: LocalProvider, clock: ManualClock
+    open_engine: EngineFactory, store_of: StoreOf, provider: LocalProvider, clock: ManualClock
 ) -> None:
+    faults = FaultyStore()
+    engine = open_engine("aerostack", wrap_store=faults.around, provider=provider)
     buyer = engine.create_account(plan="pro")
     creator = engine.create_account(plan="pro")
     engine.adjust_wallet(buyer.id, Decimal("100"), "funds")
     tool = engine.create_item(creator.id, "Tool", Decimal("5.00"))
     for _ in range(3):
         engine.charge(buyer.id, "marketplace_tool_call", item_id=tool.id)
-    payouts = engine._wallets.payouts
-    recorded = payouts._record(creator.id)
-    assert recorded is not None
-    store = engine._ctx.store
-    with store.transaction() as tx:  # the run claims it, then dies before asking
+    died = faults.fail("movements.claim_payout", RunDied())  # a run records it, then stops
+    with pytest.raises(RunDied):
+        engine.run_payouts()
+    [(recorded, *_)] = died.fired
+    with store_of(engine).transaction() as tx:  # the next run claims it, then dies before asking
         assert (
-            tx.movements.claim_payout(recorded.id, clock.now(), clock.now() + timedelta(minutes=10))
+            tx.movements.claim_payout(recorded, clock.now(), clock.now() + timedelta(minutes=10))
             == 1
         )
 
     assert engine.run_payouts() == []  # its claim holds
     clock.advance(timedelta(minutes=11))
     [paid] = engine.run_payouts()
-    assert (paid.id, paid.attempts) == (recorded.id, 2)
-    assert list(provider.payouts) == [recorded.id]
+    assert (paid.id, paid.attempts) == (recorded, 2)
+    assert list(provider.payouts) == [recorded]
 
 
 def test_b11_the_local_provider_needs_no_creator_onboarding(engine: Engine) -> None:

@@ -6,10 +6,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from wallet_support import PUBLIC, EngineFactory, ledger_sum
+from wallet_support import PUBLIC, EngineFactory, StoreOf, ledger_sum
 
+from fakes.faulty_store import FaultyStore
 from meterstack import Engine
 from meterstack.services.payments.local import LocalProvider
+
+
+class RunDied(BaseException):
+    """The payout run's process ends here (killed, or a deploy stopped it)."""
 
 
 @pytest.fixture
@@ -33,7 +38,7 @@ def _sell(engine: Engine, buyer: str, item: str, calls: int) -> list[str]:
 
 
 def test_d23_a_payout_run_pays_whole_cents_from_the_minimum_and_never_twice(
-    engine: Engine, provider: LocalProvider
+    store_of: StoreOf, engine: Engine, provider: LocalProvider
 ) -> None:
     buyer = engine.create_account(plan="pro")
     creator = engine.create_account(plan="pro")
@@ -52,31 +57,35 @@ def test_d23_a_payout_run_pays_whole_cents_from_the_minimum_and_never_twice(
     assert engine.earnings(small.id) == Decimal("0.24")
     assert engine.run_payouts() == []  # re-run: nothing to pay twice
     assert list(provider.payouts) == [first[0].id]
-    assert ledger_sum(engine, creator.id, "earnings") == Decimal("0.0032")
+    assert ledger_sum(store_of(engine), creator.id, "earnings") == Decimal("0.0032")
 
 
 def test_d23_a_run_killed_after_recording_settles_the_same_payout_on_the_next_run(
-    engine: Engine, provider: LocalProvider
+    open_engine: EngineFactory, provider: LocalProvider
 ) -> None:
+    faults = FaultyStore()
+    engine = open_engine("aerostack", wrap_store=faults.around, provider=provider)
     buyer = engine.create_account(plan="pro")
     creator = engine.create_account(plan="pro")
     engine.adjust_wallet(buyer.id, Decimal("100"), "funds")
     tool = engine.create_item(creator.id, "Tool", Decimal("5.00"))
     _sell(engine, buyer.id, tool.id, 3)  # 12.00 earned
 
-    payouts = engine._wallets.payouts
-    recorded = payouts._record(creator.id)  # the run stops here: the provider was not asked
-    assert recorded is not None
+    # The run stops after recording the payout, as it claims it: the provider was not asked.
+    died = faults.fail("movements.claim_payout", RunDied())
+    with pytest.raises(RunDied):
+        engine.run_payouts()
+    [(recorded, *_)] = died.fired
     assert provider.payouts == {}
     settled = engine.run_payouts()
-    assert [(payout.id, payout.amount) for payout in settled] == [(recorded.id, Decimal("12"))]
-    assert list(provider.payouts) == [recorded.id]
+    assert [(payout.id, payout.amount) for payout in settled] == [(recorded, Decimal("12"))]
+    assert list(provider.payouts) == [recorded]
     assert engine.run_payouts() == []
     assert engine.earnings(creator.id) == 0
 
 
 def test_d23_a_refund_after_payout_claws_back_from_later_earnings(
-    engine: Engine, provider: LocalProvider
+    store_of: StoreOf, engine: Engine, provider: LocalProvider
 ) -> None:
     buyer = engine.create_account(plan="pro")
     creator = engine.create_account(plan="pro")
@@ -87,7 +96,7 @@ def test_d23_a_refund_after_payout_claws_back_from_later_earnings(
 
     assert engine.refund_charge(sold[0]) == Decimal("90")  # 100 - 15 + 5
     assert engine.earnings(creator.id) == Decimal("-4")  # clawed back, netted later
-    assert ledger_sum(engine, "platform", "platform") == Decimal("2")  # 3 x 1.00 - 1.00
+    assert ledger_sum(store_of(engine), "platform", "platform") == Decimal("2")  # 3 x 1.00 - 1.00
     assert engine.run_payouts() == []
     _sell(engine, buyer.id, tool.id, 4)  # +16.00: 12.00 net
     assert [payout.amount for payout in engine.run_payouts()] == [Decimal("12")]

@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from wallet_support import PUBLIC, EngineFactory, deposit, ledger_sum
+from wallet_support import PUBLIC, EngineFactory, StoreOf, deposit, ledger_sum
 
 from meterstack import Engine, ManualClock
 from meterstack.errors import InvalidInputError
@@ -30,7 +30,7 @@ def _events(engine: Engine, account_id: str, event_type: str) -> int:
 
 
 def test_d21_a_crossing_starts_exactly_one_reload_credited_when_paid(
-    engine: Engine, provider: LocalProvider
+    store_of: StoreOf, engine: Engine, provider: LocalProvider
 ) -> None:
     account = engine.create_account(plan="pro")
     deposit(engine, provider, account.id, "10.00")
@@ -48,7 +48,7 @@ def test_d21_a_crossing_starts_exactly_one_reload_credited_when_paid(
     below = engine.charge(account.id, "agent_execution")  # 24.99: above again, no crossing
     assert below.reload_id is None
     assert [reload.status for reload in engine.wallet_reloads(account.id)] == ["paid"]
-    assert ledger_sum(engine, account.id) == Decimal("24.98")
+    assert ledger_sum(store_of(engine), account.id) == Decimal("24.98")
     assert _events(engine, account.id, "wallet.low_balance") == 1
 
 
@@ -65,7 +65,7 @@ def test_d21_a_target_balance_reloads_up_to_the_target(
 
 
 def test_d21_a_declined_reload_is_recorded_the_wallet_spends_to_zero_and_the_next_crossing_retries(
-    engine: Engine, provider: LocalProvider, clock: ManualClock
+    store_of: StoreOf, engine: Engine, provider: LocalProvider, clock: ManualClock
 ) -> None:
     account = engine.create_account(plan="pro")
     deposit(engine, provider, account.id, "5.00")
@@ -94,11 +94,11 @@ def test_d21_a_declined_reload_is_recorded_the_wallet_spends_to_zero_and_the_nex
     assert again.reload_id != crossed.reload_id
     assert [reload.status for reload in engine.wallet_reloads(account.id)] == ["failed", "paid"]
     assert engine.wallet(account.id).balance == Decimal("7.99")
-    assert ledger_sum(engine, account.id) == Decimal("7.99")
+    assert ledger_sum(store_of(engine), account.id) == Decimal("7.99")
 
 
 def test_d21_sixteen_concurrent_charges_crossing_start_one_reload(
-    engine: Engine, provider: LocalProvider
+    store_of: StoreOf, engine: Engine, provider: LocalProvider
 ) -> None:
     account = engine.create_account(plan="pro")
     deposit(engine, provider, account.id, "5.10")
@@ -123,7 +123,7 @@ def test_d21_sixteen_concurrent_charges_crossing_start_one_reload(
     assert len(engine.wallet_reloads(account.id)) == 1
     assert list(provider.collections) == started
     assert engine.wallet(account.id).balance == Decimal("14.46")  # 5.10 - 0.64 + 10.00
-    assert ledger_sum(engine, account.id) == Decimal("14.46")
+    assert ledger_sum(store_of(engine), account.id) == Decimal("14.46")
 
 
 def test_d21_settings_are_whole_cents_at_least_the_minimum_deposit(engine: Engine) -> None:

@@ -11,6 +11,8 @@ from meterstack.store.sql import SqlStore
 
 PUBLIC = "http://127.0.0.1:8000"
 EngineFactory = Callable[..., Engine]
+#: ``store_of(engine)``: the store the test opened for an engine of ``open_engine``.
+StoreOf = Callable[[Engine], SqlStore]
 
 
 def deposit(engine: Engine, provider: LocalProvider, account_id: str, amount: str) -> Decimal:
@@ -21,10 +23,9 @@ def deposit(engine: Engine, provider: LocalProvider, account_id: str, amount: st
     return outcome.deposit_balance
 
 
-def ledger_sum(engine: Engine, account_id: str, book: str = "wallet") -> Decimal:
-    """An independent recount: the SQL SUM of the account's ledger rows, in millionths."""
-    store = engine._ctx.store
-    assert isinstance(store, SqlStore)
+def ledger_sum(store: SqlStore, account_id: str, book: str = "wallet") -> Decimal:
+    """An independent recount: the SQL SUM of the account's ledger rows, in millionths, read
+    in the engine's store (``store_of(engine)``)."""
     with store.transaction() as tx:
         row = tx.sql.one(
             "SELECT COALESCE(SUM(amount), 0), COUNT(*) FROM wallet_entries "
@@ -34,9 +35,7 @@ def ledger_sum(engine: Engine, account_id: str, book: str = "wallet") -> Decimal
     return Decimal(int(row[0])).scaleb(-6)
 
 
-def ledger_rows(engine: Engine, account_id: str) -> int:
-    store = engine._ctx.store
-    assert isinstance(store, SqlStore)
+def ledger_rows(store: SqlStore, account_id: str) -> int:
     with store.transaction() as tx:
         row = tx.sql.one(
             "SELECT COUNT(*) FROM wallet_entries WHERE account_id = :a", {"a": account_id}

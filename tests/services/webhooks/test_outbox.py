@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from standardwebhooks import Webhook
-from webhook_receiver import EngineFactory, Receiver, serving
+from webhook_receiver import EngineFactory, Receiver, StoreOf, serving
 
 from meterstack import ManualClock
 from meterstack.errors import ConflictError, InvalidInputError
@@ -114,13 +114,15 @@ def test_d28_a_worker_killed_mid_send_leaves_a_lease_that_lapses(
     assert len(receiver.requests) == 2
 
 
-def test_d28_an_event_rolls_back_with_its_cause(open_engine: EngineFactory) -> None:
+def test_d28_an_event_rolls_back_with_its_cause(
+    open_engine: EngineFactory, store_of: StoreOf
+) -> None:
     engine = open_engine("agentstack")
     account = engine.create_account(plan="pro")
     before = engine.webhooks.events(account_id=account.id)
 
     def cause_that_fails() -> None:
-        with engine._ctx.store.transaction() as tx:
+        with store_of(engine).transaction() as tx:
             publish(
                 tx,
                 "usage.limit_reached",
@@ -138,11 +140,13 @@ def test_d28_an_event_rolls_back_with_its_cause(open_engine: EngineFactory) -> N
     assert engine.webhooks.events(account_id=account.id) == before
 
 
-def test_d28_payloads_are_checked_against_the_catalogue(open_engine: EngineFactory) -> None:
+def test_d28_payloads_are_checked_against_the_catalogue(
+    open_engine: EngineFactory, store_of: StoreOf
+) -> None:
     engine = open_engine("agentstack")
     account = engine.create_account(plan="pro")
     now = engine.clock.now()
-    with engine._ctx.store.transaction() as tx:
+    with store_of(engine).transaction() as tx:
         with pytest.raises(InvalidInputError, match=r"unknown event type 'invoice\.lost'"):
             publish(tx, "invoice.lost", account.id, {}, at=now)
         with pytest.raises(InvalidInputError, match=r"invalid usage\.limit_reached payload"):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from meterstack import Engine
+from meterstack.store.sql import SqlStore
 
 #: status, body, extra headers
 Answer = tuple[int, bytes, dict[str, str]]
@@ -86,3 +87,4 @@ def serving() -> Iterator[Receiver]:
 
 
 EngineFactory = Callable[..., Engine]
+StoreOf = Callable[[Engine], SqlStore]

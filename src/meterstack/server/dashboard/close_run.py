@@ -22,6 +22,8 @@ from meterstack.store.rows import CloseFailure
 
 #: The invoices a finished run lists one by one; beyond them, it counts.
 LISTED = 200
+#: The name of the thread a run works on, as a thread dump or a log line shows it.
+CLOSE_THREAD = "console-close"
 
 
 @dataclass
@@ -76,7 +78,7 @@ class PeriodCloses:
                 started_at=engine.clock.now(), accounts=engine.directory.accounts(size=1).total
             )
             self.latest = run
-        threading.Thread(target=self._run, args=(run,), name="console-close", daemon=True).start()
+        threading.Thread(target=self._run, args=(run,), name=CLOSE_THREAD, daemon=True).start()
         return run, True
 
     def _run(self, run: CloseRun) -> None:

@@ -133,9 +133,6 @@ def invoice_pdf(viewer: OperatorViewer, number: str) -> Response:
 
 # --------------------------------------------------------------------------- period close
 
-#: Seconds the start of a close waits for it before showing its page: a small close is done
-#: by then and shows its outcome at once; a big one shows its progress.
-CLOSE_WAIT = 2.0
 _closes_lock = threading.Lock()
 
 
@@ -169,7 +166,8 @@ def start_close(request: Request, posted: OperatorPost) -> Response:
         posted.viewer.engine.access.leave_notice(
             posted.viewer.cookie, "A period close is running already: its progress is below."
         )
-    run.done.wait(CLOSE_WAIT)
+    settings: ServerSettings = request.app.state.settings
+    run.done.wait(settings.close_wait_seconds)
     return RedirectResponse("/console/close", status_code=303)
 
 

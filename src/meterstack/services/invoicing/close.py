@@ -17,6 +17,8 @@ read under the account's row lock, so two closes, or a close and an upgrade, nev
 Each account is rated on its own: one that cannot be rated (a price the rating cannot compute,
 a fault in its terms) is left unclosed, from that period on, and recorded as a failure with its
 reason (``close_failures``, reported in the close's answer); every other account is invoiced.
+An operator's ``InvoiceCheck`` (``Engine.open(invoice_check=...)``) sees each account's draft
+after its rating; what it refuses is left unclosed and recorded in the same way.
 A database that cannot do the work still stops the close (503): nothing of the chunk is kept.
 """
 
@@ -40,6 +42,7 @@ from meterstack.services.invoicing.issue import fee_line
 from meterstack.services.invoicing.model import (
     PERIOD_INVOICE,
     Invoice,
+    InvoiceCheck,
     InvoiceLine,
     InvoiceStatus,
 )
@@ -78,9 +81,17 @@ class _Closing:
 
 
 class PeriodClose:
-    def __init__(self, ctx: ServiceContext, *, sequence: str = DEFAULT_SEQUENCE) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        *,
+        sequence: str = DEFAULT_SEQUENCE,
+        check: InvoiceCheck | None = None,
+    ) -> None:
         self.ctx = ctx
         self.sequence = sequence
+        #: Sees every draft before it is numbered; what it raises fails that account alone.
+        self.check = check
 
     def close(
         self, *, chunk: int = 500, progress: Callable[[int], None] | None = None
@@ -122,7 +133,15 @@ class PeriodClose:
                         return tx.history.transactions(account_id, meter, period)
 
                     drafts, silent, failed = _rated(
-                        closings, counters, terms, spells, credits, catalog_of, amounts_of, now
+                        closings,
+                        counters,
+                        terms,
+                        spells,
+                        credits,
+                        catalog_of,
+                        amounts_of,
+                        now,
+                        self.check,
                     )
                     tx.invoices.clear_close_failures(sorted(set(ids) - set(failed)))
                     tx.invoices.record_close_failures(list(failed.values()))
@@ -253,9 +272,10 @@ def _rated(
     catalog_of: Callable[[str], Catalog],
     amounts_of: Callable[[str, str, str], list[Decimal]],
     now: datetime,
+    check: InvoiceCheck | None = None,
 ) -> tuple[list[Invoice], list[ClosedPeriod], dict[str, CloseFailure]]:
     """The chunk's drafts, its periods closed without one, and the accounts that could not be
-    rated (each alone: the others are rated all the same)."""
+    rated or that ``check`` refused (each alone: the others are rated all the same)."""
     drafts: list[Invoice] = []
     silent: list[ClosedPeriod] = []
     failed: dict[str, CloseFailure] = {}
@@ -267,6 +287,8 @@ def _rated(
             draft = _draft(c, counters, terms[c.account.id], spelled, catalog_of, amounts_of, now)
             credit = credits.get(c.account.id, Decimal(0))
             draft = invoice_with_account_credit(draft, credit)
+            if check is not None:
+                check(draft)
         except StoreUnavailableError:
             raise
         except Exception as error:

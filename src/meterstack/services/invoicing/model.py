@@ -7,6 +7,7 @@ always. Each line carries its derivation, so that a reader can redo the arithmet
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -109,3 +110,10 @@ class Invoice:
         lines_total = sum((line.amount for line in self.lines), Decimal(0))
         if lines_total != self.total:
             raise ValueError(f"invoice total {self.total} is not the sum of its lines")
+
+
+#: An operator's check of each invoice a period close drafts, before it is numbered (a ceiling
+#: held for review, a line no plan should have): raising leaves the account's period unclosed,
+#: recorded as a close failure with the error as its reason, exactly as a rating fault is. The
+#: next close drafts it again and asks again.
+InvoiceCheck = Callable[[Invoice], None]
