@@ -41,3 +41,23 @@ def test_a_connection_dropped_by_the_server_fails_one_request_and_is_replaced(
     assert (lost.value.http_status, lost.value.code) == (503, "store_unavailable")
     assert len(pids) == 3
     assert [decision.used for decision in after] == [2, 3, 4, 5]
+
+
+def test_pool_status_counts_the_connections_idle_and_in_use(store_url: str) -> None:
+    store = SqlStore(store_url, pool_size=2)
+    # On SQLite every unit of work takes the write lock: one at a time per file.
+    at_once = 1 if store.backend == "sqlite" else 3
+    try:
+        before = store.pool_status()
+        with ExitStack() as held:
+            for _ in range(at_once):
+                held.enter_context(store.transaction())
+            during = store.pool_status()
+        after = store.pool_status()
+    finally:
+        store.close()
+
+    assert (before.idle, before.in_use, before.keep_idle) == (0, 0, 2)
+    assert (during.idle, during.in_use) == (0, at_once)
+    # Given back, kept idle up to keep_idle; the third (PostgreSQL) is closed.
+    assert (after.idle, after.in_use) == (min(at_once, 2), 0)

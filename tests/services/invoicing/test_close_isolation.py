@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from meterstack import Engine, ManualClock
 from meterstack.cli import app
+from meterstack.errors import InvalidInputError
 from meterstack.services.invoicing.model import Invoice
 
 EngineFactory = Callable[..., Engine]
@@ -162,3 +163,23 @@ def test_period_close_isolation_the_api_lists_the_failures(
     assert failure["reason"] == "ArithmeticError: rating fault"
     invoices = client.get(f"/v1/accounts/{billed['id']}/invoices", headers=operator).json()
     assert [invoice["number"] for invoice in invoices["invoices"]][-1] == body["invoices"][0]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("fakes.invoice_checks", "must name a function as module:function"),
+        ("fakes.invoice_checks:UNRATABLE", "must name a function as module:function"),
+        ("fakes.no_such_module:check", "cannot import 'fakes.no_such_module'"),
+    ],
+)
+def test_period_close_isolation_an_invoice_check_that_cannot_be_found_is_refused(
+    tmp_path: Path, catalog: str, monkeypatch: pytest.MonkeyPatch, spec: str, message: str
+) -> None:
+    monkeypatch.setenv("METERSTACK_INVOICE_CHECK", spec)
+
+    with pytest.raises(InvalidInputError, match=message) as refused:
+        Engine.open(f"sqlite:///{tmp_path / 'close.db'}", catalog=catalog)
+
+    assert refused.value.http_status == 422
+    assert "METERSTACK_INVOICE_CHECK" in refused.value.message
