@@ -183,7 +183,7 @@ class Engine(KeysMixin, WalletMixin):
         ``usage_history=False`` keeps no hourly and daily usage buckets (D27; docs/monitoring.md).
         ``invoice_check`` sees each invoice a period close drafts before it is numbered; an
         account whose draft it raises on is left unclosed with the error as the reason (default:
-        the ``module:function`` named by ``METERSTACK_INVOICE_CHECK``; docs/invoicing.md).
+        the ``module:function`` named by ``METERSTACK_INVOICE_CHECK``; docs/invoices.md).
         """
         loaded = (
             catalog
