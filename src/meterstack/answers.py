@@ -1,5 +1,9 @@
 """The JSON every door answers with: decisions (C5, D4), usage reports, key listings and
-invoices, shared by the service, the ASGI middleware and the CLI (no door imports another)."""
+invoices, shared by the service, the ASGI middleware and the CLI (no door imports another).
+
+The engine's answers that are the store's own rows (an account of the console's listing, an
+account a period close could not rate) are named here too, so that a door types them without
+reaching into the store."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from meterstack.rules.decisions import Decision
 from meterstack.services.keys import ApiKey
 from meterstack.services.usage import UsageReport
+from meterstack.store.rows import AccountListing, CloseFailure
 
 if TYPE_CHECKING:
     from meterstack.services.invoicing.model import Invoice
@@ -109,3 +114,14 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
             for spent in invoice.wallet_spend
         ],
     }
+
+
+__all__ = [
+    "AccountListing",
+    "CloseFailure",
+    "api_key_json",
+    "invoice_json",
+    "rate_limit_headers",
+    "refusal_body",
+    "usage_json",
+]

@@ -9,12 +9,10 @@ other write touched a counter.
 
 from __future__ import annotations
 
-import dataclasses
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -24,77 +22,19 @@ from hypothesis import strategies as st
 from meterstack import Decision, Engine, ManualClock, UsageEvent
 from meterstack.catalog import load_catalog
 from meterstack.errors import MeterstackError
+from meterstack.money import LEDGER_PLACES
 from meterstack.rules.admission import NO_TOTALS, Totals, advance
 from meterstack.rules.history import Granularity
 from meterstack.services.history import HistoryQuery
-from meterstack.store.ports import Admission, Applied, Counters, R, Refused, Stale, Taken
-from meterstack.store.rows import Counter
-from meterstack.store.sql import SqlStore, SqlTransaction
+from meterstack.store.ports import Applied
+from recording import Call, RecordingStore
 
 EngineFactory = Callable[..., Engine]
-Call = tuple[Admission[Any], Applied[Any] | Refused | Stale | Taken]
-
-
-class _Recorded:
-    """A counters port that records every call of ``apply``, around the real one."""
-
-    def __init__(self, inner: Counters, calls: list[Call], lock: threading.Lock) -> None:
-        self._inner, self._calls, self._lock = inner, calls, lock
-
-    def apply(self, admission: Admission[R]) -> Applied[R] | Refused | Stale | Taken:
-        outcome = self._inner.apply(admission)
-        with self._lock:
-            self._calls.append((admission, outcome))
-        return outcome
-
-    def totals(self, account_id: str, item: str, scope: str, period: str) -> Totals[int]:
-        return self._inner.totals(account_id, item, scope, period)
-
-    def of_account(self, account_id: str, periods: Sequence[str]) -> list[Counter]:
-        return self._inner.of_account(account_id, periods)
-
-    def of_accounts(
-        self, account_ids: Sequence[str], periods: Sequence[str]
-    ) -> dict[tuple[str, str, str], Totals[int]]:
-        return self._inner.of_accounts(account_ids, periods)
-
-
-class _RecordingStore:
-    """The SQL store, each transaction's counters port wrapped; applies per transaction."""
-
-    def __init__(self, url: str) -> None:
-        self.inner = SqlStore(url)
-        self.calls: list[Call] = []
-        #: The number of apply calls of each transaction, in order.
-        self.per_transaction: list[int] = []
-        self._lock = threading.Lock()
-
-    @property
-    def backend(self) -> str:
-        return self.inner.backend
-
-    def close(self) -> None:
-        self.inner.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[SqlTransaction]:
-        mine: list[Call] = []
-        with self.inner.transaction() as tx:
-            yield dataclasses.replace(tx, counters=_Recorded(tx.counters, mine, self._lock))
-        with self._lock:
-            self.calls += mine
-            self.per_transaction.append(len(mine))
-
-    def applies(self, action: Callable[[], Any]) -> list[int]:
-        """The apply calls of each transaction ``action`` opened (those that applied any)."""
-        before = len(self.per_transaction)
-        action()
-        return [count for count in self.per_transaction[before:] if count]
 
 
 @pytest.fixture
-def recording(store_url: str, clock: ManualClock) -> Iterator[tuple[Engine, _RecordingStore]]:
-    store = _RecordingStore(store_url)
+def recording(store_url: str, clock: ManualClock) -> Iterator[tuple[Engine, RecordingStore]]:
+    store = RecordingStore(store_url)
     engine = Engine.on(store, catalog=load_catalog("aerostack"), clock=clock)
     yield engine, store
     engine.close()
@@ -113,8 +53,13 @@ def _replayed(calls: list[Call]) -> dict[tuple[str, str, str, str], Totals[Any]]
     return model
 
 
+def _as_stored(totals: Totals[Any]) -> Totals[int]:
+    """A counter as the store holds it: units, or whole millionths of money (D17)."""
+    return Totals(*(int(v.scaleb(LEDGER_PLACES)) if isinstance(v, Decimal) else v for v in totals))
+
+
 def test_d6_c6_every_path_that_counts_makes_one_apply_per_attempt_and_nothing_else_writes(
-    recording: tuple[Engine, _RecordingStore], clock: ManualClock
+    recording: tuple[Engine, RecordingStore], clock: ManualClock
 ) -> None:
     engine, store = recording
     account = engine.create_account(plan="starter").id
@@ -135,6 +80,19 @@ def test_d6_c6_every_path_that_counts_makes_one_apply_per_attempt_and_nothing_el
 
     def consume(quantity: int, **options: Any) -> Callable[[], Decision]:
         return lambda: engine.consume(account, "api_requests", quantity, **options)
+
+    # Wallet charges (D20, D23): the price is a money step of the same admission.
+    creator = engine.create_account(plan="starter").id
+    tool = engine.create_item(creator, "Weather tool", Decimal("0.05")).id
+
+    def charge(
+        code: str, operation: str, quantity: int = 1, *, replayed: bool = False, **options: Any
+    ) -> Callable[[], None]:
+        def charged() -> None:
+            answer = engine.charge(account, operation, quantity, **options)
+            assert (answer.code, answer.replayed) == (code, replayed), answer.message
+
+        return charged
 
     paths: list[tuple[str, Callable[[], Any]]] = [
         ("consume, planned", consume(3)),
@@ -159,6 +117,15 @@ def test_d6_c6_every_path_that_counts_makes_one_apply_per_attempt_and_nothing_el
         ("create_resource", lambda: engine.create_resource(account, "projects")),
         ("create_end_user", lambda: engine.create_end_user(account)),
         ("delete_resource", lambda: engine.delete_resource(project)),
+        ("adjust_wallet", lambda: engine.adjust_wallet(account, Decimal("1.00"), "test funds")),
+        ("charge", charge("ok", "bot_message", 10)),
+        ("charge, keyed", charge("ok", "agent_execution", 2, idempotency_key="c1")),
+        (
+            "charge, replayed",
+            charge("ok", "agent_execution", 2, idempotency_key="c1", replayed=True),
+        ),
+        ("charge, a marketplace item", charge("ok", "marketplace_tool_call", item_id=tool)),
+        ("charge, refused for balance", charge("insufficient_balance", "agent_execution", 1_000)),
     ]
     for name, path in paths:
         assert store.applies(path) == [1], name
@@ -185,6 +152,11 @@ def test_d6_c6_every_path_that_counts_makes_one_apply_per_attempt_and_nothing_el
         ("directory", lambda: engine.directory.accounts(query=account)),
         ("invoices page", lambda: engine.directory.invoices(account)),
         ("webhook delivery", engine.webhooks.deliver),
+        # A price above the caller's max_price is refused before any admission (D20).
+        (
+            "charge, price_changed",
+            charge("price_changed", "agent_execution", max_price=Decimal("0.001")),
+        ),
     ]
     for name, path in quiet:
         assert store.applies(path) == [], name
@@ -199,13 +171,15 @@ def test_d6_c6_every_path_that_counts_makes_one_apply_per_attempt_and_nothing_el
                 for c in tx.counters.of_account(account, ("2026-01", ""))
             }
 
-    model = _replayed(store.calls)
+    model = {key: _as_stored(totals) for key, totals in _replayed(store.calls).items()}
     stored = counted()
     assert stored == {key: totals for key, totals in model.items() if key[0] == account}
     usage = engine.usage(account)
     assert (usage["api_requests"].used, usage["ai_tokens"].used) == (12, 94)
     assert (usage["storage"].used, usage["realtime_connections"].used) == (4_000, 0)
     assert usage["projects"].used == 1
+    # $1.00 less 10 bot messages, 2 agent executions (once) and a $0.05 tool call.
+    assert engine.wallet(account).balance == Decimal("0.91")
 
     # Closing the period (and the cancellation it carries out) rates counters, never writes one.
     clock.advance(timedelta(days=31))

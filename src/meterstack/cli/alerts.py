@@ -10,17 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from meterstack.cli.metering import AsJson, CatalogName, Database, cli_actor, fail, opened
+from meterstack.cli.opening import opened
+from meterstack.cli.options import AsJson, CatalogName, Database, cli_actor, fail
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
+from meterstack.engine import Engine
 from meterstack.errors import MeterstackError
-
-if TYPE_CHECKING:
-    from meterstack.engine import Engine
-    from meterstack.services.alerts.model import AlertView, BudgetView
+from meterstack.services.alerts.model import AlertView, BudgetView
 
 alerts_app = typer.Typer(help="Alerts and the budget guard: list, add, delete, budget.")
 
@@ -29,8 +28,6 @@ Account = Annotated[str, typer.Argument(help="Account id.")]
 
 @contextmanager
 def _engine(database: str, catalog: str) -> Iterator[Engine]:
-    from meterstack.engine import Engine
-
     with opened(lambda: Engine.open(database, catalog=catalog)) as engine:
         try:
             yield engine

@@ -10,8 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from meterstack.cli.metering import AsJson, CatalogName, Database, Reason, cli_actor, engine_for
+from meterstack.cli.opening import engine_for
+from meterstack.cli.options import AsJson, CatalogName, Database, Reason, cli_actor
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
+from meterstack.services.audit.model import plain
 
 
 def audit(
@@ -26,8 +28,6 @@ def audit(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """Billing changes newest first: when, what, who, why, before and after."""
-    from meterstack.services.audit.model import plain
-
     with engine_for(database, catalog) as engine:
         page = engine.audit(account_id=account, kind=kind, before=before, limit=limit)
     rows = [

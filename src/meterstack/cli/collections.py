@@ -12,19 +12,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from meterstack.cli.metering import AsJson, CatalogName, Database, fail, opened
+from meterstack.cli.opening import opened
+from meterstack.cli.options import AsJson, CatalogName, Database, fail
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
+from meterstack.engine import Engine
 from meterstack.errors import MeterstackError
-
-if TYPE_CHECKING:
-    from meterstack.engine import Engine
-    from meterstack.services.collections.service import CollectionView
+from meterstack.services.collections.service import CollectionView
+from meterstack.services.payments.local import LocalProvider
 
 collections_app = typer.Typer(
     help="Invoice collection and dunning: run the runner, list, retry.", no_args_is_help=True
@@ -33,9 +33,6 @@ collections_app = typer.Typer(
 
 @contextmanager
 def _engine(database: str, catalog: str, *, decline: bool = False) -> Iterator[Engine]:
-    from meterstack.engine import Engine
-    from meterstack.services.payments.local import LocalProvider
-
     provider = LocalProvider(decline_collections=decline)
     with opened(lambda: Engine.open(database, catalog=catalog, provider=provider)) as engine:
         try:

@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from meterstack.cli.metering import CatalogName, Database, engine_for
+from meterstack.cli.opening import engine_for
+from meterstack.cli.options import CatalogName, Database
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
-from meterstack.cli.metering import AsJson, CatalogName, Database, engine_for, open_engine
+from meterstack.answers import invoice_json
+from meterstack.cli.opening import engine_for, open_engine
+from meterstack.cli.options import AsJson, CatalogName, Database
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
-
-if TYPE_CHECKING:
-    from meterstack.services.invoicing.model import Invoice
+from meterstack.services.invoicing.model import Invoice
+from meterstack.services.invoicing.render import render_html, render_pdf
 
 invoices_app = typer.Typer(help="Invoices: list, show, pdf.", no_args_is_help=True)
 period_app = typer.Typer(help="Usage periods: close.", no_args_is_help=True)
@@ -43,8 +45,6 @@ def list_invoices(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """An account's invoices, oldest first."""
-    from meterstack.answers import invoice_json
-
     with engine_for(database, catalog) as engine:
         found = engine.invoices(account)
     if as_json:
@@ -62,13 +62,9 @@ def show_invoice(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """One invoice with every line and its derivation."""
-    from meterstack.answers import invoice_json
-
     with engine_for(database, catalog) as engine:
         invoice = engine.invoice(number)
     if html:
-        from meterstack.services.invoicing.render import render_html
-
         typer.echo(render_html(invoice))
     elif as_json:
         typer.echo(json.dumps(invoice_json(invoice), indent=2))
@@ -94,8 +90,6 @@ def invoice_pdf(
     """Write an invoice as PDF."""
     with engine_for(database, catalog) as engine:
         invoice = engine.invoice(number)
-    from meterstack.services.invoicing.render import render_pdf
-
     output.write_bytes(render_pdf(invoice))
     typer.echo(f"wrote {output}")
 
@@ -111,10 +105,6 @@ def close_period(
     An account that cannot be rated is left unclosed and named on stderr, one error line each,
     and the command exits 1; every other account is invoiced.
     """
-    from rich.progress import Progress
-
-    from meterstack.answers import invoice_json
-
     with (
         open_engine(database, catalog) as engine,
         # The bar goes to stderr, and only to a terminal: stdout stays the command's output.

@@ -9,7 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from meterstack.cli.metering import AsJson, CatalogName, Database, Reason, cli_actor, engine_for
+from meterstack.answers import api_key_json
+from meterstack.cli.opening import engine_for
+from meterstack.cli.options import AsJson, CatalogName, Database, Reason, cli_actor
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.errors import InvalidInputError
 
@@ -66,8 +68,6 @@ def list_keys(
     catalog: CatalogName = DEFAULT_CATALOG,
 ) -> None:
     """List an account's keys, oldest first; their text is never shown again."""
-    from meterstack.answers import api_key_json
-
     with engine_for(database, catalog) as engine:
         keys = [
             api_key_json(key)

@@ -1,95 +1,19 @@
-"""Operator commands on the engine: create accounts, consume, show usage.
-
-Every command that opens the engine takes ``--database`` and ``--catalog``, falling back to
-``METERSTACK_DATABASE_URL`` and ``METERSTACK_CATALOG``, then to ``sqlite:///./meterstack.db``
-and ``agentstack``.
-"""
+"""Operator commands on the engine: create accounts, consume, show usage, purge keys."""
 
 from __future__ import annotations
 
-import getpass
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from meterstack.answers import usage_json
+from meterstack.cli.opening import engine_for
+from meterstack.cli.options import AsJson, CatalogName, Database, Reason, cli_actor
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
-from meterstack.errors import MeterstackError
-
-if TYPE_CHECKING:
-    from meterstack.engine import Engine
-    from meterstack.services.audit.model import Actor
-    from meterstack.services.usage import UsageReport
-
-Database = Annotated[
-    str,
-    typer.Option(
-        "--database",
-        envvar="METERSTACK_DATABASE_URL",
-        help="sqlite:///path, postgresql://… or a file path.",
-    ),
-]
-CatalogName = Annotated[
-    str,
-    typer.Option(
-        "--catalog", envvar="METERSTACK_CATALOG", help="A built-in catalog name or a file path."
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-Reason = Annotated[str | None, typer.Option(help="Why: kept with the change in the audit log.")]
-
-
-def cli_actor(reason: str | None = None) -> Actor:
-    """The operator at this command line, as the audit log names them (``cli:<login>``)."""
-    from meterstack.services.audit.model import Actor
-
-    try:
-        login = getpass.getuser()
-    except (KeyError, OSError):  # no login name in this environment
-        login = ""
-    return Actor.operator(f"cli:{login}" if login else "cli", reason)
-
-
-def open_engine(database: str, catalog: str) -> Engine:
-    # Imported here, not above: ``meterstack --help`` does not load the engine (bench/cli.py).
-    from meterstack.engine import Engine
-
-    return opened(lambda: Engine.open(database, catalog=catalog))
-
-
-def opened(opening: Callable[[], Engine]) -> Engine:
-    """The engine ``opening`` opens, or the command ends with one ``error:`` line per problem
-    and exit status 1: an unknown or broken catalog, a database that cannot be reached."""
-    from meterstack.catalog import CatalogError
-
-    try:
-        return opening()
-    except CatalogError as error:
-        for problem in error.problems:
-            typer.echo(f"error: {problem}", err=True)
-        raise typer.Exit(1) from None
-    except MeterstackError as error:
-        fail(error)
-
-
-@contextmanager
-def engine_for(database: str, catalog: str) -> Iterator[Engine]:
-    """The engine for one command; a refusal or bad input inside the block ends the command
-    with its message and exit status 1."""
-    with open_engine(database, catalog) as engine:
-        try:
-            yield engine
-        except MeterstackError as error:
-            fail(error)
-
-
-def fail(error: MeterstackError) -> NoReturn:
-    typer.echo(f"error: {error.message}", err=True)
-    raise typer.Exit(1)
+from meterstack.services.usage import UsageReport
 
 
 def create_account(
@@ -168,8 +92,6 @@ def usage(
     """Show every meter and resource of an account: used, limit, remaining."""
     with engine_for(database, catalog) as engine:
         report = engine.usage(account, project_id=project)
-    from meterstack.answers import usage_json
-
     if as_json:
         typer.echo(json.dumps(usage_json(report), indent=2))
         return

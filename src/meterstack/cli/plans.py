@@ -1,234 +1,51 @@
-"""``meterstack plans …``: list, show, validate and diff catalogs.
+"""``meterstack plans …``: list, show, validate and diff catalogs; migrate accounts.
 
 CATALOG arguments are a built-in catalog name (``agentstack``) or a path to a catalog file.
 Problems go to standard error with the file, line and dotted path of the field, and the exit
-status is 1; warnings are printed with the output and leave the exit status at 0.
+status is 1; warnings are printed with the output and leave the exit status at 0. The catalog
+commands (``meterstack.cli.catalogs``) read files only; ``migrate`` opens the engine, so it is
+loaded only when it runs.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from typing import TYPE_CHECKING, Annotated, NoReturn
-
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from meterstack.cli.metering import CatalogName, Database, Reason, cli_actor, engine_for
-from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
+from meterstack.cli.lazy import Lazy, LazyGroup
 
-if TYPE_CHECKING:
-    from meterstack.catalog import CatalogError, LintWarning, LoadedCatalog
+_CATALOGS = "meterstack.cli.catalogs"
 
-# The catalog modules (pydantic, YAML) are imported by the commands that use them, so that
-# `meterstack --help` does not pay for them (bench/cli.py).
 
-#: Tables written to a pipe or a file get this width, so that the output is the same everywhere.
-PIPED_WIDTH = 160
-
-plans_app = typer.Typer(help="Catalogs: list, show, validate, diff.", no_args_is_help=True)
-
-CatalogArgument = Annotated[
-    str, typer.Argument(metavar="CATALOG", help="A built-in catalog name or a catalog file.")
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-Width = Annotated[
-    int | None,
-    typer.Option(
-        "--width",
-        min=40,
-        help=f"Table width; the terminal's by default, {PIPED_WIDTH} when not a terminal.",
+#: The commands of ``meterstack plans``.
+PLANS = {
+    "list": Lazy(_CATALOGS, "list_catalogs", "List the built-in catalogs."),
+    "show": Lazy(
+        _CATALOGS,
+        "show",
+        "Show a catalog's plans side by side, with its packs and wallet operations.",
     ),
-]
+    "validate": Lazy(
+        _CATALOGS,
+        "validate",
+        "Check a catalog: errors exit 1; warnings and the worked examples' results exit 0.",
+    ),
+    "diff": Lazy(
+        _CATALOGS,
+        "diff",
+        "Prices, limits and terms that changed, each stricter or looser for customers.",
+    ),
+    "migrate": Lazy(
+        "meterstack.cli.migrate",
+        "migrate",
+        "Show (then, with --apply, move) accounts still on an older version of CATALOG.",
+    ),
+}
 
 
-def _console(width: int | None) -> Console:
-    """Colours on a terminal only; a fixed width elsewhere, so that piped output is stable."""
-    terminal = sys.stdout.isatty()
-    return Console(
-        width=width or (None if terminal else PIPED_WIDTH),
-        color_system="auto" if terminal else None,
-        highlight=False,
-        emoji=False,
-    )
+class PlansGroup(LazyGroup):
+    table = PLANS
 
 
-def _load(name_or_path: str) -> LoadedCatalog:
-    from meterstack.catalog import CatalogError, load_catalog
-
-    try:
-        return load_catalog(name_or_path)
-    except CatalogError as error:
-        _fail(error)
-
-
-def _fail(error: CatalogError) -> NoReturn:
-    for problem in error.problems:
-        typer.echo(f"error: {problem}", err=True)
-    typer.echo(f"{_count(len(error.problems), 'problem')}; the catalog cannot be used", err=True)
-    raise typer.Exit(1)
-
-
-def _print(console: Console, *tables: Table | None) -> None:
-    with console.capture() as captured:
-        for table in tables:
-            if table is not None:
-                console.print(table)
-    text = captured.get()
-    if not sys.stdout.isatty():
-        # Plain text for files and pipes: no padding at the ends of lines.
-        text = "".join(line.rstrip() + "\n" for line in text.splitlines())
-    sys.stdout.write(text)
-
-
-@plans_app.command("list")
-def list_catalogs(width: Width = None) -> None:
-    """List the built-in catalogs."""
-    from meterstack.catalog import builtin_names, load_catalog
-    from meterstack.catalog.render import catalogs_table
-
-    catalogs = [(name, load_catalog(name)) for name in builtin_names()]
-    _print(_console(width), catalogs_table(catalogs))
-
-
-@plans_app.command("show")
-def show(catalog: CatalogArgument, as_json: AsJson = False, width: Width = None) -> None:
-    """Show a catalog's plans side by side, with its packs and wallet operations."""
-    from meterstack.catalog.render import packs_table, plans_table, wallet_table
-
-    loaded = _load(catalog)
-    if as_json:
-        typer.echo(json.dumps(loaded.catalog.model_dump(mode="json"), indent=2))
-        return
-    _print(
-        _console(width),
-        plans_table(loaded),
-        packs_table(loaded.catalog),
-        wallet_table(loaded.catalog),
-    )
-
-
-@plans_app.command("validate")
-def validate(catalog: CatalogArgument) -> None:
-    """Check a catalog: errors exit 1; warnings and the worked examples' results exit 0."""
-    from meterstack.catalog import lint_catalog
-
-    loaded = _load(catalog)
-    warnings = [*lint_catalog(loaded), *_example_warnings(loaded)]
-    for warning in sorted(warnings, key=lambda w: (w.line is None, w.line or 0)):
-        typer.echo(f"warning: {warning} [{warning.code}]")
-    parsed = loaded.catalog
-    parts = [_count(len(parsed.plans), "plan"), _count(len(parsed.items), "item")]
-    if parsed.packs:
-        parts.append(_count(len(parsed.packs), "pack"))
-    if parsed.examples:
-        wrong = sum(1 for warning in warnings if warning.code == "example_mismatch")
-        examples = _count(len(parsed.examples), "example")
-        parts.append(f"{examples} ({len(parsed.examples) - wrong} reproduced)")
-    typer.echo(f"{loaded.source}: valid, {', '.join(parts)}; {_count(len(warnings), 'warning')}")
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def _example_warnings(loaded: LoadedCatalog) -> list[LintWarning]:
-    """A worked example the catalog does not reproduce (C9, D18)."""
-    from meterstack.catalog import LintWarning
-    from meterstack.rules.examples import evaluate_examples
-
-    return [
-        LintWarning(
-            loaded.source,
-            loaded.line_of(("examples", result.index)),
-            f"examples.{result.index}",
-            f"{result.name}: {result.message}",
-            "example_mismatch",
-        )
-        for result in evaluate_examples(loaded.catalog)
-        if not result.ok
-    ]
-
-
-@plans_app.command("diff")
-def diff(
-    old: Annotated[
-        str, typer.Argument(metavar="OLD", help="The catalog before: a built-in name or a file.")
-    ],
-    new: Annotated[
-        str, typer.Argument(metavar="NEW", help="The catalog after: a built-in name or a file.")
-    ],
-    as_json: AsJson = False,
-    width: Width = None,
-) -> None:
-    """Prices, limits and terms that changed, each stricter or looser for customers."""
-    from meterstack.catalog import diff_catalogs
-    from meterstack.catalog.render import diff_table
-
-    before, after = _load(old), _load(new)
-    changes = diff_catalogs(before.catalog, after.catalog)
-    if as_json:
-        body = {
-            "old": {"catalog": before.catalog.catalog, "version": before.catalog.version},
-            "new": {"catalog": after.catalog.catalog, "version": after.catalog.version},
-            "changes": [change.to_dict() for change in changes],
-        }
-        typer.echo(json.dumps(body, indent=2))
-        return
-    if not changes:
-        typer.echo("No price, limit or term changed.")
-        return
-    _print(_console(width), diff_table(changes, before.catalog, after.catalog))
-    counts = {
-        direction: sum(1 for change in changes if change.direction == direction)
-        for direction in ("stricter", "looser", "changed")
-    }
-    typer.echo(
-        f"{_count(len(changes), 'change')}: {counts['stricter']} stricter and "
-        f"{counts['looser']} looser for customers, {counts['changed']} neither"
-    )
-
-
-@plans_app.command("migrate")
-def migrate(
-    apply: Annotated[
-        bool, typer.Option("--apply", help="Move the accounts; without it, only show.")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    reason: Reason = None,
-    database: Database = DEFAULT_DATABASE_URL,
-    catalog: CatalogName = DEFAULT_CATALOG,
-) -> None:
-    """Show (then, with --apply, move) accounts still on an older version of CATALOG."""
-    with engine_for(database, catalog) as engine:
-        moves = (
-            engine.migrate_accounts(actor=cli_actor(reason)) if apply else engine.migration_plan()
-        )
-    if as_json:
-        typer.echo(
-            json.dumps(
-                [
-                    {
-                        "account_id": move.account_id,
-                        "plan": move.plan,
-                        "from_version": move.from_version,
-                        "to_version": move.to_version,
-                        "blocked": move.blocked,
-                        "changes": [change.to_dict() for change in move.changes],
-                    }
-                    for move in moves
-                ],
-                indent=2,
-            )
-        )
-        return
-    verb = "moved" if apply else "would move"
-    typer.echo(f"{len(moves)} accounts {verb}")
-    for move in moves:
-        typer.echo(
-            f"{move.account_id} ({move.plan}): version {move.from_version} -> {move.to_version}"
-            + (f" blocked: {move.blocked}" if move.blocked else "")
-        )
-        for change in move.changes:
-            typer.echo(f"  {change.path}: {change.old} -> {change.new} ({change.direction})")
+plans_app = typer.Typer(
+    cls=PlansGroup, help="Catalogs: list, show, validate, diff.", no_args_is_help=True
+)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from meterstack.cli.metering import CatalogName, Database, engine_for, fail, open_engine
+from meterstack.cli.opening import engine_for, open_engine
+from meterstack.cli.options import CatalogName, Database, fail
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.errors import MeterstackError
-
-if TYPE_CHECKING:
-    from meterstack.services.resources import ResourceObject
+from meterstack.services.resources import ResourceObject
 
 resources_app = typer.Typer(help="Counted objects: create, list, delete.", no_args_is_help=True)
 gauges_app = typer.Typer(help="Stored quantities: set, adjust, show.", no_args_is_help=True)

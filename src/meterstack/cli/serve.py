@@ -11,16 +11,19 @@ from __future__ import annotations
 import os
 import secrets
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 import typer
+import uvicorn
 
-from meterstack.cli.metering import CatalogName, Database, opened
+from meterstack.cli.opening import opened
+from meterstack.cli.options import CatalogName, Database
+from meterstack.clock import TestModeClock
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
-
-if TYPE_CHECKING:
-    from meterstack.engine import Engine
-    from meterstack.server.settings import ServerSettings
+from meterstack.engine import Engine
+from meterstack.server import create_app, open_engine, settle_memory, uvicorn_options
+from meterstack.server.dashboard import link_url
+from meterstack.server.settings import ServerSettings
 
 
 class PaymentsChoice(StrEnum):
@@ -54,13 +57,6 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the REST API: the customer endpoints, /v1 for the operator, the local pages."""
-    # The service's modules load only when it is served: `meterstack --help` stays fast.
-    import uvicorn
-
-    from meterstack.clock import TestModeClock
-    from meterstack.server import create_app, open_engine, settle_memory, uvicorn_options
-    from meterstack.server.settings import ServerSettings
-
     if test_mode and workers > 1:
         # Each process would have its own manual clock, and a request would move only one.
         typer.echo("error: --test-mode needs a single worker (one clock)", err=True)
@@ -128,8 +124,6 @@ def _demo(engine: Engine, settings: ServerSettings) -> None:
         f'-d \'{{"meter": "{meter}", "quantity": 1}}\'\n'
         f"  open {base}/docs\n"
     )
-    from meterstack.server.dashboard import link_url
-
     # A single-use link (10 minutes) that signs the browser in to the demo account's dashboard.
     link = engine.access.mint_link(account.id)
     typer.echo(f"dashboard (signed in, once): {link_url(base or '', link.token)}\n")

@@ -12,27 +12,26 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
-from meterstack.cli.metering import AsJson, CatalogName, Database, fail, opened
+from meterstack.cli.opening import opened
+from meterstack.cli.options import AsJson, CatalogName, Database, fail
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
+from meterstack.engine import Engine
 from meterstack.errors import InvalidInputError, MeterstackError
-
-if TYPE_CHECKING:
-    from meterstack.engine import Engine
+from meterstack.services.payments.local import LocalProvider
+from meterstack.services.payments.port import PaymentEvent
 
 wallet_app = typer.Typer(help="The prepaid wallet: show, charge, deposit, transactions.")
 
 
 @contextmanager
 def _engine(database: str, catalog: str) -> Iterator[Engine]:
-    from meterstack.engine import Engine
-    from meterstack.services.payments.local import LocalProvider
-
     with opened(lambda: Engine.open(database, catalog=catalog, provider=LocalProvider())) as engine:
         try:
             yield engine
@@ -124,8 +123,6 @@ def deposit(
 ) -> None:
     """Deposit through the local provider: paid and credited at once; prints the balance."""
     with _engine(database, catalog) as engine:
-        from meterstack.services.payments.port import PaymentEvent
-
         checkout = engine.deposit(account, _amount(amount, "amount"))
         outcome = engine.apply_payment_event(
             PaymentEvent(f"evt_{checkout.id}", "checkout.completed", {"checkout_id": checkout.id})
@@ -188,8 +185,6 @@ def run_payouts(
 ) -> None:
     """Pay every creator whose earnings reach the minimum payout, through the local provider;
     running it again pays nothing twice."""
-    from rich.progress import Progress
-
     with (
         _engine(database, catalog) as engine,
         # The bar goes to stderr, and only to a terminal: stdout stays the command's output.

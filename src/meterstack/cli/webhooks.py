@@ -6,17 +6,16 @@ import json
 import signal
 import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from meterstack.cli.metering import AsJson, CatalogName, Database, engine_for
+from meterstack.cli.opening import engine_for
+from meterstack.cli.options import AsJson, CatalogName, Database
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
-
-if TYPE_CHECKING:
-    from meterstack.services.webhooks.model import Attempt, Delivery, Endpoint
+from meterstack.services.webhooks.model import Attempt, Delivery, Endpoint
 
 webhooks_app = typer.Typer(
     help="Outgoing webhooks: endpoints, events, deliveries, the delivery worker.",

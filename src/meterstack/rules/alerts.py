@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from functools import lru_cache
 
 from meterstack.money import ceil_units
 
@@ -98,9 +97,9 @@ def _plain(value: Decimal) -> str:
     return text.replace(".", "_")
 
 
-@lru_cache(maxsize=4096)
-def catalog_alerts(meter: str, percents: tuple[Decimal, ...]) -> tuple[Alert, ...]:
-    """The catalog's default percentage thresholds on one meter (C8: FlowStack 75/90/95)."""
+def catalog_alerts(meter: str, percents: Sequence[Decimal]) -> tuple[Alert, ...]:
+    """The catalog's default percentage thresholds on one meter (C8: FlowStack 75/90/95).
+    Made once per catalog and meter by the alerts service (``CatalogAlerts``)."""
     return tuple(
         Alert(catalog_alert_id(meter, p), AlertKind.USAGE_PERCENT, meter, p, AlertSource.CATALOG)
         for p in percents

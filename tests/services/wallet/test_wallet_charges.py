@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 from wallet_support import PUBLIC, EngineFactory, StoreOf, deposit, ledger_rows, ledger_sum
 
-from meterstack import Engine
-from meterstack.catalog.loader import LoadedCatalog, builtin_text, parse_catalog
+from meterstack import Engine, ManualClock
+from meterstack.catalog.loader import LoadedCatalog, builtin_text, load_catalog, parse_catalog
 from meterstack.errors import IdempotencyKeyReusedError, InvalidInputError, MeterstackError
+from meterstack.rules.wallet import BALANCE_ITEM
 from meterstack.services.payments.local import LocalProvider
+from meterstack.services.wallet.model import Charge
+from recording import RecordingStore
 
 
 @pytest.fixture
@@ -75,23 +79,87 @@ def test_b2_b3_d20_d23_the_aerostack_scenario_spends_exactly_to_zero(
     assert ledger_sum(store_of(engine), account.id) == Decimal(0)
 
 
+def _items(store: RecordingStore, action: Callable[[], object]) -> list[set[str]]:
+    """The counters each apply call ``action`` made steps on, one set per call."""
+    before = len(store.calls)
+    action()
+    return [{step.item for step in admission.steps} for admission, _ in store.calls[before:]]
+
+
 def test_d22_byok_runs_do_not_count_ai_tokens_and_cost_nothing(
-    store_of: StoreOf, engine: Engine, provider: LocalProvider
+    store_of: StoreOf, engine: Engine, provider: LocalProvider, store_url: str, clock: ManualClock
 ) -> None:
     """The Aerostack catalog's assumption: a BYOK run's tokens are on the customer's own key,
-    so no wallet money and no ai_tokens of the plan are used."""
-    account = engine.create_account(plan="pro")
-    charge = engine.charge(account.id, "bot_message", 50, byok=True)
-    assert (charge.allowed, charge.price, charge.balance, charge.usage) == (
-        True,
-        Decimal(0),
-        Decimal(0),
-        None,
+    so no wallet money and no ai_tokens of the plan are used. The caller reports a managed
+    run's tokens itself (consume), and those count; a BYOK run's are never reported, and its
+    charge makes no step on ai_tokens (on the counters port itself, not only in the totals)."""
+    store = RecordingStore(store_url)
+    recorded = Engine.on(store, catalog=load_catalog("aerostack"), clock=clock)
+    try:
+        account = engine.create_account(plan="pro")
+        charges: list[Charge] = []
+
+        def run(byok: bool) -> None:
+            charges.append(recorded.charge(account.id, "bot_message", 50, byok=byok))
+
+        assert _items(store, lambda: run(byok=True)) == [{BALANCE_ITEM}]
+        charge = charges[0]
+        assert (charge.allowed, charge.price, charge.balance, charge.usage) == (
+            True,
+            Decimal(0),
+            Decimal(0),
+            None,
+        )
+        assert engine.usage(account.id).items["ai_tokens"].used == 0
+        assert ledger_rows(store_of(engine), account.id) == 1
+        # The same operation on the platform's key costs its price, refused on an empty
+        # wallet; it too counts no tokens: the tokens are the caller's to report.
+        assert _items(store, lambda: run(byok=False)) == [{BALANCE_ITEM}]
+        assert charges[1].code == "insufficient_balance"
+        # A managed run's tokens, reported through consume, do count against ai_tokens.
+        reported = _items(store, lambda: recorded.consume(account.id, "ai_tokens", 1_200))
+        assert reported == [{"ai_tokens"}]
+        assert engine.usage(account.id).items["ai_tokens"].used == 1_200
+    finally:
+        recorded.close()
+
+
+def _token_catalog(byok_counts_meter: bool) -> LoadedCatalog:
+    """Aerostack, with bot messages also counting ai_tokens (one per message)."""
+    text = builtin_text("aerostack").replace("version: 1", "version: 91", 1)
+    marker = '      price: "0.002"  # assumption\n      byok_free: true\n'
+    assert marker in text
+    switch = "true" if byok_counts_meter else "false"
+    text = text.replace(
+        marker, marker + f"      meter: ai_tokens\n      byok_counts_meter: {switch}\n", 1
     )
-    assert engine.usage(account.id).items["ai_tokens"].used == 0
-    assert ledger_rows(store_of(engine), account.id) == 1
-    # The same operation on the platform's key costs its price, refused on an empty wallet.
-    assert engine.charge(account.id, "bot_message", 50).code == "insufficient_balance"
+    return parse_catalog(text, "aerostack-tokens")
+
+
+@pytest.mark.parametrize("byok_counts_meter", [False, True])
+def test_d22_an_operation_counting_ai_tokens_counts_a_byok_run_only_if_the_catalog_says(
+    store_url: str, clock: ManualClock, byok_counts_meter: bool
+) -> None:
+    """Where a catalog's operation does count a meter, a run on the platform's key counts it
+    in the charge's one admission; a BYOK run counts it only when ``byok_counts_meter``."""
+    store = RecordingStore(store_url)
+    engine = Engine.on(store, catalog=_token_catalog(byok_counts_meter), clock=clock)
+    try:
+        account = engine.create_account(plan="pro").id
+        engine.adjust_wallet(account, Decimal("1.00"), "test funds")
+
+        platform = _items(store, lambda: engine.charge(account, "bot_message", 100))
+        assert platform == [{"ai_tokens", BALANCE_ITEM}]
+        assert engine.usage(account).items["ai_tokens"].used == 100
+        assert engine.wallet(account).balance == Decimal("0.80")
+
+        byok = _items(store, lambda: engine.charge(account, "bot_message", 40, byok=True))
+        assert byok == [{"ai_tokens", BALANCE_ITEM} if byok_counts_meter else {BALANCE_ITEM}]
+        used = 140 if byok_counts_meter else 100
+        assert engine.usage(account).items["ai_tokens"].used == used
+        assert engine.wallet(account).balance == Decimal("0.80")  # BYOK runs are free
+    finally:
+        engine.close()
 
 
 def test_d20_a_refused_charge_leaves_the_key_free_and_a_retry_after_funding_is_decided(

@@ -15,10 +15,10 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from meterstack.answers import CloseFailure
 from meterstack.engine import Engine
 from meterstack.errors import MeterstackError
 from meterstack.services.invoicing.model import Invoice
-from meterstack.store.rows import CloseFailure
 
 #: The invoices a finished run lists one by one; beyond them, it counts.
 LISTED = 200

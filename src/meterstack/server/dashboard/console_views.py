@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from meterstack.answers import AccountListing, CloseFailure
 from meterstack.catalog.render import comparison_rows, format_limit
 from meterstack.catalog.schema import Catalog
 from meterstack.engine import Engine
@@ -27,7 +28,6 @@ from meterstack.services.subscriptions import Subscription
 from meterstack.services.usage import UsageReport
 from meterstack.services.wallet.model import WalletView
 from meterstack.services.webhooks.model import Attempt, Delivery, DeliveryStatus, WebhookEvent
-from meterstack.store.rows import AccountListing, CloseFailure
 
 ACCOUNTS_PER_PAGE = 50
 INVOICES_PER_PAGE = 50

@@ -26,7 +26,6 @@ from meterstack.rules.alerts import (
     AlertKind,
     Crossing,
     balance_holds,
-    catalog_alerts,
     usage_holds,
 )
 from meterstack.rules.budget import (
@@ -122,7 +121,7 @@ class Alerts:
             state = self.ctx.state(tx, account_id)
             catalog = self.ctx.catalog(tx, state.catalog_hash)
             states = {found.alert_id: found for found in tx.alerts.states(account_id)}
-            alerts = [*_defaults(catalog, state), *tx.alerts.of_account(account_id)]
+            alerts = [*self._defaults(catalog, state), *tx.alerts.of_account(account_id)]
             return [AlertView.of(alert, states.get(alert.id)) for alert in alerts]
 
     def get(self, account_id: str, alert_id: str) -> AlertView:
@@ -149,6 +148,16 @@ class Alerts:
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, account_id)
             return tx.alerts.states(account_id)
+
+    def _defaults(self, catalog: Catalog, state: AccountState) -> list[Alert]:
+        """The catalog's default alerts on the meters the account's terms limit."""
+        if not catalog.policies.alert_thresholds:
+            return []
+        found: list[Alert] = []
+        for meter in catalog.meters:
+            if item_terms(catalog, state, meter).limit is not None:
+                found.extend(self.watcher.catalog_alerts.on(catalog, meter))
+        return found
 
     def _changed(self, tx: UnitOfWork, account_id: str) -> None:
         self.ctx.changed(tx, account_id)
@@ -330,17 +339,6 @@ def _cents(amount: Decimal, currency: str) -> Decimal:
     places: a wallet's spend may carry more)."""
     rounded = round_money(amount, currency)
     return rounded if rounded == amount else amount.normalize()
-
-
-def _defaults(catalog: Catalog, state: AccountState) -> list[Alert]:
-    thresholds = catalog.policies.alert_thresholds
-    if not thresholds:
-        return []
-    found: list[Alert] = []
-    for meter in catalog.meters:
-        if item_terms(catalog, state, meter).limit is not None:
-            found.extend(catalog_alerts(meter, thresholds))
-    return found
 
 
 def _checked(

@@ -24,6 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from meterstack.catalog.schema import Catalog
 from meterstack.money import round_money
 from meterstack.rules.admission import Totals, reached
 from meterstack.rules.alerts import (
@@ -50,6 +51,8 @@ from meterstack.store.ports import UnitOfWork
 MAX_WATCHES = 50_000
 #: Thresholds kept per watch: one entry per meter and limit it met.
 MAX_MEMO = 1024
+#: Catalogs whose default alerts are kept; past this many all are made again.
+MAX_CATALOGS = 256
 _HUNDRED = Decimal(100)
 
 
@@ -63,7 +66,8 @@ class Watch:
     #: Charges alerts: the account's own, and a budget's warnings at 75/90/100 %.
     money: tuple[Alert, ...] = ()
     balance: tuple[Alert, ...] = ()
-    #: Usage thresholds by (meter, limit, hard limit, catalog defaults), made once each.
+    #: Usage thresholds by (meter, limit, hard limit, catalog defaults), made once each
+    #: (:meth:`Watcher.thresholds`).
     memo: dict[tuple[Any, ...], tuple[tuple[int, Alert], ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -98,22 +102,6 @@ class Watch:
     @property
     def empty(self) -> bool:
         return not self.alerts and self.budget is None
-
-    def thresholds(
-        self, meter: str, limit: int | None, hard: int | None, defaults: tuple[Decimal, ...]
-    ) -> tuple[tuple[int, Alert], ...]:
-        """The usage thresholds of ``meter`` under these terms (the catalog's defaults and the
-        account's own), made once per terms."""
-        key = (meter, limit, hard, defaults)
-        found = self.memo.get(key)
-        if found is None:
-            alerts = self.usage.get(meter, ())
-            if defaults and limit is not None:
-                alerts = (*catalog_alerts(meter, defaults), *alerts)
-            if len(self.memo) >= MAX_MEMO:  # the shared empty watch meets many limits
-                self.memo.clear()
-            found = self.memo[key] = usage_thresholds(alerts, limit, hard)
-        return found
 
     def fire(self, position: int, crossing: Crossing, period: str, currency: str) -> Fire:
         """The notice of a charges crossing: a soft budget's 100 % is also its excess."""
@@ -171,12 +159,39 @@ class BudgetRefused:
 Notice = Fire | NewPeriod | LimitReached | BudgetRefused
 
 
+class CatalogAlerts:
+    """The catalog's default alerts (C8, ``policies.alert_thresholds``) on each of its meters,
+    made once per catalog and meter: every watch that meets a new limit, and every listing of
+    an account's alerts, takes them from here instead of building the same alerts again."""
+
+    def __init__(self) -> None:
+        # By the catalog's id; each entry holds its catalog, so that id names no other
+        # catalog for as long as the entry lives.
+        self._made: dict[int, tuple[Catalog, dict[str, tuple[Alert, ...]]]] = {}
+        self._lock = threading.Lock()
+
+    def on(self, catalog: Catalog, meter: str) -> tuple[Alert, ...]:
+        """The catalog's default alerts on ``meter`` (none when it declares no thresholds)."""
+        made = self._made.get(id(catalog))
+        if made is None:
+            with self._lock:
+                if len(self._made) >= MAX_CATALOGS:
+                    self._made.clear()
+                made = self._made.setdefault(id(catalog), (catalog, {}))
+        alerts = made[1].get(meter)
+        if alerts is None:
+            alerts = catalog_alerts(meter, catalog.policies.alert_thresholds)
+            made[1][meter] = alerts
+        return alerts
+
+
 class Watcher:
     """The cache of watches and the evaluation of admissions against them."""
 
     def __init__(self) -> None:
         self._watches: dict[str, tuple[int, Watch]] = {}
         self._lock = threading.Lock()
+        self.catalog_alerts = CatalogAlerts()
 
     def watch(self, tx: UnitOfWork, account_id: str, version: int) -> Watch:
         """What the account watches at ``version`` (read once per version and process)."""
@@ -196,6 +211,23 @@ class Watcher:
     def forget(self, account_id: str) -> None:
         with self._lock:
             self._watches.pop(account_id, None)
+
+    def thresholds(
+        self, watch: Watch, catalog: Catalog, meter: str, limit: int | None, hard: int | None
+    ) -> tuple[tuple[int, Alert], ...]:
+        """The usage thresholds of ``meter`` under these terms (the catalog's defaults and the
+        account's own), made once per terms and watch."""
+        defaults = catalog.policies.alert_thresholds
+        key = (meter, limit, hard, defaults)
+        found = watch.memo.get(key)
+        if found is None:
+            alerts = watch.usage.get(meter, ())
+            if defaults and limit is not None:
+                alerts = (*self.catalog_alerts.on(catalog, meter), *alerts)
+            if len(watch.memo) >= MAX_MEMO:  # the shared empty watch meets many limits
+                watch.memo.clear()
+            found = watch.memo[key] = usage_thresholds(alerts, limit, hard)
+        return found
 
     # ------------------------------------------------------------------ admissions
 
@@ -219,7 +251,7 @@ class Watcher:
         if watch.empty and not defaults and not _reaches(first.used, limit, events):
             return []  # nothing watched, and the limit's crossing (limit_reached) is not here
         meter, period, currency = plan.item, plan.period_key, planned.catalog.currency
-        thresholds = watch.thresholds(meter, limit, hard, defaults)
+        thresholds = self.thresholds(watch, planned.catalog, meter, limit, hard)
         notices: list[Notice] = []
         if first.used == 0 and (thresholds or not watch.empty):
             notices.append(NewPeriod(events[0][0], period, planned.period.start))
