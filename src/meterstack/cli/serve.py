@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from meterstack.cli.metering import CatalogName, Database, opened
+from meterstack.cli.metering import CatalogName, Database, cli_actor, opened
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:
@@ -131,5 +131,5 @@ def _demo(engine: Engine, settings: ServerSettings) -> None:
     from meterstack.server.dashboard import link_url
 
     # A single-use link (10 minutes) that signs the browser in to the demo account's dashboard.
-    link = engine.access.mint_link(account.id)
+    link = engine.access.mint_link(account.id, actor=cli_actor())
     typer.echo(f"dashboard (signed in, once): {link_url(base or '', link.token)}\n")

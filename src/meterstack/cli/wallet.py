@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from meterstack.cli.metering import AsJson, CatalogName, Database, fail, opened
+from meterstack.cli.metering import AsJson, CatalogName, Database, cli_actor, fail, opened
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.errors import InvalidInputError, MeterstackError
 
@@ -196,7 +196,9 @@ def run_payouts(
         Progress(transient=True, console=Console(stderr=True), disable=as_json) as progress,
     ):
         task = progress.add_task("paying creators", total=None)
-        paid = engine.run_payouts(progress=lambda done: progress.advance(task, done))
+        paid = engine.run_payouts(
+            progress=lambda done: progress.advance(task, done), actor=cli_actor()
+        )
     rows = [
         {"id": payout.id, "creator_id": payout.creator_id, "amount": str(payout.amount)}
         for payout in paid
