@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from meterstack.errors import PaymentProviderUnavailableError, PaymentsNotConfiguredError
+from meterstack.money import round_money
 from meterstack.rules.wallet import payout_amount
 from meterstack.services.audit.log import record
 from meterstack.services.audit.model import PYTHON, Actor
@@ -136,7 +137,7 @@ class Payouts:
                 raise
             if not done.paid:
                 # Stays pending: the next run asks again with the same key.
-                self._declined(payout, run, attempt, done.reason or "declined")
+                self._declined(payout, currency, run, attempt, done.reason or "declined")
                 continue
             with self.ctx.store.transaction() as tx:
                 if tx.wallet.settle_payout(payout.id, self.ctx.now()):
@@ -146,9 +147,9 @@ class Payouts:
                         run.actor,
                         payout.creator_id,
                         "payout.paid",
-                        before=_pending(payout),
+                        before=_pending(payout, currency),
                         after={
-                            **_pending(payout),
+                            **_pending(payout, currency),
                             "status": "paid",
                             "run_id": run.id,
                             "attempt": attempt,
@@ -170,7 +171,9 @@ class Payouts:
         with self.ctx.store.transaction() as tx:
             tx.movements.release_payout(payout_id)
 
-    def _declined(self, payout: Payout, run: _Run, attempt: int, reason: str) -> None:
+    def _declined(
+        self, payout: Payout, currency: str, run: _Run, attempt: int, reason: str
+    ) -> None:
         """The provider did not pay this attempt: release the claim and record the failure."""
         with self.ctx.store.transaction() as tx:
             tx.movements.release_payout(payout.id)
@@ -180,8 +183,13 @@ class Payouts:
                 run.actor,
                 payout.creator_id,
                 "payout.failed",
-                before=_pending(payout),
-                after={**_pending(payout), "run_id": run.id, "attempt": attempt, "failure": reason},
+                before=_pending(payout, currency),
+                after={
+                    **_pending(payout, currency),
+                    "run_id": run.id,
+                    "attempt": attempt,
+                    "failure": reason,
+                },
             )
 
 
@@ -193,5 +201,11 @@ class _Run:
     actor: Actor
 
 
-def _pending(payout: Payout) -> dict[str, object]:
-    return {"payout_id": payout.id, "amount": payout.amount, "status": "pending"}
+def _pending(payout: Payout, currency: str) -> dict[str, object]:
+    """A payout waiting for the provider, its amount in the currency's minor units (a fresh
+    one and one read back from the store alike)."""
+    return {
+        "payout_id": payout.id,
+        "amount": round_money(payout.amount, currency),
+        "status": "pending",
+    }
