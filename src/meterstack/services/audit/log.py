@@ -44,8 +44,8 @@ def record(
     """Append one entry to the log in ``tx``: ``kind`` of change to ``account_id`` by ``actor``
     at ``at`` (``account_id`` None: an operator-wide change), with the changed part as it was
     and as it is (a mapping or a dataclass, kept as a JSON object; None when it did not
-    exist). A call that left it as it was (the same limit
-    set again, an override cleared that did not exist) changed nothing: no entry."""
+    exist). A call that left it as it was (the same limit set again, an override cleared that
+    did not exist) changed nothing: no entry."""
     was, now = _object(before), _object(after)
     if was == now:
         return
