@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from alembic import command
 
 from meterstack import Actor, Engine, ManualClock
 from meterstack.errors import InvalidInputError, NotFoundError, PaymentsNotConfiguredError
@@ -18,10 +19,13 @@ from meterstack.services.audit.model import AuditEntry
 from meterstack.services.payments.local import LocalProvider
 from meterstack.services.payments.port import Collected, PayoutRequest
 from meterstack.services.webhooks.model import WebhookPolicy
+from meterstack.store.migrate import alembic_config
+from meterstack.store.sql import SqlStore
 
 EngineFactory = Callable[..., Engine]
 PUBLIC = "http://127.0.0.1:8000"
 OPERATOR = Actor.operator("api")
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def log(
@@ -305,3 +309,28 @@ def test_a_minted_dashboard_link_records_who_and_its_expiry_never_its_token(
     assert minted.after == {"expires_at": (clock.now() + timedelta(minutes=10)).isoformat()}
     assert link.token not in kept([minted])
     engine.access.redeem_link(link.token)  # the link still works once
+
+
+def test_migration_0026_keeps_entries_of_no_account_and_refuses_to_downgrade_over_them(
+    store_url: str,
+) -> None:
+    store = SqlStore(store_url)
+    try:
+        with store.transaction() as tx:
+            tx.audit.append(
+                AuditEntry("aud_1", None, "payout.run_started", OPERATOR, START, None, {"a": 1})
+            )
+        with store.transaction() as tx:
+            [(_, kept_entry)] = tx.audit.entries(
+                account_id=None, kind=None, family="payout.", before=None, limit=5
+            )
+        assert kept_entry.account_id is None
+        config = alembic_config(store.engine)
+        with store.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            with pytest.raises(RuntimeError, match="belong to no account"):
+                command.downgrade(config, "0024")
+        with store.transaction() as tx:
+            assert len(tx.audit.entries(account_id=None, kind=None, before=None, limit=5)) == 1
+    finally:
+        store.close()
