@@ -172,15 +172,30 @@ class WalletMixin:
     # ------------------------------------------------------------------ marketplace (D23)
 
     def create_item(
-        self, creator_id: str, name: str, price: Decimal, *, operation: str | None = None
+        self,
+        creator_id: str,
+        name: str,
+        price: Decimal,
+        *,
+        operation: str | None = None,
+        actor: Actor = PYTHON,
     ) -> MarketplaceItem:
         """Publish a creator's item, priced per call (at most the catalog's maximum)."""
-        return self._wallets.marketplace.create_item(creator_id, name, price, operation=operation)
+        return self._wallets.marketplace.create_item(
+            creator_id, name, price, operation=operation, actor=actor
+        )
 
     def set_item_price(
-        self, item_id: str, price: Decimal, *, creator_id: str | None = None
+        self,
+        item_id: str,
+        price: Decimal,
+        *,
+        creator_id: str | None = None,
+        actor: Actor = PYTHON,
     ) -> MarketplaceItem:
-        return self._wallets.marketplace.set_price(item_id, price, creator_id=creator_id)
+        return self._wallets.marketplace.set_price(
+            item_id, price, creator_id=creator_id, actor=actor
+        )
 
     def item(self, item_id: str) -> MarketplaceItem:
         return self._wallets.marketplace.item(item_id)
@@ -188,16 +203,20 @@ class WalletMixin:
     def items(self, creator_id: str) -> list[MarketplaceItem]:
         return self._wallets.marketplace.items_of(creator_id)
 
-    def run_payouts(self, *, progress: Callable[[int], None] | None = None) -> list[Payout]:
+    def run_payouts(
+        self, *, progress: Callable[[int], None] | None = None, actor: Actor = PYTHON
+    ) -> list[Payout]:
         """Pay every creator whose earnings reach the catalog's ``minimum_payout``, in whole
         cents, through the provider; safe to re-run, even after a crash midway (D23)."""
-        return self._wallets.payouts.run(progress)
+        return self._wallets.payouts.run(progress, actor=actor)
 
-    def onboarding_link(self, creator_id: str, *, refresh_url: str, return_url: str) -> str:
+    def onboarding_link(
+        self, creator_id: str, *, refresh_url: str, return_url: str, actor: Actor = PYTHON
+    ) -> str:
         """Where a creator sets up the provider account payouts are paid to (Stripe Connect's
         hosted onboarding); the account is opened on first need. 409 ``onboarding_not_needed``
         with a provider that pays creators as they are (the local one)."""
-        return self._payments.onboarding_link(creator_id, refresh_url, return_url)
+        return self._payments.onboarding_link(creator_id, refresh_url, return_url, actor=actor)
 
     def creator_account(self, creator_id: str) -> CreatorAccount | None:
         """The creator's provider account and whether it can be paid yet; None before the

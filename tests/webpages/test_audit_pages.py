@@ -43,9 +43,9 @@ def test_a_customer_dashboard_form_writes_one_entry_naming_its_session(
     service = live_service("agentstack")
     engine = _engine(service)
     account = engine.create_account(plan="starter")
-    known = len(_log(engine, account.id))
     with _client(service) as client:
         assert client.get(link_for(service, account.id)).status_code == 303
+        known = len(_log(engine, account.id))  # the link's minting is recorded: count from here
         token = _csrf(client.get("/dashboard/overage").text)
 
         forged = client.post("/dashboard/overage", data={"enabled": "on"})
@@ -158,3 +158,39 @@ def test_the_console_pages_through_an_accounts_log(live_service: Service) -> Non
     assert "account.created" not in first
     assert "account.created" in second
     assert "audit_before" not in second[second.index('id="audit-heading"') :]
+
+
+def test_a_console_sign_in_link_and_endpoint_changes_are_logged_and_shown(
+    live_service: Service,
+) -> None:
+    service = live_service("agentstack")
+    engine = _engine(service)
+    account = engine.create_account(plan="starter")
+    engine.webhooks.endpoints.create("http://10.0.0.5/every-account")
+    engine.webhooks.endpoints.create("http://10.0.0.6/one-account", account_id=account.id)
+    path = f"/console/accounts/{account.id}"
+    with _client(service) as client:
+        token = _csrf(client.get("/console/sign-in").text)
+        client.post("/console/sign-in", data={"csrf_token": token, "key": OPERATOR})
+        token = _csrf(client.get(path).text)
+        forged = client.post(f"{path}/link", data={})
+        minted = client.post(f"{path}/link", data={"csrf_token": token})
+        shown = client.get(path).text
+        webhooks = client.get("/console/webhooks").text
+        assert client.get("/console/webhooks", params={"changes_before": "x"}).status_code == 422
+
+    assert (forged.status_code, minted.status_code) == (403, 200)
+    [entry] = engine.audit(kind="dashboard.link_minted").entries
+    assert entry.account_id == account.id
+    assert entry.actor.id is not None
+    assert re.fullmatch(r"console:[0-9a-f]{16}", entry.actor.id)
+    link_token = re.search(r"token=([A-Za-z0-9_-]+)", minted.text)
+    assert link_token is not None
+    assert link_token.group(1) not in shown, "the account's log never shows the link's token"
+    assert "dashboard.link_minted" in shown[shown.index('id="audit-heading"') :]
+
+    changes = webhooks[webhooks.index('id="endpoint-changes-heading"') :]
+    assert changes.count("webhook.endpoint_created") == 2
+    assert "every account" in changes
+    assert f"/console/accounts/{account.id}" in changes
+    assert "http://10.0.0.5/every-account" in changes

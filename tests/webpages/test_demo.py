@@ -55,6 +55,14 @@ def test_the_demo_prints_a_dashboard_link_that_signs_in_once(tmp_path: Path) -> 
             assert client.get(f"http://127.0.0.1:{port}/dashboard").status_code == 200
         with httpx.Client(follow_redirects=False, timeout=10) as other:
             assert other.get(link).status_code == 401
+            minted = other.get(
+                f"http://127.0.0.1:{port}/v1/audit",
+                params={"kind": "dashboard.link_minted"},
+                headers={"Authorization": "Bearer demo-operator-key"},
+            ).json()["entries"]
+        assert [entry["actor"]["kind"] for entry in minted] == ["operator"]
+        assert str(minted[0]["actor"]["id"]).startswith("cli"), "the demo's operator minted it"
+        assert link.split("token=")[1] not in str(minted)
     finally:
         server.terminate()
         server.wait(timeout=20)

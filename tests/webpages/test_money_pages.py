@@ -233,6 +233,10 @@ def test_the_operator_replays_a_webhook_delivery(
         assert "invoice.created" in row
         assert account.id in row
         assert "succeeded" in row
+        changes = page.locator("section[aria-labelledby=endpoint-changes-heading]").inner_text()
+        assert "webhook.endpoint_created" in changes
+        assert "every account" in changes, "the endpoint receives every account's events"
+        screenshot(page, "console-webhooks")
         page.get_by_role("link", name=delivery.id).click()
         assert page.locator("#delivery-status").inner_text() == "succeeded"
         assert page.locator("#attempts tbody tr").count() == 1

@@ -19,7 +19,8 @@ from meterstack.services.audit.model import plain
 def audit(
     account: Annotated[str | None, typer.Option(help="Only this account's changes.")] = None,
     kind: Annotated[
-        str | None, typer.Option(help="Only changes of this kind, e.g. plan.changed.")
+        str | None,
+        typer.Option(help="Only changes of this kind (plan.changed) or family (webhook.*)."),
     ] = None,
     limit: Annotated[int, typer.Option(help="Entries per page.")] = 50,
     before: Annotated[str | None, typer.Option(help="The cursor of the previous page.")] = None,
@@ -52,7 +53,7 @@ def audit(
         assert isinstance(actor, dict)
         table.add_row(
             str(row["at"])[:19],
-            str(row["account_id"]),
+            str(row["account_id"] or "–"),
             str(row["kind"]),
             actor["kind"] + (f" {actor['id']}" if actor["id"] else ""),
             str(row["reason"] or ""),

@@ -17,7 +17,7 @@ import typer
 import uvicorn
 
 from meterstack.cli.opening import opened
-from meterstack.cli.options import CatalogName, Database
+from meterstack.cli.options import CatalogName, Database, cli_actor
 from meterstack.clock import TestModeClock
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.engine import Engine
@@ -125,5 +125,5 @@ def _demo(engine: Engine, settings: ServerSettings) -> None:
         f"  open {base}/docs\n"
     )
     # A single-use link (10 minutes) that signs the browser in to the demo account's dashboard.
-    link = engine.access.mint_link(account.id)
+    link = engine.access.mint_link(account.id, actor=cli_actor())
     typer.echo(f"dashboard (signed in, once): {link_url(base or '', link.token)}\n")

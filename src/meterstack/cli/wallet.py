@@ -20,7 +20,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from meterstack.cli.opening import opened
-from meterstack.cli.options import AsJson, CatalogName, Database, fail
+from meterstack.cli.options import AsJson, CatalogName, Database, cli_actor, fail
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.engine import Engine
 from meterstack.errors import InvalidInputError, MeterstackError
@@ -191,7 +191,9 @@ def run_payouts(
         Progress(transient=True, console=Console(stderr=True), disable=as_json) as progress,
     ):
         task = progress.add_task("paying creators", total=None)
-        paid = engine.run_payouts(progress=lambda done: progress.advance(task, done))
+        paid = engine.run_payouts(
+            progress=lambda done: progress.advance(task, done), actor=cli_actor()
+        )
     rows = [
         {"id": payout.id, "creator_id": payout.creator_id, "amount": str(payout.amount)}
         for payout in paid

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from meterstack.cli.opening import engine_for
-from meterstack.cli.options import AsJson, CatalogName, Database
+from meterstack.cli.options import AsJson, CatalogName, Database, cli_actor
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.services.webhooks.model import Attempt, Delivery, Endpoint
 
@@ -91,7 +91,11 @@ def create_endpoint(
     """An operator endpoint (every account's events unless --account); prints its secret once."""
     with engine_for(database, catalog) as engine:
         made = engine.webhooks.endpoints.create(
-            url, account_id=account, event_types=event_type or (), description=description
+            url,
+            account_id=account,
+            event_types=event_type or (),
+            description=description,
+            actor=cli_actor(),
         )
     typer.echo(json.dumps({"endpoint": _endpoint_json(made.endpoint), "secret": made.secret}))
 
@@ -124,7 +128,7 @@ def update_endpoint(
     """Change an endpoint's URL, event types or whether it is enabled."""
     with engine_for(database, catalog) as engine:
         changed = engine.webhooks.endpoints.update(
-            endpoint_id, url=url, enabled=enabled, event_types=event_type
+            endpoint_id, url=url, enabled=enabled, event_types=event_type, actor=cli_actor()
         )
     typer.echo(json.dumps(_endpoint_json(changed)))
 
@@ -141,7 +145,9 @@ def rotate_secret(
     """A new signing secret, printed once; the old one signs too until the overlap ends."""
     with engine_for(database, catalog) as engine:
         rotated = engine.webhooks.endpoints.rotate_secret(
-            endpoint_id, overlap=None if overlap is None else timedelta(seconds=overlap)
+            endpoint_id,
+            overlap=None if overlap is None else timedelta(seconds=overlap),
+            actor=cli_actor(),
         )
     typer.echo(
         json.dumps(
@@ -162,7 +168,7 @@ def delete_endpoint(
 ) -> None:
     """Delete an endpoint, its secrets and its delivery history."""
     with engine_for(database, catalog) as engine:
-        engine.webhooks.endpoints.delete(endpoint_id)
+        engine.webhooks.endpoints.delete(endpoint_id, actor=cli_actor())
     typer.echo(f"deleted {endpoint_id}")
 
 

@@ -31,7 +31,8 @@ class AuditRecord:
     """One billing change: what, to which account, by whom, when, from what to what, why."""
 
     id: str
-    account_id: str
+    #: None for an operator-wide change (an endpoint for every account, a payout run).
+    account_id: str | None
     kind: str
     actor: AuditActor
     reason: str | None

@@ -29,7 +29,8 @@ class ActorOut(BaseModel):
 
 class AuditEntryOut(BaseModel):
     id: str
-    account_id: str
+    #: Null for an operator-wide change (an endpoint for every account, a payout run).
+    account_id: str | None
     kind: str
     actor: ActorOut
     reason: str | None
@@ -68,7 +69,8 @@ def audit(
     limit: Limit = 50,
 ) -> AuditOut:
     """Billing changes newest first, with who, when, before, after and why; filtered by
-    account (404 for an unknown one) and kind, ``limit`` a page."""
+    account (404 for an unknown one) and kind (one, or a family: ``webhook.*``), ``limit``
+    a page."""
     page = engine.audit(account_id=account_id, kind=kind, before=before, limit=limit)
     return AuditOut(
         entries=[AuditEntryOut.of(entry) for entry in page.entries], next_before=page.next_before

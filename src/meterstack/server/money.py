@@ -45,7 +45,10 @@ def onboarding_link(
     """B11: the creator's link to the provider's onboarding (its account opened on first
     need); 409 ``onboarding_not_needed`` for a provider that pays creators as they are."""
     url = engine.onboarding_link(
-        account_id, refresh_url=body.refresh_url, return_url=body.return_url
+        account_id,
+        refresh_url=body.refresh_url,
+        return_url=body.return_url,
+        actor=operator_actor(),
     )
     account = engine.creator_account(account_id)
     assert account is not None, "the link opened the account"

@@ -190,7 +190,9 @@ def refund(entry_id: EntryId, _: OperatorDep, engine: EngineDep) -> BalanceOut:
 )
 def create_item(body: ItemBody, _: OperatorDep, engine: EngineDep) -> ItemOut:
     """D23: a creator's item, priced per call (at most the catalog's maximum)."""
-    item = engine.create_item(body.creator_id, body.name, body.price, operation=body.operation)
+    item = engine.create_item(
+        body.creator_id, body.name, body.price, operation=body.operation, actor=operator_actor()
+    )
     return ItemOut.of(item)
 
 
@@ -209,7 +211,7 @@ def get_item(item_id: EntryId, _: OperatorDep, engine: EngineDep) -> ItemOut:
 def set_item_price(
     item_id: EntryId, body: ItemPriceBody, _: OperatorDep, engine: EngineDep
 ) -> ItemOut:
-    return ItemOut.of(engine.set_item_price(item_id, body.price))
+    return ItemOut.of(engine.set_item_price(item_id, body.price, actor=operator_actor()))
 
 
 @operator_router.get(
@@ -245,4 +247,5 @@ def run_payouts(_: OperatorDep, engine: EngineDep) -> PayoutsOut:
     """B11, D23: pay every creator whose earnings reach the minimum payout, in whole cents;
     safe to re-run, even after a crash midway."""
     currency = engine.catalog.currency
-    return PayoutsOut(payouts=[PayoutOut.of(payout, currency) for payout in engine.run_payouts()])
+    paid = engine.run_payouts(actor=operator_actor())
+    return PayoutsOut(payouts=[PayoutOut.of(payout, currency) for payout in paid])

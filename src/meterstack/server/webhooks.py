@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Query
 
 from meterstack.errors import NotFoundError
-from meterstack.server.auth import CustomerDep, EngineDep, OperatorDep
+from meterstack.server.auth import CustomerDep, EngineDep, OperatorDep, operator_actor
 from meterstack.server.contract import DoorRoute, errors
 from meterstack.server.webhook_schemas import (
     AttemptList,
@@ -72,6 +72,7 @@ def create_endpoint(body: OperatorEndpointBody, _: OperatorDep, engine: EngineDe
             event_types=body.event_types,
             description=body.description,
             enabled=body.enabled,
+            actor=operator_actor(),
         )
     )
 
@@ -93,13 +94,16 @@ def get_endpoint(endpoint_id: str, _: OperatorDep, engine: EngineDep) -> Endpoin
 def update_endpoint(
     endpoint_id: str, body: EndpointPatch, _: OperatorDep, engine: EngineDep
 ) -> EndpointOut:
-    return EndpointOut.of(engine.webhooks.endpoints.update(endpoint_id, **body.model_dump()))
+    changed = engine.webhooks.endpoints.update(
+        endpoint_id, **body.model_dump(), actor=operator_actor()
+    )
+    return EndpointOut.of(changed)
 
 
 @operator_router.delete("/endpoints/{endpoint_id}", responses=_errors(404, 422))
 def delete_endpoint(endpoint_id: str, _: OperatorDep, engine: EngineDep) -> DeletedOut:
     """Delete the endpoint with its secrets and delivery history."""
-    engine.webhooks.endpoints.delete(endpoint_id)
+    engine.webhooks.endpoints.delete(endpoint_id, actor=operator_actor())
     return DeletedOut(id=endpoint_id, deleted=True)
 
 
@@ -109,7 +113,9 @@ def rotate_secret(
 ) -> RotatedOut:
     """A new secret; the previous one keeps signing for the overlap (both are sent)."""
     return RotatedOut.of(
-        engine.webhooks.endpoints.rotate_secret(endpoint_id, overlap=_overlap(body))
+        engine.webhooks.endpoints.rotate_secret(
+            endpoint_id, overlap=_overlap(body), actor=operator_actor()
+        )
     )
 
 
@@ -178,6 +184,7 @@ def customer_create(body: EndpointBody, customer: CustomerDep, engine: EngineDep
             event_types=body.event_types,
             description=body.description,
             enabled=body.enabled,
+            actor=customer.actor,
         )
     )
 
@@ -210,14 +217,16 @@ def customer_update(
     endpoint_id: str, body: EndpointPatch, customer: CustomerDep, engine: EngineDep
 ) -> EndpointOut:
     changed = engine.webhooks.endpoints.update(
-        endpoint_id, customer=customer.account_id, **body.model_dump()
+        endpoint_id, customer=customer.account_id, **body.model_dump(), actor=customer.actor
     )
     return EndpointOut.of(changed)
 
 
 @customer_router.delete("/{endpoint_id}", responses=_errors(404, 422))
 def customer_delete(endpoint_id: str, customer: CustomerDep, engine: EngineDep) -> DeletedOut:
-    engine.webhooks.endpoints.delete(endpoint_id, customer=customer.account_id)
+    engine.webhooks.endpoints.delete(
+        endpoint_id, customer=customer.account_id, actor=customer.actor
+    )
     return DeletedOut(id=endpoint_id, deleted=True)
 
 
@@ -226,7 +235,7 @@ def customer_rotate(
     endpoint_id: str, customer: CustomerDep, engine: EngineDep, body: RotateBody | None = None
 ) -> RotatedOut:
     rotated = engine.webhooks.endpoints.rotate_secret(
-        endpoint_id, customer=customer.account_id, overlap=_overlap(body)
+        endpoint_id, customer=customer.account_id, overlap=_overlap(body), actor=customer.actor
     )
     return RotatedOut.of(rotated)
 

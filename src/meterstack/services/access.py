@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from meterstack.errors import MeterstackError
+from meterstack.services.audit.log import record
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext
 from meterstack.services.keys import ANONYMOUS_KEY, USER_KEY
 from meterstack.services.registration import verify_password
@@ -109,14 +111,18 @@ class Access:
 
     # ------------------------------------------------------------------ links
 
-    def mint_link(self, account_id: str) -> SignInLink:
-        """A single-use link that signs a browser in to the account, valid 10 minutes."""
+    def mint_link(self, account_id: str, *, actor: Actor = PYTHON) -> SignInLink:
+        """A single-use link that signs a browser in to the account, valid 10 minutes; the
+        audit log records who minted it and until when it works, never its token."""
         token = secrets.token_urlsafe(32)
         with self.ctx.store.transaction() as tx:
             now = self.ctx.now()
             self.ctx.state(tx, account_id)  # 404 for an unknown account
             expires = now + LINK_LIFETIME
             tx.access.insert_link(_digest(token), account_id, now, expires)
+            record(
+                tx, now, actor, account_id, "dashboard.link_minted", after={"expires_at": expires}
+            )
         return SignInLink(account_id, token, expires)
 
     def redeem_link(self, token: str, *, replacing: str | None = None) -> StartedSession:

@@ -37,7 +37,13 @@ class SqlAuditLog:
         )
 
     def entries(
-        self, *, account_id: str | None, kind: str | None, before: int | None, limit: int
+        self,
+        *,
+        account_id: str | None,
+        kind: str | None,
+        before: int | None,
+        limit: int,
+        family: str | None = None,
     ) -> list[tuple[int, AuditEntry]]:
         clauses = []
         params: dict[str, Any] = {"limit": limit}
@@ -47,6 +53,10 @@ class SqlAuditLog:
         if kind is not None:
             clauses.append("kind = :kind")
             params["kind"] = kind
+        if family is not None:
+            # Not LIKE: its wildcards (``_``) are in the kinds, and SQLite's ignores case.
+            clauses.append("substr(kind, 1, :family_length) = :family")
+            params["family"], params["family_length"] = family, len(family)
         if before is not None:
             clauses.append("seq < :before")
             params["before"] = before

@@ -763,9 +763,16 @@ class AuditLog(Protocol):
         ...
 
     def entries(
-        self, *, account_id: str | None, kind: str | None, before: int | None, limit: int
+        self,
+        *,
+        account_id: str | None,
+        kind: str | None,
+        before: int | None,
+        limit: int,
+        family: str | None = None,
     ) -> list[tuple[int, AuditEntry]]:
-        """Newest first, each with its position (``before`` pages on to older ones)."""
+        """Newest first, each with its position (``before`` pages on to older ones); ``family``
+        keeps the kinds that start with it (``webhook.``)."""
         ...
 
 

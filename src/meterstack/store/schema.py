@@ -673,7 +673,8 @@ audit_log = Table(
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("id", String(40), nullable=False, unique=True),
-    Column("account_id", String(40), nullable=False),
+    #: NULL for a change of no account (an operator-wide webhook endpoint, a payout run).
+    Column("account_id", String(40), nullable=True),
     #: ``plan.changed``, ``limit.set``… (docs/audit.md).
     Column("kind", String(64), nullable=False),
     #: ``operator``, ``customer``, ``dashboard``, ``system`` or ``python``.

@@ -97,7 +97,7 @@ def pull_lever(account_id: str, posted: OperatorPost) -> Response:
 @router.post("/accounts/{account_id}/link")
 def sign_in_link(request: Request, account_id: str, posted: OperatorPost) -> HTMLResponse:
     """A single-use dashboard link for the account, shown on this answer only."""
-    token = views.mint_link(posted.viewer.engine, account_id)
+    token = views.mint_link(posted.viewer.engine, account_id, actor=posted.actor)
     settings: ServerSettings = request.app.state.settings
     url = link_url(settings.public_url or str(request.base_url), token)
     return operator_page(
@@ -175,9 +175,13 @@ def start_close(request: Request, posted: OperatorPost) -> Response:
 
 
 @router.get("/webhooks")
-def webhooks(viewer: OperatorViewer, status: str = "") -> HTMLResponse:
+def webhooks(viewer: OperatorViewer, status: str = "", changes_before: str = "") -> HTMLResponse:
+    """The latest deliveries, and the audit log of the endpoints' changes."""
     page = views.deliveries(viewer.engine, status=status)
-    return operator_page(viewer, "console_webhooks.html", "/console/webhooks", page=page)
+    changes = views.endpoint_changes(viewer.engine, changes_before)
+    return operator_page(
+        viewer, "console_webhooks.html", "/console/webhooks", page=page, changes=changes
+    )
 
 
 @router.get("/webhooks/{delivery_id}")

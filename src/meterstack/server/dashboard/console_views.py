@@ -152,9 +152,9 @@ def adjust_wallet(
     )
 
 
-def mint_link(engine: Engine, account_id: str) -> str:
+def mint_link(engine: Engine, account_id: str, *, actor: Actor) -> str:
     """A sign-in link's token, to hand to the customer."""
-    return engine.access.mint_link(account_id).token
+    return engine.access.mint_link(account_id, actor=actor).token
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,8 @@ class AuditChange:
 @dataclass(frozen=True)
 class AuditRow:
     at: datetime
+    #: None for an operator-wide change (an endpoint of every account's events).
+    account_id: str | None
     kind: str
     actor: str
     reason: str | None
@@ -209,9 +211,19 @@ def audit_trail(engine: Engine, account_id: str, before: str) -> AuditTrail:
     return AuditTrail([_audit_row(entry) for entry in page.entries], page.next_before)
 
 
+#: The kinds of the webhook endpoints' changes, shown with the deliveries.
+ENDPOINT_CHANGES = "webhook.*"
+
+
+def endpoint_changes(engine: Engine, before: str) -> AuditTrail:
+    """Every account's webhook endpoint changes and the operator's own, newest first."""
+    page = engine.audit(kind=ENDPOINT_CHANGES, before=before or None, limit=AUDIT_PER_PAGE)
+    return AuditTrail([_audit_row(entry) for entry in page.entries], page.next_before)
+
+
 def _audit_row(entry: AuditEntry) -> AuditRow:
     actor = entry.actor.kind if entry.actor.id is None else f"{entry.actor.kind} {entry.actor.id}"
-    return AuditRow(entry.at, entry.kind, actor, entry.reason, _changes(entry))
+    return AuditRow(entry.at, entry.account_id, entry.kind, actor, entry.reason, _changes(entry))
 
 
 def _changes(entry: AuditEntry) -> list[AuditChange]:

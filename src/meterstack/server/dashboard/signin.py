@@ -68,7 +68,7 @@ def dashboard_link(
     account_id: str, request: Request, _: auth.OperatorDep, engine: EngineDep
 ) -> DashboardLink:
     """A link that signs a browser in to the account's dashboard once, within 10 minutes."""
-    link = engine.access.mint_link(account_id)
+    link = engine.access.mint_link(account_id, actor=auth.operator_actor())
     base = auth.settings_of(request).public_url or str(request.base_url)
     return DashboardLink(url=link_url(base, link.token), expires_at=link.expires_at)
 

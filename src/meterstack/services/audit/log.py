@@ -17,6 +17,7 @@ from typing import Any
 
 from meterstack.errors import InvalidInputError, NotFoundError
 from meterstack.services.audit.model import (
+    FAMILY,
     MAX_KIND,
     Actor,
     AuditEntry,
@@ -34,16 +35,17 @@ def record(
     tx: UnitOfWork,
     at: datetime,
     actor: Actor,
-    account_id: str,
+    account_id: str | None,
     kind: str,
     *,
     before: Mapping[str, Any] | object | None = None,
     after: Mapping[str, Any] | object | None = None,
 ) -> None:
     """Append one entry to the log in ``tx``: ``kind`` of change to ``account_id`` by ``actor``
-    at ``at``, with the changed part as it was and as it is (a mapping or a dataclass, kept as
-    a JSON object; None when it did not exist). A call that left it as it was (the same limit
-    set again, an override cleared that did not exist) changed nothing: no entry."""
+    at ``at`` (``account_id`` None: an operator-wide change), with the changed part as it was
+    and as it is (a mapping or a dataclass, kept as a JSON object; None when it did not
+    exist). A call that left it as it was (the same limit set again, an override cleared that
+    did not exist) changed nothing: no entry."""
     was, now = _object(before), _object(after)
     if was == now:
         return
@@ -89,11 +91,17 @@ class AuditLog:
         limit: int = 50,
     ) -> AuditPage:
         """Entries newest first (in the order recorded); ``before`` is the previous page's
-        ``next_before``. An unknown account is 404."""
+        ``next_before``. ``kind`` is one kind, or a family of them (``webhook.*``). An unknown
+        account is 404."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
             raise InvalidInputError(f"limit must be from 1 to {MAX_PAGE}", field="limit")
         if kind is not None and (not isinstance(kind, str) or not 0 < len(kind) <= MAX_KIND):
             raise InvalidInputError(f"kind is a text of 1 to {MAX_KIND} characters", field="kind")
+        family = None
+        if kind is not None and kind.endswith(FAMILY):
+            family, kind = kind[: -len(FAMILY) + 1], None
+            if family == ".":
+                raise InvalidInputError("a family of kinds is named before .*", field="kind")
         position = None
         if before is not None:
             if not isinstance(before, str) or not before.isdigit() or len(before) > 18:
@@ -103,7 +111,7 @@ class AuditLog:
             if account_id is not None and tx.accounts.version(account_id) is None:
                 raise NotFoundError(f"no account {account_id!r}", account_id=account_id)
             rows = tx.audit.entries(
-                account_id=account_id, kind=kind, before=position, limit=limit + 1
+                account_id=account_id, kind=kind, family=family, before=position, limit=limit + 1
             )
         more = len(rows) > limit
         rows = rows[:limit]

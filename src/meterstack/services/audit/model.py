@@ -27,6 +27,8 @@ MAX_REASON = 500
 #: The longest actor id and kind of change kept.
 MAX_ACTOR_ID = 200
 MAX_KIND = 64
+#: A kind filter ending in this matches the family of kinds before it (``webhook.*``).
+FAMILY = ".*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +92,13 @@ AUTO_RELOAD = Actor.system("auto_reload")
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One change of an account's billing, recorded in the transaction that made it."""
+    """One change of an account's billing (or of the operator's own setup), recorded in the
+    transaction that made it."""
 
     id: str
-    account_id: str
+    #: The account changed; None for an operator-wide change (an endpoint receiving every
+    #: account's events, a payout run).
+    account_id: str | None
     #: What changed: ``plan.changed``, ``limit.set``, ``key.revoked``… (docs/audit.md).
     kind: str
     actor: Actor

@@ -28,6 +28,7 @@ from meterstack.errors import (
     PaymentsNotConfiguredError,
 )
 from meterstack.money import parse_money
+from meterstack.services.audit.log import record
 from meterstack.services.audit.model import PAYMENTS, PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.invoicing.purchases import PackPurchase, Purchases
@@ -416,10 +417,13 @@ class Payments:
             event.id, applied=True, creator_id=None if creator is None else creator.creator_id
         )
 
-    def onboarding_link(self, creator_id: str, refresh_url: str, return_url: str) -> str:
+    def onboarding_link(
+        self, creator_id: str, refresh_url: str, return_url: str, *, actor: Actor = PYTHON
+    ) -> str:
         """Where a creator sets up the provider account that payouts are paid to (Connect):
-        opened on first need, once per creator. A provider that pays creators as they are
-        (the local one) has nothing to set up: 409 ``onboarding_not_needed``."""
+        opened on first need, once per creator (``marketplace.creator_registered`` in the
+        audit log). A provider that pays creators as they are (the local one) has nothing to
+        set up: 409 ``onboarding_not_needed``."""
         provider = self.provider
         for name, url in (("refresh_url", refresh_url), ("return_url", return_url)):
             if url is None:
@@ -438,8 +442,15 @@ class Payments:
         if known is None:
             provider_account = provider.connect_creator(creator_id, email)
             with self.ctx.store.transaction() as tx:
-                tx.movements.insert_creator_account(
-                    CreatorAccount(creator_id, provider_account, False, self.ctx.now())
+                opened = CreatorAccount(creator_id, provider_account, False, self.ctx.now())
+                tx.movements.insert_creator_account(opened)
+                record(
+                    tx,
+                    opened.updated_at,
+                    actor,
+                    creator_id,
+                    "marketplace.creator_registered",
+                    after={"provider_account": provider_account, "payouts_enabled": False},
                 )
                 known = tx.movements.creator_account(creator_id)
             assert known is not None

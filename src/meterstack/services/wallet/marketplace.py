@@ -4,7 +4,8 @@ A creator is any account that publishes an item: a ``per_item`` operation of the
 the creator's price per call, at most the catalog's ``max_item_price``. Calls of an item are
 charged to the caller (``wallet.charging``) and split in the same transaction
 (``wallet.sales``); the creator's earnings are a ledger book of their own, paid out by a payout
-run (``wallet.payouts``).
+run (``wallet.payouts``). Publishing an item and changing its price are recorded in the audit
+log under the creator's account, with the price before and after.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from decimal import Decimal
 
 from meterstack.catalog.schema import Catalog
 from meterstack.errors import InvalidInputError, NotFoundError
+from meterstack.services.audit.log import record
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.wallet.amounts import amount_of
 from meterstack.services.wallet.charging import operation_of
@@ -26,7 +29,13 @@ class Marketplace:
         self.ctx = ctx
 
     def create_item(
-        self, creator_id: str, name: str, price: Decimal, *, operation: str | None = None
+        self,
+        creator_id: str,
+        name: str,
+        price: Decimal,
+        *,
+        operation: str | None = None,
+        actor: Actor = PYTHON,
     ) -> MarketplaceItem:
         """Publish an item of ``creator_id`` priced ``price`` per call."""
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
@@ -50,10 +59,28 @@ class Marketplace:
                 created_at=self.ctx.now(),
             )
             tx.wallet.insert_item(item)
+            record(
+                tx,
+                item.created_at,
+                actor,
+                creator_id,
+                "marketplace.item_published",
+                after={
+                    "item_id": item.id,
+                    "name": item.name,
+                    "operation": item.operation,
+                    "price": item.price,
+                },
+            )
             return item
 
     def set_price(
-        self, item_id: str, price: Decimal, *, creator_id: str | None = None
+        self,
+        item_id: str,
+        price: Decimal,
+        *,
+        creator_id: str | None = None,
+        actor: Actor = PYTHON,
     ) -> MarketplaceItem:
         """The creator's new price per call; later calls pay it (a caller's ``max_price``
         guards against a change it did not see: 409 ``price_changed``)."""
@@ -64,6 +91,15 @@ class Marketplace:
             state = self.ctx.state(tx, item.creator_id)
             amount = _item_price(self.ctx.catalog(tx, state.catalog_hash), price)
             tx.wallet.set_item_price(item_id, amount)
+            record(
+                tx,
+                self.ctx.now(),
+                actor,
+                item.creator_id,
+                "marketplace.price_changed",
+                before={"item_id": item.id, "price": item.price},
+                after={"item_id": item.id, "price": amount},
+            )
             return MarketplaceItem(
                 item.id, item.creator_id, item.operation, item.name, amount, item.created_at
             )

@@ -17,15 +17,23 @@ the next one asks again. Each attempt is numbered: a provider whose idempotency 
 (Stripe's, after 24 hours) looks up the transfer made for the payout before a new attempt.
 With a provider whose creators must onboard first (Stripe Connect), a creator is paid once the
 provider says the account can take payouts; until then the earnings wait in the book.
+
+The audit log keeps who started a run (``payout.run_started``, of no account), and each payout
+the provider paid (``payout.paid``) or declined (``payout.failed``) under its creator, in the
+transaction that settles or releases it; a run that finds nothing to pay records only its start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from meterstack.errors import PaymentProviderUnavailableError, PaymentsNotConfiguredError
+from meterstack.money import round_money
 from meterstack.rules.wallet import payout_amount
+from meterstack.services.audit.log import record
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.payments.port import (
     Collected,
@@ -42,17 +50,22 @@ class Payouts:
         self.ctx = ctx
         self.mover = mover
 
-    def run(self, progress: Callable[[int], None] | None = None) -> list[Payout]:
+    def run(
+        self, progress: Callable[[int], None] | None = None, *, actor: Actor = PYTHON
+    ) -> list[Payout]:
         """Settle pending payouts, then pay every creator whose earnings reach the minimum."""
         if self.mover is None:
             raise PaymentsNotConfiguredError("no payment provider is configured to pay creators")
-        paid = self._settle_pending()
+        run = _Run(new_id("prun"), actor)
+        with self.ctx.store.transaction() as tx:
+            record(tx, self.ctx.now(), actor, None, "payout.run_started", after={"run_id": run.id})
+        paid = self._settle_pending(run)
         with self.ctx.store.transaction() as tx:
             creators = tx.wallet.creators_to_pay()
         for creator_id in creators:
             payout = self._record(creator_id)
             if payout is not None:
-                paid += self._settle([payout])
+                paid += self._settle([payout], run)
             if progress is not None:
                 progress(1)
         return paid
@@ -89,12 +102,12 @@ class Payouts:
             )
             return payout
 
-    def _settle_pending(self) -> list[Payout]:
+    def _settle_pending(self, run: _Run) -> list[Payout]:
         with self.ctx.store.transaction() as tx:
             pending = tx.wallet.pending_payouts()
-        return self._settle(pending)
+        return self._settle(pending, run)
 
-    def _settle(self, payouts: list[Payout]) -> list[Payout]:
+    def _settle(self, payouts: list[Payout], run: _Run) -> list[Payout]:
         assert self.mover is not None
         settled = []
         for payout in payouts:
@@ -123,10 +136,25 @@ class Payouts:
                 self._release(payout.id)
                 raise
             if not done.paid:
-                self._release(payout.id)
-                continue  # stays pending: the next run asks again with the same key
+                # Stays pending: the next run asks again with the same key.
+                self._declined(payout, currency, run, attempt, done.reason or "declined")
+                continue
             with self.ctx.store.transaction() as tx:
                 if tx.wallet.settle_payout(payout.id, self.ctx.now()):
+                    record(
+                        tx,
+                        self.ctx.now(),
+                        run.actor,
+                        payout.creator_id,
+                        "payout.paid",
+                        before=_pending(payout, currency),
+                        after={
+                            **_pending(payout, currency),
+                            "status": "paid",
+                            "run_id": run.id,
+                            "attempt": attempt,
+                        },
+                    )
                     settled.append(
                         Payout(
                             payout.id,
@@ -142,3 +170,42 @@ class Payouts:
     def _release(self, payout_id: str) -> None:
         with self.ctx.store.transaction() as tx:
             tx.movements.release_payout(payout_id)
+
+    def _declined(
+        self, payout: Payout, currency: str, run: _Run, attempt: int, reason: str
+    ) -> None:
+        """The provider did not pay this attempt: release the claim and record the failure."""
+        with self.ctx.store.transaction() as tx:
+            tx.movements.release_payout(payout.id)
+            record(
+                tx,
+                self.ctx.now(),
+                run.actor,
+                payout.creator_id,
+                "payout.failed",
+                before=_pending(payout, currency),
+                after={
+                    **_pending(payout, currency),
+                    "run_id": run.id,
+                    "attempt": attempt,
+                    "failure": reason,
+                },
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One payout run: its id (in each of its entries) and who started it."""
+
+    id: str
+    actor: Actor
+
+
+def _pending(payout: Payout, currency: str) -> dict[str, object]:
+    """A payout waiting for the provider, its amount in the currency's minor units (a fresh
+    one and one read back from the store alike)."""
+    return {
+        "payout_id": payout.id,
+        "amount": round_money(payout.amount, currency),
+        "status": "pending",
+    }

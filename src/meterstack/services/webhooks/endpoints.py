@@ -7,6 +7,10 @@ endpoints: any other id answers 404, as if it did not exist.
 
 Rotating a secret makes a new one current; the previous one keeps signing for the overlap
 (default 24 h), so a receiver can switch without missing a webhook.
+
+Creating, changing, rotating and deleting an endpoint are recorded in the audit log with the
+change, under the endpoint's account (none for an operator endpoint of every account): the
+endpoint as it was and is, and for a rotation only that it happened, never a secret.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from meterstack.errors import ConflictError, InvalidInputError, NotFoundError
+from meterstack.services.audit.log import record
+from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.webhooks.addresses import checked_target, parse_url
 from meterstack.services.webhooks.catalogue import check_event_types
@@ -70,6 +77,7 @@ class Endpoints:
         event_types: Sequence[str] = (),
         description: str | None = None,
         enabled: bool = True,
+        actor: Actor = PYTHON,
     ) -> RegisteredEndpoint:
         """An endpoint of the operator (for ``account_id``, or every account when None), or,
         with ``customer``, of that customer for its own account."""
@@ -104,6 +112,14 @@ class Endpoints:
                     )
             tx.webhooks.insert(endpoint)
             tx.webhooks.insert_secret(endpoint.id, secret, now, overlap_until=now)
+            record(
+                tx,
+                now,
+                actor,
+                account,
+                "webhook.endpoint_created",
+                after=endpoint_state(endpoint),
+            )
         return RegisteredEndpoint(endpoint, secret)
 
     def find(self, *, account_id: str | None = None, customer: str | None = None) -> list[Endpoint]:
@@ -126,6 +142,7 @@ class Endpoints:
         event_types: Sequence[str] | None = None,
         description: str | None = None,
         enabled: bool | None = None,
+        actor: Actor = PYTHON,
     ) -> Endpoint:
         """Change what is given; the rest stays. A new URL is checked like a new endpoint's."""
         with self.ctx.store.transaction() as tx:
@@ -141,13 +158,32 @@ class Endpoints:
                 updated_at=self.ctx.now(),
             )
             tx.webhooks.update(changed)
+            record(
+                tx,
+                changed.updated_at,
+                actor,
+                found.account_id,
+                "webhook.endpoint_updated",
+                before=endpoint_state(found),
+                after=endpoint_state(changed),
+            )
             return changed
 
-    def delete(self, endpoint_id: str, *, customer: str | None = None) -> None:
+    def delete(
+        self, endpoint_id: str, *, customer: str | None = None, actor: Actor = PYTHON
+    ) -> None:
         """Delete the endpoint with its secrets and its delivery history."""
         with self.ctx.store.transaction() as tx:
-            self.visible(tx, endpoint_id, customer)
+            found = self.visible(tx, endpoint_id, customer)
             tx.webhooks.delete(endpoint_id)
+            record(
+                tx,
+                self.ctx.now(),
+                actor,
+                found.account_id,
+                "webhook.endpoint_deleted",
+                before=endpoint_state(found),
+            )
 
     def rotate_secret(
         self,
@@ -155,6 +191,7 @@ class Endpoints:
         *,
         customer: str | None = None,
         overlap: timedelta | None = None,
+        actor: Actor = PYTHON,
     ) -> RotatedSecret:
         """A new current secret; the previous one signs too until ``overlap`` has passed."""
         overlap = self.policy.rotation_overlap if overlap is None else overlap
@@ -165,9 +202,22 @@ class Endpoints:
             )
         secret = new_secret()
         with self.ctx.store.transaction() as tx:
-            self.visible(tx, endpoint_id, customer)
+            found = self.visible(tx, endpoint_id, customer)
             now = self.ctx.now()
             tx.webhooks.insert_secret(endpoint_id, secret, now, overlap_until=now + overlap)
+            record(
+                tx,
+                now,
+                actor,
+                found.account_id,
+                "webhook.secret_rotated",
+                before={"endpoint_id": endpoint_id, "url": found.url},
+                after={
+                    "endpoint_id": endpoint_id,
+                    "url": found.url,
+                    "previous_secret_until": now + overlap,
+                },
+            )
         return RotatedSecret(endpoint_id, secret, now + overlap)
 
     def visible(self, tx: UnitOfWork, endpoint_id: str, customer: str | None) -> Endpoint:
@@ -189,6 +239,18 @@ class Endpoints:
         else:
             parse_url(url, https_only=False)
         return url
+
+
+def endpoint_state(endpoint: Endpoint) -> dict[str, Any]:
+    """An endpoint as the audit log keeps it: what it receives and where, never a secret."""
+    return {
+        "endpoint_id": endpoint.id,
+        "owner": endpoint.owner,
+        "url": endpoint.url,
+        "event_types": endpoint.event_types,
+        "description": endpoint.description,
+        "enabled": endpoint.enabled,
+    }
 
 
 def _description(text: str | None) -> str | None:
