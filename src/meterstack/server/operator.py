@@ -112,22 +112,38 @@ def get_account(account_id: str, _: OperatorDep, engine: EngineDep) -> AccountOu
 )
 def consume(account_id: str, body: ConsumeBody, _: OperatorDep, engine: EngineDep) -> Response:
     """Record usage if the limits admit it (the decision, or the refusal as an error)."""
-    return decision_response(record_usage(engine, account_id, body))
+    return decision_response(record_usage(engine, usage_event(account_id, body)))
 
 
-def record_usage(engine: Engine, account_id: str, body: ConsumeBody) -> Decision:
-    """The engine call a consume request makes: this route's, and the consume lane's in front
-    of it (server/consume.py), so that the two can never read a body differently."""
-    return engine.consume(
+def usage_event(account_id: str, body: ConsumeBody) -> UsageEvent:
+    """What a consume request asks for: this route's, and the consume lane's in front of it
+    (server/consume.py), so that the two can never read a body differently."""
+    return UsageEvent(
         account_id,
         body.meter,
         body.quantity,
-        project_id=body.project_id,
-        idempotency_key=body.idempotency_key,
-        api_key_id=body.api_key_id,
-        requires=body.requires,
-        byok=body.byok,
-        amount=body.amount,
+        body.project_id,
+        body.idempotency_key,
+        body.api_key_id,
+        body.requires,
+        body.byok,
+        body.amount,
+    )
+
+
+def record_usage(engine: Engine, event: UsageEvent) -> Decision:
+    """``Engine.consume`` of one consume request (the route's, and the lane's when it decides
+    a request alone)."""
+    return engine.consume(
+        event.account_id,
+        event.meter,
+        event.quantity,
+        project_id=event.project_id,
+        idempotency_key=event.idempotency_key,
+        api_key_id=event.api_key_id,
+        requires=event.requires,
+        byok=event.byok,
+        amount=event.amount,
     )
 
 
