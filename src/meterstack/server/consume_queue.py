@@ -72,6 +72,11 @@ class ConsumeQueue:
             raise outcome
         return outcome
 
+    @property
+    def running(self) -> bool:
+        """Whether its thread runs (it stops after :data:`IDLE_SECONDS` without work)."""
+        return self._thread is not None
+
     def close(self) -> None:
         """Stop the thread once the queued requests are decided (a later request starts it
         again)."""
