@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -58,7 +61,19 @@ def decision_response(decision: Decision) -> Response:
     """An admitted decision as 200 with ``RateLimit-*`` headers; a refused one as the error."""
     if not decision.allowed:
         return refusal_response(decision)
-    return JSONResponse(decision.to_dict(), headers=rate_limit_headers(decision))
+    return DecisionJSON(decision.to_dict(), headers=rate_limit_headers(decision))
+
+
+_JSON = msgspec.json.Encoder()
+
+
+class DecisionJSON(JSONResponse):
+    """An admitted decision's JSON, encoded by msgspec: the bytes ``JSONResponse`` writes for
+    its strings, whole numbers, booleans and nulls (compact, UTF-8), in a tenth of the time of
+    ``json.dumps``, on the path of every consume."""
+
+    def render(self, content: Any) -> bytes:
+        return _JSON.encode(content)
 
 
 @router.post(
