@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from meterstack import Decision, Engine, ManualClock
-from meterstack.errors import MeterstackError
+from meterstack.errors import MeterstackError, StoreUnavailableError
 from meterstack.server import create_app
 from meterstack.server.consume_queue import ConsumeQueue
 from meterstack.server.operator import record_usage
@@ -35,6 +35,8 @@ class HeldEngine:
         self.entered = threading.Event()
         self.release = threading.Event()
         self.groups: list[int] = []
+        #: When set, every shared transaction fails with it.
+        self.failure: Exception | None = None
         consume, consume_many = engine.consume, engine.consume_many
 
         def held_consume(*args: Any, **options: Any) -> Decision:
@@ -46,6 +48,8 @@ class HeldEngine:
             events: Sequence[UsageEvent],
         ) -> list[Decision | MeterstackError]:
             self.groups.append(len(events))
+            if self.failure is not None:
+                raise self.failure
             return consume_many(events)
 
         engine.consume = held_consume  # type: ignore[method-assign]
@@ -127,6 +131,44 @@ def test_d7_requests_queued_together_share_a_transaction_with_their_own_answers(
     for engine, account in ((queued_engine, queued_account), (alone_engine, alone_account)):
         usage = engine.usage(account).items
         assert (usage["api_calls"].used, usage["analytics_exports"].used) == (14, 4)
+
+
+def test_d7_a_failed_shared_transaction_answers_503_to_each_request_and_records_nothing(
+    engines: tuple[Engine, Engine],
+) -> None:
+    engine = engines[0]
+    app = create_app(engine, ServerSettings(operator_key=KEY))
+    account = engine.create_account(plan="starter").id
+    held = HeldEngine(engine)
+    held.failure = StoreUnavailableError("the database did not answer", reason="timeout")
+
+    async def run() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://queue") as client:
+
+            def consume(key: str) -> Any:
+                body = {"meter": "api_calls", "idempotency_key": key}
+                path = f"/v1/accounts/{account}/consume"
+                return asyncio.ensure_future(client.post(path, json=body, headers=OPERATOR))
+
+            first = consume("alone")
+            await asyncio.get_running_loop().run_in_executor(None, held.entered.wait)
+            rest = [consume(f"shared-{number}") for number in range(5)]
+            while app.state.consume_queue.waiting < len(rest):
+                await asyncio.sleep(0)  # the client hands the requests on to the app
+            held.release.set()
+            return [await first, *[await answer for answer in rest]]
+
+    first, *shared = asyncio.run(run())
+    app.state.consume_queue.close()
+
+    assert first.status_code == 200
+    assert held.groups == [5]
+    for answer in shared:
+        assert answer.status_code == 503
+        assert answer.json()["error"]["code"] == "store_unavailable"
+        assert answer.headers["Retry-After"] == "1"
+    assert engine.usage(account).items["api_calls"].used == 1
 
 
 def test_the_queue_thread_stops_on_close_and_the_next_request_starts_it_again(

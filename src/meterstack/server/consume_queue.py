@@ -73,6 +73,11 @@ class ConsumeQueue:
         return outcome
 
     @property
+    def waiting(self) -> int:
+        """How many requests wait for the thread to take them."""
+        return len(self._queued)
+
+    @property
     def running(self) -> bool:
         """Whether its thread runs (it stops after :data:`IDLE_SECONDS` without work)."""
         return self._thread is not None
