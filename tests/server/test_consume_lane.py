@@ -19,11 +19,13 @@ import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meterstack import Engine, ManualClock
 from meterstack.server import MeterstackApp, create_app
+from meterstack.server.operator import DecisionJSON
 from meterstack.server.settings import ServerSettings
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -118,7 +120,36 @@ CASES: list[dict[str, Any]] = [
     {"json": {"meter": "api_calls", "quantity": 1, "requires": ["audit_logs"]}},
     {"json": {"meter": "api_calls", "quantity": 1, "requires": ["nope"]}},
     {"json": {"meter": "api_calls", "quantity": 1, "requires": "audit_logs"}},
+    # Read from the bytes in one pass: the last of duplicate keys counts, as for the route.
+    {"content": b'{"meter": "nope", "meter": "api_calls", "quantity": 7, "quantity": 2}'},
+    {"content": b'{"meter": "api_calls", "quantity": 2, "quantity": 2.0}'},
+    {"content": b'\xef\xbb\xbf{"meter": "api_calls"}'},
+    {"content": b'{"meter": "api_calls"} {}'},
+    {"content": b' \n{"meter": "api_calls", "amount": "1.5"}\t'},
+    {"content": b'{"meter": "api_calls", "quantity": NaN}'},
+    {"content": b'{"meter": "\\ud800"}'},
 ]
+
+
+#: Any character, lone surrogates included.
+ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=8)
+JSON_TEXT = st.recursive(
+    st.none() | st.booleans() | st.integers() | ANY_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(ANY_TEXT, inner),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(content=st.dictionaries(ANY_TEXT, JSON_TEXT))
+def test_decision_json_writes_the_bytes_of_jsonresponse(content: dict[str, Any]) -> None:
+    try:
+        expected = JSONResponse(content).body
+    except UnicodeEncodeError:  # a lone surrogate: neither can write it as UTF-8
+        with pytest.raises(UnicodeEncodeError):
+            DecisionJSON(content)
+        return
+    assert DecisionJSON(content).body == expected
 
 
 def test_consume_lane_answers_as_the_route(pair: Pair) -> None:

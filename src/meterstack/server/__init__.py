@@ -39,7 +39,8 @@ from meterstack.server import (
     wallet,
     webhooks,
 )
-from meterstack.server.consume import consume_threads, lane_match, serve_consume
+from meterstack.server.consume import lane_match, serve_consume
+from meterstack.server.consume_queue import ConsumeQueue
 from meterstack.server.deadline import DeadlineH11Protocol
 from meterstack.server.health import StoreProbe
 from meterstack.server.logs import redact_access_log
@@ -87,7 +88,7 @@ class MeterstackApp(FastAPI):
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
-    app.state.consume_threads.shutdown(wait=False)  # idle by now: the server has drained
+    app.state.consume_queue.close()  # idle by now: the server has drained
     app.state.store_probe.close()
 
 
@@ -100,7 +101,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> Meters
     )
     app.state.engine = engine
     app.state.settings = settings or ServerSettings()
-    app.state.consume_threads = consume_threads()
+    app.state.consume_queue = ConsumeQueue(engine)
     errors.install(app)
     redact_access_log()
     app.include_router(customer.router)

@@ -6,8 +6,8 @@ resolution, the request model's validation wrapped in FastAPI's error collection
 exception middleware's task, all before a decision that takes tens of microseconds. The lane
 serves the common request itself, with the route's own parts: the operator key as
 configured, a JSON body that the route's model (:class:`~meterstack.server.bodies.ConsumeBody`)
-accepts, the same engine call in a worker thread (as FastAPI runs the sync route, so that
-concurrent requests meet in the engine's group commit), and the route's answer
+accepts, the same engine call off the event loop (:mod:`.consume_queue`, where concurrent
+requests share transactions as in the engine's group commit), and the route's answer
 (:func:`~meterstack.server.operator.decision_response`) or the one error shape.
 
 Every other request, and every request it is not sure of (another or no key, another content
@@ -21,33 +21,23 @@ requests.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import json
 import re
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 
 from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.types import Message, Receive, Scope, Send
 
-from meterstack.async_engine import DEFAULT_THREADS
-from meterstack.engine import Engine
 from meterstack.errors import MeterstackError
 from meterstack.server.bodies import ConsumeBody
+from meterstack.server.consume_queue import ConsumeQueue
 from meterstack.server.errors import domain_error_response
-from meterstack.server.operator import decision_response, record_usage
+from meterstack.server.operator import decision_response, usage_event
 from meterstack.server.settings import ServerSettings
 
 _PATH = re.compile(r"/v1/accounts/([^/]+)/consume")
 #: A consume body is a few hundred bytes; anything much larger is left to the route.
 MAX_BODY = 4096
-
-
-def consume_threads() -> ThreadPoolExecutor:
-    """The lane's worker threads: as many as an async engine uses (one per pooled connection)."""
-    return ThreadPoolExecutor(DEFAULT_THREADS, thread_name_prefix="meterstack-consume")
 
 
 def lane_match(scope: Scope) -> re.Match[str] | None:
@@ -73,14 +63,11 @@ async def serve_consume(
     if request is None:
         await FastAPI.__call__(app, scope, _replay(read, receive), send)
         return
-    engine: Engine = state.engine
-    work = partial(record_usage, engine, account.group(1), request)
-    threads: ThreadPoolExecutor = state.consume_threads
+    queue: ConsumeQueue = state.consume_queue
     try:
-        # In a worker thread, as FastAPI runs the sync route: the event loop goes on meanwhile
-        # and concurrent requests meet in the engine's group commit. The loop's own executor
-        # hands over for a third of what anyio's worker threads cost per call.
-        decision = await asyncio.get_running_loop().run_in_executor(threads, work)
+        # Decided off the event loop, in groups (server/consume_queue.py): the loop goes on
+        # reading and answering meanwhile.
+        decision = await queue.decide(usage_event(account.group(1), request))
         response = decision_response(decision)
     except MeterstackError as error:
         response = domain_error_response(error)
@@ -125,18 +112,17 @@ async def _body(receive: Receive, read: list[Message]) -> bytes | None:
 
 
 def _consume_request(body: bytes) -> ConsumeBody | None:
-    """The body as the route's model reads it; None when the route should say what is wrong."""
+    """The body as the route's model reads it; None when the route should say what is wrong.
+
+    Parsed and validated in one pass from the bytes (pydantic's JSON mode, strict as the
+    model is): UTF-8 only, as the route reads it, and a body it accepts is one the route's
+    ``json.loads`` and the same model accept with the same values (duplicate keys included:
+    the last one counts in both). Whatever it refuses goes to the route, which says why.
+    """
     if b"\\u0000" in body:
         return None  # a NUL character, perhaps: the route refuses it (server/contract.py)
     try:
-        # UTF-8 only, as the route reads it (json.loads would take UTF-16 and UTF-32 too).
-        data = json.loads(body.decode("utf-8"))
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    try:
-        return ConsumeBody.model_validate(data)
+        return ConsumeBody.model_validate_json(body)
     except ValidationError:
         return None
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -58,7 +61,19 @@ def decision_response(decision: Decision) -> Response:
     """An admitted decision as 200 with ``RateLimit-*`` headers; a refused one as the error."""
     if not decision.allowed:
         return refusal_response(decision)
-    return JSONResponse(decision.to_dict(), headers=rate_limit_headers(decision))
+    return DecisionJSON(decision.to_dict(), headers=rate_limit_headers(decision))
+
+
+_JSON = msgspec.json.Encoder()
+
+
+class DecisionJSON(JSONResponse):
+    """An admitted decision's JSON, encoded by msgspec: the bytes ``JSONResponse`` writes for
+    its strings, whole numbers, booleans and nulls (compact, UTF-8), in a tenth of the time of
+    ``json.dumps``, on the path of every consume."""
+
+    def render(self, content: Any) -> bytes:
+        return _JSON.encode(content)
 
 
 @router.post(
@@ -112,22 +127,38 @@ def get_account(account_id: str, _: OperatorDep, engine: EngineDep) -> AccountOu
 )
 def consume(account_id: str, body: ConsumeBody, _: OperatorDep, engine: EngineDep) -> Response:
     """Record usage if the limits admit it (the decision, or the refusal as an error)."""
-    return decision_response(record_usage(engine, account_id, body))
+    return decision_response(record_usage(engine, usage_event(account_id, body)))
 
 
-def record_usage(engine: Engine, account_id: str, body: ConsumeBody) -> Decision:
-    """The engine call a consume request makes: this route's, and the consume lane's in front
-    of it (server/consume.py), so that the two can never read a body differently."""
-    return engine.consume(
+def usage_event(account_id: str, body: ConsumeBody) -> UsageEvent:
+    """What a consume request asks for: this route's, and the consume lane's in front of it
+    (server/consume.py), so that the two can never read a body differently."""
+    return UsageEvent(
         account_id,
         body.meter,
         body.quantity,
-        project_id=body.project_id,
-        idempotency_key=body.idempotency_key,
-        api_key_id=body.api_key_id,
-        requires=body.requires,
-        byok=body.byok,
-        amount=body.amount,
+        body.project_id,
+        body.idempotency_key,
+        body.api_key_id,
+        body.requires,
+        body.byok,
+        body.amount,
+    )
+
+
+def record_usage(engine: Engine, event: UsageEvent) -> Decision:
+    """``Engine.consume`` of one consume request (the route's, and the lane's when it decides
+    a request alone)."""
+    return engine.consume(
+        event.account_id,
+        event.meter,
+        event.quantity,
+        project_id=event.project_id,
+        idempotency_key=event.idempotency_key,
+        api_key_id=event.api_key_id,
+        requires=event.requires,
+        byok=event.byok,
+        amount=event.amount,
     )
 
 
