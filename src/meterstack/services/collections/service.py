@@ -60,6 +60,7 @@ from meterstack.services.collections.model import (
 )
 from meterstack.services.context import ServiceContext
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
+from meterstack.services.payments.mirrors import InvoiceMirrors
 from meterstack.services.payments.port import (
     PENDING_REASON,
     AttemptOutcome,
@@ -151,9 +152,13 @@ class Collections:
         ctx: ServiceContext,
         collector: InvoiceCollector | None,
         can_charge: Callable[[str], bool] | None = None,
+        mirrors: InvoiceMirrors | None = None,
     ) -> None:
         self.ctx = ctx
         self.collector = collector
+        #: Invoices a checkout paid whose mirror the provider does not have yet: each pass asks
+        #: again, so a mirror Stripe failed to make is never lost.
+        self.mirrors = mirrors
         #: Whether the provider can charge the account off-session (a payment method on file).
         self.can_charge = can_charge or (lambda _account_id: True)
         self._background: tuple[threading.Thread, threading.Event] | None = None
@@ -186,6 +191,8 @@ class Collections:
         if self.collector is None:
             return CollectionReport()
         name = worker or runner_name()
+        if self.mirrors is not None:
+            self.mirrors.send_pending()
         with self.ctx.store.transaction() as tx:
             opened = tx.collections.enqueue(self.ctx.now())
         report = CollectionReport(opened=opened, closed=self._close_settled())

@@ -133,6 +133,29 @@ class MoneyRefund:
     failure: str | None = None
 
 
+@dataclass(frozen=True)
+class InvoiceMirror:
+    """An invoice a checkout paid, to be listed as paid by the provider (Stripe's portal):
+    ``pending`` until the provider has it (``failure`` says why the last attempt did not),
+    then ``mirrored``."""
+
+    number: str
+    account_id: str
+    status: str
+    attempts: int
+    created_at: datetime
+    failure: str | None = None
+    mirrored_at: datetime | None = None
+
+
+@runtime_checkable
+class PaidInvoiceMirror(Protocol):
+    """A provider that lists meterstack's invoices (Stripe's portal), so an invoice a checkout
+    paid is mirrored there as paid; the same invoice asked again is not mirrored twice."""
+
+    def record_paid(self, invoice: Invoice) -> None: ...
+
+
 @runtime_checkable
 class MoneyMover(Protocol):
     """What a provider does without the buyer present (D21, D23, D24): collect a reload from

@@ -30,9 +30,11 @@ from meterstack.errors import (
 from meterstack.money import parse_money
 from meterstack.services.audit.model import PAYMENTS, PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.invoicing.model import Invoice
 from meterstack.services.invoicing.purchases import PackPurchase, Purchases
 from meterstack.services.levers import Levers
 from meterstack.services.payments.local import LocalProvider
+from meterstack.services.payments.mirrors import InvoiceMirrors
 from meterstack.services.payments.port import (
     INVOICE_PAID,
     INVOICE_PAYMENT_FAILED,
@@ -42,6 +44,7 @@ from meterstack.services.payments.port import (
     CheckoutRequest,
     CreatorOnboarding,
     HostedCheckouts,
+    PaidInvoiceMirror,
     PaymentEvent,
     PaymentProvider,
     attempt_outcome_of,
@@ -102,10 +105,14 @@ class Payments:
         deposits: Deposits | None = None,
         disputes: Disputes | None = None,
         collections: InvoiceOutcomes | None = None,
+        mirrors: InvoiceMirrors | None = None,
     ) -> None:
         self.ctx = ctx
         self.collections = collections
         self._provider = provider
+        self.mirrors = mirrors or InvoiceMirrors(
+            ctx, provider if isinstance(provider, PaidInvoiceMirror) else None
+        )
         self.disputes = disputes
         self.subscriptions = subscriptions
         self.purchases = purchases
@@ -156,27 +163,33 @@ class Payments:
             raise InvalidInputError(f"purpose must be 'plan' or 'pack', got {request.purpose!r}")
         checkout_id = new_id("cs")
         page = None
+        charge = None
         if isinstance(provider, HostedCheckouts):
-            page = provider.open_checkout(checkout_id, request, self._charge(request))
+            charge = self._charge(request)
+            page = provider.open_checkout(checkout_id, request, charge)
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, request.account_id)
-            return tx.payments.insert_checkout(
+            made = tx.payments.insert_checkout(
                 checkout_id, request, self._page(checkout_id), self.ctx.now(), provider_url=page
             )
+        if charge is not None and charge.amount <= 0:
+            # The account's credit pays the whole upgrade: there is nothing to collect, so the
+            # checkout is paid at once (its invoice of zero due) and its URL is the return page.
+            self.apply(
+                PaymentEvent(
+                    f"credit:{checkout_id}:paid", CHECKOUT_COMPLETED, {"checkout_id": checkout_id}
+                )
+            )
+            return self.checkout_of(checkout_id)
+        return made
 
     def _charge(self, request: CheckoutRequest) -> CheckoutCharge:
         """What a provider's own checkout page asks the buyer to pay."""
         if request.purpose == "plan":
             assert request.plan_id is not None
-            charge = self.subscriptions.upgrade_charge(
+            return self.subscriptions.upgrade_charge(
                 request.account_id, request.plan_id, request.billing_interval
             )
-            if charge.amount <= 0:
-                raise InvalidInputError(
-                    "the account's credit pays this upgrade: there is nothing to check out",
-                    plan=request.plan_id,
-                )
-            return charge
         assert request.pack_id is not None
         return self.purchases.pack_charge(request.account_id, request.pack_id)
 
@@ -367,12 +380,28 @@ class Payments:
                     collected=_collected(event),
                     actor=PAYMENTS,
                 )
+                self._paid_in(tx, event, found, change.invoice)
                 return EventOutcome(event.id, applied=True, plan_change=change)
             assert found.pack_id is not None
             purchase = self.purchases.buy_pack_in(
                 tx, found.account_id, found.pack_id, actor=PAYMENTS
             )
+            self._paid_in(tx, event, found, purchase.invoice)
             return EventOutcome(event.id, applied=True, purchase=purchase)
+
+    def _paid_in(
+        self, tx: UnitOfWork, event: PaymentEvent, checkout: Checkout, invoice: Invoice | None
+    ) -> None:
+        """What a checkout's invoice keeps of its payment: the provider's payment (what a void
+        or a credit note refunds, and what a dispute names) and its mirror to send."""
+        if invoice is None or invoice.number is None:
+            return
+        payment = event.data.get("payment")
+        if isinstance(payment, str) and payment:
+            tx.payments.set_invoice_payment(
+                invoice.number, checkout.account_id, payment, checkout.id, self.ctx.now()
+            )
+        self.mirrors.record_in(tx, invoice)
 
     def _apply_attempt(self, event: PaymentEvent) -> EventOutcome:
         outcome = attempt_outcome_of(event)

@@ -138,7 +138,11 @@ class StripeProvider:
     ) -> str:
         """A Checkout Session in payment mode for ``charge``; the card is saved for later
         off-session charges (invoices, reloads). The session names the checkout twice (the
-        client reference and the metadata), which is how its webhooks find it."""
+        client reference and the metadata), which is how its webhooks find it. A charge of
+        nothing (an upgrade the account's credit pays) opens no session, since Stripe takes no
+        zero payment: meterstack pays the checkout itself, and its URL is the return page."""
+        if charge.amount <= 0:
+            return request.success_url or self.return_url
         customer_id = self.customer_for(request.account_id)
         metadata = {
             CHECKOUT_KEY: checkout_id,

@@ -25,7 +25,6 @@ from meterstack.clock import Clock
 from meterstack.errors import (
     ConflictError,
     InvalidSignatureError,
-    MeterstackError,
     NotFoundError,
 )
 from meterstack.services.invoicing.model import Invoice
@@ -198,18 +197,14 @@ class StripeWebhooks:
     def _mirror(self, outcome: EventOutcome) -> None:
         """The invoice a paid checkout issued, mirrored on Stripe as paid so the portal lists
         it. The payment is recorded in meterstack already and stands; a mirror Stripe cannot
-        make now is logged."""
+        make now stays pending, and the collections worker asks again."""
         invoice: Invoice | None = None
         if outcome.plan_change is not None:
             invoice = outcome.plan_change.invoice
         elif outcome.purchase is not None:
             invoice = outcome.purchase.invoice
-        if invoice is None:
-            return
-        try:
-            self.provider.record_paid(invoice)
-        except MeterstackError as error:
-            log.warning("invoice %s not mirrored on Stripe: %s", invoice.number, error.message)
+        if invoice is not None and invoice.number is not None:
+            self.payments.mirrors.send(invoice.number)
 
 
 def _timestamp(header: str) -> int:
