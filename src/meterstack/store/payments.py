@@ -8,6 +8,7 @@ from datetime import datetime
 from meterstack.services.payments.port import (
     Checkout,
     CheckoutRequest,
+    CustomerDetails,
     InvoiceMirror,
     PaymentEvent,
 )
@@ -130,6 +131,29 @@ class SqlPayments:
         kept = self.customer_id(account_id, provider)
         assert kept is not None
         return kept
+
+    def customer_details(self, account_id: str, provider: str) -> CustomerDetails | None:
+        """The email and name the provider's customer of the account was last given."""
+        row = self._sql.one(
+            "SELECT email, name FROM payment_customers WHERE account_id = :account_id "
+            "AND provider = :provider",
+            {"account_id": account_id, "provider": provider},
+        )
+        return None if row is None else CustomerDetails(row[0], row[1])
+
+    def set_customer_details(
+        self, account_id: str, provider: str, details: CustomerDetails
+    ) -> None:
+        self._sql.execute(
+            "UPDATE payment_customers SET email = :email, name = :name "
+            "WHERE account_id = :account_id AND provider = :provider",
+            {
+                "account_id": account_id,
+                "provider": provider,
+                "email": details.email,
+                "name": details.name,
+            },
+        )
 
     def events(self) -> list[RecordedPaymentEvent]:
         return [

@@ -36,6 +36,7 @@ from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 from meterstack.services.payments.port import (
     Checkout,
     CheckoutRequest,
+    CustomerDetails,
     InvoiceMirror,
     MoneyRefund,
     PaymentEvent,
@@ -451,6 +452,12 @@ class Payments(Protocol):
     ) -> str: ...
 
     def events(self) -> list[RecordedPaymentEvent]: ...
+
+    def customer_details(self, account_id: str, provider: str) -> CustomerDetails | None: ...
+
+    def set_customer_details(
+        self, account_id: str, provider: str, details: CustomerDetails
+    ) -> None: ...
 
     def set_invoice_payment(
         self, number: str, account_id: str, payment: str, checkout_id: str, now: datetime

@@ -290,6 +290,9 @@ payment_customers = Table(
     Column("provider", String(16), primary_key=True),
     Column("customer_id", String(255), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    #: The account's email and name as the provider was last given them (receipts, portal).
+    Column("email", String(320), nullable=True),
+    Column("name", String(200), nullable=True),
 )
 
 #: Payment outcomes reported by a provider, each applied once (its id is the provider's).

@@ -205,6 +205,14 @@ class HostedCheckouts(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CustomerDetails:
+    """Who an account is, as a provider's customer shows it (receipts, the portal)."""
+
+    email: str | None = None
+    name: str | None = None
+
+
 class CustomerDirectory(Protocol):
     """The provider's customer of each account, kept in meterstack's store (B4)."""
 
@@ -212,6 +220,18 @@ class CustomerDirectory(Protocol):
 
     def remember(self, account_id: str, customer_id: str) -> str:
         """Keep the account's customer; answers the one kept (the first, when two raced)."""
+        ...
+
+    def details(self, account_id: str) -> CustomerDetails:
+        """The account's email and name as meterstack knows them now."""
+        ...
+
+    def sent_details(self, account_id: str) -> CustomerDetails | None:
+        """What the account's customer was last given; None before a customer is kept."""
+        ...
+
+    def details_sent(self, account_id: str, details: CustomerDetails) -> None:
+        """Remember that the provider's customer now has ``details``."""
         ...
 
 

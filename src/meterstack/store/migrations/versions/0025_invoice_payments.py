@@ -1,4 +1,4 @@
-"""invoice payments, their mirrors on the provider, and disputes of payments
+"""invoice payments, their mirrors on the provider, disputes of payments, customers' details
 
 Revision ID: 0025
 Revises: 0024
@@ -7,7 +7,8 @@ Create Date: 2026-12-01 17:15:00.000000
 An invoice a checkout paid keeps the provider's payment, so that voiding or crediting it
 refunds that payment and a dispute of it finds the invoice. Its mirror on the provider (the
 portal's list) is recorded with the payment and retried until the provider has it. Disputes
-of deposits, reloads and invoices' payments are recorded when opened and when closed.
+of deposits, reloads and invoices' payments are recorded when opened and when closed. The
+provider's customer keeps the email and name it was last given, so a change is sent once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column("payment_customers", sa.Column("email", sa.String(length=320), nullable=True))
+    op.add_column("payment_customers", sa.Column("name", sa.String(length=200), nullable=True))
     op.create_table(
         "invoice_payments",
         sa.Column("number", sa.String(length=40), nullable=False),
@@ -66,3 +69,6 @@ def downgrade() -> None:
     op.drop_table("payment_disputes")
     op.drop_table("invoice_mirrors")
     op.drop_table("invoice_payments")
+    with op.batch_alter_table("payment_customers") as batch:
+        batch.drop_column("name")
+        batch.drop_column("email")
