@@ -56,6 +56,7 @@ from meterstack.services.levers import Levers, PackGrant
 from meterstack.services.metering import PURGE_WINDOW, Metering
 from meterstack.services.migration import AccountMigration, Migrations
 from meterstack.services.payments.customers import StoredCustomers
+from meterstack.services.payments.disputes import PaymentDisputes
 from meterstack.services.payments.mirrors import InvoiceMirrors
 from meterstack.services.payments.port import (
     Checkout,
@@ -65,6 +66,7 @@ from meterstack.services.payments.port import (
     MoneyMover,
     MoneyRefund,
     PaidInvoiceMirror,
+    PaymentDispute,
     PaymentEvent,
     PaymentProvider,
     ProviderSetup,
@@ -139,7 +141,7 @@ class Engine(KeysMixin, WalletMixin):
             self._levers,
             return_url_origins=return_url_origins,
             deposits=self._deposits,
-            disputes=Disputes(ctx),
+            disputes=PaymentDisputes(ctx, Disputes(ctx), self._collections),
             collections=self._collections,
             mirrors=mirrors,
         )
@@ -593,6 +595,12 @@ class Engine(KeysMixin, WalletMixin):
         """The provider this engine takes payments through (the one built from a
         :class:`ProviderSetup` when it was given one); 503 ``payments_not_configured`` without."""
         return self._payments.provider
+
+    def disputes(self, account_id: str) -> list[PaymentDispute]:
+        """The disputes of the account's payments (deposits, reloads, invoices), oldest first,
+        each ``open``, ``won`` or ``lost``; 404 for an unknown account."""
+        assert self._payments.disputes is not None
+        return self._payments.disputes.of(account_id)
 
     def pending_invoice_mirrors(self) -> list[InvoiceMirror]:
         """Invoices a checkout paid that the provider does not list yet (its mirror failed),

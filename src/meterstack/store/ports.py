@@ -39,6 +39,7 @@ from meterstack.services.payments.port import (
     CustomerDetails,
     InvoiceMirror,
     MoneyRefund,
+    PaymentDispute,
     PaymentEvent,
     RefundStatus,
 )
@@ -736,6 +737,16 @@ class Movements(Protocol):
     def deposit_payment(self, checkout_id: str) -> str | None: ...
 
     def deposit_of_payment(self, payment: str) -> str | None: ...
+
+    def paid_reload(self, reload_id: str) -> tuple[str, Decimal] | None: ...
+
+    def insert_dispute(self, dispute: PaymentDispute) -> bool: ...
+
+    def close_dispute(self, dispute_id: str, status: str, now: datetime) -> bool: ...
+
+    def dispute(self, dispute_id: str) -> PaymentDispute | None: ...
+
+    def disputes_of(self, account_id: str) -> list[PaymentDispute]: ...
 
 
 class Collections(Protocol):

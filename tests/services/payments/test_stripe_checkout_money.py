@@ -4,9 +4,11 @@ without a session, and the mirror of a paid invoice retried until Stripe has it 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from stripe_support import APP, StripeWorld, stripe_world
 
@@ -46,6 +48,12 @@ def _paid_upgrade(world: StripeWorld, account_id: str, plan: str = "pro") -> Inv
     return invoice
 
 
+def _announced(engine: Engine, account_id: str, event_type: str) -> list[dict[str, Any]]:
+    """The ``data`` of the account's outbox events of a type, oldest first."""
+    events = engine.webhooks.events(account_id=account_id, event_type=event_type)
+    return [json.loads(e.body)["data"] for e in reversed(events)]
+
+
 def _intent_of(world: StripeWorld, account_id: str) -> str:
     customer = world.engine.stripe_customer_id(account_id)
     [charge] = [c for c in world.fake.objects("charge") if c["customer"] == customer]
@@ -80,6 +88,24 @@ def test_b8_voiding_a_checkout_paid_invoice_refunds_the_sessions_payment(
         [charge] = fake.objects("charge")
         assert (charge["amount_refunded"], charge["refunded"]) == (total, True)
         assert fake.objects("credit_note") == []  # the twin was paid out of band: no charge
+        # The platform's subscribers hear of each refund once (D28).
+        announced = _announced(engine, account.id, "refund.succeeded")
+        assert [(d["refund_id"], d["amount"], d["status"]) for d in announced] == [
+            (r.id, str(r.amount.quantize(Decimal("0.01"))), "refunded") for r in recorded
+        ]
+        assert announced[0] == {
+            "account_id": account.id,
+            "refund_id": note.refund.id,
+            "source": "invoice",
+            "reference": invoice.number,
+            "amount": "10.00",
+            "currency": "USD",
+            "status": "refunded",
+            "attempt": 1,
+            "reason": "a day of outage",
+            "failure": None,
+        }
+        assert _announced(engine, account.id, "refund.failed") == []
 
 
 def test_b8_a_checkout_refund_stripe_could_not_make_is_sent_again_once(
@@ -107,6 +133,15 @@ def test_b8_a_checkout_refund_stripe_could_not_make_is_sent_again_once(
         [sent] = engine.send_refunds()
         assert (sent.id, sent.status, sent.attempts) == (pending.id, "refunded", 2)
         assert engine.send_refunds() == []
+        [failed] = _announced(engine, account.id, "refund.failed")
+        assert (failed["refund_id"], failed["attempt"], failed["status"]) == (
+            pending.id,
+            1,
+            "pending",
+        )
+        assert failed["failure"] == pending.failure
+        [succeeded] = _announced(engine, account.id, "refund.succeeded")
+        assert (succeeded["refund_id"], succeeded["attempt"]) == (pending.id, 2)
         assert [r["amount"] for r in fake.objects("refund")] == [int(invoice.total * 100)]
 
 

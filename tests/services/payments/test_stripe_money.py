@@ -329,14 +329,25 @@ def test_b11_d24_a_lost_dispute_on_a_spent_deposit_zeroes_the_wallet_and_suspend
     assert engine.charge(account.id, "bot_message").allowed
 
 
-def test_b11_a_won_dispute_changes_nothing(stripe_money: Stripe) -> None:
+def test_b11_a_won_dispute_is_recorded_and_takes_nothing(stripe_money: Stripe) -> None:
     stripe, engine = stripe_money, stripe_money.engine
     account = engine.create_account(plan="pro")
-    stripe.deposit(account.id, "10.00")
+    checkout = stripe.deposit(account.id, "10.00")
     dispute = stripe.fake.open_dispute(stripe.charge_of(account.id)["id"])
     stripe.fake.close_dispute(dispute["id"], won=True)
-    assert [r.applied for r in stripe.deliver("charge.dispute.closed")] == [False]
+    # The decision arrives first: the dispute is recorded as opened, then won.
+    assert [r.applied for r in stripe.deliver("charge.dispute.closed")] == [True]
+    assert [r.applied for r in stripe.deliver("charge.dispute.created")] == [False]
     assert engine.wallet(account.id).balance == 10
+    assert engine.wallet(account.id).settings.owed == 0
+    [recorded] = engine.disputes(account.id)
+    assert (recorded.id, recorded.status, recorded.source, recorded.amount) == (
+        dispute["id"],
+        "won",
+        "deposit",
+        Decimal(10),
+    )
+    assert checkout
 
 
 # ---------------------------------------------------------------------- minor units

@@ -394,6 +394,38 @@ class Collections:
         ):
             self._close_in(tx, found, invoice)
 
+    def dispute_lost_in(self, tx: UnitOfWork, invoice: Invoice, reason: str) -> bool:
+        """A lost dispute took a paid invoice's payment back: the invoice is unpaid again
+        (``uncollectible``) and the account goes where D29's last failed attempt takes it, the
+        fallback plan until the invoice is paid, which restores the plan for the rest of its
+        period (:meth:`moved_in`). No attempt is scheduled: the card's holder disputed the
+        charge, and charging it again on its own would invite another dispute. Whether it
+        changed anything (an invoice not paid any more, a void one, changes nothing)."""
+        now = self.ctx.now()
+        assert invoice.number is not None
+        if invoice.status is not InvoiceStatus.PAID or not tx.invoices.set_status(
+            invoice.number, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE, now
+        ):
+            return False
+        found = tx.collections.open_for(invoice, now)
+        plan, interval = self._fall_back(tx, invoice.account_id, now)
+        tx.collections.update(
+            replace(
+                found,
+                status=CollectionStatus.FALLBACK,
+                next_attempt_at=None,
+                first_failed_at=found.first_failed_at or now,
+                last_reason=reason,
+                fallback_at=now,
+                restore_plan=plan,
+                restore_interval=interval,
+                updated_at=now,
+                settled_at=None,
+            )
+        )
+        announce_subscription(tx, invoice.account_id, "unpaid_fallback", now)
+        return True
+
     def settle_in(self, tx: UnitOfWork, outcome: AttemptOutcome) -> bool:
         """A provider's ``invoice.paid`` / ``invoice.payment_failed`` event, in the transaction
         that records the event (``Payments.apply``); 404 for an unknown invoice. Whether it

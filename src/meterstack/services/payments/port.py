@@ -156,6 +156,26 @@ class PaidInvoiceMirror(Protocol):
     def record_paid(self, invoice: Invoice) -> None: ...
 
 
+@dataclass(frozen=True)
+class PaymentDispute:
+    """A dispute of a payment as meterstack records it: opened, then won or lost."""
+
+    #: The provider's id of the dispute.
+    id: str
+    account_id: str
+    #: ``deposit`` (``reference``: its checkout), ``reload`` (its id) or ``invoice`` (its number).
+    source: str
+    reference: str
+    #: The provider's id of the payment disputed.
+    payment: str
+    amount: Decimal
+    currency: str
+    #: ``open``, ``won`` or ``lost``.
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None = None
+
+
 @runtime_checkable
 class MoneyMover(Protocol):
     """What a provider does without the buyer present (D21, D23, D24): collect a reload from

@@ -33,6 +33,12 @@ from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.invoicing.model import Invoice
 from meterstack.services.invoicing.purchases import PackPurchase, Purchases
 from meterstack.services.levers import Levers
+from meterstack.services.payments.disputes import (
+    DISPUTE_LOST,
+    DISPUTE_OPENED,
+    DISPUTE_WON,
+    PaymentDisputes,
+)
 from meterstack.services.payments.local import LocalProvider
 from meterstack.services.payments.mirrors import InvoiceMirrors
 from meterstack.services.payments.port import (
@@ -45,22 +51,20 @@ from meterstack.services.payments.port import (
     CreatorOnboarding,
     HostedCheckouts,
     PaidInvoiceMirror,
+    PaymentDispute,
     PaymentEvent,
     PaymentProvider,
     attempt_outcome_of,
 )
 from meterstack.services.subscriptions import PlanChange, Subscriptions
 from meterstack.services.wallet.deposits import Deposits
-from meterstack.services.wallet.disputes import Disputes, LostDispute
+from meterstack.services.wallet.disputes import LostDispute
 from meterstack.services.wallet.model import CreatorAccount
 from meterstack.store.ports import UnitOfWork
 
 CHECKOUT_COMPLETED = "checkout.completed"
 #: The checkout's payment failed (a bank debit refused): it is closed, nothing is bought.
 CHECKOUT_FAILED = "checkout.failed"
-#: The cardholder's bank won a dispute of a payment: ``payment`` (what was paid: a deposit's
-#: checkout, or the provider's id of its payment), ``amount`` (decimal string), ``dispute_id``.
-DISPUTE_LOST = "dispute.lost"
 #: The provider's account of a creator changed: ``provider_account``, ``payouts_enabled``.
 CREATOR_UPDATED = "creator.updated"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -84,8 +88,10 @@ class EventOutcome:
     purchase: PackPurchase | None = None
     #: The wallet's balance after a deposit was credited (D24).
     deposit_balance: Decimal | None = None
-    #: What a lost dispute took and left owed.
+    #: What a lost dispute took from the wallet and left owed (a deposit's, a reload's).
     dispute: LostDispute | None = None
+    #: The dispute a dispute event recorded or decided.
+    payment_dispute: PaymentDispute | None = None
     #: The creator whose provider account changed.
     creator_id: str | None = None
     #: The collection attempt an ``invoice.paid`` or ``invoice.payment_failed`` event reported.
@@ -103,7 +109,7 @@ class Payments:
         *,
         return_url_origins: Iterable[str] = (),
         deposits: Deposits | None = None,
-        disputes: Disputes | None = None,
+        disputes: PaymentDisputes | None = None,
         collections: InvoiceOutcomes | None = None,
         mirrors: InvoiceMirrors | None = None,
     ) -> None:
@@ -329,6 +335,8 @@ class Payments:
             CHECKOUT_FAILED,
             INVOICE_PAID,
             INVOICE_PAYMENT_FAILED,
+            DISPUTE_OPENED,
+            DISPUTE_WON,
             DISPUTE_LOST,
             CREATOR_UPDATED,
         }
@@ -343,7 +351,7 @@ class Payments:
                 f"unsupported payment event type {event.type!r}; known: "
                 + ", ".join(sorted(self.event_types))
             )
-        if event.type in (DISPUTE_LOST, CREATOR_UPDATED):
+        if event.type in (DISPUTE_OPENED, DISPUTE_WON, DISPUTE_LOST, CREATOR_UPDATED):
             return self._money_event(event)
         checkout_id = event.data.get("checkout_id")
         if not isinstance(checkout_id, str):
@@ -414,23 +422,24 @@ class Payments:
         return EventOutcome(event.id, applied=applied, attempt=outcome)
 
     def _money_event(self, event: PaymentEvent) -> EventOutcome:
-        """A lost dispute or a creator's account changed, applied once by the event's id."""
+        """A dispute or a creator's account changed, applied once by the event's id."""
         if self._provider is None:
             raise PaymentsNotConfiguredError("no payment provider is configured")
         with self.ctx.store.transaction() as tx:
             if not tx.payments.record_event(event, self.ctx.now()):
                 return EventOutcome(event.id, applied=False)
-            if event.type == DISPUTE_LOST:
-                return self._dispute_lost(tx, event)
-            return self._creator_updated(tx, event)
+            if event.type == CREATOR_UPDATED:
+                return self._creator_updated(tx, event)
+            return self._dispute(tx, event)
 
-    def _dispute_lost(self, tx: UnitOfWork, event: PaymentEvent) -> EventOutcome:
+    def _dispute(self, tx: UnitOfWork, event: PaymentEvent) -> EventOutcome:
         assert self.disputes is not None, "the engine gives payments its disputes"
-        payment, dispute_id = event.data.get("payment"), event.data.get("dispute_id")
-        if not isinstance(payment, str) or not isinstance(dispute_id, str):
-            raise InvalidInputError("a dispute.lost event needs data.payment and data.dispute_id")
-        lost = self.disputes.lost_in(tx, dispute_id, payment, event.data.get("amount"))
-        return EventOutcome(event.id, applied=lost is not None, dispute=lost)
+        change = self.disputes.apply_in(tx, event.type, event.data)
+        if change is None:
+            return EventOutcome(event.id, applied=False)
+        return EventOutcome(
+            event.id, applied=True, dispute=change.lost, payment_dispute=change.dispute
+        )
 
     def _creator_updated(self, tx: UnitOfWork, event: PaymentEvent) -> EventOutcome:
         account, enabled = event.data.get("provider_account"), event.data.get("payouts_enabled")
