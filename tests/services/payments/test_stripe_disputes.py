@@ -11,9 +11,11 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from stripe_support import APP, StripeWorld, stripe_world
 
 from meterstack import Engine, ManualClock
+from meterstack.errors import ConflictError
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 
 EngineFactory = Callable[..., Engine]
@@ -102,6 +104,9 @@ def test_b11_d29_a_lost_dispute_of_a_checkout_paid_invoice_unpays_it_until_paid_
         changes = [d["change"] for d in _announced(engine, account.id, "subscription.updated")]
         assert changes[-1] == "unpaid_fallback"
 
+        with pytest.raises(ConflictError, match="disputed and lost"):
+            engine.collections.collect(invoice.number)  # Stripe's twin says paid: no retry
+        assert engine.invoice(invoice.number).status is InvoiceStatus.UNCOLLECTIBLE
         engine.pay_invoice(invoice.number)  # the customer paid it another way
         assert engine.subscription(account.id).plan == "pro"  # restored for its period
 

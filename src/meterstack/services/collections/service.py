@@ -226,6 +226,17 @@ class Collections:
                     number=number,
                     status=str(invoice.status),
                 )
+            if any(
+                d.source == "invoice" and d.reference == number and d.status == "lost"
+                for d in tx.movements.disputes_of(invoice.account_id)
+            ):
+                # The provider's record of the invoice says paid (the charge it disputed), so
+                # it would answer paid again without taking anything.
+                raise ConflictError(
+                    f"invoice {number}'s payment was disputed and lost: it is not charged to "
+                    "the disputed card again; mark it paid once it is paid another way",
+                    number=number,
+                )
             found = tx.collections.open_for(invoice, self.ctx.now())
             if found.status not in (*DUNNING, CollectionStatus.DUE):
                 raise ConflictError(

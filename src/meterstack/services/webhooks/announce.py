@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 
-from meterstack.money import minor_units, quantum
+from meterstack.money import in_currency_places
 from meterstack.services.collections.model import DUNNING
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 from meterstack.services.payments.port import MoneyRefund, PaymentDispute
@@ -186,7 +185,7 @@ def announce_refund(
             refund_id=refund.id,
             source="invoice" if refund.source == "invoice" else "deposit",
             reference=refund.reference,
-            amount=_in_places(refund.amount, refund.currency),
+            amount=in_currency_places(refund.amount, refund.currency),
             currency=refund.currency,
             status="pending" if failure is not None else "refunded",
             attempt=attempt,
@@ -212,7 +211,7 @@ def announce_dispute(tx: UnitOfWork, dispute: PaymentDispute, outcome: str | Non
                 "dispute_id": dispute.id,
                 "source": dispute.source,
                 "reference": dispute.reference,
-                "amount": _in_places(dispute.amount, dispute.currency),
+                "amount": in_currency_places(dispute.amount, dispute.currency),
                 "currency": dispute.currency,
                 "status": dispute.status,
                 "outcome": outcome,
@@ -220,10 +219,3 @@ def announce_dispute(tx: UnitOfWork, dispute: PaymentDispute, outcome: str | Non
         ),
         at=at,
     )
-
-
-def _in_places(amount: Decimal, currency: str) -> Decimal:
-    """An amount in its currency's places (``49.00``, not the ledger's ``49.000000``), unless
-    it has more (a ledger amount is never rounded away)."""
-    shown = amount.quantize(quantum(minor_units(currency)))
-    return shown if shown == amount else amount
