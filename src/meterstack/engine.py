@@ -57,12 +57,17 @@ from meterstack.services.levers import Levers, PackGrant
 from meterstack.services.metering import PURGE_WINDOW, Metering
 from meterstack.services.migration import AccountMigration, Migrations
 from meterstack.services.payments.customers import StoredCustomers
+from meterstack.services.payments.disputes import PaymentDisputes
+from meterstack.services.payments.mirrors import InvoiceMirrors
 from meterstack.services.payments.port import (
     Checkout,
     CheckoutRequest,
     InvoiceCollector,
+    InvoiceMirror,
     MoneyMover,
     MoneyRefund,
+    PaidInvoiceMirror,
+    PaymentDispute,
     PaymentEvent,
     PaymentProvider,
     ProviderSetup,
@@ -118,10 +123,12 @@ class Engine(KeysMixin, WalletMixin):
         self._close = PeriodClose(ctx, check=invoice_check)
         mover = provider if isinstance(provider, MoneyMover) else None
         self._refunds = Refunds(ctx, mover)
+        mirrors = InvoiceMirrors(ctx, provider if isinstance(provider, PaidInvoiceMirror) else None)
         self._collections = Collections(
             ctx,
             provider if isinstance(provider, InvoiceCollector) else None,
             None if provider is None else provider.has_payment_method,
+            mirrors=mirrors,
         )
         self._invoices = Invoices(ctx, self._refunds, on_moved=self._collections.moved_in)
         self._purchases = Purchases(ctx)
@@ -136,8 +143,9 @@ class Engine(KeysMixin, WalletMixin):
             self._levers,
             return_url_origins=return_url_origins,
             deposits=self._deposits,
-            disputes=Disputes(ctx),
+            disputes=PaymentDisputes(ctx, Disputes(ctx), self._collections),
             collections=self._collections,
+            mirrors=mirrors,
         )
         self._webhooks = Webhooks(ctx, webhooks)
         self._access = Access(ctx)
@@ -595,6 +603,27 @@ class Engine(KeysMixin, WalletMixin):
             cancel_url=cancel_url,
         )
         return self._payments.checkout(request)
+
+    @property
+    def payment_provider(self) -> PaymentProvider:
+        """The provider this engine takes payments through (the one built from a
+        :class:`ProviderSetup` when it was given one); 503 ``payments_not_configured`` without."""
+        return self._payments.provider
+
+    def disputes(self, account_id: str) -> list[PaymentDispute]:
+        """The disputes of the account's payments (deposits, reloads, invoices), oldest first,
+        each ``open``, ``won`` or ``lost``; 404 for an unknown account."""
+        assert self._payments.disputes is not None
+        return self._payments.disputes.of(account_id)
+
+    def pending_invoice_mirrors(self) -> list[InvoiceMirror]:
+        """Invoices a checkout paid that the provider does not list yet (its mirror failed),
+        each with why its last attempt did not go through; each collections pass retries them."""
+        return self._payments.mirrors.pending()
+
+    def send_invoice_mirrors(self) -> list[InvoiceMirror]:
+        """Ask the provider again for every pending mirror now (the collections pass does)."""
+        return self._payments.mirrors.send_pending()
 
     @property
     def return_url_origins(self) -> frozenset[str]:

@@ -50,6 +50,13 @@ def round_money(amount: Decimal, currency: str = "USD") -> Decimal:
     return amount.quantize(quantum(minor_units(currency)), rounding=ROUND_HALF_UP)
 
 
+def in_currency_places(amount: Decimal, currency: str) -> Decimal:
+    """An amount kept to the ledger's places shown in the currency's (``49.000000`` is
+    ``49.00``), never rounded: one with more places than the currency's is shown as it is."""
+    shown = amount.quantize(quantum(minor_units(currency)))
+    return shown if shown == amount else amount
+
+
 def round_ledger(amount: Decimal) -> Decimal:
     """Half-up to the wallet ledger's six places (D17)."""
     return amount.quantize(quantum(LEDGER_PLACES), rounding=ROUND_HALF_UP)

@@ -649,6 +649,7 @@ OWN: dict[str, list[Refusal]] = {
         ),
     ],
     "GET /v1/invoices/{number}/credit-notes": [Refusal(404, params={"number": "INV-nope"})],
+    "GET /v1/accounts/{account_id}/disputes": [Refusal(404, params=NOPE)],
     "GET /v1/audit": [Refusal(404, query=NOPE)],
     "POST /api/billing/alerts": [
         Refusal(

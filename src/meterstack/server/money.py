@@ -1,5 +1,6 @@
 """The operator's doors to money moved back and out through the provider (B11, D23, D24):
-creators' onboarding links (Stripe Connect), deposit refunds, an invoice's void and credit notes.
+creators' onboarding links (Stripe Connect), deposit refunds, an invoice's void and credit notes,
+the disputes of an account's payments, and the paid invoices the provider does not list yet.
 
 Every route only parses, calls the engine and renders; the rules live in
 ``meterstack.services.payments`` and ``meterstack.services.wallet``. A provider that could not
@@ -19,6 +20,10 @@ from meterstack.server.money_schemas import (
     CreditNoteBody,
     DepositRefundBody,
     DepositRefundOut,
+    DisputeOut,
+    DisputesOut,
+    InvoiceMirrorOut,
+    InvoiceMirrorsOut,
     OnboardingLinkBody,
     OnboardingLinkOut,
     RefundOut,
@@ -102,3 +107,22 @@ def credit_invoice(
 )
 def credit_notes(number: Number, _: OperatorDep, engine: EngineDep) -> RefundsOut:
     return RefundsOut(refunds=[RefundOut.of(refund) for refund in engine.credit_notes(number)])
+
+
+@router.get(
+    "/accounts/{account_id}/disputes",
+    response_model=DisputesOut,
+    responses=errors(*OPERATOR, *PATH, 404),
+)
+def disputes(account_id: AccountId, _: OperatorDep, engine: EngineDep) -> DisputesOut:
+    """The disputes of the account's payments (deposits, reloads, invoices), oldest first."""
+    return DisputesOut(disputes=[DisputeOut.of(d) for d in engine.disputes(account_id)])
+
+
+@router.get("/invoice-mirrors", response_model=InvoiceMirrorsOut, responses=errors(*OPERATOR))
+def invoice_mirrors(_: OperatorDep, engine: EngineDep) -> InvoiceMirrorsOut:
+    """Invoices a checkout paid whose mirror the provider failed to make (B10: its portal
+    lists them once made); the collections runner retries each."""
+    return InvoiceMirrorsOut(
+        mirrors=[InvoiceMirrorOut.of(m) for m in engine.pending_invoice_mirrors()]
+    )

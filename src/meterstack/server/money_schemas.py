@@ -1,5 +1,6 @@
 """The bodies and answers of the doors that move money back and out through the provider:
-creators' onboarding links, deposit refunds, credit notes (D15: money as decimal strings)."""
+creators' onboarding links, deposit refunds, credit notes, disputes and the mirrors of paid
+invoices (D15: money as decimal strings)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from meterstack.bounds import MAX_AMOUNT
+from meterstack.money import in_currency_places
 from meterstack.server.bodies import Body, DecimalText
-from meterstack.services.payments.port import MoneyRefund
+from meterstack.services.payments.port import InvoiceMirror, MoneyRefund, PaymentDispute
 from meterstack.services.wallet.model import CreatorAccount
 
 Url = Annotated[str, Field(min_length=1, max_length=2000)]
@@ -97,3 +99,63 @@ class DepositRefundOut(BaseModel):
 
 class RefundsOut(BaseModel):
     refunds: list[RefundOut]
+
+
+class DisputeOut(BaseModel):
+    """A dispute of a payment: ``open`` while the bank decides, then ``won`` or ``lost``."""
+
+    id: str
+    account_id: str
+    #: ``deposit``, ``reload`` or ``invoice``; ``reference``: its checkout, reload or number.
+    source: str
+    reference: str
+    amount: str
+    currency: str
+    status: str
+    opened_at: str
+    closed_at: str | None
+
+    @classmethod
+    def of(cls, dispute: PaymentDispute) -> DisputeOut:
+        return cls(
+            id=dispute.id,
+            account_id=dispute.account_id,
+            source=dispute.source,
+            reference=dispute.reference,
+            amount=str(in_currency_places(dispute.amount, dispute.currency)),
+            currency=dispute.currency,
+            status=dispute.status,
+            opened_at=dispute.opened_at.isoformat(),
+            closed_at=None if dispute.closed_at is None else dispute.closed_at.isoformat(),
+        )
+
+
+class DisputesOut(BaseModel):
+    disputes: list[DisputeOut]
+
+
+class InvoiceMirrorOut(BaseModel):
+    """An invoice a checkout paid that the provider does not list yet: ``failure`` says why
+    its last attempt did not go through; each collections pass asks again."""
+
+    number: str
+    account_id: str
+    status: str
+    attempts: int
+    failure: str | None
+    created_at: str
+
+    @classmethod
+    def of(cls, mirror: InvoiceMirror) -> InvoiceMirrorOut:
+        return cls(
+            number=mirror.number,
+            account_id=mirror.account_id,
+            status=mirror.status,
+            attempts=mirror.attempts,
+            failure=mirror.failure,
+            created_at=mirror.created_at.isoformat(),
+        )
+
+
+class InvoiceMirrorsOut(BaseModel):
+    mirrors: list[InvoiceMirrorOut]

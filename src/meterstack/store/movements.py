@@ -1,5 +1,5 @@
 """SQL of money sent back and out through the provider: refunds, creators' provider accounts,
-payout attempts, and what a lost dispute left owed.
+payout attempts, disputes of payments and what a lost dispute left owed.
 
 A payout or a refund is claimed before the provider is asked (``claim_*``): the claim counts
 the attempt and holds the row until ``until``, so of two runs overlapping only one asks the
@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from meterstack.services.payments.port import MoneyRefund, RefundStatus
+from meterstack.services.payments.port import MoneyRefund, PaymentDispute, RefundStatus
 from meterstack.services.wallet.model import CreatorAccount
 from meterstack.store.statements import Statements
 from meterstack.store.wallet import from_micros, micros
@@ -219,3 +219,73 @@ class SqlMovements:
             {"p": payment},
         )
         return None if row is None else str(row[0])
+
+    def paid_reload(self, reload_id: str) -> tuple[str, Decimal] | None:
+        """The account and amount of a reload the provider collected."""
+        row = self._sql.one(
+            "SELECT account_id, amount FROM wallet_reloads WHERE id = :id AND status = 'paid'",
+            {"id": reload_id},
+        )
+        return None if row is None else (str(row[0]), from_micros(row[1]))
+
+    # ------------------------------------------------------------------ disputes
+
+    def insert_dispute(self, dispute: PaymentDispute) -> bool:
+        """Record a dispute; False when it was recorded before (its id is the provider's)."""
+        row = self._sql.one(
+            "INSERT INTO payment_disputes (id, account_id, source, reference, payment, amount, "
+            "currency, status, opened_at, closed_at) VALUES (:id, :account_id, :source, "
+            ":reference, :payment, :amount, :currency, :status, :opened_at, :closed_at) "
+            "ON CONFLICT DO NOTHING RETURNING id",
+            {
+                "id": dispute.id,
+                "account_id": dispute.account_id,
+                "source": dispute.source,
+                "reference": dispute.reference,
+                "payment": dispute.payment,
+                "amount": micros(dispute.amount),
+                "currency": dispute.currency,
+                "status": dispute.status,
+                "opened_at": self._sql.ts(dispute.opened_at),
+                "closed_at": None if dispute.closed_at is None else self._sql.ts(dispute.closed_at),
+            },
+        )
+        return row is not None
+
+    def close_dispute(self, dispute_id: str, status: str, now: datetime) -> bool:
+        """Decide an open dispute (``won`` or ``lost``); False when it was decided before."""
+        row = self._sql.one(
+            "UPDATE payment_disputes SET status = :status, closed_at = :now "
+            "WHERE id = :id AND status = 'open' RETURNING id",
+            {"id": dispute_id, "status": status, "now": self._sql.ts(now)},
+        )
+        return row is not None
+
+    def dispute(self, dispute_id: str) -> PaymentDispute | None:
+        found = self._disputes("id = :id", {"id": dispute_id})
+        return found[0] if found else None
+
+    def disputes_of(self, account_id: str) -> list[PaymentDispute]:
+        return self._disputes("account_id = :account_id", {"account_id": account_id})
+
+    def _disputes(self, where: str, params: dict[str, Any]) -> list[PaymentDispute]:
+        rows = self._sql.all(
+            "SELECT id, account_id, source, reference, payment, amount, currency, status, "
+            f"opened_at, closed_at FROM payment_disputes WHERE {where} ORDER BY opened_at, id",
+            params,
+        )
+        return [
+            PaymentDispute(
+                id=row[0],
+                account_id=row[1],
+                source=row[2],
+                reference=row[3],
+                payment=row[4],
+                amount=from_micros(row[5]),
+                currency=row[6],
+                status=row[7],
+                opened_at=self._sql.dialect.from_ts(row[8]),
+                closed_at=None if row[9] is None else self._sql.dialect.from_ts(row[9]),
+            )
+            for row in rows
+        ]

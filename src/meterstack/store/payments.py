@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from meterstack.services.payments.port import Checkout, CheckoutRequest, PaymentEvent
+from meterstack.services.payments.port import (
+    Checkout,
+    CheckoutRequest,
+    CustomerDetails,
+    InvoiceMirror,
+    PaymentEvent,
+)
 from meterstack.store.rows import RecordedPaymentEvent
 from meterstack.store.statements import Statements
 
@@ -126,10 +132,121 @@ class SqlPayments:
         assert kept is not None
         return kept
 
+    def customer_details(self, account_id: str, provider: str) -> CustomerDetails | None:
+        """The email and name the provider's customer of the account was last given."""
+        row = self._sql.one(
+            "SELECT email, name FROM payment_customers WHERE account_id = :account_id "
+            "AND provider = :provider",
+            {"account_id": account_id, "provider": provider},
+        )
+        return None if row is None else CustomerDetails(row[0], row[1])
+
+    def set_customer_details(
+        self, account_id: str, provider: str, details: CustomerDetails
+    ) -> None:
+        self._sql.execute(
+            "UPDATE payment_customers SET email = :email, name = :name "
+            "WHERE account_id = :account_id AND provider = :provider",
+            {
+                "account_id": account_id,
+                "provider": provider,
+                "email": details.email,
+                "name": details.name,
+            },
+        )
+
     def events(self) -> list[RecordedPaymentEvent]:
         return [
             RecordedPaymentEvent(str(row[0]), str(row[1]), json.loads(row[2]))
             for row in self._sql.all(
                 "SELECT id, type, payload FROM payment_events ORDER BY applied_at, id"
+            )
+        ]
+
+    # ------------------------------------------------------------------ invoices a checkout paid
+
+    def set_invoice_payment(
+        self, number: str, account_id: str, payment: str, checkout_id: str, now: datetime
+    ) -> None:
+        """Keep the provider's payment of an invoice a checkout paid (the first one kept)."""
+        self._sql.execute(
+            "INSERT INTO invoice_payments (number, account_id, payment, checkout_id, created_at) "
+            "VALUES (:number, :account_id, :payment, :checkout_id, :now) ON CONFLICT DO NOTHING",
+            {
+                "number": number,
+                "account_id": account_id,
+                "payment": payment,
+                "checkout_id": checkout_id,
+                "now": self._sql.ts(now),
+            },
+        )
+
+    def invoice_payment(self, number: str) -> str | None:
+        row = self._sql.one(
+            "SELECT payment FROM invoice_payments WHERE number = :number", {"number": number}
+        )
+        return None if row is None else str(row[0])
+
+    def invoice_of_payment(self, payment: str) -> str | None:
+        """The number of the invoice a provider's payment paid through a checkout."""
+        row = self._sql.one(
+            "SELECT number FROM invoice_payments WHERE payment = :payment", {"payment": payment}
+        )
+        return None if row is None else str(row[0])
+
+    def insert_mirror(self, number: str, account_id: str, now: datetime) -> None:
+        self._sql.execute(
+            "INSERT INTO invoice_mirrors (number, account_id, status, attempts, created_at) "
+            "VALUES (:number, :account_id, 'pending', 0, :now) ON CONFLICT DO NOTHING",
+            {"number": number, "account_id": account_id, "now": self._sql.ts(now)},
+        )
+
+    def claim_mirror(self, number: str, now: datetime, until: datetime) -> int | None:
+        """Count an attempt and hold the pending mirror until ``until``; its attempt number,
+        or None when it is mirrored or another run holds it."""
+        row = self._sql.one(
+            "UPDATE invoice_mirrors SET attempts = attempts + 1, claimed_until = :until "
+            "WHERE number = :number AND status = 'pending' "
+            "AND (claimed_until IS NULL OR claimed_until <= :now) RETURNING attempts",
+            {"number": number, "now": self._sql.ts(now), "until": self._sql.ts(until)},
+        )
+        return None if row is None else int(row[0])
+
+    def settle_mirror(self, number: str, now: datetime) -> None:
+        self._sql.execute(
+            "UPDATE invoice_mirrors SET status = 'mirrored', failure = NULL, claimed_until = NULL, "
+            "mirrored_at = :now WHERE number = :number",
+            {"number": number, "now": self._sql.ts(now)},
+        )
+
+    def release_mirror(self, number: str, failure: str) -> None:
+        self._sql.execute(
+            "UPDATE invoice_mirrors SET failure = :failure, claimed_until = NULL "
+            "WHERE number = :number AND status = 'pending'",
+            {"number": number, "failure": failure[:1000]},
+        )
+
+    def mirrors(self, *, pending: bool = False) -> list[InvoiceMirror]:
+        return self._mirrors("WHERE status = 'pending' " if pending else "", {})
+
+    def mirror(self, number: str) -> InvoiceMirror | None:
+        found = self._mirrors("WHERE number = :number ", {"number": number})
+        return found[0] if found else None
+
+    def _mirrors(self, where: str, params: dict[str, object]) -> list[InvoiceMirror]:
+        return [
+            InvoiceMirror(
+                number=str(row[0]),
+                account_id=str(row[1]),
+                status=str(row[2]),
+                attempts=int(row[3]),
+                failure=row[4],
+                created_at=self._sql.dialect.from_ts(row[5]),
+                mirrored_at=None if row[6] is None else self._sql.dialect.from_ts(row[6]),
+            )
+            for row in self._sql.all(
+                "SELECT number, account_id, status, attempts, failure, created_at, mirrored_at "
+                f"FROM invoice_mirrors {where}ORDER BY created_at, number",
+                params,
             )
         ]

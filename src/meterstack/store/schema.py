@@ -290,6 +290,9 @@ payment_customers = Table(
     Column("provider", String(16), primary_key=True),
     Column("customer_id", String(255), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    #: The account's email and name as the provider was last given them (receipts, portal).
+    Column("email", String(320), nullable=True),
+    Column("name", String(200), nullable=True),
 )
 
 #: Payment outcomes reported by a provider, each applied once (its id is the provider's).
@@ -300,6 +303,55 @@ payment_events = Table(
     Column("type", String(64), nullable=False),
     Column("payload", Text, nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+#: The provider's payment that paid an invoice through a checkout (a plan's, a pack's): what a
+#: refund of the invoice gives back and what a dispute of that payment names.
+invoice_payments = Table(
+    "invoice_payments",
+    metadata,
+    Column("number", String(40), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    Column("payment", String(120), nullable=False),
+    Column("checkout_id", String(40), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_invoice_payments_payment", "payment"),
+)
+
+#: Invoices a checkout paid that the provider must still list as paid (Stripe's portal): written
+#: with the payment, cleared once the provider has the mirror, retried while it fails.
+invoice_mirrors = Table(
+    "invoice_mirrors",
+    metadata,
+    Column("number", String(40), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    #: ``pending`` until the provider has it, then ``mirrored``.
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("failure", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("mirrored_at", DateTime(timezone=True), nullable=True),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
+    Index("ix_invoice_mirrors_status", "status", "created_at"),
+)
+
+#: Disputes of payments (a deposit, a reload, an invoice's), recorded when opened and closed.
+payment_disputes = Table(
+    "payment_disputes",
+    metadata,
+    Column("id", String(120), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    #: ``deposit``, ``reload`` or ``invoice``; ``reference`` is its checkout, reload or number.
+    Column("source", String(16), nullable=False),
+    Column("reference", String(120), nullable=False),
+    Column("payment", String(120), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    #: ``open``, ``won`` or ``lost``.
+    Column("status", String(16), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Index("ix_payment_disputes_account", "account_id", "opened_at"),
 )
 
 #: Single-use dashboard sign-in links (10 minutes), found by the SHA-256 of their token.

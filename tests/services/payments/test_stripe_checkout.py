@@ -23,7 +23,9 @@ def test_b8_b11_free_to_pro_yearly_is_paid_on_stripe_and_applied_once(
 ) -> None:
     with stripe_world(open_engine, clock) as world:
         engine, fake = world.engine, world.fake
-        account = engine.create_account(plan="free")
+        account = engine.create_account(
+            plan="free", email="ops@aerostack.example", name="Aerostack Ops"
+        )
         assert engine.stripe_customer_id(account.id) is None  # D15: null until made
 
         checkout = engine.checkout(
@@ -41,6 +43,8 @@ def test_b8_b11_free_to_pro_yearly_is_paid_on_stripe_and_applied_once(
         assert customer is not None
         assert customer.startswith("cus_")
         assert (session["customer"], session["client_reference_id"]) == (customer, checkout.id)
+        made = fake.object(customer)  # receipts and the portal say who pays
+        assert (made["email"], made["name"]) == ("ops@aerostack.example", "Aerostack Ops")
         assert (session["mode"], session["amount_total"], session["currency"]) == (
             "payment",
             44100,

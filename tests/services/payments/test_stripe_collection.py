@@ -12,6 +12,7 @@ from stripe_support import stripe_settings
 
 from fakes.stripe import FakeStripeHandle, serve
 from meterstack.services.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
+from meterstack.services.payments.port import CustomerDetails
 from meterstack.services.payments.stripe_amounts import from_stripe_amount, to_stripe_amount
 from meterstack.services.payments.stripe_provider import StripeProvider
 
@@ -23,12 +24,23 @@ class Directory:
 
     def __init__(self) -> None:
         self.kept: dict[str, str] = {}
+        self.known: dict[str, CustomerDetails] = {}
+        self.sent: dict[str, CustomerDetails] = {}
 
     def customer_id(self, account_id: str) -> str | None:
         return self.kept.get(account_id)
 
     def remember(self, account_id: str, customer_id: str) -> str:
         return self.kept.setdefault(account_id, customer_id)
+
+    def details(self, account_id: str) -> CustomerDetails:
+        return self.known.get(account_id, CustomerDetails())
+
+    def sent_details(self, account_id: str) -> CustomerDetails | None:
+        return self.sent.get(account_id)
+
+    def details_sent(self, account_id: str, details: CustomerDetails) -> None:
+        self.sent[account_id] = details
 
 
 @pytest.fixture
@@ -178,6 +190,44 @@ def test_b4_one_customer_per_account_made_on_first_need(
     assert provider.customer_for("acct_2") != first
     customers = fake.objects("customer")
     assert sorted(c["metadata"]["meterstack_account"] for c in customers) == ["acct_1", "acct_2"]
+
+
+def test_b4_the_customer_carries_the_accounts_email_and_name_and_their_changes(
+    fake: FakeStripeHandle,
+) -> None:
+    directory = Directory()
+    settings = stripe_settings(fake, "whsec_unused")
+    provider = StripeProvider(settings, directory, return_url="https://app.example/billing")
+    directory.known["acct_1"] = CustomerDetails("ops@aerostack.example", "Aerostack Ops")
+    directory.known["acct_2"] = CustomerDetails(None, None)
+    made = provider.customer_for("acct_1")
+    anonymous = provider.customer_for("acct_2")
+    customer = fake.object(made)
+    assert (customer["email"], customer["name"]) == ("ops@aerostack.example", "Aerostack Ops")
+    assert (fake.object(anonymous)["email"], fake.object(anonymous)["name"]) == (None, None)
+
+    def updates() -> list[str]:
+        return [
+            r["path"]
+            for r in fake.requests()
+            if r["method"] == "POST" and r["path"].startswith("/v1/customers/")
+        ]
+
+    provider.customer_for("acct_1")
+    assert updates() == []  # nothing changed: nothing sent
+    directory.known["acct_2"] = CustomerDetails("new@aerostack.example", "Registered")
+    assert provider.customer_for("acct_2") == anonymous
+    assert provider.customer_for("acct_2") == anonymous
+    assert updates() == [f"/v1/customers/{anonymous}"]  # sent once
+    updated = fake.object(anonymous)
+    assert (updated["email"], updated["name"]) == ("new@aerostack.example", "Registered")
+    # A directory that lost the id finds the customer and gives it the details it lacks.
+    forgetful = Directory()
+    forgetful.known["acct_2"] = CustomerDetails("later@aerostack.example", None)
+    again = StripeProvider(settings, forgetful, return_url=provider.return_url)
+    assert again.customer_for("acct_2") == anonymous
+    updated = fake.object(anonymous)
+    assert (updated["email"], updated["name"]) == ("later@aerostack.example", "Registered")
 
 
 def test_b10_the_portal_manages_cards_and_invoices_not_plans(

@@ -125,3 +125,44 @@ def test_b11_the_settings_choose_stripe_from_the_environment(
     monkeypatch.delenv("STRIPE_WEBHOOK_SECRET")
     with pytest.raises(ValueError, match="STRIPE_WEBHOOK_SECRET"):
         provider_of(ServerSettings(payments="stripe", public_url="https://svc.example"))
+
+
+def test_b11_b10_the_operator_sees_disputes_and_mirrors_stripe_does_not_have_yet(
+    live_service: Callable[..., Any],
+    signup: Callable[[Any, str], tuple[str, dict[str, str]]],
+    clock: ManualClock,
+) -> None:
+    operator = {"Authorization": "Bearer operator-secret"}
+    with serve(start=clock.now()) as fake:
+        endpoint = fake.add_webhook_endpoint("http://127.0.0.1:9/webhooks/stripe")
+        account = StripeAccount(stripe_settings(fake, endpoint.secret), return_url=f"{APP}/b")
+        service = live_service("aerostack", provider=account, return_url_origins=(APP,))
+        fake.client().v1.webhook_endpoints.update(
+            endpoint.id, params={"url": f"{service.base_url}/webhooks/stripe"}
+        )
+        account_id, headers = signup(service, "free")
+        service.post("/api/billing/checkout", json={"tier": "pro"}, headers=headers)
+        [session] = fake.objects("checkout.session")
+        fake.complete_checkout(session["id"])
+        fake.deliver()
+        mirrors = service.get("/v1/invoice-mirrors", headers=operator)
+        assert (mirrors.status_code, mirrors.json()) == (200, {"mirrors": []})
+
+        [charge] = fake.objects("charge")
+        dispute = fake.open_dispute(charge["id"])
+        assert {d["status"] for d in fake.deliver()} == {200}
+        answer = service.get(f"/v1/accounts/{account_id}/disputes", headers=operator)
+        assert answer.status_code == 200, answer.text
+        [shown] = answer.json()["disputes"]
+        assert (shown["id"], shown["status"], shown["source"], shown["amount"]) == (
+            dispute["id"],
+            "open",
+            "invoice",
+            f"{charge['amount'] / 100:.2f}",
+        )
+        assert shown["closed_at"] is None
+        missing = service.get("/v1/accounts/acct_nobody/disputes", headers=operator)
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "not_found"
+        refused = service.get(f"/v1/accounts/{account_id}/disputes", headers=headers)
+        assert refused.status_code == 403

@@ -25,7 +25,7 @@ from meterstack.services.payments.stripe_client import StripeSettings, stripe_cl
 from meterstack.services.payments.stripe_connect import PAYOUT_KEY, connect_account
 from meterstack.services.payments.stripe_connect import pay_out as transfer_payout
 from meterstack.services.payments.stripe_provider import StripeAccount, StripeProvider
-from meterstack.services.payments.stripe_refunds import REFUND_KEY, refund_deposit
+from meterstack.services.payments.stripe_refunds import REFUND_KEY, refund_payment
 
 PUBLIC = "https://app.aerostack.example"
 EngineFactory = Callable[..., Engine]
@@ -44,7 +44,7 @@ class Stripe:
 
     @property
     def provider(self) -> StripeProvider:
-        provider = self.engine._payments.provider
+        provider = self.engine.payment_provider
         assert isinstance(provider, StripeProvider)
         return provider
 
@@ -182,18 +182,26 @@ def test_d23_a_retry_after_stripe_forgot_the_key_finds_the_transfer_by_its_group
     creator = _creator_with_earnings(stripe)
     account = _onboard(stripe, creator)
     stripe.deliver("account.updated")
-    payout = engine._wallets.payouts._record(creator)
-    assert payout is not None
+    provider = stripe.provider
+    paying = provider.pay_out
+
+    def transfer_then_die(request: PayoutRequest) -> Collected:
+        paying(request)
+        raise ConnectionResetError("the run died before it recorded the transfer")
+
     # A run transferred it, then died before recording that it had.
-    made = stripe.provider.pay_out(
-        PayoutRequest(creator, payout.amount, "USD", payout.id, attempt=1, destination=account)
-    )
-    assert made.paid
+    provider.pay_out = transfer_then_die  # type: ignore[method-assign]
+    with pytest.raises(ConnectionResetError):
+        engine.run_payouts()
+    provider.pay_out = paying  # type: ignore[method-assign]
+    [made] = stripe.fake.objects("transfer")
+    assert made["destination"] == account
+    assert engine.earnings(creator) == 0  # taken by the pending payout
     stripe.fake.advance_clock(timedelta(hours=25))  # Stripe forgets the idempotency key
     clock.advance(timedelta(hours=25))
 
     [settled] = engine.run_payouts()
-    assert (settled.id, settled.attempts) == (payout.id, 1)
+    assert (settled.id, settled.attempts) == (made["transfer_group"], 2)
     assert len(stripe.fake.objects("transfer")) == 1
     transfers = [r for r in stripe.fake.requests() if r["path"] == "/v1/transfers"]
     # The first attempt listed the group and transferred; the retry listed it and found it.
@@ -260,10 +268,10 @@ def test_d24_a_refund_retried_after_stripe_forgot_the_key_is_not_made_twice(
     entry = stripe.deposit(account.id, "10.00")
     intent = stripe.charge_of(account.id)["payment_intent"]
     request = RefundRequest(account.id, "deposit", intent, Decimal("4.00"), "USD", "rf_1")
-    assert refund_deposit(stripe.provider.client, request).paid
+    assert refund_payment(stripe.provider.client, request).paid
     stripe.fake.advance_clock(timedelta(hours=25))
     again = RefundRequest(account.id, "deposit", intent, Decimal("4.00"), "USD", "rf_1", 2)
-    assert refund_deposit(stripe.provider.client, again).paid
+    assert refund_payment(stripe.provider.client, again).paid
     assert [r["amount"] for r in stripe.fake.objects("refund")] == [400]
     assert engine.wallet(account.id).balance == 10  # the direct calls moved no ledger money
     assert entry
@@ -321,14 +329,25 @@ def test_b11_d24_a_lost_dispute_on_a_spent_deposit_zeroes_the_wallet_and_suspend
     assert engine.charge(account.id, "bot_message").allowed
 
 
-def test_b11_a_won_dispute_changes_nothing(stripe_money: Stripe) -> None:
+def test_b11_a_won_dispute_is_recorded_and_takes_nothing(stripe_money: Stripe) -> None:
     stripe, engine = stripe_money, stripe_money.engine
     account = engine.create_account(plan="pro")
-    stripe.deposit(account.id, "10.00")
+    checkout = stripe.deposit(account.id, "10.00")
     dispute = stripe.fake.open_dispute(stripe.charge_of(account.id)["id"])
     stripe.fake.close_dispute(dispute["id"], won=True)
-    assert [r.applied for r in stripe.deliver("charge.dispute.closed")] == [False]
+    # The decision arrives first: the dispute is recorded as opened, then won.
+    assert [r.applied for r in stripe.deliver("charge.dispute.closed")] == [True]
+    assert [r.applied for r in stripe.deliver("charge.dispute.created")] == [False]
     assert engine.wallet(account.id).balance == 10
+    assert engine.wallet(account.id).settings.owed == 0
+    [recorded] = engine.disputes(account.id)
+    assert (recorded.id, recorded.status, recorded.source, recorded.amount) == (
+        dispute["id"],
+        "won",
+        "deposit",
+        Decimal(10),
+    )
+    assert checkout
 
 
 # ---------------------------------------------------------------------- minor units

@@ -60,6 +60,7 @@ from meterstack.services.collections.model import (
 )
 from meterstack.services.context import ServiceContext
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
+from meterstack.services.payments.mirrors import InvoiceMirrors
 from meterstack.services.payments.port import (
     PENDING_REASON,
     AttemptOutcome,
@@ -151,9 +152,13 @@ class Collections:
         ctx: ServiceContext,
         collector: InvoiceCollector | None,
         can_charge: Callable[[str], bool] | None = None,
+        mirrors: InvoiceMirrors | None = None,
     ) -> None:
         self.ctx = ctx
         self.collector = collector
+        #: Invoices a checkout paid whose mirror the provider does not have yet: each pass asks
+        #: again, so a mirror Stripe failed to make is never lost.
+        self.mirrors = mirrors
         #: Whether the provider can charge the account off-session (a payment method on file).
         self.can_charge = can_charge or (lambda _account_id: True)
         self._background: tuple[threading.Thread, threading.Event] | None = None
@@ -186,6 +191,8 @@ class Collections:
         if self.collector is None:
             return CollectionReport()
         name = worker or runner_name()
+        if self.mirrors is not None:
+            self.mirrors.send_pending()
         with self.ctx.store.transaction() as tx:
             opened = tx.collections.enqueue(self.ctx.now())
         report = CollectionReport(opened=opened, closed=self._close_settled())
@@ -218,6 +225,17 @@ class Collections:
                     "nothing to collect",
                     number=number,
                     status=str(invoice.status),
+                )
+            if any(
+                d.source == "invoice" and d.reference == number and d.status == "lost"
+                for d in tx.movements.disputes_of(invoice.account_id)
+            ):
+                # The provider's record of the invoice says paid (the charge it disputed), so
+                # it would answer paid again without taking anything.
+                raise ConflictError(
+                    f"invoice {number}'s payment was disputed and lost: it is not charged to "
+                    "the disputed card again; mark it paid once it is paid another way",
+                    number=number,
                 )
             found = tx.collections.open_for(invoice, self.ctx.now())
             if found.status not in (*DUNNING, CollectionStatus.DUE):
@@ -386,6 +404,38 @@ class Collections:
             CollectionStatus.CLOSED,
         ):
             self._close_in(tx, found, invoice)
+
+    def dispute_lost_in(self, tx: UnitOfWork, invoice: Invoice, reason: str) -> bool:
+        """A lost dispute took a paid invoice's payment back: the invoice is unpaid again
+        (``uncollectible``) and the account goes where D29's last failed attempt takes it, the
+        fallback plan until the invoice is paid, which restores the plan for the rest of its
+        period (:meth:`moved_in`). No attempt is scheduled: the card's holder disputed the
+        charge, and charging it again on its own would invite another dispute. Whether it
+        changed anything (an invoice not paid any more, a void one, changes nothing)."""
+        now = self.ctx.now()
+        assert invoice.number is not None
+        if invoice.status is not InvoiceStatus.PAID or not tx.invoices.set_status(
+            invoice.number, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE, now
+        ):
+            return False
+        found = tx.collections.open_for(invoice, now)
+        plan, interval = self._fall_back(tx, invoice.account_id, now)
+        tx.collections.update(
+            replace(
+                found,
+                status=CollectionStatus.FALLBACK,
+                next_attempt_at=None,
+                first_failed_at=found.first_failed_at or now,
+                last_reason=reason,
+                fallback_at=now,
+                restore_plan=plan,
+                restore_interval=interval,
+                updated_at=now,
+                settled_at=None,
+            )
+        )
+        announce_subscription(tx, invoice.account_id, "unpaid_fallback", now)
+        return True
 
     def settle_in(self, tx: UnitOfWork, outcome: AttemptOutcome) -> bool:
         """A provider's ``invoice.paid`` / ``invoice.payment_failed`` event, in the transaction

@@ -192,7 +192,9 @@ class Invoices:
             account_id=invoice.account_id,
             source=INVOICE,
             reference=invoice.number,
-            payment=invoice.number,
+            # A checkout's payment is refunded as such; an invoice collected off-session is
+            # refunded through the invoice (a provider's credit note).
+            payment=tx.payments.invoice_payment(invoice.number) or invoice.number,
             amount=amount,
             currency=invoice.currency,
             reason=reason,

@@ -7,6 +7,7 @@ where it finds it again, and what ``GET /api/billing`` reports as ``stripe_custo
 from __future__ import annotations
 
 from meterstack.services.context import ServiceContext
+from meterstack.services.payments.port import CustomerDetails
 
 
 class StoredCustomers:
@@ -25,3 +26,16 @@ class StoredCustomers:
             return tx.payments.remember_customer(
                 account_id, self.provider, customer_id, self.ctx.now()
             )
+
+    def details(self, account_id: str) -> CustomerDetails:
+        with self.ctx.store.transaction() as tx:
+            row = tx.accounts.get(account_id)
+        return CustomerDetails() if row is None else CustomerDetails(row.email, row.name)
+
+    def sent_details(self, account_id: str) -> CustomerDetails | None:
+        with self.ctx.store.transaction() as tx:
+            return tx.payments.customer_details(account_id, self.provider)
+
+    def details_sent(self, account_id: str, details: CustomerDetails) -> None:
+        with self.ctx.store.transaction() as tx:
+            tx.payments.set_customer_details(account_id, self.provider, details)

@@ -133,6 +133,49 @@ class MoneyRefund:
     failure: str | None = None
 
 
+@dataclass(frozen=True)
+class InvoiceMirror:
+    """An invoice a checkout paid, to be listed as paid by the provider (Stripe's portal):
+    ``pending`` until the provider has it (``failure`` says why the last attempt did not),
+    then ``mirrored``."""
+
+    number: str
+    account_id: str
+    status: str
+    attempts: int
+    created_at: datetime
+    failure: str | None = None
+    mirrored_at: datetime | None = None
+
+
+@runtime_checkable
+class PaidInvoiceMirror(Protocol):
+    """A provider that lists meterstack's invoices (Stripe's portal), so an invoice a checkout
+    paid is mirrored there as paid; the same invoice asked again is not mirrored twice."""
+
+    def record_paid(self, invoice: Invoice) -> None: ...
+
+
+@dataclass(frozen=True)
+class PaymentDispute:
+    """A dispute of a payment as meterstack records it: opened, then won or lost."""
+
+    #: The provider's id of the dispute.
+    id: str
+    account_id: str
+    #: ``deposit`` (``reference``: its checkout), ``reload`` (its id) or ``invoice`` (its number).
+    source: str
+    reference: str
+    #: The provider's id of the payment disputed.
+    payment: str
+    amount: Decimal
+    currency: str
+    #: ``open``, ``won`` or ``lost``.
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None = None
+
+
 @runtime_checkable
 class MoneyMover(Protocol):
     """What a provider does without the buyer present (D21, D23, D24): collect a reload from
@@ -182,6 +225,14 @@ class HostedCheckouts(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CustomerDetails:
+    """Who an account is, as a provider's customer shows it (receipts, the portal)."""
+
+    email: str | None = None
+    name: str | None = None
+
+
 class CustomerDirectory(Protocol):
     """The provider's customer of each account, kept in meterstack's store (B4)."""
 
@@ -189,6 +240,18 @@ class CustomerDirectory(Protocol):
 
     def remember(self, account_id: str, customer_id: str) -> str:
         """Keep the account's customer; answers the one kept (the first, when two raced)."""
+        ...
+
+    def details(self, account_id: str) -> CustomerDetails:
+        """The account's email and name as meterstack knows them now."""
+        ...
+
+    def sent_details(self, account_id: str) -> CustomerDetails | None:
+        """What the account's customer was last given; None before a customer is kept."""
+        ...
+
+    def details_sent(self, account_id: str, details: CustomerDetails) -> None:
+        """Remember that the provider's customer now has ``details``."""
         ...
 
 

@@ -24,6 +24,7 @@ from meterstack.services.payments.port import (
     RefundRequest,
     RefundStatus,
 )
+from meterstack.services.webhooks.announce import announce_refund
 from meterstack.store.ports import UnitOfWork
 
 #: How long a run holds a refund (or a payout) it is asking the provider for: far longer than a
@@ -102,9 +103,12 @@ class Refunds:
             raise
         with self.ctx.store.transaction() as tx:
             if not done.paid:
-                tx.movements.release_refund(refund_id, done.reason or "refused")
+                failure = done.reason or "refused"
+                tx.movements.release_refund(refund_id, failure)
+                announce_refund(tx, refund, attempt, failure, self.ctx.now())
                 return tx.movements.refund(refund_id)
-            tx.movements.settle_refund(refund_id, RefundStatus.REFUNDED, None, self.ctx.now())
+            if tx.movements.settle_refund(refund_id, RefundStatus.REFUNDED, None, self.ctx.now()):
+                announce_refund(tx, refund, attempt, None, self.ctx.now())
             return tx.movements.refund(refund_id)
 
     def send_pending(self) -> list[MoneyRefund]:

@@ -31,9 +31,17 @@ from meterstack.money import parse_money
 from meterstack.services.audit.log import record
 from meterstack.services.audit.model import PAYMENTS, PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.invoicing.model import Invoice
 from meterstack.services.invoicing.purchases import PackPurchase, Purchases
 from meterstack.services.levers import Levers
+from meterstack.services.payments.disputes import (
+    DISPUTE_LOST,
+    DISPUTE_OPENED,
+    DISPUTE_WON,
+    PaymentDisputes,
+)
 from meterstack.services.payments.local import LocalProvider
+from meterstack.services.payments.mirrors import InvoiceMirrors
 from meterstack.services.payments.port import (
     INVOICE_PAID,
     INVOICE_PAYMENT_FAILED,
@@ -43,22 +51,21 @@ from meterstack.services.payments.port import (
     CheckoutRequest,
     CreatorOnboarding,
     HostedCheckouts,
+    PaidInvoiceMirror,
+    PaymentDispute,
     PaymentEvent,
     PaymentProvider,
     attempt_outcome_of,
 )
 from meterstack.services.subscriptions import PlanChange, Subscriptions
 from meterstack.services.wallet.deposits import Deposits
-from meterstack.services.wallet.disputes import Disputes, LostDispute
+from meterstack.services.wallet.disputes import LostDispute
 from meterstack.services.wallet.model import CreatorAccount
 from meterstack.store.ports import UnitOfWork
 
 CHECKOUT_COMPLETED = "checkout.completed"
 #: The checkout's payment failed (a bank debit refused): it is closed, nothing is bought.
 CHECKOUT_FAILED = "checkout.failed"
-#: The cardholder's bank won a dispute of a payment: ``payment`` (what was paid: a deposit's
-#: checkout, or the provider's id of its payment), ``amount`` (decimal string), ``dispute_id``.
-DISPUTE_LOST = "dispute.lost"
 #: The provider's account of a creator changed: ``provider_account``, ``payouts_enabled``.
 CREATOR_UPDATED = "creator.updated"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -82,8 +89,10 @@ class EventOutcome:
     purchase: PackPurchase | None = None
     #: The wallet's balance after a deposit was credited (D24).
     deposit_balance: Decimal | None = None
-    #: What a lost dispute took and left owed.
+    #: What a lost dispute took from the wallet and left owed (a deposit's, a reload's).
     dispute: LostDispute | None = None
+    #: The dispute a dispute event recorded or decided.
+    payment_dispute: PaymentDispute | None = None
     #: The creator whose provider account changed.
     creator_id: str | None = None
     #: The collection attempt an ``invoice.paid`` or ``invoice.payment_failed`` event reported.
@@ -101,12 +110,16 @@ class Payments:
         *,
         return_url_origins: Iterable[str] = (),
         deposits: Deposits | None = None,
-        disputes: Disputes | None = None,
+        disputes: PaymentDisputes | None = None,
         collections: InvoiceOutcomes | None = None,
+        mirrors: InvoiceMirrors | None = None,
     ) -> None:
         self.ctx = ctx
         self.collections = collections
         self._provider = provider
+        self.mirrors = mirrors or InvoiceMirrors(
+            ctx, provider if isinstance(provider, PaidInvoiceMirror) else None
+        )
         self.disputes = disputes
         self.subscriptions = subscriptions
         self.purchases = purchases
@@ -157,27 +170,33 @@ class Payments:
             raise InvalidInputError(f"purpose must be 'plan' or 'pack', got {request.purpose!r}")
         checkout_id = new_id("cs")
         page = None
+        charge = None
         if isinstance(provider, HostedCheckouts):
-            page = provider.open_checkout(checkout_id, request, self._charge(request))
+            charge = self._charge(request)
+            page = provider.open_checkout(checkout_id, request, charge)
         with self.ctx.store.transaction() as tx:
             self.ctx.state(tx, request.account_id)
-            return tx.payments.insert_checkout(
+            made = tx.payments.insert_checkout(
                 checkout_id, request, self._page(checkout_id), self.ctx.now(), provider_url=page
             )
+        if charge is not None and charge.amount <= 0:
+            # The account's credit pays the whole upgrade: there is nothing to collect, so the
+            # checkout is paid at once (its invoice of zero due) and its URL is the return page.
+            self.apply(
+                PaymentEvent(
+                    f"credit:{checkout_id}:paid", CHECKOUT_COMPLETED, {"checkout_id": checkout_id}
+                )
+            )
+            return self.checkout_of(checkout_id)
+        return made
 
     def _charge(self, request: CheckoutRequest) -> CheckoutCharge:
         """What a provider's own checkout page asks the buyer to pay."""
         if request.purpose == "plan":
             assert request.plan_id is not None
-            charge = self.subscriptions.upgrade_charge(
+            return self.subscriptions.upgrade_charge(
                 request.account_id, request.plan_id, request.billing_interval
             )
-            if charge.amount <= 0:
-                raise InvalidInputError(
-                    "the account's credit pays this upgrade: there is nothing to check out",
-                    plan=request.plan_id,
-                )
-            return charge
         assert request.pack_id is not None
         return self.purchases.pack_charge(request.account_id, request.pack_id)
 
@@ -317,6 +336,8 @@ class Payments:
             CHECKOUT_FAILED,
             INVOICE_PAID,
             INVOICE_PAYMENT_FAILED,
+            DISPUTE_OPENED,
+            DISPUTE_WON,
             DISPUTE_LOST,
             CREATOR_UPDATED,
         }
@@ -331,7 +352,7 @@ class Payments:
                 f"unsupported payment event type {event.type!r}; known: "
                 + ", ".join(sorted(self.event_types))
             )
-        if event.type in (DISPUTE_LOST, CREATOR_UPDATED):
+        if event.type in (DISPUTE_OPENED, DISPUTE_WON, DISPUTE_LOST, CREATOR_UPDATED):
             return self._money_event(event)
         checkout_id = event.data.get("checkout_id")
         if not isinstance(checkout_id, str):
@@ -368,12 +389,28 @@ class Payments:
                     collected=_collected(event),
                     actor=PAYMENTS,
                 )
+                self._paid_in(tx, event, found, change.invoice)
                 return EventOutcome(event.id, applied=True, plan_change=change)
             assert found.pack_id is not None
             purchase = self.purchases.buy_pack_in(
                 tx, found.account_id, found.pack_id, actor=PAYMENTS
             )
+            self._paid_in(tx, event, found, purchase.invoice)
             return EventOutcome(event.id, applied=True, purchase=purchase)
+
+    def _paid_in(
+        self, tx: UnitOfWork, event: PaymentEvent, checkout: Checkout, invoice: Invoice | None
+    ) -> None:
+        """What a checkout's invoice keeps of its payment: the provider's payment (what a void
+        or a credit note refunds, and what a dispute names) and its mirror to send."""
+        if invoice is None or invoice.number is None:
+            return
+        payment = event.data.get("payment")
+        if isinstance(payment, str) and payment:
+            tx.payments.set_invoice_payment(
+                invoice.number, checkout.account_id, payment, checkout.id, self.ctx.now()
+            )
+        self.mirrors.record_in(tx, invoice)
 
     def _apply_attempt(self, event: PaymentEvent) -> EventOutcome:
         outcome = attempt_outcome_of(event)
@@ -386,23 +423,24 @@ class Payments:
         return EventOutcome(event.id, applied=applied, attempt=outcome)
 
     def _money_event(self, event: PaymentEvent) -> EventOutcome:
-        """A lost dispute or a creator's account changed, applied once by the event's id."""
+        """A dispute or a creator's account changed, applied once by the event's id."""
         if self._provider is None:
             raise PaymentsNotConfiguredError("no payment provider is configured")
         with self.ctx.store.transaction() as tx:
             if not tx.payments.record_event(event, self.ctx.now()):
                 return EventOutcome(event.id, applied=False)
-            if event.type == DISPUTE_LOST:
-                return self._dispute_lost(tx, event)
-            return self._creator_updated(tx, event)
+            if event.type == CREATOR_UPDATED:
+                return self._creator_updated(tx, event)
+            return self._dispute(tx, event)
 
-    def _dispute_lost(self, tx: UnitOfWork, event: PaymentEvent) -> EventOutcome:
+    def _dispute(self, tx: UnitOfWork, event: PaymentEvent) -> EventOutcome:
         assert self.disputes is not None, "the engine gives payments its disputes"
-        payment, dispute_id = event.data.get("payment"), event.data.get("dispute_id")
-        if not isinstance(payment, str) or not isinstance(dispute_id, str):
-            raise InvalidInputError("a dispute.lost event needs data.payment and data.dispute_id")
-        lost = self.disputes.lost_in(tx, dispute_id, payment, event.data.get("amount"))
-        return EventOutcome(event.id, applied=lost is not None, dispute=lost)
+        change = self.disputes.apply_in(tx, event.type, event.data)
+        if change is None:
+            return EventOutcome(event.id, applied=False)
+        return EventOutcome(
+            event.id, applied=True, dispute=change.lost, payment_dispute=change.dispute
+        )
 
     def _creator_updated(self, tx: UnitOfWork, event: PaymentEvent) -> EventOutcome:
         account, enabled = event.data.get("provider_account"), event.data.get("payouts_enabled")

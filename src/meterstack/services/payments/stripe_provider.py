@@ -11,6 +11,7 @@ metadata (``meterstack_…``), and a retry days later finds what the first attem
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +26,7 @@ from meterstack.services.payments.port import (
     CheckoutCharge,
     CheckoutRequest,
     Collected,
+    CustomerDetails,
     CustomerDirectory,
     PaymentProvider,
     PayoutRequest,
@@ -83,14 +85,19 @@ class StripeProvider:
     # ------------------------------------------------------------------ customers
 
     def customer_for(self, account_id: str) -> str:
-        """The account's Stripe Customer, made on first need (B4).
+        """The account's Stripe Customer, made on first need (B4), with the account's email and
+        name where meterstack knows them (Stripe's receipts and portal show who it is).
 
         Found in the store, else on Stripe by its metadata (a first attempt that made it but
         failed to keep it), else made with a key of the account's, so two first needs at once
-        make one customer while Stripe keeps the key.
+        make one customer while Stripe keeps the key. An email or name that changed since the
+        customer was last given them (a registration) is sent before the customer is used.
         """
+        details = self.customers.details(account_id)
         known = self.customers.customer_id(account_id)
         if known is not None:
+            if self.customers.sent_details(account_id) != details:
+                self._send_details(account_id, known, details)
             return known
         query = metadata_query(ACCOUNT_KEY, account_id)
         found = provider_call(
@@ -99,14 +106,34 @@ class StripeProvider:
         if found.data:
             customer_id = found.data[0].id
         else:
+            params: Any = {"metadata": {ACCOUNT_KEY: account_id}, **_details_params(details)}
             made = provider_call(
                 lambda: self.client.v1.customers.create(
-                    params={"metadata": {ACCOUNT_KEY: account_id}},
+                    params=params,
                     options={"idempotency_key": f"meterstack-customer-{account_id}"},
                 )
             )
             customer_id = made.id
-        return self.customers.remember(account_id, customer_id)
+        kept = self.customers.remember(account_id, customer_id)
+        if found.data or kept != customer_id:
+            # Made by an earlier attempt or a racing one, perhaps before the details changed.
+            self._send_details(account_id, kept, details)
+        else:
+            self.customers.details_sent(account_id, details)
+        return kept
+
+    def _send_details(self, account_id: str, customer_id: str, details: CustomerDetails) -> None:
+        params: Any = _details_params(details)
+        if params:
+            digest = hashlib.sha256(f"{details.email}\n{details.name}".encode()).hexdigest()[:16]
+            provider_call(
+                lambda: self.client.v1.customers.update(
+                    customer_id,
+                    params=params,
+                    options={"idempotency_key": f"meterstack-customer-{account_id}-{digest}"},
+                )
+            )
+        self.customers.details_sent(account_id, details)
 
     def default_payment_method(self, customer_id: str) -> str | None:
         """The card Stripe charges off-session: the customer's default, else its newest card."""
@@ -138,7 +165,11 @@ class StripeProvider:
     ) -> str:
         """A Checkout Session in payment mode for ``charge``; the card is saved for later
         off-session charges (invoices, reloads). The session names the checkout twice (the
-        client reference and the metadata), which is how its webhooks find it."""
+        client reference and the metadata), which is how its webhooks find it. A charge of
+        nothing (an upgrade the account's credit pays) opens no session, since Stripe takes no
+        zero payment: meterstack pays the checkout itself, and its URL is the return page."""
+        if charge.amount <= 0:
+            return request.success_url or self.return_url
         customer_id = self.customer_for(request.account_id)
         metadata = {
             CHECKOUT_KEY: checkout_id,
@@ -298,3 +329,10 @@ class StripeProvider:
     def refund(self, request: RefundRequest) -> Collected:
         """A deposit's refund, or a paid invoice's credit note refunding its charge."""
         return stripe_refunds.refund(self.client, request)
+
+
+def _details_params(details: CustomerDetails) -> dict[str, str]:
+    """The Customer's ``email`` and ``name`` meterstack knows (an unknown one is not sent,
+    so a name given in Stripe's portal is not erased)."""
+    params = {"email": details.email, "name": details.name}
+    return {key: value for key, value in params.items() if value}

@@ -1,5 +1,6 @@
-"""Refunds on Stripe: a deposit's (D24) as a Refund of its PaymentIntent, a paid invoice's as a
-credit note of its Stripe twin that refunds the charge.
+"""Refunds on Stripe: a deposit's (D24), and a paid invoice's that a Checkout Session paid (a
+plan's, a pack's), as a Refund of the session's PaymentIntent; an invoice collected through its
+Stripe twin's as a credit note of the twin that refunds the charge.
 
 What is refunded carries ``meterstack_refund`` (the refund's id) in its metadata, and before any
 attempt the refunds of the PaymentIntent (or the credit notes of the invoice) are listed and
@@ -31,8 +32,8 @@ REFUND_KEY = "meterstack_refund"
 
 
 def payment_intent_of(client: stripe.StripeClient, payment: str) -> str | None:
-    """The PaymentIntent that paid a deposit: named by the checkout's webhook (``pi_…``), or
-    found by the checkout's or the reload's id in its metadata."""
+    """The PaymentIntent that paid a deposit or a checkout's invoice: named by the checkout's
+    webhook (``pi_…``), or found by the checkout's or the reload's id in its metadata."""
     if payment.startswith("pi_"):
         return payment
     query = f"{metadata_query(CHECKOUT_KEY, payment)} OR {metadata_query(COLLECTION_KEY, payment)}"
@@ -45,8 +46,8 @@ def payment_intent_of(client: stripe.StripeClient, payment: str) -> str | None:
     return None
 
 
-def refund_deposit(client: stripe.StripeClient, request: RefundRequest) -> Collected:
-    """Refund part or all of a deposit's payment, once per refund id."""
+def refund_payment(client: stripe.StripeClient, request: RefundRequest) -> Collected:
+    """Refund part or all of a PaymentIntent (a deposit's, a checkout's), once per refund id."""
     key = request.key
     intent = payment_intent_of(client, request.payment)
     if intent is None:
@@ -111,9 +112,9 @@ def refund_invoice(client: stripe.StripeClient, request: RefundRequest) -> Colle
 
 
 def refund(client: stripe.StripeClient, request: RefundRequest) -> Collected:
-    if request.source == "invoice":
+    if request.source == "invoice" and not request.payment.startswith("pi_"):
         return refund_invoice(client, request)
-    return refund_deposit(client, request)
+    return refund_payment(client, request)
 
 
 def _made(create: Any, key: str) -> Collected:

@@ -25,10 +25,10 @@ from meterstack.clock import Clock
 from meterstack.errors import (
     ConflictError,
     InvalidSignatureError,
-    MeterstackError,
     NotFoundError,
 )
 from meterstack.services.invoicing.model import Invoice
+from meterstack.services.payments.disputes import DISPUTE_LOST, DISPUTE_OPENED, DISPUTE_WON
 from meterstack.services.payments.port import (
     INVOICE_PAID,
     INVOICE_PAYMENT_FAILED,
@@ -38,16 +38,24 @@ from meterstack.services.payments.service import (
     CHECKOUT_COMPLETED,
     CHECKOUT_FAILED,
     CREATOR_UPDATED,
-    DISPUTE_LOST,
     EventOutcome,
     Payments,
 )
 from meterstack.services.payments.stripe_amounts import from_stripe_amount
-from meterstack.services.payments.stripe_calls import ATTEMPT_KEY, CHECKOUT_KEY, provider_call
+from meterstack.services.payments.stripe_calls import (
+    ATTEMPT_KEY,
+    CHECKOUT_KEY,
+    COLLECTION_KEY,
+    metadata_of,
+    provider_call,
+)
 from meterstack.services.payments.stripe_invoices import INVOICE_KEY
 from meterstack.services.payments.stripe_provider import StripeProvider
 
 log = logging.getLogger(__name__)
+#: The dispute events meterstack applies, by the dispute's state (Stripe's ``status`` once it
+#: is closed).
+_DISPUTE_EVENTS = {"opened": DISPUTE_OPENED, "won": DISPUTE_WON, "lost": DISPUTE_LOST}
 
 
 @dataclass(frozen=True)
@@ -101,14 +109,17 @@ def translate(event: dict[str, Any]) -> PaymentEvent | None:
             INVOICE_PAID if kind == "invoice.paid" else INVOICE_PAYMENT_FAILED,
             {"invoice_number": number, "attempt": int(attempt), "reason": reason},
         )
-    if kind == "charge.dispute.closed" and obj.get("status") == "lost":
+    if kind in ("charge.dispute.created", "charge.dispute.closed"):
+        status = "opened" if kind == "charge.dispute.created" else obj.get("status")
+        if status not in _DISPUTE_EVENTS or not isinstance(obj.get("payment_intent"), str):
+            return None  # an inquiry closed without a chargeback (warning_closed)
         currency = str(obj.get("currency") or "usd")
         amount = from_stripe_amount(int(obj.get("amount") or 0), currency)
         return PaymentEvent(
-            f"stripe:{obj.get('id')}:lost",
-            DISPUTE_LOST,
+            f"stripe:{obj.get('id')}:{status}",
+            _DISPUTE_EVENTS[str(status)],
             {
-                "payment": obj.get("payment_intent"),
+                "payment": obj["payment_intent"],
                 "dispute_id": obj.get("id"),
                 "amount": str(amount),
             },
@@ -169,6 +180,8 @@ class StripeWebhooks:
         translated = translate(event)
         if translated is not None and translated.type == CREATOR_UPDATED:
             translated = self._current(translated)
+        elif translated is not None and translated.type in _DISPUTE_EVENTS.values():
+            translated = self._disputed(translated)
         used = kind.startswith("checkout.session.") or translated is not None
         if translated is None or translated.type not in self.payments.event_types:
             return WebhookReceipt(event_id, kind, used=used, applied=False)
@@ -195,21 +208,47 @@ class StripeWebhooks:
             {"provider_account": account_id, "payouts_enabled": bool(account.payouts_enabled)},
         )
 
+    def _disputed(self, event: PaymentEvent) -> PaymentEvent:
+        """What the disputed PaymentIntent paid, in meterstack's terms: a reload is named by
+        its id (the intent's ``meterstack_key``); an invoice collected through its Stripe twin
+        by its number (the twin's ``meterstack_invoice``, found through the invoice payment of
+        the intent). A checkout's intent (a deposit's, a plan's, a pack's) is kept by
+        meterstack already and stays as it is."""
+        intent_id = str(event.data["payment"])
+        client = self.provider.client
+        intent = provider_call(lambda: client.v1.payment_intents.retrieve(intent_id))
+        metadata = metadata_of(intent)
+        data = dict(event.data)
+        if COLLECTION_KEY in metadata:
+            data["payment"] = metadata[COLLECTION_KEY]
+        elif CHECKOUT_KEY not in metadata:
+            listed = provider_call(
+                lambda: client.v1.invoice_payments.list(
+                    params={"payment": {"type": "payment_intent", "payment_intent": intent_id}}
+                )
+            )
+            for payment in listed.data:
+                twin_id = payment.invoice if isinstance(payment.invoice, str) else None
+                if twin_id is None:
+                    continue
+                twin = provider_call(lambda: client.v1.invoices.retrieve(twin_id))  # noqa: B023
+                number = metadata_of(twin).get(INVOICE_KEY)
+                if number is not None:
+                    data["invoice_number"] = number
+                    break
+        return PaymentEvent(event.id, event.type, data)
+
     def _mirror(self, outcome: EventOutcome) -> None:
         """The invoice a paid checkout issued, mirrored on Stripe as paid so the portal lists
         it. The payment is recorded in meterstack already and stands; a mirror Stripe cannot
-        make now is logged."""
+        make now stays pending, and the collections worker asks again."""
         invoice: Invoice | None = None
         if outcome.plan_change is not None:
             invoice = outcome.plan_change.invoice
         elif outcome.purchase is not None:
             invoice = outcome.purchase.invoice
-        if invoice is None:
-            return
-        try:
-            self.provider.record_paid(invoice)
-        except MeterstackError as error:
-            log.warning("invoice %s not mirrored on Stripe: %s", invoice.number, error.message)
+        if invoice is not None and invoice.number is not None:
+            self.payments.mirrors.send(invoice.number)
 
 
 def _timestamp(header: str) -> int:

@@ -1,6 +1,8 @@
-"""Lost disputes on deposits: the money goes back to the cardholder's bank, whatever was spent.
+"""Lost disputes on deposits and reloads: the money goes back to the cardholder's bank,
+whatever was spent.
 
-A deposit the wallet has already spent cannot be taken back from the balance in full, and the
+A deposit (or an automatic reload, which credits the wallet as a deposit does) the wallet has
+already spent cannot be taken back from the balance in full, and the
 balance never goes below zero (D20). So a lost dispute takes what the balance holds (down to
 zero, one ``dispute`` entry whose reference is the dispute, hence once whatever the deliveries),
 records the rest as **owed**, and the wallet's charges are refused 402 ``wallet_suspended``
@@ -25,8 +27,8 @@ from meterstack.store.ports import UnitOfWork
 @dataclass(frozen=True)
 class LostDispute:
     account_id: str
-    #: The deposit's checkout the dispute was about.
-    checkout_id: str
+    #: What the dispute was about: the deposit's checkout, or the reload.
+    reference: str
     #: What the bank took back, what the balance gave, and what is owed after it.
     amount: Decimal
     taken: Decimal
@@ -52,9 +54,26 @@ class Disputes:
         found = tx.wallet.deposit(checkout_id)
         assert found is not None, "a deposit's payment names a deposit"
         account_id, deposited = found
-        if value > deposited:
+        return self.take_back_in(
+            tx, dispute_id, account_id, deposited, value, f"checkout {checkout_id}", checkout_id
+        )
+
+    def take_back_in(
+        self,
+        tx: UnitOfWork,
+        dispute_id: str,
+        account_id: str,
+        paid: Decimal,
+        value: Decimal,
+        what: str,
+        reference: str,
+    ) -> LostDispute | None:
+        """The rule of a lost dispute of ``value`` on ``paid`` that was credited to the wallet
+        (a deposit, a reload): the balance gives what it holds, the rest is owed. None when it
+        was applied before."""
+        if value > paid:
             raise InvalidInputError(
-                f"the dispute of {value} is above the deposit of {deposited}", field="amount"
+                f"the dispute of {value} is above the payment of {paid}", field="amount"
             )
         if tx.wallet.by_reference(EntryKind.DISPUTE, dispute_id) is not None:
             return None
@@ -70,7 +89,7 @@ class Disputes:
             amount=-taken,
             created_at=self.ctx.now(),
             reference=dispute_id,
-            memo=f"lost dispute of {value} on checkout {checkout_id}; {shortfall} owed",
+            memo=f"lost dispute of {value} on {what}; {shortfall} owed",
         )
         after = move(tx, entry)
         if after is None:
@@ -78,4 +97,4 @@ class Disputes:
         if shortfall > 0:
             tx.movements.add_owed(account_id, shortfall)
             tx.accounts.bump_version(account_id)  # a charge reads what is owed with the terms
-        return LostDispute(account_id, checkout_id, value, taken, owed + shortfall, after)
+        return LostDispute(account_id, reference, value, taken, owed + shortfall, after)

@@ -9,14 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from meterstack.money import in_currency_places
 from meterstack.services.collections.model import DUNNING
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
+from meterstack.services.payments.port import MoneyRefund, PaymentDispute
 from meterstack.services.webhooks.catalogue import (
+    DisputeUpdated,
     InvoiceCreated,
     InvoicePaid,
     InvoicePaymentFailed,
     InvoiceSummary,
     PendingSubscriptionChange,
+    RefundUpdated,
     SubscriptionChange,
     SubscriptionStatus,
     SubscriptionUpdated,
@@ -164,4 +168,54 @@ def _summary(invoice: Invoice) -> InvoiceSummary:
         period_end=invoice.period_end,
         plan=invoice.plan,
         created_at=invoice.created_at,
+    )
+
+
+def announce_refund(
+    tx: UnitOfWork, refund: MoneyRefund, attempt: int, failure: str | None, at: datetime
+) -> None:
+    """``refund.succeeded`` when the provider gave the refund back (once: its settling write
+    is conditional), ``refund.failed`` for an attempt that did not (``failure`` says why)."""
+    publish(
+        tx,
+        "refund.failed" if failure is not None else "refund.succeeded",
+        refund.account_id,
+        RefundUpdated(
+            account_id=refund.account_id,
+            refund_id=refund.id,
+            source="invoice" if refund.source == "invoice" else "deposit",
+            reference=refund.reference,
+            amount=in_currency_places(refund.amount, refund.currency),
+            currency=refund.currency,
+            status="pending" if failure is not None else "refunded",
+            attempt=attempt,
+            reason=refund.reason,
+            failure=failure,
+        ),
+        at=at,
+    )
+
+
+def announce_dispute(tx: UnitOfWork, dispute: PaymentDispute, outcome: str | None) -> None:
+    """``dispute.opened`` or ``dispute.closed`` (won or lost), once per change of the dispute's
+    status, dated when it changed."""
+    closed = dispute.status != "open"
+    at = dispute.closed_at if closed and dispute.closed_at is not None else dispute.opened_at
+    publish(
+        tx,
+        "dispute.closed" if closed else "dispute.opened",
+        dispute.account_id,
+        DisputeUpdated.model_validate(
+            {
+                "account_id": dispute.account_id,
+                "dispute_id": dispute.id,
+                "source": dispute.source,
+                "reference": dispute.reference,
+                "amount": in_currency_places(dispute.amount, dispute.currency),
+                "currency": dispute.currency,
+                "status": dispute.status,
+                "outcome": outcome,
+            }
+        ),
+        at=at,
     )

@@ -163,6 +163,40 @@ class WalletReloadFailed(Payload):
     reason: str
 
 
+class RefundUpdated(Payload):
+    refund_id: str
+    #: What is given back: a wallet ``deposit`` (``reference``: its ledger entry) or a paid
+    #: ``invoice`` (``reference``: its number; a credit note or its void).
+    source: Literal["deposit", "invoice"]
+    reference: str
+    amount: Decimal
+    currency: str
+    #: ``refunded`` once the provider gave it back; ``pending`` while it is asked again.
+    status: Literal["pending", "refunded"]
+    #: The provider's attempt this event reports, from 1.
+    attempt: int
+    #: Why the money is given back (a credit note's reason), when one was given.
+    reason: str | None
+    #: Why the attempt did not refund it (``refund.failed``); None when it did.
+    failure: str | None
+
+
+class DisputeUpdated(Payload):
+    dispute_id: str
+    #: The payment disputed: a wallet ``deposit`` (``reference``: its checkout), an automatic
+    #: ``reload`` (its id) or an ``invoice``'s payment (its number).
+    source: Literal["deposit", "reload", "invoice"]
+    reference: str
+    amount: Decimal
+    currency: str
+    #: ``open`` while the bank decides, then ``won`` (the payment stands) or ``lost``.
+    status: Literal["open", "won", "lost"]
+    #: What a lost dispute changed: ``wallet_debited`` (the balance gave the amount back, the
+    #: rest is owed), ``invoice_uncollectible`` (the invoice is unpaid again and the account on
+    #: the fallback plan until it is paid); None otherwise.
+    outcome: Literal["wallet_debited", "invoice_uncollectible"] | None
+
+
 class UsageLimitReached(Payload):
     meter: str
     used: int
@@ -191,6 +225,29 @@ _INVOICE = {
     "period_end": "2026-02-01T00:00:00+00:00",
     "plan": "starter",
     "created_at": "2026-02-01T00:00:00+00:00",
+}
+
+_REFUND = {
+    "account_id": _ACCOUNT,
+    "refund_id": "rf_3b8c1d6e9f2a4b7c0d5e8f1a",
+    "source": "invoice",
+    "reference": "INV-000042",
+    "amount": "10.00",
+    "currency": "USD",
+    "status": "refunded",
+    "attempt": 1,
+    "reason": "a day of outage",
+    "failure": None,
+}
+_DISPUTE = {
+    "account_id": _ACCOUNT,
+    "dispute_id": "du_1Qx4Zk2eZvKYlo2C8h6s3d9f",
+    "source": "invoice",
+    "reference": "INV-000042",
+    "amount": "29.00",
+    "currency": "USD",
+    "status": "open",
+    "outcome": None,
 }
 
 CATALOGUE: dict[str, EventSpec] = {
@@ -298,6 +355,37 @@ CATALOGUE: dict[str, EventSpec] = {
                 "currency": "USD",
                 "reason": "card_declined",
             },
+        ),
+        EventSpec(
+            "refund.succeeded",
+            "The provider gave money back: a deposit's refund, a credit note or a void of a "
+            "paid invoice.",
+            RefundUpdated,
+            _REFUND,
+        ),
+        EventSpec(
+            "refund.failed",
+            "An attempt at a refund did not go through (the provider refused it or did not "
+            "answer); it stays pending and is asked again.",
+            RefundUpdated,
+            {
+                **_REFUND,
+                "status": "pending",
+                "failure": "Stripe did not complete the request: charge_disputed",
+            },
+        ),
+        EventSpec(
+            "dispute.opened",
+            "The cardholder's bank disputes a payment; nothing changes until it is decided.",
+            DisputeUpdated,
+            _DISPUTE,
+        ),
+        EventSpec(
+            "dispute.closed",
+            "A dispute was decided: won (the payment stands) or lost (the money went back to "
+            "the cardholder, and what it paid for is taken back).",
+            DisputeUpdated,
+            {**_DISPUTE, "status": "lost", "outcome": "invoice_uncollectible"},
         ),
         EventSpec(
             "usage.limit_reached",

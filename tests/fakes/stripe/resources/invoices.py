@@ -223,9 +223,27 @@ def _payments(state: State, invoice: JsonObject) -> JsonObject:
 INCLUDERS[("invoice", "payments")] = _payments
 
 
-routes.list(
-    "/v1/invoice_payments", InvoicePaymentListParams, "invoice_payment", "invoice", "status"
-)
+@routes.add("get", "/v1/invoice_payments", InvoicePaymentListParams)
+def list_invoice_payments(call: Call, params: Params) -> JsonObject:
+    """Invoice payments, filtered by ``invoice``, ``status`` and ``payment``: its ``type``
+    (required with it) and the ``payment_intent`` or ``payment_record`` it names."""
+    filters = listing.matching(params, "invoice", "status")
+    wanted = params.get("payment")
+    if wanted is not None:
+        if "type" not in wanted:
+            raise missing_parameter("payment[type]")
+        named = {key: value for key, value in wanted.items() if key != "type"}
+
+        def paid_by(obj: JsonObject) -> bool:
+            payment = obj["payment"]
+            return payment["type"] == wanted["type"] and all(
+                payment.get(key) == value for key, value in named.items()
+            )
+
+        filters.append(paid_by)
+    return listing.list_object(
+        call.state.all("invoice_payment"), params, "/v1/invoice_payments", filters
+    )
 
 
 routes.retrieve(
