@@ -329,7 +329,7 @@ def test_migration_0026_keeps_entries_of_no_account_and_refuses_to_downgrade_ove
         with store.engine.begin() as connection:
             config.attributes["connection"] = connection
             with pytest.raises(RuntimeError, match="belong to no account"):
-                command.downgrade(config, "0024")
+                command.downgrade(config, "0025")
         with store.transaction() as tx:
             assert len(tx.audit.entries(account_id=None, kind=None, before=None, limit=5)) == 1
     finally:

@@ -1,7 +1,7 @@
 """audit log: entries of no account (the operator's endpoints for every account, payout runs)
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 Create Date: 2026-12-01 17:00:00.000000
 
 An operator-wide change (a webhook endpoint receiving every account's events, a payout run)
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0026"
-down_revision = "0024"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
