@@ -35,8 +35,6 @@ ALLOWED: dict[str, str] = {
     "engine/test_express.py": "the express lane's plans",
     # To be removed: replaces metering.sweep and Metering.decide to force a conflict.
     "store/test_store_conflicts.py": "a forced conflict",
-    # To be removed: reads engine._payments.provider and calls engine._wallets.payouts._record.
-    "services/payments/test_stripe_money.py": "the Stripe provider and a payout stopped midway",
 }
 
 #: A named tuple's public API, which starts with an underscore so as not to clash with fields.
