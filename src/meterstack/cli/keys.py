@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from meterstack.bounds import whole_number
 from meterstack.cli.metering import AsJson, CatalogName, Database, Reason, cli_actor, engine_for
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.errors import InvalidInputError
@@ -19,10 +20,10 @@ keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=T
 def _quotas(pairs: list[str]) -> dict[str, int]:
     quotas: dict[str, int] = {}
     for pair in pairs:
-        meter, _, units = pair.partition("=")
-        if not meter or not units.strip().isdigit():
+        meter, equals, units = pair.partition("=")
+        if not meter.strip() or not equals:
             raise InvalidInputError(f"a quota is METER=UNITS, got {pair!r}")
-        quotas[meter.strip()] = int(units)
+        quotas[meter.strip()] = whole_number(units.strip(), f"the quota of {meter.strip()}")
     return quotas
 
 
