@@ -71,7 +71,7 @@ HOSTILE = (
 )
 VALUES = st.one_of(
     st.sampled_from(HOSTILE),
-    st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=40),
 )
 
 
@@ -98,7 +98,7 @@ def _page_routes(service: Any) -> list[Page]:
     for context in iter_route_contexts(service.app.routes):
         route, path = context.original_route, context.path
         if isinstance(route, APIRoute) and path and (path == "/" or path.startswith(PREFIXES)):
-            pages.append(Page(path, frozenset(route.methods), route))
+            pages.append(Page(path, frozenset(route.methods or ()), route))
     return pages
 
 
@@ -269,7 +269,7 @@ def _prober(service: Any, account_id: str) -> Iterator[Prober]:
     base = str(service.base_url)
     known = {
         "account_id": account_id,
-        "number": engine.invoices(account_id)[0].number,
+        "number": engine.invoices(account_id)[0].number or "",
         "key_id": engine.api_keys(account_id)[-1].id,
         "alert_id": engine.alerts(account_id)[-1].id,
         "name": "app.css",
