@@ -14,9 +14,10 @@ is at most about 9.2 × 10^24, which with its cents still fits 28 digits, so rat
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
-from meterstack.errors import OutOfRangeError
+from meterstack.errors import InvalidInputError, OutOfRangeError
 
 #: Largest quantity of one request, limit, pack, key quota or tier bound (units or bytes).
 MAX_QUANTITY = 10**15
@@ -32,6 +33,11 @@ MAX_UNIT_PRICE = Decimal(10**6)
 MAX_CATALOG_VERSION = 2**31 - 1
 #: The longest hold or lease anyone may ask for (a year); meters and items cap it lower.
 MAX_TTL_SECONDS = 366 * 24 * 3600
+#: Largest page number of a paged list: with a page of at most a few hundred entries, its
+#: offset stays far inside the store's 64-bit range.
+MAX_PAGE_NUMBER = 10**9
+#: Largest position a page cursor (``before``) may name: the store's row ids are 64-bit.
+MAX_CURSOR = MAX_COUNTER
 
 
 def check_range(name: str, value: int, low: int, high: int = MAX_QUANTITY) -> None:
@@ -44,3 +50,38 @@ def check_range(name: str, value: int, low: int, high: int = MAX_QUANTITY) -> No
             field=name,
             value=str(value)[:40],
         )
+
+
+#: A whole number as text: ASCII digits only (``str.isdigit`` also takes ``²`` and ``①``,
+#: which ``int`` then refuses, and ``int`` takes ``٣`` and ``1_000``).
+_WHOLE = re.compile(r"[0-9]+")
+#: Digits past this many are refused before ``int`` reads them (no bound needs more).
+_MOST_DIGITS = 30
+
+
+def whole_number(text: str, name: str, *, low: int = 0, high: int = MAX_QUANTITY) -> int:
+    """A whole number a person typed or a caller sent as text (a form field, a query
+    parameter, a command-line argument, a page cursor), from ``low`` to ``high``.
+
+    Every door reads whole numbers from text through this one function, so that each refuses
+    the same inputs in the same words: anything but ASCII digits is :class:`InvalidInputError`,
+    a number outside the bounds :class:`OutOfRangeError` (both 422), never a ``ValueError`` from
+    ``int`` or a number too large for the store.
+    """
+    if len(text) > _MOST_DIGITS or not _WHOLE.fullmatch(text):
+        shown = text if len(text) <= 40 else f"{text[:40]}…"
+        raise InvalidInputError(
+            f"{name} must be a whole number from {low:,} to {high:,} in digits 0-9, got {shown!r}",
+            field=name,
+        )
+    value = int(text)
+    check_range(name, value, low, high)
+    return value
+
+
+def page_cursor(text: object) -> int:
+    """A ``before`` cursor of a paged list (the ``next_before`` of the previous page): the
+    position of a row, as text."""
+    if not isinstance(text, str):
+        raise InvalidInputError("before must be a page cursor", field="before")
+    return whole_number(text, "before", high=MAX_CURSOR)

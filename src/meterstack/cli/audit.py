@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from meterstack.bounds import whole_number
 from meterstack.cli.opening import engine_for
 from meterstack.cli.options import AsJson, CatalogName, Database, Reason, cli_actor
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
@@ -84,7 +85,7 @@ def set_limit(
         engine.set_limit(
             account,
             item,
-            int(limit) if limit.isdigit() else limit,
+            "unlimited" if limit.strip().lower() == "unlimited" else whole_number(limit, "limit"),
             grace=grace,
             project_id=project,
             actor=cli_actor(reason),

@@ -70,9 +70,12 @@ def _load(name_or_path: str) -> LoadedCatalog:
 
 
 def _fail(error: CatalogError) -> NoReturn:
+    """One ``error:`` line per problem and exit status 1, as every other command ends; a count
+    of the problems follows only when there are several to count."""
     for problem in error.problems:
         typer.echo(f"error: {problem}", err=True)
-    typer.echo(f"{_count(len(error.problems), 'problem')}; the catalog cannot be used", err=True)
+    if len(error.problems) > 1:
+        typer.echo(f"{len(error.problems)} problems; the catalog cannot be used", err=True)
     raise typer.Exit(1)
 
 

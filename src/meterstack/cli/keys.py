@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from meterstack.answers import api_key_json
+from meterstack.bounds import whole_number
 from meterstack.cli.opening import engine_for
 from meterstack.cli.options import AsJson, CatalogName, Database, Reason, cli_actor
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
@@ -21,10 +22,10 @@ keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=T
 def _quotas(pairs: list[str]) -> dict[str, int]:
     quotas: dict[str, int] = {}
     for pair in pairs:
-        meter, _, units = pair.partition("=")
-        if not meter or not units.strip().isdigit():
+        meter, equals, units = pair.partition("=")
+        if not meter.strip() or not equals:
             raise InvalidInputError(f"a quota is METER=UNITS, got {pair!r}")
-        quotas[meter.strip()] = int(units)
+        quotas[meter.strip()] = whole_number(units.strip(), f"the quota of {meter.strip()}")
     return quotas
 
 

@@ -24,7 +24,9 @@ Kind = Literal[
     "payment_failed",
 ]
 Threshold = Annotated[DecimalText, Field(ge=0, le=10**15, decimal_places=6)]
-Amount = Annotated[DecimalText, Field(ge=0, le=MAX_AMOUNT, decimal_places=6)]
+#: Bounds as ints: pydantic's refusal then reads ``less than or equal to 1000000000000`` as a
+#: person writes it, where a Decimal bound reads ``Decimal('1000000000000')``.
+Amount = Annotated[DecimalText, Field(ge=0, le=int(MAX_AMOUNT), decimal_places=6)]
 
 
 class AlertBody(Body):

@@ -15,7 +15,9 @@ from meterstack.services.payments.port import InvoiceMirror, MoneyRefund, Paymen
 from meterstack.services.wallet.model import CreatorAccount
 
 Url = Annotated[str, Field(min_length=1, max_length=2000)]
-Positive = Annotated[DecimalText, Field(gt=0, le=MAX_AMOUNT, decimal_places=6)]
+#: Bounds as ints: pydantic's refusal then reads ``less than or equal to 1000000000000`` as a
+#: person writes it, where a Decimal bound reads ``Decimal('1000000000000')``.
+Positive = Annotated[DecimalText, Field(gt=0, le=int(MAX_AMOUNT), decimal_places=6)]
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
 
 

@@ -36,7 +36,9 @@ from meterstack.services.wallet.model import (
 
 #: An amount as JSON carries it (D15): a decimal string, at most six places, of either sign
 #: (an adjustment may take money off; the other doors refuse a negative amount themselves).
-Amount = Annotated[DecimalText, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, decimal_places=6)]
+#: Bounds as ints: pydantic's refusal then reads ``less than or equal to 1000000000000`` as a
+#: person writes it, where a Decimal bound reads ``Decimal('1000000000000')``.
+Amount = Annotated[DecimalText, Field(ge=-int(MAX_AMOUNT), le=int(MAX_AMOUNT), decimal_places=6)]
 ItemId = Annotated[str, Field(min_length=1, max_length=40)]
 
 

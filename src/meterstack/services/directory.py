@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from meterstack.bounds import MAX_PAGE_NUMBER, check_range
 from meterstack.errors import InvalidInputError
 from meterstack.services.context import ServiceContext
 from meterstack.services.invoicing.model import Invoice, InvoiceStatus
@@ -41,10 +42,14 @@ class Page(Generic[Entry]):
 
 
 def _checked(page: int, size: int) -> tuple[int, int]:
-    if not 1 <= size <= MAX_PAGE_SIZE:
+    """The offset and size of a page; a page past :data:`MAX_PAGE_NUMBER` is refused, so
+    that its offset fits the database's 64-bit ``OFFSET`` (SQLite raised ``OverflowError``,
+    PostgreSQL ``NumericValueOutOfRange``)."""
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
         raise InvalidInputError(f"a page holds 1 to {MAX_PAGE_SIZE} entries, got {size}")
-    if page < 1:
-        raise InvalidInputError(f"pages are numbered from 1, got {page}")
+    if isinstance(page, bool) or not isinstance(page, int):
+        raise InvalidInputError(f"a page number is a whole number, got {page!r}", field="page")
+    check_range("page", page, 1, MAX_PAGE_NUMBER)
     return (page - 1) * size, size
 
 

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from meterstack.bounds import whole_number
 from meterstack.errors import InvalidInputError
 from meterstack.server.dashboard import alerts_views, history_views, pages, wallet_views
 from meterstack.server.dashboard import billing_views as views
@@ -211,17 +212,20 @@ def usage_history(
 
 @router.post("/usage/export")
 def usage_export(posted: CustomerPost) -> Response:
-    """The chart's window as a CSV download, one of the plan's exports (A2); past them, the
-    page again with the refusal."""
+    """The chart's window as a download (CSV, or JSON with ``format=json``), one of the plan's
+    exports (A2); past them, the page again with the refusal. An unknown format is 422."""
     viewer = posted.viewer
     meter, granularity = posted.text("meter"), posted.text("granularity", default="day")
+    file_format = history_views.export_format(posted.text("format") or "csv")
     back = (
         f"/dashboard/usage?meter={quote(meter, safe='')}&granularity={quote(granularity, safe='')}"
     )
     files: list[Response] = []
 
     def export() -> str:
-        file, refusal = history_views.export(viewer.engine, viewer.account_id, meter, granularity)
+        file, refusal = history_views.export(
+            viewer.engine, viewer.account_id, meter, granularity, file_format
+        )
         if refusal is not None:
             return pages.refusal(f"No export: {refusal.message}")
         assert file is not None
@@ -315,9 +319,7 @@ def _quotas(posted: Posted) -> dict[str, int] | None:
         text = posted.text(f"quota_{meter}")
         if not text:
             continue
-        if not text.isdigit():
-            raise InvalidInputError(f"the quota of {meter} must be a whole number, got {text!r}")
-        quotas[meter] = int(text)
+        quotas[meter] = whole_number(text, f"the quota of {meter}")
     return quotas or None
 
 

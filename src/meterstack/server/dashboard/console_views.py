@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from meterstack.answers import AccountListing, CloseFailure
+from meterstack.bounds import whole_number
 from meterstack.catalog.render import comparison_rows, format_limit
 from meterstack.catalog.schema import Catalog
 from meterstack.engine import Engine
@@ -81,9 +82,7 @@ def _limit(text: str) -> int | None:
     cleaned = text.strip().replace(",", "").replace("_", "")
     if cleaned.lower() == "unlimited":
         return None
-    if not cleaned.isdigit():
-        raise InvalidInputError(f"limit must be a whole number or 'unlimited', got {text!r}")
-    return int(cleaned)
+    return whole_number(cleaned, "limit")
 
 
 def _grace(text: str) -> Decimal | None:

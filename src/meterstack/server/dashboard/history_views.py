@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from fastapi.responses import Response
 
@@ -230,14 +231,36 @@ def usage_history(engine: Engine, account_id: str, meter: str, granularity: str)
     )
 
 
+#: The files an export may be, as the REST export offers them.
+EXPORT_FORMATS: tuple[Literal["csv", "json"], ...] = ("csv", "json")
+
+
+def export_format(text: str) -> Literal["csv", "json"]:
+    """The export form's ``format`` (CSV when absent); any other is 422 with the allowed ones,
+    before anything is counted, rather than a CSV the caller did not ask for."""
+    for known in EXPORT_FORMATS:
+        if text == known:
+            return known
+    raise InvalidInputError(
+        f"format must be one of {', '.join(EXPORT_FORMATS)}, got {text[:40]!r}",
+        field="format",
+        allowed=list(EXPORT_FORMATS),
+    )
+
+
 def export(
-    engine: Engine, account_id: str, meter: str, granularity: str
+    engine: Engine,
+    account_id: str,
+    meter: str,
+    granularity: str,
+    file_format: Literal["csv", "json"] = "csv",
 ) -> tuple[Response | None, Decision | None]:
-    """The chart's window as a CSV file, counted against the plan's exports (A2); or the
-    exports meter's refusal, when the plan's exports are used up (nothing is sent)."""
+    """The chart's window as a file (CSV unless asked for JSON), counted against the plan's
+    exports (A2); or the exports meter's refusal, when the plan's exports are used up (nothing
+    is sent)."""
     chosen = _meter(engine.catalog, meter)
     query = _query(engine, account_id, chosen, _granularity(granularity))
     report, refusal = counted_export(engine, query)
     if refusal is not None:
         return None, refusal
-    return export_file(report, "csv"), None
+    return export_file(report, file_format), None

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from meterstack.bounds import MAX_PAGE_NUMBER, whole_number
 from meterstack.errors import InvalidInputError, MeterstackError
 from meterstack.server.dashboard.rendering import render
 from meterstack.server.dashboard.web import Viewer
@@ -116,10 +117,8 @@ def act(viewer: Viewer, back: str, action: Callable[[], str]) -> RedirectRespons
 
 
 def page_number(text: str) -> int:
-    """A list's ``?page=``: a whole number from 1."""
-    if not text.isdigit() or int(text) < 1:
-        raise InvalidInputError(f"page must be a whole number from 1, got {text!r}")
-    return int(text)
+    """A list's ``?page=``: a whole number from 1 (422 otherwise, as every page's bad input)."""
+    return whole_number(text, "page", low=1, high=MAX_PAGE_NUMBER)
 
 
 #: An amount as people type it: digits, a point and decimals, a sign in front (no exponent).

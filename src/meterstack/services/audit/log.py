@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from meterstack.bounds import page_cursor
 from meterstack.errors import InvalidInputError, NotFoundError
 from meterstack.services.audit.model import (
     FAMILY,
@@ -102,11 +103,7 @@ class AuditLog:
             family, kind = kind[: -len(FAMILY) + 1], None
             if family == ".":
                 raise InvalidInputError("a family of kinds is named before .*", field="kind")
-        position = None
-        if before is not None:
-            if not isinstance(before, str) or not before.isdigit() or len(before) > 18:
-                raise InvalidInputError("before must be a page cursor", field="before")
-            position = int(before)
+        position = None if before is None else page_cursor(before)
         with self.ctx.store.transaction() as tx:
             if account_id is not None and tx.accounts.version(account_id) is None:
                 raise NotFoundError(f"no account {account_id!r}", account_id=account_id)

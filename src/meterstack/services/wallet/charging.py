@@ -124,7 +124,7 @@ def validate_charge(request: ChargeRequest) -> None:
     ):
         raise InvalidInputError(
             "max_price must be an amount of at least 0 with at most six decimal places, "
-            f"got {max_price!r}",
+            f"got {max_price}",
             field="max_price",
         )
 

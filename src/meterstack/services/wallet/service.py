@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from meterstack.bounds import page_cursor
 from meterstack.errors import ConflictError, InvalidInputError, NotFoundError
 from meterstack.rules.wallet import price_target
 from meterstack.services.audit.log import price_state, record
@@ -108,11 +109,7 @@ class Wallets:
         ``next_before``."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
             raise InvalidInputError(f"limit must be from 1 to {MAX_PAGE}", field="limit")
-        position = None
-        if before is not None:
-            if not before.isdigit() or len(before) > 18:
-                raise InvalidInputError("before must be a page cursor", field="before")
-            position = int(before)
+        position = None if before is None else page_cursor(before)
         with self.ctx.store.transaction() as tx:
             if book is not Book.PLATFORM:
                 self.ctx.state(tx, account_id)
