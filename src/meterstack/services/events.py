@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class UsageEvent(NamedTuple):
@@ -35,8 +35,40 @@ class UsageEvent(NamedTuple):
     amount: Decimal | None = None
 
 
+#: Fingerprints made lately, by the fields they are made of: a route repeats one request, and
+#: a SHA-256 costs more than the rest of its keyed decision's planning. Past this, forgotten.
+_MAX_FINGERPRINTS = 4096
+_FINGERPRINTS: dict[tuple[Any, ...], str] = {}
+
+
 def request_hash(event: UsageEvent, kind: str) -> str:
     """The fingerprint a key's later requests must match (D7); fields cannot contain US."""
+    fields = (
+        kind,
+        event.meter,
+        event.quantity,
+        event.project_id,
+        event.api_key_id,
+        event.byok,
+        event.amount,
+    )
+    try:
+        found = _FINGERPRINTS.get(fields)
+    except TypeError:  # a field a door let through unhashable: made, not kept
+        return _fingerprint(event, kind)
+    if found is None:
+        found = _fingerprint(event, kind)
+        # Kept only for fields of their own types: True == 1, and a bad request's fingerprint
+        # must never answer for a good one's.
+        plain = event.amount is None or type(event.amount) is Decimal
+        if plain and type(event.quantity) is int and type(event.byok) is bool:
+            if len(_FINGERPRINTS) >= _MAX_FINGERPRINTS:
+                _FINGERPRINTS.clear()
+            _FINGERPRINTS[fields] = found
+    return found
+
+
+def _fingerprint(event: UsageEvent, kind: str) -> str:
     payload = (
         f"{kind}\x1f{event.meter}\x1f{event.quantity}\x1f{event.project_id or ''}"
         f"\x1f{event.api_key_id or ''}"

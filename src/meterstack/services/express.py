@@ -12,7 +12,7 @@ transaction, no increments and no undo of its own; it only saves the planning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -25,6 +25,8 @@ from meterstack.services.events import UsageEvent
 
 #: Plans kept per engine; past this many the oldest half is forgotten.
 MAX_PLANS = 50_000
+#: Quantities whose steps one plan keeps.
+_MEMO = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,11 @@ class Planned:
     pending_at: datetime | None
     #: The step on the period's charges (an account with a budget or a charges alert, D26).
     charges: ChargesTerms | None = None
+    #: The steps made for the last few quantities: a route's requests repeat one quantity, and
+    #: the store recognizes a step it has prepared.
+    memo: dict[int | None, tuple[Step[Any], ...]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @property
     def near_limit_percent(self) -> Decimal:
@@ -49,11 +56,18 @@ class Planned:
 
     def steps(self, quantity: int | None = None) -> tuple[Step[Any], ...]:
         """The plan's steps, and the charges step after them when the request has one."""
+        memo = self.memo
+        kept = memo.get(quantity)
+        if kept is not None:
+            return kept
         steps: tuple[Step[Any], ...] = self.plan.steps(quantity)
-        if not self.priced:
-            return steps
-        assert self.charges is not None
-        return (*steps, self.charges.step)
+        if self.priced:
+            assert self.charges is not None
+            steps = (*steps, self.charges.step)
+        if len(memo) >= _MEMO:
+            memo.clear()
+        memo[quantity] = steps
+        return steps
 
     @property
     def priced(self) -> bool:

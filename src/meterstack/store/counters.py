@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from meterstack.bounds import MAX_COUNTER
 from meterstack.money import LEDGER_PLACES
@@ -49,11 +49,28 @@ from meterstack.store.statements import Statements
 _Written = tuple[list[Totals[Any]], dict[int, Totals[Any]], list[Step[Any]]]
 
 
+#: Prepared steps kept per connection; past this many, forgotten.
+_PREPARED = 256
+
+
+class _Prepared(NamedTuple):
+    step: Step[Any]
+    account_id: str
+    check: bool
+    #: Whether the step's quantities fit the store's integers.
+    representable: bool
+    params: dict[str, Any]
+    #: The step's conditional UPDATE.
+    update: str
+
+
 class SqlCounters:
     def __init__(self, sql: Statements, idempotency: SqlIdempotency, history: SqlHistory) -> None:
         self._sql = sql
         self._idempotency = idempotency
         self._history = history
+        #: By the id of the step (which the entry holds, so that the id stays its own).
+        self._prepared: dict[int, _Prepared] = {}
 
     # ------------------------------------------------------------------ admission
 
@@ -140,13 +157,35 @@ class SqlCounters:
             return Refused(len(done), self.totals_of(admission.account_id, step))
         return [*afters, written[0]], befores, [*done, step]
 
+    def _prepare(self, account_id: str, step: Step[Any], check: bool) -> _Prepared:
+        """A step's parameters and update statement, kept for the step object while it is
+        reused (a cached plan's steps are), so that a repeated request builds neither."""
+        kept = self._prepared.get(id(step))
+        if (
+            kept is not None
+            and kept.step is step
+            and kept.account_id == account_id
+            and kept.check == check
+        ):
+            return kept
+        representable = _representable(step)
+        params = _params(account_id, step) if representable else {}
+        update = statement(step, check, self._sql.dialect.is_sqlite, update=True)
+        prepared = _Prepared(step, account_id, check, representable, params, update)
+        if not step.peak:  # a peak's parameters are the level's, another each time
+            if len(self._prepared) >= _PREPARED:
+                self._prepared.clear()
+            self._prepared[id(step)] = prepared
+        return prepared
+
     def _write(
         self, account_id: str, step: Step[Any], previous: Totals[Any] | None, check: bool
     ) -> tuple[Totals[Any], int | None] | None:
         """One step on its row: (what it holds now, the version read) or None if it refused."""
-        if not _representable(step):
+        prepared = self._prepare(account_id, step, check)
+        if not prepared.representable:
             return None  # past the store's range: refused like a bound, before the driver sees it
-        params = _params(account_id, step)
+        params = prepared.params
         if step.peak:
             assert previous is not None, "a peak step follows the level it keeps"
             params["q"] = _stored(previous.used)
@@ -154,10 +193,11 @@ class SqlCounters:
         cursor = self._sql.cursor  # straight to the driver: this is every request's statement
         row = None
         if not step.peak:
-            cursor.execute(statement(step, check, sqlite, update=True), params)
+            cursor.execute(prepared.update, params)
             row = cursor.fetchone()
         if row is None and (step.peak or _fresh_fits(step)):
             # No row yet (or the bound refused): the upsert creates the row, or refuses again.
+            params = dict(params)  # the kept parameters stay as they were
             if step.peak:
                 assert previous is not None
                 params["first_overage"] = _stored(level_overage(previous.used, step.overage_from))

@@ -30,13 +30,14 @@ from meterstack.store.rows import PrunedWindow
 from meterstack.store.statements import Statements
 
 _KEY = "(account_id, meter, bucket_start, project_id)"
+_HOUR = Granularity.HOUR.length
 
 
 class SqlHistory:
     def __init__(self, sql: Statements) -> None:
         self._sql = sql
-        self._hour: datetime | None = None
-        self._stored: Any = None
+        #: The last hour's (start, end, start as stored).
+        self._hour: tuple[datetime, datetime, Any] | None = None
 
     def add(self, account_id: str, marks: Sequence[UsageMark], at: datetime) -> None:
         """Add an admission's marks to their buckets, and record its transactions."""
@@ -92,10 +93,12 @@ class SqlHistory:
     def _hour_of(self, at: datetime) -> Any:
         """The stored start of the hour holding ``at``; the last one is kept, as consecutive
         requests nearly always fall in the same hour."""
+        kept = self._hour
+        if kept is not None and kept[0] <= at < kept[1]:
+            return kept[2]
         hour = Granularity.HOUR.start_of(at)
-        if hour != self._hour:
-            self._hour, self._stored = hour, self._sql.ts(hour)
-        return self._stored
+        self._hour = (hour, hour + _HOUR, self._sql.ts(hour))
+        return self._hour[2]
 
     def buckets(
         self,
