@@ -52,7 +52,10 @@ def round_money(amount: Decimal, currency: str = "USD") -> Decimal:
 
 def round_ledger(amount: Decimal) -> Decimal:
     """Half-up to the wallet ledger's six places (D17)."""
-    return amount.quantize(quantum(LEDGER_PLACES), rounding=ROUND_HALF_UP)
+    return amount.quantize(_LEDGER_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+_LEDGER_QUANTUM = quantum(LEDGER_PLACES)
 
 
 def ceil_units(value: Decimal) -> int:

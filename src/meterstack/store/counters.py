@@ -16,6 +16,7 @@ are kept as whole millionths (six places, D17), so the arithmetic stays exact in
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -37,8 +38,9 @@ from meterstack.rules.admission import (
     unwritten,
 )
 from meterstack.store.counter_sql import KEY, statement, together_sql
-from meterstack.store.history import SqlHistory
-from meterstack.store.idempotency import SqlIdempotency
+from meterstack.store.dialect import Dialect
+from meterstack.store.history import ADD_ONE_FROM, SqlHistory
+from meterstack.store.idempotency import INSERT_ONE, SqlIdempotency
 from meterstack.store.ports import Admission, Applied, R, Refused, Stale, Taken
 from meterstack.store.rows import Counter
 from meterstack.store.statements import Statements
@@ -49,6 +51,13 @@ from meterstack.store.statements import Statements
 _Written = tuple[list[Totals[Any]], dict[int, Totals[Any]], list[Step[Any]]]
 
 
+#: PostgreSQL: one idempotency record and, when it was stored, its consumption's hour in the
+#: usage history (D27); the bucket's insert reads the record's RETURNING row, so a key another
+#: request took adds nothing.
+_RECORD_COUNTING = Dialect("postgresql").sql(
+    f"WITH kept AS ({INSERT_ONE} RETURNING key), "
+    f"counted AS ({ADD_ONE_FROM.format(source='kept')}) SELECT key FROM kept"
+)
 #: Prepared steps kept per connection; past this many, forgotten.
 _PREPARED = 256
 
@@ -92,10 +101,12 @@ class SqlCounters:
         totals = tuple(afters)
         answers = tuple(admission.answer(totals)) if admission.answer is not None else ()
         if admission.records:
-            taken = self._record(admission, answers)
+            taken, counted = self._record(admission, answers)
             if taken is not None:
                 self._restore(admission.account_id, written, afters, befores)
                 return taken
+            if counted:
+                return Applied(totals, answers)
         if admission.usage:
             assert admission.at is not None, "usage history needs the time of the admission"
             self._history.add(admission.account_id, admission.usage, admission.at)
@@ -208,7 +219,7 @@ class SqlCounters:
         if row is None:
             return None
         if isinstance(step.quantity, Decimal):
-            after: Totals[Any] = Totals(*(_read(value, step) for value in row[:3]))
+            after: Totals[Any] = Totals(_amount(row[0]), _amount(row[1]), _amount(row[2]))
         else:
             after = Totals(row[0], row[1], row[2])
         return after, (row[3] if check else None)
@@ -263,14 +274,29 @@ class SqlCounters:
                 },
             )
 
-    def _record(self, admission: Admission[Any], answers: tuple[Any, ...]) -> Taken | None:
-        """Store the answers under their keys; the keys another request stored first, if any
-        (then none of this admission's records stays)."""
+    def _record(
+        self, admission: Admission[Any], answers: tuple[Any, ...]
+    ) -> tuple[Taken | None, bool]:
+        """Store the answers under their keys: the keys another request stored first, if any
+        (then none of this admission's records stays), and whether the usage history was
+        written with them (PostgreSQL, one consumption: one statement, one round trip)."""
         assert admission.at is not None, "records need the time they are made"
         records = admission.records
         if len(records) == 1:  # one request's record: most calls
             record = records[0]
-            rows = [] if record is None else [(*record, answers[0].encode())]
+            if record is None:
+                return None, False
+            row = (*record, answers[0].encode())
+            bucket = (
+                None
+                if self._sql.dialect.is_sqlite or not admission.usage
+                else self._history.bucket(admission.account_id, admission.usage, admission.at)
+            )
+            if bucket is not None:
+                if self._stored_counting(admission.account_id, row, admission.at, bucket):
+                    return None, True
+                return self._taken(admission.account_id, [row], set()), False
+            rows = [row]
         else:
             rows = [
                 (record.key, record.request_hash, answer.encode())
@@ -278,14 +304,40 @@ class SqlCounters:
                 if record is not None
             ]
         if not rows:
-            return None
+            return None, False
         account_id = admission.account_id
         stored = self._idempotency.insert_many(account_id, rows, admission.at)
         if len(stored) == len(rows):
-            return None
+            return None, False
+        return self._taken(account_id, rows, stored), False
+
+    def _taken(
+        self, account_id: str, rows: Sequence[tuple[str, str, str]], stored: set[str]
+    ) -> Taken:
+        """Some keys were stored first by another request: this admission's own records go."""
         taken = frozenset(key for key, _, _ in rows) - stored
         self._idempotency.delete_many(account_id, sorted(stored))
         return Taken(taken, self._idempotency.get_many(account_id, sorted(taken)))
+
+    def _stored_counting(
+        self, account_id: str, row: tuple[str, str, str], at: datetime, bucket: dict[str, Any]
+    ) -> bool:
+        """PostgreSQL: one record and, only if it was stored, its consumption's bucket of the
+        usage history, in one statement; whether the record was stored."""
+        key, request_hash, decision = row
+        cursor = self._sql.cursor
+        cursor.execute(
+            _RECORD_COUNTING,
+            {
+                **bucket,
+                "account_id": account_id,
+                "key": key,
+                "request_hash": request_hash,
+                "decision": decision,
+                "created_at": self._sql.ts(at),
+            },
+        )
+        return cursor.fetchone() is not None
 
     def _version(self, account_id: str) -> int | None:
         row = self._sql.one("SELECT version FROM accounts WHERE id = :id", {"id": account_id})
@@ -350,7 +402,12 @@ def _stored(value: int | Decimal) -> int:
 
 
 def _read(value: Any, step: Step[Any]) -> int | Decimal:
-    return Decimal(int(value)).scaleb(-LEDGER_PLACES) if _money(step) else int(value)
+    return _amount(value) if _money(step) else int(value)
+
+
+def _amount(value: Any) -> Decimal:
+    """Stored millionths as the amount of money they are."""
+    return Decimal(int(value)).scaleb(-LEDGER_PLACES)
 
 
 def _totals(row: Sequence[Any], step: Step[Any]) -> Totals[Any]:

@@ -45,14 +45,7 @@ class SqlHistory:
         if len(marks) == 1:  # one consume: most admissions
             mark = marks[0]
             if mark.quantity > 0:
-                values = (
-                    account_id,
-                    mark.meter,
-                    mark.project_id or NO_PROJECT,
-                    self._hour_of(at),
-                    mark.quantity,
-                    mark.quantity if mark.byok else 0,
-                )
+                values = self._values(account_id, mark, at)
                 if sql.dialect.is_sqlite:
                     sql.cursor.execute(_ADD_ONE_SQLITE, values)
                 else:
@@ -74,6 +67,28 @@ class SqlHistory:
                         "at": sql.ts(at),
                     },
                 )
+
+    def bucket(
+        self, account_id: str, marks: Sequence[UsageMark], at: datetime
+    ) -> dict[str, Any] | None:
+        """The parameters of :data:`ADD_ONE_FROM` for marks that are one consumption's units
+        and nothing else (most admissions), or None when :meth:`add` must write them."""
+        if len(marks) != 1:
+            return None
+        mark = marks[0]
+        if mark.quantity <= 0 or mark.amount is not None:
+            return None
+        return dict(zip(_ONE_NAMES, self._values(account_id, mark, at), strict=True))
+
+    def _values(self, account_id: str, mark: UsageMark, at: datetime) -> tuple[Any, ...]:
+        return (
+            account_id,
+            mark.meter,
+            mark.project_id or NO_PROJECT,
+            self._hour_of(at),
+            mark.quantity,
+            mark.quantity if mark.byok else 0,
+        )
 
     def _add_many(self, account_id: str, counted: Sequence[UsageMark], at: datetime) -> None:
         """A batch's marks, summed per bucket first: one row per bucket in one statement."""
@@ -218,11 +233,15 @@ class SqlHistory:
 
 
 _ONE_NAMES = ("a", "m", "p", "s", "u", "b")
-_ONE = (
-    "INSERT INTO usage_buckets (account_id, meter, bucket_start, project_id, used, byok) "
-    f"VALUES (:a, :m, :s, :p, :u, :b) ON CONFLICT {_KEY} DO UPDATE SET "
+_ADD = "INSERT INTO usage_buckets (account_id, meter, bucket_start, project_id, used, byok) "
+_ADDED = (
+    f" ON CONFLICT {_KEY} DO UPDATE SET "
     "used = usage_buckets.used + excluded.used, byok = usage_buckets.byok + excluded.byok"
 )
+_ONE = f"{_ADD}VALUES (:a, :m, :s, :p, :u, :b){_ADDED}"
+#: The same upsert of one hour's row, made once per row of ``{source}`` (a statement that adds
+#: it only when another write of the same statement did something: ``SqlCounters.apply``).
+ADD_ONE_FROM = f"{_ADD}SELECT :a, :m, :s, :p, :u, :b FROM {{source}}{_ADDED}"
 #: The upsert of one consume's hour on SQLite, with positional parameters (the quickest to
 #: bind): ?1 the account, ?2 the meter, ?3 the project, ?4 the hour, ?5 the units, ?6 those on
 #: the customer's key.

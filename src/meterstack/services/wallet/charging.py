@@ -73,10 +73,41 @@ from meterstack.store.rows import StoredDecision
 
 #: Attempts of one charge: swept once (C6), a lapsed replay decided anew once.
 _ATTEMPTS = 3
+#: Balance steps kept (one per amount charged lately).
+_MAX_SPENDS = 256
+
+
+#: Fingerprints made lately, by the fields they are made of (a charge's route repeats one
+#: request, and a SHA-256 costs more than most of its planning); past this many, forgotten.
+_MAX_FINGERPRINTS = 4096
+_FINGERPRINTS: dict[tuple[Any, ...], str] = {}
 
 
 def request_hash(request: ChargeRequest) -> str:
-    """The fingerprint a key's later charges must match (D7)."""
+    """The fingerprint a key's later charges must match (D7); asked of a request that
+    :func:`validate_charge` let through (a quantity of its own type: True == 1)."""
+    fields = (
+        request.operation,
+        request.quantity,
+        request.byok,
+        request.item_id,
+        request.max_price,
+        request.project_id,
+    )
+    try:
+        found = _FINGERPRINTS.get(fields)
+    except TypeError:  # a field a door let through unhashable: made, not kept
+        return _fingerprint(request)
+    if found is None:
+        found = _fingerprint(request)
+        if type(request.byok) is bool:
+            if len(_FINGERPRINTS) >= _MAX_FINGERPRINTS:
+                _FINGERPRINTS.clear()
+            _FINGERPRINTS[fields] = found
+    return found
+
+
+def _fingerprint(request: ChargeRequest) -> str:
     payload = "\x1f".join(
         (
             "charge",
@@ -137,6 +168,9 @@ class Charging:
         self.metering = metering
         self.sales = sales
         self.reloads = reloads
+        #: The balance's step per amount charged lately: a route charges one price, and the
+        #: store recognizes a step it has prepared.
+        self._spends: dict[Decimal, Step[Decimal]] = {}
 
     def charge_in(self, tx: UnitOfWork, request: ChargeRequest, now: datetime) -> Charge:
         """Decide and record one charge inside an open transaction.
@@ -186,8 +220,9 @@ class Charging:
         watch, period, charges = self._watched(tx, catalog, state, planned, now)
         entry_id = new_id("wle")
         swept = False
+        spend = self._spend(amount)
         for _ in range(_ATTEMPTS):
-            steps, balance_at = _steps(planned, request.quantity, amount, charges)
+            steps, balance_at = _steps(planned, request.quantity, spend, amount, charges)
             admission: Admission[Charge] = Admission(
                 request.account_id,
                 steps,
@@ -204,7 +239,8 @@ class Charging:
                     tx, request, planned, watch, charges, outcome.totals, balance_at, amount,
                     period.key, catalog.currency,
                 )  # fmt: skip
-                alerts.watcher.record(tx, notices, now)
+                if notices:
+                    alerts.watcher.record(tx, notices, now)
                 return charge
             if isinstance(outcome, Refused):
                 if planned is not None and outcome.position < balance_at and not swept:
@@ -244,6 +280,17 @@ class Charging:
                 if replayed is not None:
                     return replayed
         raise AssertionError("unreachable: every cause of another attempt happens once")
+
+    def _spend(self, amount: Decimal) -> Step[Decimal]:
+        """The balance's step for ``amount`` (six places, :func:`charge_amount`: equal amounts
+        are the same Decimal, digits and exponent)."""
+        spend = self._spends.get(amount)
+        if spend is None:
+            spend = spend_step(amount)
+            if len(self._spends) >= _MAX_SPENDS:
+                self._spends.clear()
+            self._spends[amount] = spend
+        return spend
 
     def _refused_before_admission(
         self,
@@ -453,13 +500,17 @@ class Charging:
 
 
 def _steps(
-    planned: Planned | None, quantity: int, amount: Decimal, charges: ChargesTerms | None
+    planned: Planned | None,
+    quantity: int,
+    spend: Step[Decimal],
+    amount: Decimal,
+    charges: ChargesTerms | None,
 ) -> tuple[tuple[Step[Any], ...], int]:
-    """A charge's steps: its meter's, the balance's (at the index returned), then the
-    period's charges when the account keeps them (D26: the price, and the meter's lines)."""
+    """A charge's steps: its meter's, the balance's (``spend``, at the index returned), then
+    the period's charges when the account keeps them (D26: the price, and the meter's lines)."""
     steps: tuple[Step[Any], ...] = () if planned is None else planned.plan.steps(quantity)
     balance_at = len(steps)
-    steps = (*steps, spend_step(amount))
+    steps = (*steps, spend)
     if charges is not None:
         steps = (*steps, charges.step._replace(quantity=amount))
     return steps, balance_at
