@@ -43,6 +43,7 @@ from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceCo
 from meterstack.services.directory import Directory
 from meterstack.services.entitlements import Entitlements, Lease
 from meterstack.services.events import UsageEvent
+from meterstack.services.express import Plans
 from meterstack.services.features import AccountEntitlements, Features
 from meterstack.services.grouping import GroupCommit
 from meterstack.services.history import History
@@ -97,6 +98,7 @@ class Engine(KeysMixin, WalletMixin):
         *,
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
+        plans: Plans | None = None,
     ) -> None:
         self._ctx = ctx
         if isinstance(provider, ProviderSetup):
@@ -105,7 +107,7 @@ class Engine(KeysMixin, WalletMixin):
         self._accounts = Accounts(ctx)
         self._resources = Resources(ctx)
         self._levers = Levers(ctx)
-        self._metering = Metering(ctx)
+        self._metering = Metering(ctx, plans)
         self._alerts = self._metering.alerts
         self._grouped = GroupCommit(self._metering)
         self._holds = Holds(ctx, self._alerts)
@@ -163,6 +165,7 @@ class Engine(KeysMixin, WalletMixin):
         webhooks: WebhookPolicy | None = None,
         store_timeout: float | None = None,
         usage_history: bool = True,
+        plans: Plans | None = None,
     ) -> Engine:
         """Open (and migrate) the store at ``url`` with ``catalog`` (a built-in name or a path).
 
@@ -178,6 +181,9 @@ class Engine(KeysMixin, WalletMixin):
         ``store_timeout`` (seconds; default the URL's ``?timeout=``, else 5) bounds every wait
         for the database: past it a request is 503 ``store_unavailable``.
         ``usage_history=False`` keeps no hourly and daily usage buckets (D27; docs/monitoring.md).
+        ``plans`` is the express lane's cache of plans (``services.express.Plans``; an engine
+        makes its own): ``Plans(enabled=False)`` plans every request, ``Plans(on_lookup=...)``
+        tells whether the lane took each one (docs/engine.md).
         """
         loaded = (
             catalog
@@ -197,6 +203,7 @@ class Engine(KeysMixin, WalletMixin):
                 return_url_origins=return_url_origins,
                 webhooks=webhooks,
                 usage_history=usage_history,
+                plans=plans,
             )
         except BaseException:
             store.close()
@@ -214,6 +221,7 @@ class Engine(KeysMixin, WalletMixin):
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
         usage_history: bool = True,
+        plans: Plans | None = None,
     ) -> Engine:
         """An engine on a store already open: any implementation of the store's ports.
 
@@ -229,7 +237,9 @@ class Engine(KeysMixin, WalletMixin):
             usage_history=usage_history,
         )
         ctx.register_current()
-        return cls(ctx, provider, return_url_origins=return_url_origins, webhooks=webhooks)
+        return cls(
+            ctx, provider, return_url_origins=return_url_origins, webhooks=webhooks, plans=plans
+        )
 
     def close(self) -> None:
         self._collections.close()

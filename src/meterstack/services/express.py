@@ -12,6 +12,7 @@ transaction, no increments and no undo of its own; it only saves the planning.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -77,14 +78,24 @@ class Planned:
 
 
 class Plans:
-    """The cache: (account, meter, project) -> the plan of its last admitted consume."""
+    """The cache: (account, meter, project) -> the plan of its last admitted consume.
 
-    def __init__(self) -> None:
+    An engine makes its own; ``Engine.open(..., plans=Plans(...))`` gives it this one instead:
+    ``enabled=False`` keeps no plan (every request is planned, as without the lane), and
+    ``on_lookup`` hears, at each request that asks the cache, whether it had the request's plan
+    (under no lock: keep it short).
+    """
+
+    def __init__(
+        self, *, enabled: bool = True, on_lookup: Callable[[bool], None] | None = None
+    ) -> None:
         self._plans: dict[tuple[str, str, str | None], Planned] = {}
+        self._enabled = enabled
+        self._on_lookup = on_lookup
 
     def learn(self, event: UsageEvent, planned: Planned) -> None:
         """Keep the plan of an admitted consumption for the next one like it."""
-        if event.api_key_id is not None:
+        if event.api_key_id is not None or not self._enabled:
             return  # a key's own quota and revocation are the key's row: never cached
         if len(self._plans) >= MAX_PLANS:
             for stale in list(self._plans)[: MAX_PLANS // 2]:
@@ -94,8 +105,12 @@ class Plans:
     def get(self, event: UsageEvent, now: datetime) -> Planned | None:
         """The cached plan for ``event``'s route (made for another quantity, and not verified
         in this transaction), or None when it must be planned."""
-        if event.api_key_id is not None:
-            return None
+        planned = None if event.api_key_id is not None else self._kept(event, now)
+        if self._on_lookup is not None:
+            self._on_lookup(planned is not None)
+        return planned
+
+    def _kept(self, event: UsageEvent, now: datetime) -> Planned | None:
         route = (event.account_id, event.meter, event.project_id)
         planned = self._plans.get(route)
         if planned is None:

@@ -71,9 +71,10 @@ class HoldRequest:
 
 
 class Metering:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, plans: Plans | None = None) -> None:
         self.ctx = ctx
-        self.plans = Plans()
+        #: The express lane's cache of plans.
+        self.plans = Plans() if plans is None else plans
         self.alerts = Alerts(ctx)
 
     # ------------------------------------------------------------------ consume
