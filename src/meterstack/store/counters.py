@@ -20,23 +20,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from meterstack.bounds import MAX_COUNTER
-from meterstack.money import LEDGER_PLACES
 from meterstack.rules.admission import (
     ACCOUNT_SCOPE,
-    NO_TOTALS,
     Step,
     Totals,
     effective_bound,
-    fits,
     increment_before,
     level_overage,
     overage_of,
     priced,
-    reached,
     unchanged,
     unwritten,
 )
+from meterstack.store import counter_values as values
 from meterstack.store.counter_sql import KEY, statement, together_sql
 from meterstack.store.dialect import Dialect
 from meterstack.store.history import ADD_ONE_FROM, SqlHistory
@@ -89,7 +85,7 @@ class SqlCounters:
         steps = admission.steps
         # A trailing charges step (D26) is priced from the first step's totals, after it.
         head = steps[:-1] if steps and steps[-1].charge is not None else steps
-        if not self._sql.dialect.is_sqlite and _together(head):
+        if not self._sql.dialect.is_sqlite and values.together(head):
             outcome = self._at_once(admission, head)
             if outcome is not None and len(head) < len(steps):
                 outcome = self._tail(admission, outcome)
@@ -179,8 +175,8 @@ class SqlCounters:
             and kept.check == check
         ):
             return kept
-        representable = _representable(step)
-        params = _params(account_id, step) if representable else {}
+        representable = values.representable(step)
+        params = values.params(account_id, step) if representable else {}
         update = statement(step, check, self._sql.dialect.is_sqlite, update=True)
         prepared = _Prepared(step, account_id, check, representable, params, update)
         if not step.peak:  # a peak's parameters are the level's, another each time
@@ -199,27 +195,31 @@ class SqlCounters:
         params = prepared.params
         if step.peak:
             assert previous is not None, "a peak step follows the level it keeps"
-            params["q"] = _stored(previous.used)
+            params["q"] = values.stored(previous.used)
         sqlite = self._sql.dialect.is_sqlite
         cursor = self._sql.cursor  # straight to the driver: this is every request's statement
         row = None
         if not step.peak:
             cursor.execute(prepared.update, params)
             row = cursor.fetchone()
-        if row is None and (step.peak or _fresh_fits(step)):
+        if row is None and (step.peak or values.fresh_fits(step)):
             # No row yet (or the bound refused): the upsert creates the row, or refuses again.
             params = dict(params)  # the kept parameters stay as they were
             if step.peak:
                 assert previous is not None
-                params["first_overage"] = _stored(level_overage(previous.used, step.overage_from))
+                params["first_overage"] = values.stored(
+                    level_overage(previous.used, step.overage_from)
+                )
             else:
-                params["first_overage"] = _stored(overage_of(step, _zero(step)))
+                params["first_overage"] = values.stored(overage_of(step, values.zero(step)))
             cursor.execute(statement(step, check, sqlite, update=False), params)
             row = cursor.fetchone()
         if row is None:
             return None
         if isinstance(step.quantity, Decimal):
-            after: Totals[Any] = Totals(_amount(row[0]), _amount(row[1]), _amount(row[2]))
+            after: Totals[Any] = Totals(
+                values.amount(row[0]), values.amount(row[1]), values.amount(row[2])
+            )
         else:
             after = Totals(row[0], row[1], row[2])
         return after, (row[3] if check else None)
@@ -227,7 +227,7 @@ class SqlCounters:
     def _at_once(self, admission: Admission[Any], steps: Sequence[Step[Any]]) -> _Written | None:
         """PostgreSQL: every increment of one item and period in one statement, or nothing
         (None: a row is missing, a bound refused or the version moved; decide step by step)."""
-        if not all(_representable(step) for step in steps):
+        if not all(values.representable(step) for step in steps):
             return None
         first = steps[0]
         params: dict[str, Any] = {
@@ -238,15 +238,17 @@ class SqlCounters:
         }
         for index, step in enumerate(steps):
             params[f"s{index}"] = step.scope
-            params[f"q{index}"] = _stored(step.quantity)
-            params[f"b{index}"] = _stored(effective_bound(step))
-            params[f"o{index}"] = None if step.overage_from is None else _stored(step.overage_from)
+            params[f"q{index}"] = values.stored(step.quantity)
+            params[f"b{index}"] = values.stored(effective_bound(step))
+            params[f"o{index}"] = (
+                None if step.overage_from is None else values.stored(step.overage_from)
+            )
         shape = tuple((step.bound is not None, step.overage_from is not None) for step in steps)
         rows = self._sql.all(together_sql(shape, admission.version is not None), params)
         if len(rows) != len(steps):
             return None
         found = {row[0]: row for row in rows}
-        return [_totals(found[step.scope][1:], step) for step in steps], {}, list(steps)
+        return [values.totals(found[step.scope][1:], step) for step in steps], {}, list(steps)
 
     def _restore(
         self,
@@ -267,10 +269,10 @@ class SqlCounters:
             self._sql.execute(
                 f"UPDATE counters SET used = :used, held = :held, overage = :overage WHERE {KEY}",
                 {
-                    **_params(account_id, step),
-                    "used": _stored(before.used),
-                    "held": _stored(before.held),
-                    "overage": _stored(before.overage),
+                    **values.params(account_id, step),
+                    "used": values.stored(before.used),
+                    "held": values.stored(before.held),
+                    "overage": values.stored(before.overage),
                 },
             )
 
@@ -347,11 +349,11 @@ class SqlCounters:
 
     def totals_of(self, account_id: str, step: Step[Any]) -> Totals[Any]:
         row = self._sql.one(
-            f"SELECT used, held, overage FROM counters WHERE {KEY}", _params(account_id, step)
+            f"SELECT used, held, overage FROM counters WHERE {KEY}", values.params(account_id, step)
         )
         if row is None:
-            return _zero_totals(step)
-        return _totals(row, step)
+            return values.zero_totals(step)
+        return values.totals(row, step)
 
     def totals(self, account_id: str, item: str, scope: str, period: str) -> Totals[int]:
         return self.totals_of(account_id, Step(item, scope, period, 0, 0))
@@ -382,99 +384,3 @@ class SqlCounters:
         return {
             (row[0], row[1], row[2]): Totals(int(row[3]), int(row[4]), int(row[5])) for row in rows
         }
-
-
-# --------------------------------------------------------------------------- values
-
-
-def _money(step: Step[Any]) -> bool:
-    return isinstance(step.quantity, Decimal)
-
-
-def _stored(value: int | Decimal) -> int:
-    """A quantity as the counters table holds it: units, or millionths of money."""
-    if isinstance(value, int):
-        return value
-    scaled = value.scaleb(LEDGER_PLACES)
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"an amount is kept to {LEDGER_PLACES} decimal places, got {value}")
-    return int(scaled)
-
-
-def _read(value: Any, step: Step[Any]) -> int | Decimal:
-    return _amount(value) if _money(step) else int(value)
-
-
-def _amount(value: Any) -> Decimal:
-    """Stored millionths as the amount of money they are."""
-    return Decimal(int(value)).scaleb(-LEDGER_PLACES)
-
-
-def _totals(row: Sequence[Any], step: Step[Any]) -> Totals[Any]:
-    return Totals(_read(row[0], step), _read(row[1], step), _read(row[2], step))
-
-
-def _zero(step: Step[Any]) -> Any:
-    return step.quantity - step.quantity
-
-
-def _zero_totals(step: Step[Any]) -> Totals[Any]:
-    zero = _zero(step)
-    return Totals(zero, zero, zero) if _money(step) else NO_TOTALS
-
-
-def _fresh_fits(step: Step[Any]) -> bool:
-    """Whether the step fits a counter that does not exist yet (an insert admits at once)."""
-    zero = _zero_totals(step)
-    return fits(step, zero, reached(step, zero))
-
-
-def _params(account_id: str, step: Step[Any]) -> dict[str, Any]:
-    if not isinstance(step.quantity, Decimal):
-        return {
-            "account_id": account_id,
-            "item": step.item,
-            "scope": step.scope,
-            "period": step.period,
-            "q": step.quantity,
-            "h": step.held,
-            "bound": effective_bound(step),
-            "overage_from": _within(step.overage_from),
-        }
-    return {
-        "account_id": account_id,
-        "item": step.item,
-        "scope": step.scope,
-        "period": step.period,
-        "q": _stored(step.quantity),
-        "h": _stored(step.held),
-        "bound": _stored(effective_bound(step)),
-        "overage_from": None if step.overage_from is None else _stored(step.overage_from),
-    }
-
-
-def _representable(step: Step[Any]) -> bool:
-    """Whether the step's quantities fit the store's integers (a batch group sums its events)."""
-    return abs(_stored(step.quantity)) + abs(_stored(step.held)) <= MAX_COUNTER
-
-
-def _within(overage_from: int | None) -> int | None:
-    """Where overage starts, within the store's range (past it, a counter never goes)."""
-    return None if overage_from is None else min(overage_from, MAX_COUNTER)
-
-
-def _together(steps: Sequence[Step[Any]]) -> bool:
-    """Whether the steps can go in one statement: increments of used alone, one item and
-    period, several scopes."""
-    if len(steps) < 2:
-        return False
-    first = steps[0]
-    return len({step.scope for step in steps}) == len(steps) and all(
-        step.item == first.item
-        and step.period == first.period
-        and not step.level
-        and not step.peak
-        and step.held == 0
-        and step.quantity > 0
-        for step in steps
-    )

@@ -45,7 +45,7 @@ from meterstack.rules.wallet import (
 )
 from meterstack.services.alerts.watch import BudgetRefused, Notice, Watch
 from meterstack.services.context import ServiceContext, new_id
-from meterstack.services.events import UsageEvent
+from meterstack.services.events import Fingerprints, UsageEvent
 from meterstack.services.express import Planned
 from meterstack.services.holds import sweep
 from meterstack.services.metering import Metering
@@ -77,34 +77,27 @@ _ATTEMPTS = 3
 _MAX_SPENDS = 256
 
 
-#: Fingerprints made lately, by the fields they are made of (a charge's route repeats one
-#: request, and a SHA-256 costs more than most of its planning); past this many, forgotten.
-_MAX_FINGERPRINTS = 4096
-_FINGERPRINTS: dict[tuple[Any, ...], str] = {}
+_FINGERPRINTS = Fingerprints()
+#: The types of an optional text field.
+_TEXT = (str, type(None))
 
 
 def request_hash(request: ChargeRequest) -> str:
-    """The fingerprint a key's later charges must match (D7); asked of a request that
-    :func:`validate_charge` let through (a quantity of its own type: True == 1)."""
-    fields = (
-        request.operation,
-        request.quantity,
-        request.byok,
-        request.item_id,
-        request.max_price,
-        request.project_id,
+    """The fingerprint a key's later charges must match (D7)."""
+    # A max_price is read as written ("1.0" is not "1.00"): a request with one is made anew.
+    plain = (
+        type(request.quantity) is int
+        and type(request.byok) is bool
+        and request.max_price is None
+        and type(request.operation) is str
+        and type(request.item_id) in _TEXT
+        and type(request.project_id) in _TEXT
     )
-    try:
-        found = _FINGERPRINTS.get(fields)
-    except TypeError:  # a field a door let through unhashable: made, not kept
-        return _fingerprint(request)
-    if found is None:
-        found = _fingerprint(request)
-        if type(request.byok) is bool:
-            if len(_FINGERPRINTS) >= _MAX_FINGERPRINTS:
-                _FINGERPRINTS.clear()
-            _FINGERPRINTS[fields] = found
-    return found
+    return _FINGERPRINTS.of(
+        (request.operation, request.quantity, request.byok, request.item_id, request.project_id),
+        plain,
+        lambda: _fingerprint(request),
+    )
 
 
 def _fingerprint(request: ChargeRequest) -> str:
