@@ -27,6 +27,7 @@ from meterstack.catalog.schema import Catalog
 from meterstack.clock import Clock
 from meterstack.engine import Engine
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION
+from meterstack.services.express import Plans
 from meterstack.services.payments.port import PaymentProvider
 from meterstack.services.webhooks.model import WebhookPolicy
 from meterstack.store.ports import Store
@@ -76,6 +77,7 @@ class AsyncEngine:
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
         usage_history: bool = True,
+        plans: Plans | None = None,
     ) -> AsyncEngine:
         """:meth:`Engine.on` (a store already open) in a worker thread."""
         engine = await anyio.to_thread.run_sync(
@@ -89,6 +91,7 @@ class AsyncEngine:
                 return_url_origins=return_url_origins,
                 webhooks=webhooks,
                 usage_history=usage_history,
+                plans=plans,
             )
         )
         return cls(engine)
