@@ -27,6 +27,7 @@ from meterstack.catalog.schema import Catalog
 from meterstack.clock import Clock
 from meterstack.engine import Engine
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION
+from meterstack.services.express import Plans
 from meterstack.services.invoicing.model import InvoiceCheck
 from meterstack.services.payments.port import PaymentProvider
 from meterstack.services.webhooks.model import WebhookPolicy
@@ -78,6 +79,7 @@ class AsyncEngine:
         webhooks: WebhookPolicy | None = None,
         usage_history: bool = True,
         invoice_check: InvoiceCheck | None = None,
+        plans: Plans | None = None,
     ) -> AsyncEngine:
         """:meth:`Engine.on` (a store already open) in a worker thread."""
         engine = await anyio.to_thread.run_sync(
@@ -92,6 +94,7 @@ class AsyncEngine:
                 webhooks=webhooks,
                 usage_history=usage_history,
                 invoice_check=invoice_check,
+                plans=plans,
             )
         )
         return cls(engine)

@@ -44,6 +44,7 @@ from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceCo
 from meterstack.services.directory import Directory
 from meterstack.services.entitlements import Entitlements, Lease
 from meterstack.services.events import UsageEvent
+from meterstack.services.express import Plans
 from meterstack.services.features import AccountEntitlements, Features
 from meterstack.services.grouping import GroupCommit
 from meterstack.services.history import History
@@ -104,6 +105,7 @@ class Engine(KeysMixin, WalletMixin):
         return_url_origins: Iterable[str] = (),
         webhooks: WebhookPolicy | None = None,
         invoice_check: InvoiceCheck | None = None,
+        plans: Plans | None = None,
     ) -> None:
         self._ctx = ctx
         if isinstance(provider, ProviderSetup):
@@ -112,7 +114,7 @@ class Engine(KeysMixin, WalletMixin):
         self._accounts = Accounts(ctx)
         self._resources = Resources(ctx)
         self._levers = Levers(ctx)
-        self._metering = Metering(ctx)
+        self._metering = Metering(ctx, plans)
         self._alerts = self._metering.alerts
         self._grouped = GroupCommit(self._metering)
         self._holds = Holds(ctx, self._alerts)
@@ -174,6 +176,7 @@ class Engine(KeysMixin, WalletMixin):
         store_timeout: float | None = None,
         usage_history: bool = True,
         invoice_check: InvoiceCheck | None = None,
+        plans: Plans | None = None,
     ) -> Engine:
         """Open (and migrate) the store at ``url`` with ``catalog`` (a built-in name or a path).
 
@@ -192,6 +195,9 @@ class Engine(KeysMixin, WalletMixin):
         ``invoice_check`` sees each invoice a period close drafts before it is numbered; an
         account whose draft it raises on is left unclosed with the error as the reason (default:
         the ``module:function`` named by ``METERSTACK_INVOICE_CHECK``; docs/invoices.md).
+        ``plans`` is the express lane's cache of plans (``services.express.Plans``; an engine
+        makes its own): ``Plans(enabled=False)`` plans every request, ``Plans(on_lookup=...)``
+        tells whether the lane took each one (docs/engine.md).
         """
         loaded = (
             catalog
@@ -212,6 +218,7 @@ class Engine(KeysMixin, WalletMixin):
                 webhooks=webhooks,
                 usage_history=usage_history,
                 invoice_check=invoice_check,
+                plans=plans,
             )
         except BaseException:
             store.close()
@@ -230,6 +237,7 @@ class Engine(KeysMixin, WalletMixin):
         webhooks: WebhookPolicy | None = None,
         usage_history: bool = True,
         invoice_check: InvoiceCheck | None = None,
+        plans: Plans | None = None,
     ) -> Engine:
         """An engine on a store already open: any implementation of the store's ports.
 
@@ -251,6 +259,7 @@ class Engine(KeysMixin, WalletMixin):
             return_url_origins=return_url_origins,
             webhooks=webhooks,
             invoice_check=invoice_check if invoice_check is not None else _configured_check(),
+            plans=plans,
         )
 
     def close(self) -> None:

@@ -59,7 +59,10 @@ def in_currency_places(amount: Decimal, currency: str) -> Decimal:
 
 def round_ledger(amount: Decimal) -> Decimal:
     """Half-up to the wallet ledger's six places (D17)."""
-    return amount.quantize(quantum(LEDGER_PLACES), rounding=ROUND_HALF_UP)
+    return amount.quantize(_LEDGER_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+_LEDGER_QUANTUM = quantum(LEDGER_PLACES)
 
 
 def ceil_units(value: Decimal) -> int:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,66 +15,119 @@ import psycopg.errors
 import pytest
 
 from meterstack import Engine, ManualClock
+from meterstack.catalog import load_catalog
 from meterstack.errors import MeterstackError, TransactionConflictError
-from meterstack.services import holds, metering
 from meterstack.services.conflicts import ATTEMPTS, decided_again_on_conflict
-from meterstack.store.ports import UnitOfWork
+from meterstack.services.express import Plans
+from meterstack.store.ports import Reservations
+from meterstack.store.rows import ReservationRow
+from meterstack.store.sql import SqlStore, SqlTransaction
 from meterstack.store.statements import conflict
 
 EngineFactory = Callable[..., Engine]
 
 
+class _Meeting:
+    """Holds the first sweep of lapsed holds (C6) of each of two threads until both reach it."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self._barrier = threading.Barrier(2, timeout=10)
+        self._met: set[int] = set()
+
+    def meet(self) -> None:
+        if self.armed and threading.get_ident() not in self._met:
+            self._met.add(threading.get_ident())
+            self._barrier.wait()
+
+
+class _MeetingReservations:
+    """A transaction's reservations port, whose sweep (``expire``) waits for the meeting."""
+
+    def __init__(self, inner: Reservations, meeting: _Meeting) -> None:
+        self._inner = inner
+        self._meeting = meeting
+
+    def expire(self, account_id: str, now: datetime) -> list[ReservationRow]:
+        self._meeting.meet()
+        return self._inner.expire(account_id, now)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _MeetingStore:
+    """The SQL store, each transaction's reservations port wrapped (``Engine.on`` takes it)."""
+
+    def __init__(self, url: str, meeting: _Meeting) -> None:
+        self.inner = SqlStore(url)
+        self._meeting = meeting
+
+    @property
+    def backend(self) -> str:
+        return self.inner.backend
+
+    def close(self) -> None:
+        self.inner.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTransaction]:
+        with self.inner.transaction() as tx:
+            yield dataclasses.replace(
+                tx, reservations=_MeetingReservations(tx.reservations, self._meeting)
+            )
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 def test_c6_two_refusals_sweeping_each_others_holds_are_both_decided(
-    open_engine: EngineFactory, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+    store_url: str, clock: ManualClock
 ) -> None:
-    engine = open_engine("agentstack")
-    account = engine.create_account(plan="pro")
-    meters = ("api_calls", "logic_engine_calls")
-    for meter in meters:
-        engine.set_overage(account.id, False, meter=meter)
-        engine.set_limit(account.id, meter, 10, grace=0)
-        assert engine.reserve(account.id, meter, 10, ttl=60).status == "open"
-    clock.advance(timedelta(seconds=61))  # both holds lapse; each meter is full until swept
     # Each refusal holds its own meter's counter, then sweeps the account's lapsed holds,
     # which releases the other meter's too: both reach the sweep before either goes on.
-    meeting = threading.Barrier(2, timeout=10)
-    met: set[int] = set()
-    sweep = holds.sweep
-
-    def sweep_together(tx: UnitOfWork, account_id: str, now: datetime) -> Any:
-        if threading.get_ident() not in met:
-            met.add(threading.get_ident())
-            meeting.wait()
-        return sweep(tx, account_id, now)
-
-    monkeypatch.setattr(metering, "sweep", sweep_together)
-    decided: list[str] = []
-    decide = metering.Metering.decide
-
-    def counted(self: metering.Metering, tx: UnitOfWork, event: Any, *args: Any) -> Any:
-        decided.append(event.meter)
-        return decide(self, tx, event, *args)
-
-    monkeypatch.setattr(metering.Metering, "decide", counted)
-
+    meeting = _Meeting()
+    #: Every decision the two engines make asks the express lane first: one entry each.
+    decided: list[bool] = []
     # Two engines, as two processes or servers would be (one engine's consumers share
     # transactions rather than race).
-    engines = (engine, open_engine("agentstack"))
-    with ThreadPoolExecutor(2) as pool:
-        decisions = list(
-            pool.map(lambda one, meter: one.consume(account.id, meter, 1), engines, meters)
+    engines = [
+        Engine.on(
+            _MeetingStore(store_url, meeting),
+            catalog=load_catalog("agentstack"),
+            clock=clock,
+            plans=Plans(on_lookup=decided.append),
         )
+        for _ in range(2)
+    ]
+    try:
+        engine = engines[0]
+        account = engine.create_account(plan="pro")
+        meters = ("api_calls", "logic_engine_calls")
+        for meter in meters:
+            engine.set_overage(account.id, False, meter=meter)
+            engine.set_limit(account.id, meter, 10, grace=0)
+            assert engine.reserve(account.id, meter, 10, ttl=60).status == "open"
+        clock.advance(timedelta(seconds=61))  # both holds lapse; each meter is full until swept
+        meeting.armed = True
+        decided.clear()
 
-    assert [decision.allowed for decision in decisions] == [True, True]
-    # PostgreSQL undid at least one of the two, which was decided again. Which one it undoes
-    # depends on whose deadlock timeout fires first; when it undoes the first to sweep, the
-    # other sweeps in turn while the retry waits, and that can deadlock once more.
-    assert len(decided) >= 3, decided
-    for meter in meters:
-        row = engine.usage(account.id)[meter]
-        assert (row.used, row.held) == (1, 0)
+        with ThreadPoolExecutor(2) as pool:
+            decisions = list(
+                pool.map(lambda one, meter: one.consume(account.id, meter, 1), engines, meters)
+            )
+        meeting.armed = False
+
+        assert [decision.allowed for decision in decisions] == [True, True]
+        # PostgreSQL undid at least one of the two, which was decided again. Which one it
+        # undoes depends on whose deadlock timeout fires first; when it undoes the first to
+        # sweep, the other sweeps in turn while the retry waits, and that can deadlock once more.
+        assert len(decided) >= 3, decided
+        for meter in meters:
+            row = engine.usage(account.id)[meter]
+            assert (row.used, row.held) == (1, 0)
+    finally:
+        for one in engines:
+            one.close()
 
 
 def test_a_conflict_that_persists_reaches_the_caller_as_retryable_after_a_few_attempts() -> None:

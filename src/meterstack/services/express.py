@@ -12,7 +12,8 @@ transaction, no increments and no undo of its own; it only saves the planning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,8 @@ from meterstack.services.events import UsageEvent
 
 #: Plans kept per engine; past this many the oldest half is forgotten.
 MAX_PLANS = 50_000
+#: Quantities whose steps one plan keeps.
+_MEMO = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,11 @@ class Planned:
     pending_at: datetime | None
     #: The step on the period's charges (an account with a budget or a charges alert, D26).
     charges: ChargesTerms | None = None
+    #: The steps made for the last few quantities: a route's requests repeat one quantity, and
+    #: the store recognizes a step it has prepared.
+    memo: dict[int | None, tuple[Step[Any], ...]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @property
     def near_limit_percent(self) -> Decimal:
@@ -49,11 +57,18 @@ class Planned:
 
     def steps(self, quantity: int | None = None) -> tuple[Step[Any], ...]:
         """The plan's steps, and the charges step after them when the request has one."""
+        memo = self.memo
+        kept = memo.get(quantity)
+        if kept is not None:
+            return kept
         steps: tuple[Step[Any], ...] = self.plan.steps(quantity)
-        if not self.priced:
-            return steps
-        assert self.charges is not None
-        return (*steps, self.charges.step)
+        if self.priced:
+            assert self.charges is not None
+            steps = (*steps, self.charges.step)
+        if len(memo) >= _MEMO:
+            memo.clear()
+        memo[quantity] = steps
+        return steps
 
     @property
     def priced(self) -> bool:
@@ -63,14 +78,24 @@ class Planned:
 
 
 class Plans:
-    """The cache: (account, meter, project) -> the plan of its last admitted consume."""
+    """The cache: (account, meter, project) -> the plan of its last admitted consume.
 
-    def __init__(self) -> None:
+    An engine makes its own; ``Engine.open(..., plans=Plans(...))`` gives it this one instead:
+    ``enabled=False`` keeps no plan (every request is planned, as without the lane), and
+    ``on_lookup`` hears, at each request that asks the cache, whether it had the request's plan
+    (under no lock: keep it short).
+    """
+
+    def __init__(
+        self, *, enabled: bool = True, on_lookup: Callable[[bool], None] | None = None
+    ) -> None:
         self._plans: dict[tuple[str, str, str | None], Planned] = {}
+        self._enabled = enabled
+        self._on_lookup = on_lookup
 
     def learn(self, event: UsageEvent, planned: Planned) -> None:
         """Keep the plan of an admitted consumption for the next one like it."""
-        if event.api_key_id is not None:
+        if event.api_key_id is not None or not self._enabled:
             return  # a key's own quota and revocation are the key's row: never cached
         if len(self._plans) >= MAX_PLANS:
             for stale in list(self._plans)[: MAX_PLANS // 2]:
@@ -80,8 +105,12 @@ class Plans:
     def get(self, event: UsageEvent, now: datetime) -> Planned | None:
         """The cached plan for ``event``'s route (made for another quantity, and not verified
         in this transaction), or None when it must be planned."""
-        if event.api_key_id is not None:
-            return None
+        planned = None if event.api_key_id is not None else self._kept(event, now)
+        if self._on_lookup is not None:
+            self._on_lookup(planned is not None)
+        return planned
+
+    def _kept(self, event: UsageEvent, now: datetime) -> Planned | None:
         route = (event.account_id, event.meter, event.project_id)
         planned = self._plans.get(route)
         if planned is None:

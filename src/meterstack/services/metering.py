@@ -71,9 +71,10 @@ class HoldRequest:
 
 
 class Metering:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, plans: Plans | None = None) -> None:
         self.ctx = ctx
-        self.plans = Plans()
+        #: The express lane's cache of plans.
+        self.plans = Plans() if plans is None else plans
         self.alerts = Alerts(ctx)
 
     # ------------------------------------------------------------------ consume
@@ -240,9 +241,13 @@ class Metering:
         events: Sequence[tuple[int, int]],
     ) -> list[tuple[str, Notice]]:
         """What admitted events (position, quantity) fired, from the totals of their call."""
-        watch = self.alerts.watcher.watch(tx, account_id, planned.version)
+        watcher = self.alerts.watcher
+        watch = watcher.watch(tx, account_id, planned.version)
+        total = events[0][1] if len(events) == 1 else sum(quantity for _, quantity in events)
+        reached = totals[0].used
+        if watcher.quiet(watch, planned, reached - total, reached):
+            return []  # most admissions: nothing watched, no limit crossed
         primary = planned.plan.primary
-        total = sum(quantity for _, quantity in events)
         step = Step(planned.plan.item, ACCOUNT_SCOPE, "", total, 0, None, primary.overage_from)
         first = increment_before(step, totals[0])
         charges = totals[-1].used if planned.priced else None

@@ -29,10 +29,12 @@ class _Shape(NamedTuple):
     bounded: bool
     check: bool
     is_sqlite: bool
+    #: An increment of used alone: held and overage are not written (a row less of work).
+    used_only: bool
 
 
 #: Statement texts (as the driver takes them) by what the step asks, built once.
-_STATEMENTS: dict[tuple[bool, bool, bool, bool, bool, bool, bool, bool, bool], str] = {}
+_STATEMENTS: dict[tuple[bool, bool, bool, bool, bool, bool, bool, bool, bool, bool], str] = {}
 
 
 def statement(step: Step[Any], check: bool, is_sqlite: bool, *, update: bool) -> str:
@@ -50,6 +52,7 @@ def statement(step: Step[Any], check: bool, is_sqlite: bool, *, update: bool) ->
         (step.bound is not None and quantity > 0) if level else quantity + held > 0,
         check,
         is_sqlite,
+        add and held == 0 and not (step.overage_from is not None and quantity > 0),
     )
     text = _STATEMENTS.get(key)
     if text is None:
@@ -92,6 +95,8 @@ def _returning(shape: _Shape) -> str:
 def _update_sql(shape: _Shape) -> str:
     if shape.kind == "level":
         assignment = "used = :q"
+    elif shape.used_only:
+        assignment = "used = used + :q"
     else:
         added = _overage("used", shape.is_sqlite) if shape.overage else "0"
         assignment = f"used = used + :q, held = held + :h, overage = overage + {added}"

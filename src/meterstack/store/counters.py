@@ -16,29 +16,27 @@ are kept as whole millionths (six places, D17), so the arithmetic stays exact in
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from meterstack.bounds import MAX_COUNTER
-from meterstack.money import LEDGER_PLACES
 from meterstack.rules.admission import (
     ACCOUNT_SCOPE,
-    NO_TOTALS,
     Step,
     Totals,
     effective_bound,
-    fits,
     increment_before,
     level_overage,
     overage_of,
     priced,
-    reached,
     unchanged,
     unwritten,
 )
+from meterstack.store import counter_values as values
 from meterstack.store.counter_sql import KEY, statement, together_sql
-from meterstack.store.history import SqlHistory
-from meterstack.store.idempotency import SqlIdempotency
+from meterstack.store.dialect import Dialect
+from meterstack.store.history import ADD_ONE_FROM, SqlHistory
+from meterstack.store.idempotency import INSERT_ONE, SqlIdempotency
 from meterstack.store.ports import Admission, Applied, R, Refused, Stale, Taken
 from meterstack.store.rows import Counter
 from meterstack.store.statements import Statements
@@ -49,11 +47,35 @@ from meterstack.store.statements import Statements
 _Written = tuple[list[Totals[Any]], dict[int, Totals[Any]], list[Step[Any]]]
 
 
+#: PostgreSQL: one idempotency record and, when it was stored, its consumption's hour in the
+#: usage history (D27); the bucket's insert reads the record's RETURNING row, so a key another
+#: request took adds nothing.
+_RECORD_COUNTING = Dialect("postgresql").sql(
+    f"WITH kept AS ({INSERT_ONE} RETURNING key), "
+    f"counted AS ({ADD_ONE_FROM.format(source='kept')}) SELECT key FROM kept"
+)
+#: Prepared steps kept per connection; past this many, forgotten.
+_PREPARED = 256
+
+
+class _Prepared(NamedTuple):
+    step: Step[Any]
+    account_id: str
+    check: bool
+    #: Whether the step's quantities fit the store's integers.
+    representable: bool
+    params: dict[str, Any]
+    #: The step's conditional UPDATE.
+    update: str
+
+
 class SqlCounters:
     def __init__(self, sql: Statements, idempotency: SqlIdempotency, history: SqlHistory) -> None:
         self._sql = sql
         self._idempotency = idempotency
         self._history = history
+        #: By the id of the step (which the entry holds, so that the id stays its own).
+        self._prepared: dict[int, _Prepared] = {}
 
     # ------------------------------------------------------------------ admission
 
@@ -63,7 +85,7 @@ class SqlCounters:
         steps = admission.steps
         # A trailing charges step (D26) is priced from the first step's totals, after it.
         head = steps[:-1] if steps and steps[-1].charge is not None else steps
-        if not self._sql.dialect.is_sqlite and _together(head):
+        if not self._sql.dialect.is_sqlite and values.together(head):
             outcome = self._at_once(admission, head)
             if outcome is not None and len(head) < len(steps):
                 outcome = self._tail(admission, outcome)
@@ -75,10 +97,12 @@ class SqlCounters:
         totals = tuple(afters)
         answers = tuple(admission.answer(totals)) if admission.answer is not None else ()
         if admission.records:
-            taken = self._record(admission, answers)
+            taken, counted = self._record(admission, answers)
             if taken is not None:
                 self._restore(admission.account_id, written, afters, befores)
                 return taken
+            if counted:
+                return Applied(totals, answers)
         if admission.usage:
             assert admission.at is not None, "usage history needs the time of the admission"
             self._history.add(admission.account_id, admission.usage, admission.at)
@@ -140,35 +164,62 @@ class SqlCounters:
             return Refused(len(done), self.totals_of(admission.account_id, step))
         return [*afters, written[0]], befores, [*done, step]
 
+    def _prepare(self, account_id: str, step: Step[Any], check: bool) -> _Prepared:
+        """A step's parameters and update statement, kept for the step object while it is
+        reused (a cached plan's steps are), so that a repeated request builds neither."""
+        kept = self._prepared.get(id(step))
+        if (
+            kept is not None
+            and kept.step is step
+            and kept.account_id == account_id
+            and kept.check == check
+        ):
+            return kept
+        representable = values.representable(step)
+        params = values.params(account_id, step) if representable else {}
+        update = statement(step, check, self._sql.dialect.is_sqlite, update=True)
+        prepared = _Prepared(step, account_id, check, representable, params, update)
+        if not step.peak:  # a peak's parameters are the level's, another each time
+            if len(self._prepared) >= _PREPARED:
+                self._prepared.clear()
+            self._prepared[id(step)] = prepared
+        return prepared
+
     def _write(
         self, account_id: str, step: Step[Any], previous: Totals[Any] | None, check: bool
     ) -> tuple[Totals[Any], int | None] | None:
         """One step on its row: (what it holds now, the version read) or None if it refused."""
-        if not _representable(step):
+        prepared = self._prepare(account_id, step, check)
+        if not prepared.representable:
             return None  # past the store's range: refused like a bound, before the driver sees it
-        params = _params(account_id, step)
+        params = prepared.params
         if step.peak:
             assert previous is not None, "a peak step follows the level it keeps"
-            params["q"] = _stored(previous.used)
+            params["q"] = values.stored(previous.used)
         sqlite = self._sql.dialect.is_sqlite
         cursor = self._sql.cursor  # straight to the driver: this is every request's statement
         row = None
         if not step.peak:
-            cursor.execute(statement(step, check, sqlite, update=True), params)
+            cursor.execute(prepared.update, params)
             row = cursor.fetchone()
-        if row is None and (step.peak or _fresh_fits(step)):
+        if row is None and (step.peak or values.fresh_fits(step)):
             # No row yet (or the bound refused): the upsert creates the row, or refuses again.
+            params = dict(params)  # the kept parameters stay as they were
             if step.peak:
                 assert previous is not None
-                params["first_overage"] = _stored(level_overage(previous.used, step.overage_from))
+                params["first_overage"] = values.stored(
+                    level_overage(previous.used, step.overage_from)
+                )
             else:
-                params["first_overage"] = _stored(overage_of(step, _zero(step)))
+                params["first_overage"] = values.stored(overage_of(step, values.zero(step)))
             cursor.execute(statement(step, check, sqlite, update=False), params)
             row = cursor.fetchone()
         if row is None:
             return None
         if isinstance(step.quantity, Decimal):
-            after: Totals[Any] = Totals(*(_read(value, step) for value in row[:3]))
+            after: Totals[Any] = Totals(
+                values.amount(row[0]), values.amount(row[1]), values.amount(row[2])
+            )
         else:
             after = Totals(row[0], row[1], row[2])
         return after, (row[3] if check else None)
@@ -176,7 +227,7 @@ class SqlCounters:
     def _at_once(self, admission: Admission[Any], steps: Sequence[Step[Any]]) -> _Written | None:
         """PostgreSQL: every increment of one item and period in one statement, or nothing
         (None: a row is missing, a bound refused or the version moved; decide step by step)."""
-        if not all(_representable(step) for step in steps):
+        if not all(values.representable(step) for step in steps):
             return None
         first = steps[0]
         params: dict[str, Any] = {
@@ -187,15 +238,17 @@ class SqlCounters:
         }
         for index, step in enumerate(steps):
             params[f"s{index}"] = step.scope
-            params[f"q{index}"] = _stored(step.quantity)
-            params[f"b{index}"] = _stored(effective_bound(step))
-            params[f"o{index}"] = None if step.overage_from is None else _stored(step.overage_from)
+            params[f"q{index}"] = values.stored(step.quantity)
+            params[f"b{index}"] = values.stored(effective_bound(step))
+            params[f"o{index}"] = (
+                None if step.overage_from is None else values.stored(step.overage_from)
+            )
         shape = tuple((step.bound is not None, step.overage_from is not None) for step in steps)
         rows = self._sql.all(together_sql(shape, admission.version is not None), params)
         if len(rows) != len(steps):
             return None
         found = {row[0]: row for row in rows}
-        return [_totals(found[step.scope][1:], step) for step in steps], {}, list(steps)
+        return [values.totals(found[step.scope][1:], step) for step in steps], {}, list(steps)
 
     def _restore(
         self,
@@ -216,21 +269,36 @@ class SqlCounters:
             self._sql.execute(
                 f"UPDATE counters SET used = :used, held = :held, overage = :overage WHERE {KEY}",
                 {
-                    **_params(account_id, step),
-                    "used": _stored(before.used),
-                    "held": _stored(before.held),
-                    "overage": _stored(before.overage),
+                    **values.params(account_id, step),
+                    "used": values.stored(before.used),
+                    "held": values.stored(before.held),
+                    "overage": values.stored(before.overage),
                 },
             )
 
-    def _record(self, admission: Admission[Any], answers: tuple[Any, ...]) -> Taken | None:
-        """Store the answers under their keys; the keys another request stored first, if any
-        (then none of this admission's records stays)."""
+    def _record(
+        self, admission: Admission[Any], answers: tuple[Any, ...]
+    ) -> tuple[Taken | None, bool]:
+        """Store the answers under their keys: the keys another request stored first, if any
+        (then none of this admission's records stays), and whether the usage history was
+        written with them (PostgreSQL, one consumption: one statement, one round trip)."""
         assert admission.at is not None, "records need the time they are made"
         records = admission.records
         if len(records) == 1:  # one request's record: most calls
             record = records[0]
-            rows = [] if record is None else [(*record, answers[0].encode())]
+            if record is None:
+                return None, False
+            row = (*record, answers[0].encode())
+            bucket = (
+                None
+                if self._sql.dialect.is_sqlite or not admission.usage
+                else self._history.bucket(admission.account_id, admission.usage, admission.at)
+            )
+            if bucket is not None:
+                if self._stored_counting(admission.account_id, row, admission.at, bucket):
+                    return None, True
+                return self._taken(admission.account_id, [row], set()), False
+            rows = [row]
         else:
             rows = [
                 (record.key, record.request_hash, answer.encode())
@@ -238,14 +306,40 @@ class SqlCounters:
                 if record is not None
             ]
         if not rows:
-            return None
+            return None, False
         account_id = admission.account_id
         stored = self._idempotency.insert_many(account_id, rows, admission.at)
         if len(stored) == len(rows):
-            return None
+            return None, False
+        return self._taken(account_id, rows, stored), False
+
+    def _taken(
+        self, account_id: str, rows: Sequence[tuple[str, str, str]], stored: set[str]
+    ) -> Taken:
+        """Some keys were stored first by another request: this admission's own records go."""
         taken = frozenset(key for key, _, _ in rows) - stored
         self._idempotency.delete_many(account_id, sorted(stored))
         return Taken(taken, self._idempotency.get_many(account_id, sorted(taken)))
+
+    def _stored_counting(
+        self, account_id: str, row: tuple[str, str, str], at: datetime, bucket: dict[str, Any]
+    ) -> bool:
+        """PostgreSQL: one record and, only if it was stored, its consumption's bucket of the
+        usage history, in one statement; whether the record was stored."""
+        key, request_hash, decision = row
+        cursor = self._sql.cursor
+        cursor.execute(
+            _RECORD_COUNTING,
+            {
+                **bucket,
+                "account_id": account_id,
+                "key": key,
+                "request_hash": request_hash,
+                "decision": decision,
+                "created_at": self._sql.ts(at),
+            },
+        )
+        return cursor.fetchone() is not None
 
     def _version(self, account_id: str) -> int | None:
         row = self._sql.one("SELECT version FROM accounts WHERE id = :id", {"id": account_id})
@@ -255,11 +349,11 @@ class SqlCounters:
 
     def totals_of(self, account_id: str, step: Step[Any]) -> Totals[Any]:
         row = self._sql.one(
-            f"SELECT used, held, overage FROM counters WHERE {KEY}", _params(account_id, step)
+            f"SELECT used, held, overage FROM counters WHERE {KEY}", values.params(account_id, step)
         )
         if row is None:
-            return _zero_totals(step)
-        return _totals(row, step)
+            return values.zero_totals(step)
+        return values.totals(row, step)
 
     def totals(self, account_id: str, item: str, scope: str, period: str) -> Totals[int]:
         return self.totals_of(account_id, Step(item, scope, period, 0, 0))
@@ -290,94 +384,3 @@ class SqlCounters:
         return {
             (row[0], row[1], row[2]): Totals(int(row[3]), int(row[4]), int(row[5])) for row in rows
         }
-
-
-# --------------------------------------------------------------------------- values
-
-
-def _money(step: Step[Any]) -> bool:
-    return isinstance(step.quantity, Decimal)
-
-
-def _stored(value: int | Decimal) -> int:
-    """A quantity as the counters table holds it: units, or millionths of money."""
-    if isinstance(value, int):
-        return value
-    scaled = value.scaleb(LEDGER_PLACES)
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"an amount is kept to {LEDGER_PLACES} decimal places, got {value}")
-    return int(scaled)
-
-
-def _read(value: Any, step: Step[Any]) -> int | Decimal:
-    return Decimal(int(value)).scaleb(-LEDGER_PLACES) if _money(step) else int(value)
-
-
-def _totals(row: Sequence[Any], step: Step[Any]) -> Totals[Any]:
-    return Totals(_read(row[0], step), _read(row[1], step), _read(row[2], step))
-
-
-def _zero(step: Step[Any]) -> Any:
-    return step.quantity - step.quantity
-
-
-def _zero_totals(step: Step[Any]) -> Totals[Any]:
-    zero = _zero(step)
-    return Totals(zero, zero, zero) if _money(step) else NO_TOTALS
-
-
-def _fresh_fits(step: Step[Any]) -> bool:
-    """Whether the step fits a counter that does not exist yet (an insert admits at once)."""
-    zero = _zero_totals(step)
-    return fits(step, zero, reached(step, zero))
-
-
-def _params(account_id: str, step: Step[Any]) -> dict[str, Any]:
-    if not isinstance(step.quantity, Decimal):
-        return {
-            "account_id": account_id,
-            "item": step.item,
-            "scope": step.scope,
-            "period": step.period,
-            "q": step.quantity,
-            "h": step.held,
-            "bound": effective_bound(step),
-            "overage_from": _within(step.overage_from),
-        }
-    return {
-        "account_id": account_id,
-        "item": step.item,
-        "scope": step.scope,
-        "period": step.period,
-        "q": _stored(step.quantity),
-        "h": _stored(step.held),
-        "bound": _stored(effective_bound(step)),
-        "overage_from": None if step.overage_from is None else _stored(step.overage_from),
-    }
-
-
-def _representable(step: Step[Any]) -> bool:
-    """Whether the step's quantities fit the store's integers (a batch group sums its events)."""
-    return abs(_stored(step.quantity)) + abs(_stored(step.held)) <= MAX_COUNTER
-
-
-def _within(overage_from: int | None) -> int | None:
-    """Where overage starts, within the store's range (past it, a counter never goes)."""
-    return None if overage_from is None else min(overage_from, MAX_COUNTER)
-
-
-def _together(steps: Sequence[Step[Any]]) -> bool:
-    """Whether the steps can go in one statement: increments of used alone, one item and
-    period, several scopes."""
-    if len(steps) < 2:
-        return False
-    first = steps[0]
-    return len({step.scope for step in steps}) == len(steps) and all(
-        step.item == first.item
-        and step.period == first.period
-        and not step.level
-        and not step.peak
-        and step.held == 0
-        and step.quantity > 0
-        for step in steps
-    )

@@ -31,6 +31,8 @@ MAX_TIMEOUT = 3600.0
 
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+#: SQLITE_TIME_FORMAT in %-formatting, for :meth:`Dialect.ts`.
+_SQLITE_TIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
 @dataclass(frozen=True)
@@ -201,9 +203,17 @@ class Dialect:
         if instant.tzinfo is not UTC:
             instant = instant.astimezone(UTC)
         if self.is_sqlite:
-            # The SQLITE_TIME_FORMAT text, written by isoformat (several times faster), without
-            # the "+00:00" of a UTC instant.
-            return instant.isoformat(" ", "microseconds")[:26]
+            # The SQLITE_TIME_FORMAT text, written field by field: twice as fast as isoformat
+            # of an aware instant, and several times strftime.
+            return _SQLITE_TIME % (
+                instant.year,
+                instant.month,
+                instant.day,
+                instant.hour,
+                instant.minute,
+                instant.second,
+                instant.microsecond,
+            )
         return instant
 
     def from_ts(self, value: Any) -> datetime:

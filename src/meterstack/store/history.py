@@ -30,13 +30,14 @@ from meterstack.store.rows import PrunedWindow
 from meterstack.store.statements import Statements
 
 _KEY = "(account_id, meter, bucket_start, project_id)"
+_HOUR = Granularity.HOUR.length
 
 
 class SqlHistory:
     def __init__(self, sql: Statements) -> None:
         self._sql = sql
-        self._hour: datetime | None = None
-        self._stored: Any = None
+        #: The last hour's (start, end, start as stored).
+        self._hour: tuple[datetime, datetime, Any] | None = None
 
     def add(self, account_id: str, marks: Sequence[UsageMark], at: datetime) -> None:
         """Add an admission's marks to their buckets, and record its transactions."""
@@ -44,14 +45,7 @@ class SqlHistory:
         if len(marks) == 1:  # one consume: most admissions
             mark = marks[0]
             if mark.quantity > 0:
-                values = (
-                    account_id,
-                    mark.meter,
-                    mark.project_id or NO_PROJECT,
-                    self._hour_of(at),
-                    mark.quantity,
-                    mark.quantity if mark.byok else 0,
-                )
+                values = self._values(account_id, mark, at)
                 if sql.dialect.is_sqlite:
                     sql.cursor.execute(_ADD_ONE_SQLITE, values)
                 else:
@@ -74,6 +68,28 @@ class SqlHistory:
                     },
                 )
 
+    def bucket(
+        self, account_id: str, marks: Sequence[UsageMark], at: datetime
+    ) -> dict[str, Any] | None:
+        """The parameters of :data:`ADD_ONE_FROM` for marks that are one consumption's units
+        and nothing else (most admissions), or None when :meth:`add` must write them."""
+        if len(marks) != 1:
+            return None
+        mark = marks[0]
+        if mark.quantity <= 0 or mark.amount is not None:
+            return None
+        return dict(zip(_ONE_NAMES, self._values(account_id, mark, at), strict=True))
+
+    def _values(self, account_id: str, mark: UsageMark, at: datetime) -> tuple[Any, ...]:
+        return (
+            account_id,
+            mark.meter,
+            mark.project_id or NO_PROJECT,
+            self._hour_of(at),
+            mark.quantity,
+            mark.quantity if mark.byok else 0,
+        )
+
     def _add_many(self, account_id: str, counted: Sequence[UsageMark], at: datetime) -> None:
         """A batch's marks, summed per bucket first: one row per bucket in one statement."""
         if not counted:
@@ -92,10 +108,12 @@ class SqlHistory:
     def _hour_of(self, at: datetime) -> Any:
         """The stored start of the hour holding ``at``; the last one is kept, as consecutive
         requests nearly always fall in the same hour."""
+        kept = self._hour
+        if kept is not None and kept[0] <= at < kept[1]:
+            return kept[2]
         hour = Granularity.HOUR.start_of(at)
-        if hour != self._hour:
-            self._hour, self._stored = hour, self._sql.ts(hour)
-        return self._stored
+        self._hour = (hour, hour + _HOUR, self._sql.ts(hour))
+        return self._hour[2]
 
     def buckets(
         self,
@@ -215,11 +233,15 @@ class SqlHistory:
 
 
 _ONE_NAMES = ("a", "m", "p", "s", "u", "b")
-_ONE = (
-    "INSERT INTO usage_buckets (account_id, meter, bucket_start, project_id, used, byok) "
-    f"VALUES (:a, :m, :s, :p, :u, :b) ON CONFLICT {_KEY} DO UPDATE SET "
+_ADD = "INSERT INTO usage_buckets (account_id, meter, bucket_start, project_id, used, byok) "
+_ADDED = (
+    f" ON CONFLICT {_KEY} DO UPDATE SET "
     "used = usage_buckets.used + excluded.used, byok = usage_buckets.byok + excluded.byok"
 )
+_ONE = f"{_ADD}VALUES (:a, :m, :s, :p, :u, :b){_ADDED}"
+#: The same upsert of one hour's row, made once per row of ``{source}`` (a statement that adds
+#: it only when another write of the same statement did something: ``SqlCounters.apply``).
+ADD_ONE_FROM = f"{_ADD}SELECT :a, :m, :s, :p, :u, :b FROM {{source}}{_ADDED}"
 #: The upsert of one consume's hour on SQLite, with positional parameters (the quickest to
 #: bind): ?1 the account, ?2 the meter, ?3 the project, ?4 the hour, ?5 the units, ?6 those on
 #: the customer's key.

@@ -32,18 +32,19 @@ class SqlIdempotency:
         if len(rows) == 1:  # every keyed consume: straight to the driver
             key, request_hash, decision = rows[0]
             cursor = sql.cursor
-            cursor.execute(
-                _INSERT_ONE[sql.dialect.is_sqlite],
-                {
-                    "account_id": account_id,
-                    "key": key,
-                    "request_hash": request_hash,
-                    "decision": decision,
-                    "created_at": sql.ts(now),
-                },
-            )
-            inserted = cursor.fetchone()
-            return set() if inserted is None else {str(inserted[0])}
+            params = {
+                "account_id": account_id,
+                "key": key,
+                "request_hash": request_hash,
+                "decision": decision,
+                "created_at": sql.ts(now),
+            }
+            if sql.dialect.is_sqlite:
+                # The count of rows written says it, without a RETURNING row to fetch.
+                cursor.execute(_INSERT_ONE_SQLITE, params)
+                return {key} if cursor.rowcount == 1 else set()
+            cursor.execute(_INSERT_ONE_POSTGRES, params)
+            return set() if cursor.fetchone() is None else {key}
         if sql.dialect.is_sqlite:
             stored: set[str] = set()
             created_at = sql.ts(now)
@@ -148,13 +149,14 @@ class SqlIdempotency:
         )
 
 
-_ONE = (
+#: The insert of one record (``:account_id, :key, :request_hash, :decision, :created_at``).
+INSERT_ONE = (
     "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
-    "VALUES (:account_id, :key, :request_hash, :decision, :created_at) "
-    "ON CONFLICT DO NOTHING RETURNING key"
+    "VALUES (:account_id, :key, :request_hash, :decision, :created_at) ON CONFLICT DO NOTHING"
 )
-#: The insert of one record, as each driver takes it (by ``is_sqlite``).
-_INSERT_ONE = {True: Dialect("sqlite").sql(_ONE), False: Dialect("postgresql").sql(_ONE)}
+#: The same, as each driver takes it.
+_INSERT_ONE_SQLITE = Dialect("sqlite").sql(INSERT_ONE)
+_INSERT_ONE_POSTGRES = Dialect("postgresql").sql(f"{INSERT_ONE} RETURNING key")
 
 #: Keys per SQLite statement: the statement's text repeats for every full chunk (its compiled
 #: form is reused), and a chunk stays far below SQLite's limit on bound parameters.

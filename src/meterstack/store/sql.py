@@ -74,6 +74,8 @@ from meterstack.store.webhooks import SqlWebhookEndpoints
 
 #: Where a pooled connection keeps its port adapters (built once per connection).
 _PORTS = "meterstack.ports"
+#: Where it keeps the cursor its units of work share.
+_CURSOR = "meterstack.cursor"
 #: Where a pooled PostgreSQL connection keeps its socket's file descriptor.
 _SOCKET = "meterstack.socket"
 
@@ -265,11 +267,17 @@ class SqlUnitOfWork:
             raise
         watchdog = store.watchdog
         self._token = None if watchdog is None else watchdog.watch(_socket_of(connection))
-        cursor = connection.cursor()
+        # The ports and their cursor are made once per connection and live as long as it: a
+        # cursor per unit of work cost a pool wrapper's call and a close on every request.
+        info = connection.info
+        ports: SqlTransaction | None = info.get(_PORTS)
+        if ports is None:
+            ports = info[_PORTS] = SqlTransaction.on(store.dialect)
+            info[_CURSOR] = connection.cursor()
+        cursor = ports.sql.cursor = info[_CURSOR]
         try:
             store.dialect.begin(cursor)
         except BaseException as error:
-            cursor.close()
             self._end_deadline()
             # A SQLite connection is a file handle: a lock or I/O error does not break it.
             store._give_back(connection, store.dialect.is_sqlite)
@@ -277,10 +285,6 @@ class SqlUnitOfWork:
                 raise _domain_error(error) from error
             raise
         self._connection, self._cursor = connection, cursor
-        ports: SqlTransaction | None = connection.info.get(_PORTS)
-        if ports is None:
-            ports = connection.info[_PORTS] = SqlTransaction.on(store.dialect)
-        ports.sql.cursor = cursor
         return ports
 
     def __exit__(
@@ -316,7 +320,6 @@ class SqlUnitOfWork:
                 raise
             healthy = True
         finally:
-            cursor.close()
             if self._end_deadline():
                 healthy = False  # its socket was shut down: the connection is gone
             store._give_back(connection, healthy)

@@ -72,11 +72,13 @@ def _nul(name: str) -> NulCharacterError:
 class Statements:
     """The cursor of the open transaction, shared by every port adapter of a connection."""
 
-    __slots__ = ("cursor", "dialect")
+    __slots__ = ("_instant", "_stamp", "cursor", "dialect")
 
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self.cursor = cursor
         self.dialect = dialect
+        self._instant: datetime | None = None
+        self._stamp: Any = None
 
     def execute(self, text: str, params: dict[str, Any] | None = None) -> Any:
         if params:
@@ -91,7 +93,13 @@ class Statements:
         return list(self.execute(text, params).fetchall())
 
     def ts(self, instant: datetime) -> Any:
-        return self.dialect.ts(instant)
+        """The timestamp as the driver stores it; the last one is kept, as one request's rows
+        (its idempotency record, its ledger entry) share their instant."""
+        if instant is self._instant:
+            return self._stamp
+        stamp = self.dialect.ts(instant)
+        self._instant, self._stamp = instant, stamp
+        return stamp
 
     def one_of(self, column: str, values: Sequence[Any], name: str) -> tuple[str, dict[str, Any]]:
         """``column`` among ``values``, as SQL and its parameters.

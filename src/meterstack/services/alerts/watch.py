@@ -231,6 +231,16 @@ class Watcher:
 
     # ------------------------------------------------------------------ admissions
 
+    @staticmethod
+    def quiet(watch: Watch, planned: Planned, before: int, after: int) -> bool:
+        """Whether events taking the meter's account counter from ``before`` to ``after`` can
+        fire nothing: nothing watched, and the limit's crossing (limit_reached) is not here."""
+        if not watch.empty or planned.catalog.policies.alert_thresholds:
+            return False
+        terms = planned.plan.primary.terms
+        limit = None if terms is None else terms.limit
+        return limit is None or not before < limit <= after
+
     def notices(
         self,
         watch: Watch,
@@ -247,9 +257,8 @@ class Watcher:
         terms = plan.primary.terms
         assert terms is not None
         limit, hard = terms.limit, terms.hard_limit
-        defaults = planned.catalog.policies.alert_thresholds
-        if watch.empty and not defaults and not _reaches(first.used, limit, events):
-            return []  # nothing watched, and the limit's crossing (limit_reached) is not here
+        if self.quiet(watch, planned, first.used, first.used + sum(q for _, q in events)):
+            return []
         meter, period, currency = plan.item, plan.period_key, planned.catalog.currency
         thresholds = self.thresholds(watch, planned.catalog, meter, limit, hard)
         notices: list[Notice] = []
@@ -421,10 +430,6 @@ def _shown(crossing: Crossing, limit: int | None) -> str:
     if alert.kind is AlertKind.USAGE_PERCENT and limit:
         return _plain((crossing.value * 100 / limit).quantize(Decimal("0.1")))
     return _plain(crossing.value)
-
-
-def _reaches(used: int, limit: int | None, events: Sequence[tuple[int, int]]) -> bool:
-    return limit is not None and used < limit <= used + sum(q for _, q in events)
 
 
 def _money(crossing: Crossing) -> str:

@@ -45,7 +45,7 @@ from meterstack.rules.wallet import (
 )
 from meterstack.services.alerts.watch import BudgetRefused, Notice, Watch
 from meterstack.services.context import ServiceContext, new_id
-from meterstack.services.events import UsageEvent
+from meterstack.services.events import Fingerprints, UsageEvent
 from meterstack.services.express import Planned
 from meterstack.services.holds import sweep
 from meterstack.services.metering import Metering
@@ -73,10 +73,34 @@ from meterstack.store.rows import StoredDecision
 
 #: Attempts of one charge: swept once (C6), a lapsed replay decided anew once.
 _ATTEMPTS = 3
+#: Balance steps kept (one per amount charged lately).
+_MAX_SPENDS = 256
+
+
+_FINGERPRINTS = Fingerprints()
+#: The types of an optional text field.
+_TEXT = (str, type(None))
 
 
 def request_hash(request: ChargeRequest) -> str:
     """The fingerprint a key's later charges must match (D7)."""
+    # A max_price is read as written ("1.0" is not "1.00"): a request with one is made anew.
+    plain = (
+        type(request.quantity) is int
+        and type(request.byok) is bool
+        and request.max_price is None
+        and type(request.operation) is str
+        and type(request.item_id) in _TEXT
+        and type(request.project_id) in _TEXT
+    )
+    return _FINGERPRINTS.of(
+        (request.operation, request.quantity, request.byok, request.item_id, request.project_id),
+        plain,
+        lambda: _fingerprint(request),
+    )
+
+
+def _fingerprint(request: ChargeRequest) -> str:
     payload = "\x1f".join(
         (
             "charge",
@@ -137,6 +161,9 @@ class Charging:
         self.metering = metering
         self.sales = sales
         self.reloads = reloads
+        #: The balance's step per amount charged lately: a route charges one price, and the
+        #: store recognizes a step it has prepared.
+        self._spends: dict[Decimal, Step[Decimal]] = {}
 
     def charge_in(self, tx: UnitOfWork, request: ChargeRequest, now: datetime) -> Charge:
         """Decide and record one charge inside an open transaction.
@@ -186,8 +213,9 @@ class Charging:
         watch, period, charges = self._watched(tx, catalog, state, planned, now)
         entry_id = new_id("wle")
         swept = False
+        spend = self._spend(amount)
         for _ in range(_ATTEMPTS):
-            steps, balance_at = _steps(planned, request.quantity, amount, charges)
+            steps, balance_at = _steps(planned, request.quantity, spend, amount, charges)
             admission: Admission[Charge] = Admission(
                 request.account_id,
                 steps,
@@ -204,7 +232,8 @@ class Charging:
                     tx, request, planned, watch, charges, outcome.totals, balance_at, amount,
                     period.key, catalog.currency,
                 )  # fmt: skip
-                alerts.watcher.record(tx, notices, now)
+                if notices:
+                    alerts.watcher.record(tx, notices, now)
                 return charge
             if isinstance(outcome, Refused):
                 if planned is not None and outcome.position < balance_at and not swept:
@@ -244,6 +273,17 @@ class Charging:
                 if replayed is not None:
                     return replayed
         raise AssertionError("unreachable: every cause of another attempt happens once")
+
+    def _spend(self, amount: Decimal) -> Step[Decimal]:
+        """The balance's step for ``amount`` (six places, :func:`charge_amount`: equal amounts
+        are the same Decimal, digits and exponent)."""
+        spend = self._spends.get(amount)
+        if spend is None:
+            spend = spend_step(amount)
+            if len(self._spends) >= _MAX_SPENDS:
+                self._spends.clear()
+            self._spends[amount] = spend
+        return spend
 
     def _refused_before_admission(
         self,
@@ -453,13 +493,17 @@ class Charging:
 
 
 def _steps(
-    planned: Planned | None, quantity: int, amount: Decimal, charges: ChargesTerms | None
+    planned: Planned | None,
+    quantity: int,
+    spend: Step[Decimal],
+    amount: Decimal,
+    charges: ChargesTerms | None,
 ) -> tuple[tuple[Step[Any], ...], int]:
-    """A charge's steps: its meter's, the balance's (at the index returned), then the
-    period's charges when the account keeps them (D26: the price, and the meter's lines)."""
+    """A charge's steps: its meter's, the balance's (``spend``, at the index returned), then
+    the period's charges when the account keeps them (D26: the price, and the meter's lines)."""
     steps: tuple[Step[Any], ...] = () if planned is None else planned.plan.steps(quantity)
     balance_at = len(steps)
-    steps = (*steps, spend_step(amount))
+    steps = (*steps, spend)
     if charges is not None:
         steps = (*steps, charges.step._replace(quantity=amount))
     return steps, balance_at

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -38,9 +38,11 @@ class EntryKind(StrEnum):
     DEBT_SETTLEMENT = "debt_settlement"
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """One immutable movement of money; ``amount`` is signed, six places (D17, D20)."""
+class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One immutable movement of money; ``amount`` is signed, six places (D17, D20).
+
+    A C-level struct, as :class:`Charge` is: every charge makes one.
+    """
 
     id: str
     account_id: str
@@ -210,9 +212,11 @@ class CreatorAccount:
     updated_at: datetime
 
 
-@dataclass(frozen=True)
-class ChargeRequest:
-    """What a charge asks for (engine.charge's arguments)."""
+class ChargeRequest(NamedTuple):
+    """What a charge asks for (engine.charge's arguments).
+
+    A named tuple, as a consume's ``UsageEvent`` is: every charge makes one.
+    """
 
     account_id: str
     operation: str
