@@ -1,5 +1,5 @@
-"""Steps the dashboard's browser tests share: a sign-in link, a signed-in page, a usage bar,
-the console signed in, a webhook receiver."""
+"""Steps the dashboard's tests share: a sign-in link, a signed-in page, a usage bar, the
+console signed in, HTTP sessions of a customer and of the operator, a webhook receiver."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import httpx
+
+from meterstack import Engine
 
 OPERATOR = "operator-secret"
 
@@ -22,6 +26,37 @@ def link_for(service: Any, account_id: str) -> str:
     assert answer.status_code == 201, answer.text
     url: str = answer.json()["url"]
     return url
+
+
+def engine_of(service: Any) -> Engine:
+    """The engine a live service answers from."""
+    engine: Engine = service.app.state.engine
+    return engine
+
+
+def csrf_token(page: str) -> str:
+    """The CSRF token of the (first) form of a page."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+@contextmanager
+def customer_session(service: Any, account_id: str) -> Iterator[httpx.Client]:
+    """An HTTP client signed in to the account's dashboard by a link."""
+    with httpx.Client(base_url=str(service.base_url), timeout=30) as client:
+        assert client.get(link_for(service, account_id)).status_code == 303
+        yield client
+
+
+@contextmanager
+def operator_session(service: Any) -> Iterator[httpx.Client]:
+    """An HTTP client signed in to the console with the operator key."""
+    with httpx.Client(base_url=str(service.base_url), timeout=30) as client:
+        token = csrf_token(client.get("/console/sign-in").text)
+        signed = client.post("/console/sign-in", data={"csrf_token": token, "key": OPERATOR})
+        assert signed.status_code == 303
+        yield client
 
 
 def signed_in(context: Any, service: Any, account_id: str) -> Any:

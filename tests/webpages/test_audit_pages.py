@@ -13,24 +13,13 @@ import httpx
 
 from meterstack import Engine
 from meterstack.services.audit.model import AuditEntry
-from webpages.dashboard_pages import OPERATOR, link_for
+from webpages.dashboard_pages import OPERATOR, csrf_token, engine_of, link_for
 
 Service = Callable[..., Any]
 
 
-def _engine(service: Any) -> Engine:
-    engine: Engine = service.app.state.engine
-    return engine
-
-
 def _client(service: Any) -> httpx.Client:
     return httpx.Client(base_url=str(service.base_url), follow_redirects=False, timeout=30)
-
-
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found is not None
-    return found.group(1)
 
 
 def _log(engine: Engine, account_id: str) -> list[AuditEntry]:
@@ -41,12 +30,12 @@ def test_a_customer_dashboard_form_writes_one_entry_naming_its_session(
     live_service: Service,
 ) -> None:
     service = live_service("agentstack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter")
     with _client(service) as client:
         assert client.get(link_for(service, account.id)).status_code == 303
         known = len(_log(engine, account.id))  # the link's minting is recorded: count from here
-        token = _csrf(client.get("/dashboard/overage").text)
+        token = csrf_token(client.get("/dashboard/overage").text)
 
         forged = client.post("/dashboard/overage", data={"enabled": "on"})
         assert forged.status_code == 403
@@ -72,7 +61,7 @@ def test_a_customer_dashboard_form_writes_one_entry_naming_its_session(
 
     with _client(service) as other:
         other.get(link_for(service, account.id))
-        token = _csrf(other.get("/dashboard/plans").text)
+        token = csrf_token(other.get("/dashboard/plans").text)
         other.post("/dashboard/plans/resume", data={"csrf_token": token})
     resumed = _log(engine, account.id)[0]
     assert resumed.kind == "subscription.resumed"
@@ -84,18 +73,18 @@ def test_a_console_lever_writes_one_entry_with_its_reason_and_the_page_shows_it(
     live_service: Service,
 ) -> None:
     service = live_service("agentstack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter")
     known = len(_log(engine, account.id))
     path = f"/console/accounts/{account.id}"
     with _client(service) as client:
-        token = _csrf(client.get("/console/sign-in").text)
+        token = csrf_token(client.get("/console/sign-in").text)
         client.post("/console/sign-in", data={"csrf_token": token, "key": OPERATOR})
         page = client.get(path)
         assert page.status_code == 200
         assert 'id="audit-heading"' in page.text
         assert 'name="reason"' in page.text
-        token = _csrf(page.text)
+        token = csrf_token(page.text)
 
         pulled = client.post(
             path,
@@ -133,13 +122,13 @@ def test_a_console_lever_writes_one_entry_with_its_reason_and_the_page_shows_it(
 
 def test_the_console_pages_through_an_accounts_log(live_service: Service) -> None:
     service = live_service("agentstack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter")
     for limit in range(1, 26):
         engine.set_limit(account.id, "api_calls", limit)
     path = f"/console/accounts/{account.id}"
     with _client(service) as client:
-        token = _csrf(client.get("/console/sign-in").text)
+        token = csrf_token(client.get("/console/sign-in").text)
         client.post("/console/sign-in", data={"csrf_token": token, "key": OPERATOR})
         first = client.get(path).text
         older = re.search(r'href="([^"]+audit_before=[0-9]+)"', first)
@@ -164,15 +153,15 @@ def test_a_console_sign_in_link_and_endpoint_changes_are_logged_and_shown(
     live_service: Service,
 ) -> None:
     service = live_service("agentstack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter")
     engine.webhooks.endpoints.create("http://10.0.0.5/every-account")
     engine.webhooks.endpoints.create("http://10.0.0.6/one-account", account_id=account.id)
     path = f"/console/accounts/{account.id}"
     with _client(service) as client:
-        token = _csrf(client.get("/console/sign-in").text)
+        token = csrf_token(client.get("/console/sign-in").text)
         client.post("/console/sign-in", data={"csrf_token": token, "key": OPERATOR})
-        token = _csrf(client.get(path).text)
+        token = csrf_token(client.get(path).text)
         forged = client.post(f"{path}/link", data={})
         minted = client.post(f"{path}/link", data={"csrf_token": token})
         shown = client.get(path).text

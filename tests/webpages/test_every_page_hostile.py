@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from starlette.routing import compile_path
 
 from meterstack import Engine
-from webpages.dashboard_pages import OPERATOR, link_for
+from webpages.dashboard_pages import OPERATOR, csrf_token, link_for
 
 Service = Callable[..., Any]
 pytestmark = pytest.mark.xdist_group("dashboard-http")
@@ -162,12 +162,6 @@ def _state(engine: Engine, account_id: str) -> tuple[Any, ...]:
     )
 
 
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found is not None
-    return found.group(1)
-
-
 @dataclass
 class Prober:
     """Sends the requests, with a customer's and the operator's session, and keeps what went
@@ -190,8 +184,8 @@ class Prober:
     def renew(self) -> None:
         """The sessions' tokens (a session renewed under a new id, after a key was revoked,
         has a new one)."""
-        self.tokens["customer"] = _csrf(self.customer.get("/dashboard/keys").text)
-        self.tokens["operator"] = _csrf(self.operator.get("/console").text)
+        self.tokens["customer"] = csrf_token(self.customer.get("/dashboard/keys").text)
+        self.tokens["operator"] = csrf_token(self.operator.get("/console").text)
 
     def session(self, page: Page, *, other: bool) -> tuple[httpx.Client, str]:
         operator = page.path.startswith("/console") != other
@@ -279,7 +273,7 @@ def _prober(service: Any, account_id: str) -> Iterator[Prober]:
         httpx.Client(base_url=base, timeout=30) as operator,
     ):
         assert customer.get(link_for(service, account_id)).status_code == 303
-        token = _csrf(operator.get("/console/sign-in").text)
+        token = csrf_token(operator.get("/console/sign-in").text)
         signed = operator.post("/console/sign-in", data={"csrf_token": token, "key": OPERATOR})
         assert signed.status_code == 303
         yield Prober(engine, account_id, customer, operator, known)

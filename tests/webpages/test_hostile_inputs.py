@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from meterstack import Engine
 from meterstack.errors import InvalidInputError, OutOfRangeError
-from webpages.dashboard_pages import OPERATOR, link_for
+from webpages.dashboard_pages import (
+    csrf_token,
+    customer_session,
+    engine_of,
+    operator_session,
+)
 
 Service = Callable[..., Any]
 pytestmark = pytest.mark.xdist_group("dashboard-http")
@@ -24,33 +27,6 @@ pytestmark = pytest.mark.xdist_group("dashboard-http")
 #: read although they are not digits 0-9), and numbers past every bound.
 NOT_ASCII = ("²", "①", "٣", "１２")
 TOO_LARGE = ("9223372036854775808", str(10**40), "9" * 5000)
-
-
-def _engine(service: Any) -> Engine:
-    engine: Engine = service.app.state.engine
-    return engine
-
-
-@contextmanager
-def _customer(service: Any, account_id: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=str(service.base_url), timeout=30) as client:
-        assert client.get(link_for(service, account_id)).status_code == 303
-        yield client
-
-
-@contextmanager
-def _operator(service: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=str(service.base_url), timeout=30) as client:
-        token = _csrf(client.get("/console/sign-in").text)
-        signed = client.post("/console/sign-in", data={"csrf_token": token, "key": OPERATOR})
-        assert signed.status_code == 303
-        yield client
-
-
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found is not None
-    return found.group(1)
 
 
 def _notice(page: str) -> str:
@@ -78,9 +54,9 @@ def test_a_page_number_past_the_stores_range_or_not_in_ascii_digits_is_422(
     live_service: Service,
 ) -> None:
     service = live_service("aerostack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter")
-    with _customer(service, account.id) as customer, _operator(service) as operator:
+    with customer_session(service, account.id) as customer, operator_session(service) as operator:
         # Signing in by link is itself recorded (who minted it): the state is taken after.
         before = _state(engine, account.id)
         for client, path in (
@@ -117,12 +93,12 @@ def test_a_key_quota_in_digits_that_are_not_ascii_is_refused_with_its_message(
     live_service: Service,
 ) -> None:
     service = live_service("aerostack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter")
-    with _customer(service, account.id) as customer:
+    with customer_session(service, account.id) as customer:
         # Signing in by link is itself recorded (who minted it): the state is taken after.
         before = _state(engine, account.id)
-        token = _csrf(customer.get("/dashboard/keys").text)
+        token = csrf_token(customer.get("/dashboard/keys").text)
         for quota in (*NOT_ASCII, *TOO_LARGE, "-5", "5 000", "1_000"):
             answer = customer.post(
                 "/dashboard/keys",
@@ -138,12 +114,12 @@ def test_the_console_limit_lever_refuses_digits_that_are_not_ascii(
     live_service: Service,
 ) -> None:
     service = live_service("aerostack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter")
     before = _state(engine, account.id)
     page = f"/console/accounts/{account.id}"
-    with _operator(service) as operator:
-        token = _csrf(operator.get(page).text)
+    with operator_session(service) as operator:
+        token = csrf_token(operator.get(page).text)
         lever = {"csrf_token": token, "lever": "limit", "item": "api_requests"}
         for limit in (*NOT_ASCII, *TOO_LARGE, "-1", "ten"):
             answer = operator.post(
@@ -167,9 +143,9 @@ def test_a_cursor_that_is_not_one_is_422_on_the_wallet_and_the_audit_trail(
     live_service: Service,
 ) -> None:
     service = live_service("aerostack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter")
-    with _customer(service, account.id) as customer, _operator(service) as operator:
+    with customer_session(service, account.id) as customer, operator_session(service) as operator:
         for cursor in (*NOT_ASCII, *TOO_LARGE, "-1", "zzz", "1_000"):
             wallet = customer.get("/dashboard/wallet", params={"before": cursor})
             assert wallet.status_code == 422, cursor
@@ -184,13 +160,13 @@ def test_the_usage_export_refuses_a_format_it_does_not_offer_and_counts_nothing(
     live_service: Service,
 ) -> None:
     service = live_service("agentstack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="pro")
     engine.consume(account.id, "api_calls", 12)
-    with _customer(service, account.id) as customer:
+    with customer_session(service, account.id) as customer:
         # Signing in by link is itself recorded (who minted it): the state is taken after.
         before = _state(engine, account.id)
-        token = _csrf(customer.get("/dashboard/usage").text)
+        token = csrf_token(customer.get("/dashboard/usage").text)
         form = {"csrf_token": token, "meter": "api_calls", "granularity": "day"}
         for unknown in ("xml", "CSV", "csv\x00", "x" * 5000):
             refused = customer.post("/dashboard/usage/export", data={**form, "format": unknown})

@@ -12,19 +12,13 @@ import httpx
 import jwt
 import pytest
 
-from meterstack import Engine
 from meterstack.server.dashboard.web import DashboardSettings
 from meterstack.services.access import ACCOUNT_ATTEMPTS
-from webpages.dashboard_pages import OPERATOR, link_for
+from webpages.dashboard_pages import OPERATOR, csrf_token, engine_of, link_for
 
 Service = Callable[..., Any]
 SECRET = "platform-jwt-secret-of-32-bytes!!"
 pytestmark = pytest.mark.xdist_group("dashboard-http")
-
-
-def _engine(service: Any) -> Engine:
-    engine: Engine = service.app.state.engine
-    return engine
 
 
 def _client(service: Any) -> httpx.Client:
@@ -37,15 +31,9 @@ def _sign_in(client: httpx.Client, service: Any, account_id: str) -> httpx.Respo
     return answer
 
 
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found is not None
-    return found.group(1)
-
-
 def test_the_session_cookie_is_opaque_httponly_lax_and_scoped(live_service: Service) -> None:
     service = live_service("flowstack")
-    account = _engine(service).create_account(plan="free")
+    account = engine_of(service).create_account(plan="free")
     with _client(service) as client:
         cookie = _sign_in(client, service, account.id).headers["set-cookie"]
         assert re.match(r"meterstack_dashboard=[A-Za-z0-9_-]{43}; ", cookie)
@@ -62,7 +50,7 @@ def test_the_session_cookie_is_opaque_httponly_lax_and_scoped(live_service: Serv
 
 def test_the_platform_embeds_the_pages_behind_its_jwt(live_service: Service) -> None:
     service = live_service("aerostack", jwt_key=SECRET)
-    account = _engine(service).create_account(plan="free")
+    account = engine_of(service).create_account(plan="free")
     token = jwt.encode({"account_id": account.id, "exp": time.time() + 60}, SECRET)
     with _client(service) as client:
         answer = client.get("/dashboard/embed", params={"jwt": token, "next": "/dashboard/plans"})
@@ -82,12 +70,12 @@ def test_the_platform_embeds_the_pages_behind_its_jwt(live_service: Service) -> 
 
 def test_password_attempts_are_limited_over_http(live_service: Service) -> None:
     service = live_service("agentstack")
-    account, key = _engine(service).create_anonymous_account()
-    _engine(service).convert_anonymous(
+    account, key = engine_of(service).create_anonymous_account()
+    engine_of(service).convert_anonymous(
         key.key, name="Ada", email="ada@example.com", password="correct horse battery"
     )
     with _client(service) as client:
-        token = _csrf(client.get("/dashboard/sign-in").text)
+        token = csrf_token(client.get("/dashboard/sign-in").text)
         form = {"csrf_token": token, "email": "ada@example.com", "password": "nope"}
         for _ in range(ACCOUNT_ATTEMPTS):
             assert client.post("/dashboard/sign-in", data=form).status_code == 401
@@ -111,11 +99,11 @@ def test_a_post_without_its_csrf_token_is_refused_and_changes_nothing(
     live_service: Service,
 ) -> None:
     service = live_service("agentstack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter")
     with _client(service) as client:
         _sign_in(client, service, account.id)
-        token = _csrf(client.get("/dashboard/overage").text)
+        token = csrf_token(client.get("/dashboard/overage").text)
         for form in ({"enabled": "on"}, {"enabled": "on", "csrf_token": token + "x"}):
             refused = client.post("/dashboard/overage", data=form)
             assert refused.status_code == 403
@@ -138,13 +126,13 @@ def test_a_post_without_a_session_is_refused(live_service: Service) -> None:
 
 def test_sign_out_and_a_revoked_key_end_the_session(live_service: Service) -> None:
     service = live_service("agentstack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter")
     key = engine.create_api_key(account.id)
     with _client(service) as client:
         _sign_in(client, service, account.id)
         stolen = dict(client.cookies)
-        token = _csrf(client.get("/dashboard").text)
+        token = csrf_token(client.get("/dashboard").text)
         assert client.post("/dashboard/sign-out", data={"csrf_token": token}).status_code == 303
     with _client(service) as replay:
         replay.cookies.update(stolen)
@@ -163,12 +151,12 @@ def test_sign_out_and_a_revoked_key_end_the_session(live_service: Service) -> No
 
 def test_each_kind_of_session_opens_its_own_pages_only(live_service: Service) -> None:
     service = live_service("flowstack")
-    account = _engine(service).create_account(plan="free")
+    account = engine_of(service).create_account(plan="free")
     with _client(service) as client:
         _sign_in(client, service, account.id)
         assert client.get("/console").headers["location"] == "/console/sign-in?next=/console"
     with _client(service) as client:
-        token = _csrf(client.get("/console/sign-in").text)
+        token = csrf_token(client.get("/console/sign-in").text)
         wrong = client.post("/console/sign-in", data={"csrf_token": token, "key": "guess"})
         assert wrong.status_code == 401
         signed = client.post("/console/sign-in", data={"csrf_token": token, "key": OPERATOR})
@@ -179,8 +167,8 @@ def test_each_kind_of_session_opens_its_own_pages_only(live_service: Service) ->
 
 def test_a_dashboard_link_needs_the_operator_and_a_real_account(live_service: Service) -> None:
     service = live_service("flowstack")
-    account = _engine(service).create_account(plan="free")
-    key = _engine(service).create_api_key(account.id)
+    account = engine_of(service).create_account(plan="free")
+    key = engine_of(service).create_api_key(account.id)
     path = f"/v1/accounts/{account.id}/dashboard-link"
     assert service.post(path).status_code == 401
     assert service.post(path, headers={"Authorization": f"Bearer {key.key}"}).status_code == 403
@@ -193,11 +181,11 @@ def test_a_dashboard_link_needs_the_operator_and_a_real_account(live_service: Se
 
 def test_what_accounts_wrote_is_escaped(live_service: Service) -> None:
     service = live_service("agentstack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter", name="<script>alert(1)</script>")
     engine.create_api_key(account.id, name='"><img src=x onerror=alert(1)>')
     with _client(service) as client:
-        token = _csrf(client.get("/console/sign-in").text)
+        token = csrf_token(client.get("/console/sign-in").text)
         client.post("/console/sign-in", data={"csrf_token": token, "key": OPERATOR})
         listing = client.get("/console").text
         assert "<script>alert(1)</script>" not in listing
@@ -212,7 +200,7 @@ def test_what_accounts_wrote_is_escaped(live_service: Service) -> None:
 
 def test_invoices_are_shown_a_page_at_a_time_newest_first(live_service: Service) -> None:
     service = live_service("agentstack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter")
     for _ in range(44):
         engine.buy_pack(account.id, "logic_engine_small")
@@ -232,14 +220,14 @@ def test_invoices_are_shown_a_page_at_a_time_newest_first(live_service: Service)
 
 def test_overage_switches_for_one_project(live_service: Service) -> None:
     service = live_service("agentstack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter")
     project = engine.create_project(account.id, name="checkout")
     with _client(service) as client:
         _sign_in(client, service, account.id)
         page = client.get("/dashboard/overage", params={"project": project.id}).text
         assert "Overage switches for project checkout" in page
-        form = {"csrf_token": _csrf(page), "enabled": "on", "meter": "api_calls"}
+        form = {"csrf_token": csrf_token(page), "enabled": "on", "meter": "api_calls"}
         done = client.post("/dashboard/overage", data={**form, "project": project.id})
         assert done.headers["location"] == f"/dashboard/overage?project={project.id}"
     assert engine.usage(account.id, project_id=project.id)["api_calls"].overage_enabled

@@ -5,49 +5,25 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 
 from fakes.faulty_store import OPENING, FaultyStore
-from meterstack import Engine, ManualClock
+from meterstack import ManualClock
 from meterstack.server.dashboard.close_run import CLOSE_THREAD
-from webpages.dashboard_pages import OPERATOR, link_for
+from webpages.dashboard_pages import (
+    csrf_token,
+    customer_session,
+    engine_of,
+    operator_session,
+)
 
 Service = Callable[..., Any]
 pytestmark = pytest.mark.xdist_group("dashboard-http")
-
-
-def _engine(service: Any) -> Engine:
-    engine: Engine = service.app.state.engine
-    return engine
-
-
-@contextmanager
-def _customer(service: Any, account_id: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=str(service.base_url), timeout=30) as client:
-        assert client.get(link_for(service, account_id)).status_code == 303
-        yield client
-
-
-@contextmanager
-def _operator(service: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=str(service.base_url), timeout=30) as client:
-        token = _csrf(client.get("/console/sign-in").text)
-        signed = client.post("/console/sign-in", data={"csrf_token": token, "key": OPERATOR})
-        assert signed.status_code == 303
-        yield client
-
-
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found is not None
-    return found.group(1)
 
 
 def _notice(page: str) -> str:
@@ -60,7 +36,7 @@ def test_the_wallet_and_console_forms_refuse_a_post_without_its_token(
     live_service: Service, clock: ManualClock
 ) -> None:
     service = live_service("aerostack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter")
     clock.advance(timedelta(days=31))
     forms = {
@@ -73,9 +49,9 @@ def test_the_wallet_and_console_forms_refuse_a_post_without_its_token(
         "/console/close": {},
         "/console/webhooks/dlv_any/replay": {},
     }
-    with _customer(service, account.id) as customer, _operator(service) as operator:
+    with customer_session(service, account.id) as customer, operator_session(service) as operator:
         for client, posts in ((customer, forms), (operator, console_forms)):
-            token = _csrf(
+            token = csrf_token(
                 client.get("/dashboard/wallet" if client is customer else "/console").text
             )
             for path, form in posts.items():
@@ -94,12 +70,12 @@ def test_the_wallet_and_console_forms_refuse_a_post_without_its_token(
 
 def test_a_customer_sees_only_its_own_wallet_and_history(live_service: Service) -> None:
     service = live_service("aerostack")
-    engine = _engine(service)
+    engine = engine_of(service)
     mine, theirs = engine.create_account(plan="starter"), engine.create_account(plan="starter")
     engine.adjust_wallet(theirs.id, Decimal("99"), "their credit")
     assert engine.consume(theirs.id, "api_requests", 777).allowed
     assert engine.consume(mine.id, "api_requests", 5).allowed
-    with _customer(service, mine.id) as client:
+    with customer_session(service, mine.id) as client:
         wallet = client.get("/dashboard/wallet").text
         assert '<span id="balance">0.00 USD</span>' in wallet
         assert "their credit" not in wallet
@@ -113,14 +89,14 @@ def test_auto_reload_is_refused_politely_on_a_plan_without_payments(
     live_service: Service,
 ) -> None:
     service = live_service("agentstack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account, _ = engine.create_anonymous_account()
-    with _customer(service, account.id) as client:
+    with customer_session(service, account.id) as client:
         page = client.get("/dashboard/wallet").text
         said = re.search(r'<p class="warning" id="payments-refused">(.*?)</p>', page, re.S)
         assert said is not None, "said before the forms"
         assert "not allowed on the ANONYMOUS plan" in said.group(1)
-        form = {"csrf_token": _csrf(page), "threshold": "5", "mode": "amount", "value": "10"}
+        form = {"csrf_token": csrf_token(page), "threshold": "5", "mode": "amount", "value": "10"}
         refused = client.post("/dashboard/wallet/auto-reload", data=form, follow_redirects=True)
         assert "Not done: deposits and reloads need payments" in _notice(refused.text)
     assert engine.wallet(account.id).settings.threshold is None
@@ -130,12 +106,12 @@ def test_wallet_transactions_are_paged_newest_first(
     live_service: Service, clock: ManualClock
 ) -> None:
     service = live_service("aerostack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter")
     for index in range(30):
         engine.adjust_wallet(account.id, Decimal("1.25"), f"credit number {index}")
         clock.advance(timedelta(minutes=1))
-    with _customer(service, account.id) as client:
+    with customer_session(service, account.id) as client:
         first = client.get("/dashboard/wallet").text
         assert '<span id="balance">37.50 USD</span>' in first
         memos = re.findall(r"credit number (\d+)", first)
@@ -150,9 +126,9 @@ def test_wallet_transactions_are_paged_newest_first(
 
 def test_bad_input_on_the_new_pages_is_a_precise_refusal(live_service: Service) -> None:
     service = live_service("aerostack")
-    engine = _engine(service)
+    engine = engine_of(service)
     account = engine.create_account(plan="starter")
-    with _customer(service, account.id) as client:
+    with customer_session(service, account.id) as client:
         for path in (
             "/dashboard/usage?granularity=week",
             "/dashboard/usage?meter=nothing",
@@ -161,7 +137,7 @@ def test_bad_input_on_the_new_pages_is_a_precise_refusal(live_service: Service) 
             answer = client.get(path)
             assert answer.status_code == 422, path
             assert "invalid_input" in answer.text
-        token = _csrf(client.get("/dashboard/wallet").text)
+        token = csrf_token(client.get("/dashboard/wallet").text)
         for amount in ("ten", "1e6", "NaN", "", "1" * 40):
             refused = client.post(
                 "/dashboard/wallet/deposit",
@@ -175,10 +151,10 @@ def test_bad_input_on_the_new_pages_is_a_precise_refusal(live_service: Service) 
             follow_redirects=True,
         )
         assert "mode must be 'amount' or 'target'" in _notice(moded.text).replace("&#39;", "'")
-    with _operator(service) as operator:
+    with operator_session(service) as operator:
         assert operator.get("/console/webhooks/dlv_nobody").status_code == 404
         assert operator.get("/console/webhooks?status=lost").status_code == 422
-        token = _csrf(operator.get("/console").text)
+        token = csrf_token(operator.get("/console").text)
         page = f"/console/accounts/{account.id}"
         for form, message in (
             ({"amount": "5", "reason": ""}, "an adjustment needs a reason"),
@@ -199,14 +175,14 @@ def test_a_running_period_close_shows_its_progress_until_it_is_done(
 ) -> None:
     faults = FaultyStore()
     service = live_service("agentstack", wrap_store=faults.around, close_wait_seconds=0.05)
-    engine = _engine(service)
+    engine = engine_of(service)
     accounts = [engine.create_account(plan="starter") for _ in range(3)]
     clock.advance(timedelta(days=31, hours=1))
     release = threading.Event()
     # The close waits before its first transaction, as a long one does between two chunks.
     faults.hold(OPENING, release, when=lambda: threading.current_thread().name == CLOSE_THREAD)
-    with _operator(service) as operator:
-        token = _csrf(operator.get("/console/close").text)
+    with operator_session(service) as operator:
+        token = csrf_token(operator.get("/console/close").text)
         started = operator.post("/console/close", data={"csrf_token": token})
         assert (started.status_code, started.headers["location"]) == (303, "/console/close")
         running = operator.get("/console/close").text
@@ -230,13 +206,13 @@ def test_the_alert_and_budget_forms_check_their_token_their_input_and_their_acco
     live_service: Service,
 ) -> None:
     service = live_service("flowstack")
-    engine = _engine(service)
+    engine = engine_of(service)
     mine, theirs = engine.create_account(plan="hobbyist"), engine.create_account(plan="hobbyist")
     their_alert = engine.create_alert(theirs.id, "usage_units", meter="sessions", threshold=5)
-    with _customer(service, mine.id) as client:
+    with customer_session(service, mine.id) as client:
         page = client.get("/dashboard/alerts").text
         assert their_alert.id not in page
-        token = _csrf(page)
+        token = csrf_token(page)
         forms = {
             "/dashboard/alerts": {"kind": "limit_reached", "meter": "sessions"},
             "/dashboard/alerts/budget": {"amount": "10", "mode": "hard"},
