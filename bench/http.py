@@ -47,6 +47,15 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from meterstack import Engine
+from meterstack.server import uvicorn_options
+
 OPERATOR_KEY = "bench-operator-key"
 WRK = shutil.which("wrk") or "wrk"
 BODY = '{"meter": "api_calls", "quantity": 1}'
@@ -114,14 +123,6 @@ def _free_port() -> int:
 
 
 def serve_bare(port: int) -> None:
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
-    from meterstack.server import uvicorn_options
-
     async def endpoint(request: Request) -> JSONResponse:
         return JSONResponse(FIXED_ANSWER)
 
@@ -132,8 +133,6 @@ def serve_bare(port: int) -> None:
 
 def prepare_accounts(database: str, count: int) -> list[str]:
     """Accounts on PRO whose 2,000,000 API calls no run of this benchmark reaches."""
-    from meterstack import Engine
-
     with Engine.open(database, catalog="agentstack") as engine:
         return [engine.create_account(plan="pro").id for _ in range(count)]
 
@@ -238,8 +237,6 @@ def measure(url: str, seconds: float, server: int) -> tuple[Load, Load]:
 
 def engine_cost(database: str, calls: int = 3000) -> float:
     """CPU microseconds of one ``Engine.consume`` called in-process, on the same database."""
-    from meterstack import Engine
-
     with Engine.open(database, catalog="agentstack") as engine:
         account = engine.create_account(plan="pro").id
         for _ in range(200):
