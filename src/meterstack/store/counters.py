@@ -6,7 +6,8 @@ holds> RETURNING``, or the same as an upsert on the scope's first use in a perio
 concurrency pattern can pass a bound. A request's steps apply all or none: a step that refuses
 puts the rows written before it back as they were, inside the same transaction. On PostgreSQL
 the increments of one item and period (a consume's account and project, a batch group) go in one
-statement that locks the rows in the caller's order and updates them only if every one fits.
+statement that adds to each row where it fits; when one does not, the rows it wrote are put back
+and the steps go one by one.
 
 The condition and the overage written in the SQL are ``rules.admission.advance`` in SQL form;
 tests/store/test_counters.py holds the two to the same totals and refusals. Amounts of money
@@ -226,7 +227,8 @@ class SqlCounters:
 
     def _at_once(self, admission: Admission[Any], steps: Sequence[Step[Any]]) -> _Written | None:
         """PostgreSQL: every increment of one item and period in one statement, or nothing
-        (None: a row is missing, a bound refused or the version moved; decide step by step)."""
+        (None: a row is missing, a bound refused or the version moved; decide step by step,
+        after putting back what the statement wrote)."""
         if not all(values.representable(step) for step in steps):
             return None
         first = steps[0]
@@ -245,10 +247,15 @@ class SqlCounters:
             )
         shape = tuple((step.bound is not None, step.overage_from is not None) for step in steps)
         rows = self._sql.all(together_sql(shape, admission.version is not None), params)
-        if len(rows) != len(steps):
-            return None
         found = {row[0]: row for row in rows}
-        return [values.totals(found[step.scope][1:], step) for step in steps], {}, list(steps)
+        written = [step for step in steps if step.scope in found]
+        afters = [values.totals(found[step.scope][1:], step) for step in written]
+        if len(written) != len(steps):
+            # A row missing or a bound that refused: what was written goes back, and the
+            # steps go one by one, which says which refused (or creates the missing row).
+            self._restore(admission.account_id, written, afters, {})
+            return None
+        return afters, {}, written
 
     def _restore(
         self,
