@@ -198,3 +198,99 @@ def test_callers_of_a_failed_shared_transaction_each_raise_their_own_error(
             gone.details,
             503,
         )
+
+
+class _Counting:
+    """The path behind a group commit (the real one), counting how each event was decided:
+    alone, or in a shared transaction of some size."""
+
+    def __init__(self, metering: Metering) -> None:
+        self.metering = metering
+        self.alone = 0
+        self.groups: list[int] = []
+
+    def consume(self, event: UsageEvent) -> Decision:
+        self.alone += 1
+        return self.metering.consume(event)
+
+    def consume_many(
+        self, events: Sequence[UsageEvent | MeterstackError]
+    ) -> list[Decision | MeterstackError]:
+        self.groups.append(len(events))
+        return self.metering.consume_many(events)
+
+
+@pytest.fixture
+def counted(store_url: str, clock: ManualClock) -> Iterator[tuple[Engine, ServiceContext]]:
+    store = SqlStore(store_url)
+    ctx = ServiceContext(store=store, clock=clock, current=load_catalog("flowstack"))
+    ctx.register_current()
+    yield Engine(ctx), ctx
+    store.close()
+
+
+def _shared_group_of_three(
+    ctx: ServiceContext, gather_seconds: float
+) -> tuple[GroupCommit, _Counting]:
+    """A group commit whose last transaction was shared by three callers."""
+    leader = _SlowLeader(Metering(ctx), queued=2)
+    group = GroupCommit(leader, on_queued=leader.on_queued, gather_seconds=gather_seconds)
+    account = Engine(ctx).create_account(plan="free").id
+    with ThreadPoolExecutor(1) as lone:
+        first = lone.submit(group.consume, _event(account, "sessions", 1))
+        assert leader.leading.wait(10)
+        _run(group, [{"account_id": account, "meter": "sessions", "quantity": 1}] * 2, threads=2)
+        first.result()
+    assert leader.groups == [2]
+    counting = _Counting(Metering(ctx))
+    group.metering = counting
+    return group, counting
+
+
+def test_a_leader_after_a_shared_transaction_gathers_its_company_and_decides_all_at_once(
+    counted: tuple[Engine, ServiceContext],
+) -> None:
+    """A9, D7: the next leader waits for as many callers as the last group held, then decides
+    its own event with theirs in one transaction; every one counted once."""
+    engine, ctx = counted
+    group, counting = _shared_group_of_three(ctx, gather_seconds=30)
+    account = engine.create_account(plan="free").id
+    calls: list[dict[str, Any]] = [
+        {"account_id": account, "meter": "sessions", "quantity": 1, "idempotency_key": f"g{n}"}
+        for n in range(3)
+    ]
+
+    answers = _run(group, calls, threads=3)
+
+    assert (counting.alone, counting.groups) == (0, [3])
+    assert sorted(answer.used for answer in answers if isinstance(answer, Decision)) == [1, 2, 3]
+    assert engine.usage(account)["sessions"].used == 3
+
+
+def test_a_leader_whose_company_does_not_come_decides_alone_once_the_moment_passes(
+    counted: tuple[Engine, ServiceContext],
+) -> None:
+    engine, ctx = counted
+    group, counting = _shared_group_of_three(ctx, gather_seconds=0.05)
+    account = engine.create_account(plan="free").id
+
+    first = group.consume(_event(account, "sessions", 2, idempotency_key="lone"))
+    second = group.consume(_event(account, "sessions", 1))
+
+    assert (first.allowed, first.used, second.used) == (True, 2, 3)
+    # Alone both times: the first after waiting in vain, the second without waiting at all.
+    assert (counting.alone, counting.groups) == (2, [])
+
+
+def test_a_caller_alone_never_waits_for_company(counted: tuple[Engine, ServiceContext]) -> None:
+    """One thread's consumes are decided alone, one by one: with a gathering time of an hour,
+    the calls still return at once, since a lone caller's last group was itself."""
+    engine, ctx = counted
+    counting = _Counting(Metering(ctx))
+    group = GroupCommit(counting, gather_seconds=3600)
+    account = engine.create_account(plan="free").id
+
+    answers = [group.consume(_event(account, "sessions", 1)) for _ in range(5)]
+
+    assert [answer.used for answer in answers] == [1, 2, 3, 4, 5]
+    assert (counting.alone, counting.groups) == (5, [])

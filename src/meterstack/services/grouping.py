@@ -10,12 +10,19 @@ than handing it to a waiting thread at once: on one interpreter that hand-over i
 per transaction, which made eight threads slower than one on SQLite; the leader's own answer
 waits for that one transaction more. No caller returns before the transaction holding its event
 has committed, so every answer is as durable as a lone one.
+
+A leader whose last transaction was shared expects company again: rather than decide its own
+event alone while the others queue (on one interpreter they would take turns with it, and both
+its lone transaction and theirs grow slower), it waits a moment, at most ``GATHER_SECONDS``,
+for as many callers as the last group held, then decides them all, its own event first, in one
+transaction. A caller alone never waits: its last group was itself.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -25,6 +32,8 @@ from meterstack.services.events import UsageEvent
 
 #: The most events one shared transaction decides; the rest wait for the next.
 MAX_GROUP = 256
+#: How long a leader that expects company waits for it before deciding without it.
+GATHER_SECONDS = 0.0002
 
 
 class _Caller:
@@ -82,27 +91,49 @@ class Deciding(Protocol):
 
 class GroupCommit:
     """``consume`` for concurrent callers; ``on_queued``, when given, hears the number of
-    callers waiting each time one joins the queue (under the queue's lock: keep it short)."""
+    callers waiting each time one joins the queue (under the queue's lock: keep it short);
+    ``gather_seconds`` is how long a leader expecting company waits for it."""
 
     def __init__(
-        self, metering: Deciding, *, on_queued: Callable[[int], None] | None = None
+        self,
+        metering: Deciding,
+        *,
+        on_queued: Callable[[int], None] | None = None,
+        gather_seconds: float = GATHER_SECONDS,
     ) -> None:
         self.metering = metering
         self._on_queued = on_queued
+        self._gather_seconds = gather_seconds
         self._mutex = threading.Lock()
+        #: Signalled when as many callers wait as a gathering leader expects.
+        self._gathered = threading.Condition(self._mutex)
         self._waiting: list[_Caller] = []
         self._deciding = False
+        #: The size of the last group decided: the company a new leader expects.
+        self._expected = 1
+        #: While a leader gathers: how many waiting callers it wants (0: none gathers).
+        self._wanted = 0
 
     def consume(self, event: UsageEvent) -> Decision:
+        gathered: _Caller | None = None
         with self._mutex:
-            if not self._deciding:
-                self._deciding = True
-                caller = None
-            else:
-                caller = _Caller(event)
-                self._waiting.append(caller)
+            if self._deciding:
+                queued = _Caller(event)
+                self._waiting.append(queued)
+                caller: _Caller | None = queued
                 if self._on_queued is not None:
                     self._on_queued(len(self._waiting))
+                if self._wanted and len(self._waiting) >= self._wanted:
+                    self._gathered.notify()
+            else:
+                self._deciding = True
+                caller = None
+                if self._expected > 1:  # the last group was shared: company is on its way
+                    gathered = _Caller(event)
+                    self._gather(self._expected - 1)
+        if gathered is not None:
+            self._lead(gathered)
+            return gathered.answer()
         if caller is None:
             try:
                 return self.metering.consume(event)
@@ -115,16 +146,31 @@ class GroupCommit:
             self._lead(caller)
         return caller.answer()
 
+    def _gather(self, wanted: int) -> None:
+        """Wait (the queue's lock released while waiting) until ``wanted`` callers queue, or
+        the gathering time passes."""
+        self._wanted = wanted
+        deadline = time.monotonic() + self._gather_seconds
+        try:
+            while len(self._waiting) < wanted:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._gathered.wait(remaining):
+                    return
+        finally:
+            self._wanted = 0
+
     def _lead(self, first: _Caller | None) -> None:
         """Decide ``first`` (when it leads) and the callers queued behind it in one
         transaction, then pass the lead on."""
         with self._mutex:
             if first is None and not self._waiting:
                 self._deciding = False  # nobody came meanwhile: stand down
+                self._expected = 1
                 return
             group = [] if first is None else [first]
             group += self._waiting[: MAX_GROUP - len(group)]
             del self._waiting[: len(group) - (first is not None)]
+            self._expected = len(group) + (first is None)  # with the leader's lone event
         try:
             if len(group) == 1:
                 results: list[Decision | MeterstackError] = [self._alone(group[0].event)]
