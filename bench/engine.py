@@ -37,13 +37,22 @@ HERE = Path(__file__).parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE] + [str(HERE)]
 
 import argparse
+import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
-from measure import POSTGRES, SQLITE_LABEL, Timed, backends, interleaved, raw_connection
+from measure import (
+    POSTGRES,
+    SQLITE_LABEL,
+    Measure,
+    Timed,
+    backends,
+    interleaved,
+    raw_connection,
+)
 from meterstack import Engine, UsageEvent
 
 BATCH = 100
@@ -79,8 +88,10 @@ def raw_update(engine: Engine) -> Iterator[Timed]:
 def raw_same_work(engine: Engine) -> Iterator[Timed]:
     """A second reference: the SQL a keyed two-scope consume needs at least, without the engine.
 
-    Two conditional counter updates and one idempotency row per transaction. It shows how much
-    of the gap to the single-row baseline is the work itself rather than the engine's code.
+    Two conditional counter updates, one idempotency row and the consumption's hour in the
+    usage history (D27, kept by default) per transaction; on PostgreSQL all four in one
+    statement, as the engine sends them. It shows how much of the gap to the single-row
+    baseline is the work itself rather than the engine's code.
     """
     with raw_connection(engine) as raw:
         for scope in ("raw-a", "raw-b"):
@@ -89,32 +100,50 @@ def raw_same_work(engine: Engine) -> Iterator[Timed]:
                 "VALUES ('raw', 'raw', :scope, 'raw', 0, 0, 0)",
                 {"scope": scope},
             )
-        update = raw.dialect.sql(
+        update = (
             "UPDATE counters SET used = used + :q WHERE account_id = 'raw' AND item = 'raw' "
             "AND scope = :scope AND period = 'raw' AND used + held + :q <= :bound RETURNING used"
         )
-        remember = raw.dialect.sql(
+        remember = (
             "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
             "VALUES ('raw', :key, :hash, :decision, :created_at)"
         )
+        bucket = (
+            "INSERT INTO usage_buckets (account_id, meter, bucket_start, project_id, used, byok) "
+            "{rows} ON CONFLICT (account_id, meter, bucket_start, project_id) DO UPDATE SET "
+            "used = usage_buckets.used + excluded.used, byok = usage_buckets.byok + excluded.byok"
+        )
+        scoped = [update.replace(":scope", f"'{scope}'") for scope in ("raw-a", "raw-b")]
+        if raw.dialect.is_sqlite:
+            hour_row = "VALUES ('raw', 'raw', :hour, 'raw', 1, 0)"
+            writes = [*scoped, remember, bucket.format(rows=hour_row)]
+        else:
+            hour_row = "SELECT 'raw', 'raw', :hour, 'raw', 1, 0 FROM kept"
+            writes = [
+                f"WITH a AS ({scoped[0]}), b AS ({scoped[1]}), kept AS ({remember} RETURNING key), "
+                f"counted AS ({bucket.format(rows=hour_row)}) SELECT used FROM a"
+            ]
+        writes = [raw.dialect.sql(write) for write in writes]
         decision = "x" * 160  # about the size of a stored decision (a JSON array of its fields)
         created_at = raw.dialect.ts(engine.clock.now())
+        hour = raw.dialect.ts(engine.clock.now().replace(minute=0, second=0, microsecond=0))
         run_id = uuid.uuid4().hex[:8]
 
         def once(index: int) -> int:
             raw.begin()
-            for scope in ("raw-a", "raw-b"):
-                raw.cursor.execute(update, {"q": 1, "bound": 10**15, "scope": scope})
-                raw.cursor.fetchone()
-            raw.cursor.execute(
-                remember,
-                {
-                    "key": f"{run_id}-{index}",
-                    "hash": "0" * 64,
-                    "decision": decision,
-                    "created_at": created_at,
-                },
-            )
+            params = {
+                "q": 1,
+                "bound": 10**15,
+                "key": f"{run_id}-{index}",
+                "hash": "0" * 64,
+                "decision": decision,
+                "created_at": created_at,
+                "hour": hour,
+            }
+            for write in writes:
+                raw.cursor.execute(write, params)
+                if write.startswith(("UPDATE", "WITH")):
+                    raw.cursor.fetchone()
             raw.commit()
             return 1
 
@@ -149,12 +178,15 @@ def bench_backend(label: str, url: str, seconds: float, rounds: int) -> tuple[fl
         concurrent = Timed(
             f"consume from {THREADS} threads (group commit)", lambda i: 0, time_each_call=False
         )
+        #: Where the concurrent callers' latencies go: the measure under way.
+        sink = [concurrent.latencies]
 
         def timed_consume(i: int) -> None:
             began = time.perf_counter()
             single_consume(i)
-            concurrent.latencies.append(time.perf_counter() - began)
+            sink[0].append(time.perf_counter() - began)
 
+        one_cpu: tuple[Measure, Measure] | None = None
         with Callers(timed_consume, THREADS) as callers:
             concurrent.operation = callers.burst
             with raw_update(engine) as raw_timed, raw_same_work(engine) as same_timed:
@@ -167,6 +199,20 @@ def bench_backend(label: str, url: str, seconds: float, rounds: int) -> tuple[fl
                     concurrent,
                     Timed(f"consume_many ({BATCH} events), per event", batch),
                 )
+            cpu = first_cpu()
+            if cpu is not None and label == SQLITE_LABEL:
+                pinned = Timed(
+                    f"consume from {THREADS} threads, one CPU", callers.burst, time_each_call=False
+                )
+                sink[0] = pinned.latencies
+                with on_one_cpu(cpu, [threading.current_thread(), *callers.threads]):
+                    alone, together = interleaved(
+                        seconds / 2,
+                        rounds,
+                        Timed("consume, one CPU", single_consume),
+                        pinned,
+                    )
+                one_cpu = alone, together
     print(f"{label}")
     for measure in (raw, same_work, single, grouped, many):
         print(measure.line())
@@ -187,7 +233,65 @@ def bench_backend(label: str, url: str, seconds: float, rounds: int) -> tuple[fl
         f"   (target >= {1.0 if sqlite else 2.0:.1f}x)"
     )
     print(f"  consume_many per event / consume:      {many_ratio:5.2f}x   (target >= 5x)")
+    if one_cpu is not None:
+        # Why threads gain little here: each concurrent call ends with its thread woken, and a
+        # thread woken on another (idle) CPU costs far more than one on the same CPU.
+        alone, together = one_cpu
+        across, beside = wake_round_trip(None), wake_round_trip(cpu)
+        print(
+            f"  the same, all threads on one CPU:      {together.rate / alone.rate:5.2f}x"
+            f"   (two threads waking each other: {across * 1e6:.0f} us across CPUs, "
+            f"{beside * 1e6:.0f} us on one)"
+        )
     return single_ratio, many_ratio
+
+
+def first_cpu() -> int | None:
+    """A CPU of this process to pin threads on, when the system lets threads be pinned and
+    the process has more than one CPU (else there is nothing to compare)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return cpus[0] if len(cpus) > 1 else None
+
+
+@contextmanager
+def on_one_cpu(cpu: int, threads: list[threading.Thread]) -> Iterator[None]:
+    """The threads run on ``cpu`` alone while the block runs, then where they ran before."""
+    before = os.sched_getaffinity(0)
+    ids = [thread.native_id for thread in threads if thread.native_id is not None]
+    for native in ids:
+        os.sched_setaffinity(native, {cpu})
+    try:
+        yield
+    finally:
+        for native in ids:
+            os.sched_setaffinity(native, before)
+
+
+def wake_round_trip(cpu: int | None, times: int = 5000) -> float:
+    """Seconds for two threads to wake each other once each (a lock handed back and forth),
+    both on ``cpu`` or wherever the system runs them."""
+    ping, pong = threading.Lock(), threading.Lock()
+    ping.acquire()
+    pong.acquire()
+
+    def answer() -> None:
+        for _ in range(times):
+            ping.acquire()
+            pong.release()
+
+    other = threading.Thread(target=answer, daemon=True)
+    other.start()
+    pinned = [threading.current_thread(), other] if cpu is not None else []
+    with on_one_cpu(cpu, pinned) if cpu is not None else nullcontext():
+        start = time.perf_counter()
+        for _ in range(times):
+            ping.release()
+            pong.acquire()
+        elapsed = time.perf_counter() - start
+    other.join()
+    return elapsed / times
 
 
 def bench_history(label: str, url: str, seconds: float, rounds: int) -> tuple[float, float]:
@@ -285,6 +389,10 @@ class Callers:
             threading.Thread(target=self._work, args=(index,), daemon=True)
             for index in range(threads)
         ]
+
+    @property
+    def threads(self) -> list[threading.Thread]:
+        return list(self._workers)
 
     def __enter__(self) -> Callers:
         for worker in self._workers:

@@ -166,3 +166,21 @@ def together_sql(shape: tuple[tuple[bool, bool], ...], check: bool) -> str:
         f"AND scope IN ({scopes}) AND CASE scope {tests} END{version} "
         "RETURNING scope, used, held, overage"
     )
+
+
+@lru_cache(maxsize=64)
+def in_one_sql(shape: tuple[tuple[bool, bool], ...], check: bool, bucket: str | None) -> str:
+    """PostgreSQL: :func:`together_sql`, the request's idempotency record (stored only if every
+    row was written) and, when ``bucket`` (an upsert of the usage history reading ``kept``) is
+    given, its hour, in one statement. Its rows are the written counters', each with the number
+    of records stored (1, or 0 when another request holds the key)."""
+    kept = (
+        "INSERT INTO idempotency_keys (account_id, key, request_hash, decision, created_at) "
+        "SELECT :account_id, :key, :request_hash, :decision, :created_at "
+        f"WHERE (SELECT count(*) FROM written) = {len(shape)} ON CONFLICT DO NOTHING RETURNING key"
+    )
+    counted = "" if bucket is None else f", counted AS ({bucket})"
+    return (
+        f"WITH written AS ({together_sql(shape, check)}), kept AS ({kept}){counted} "
+        "SELECT scope, used, held, overage, (SELECT count(*) FROM kept) FROM written"
+    )

@@ -34,7 +34,7 @@ from meterstack.rules.admission import (
     unwritten,
 )
 from meterstack.store import counter_values as values
-from meterstack.store.counter_sql import KEY, statement, together_sql
+from meterstack.store.counter_sql import KEY, in_one_sql, statement, together_sql
 from meterstack.store.dialect import Dialect
 from meterstack.store.history import ADD_ONE_FROM, SqlHistory
 from meterstack.store.idempotency import INSERT_ONE, SqlIdempotency
@@ -48,15 +48,23 @@ from meterstack.store.statements import Statements
 _Written = tuple[list[Totals[Any]], dict[int, Totals[Any]], list[Step[Any]]]
 
 
+#: The usage history's upsert of one consume's hour, reading the stored record (``kept``).
+_COUNTED = ADD_ONE_FROM.format(source="kept")
 #: PostgreSQL: one idempotency record and, when it was stored, its consumption's hour in the
 #: usage history (D27); the bucket's insert reads the record's RETURNING row, so a key another
 #: request took adds nothing.
 _RECORD_COUNTING = Dialect("postgresql").sql(
-    f"WITH kept AS ({INSERT_ONE} RETURNING key), "
-    f"counted AS ({ADD_ONE_FROM.format(source='kept')}) SELECT key FROM kept"
+    f"WITH kept AS ({INSERT_ONE} RETURNING key), counted AS ({_COUNTED}) SELECT key FROM kept"
 )
 #: Prepared steps kept per connection; past this many, forgotten.
 _PREPARED = 256
+#: Counters whose last totals a connection keeps (to foresee a decision); past this, forgotten.
+_SEEN = 4096
+
+
+def _shape(steps: Sequence[Step[Any]]) -> tuple[tuple[bool, bool], ...]:
+    """Per step of :func:`together_sql`: whether it has a bound, and where overage starts."""
+    return tuple((step.bound is not None, step.overage_from is not None) for step in steps)
 
 
 class _Prepared(NamedTuple):
@@ -77,6 +85,9 @@ class SqlCounters:
         self._history = history
         #: By the id of the step (which the entry holds, so that the id stays its own).
         self._prepared: dict[int, _Prepared] = {}
+        #: PostgreSQL: the totals this connection last saw each counter reach (a guess of
+        #: where the next request finds it, never a bound: the statement tests the rows).
+        self._seen: dict[tuple[str, str, str, str], Totals[Any]] = {}
 
     # ------------------------------------------------------------------ admission
 
@@ -87,6 +98,10 @@ class SqlCounters:
         # A trailing charges step (D26) is priced from the first step's totals, after it.
         head = steps[:-1] if steps and steps[-1].charge is not None else steps
         if not self._sql.dialect.is_sqlite and values.together(head):
+            if len(head) == len(steps):
+                foreseen = self._in_one(admission)
+                if foreseen is not None:
+                    return foreseen
             outcome = self._at_once(admission, head)
             if outcome is not None and len(head) < len(steps):
                 outcome = self._tail(admission, outcome)
@@ -231,6 +246,95 @@ class SqlCounters:
         after putting back what the statement wrote)."""
         if not all(values.representable(step) for step in steps):
             return None
+        params = self._together_params(admission, steps)
+        rows = self._sql.all(together_sql(_shape(steps), admission.version is not None), params)
+        found = {row[0]: row for row in rows}
+        written = [step for step in steps if step.scope in found]
+        afters = [values.totals(found[step.scope][1:], step) for step in written]
+        if len(written) != len(steps):
+            # A row missing or a bound that refused: what was written goes back, and the
+            # steps go one by one, which says which refused (or creates the missing row).
+            self._restore(admission.account_id, written, afters, {})
+            return None
+        self._saw(admission.account_id, written, afters)
+        return afters, {}, written
+
+    def _in_one(self, admission: Admission[R]) -> Applied[R] | Taken | None:
+        """PostgreSQL, one keyed request on counters this connection has seen: the increments,
+        the record and its hour in one statement (one round trip less).
+
+        The record must be written with the statement, before its decision is known: it holds
+        the decision the totals last seen lead to, and when the totals reached are others (a
+        request of another connection came between), it is rewritten before the transaction
+        ends. None: not such a request, or a row missing or refused (what was written is put
+        back, no record was stored): the caller decides it otherwise.
+        """
+        records, answer, at = admission.records, admission.answer, admission.at
+        record = records[0] if len(records) == 1 else None
+        if record is None or answer is None or at is None:
+            return None
+        account_id, steps = admission.account_id, admission.steps
+        guessed = self._guess(account_id, steps)
+        if guessed is None or not all(values.representable(step) for step in steps):
+            return None
+        bucket = self._history.bucket(account_id, admission.usage, at) if admission.usage else {}
+        if bucket is None:
+            return None  # usage the history writes otherwise (a transaction's amount)
+        decision = answer(guessed)[0].encode()
+        params = self._together_params(admission, steps) | (bucket or {})
+        params |= {
+            "key": record.key,
+            "request_hash": record.request_hash,
+            "decision": decision,
+            "created_at": self._sql.ts(at),
+        }
+        text = in_one_sql(
+            _shape(steps), admission.version is not None, _COUNTED if bucket else None
+        )
+        found = {row[0]: row for row in self._sql.all(text, params)}
+        written = [step for step in steps if step.scope in found]
+        afters = [values.totals(found[step.scope][1:4], step) for step in written]
+        if len(written) != len(steps):
+            self._restore(account_id, written, afters, {})
+            return None
+        self._saw(account_id, written, afters)
+        if not found[steps[0].scope][4]:  # another request stored the key first
+            self._restore(account_id, written, afters, {})
+            return self._taken(account_id, [(record.key, record.request_hash, decision)], set())
+        totals = tuple(afters)
+        answers = tuple(answer(totals))
+        reached = answers[0].encode()
+        if reached != decision:
+            self._idempotency.rewrite(account_id, record.key, reached)
+        return Applied(totals, answers)
+
+    def _guess(self, account_id: str, steps: Sequence[Step[Any]]) -> tuple[Totals[Any], ...] | None:
+        """The totals the steps reach if their counters hold what this connection last saw."""
+        guessed: list[Totals[Any]] = []
+        for step in steps:
+            seen = self._seen.get((account_id, step.item, step.scope, step.period))
+            if seen is None:
+                return None
+            guessed.append(
+                Totals(
+                    seen.used + step.quantity,
+                    seen.held,
+                    seen.overage + overage_of(step, seen.used),
+                )
+            )
+        return tuple(guessed)
+
+    def _saw(
+        self, account_id: str, steps: Sequence[Step[Any]], afters: Sequence[Totals[Any]]
+    ) -> None:
+        if len(self._seen) >= _SEEN:
+            self._seen.clear()
+        for step, after in zip(steps, afters, strict=True):
+            self._seen[(account_id, step.item, step.scope, step.period)] = after
+
+    def _together_params(
+        self, admission: Admission[Any], steps: Sequence[Step[Any]]
+    ) -> dict[str, Any]:
         first = steps[0]
         params: dict[str, Any] = {
             "account_id": admission.account_id,
@@ -245,17 +349,7 @@ class SqlCounters:
             params[f"o{index}"] = (
                 None if step.overage_from is None else values.stored(step.overage_from)
             )
-        shape = tuple((step.bound is not None, step.overage_from is not None) for step in steps)
-        rows = self._sql.all(together_sql(shape, admission.version is not None), params)
-        found = {row[0]: row for row in rows}
-        written = [step for step in steps if step.scope in found]
-        afters = [values.totals(found[step.scope][1:], step) for step in written]
-        if len(written) != len(steps):
-            # A row missing or a bound that refused: what was written goes back, and the
-            # steps go one by one, which says which refused (or creates the missing row).
-            self._restore(admission.account_id, written, afters, {})
-            return None
-        return afters, {}, written
+        return params
 
     def _restore(
         self,

@@ -108,6 +108,14 @@ class SqlIdempotency:
     def delete(self, account_id: str, key: str) -> None:
         self.delete_many(account_id, [key])
 
+    def rewrite(self, account_id: str, key: str, decision: str) -> None:
+        """The decision of a record this transaction stored (``SqlCounters.apply`` only)."""
+        self._sql.execute(
+            "UPDATE idempotency_keys SET decision = :decision "
+            "WHERE account_id = :account_id AND key = :key",
+            {"account_id": account_id, "key": key, "decision": decision},
+        )
+
     def delete_many(self, account_id: str, keys: Sequence[str]) -> None:
         if not keys:
             return
