@@ -42,7 +42,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 
 from measure import (
     POSTGRES,
@@ -266,7 +266,8 @@ def on_one_cpu(cpu: int, threads: list[threading.Thread]) -> Iterator[None]:
         yield
     finally:
         for native in ids:
-            os.sched_setaffinity(native, before)
+            with suppress(ProcessLookupError):  # a thread that ended has nothing to restore
+                os.sched_setaffinity(native, before)
 
 
 def wake_round_trip(cpu: int | None, times: int = 5000) -> float:
