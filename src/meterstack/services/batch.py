@@ -18,10 +18,9 @@ by one, in the order given.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import groupby
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from meterstack.errors import IdempotencyKeyReusedError, MeterstackError
 from meterstack.rules.admission import ACCOUNT_SCOPE, Step, Totals, classify_admitted
@@ -96,8 +95,7 @@ class EventPath(Protocol):
     ) -> Decision | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending:
+class _Pending(NamedTuple):
     #: The event's place in the batch, and in the answer.
     position: int
     event: UsageEvent
@@ -197,7 +195,7 @@ def _replanned(
         if isinstance(planned, MeterstackError):
             results[item.position] = planned
         else:
-            again.append(replace(item, planned=planned, cached=False))
+            again.append(item._replace(planned=planned, cached=False))
     return again
 
 
@@ -220,7 +218,7 @@ def _marked_repeats(pending: list[_Pending]) -> list[_Pending]:
 
 
 def _repeat(item: _Pending, first: _Pending) -> _Pending:
-    return replace(item, first=first.position, first_hash=first.request_hash)
+    return item._replace(first=first.position, first_hash=first.request_hash)
 
 
 def _tangled(pending: list[_Pending]) -> set[tuple[str, str]]:
@@ -291,19 +289,24 @@ def _admission(
     for item in fresh:
         planned, total = routes.get(id(item.planned), (item.planned, 0))
         routes[id(planned)] = planned, total + item.event.quantity
-    merged: dict[str, Step[int]] = {}
-    for planned, total in routes.values():
-        for step in planned.plan.steps(total):
-            seen = merged.get(step.scope)
-            merged[step.scope] = step if seen is None else _summed(seen, step)
-    # The account's scope first, then the rest in one order every batch keeps.
-    steps: tuple[Step[Any], ...] = (
-        merged[ACCOUNT_SCOPE],
-        *(merged[scope] for scope in sorted(merged) if scope != ACCOUNT_SCOPE),
-    )
-    charges = fresh[0].planned.charges
-    if charges is not None and fresh[0].planned.priced:  # D26, priced from the account's totals
-        steps = (*steps, charges.step)
+    steps: tuple[Step[Any], ...]
+    if len(routes) == 1:  # one route (a project, a key): its plan's steps for the total, kept
+        planned, total = next(iter(routes.values()))
+        steps = planned.steps(total)  # with the charges step when priced (D26)
+    else:
+        merged: dict[str, Step[int]] = {}
+        for planned, total in routes.values():
+            for step in planned.plan.steps(total):
+                seen = merged.get(step.scope)
+                merged[step.scope] = step if seen is None else _summed(seen, step)
+        # The account's scope first, then the rest in one order every batch keeps.
+        steps = (
+            merged[ACCOUNT_SCOPE],
+            *(merged[scope] for scope in sorted(merged) if scope != ACCOUNT_SCOPE),
+        )
+        charges = fresh[0].planned.charges
+        if charges is not None and fresh[0].planned.priced:  # D26, from the account's totals
+            steps = (*steps, charges.step)
     quantities = [item.event.quantity for item in fresh]
 
     def answer(totals: tuple[Totals[int], ...]) -> list[Decision]:
