@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -150,12 +149,8 @@ class GroupCommit:
         """Wait (the queue's lock released while waiting) until ``wanted`` callers queue, or
         the gathering time passes."""
         self._wanted = wanted
-        deadline = time.monotonic() + self._gather_seconds
         try:
-            while len(self._waiting) < wanted:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._gathered.wait(remaining):
-                    return
+            self._gathered.wait_for(lambda: len(self._waiting) >= wanted, self._gather_seconds)
         finally:
             self._wanted = 0
 
