@@ -25,6 +25,7 @@ from meterstack.rules.admission import (
     ACCOUNT_SCOPE,
     Step,
     Totals,
+    advance,
     effective_bound,
     increment_before,
     level_overage,
@@ -297,10 +298,10 @@ class SqlCounters:
         if len(written) != len(steps):
             self._restore(account_id, written, afters, {})
             return None
-        self._saw(account_id, written, afters)
         if not found[steps[0].scope][4]:  # another request stored the key first
             self._restore(account_id, written, afters, {})
             return self._taken(account_id, [(record.key, record.request_hash, decision)], set())
+        self._saw(account_id, written, afters)
         totals = tuple(afters)
         answers = tuple(answer(totals))
         reached = answers[0].encode()
@@ -309,20 +310,16 @@ class SqlCounters:
         return Applied(totals, answers)
 
     def _guess(self, account_id: str, steps: Sequence[Step[Any]]) -> tuple[Totals[Any], ...] | None:
-        """The totals the steps reach if their counters hold what this connection last saw."""
-        guessed: list[Totals[Any]] = []
+        """The totals the steps reach if their counters hold what this connection last saw
+        (``rules.admission.advance``); None when one was not seen, or would not fit."""
+        seen: list[Totals[Any]] = []
         for step in steps:
-            seen = self._seen.get((account_id, step.item, step.scope, step.period))
-            if seen is None:
+            last = self._seen.get((account_id, step.item, step.scope, step.period))
+            if last is None:
                 return None
-            guessed.append(
-                Totals(
-                    seen.used + step.quantity,
-                    seen.held,
-                    seen.overage + overage_of(step, seen.used),
-                )
-            )
-        return tuple(guessed)
+            seen.append(last)
+        guessed = advance(steps, seen)
+        return None if isinstance(guessed, int) else guessed
 
     def _saw(
         self, account_id: str, steps: Sequence[Step[Any]], afters: Sequence[Totals[Any]]
