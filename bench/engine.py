@@ -4,7 +4,9 @@ For each backend (SQLite file in WAL mode; PostgreSQL when reachable) it measure
 - the baseline: one single-row conditional ``UPDATE … RETURNING`` per transaction, through the
   same driver, pragmas and commit mode as the engine;
 - ``consume`` touching two scopes (account and project) with an idempotency key;
-- the same consume from 8 threads at once, which group commit lets share transactions;
+- the same consume from 8 threads at once, which group commit lets share transactions (on
+  SQLite also with every thread on one CPU, beside what waking a thread costs across CPUs and
+  on one: each concurrent call ends with its thread woken, which bounds what threads gain);
 - ``consume_many`` of 100 events per call, per event;
 - keyed consume, single and in batches of 100, on an engine that keeps the usage history (D27:
   hourly and daily buckets written by the admission) beside one that does not, same database;
@@ -284,8 +286,8 @@ def wake_round_trip(cpu: int | None, times: int = 5000) -> float:
 
     other = threading.Thread(target=answer, daemon=True)
     other.start()
-    pinned = [threading.current_thread(), other] if cpu is not None else []
-    with on_one_cpu(cpu, pinned) if cpu is not None else nullcontext():
+    both = [threading.current_thread(), other]
+    with nullcontext() if cpu is None else on_one_cpu(cpu, both):
         start = time.perf_counter()
         for _ in range(times):
             ping.release()
