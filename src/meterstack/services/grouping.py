@@ -115,6 +115,7 @@ class GroupCommit:
 
     def consume(self, event: UsageEvent) -> Decision:
         gathered: _Caller | None = None
+        company = 0
         with self._mutex:
             if self._deciding:
                 queued = _Caller(event)
@@ -128,10 +129,12 @@ class GroupCommit:
                 self._deciding = True
                 caller = None
                 if self._expected > 1:  # the last group was shared: company is on its way
-                    gathered = _Caller(event)
-                    self._gather(self._expected - 1)
+                    gathered, company = _Caller(event), self._expected - 1
         if gathered is not None:
-            self._lead(gathered)
+            try:
+                self._gather(company)
+            finally:  # whatever interrupts the wait, the queue is decided and the lead passed
+                self._lead(gathered)
             return gathered.answer()
         if caller is None:
             try:
@@ -148,11 +151,12 @@ class GroupCommit:
     def _gather(self, wanted: int) -> None:
         """Wait (the queue's lock released while waiting) until ``wanted`` callers queue, or
         the gathering time passes."""
-        self._wanted = wanted
-        try:
-            self._gathered.wait_for(lambda: len(self._waiting) >= wanted, self._gather_seconds)
-        finally:
-            self._wanted = 0
+        with self._mutex:
+            self._wanted = wanted
+            try:
+                self._gathered.wait_for(lambda: len(self._waiting) >= wanted, self._gather_seconds)
+            finally:
+                self._wanted = 0
 
     def _lead(self, first: _Caller | None) -> None:
         """Decide ``first`` (when it leads) and the callers queued behind it in one
