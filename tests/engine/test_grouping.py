@@ -247,7 +247,7 @@ def _shared_group_of_three(
     return group, counting
 
 
-def test_a_leader_after_a_shared_transaction_gathers_its_company_and_decides_all_at_once(
+def test_a9_a_leader_after_a_shared_transaction_gathers_its_company_and_decides_at_once(
     counted: tuple[Engine, ServiceContext],
 ) -> None:
     """A9, D7: the next leader waits for as many callers as the last group held, then decides
