@@ -34,12 +34,12 @@ import httpx
 from jinja2 import Environment
 
 from meterstack import Engine, ManualClock
+from meterstack.records.invoicing import Invoice, InvoiceLine, InvoiceStatus
+from meterstack.records.webhooks import WebhookPolicy
 from meterstack.rules.history import UsageMark
 from meterstack.server import create_app
 from meterstack.server.settings import ServerSettings
-from meterstack.services.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
 from meterstack.services.payments.local import LocalProvider
-from meterstack.services.webhooks.model import WebhookPolicy
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 OPERATOR = "bench-operator-key"

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from meterstack.clock import Clock, ManualClock, SystemClock
     from meterstack.engine import Engine
     from meterstack.errors import MeterstackError
+    from meterstack.records.audit import Actor
     from meterstack.rules.decisions import Decision, DecisionCode
-    from meterstack.services.audit.model import Actor
     from meterstack.services.events import UsageEvent
     from meterstack.services.holds import Reservation
     from meterstack.services.keys import ApiKey, IssuedKey
@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 
 #: Each public name and the module it lives in.
 _HOMES = {
-    "Actor": "meterstack.services.audit.model",
+    "Actor": "meterstack.records.audit",
     "ApiKey": "meterstack.services.keys",
     "AsyncEngine": "meterstack.async_engine",
     "Clock": "meterstack.clock",

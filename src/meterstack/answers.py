@@ -15,7 +15,7 @@ from meterstack.services.usage import UsageReport
 from meterstack.store.rows import AccountListing, CloseFailure
 
 if TYPE_CHECKING:
-    from meterstack.services.invoicing.model import Invoice
+    from meterstack.records.invoicing import Invoice
 
 
 def rate_limit_headers(decision: Decision) -> dict[str, str]:

@@ -26,11 +26,11 @@ from meterstack.catalog.loader import LoadedCatalog
 from meterstack.catalog.schema import Catalog
 from meterstack.clock import Clock
 from meterstack.engine import Engine
+from meterstack.records.invoicing import InvoiceCheck
+from meterstack.records.payments import PaymentProvider
+from meterstack.records.webhooks import WebhookPolicy
 from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION
 from meterstack.services.express import Plans
-from meterstack.services.invoicing.model import InvoiceCheck
-from meterstack.services.payments.port import PaymentProvider
-from meterstack.services.webhooks.model import WebhookPolicy
 from meterstack.store.ports import Store
 
 P = ParamSpec("P")

@@ -31,36 +31,10 @@ from meterstack.errors import (
     NotFoundError,
     StoreUnavailableError,
 )
-from meterstack.rules.alerts import AlertKind
-from meterstack.rules.decisions import Decision
-from meterstack.rules.terms import END_USER_KIND
-from meterstack.services.access import Access
-from meterstack.services.accounts import Account, Accounts
-from meterstack.services.alerts.model import AlertView, BudgetView
-from meterstack.services.audit.log import AuditLog
-from meterstack.services.audit.model import PYTHON, Actor, AuditPage
-from meterstack.services.collections.service import Collections
-from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
-from meterstack.services.directory import Directory
-from meterstack.services.entitlements import Entitlements, Lease
-from meterstack.services.events import UsageEvent
-from meterstack.services.express import Plans
-from meterstack.services.features import AccountEntitlements, Features
-from meterstack.services.grouping import GroupCommit
-from meterstack.services.history import History
-from meterstack.services.holds import Holds, Reservation
-from meterstack.services.invoicing.close import ClosedPeriods, PeriodClose
-from meterstack.services.invoicing.model import Invoice, InvoiceCheck, InvoiceStatus
-from meterstack.services.invoicing.purchases import PackPurchase, Purchases
-from meterstack.services.invoicing.service import CreditNote, Invoices
-from meterstack.services.keys import Keys
-from meterstack.services.levers import Levers, PackGrant
-from meterstack.services.metering import PURGE_WINDOW, Metering
-from meterstack.services.migration import AccountMigration, Migrations
-from meterstack.services.payments.customers import StoredCustomers
-from meterstack.services.payments.disputes import PaymentDisputes
-from meterstack.services.payments.mirrors import InvoiceMirrors
-from meterstack.services.payments.port import (
+from meterstack.records.alerts import AlertView, BudgetView
+from meterstack.records.audit import PYTHON, Actor, AuditPage
+from meterstack.records.invoicing import Invoice, InvoiceCheck, InvoiceStatus
+from meterstack.records.payments import (
     Checkout,
     CheckoutRequest,
     InvoiceCollector,
@@ -73,6 +47,33 @@ from meterstack.services.payments.port import (
     PaymentProvider,
     ProviderSetup,
 )
+from meterstack.records.webhooks import WebhookPolicy
+from meterstack.rules.alerts import AlertKind
+from meterstack.rules.decisions import Decision
+from meterstack.rules.terms import END_USER_KIND
+from meterstack.services.access import Access
+from meterstack.services.accounts import Account, Accounts
+from meterstack.services.audit.log import AuditLog
+from meterstack.services.collections.service import Collections
+from meterstack.services.context import DEFAULT_IDEMPOTENCY_RETENTION, ServiceContext
+from meterstack.services.directory import Directory
+from meterstack.services.entitlements import Entitlements, Lease
+from meterstack.services.events import UsageEvent
+from meterstack.services.express import Plans
+from meterstack.services.features import AccountEntitlements, Features
+from meterstack.services.grouping import GroupCommit
+from meterstack.services.history import History
+from meterstack.services.holds import Holds, Reservation
+from meterstack.services.invoicing.close import ClosedPeriods, PeriodClose
+from meterstack.services.invoicing.purchases import PackPurchase, Purchases
+from meterstack.services.invoicing.service import CreditNote, Invoices
+from meterstack.services.keys import Keys
+from meterstack.services.levers import Levers, PackGrant
+from meterstack.services.metering import PURGE_WINDOW, Metering
+from meterstack.services.migration import AccountMigration, Migrations
+from meterstack.services.payments.customers import StoredCustomers
+from meterstack.services.payments.disputes import PaymentDisputes
+from meterstack.services.payments.mirrors import InvoiceMirrors
 from meterstack.services.payments.refunds import Refunds
 from meterstack.services.payments.service import EventOutcome, Payments
 from meterstack.services.payments.stripe_provider import StripeProvider
@@ -83,7 +84,6 @@ from meterstack.services.usage import Usage, UsageReport
 from meterstack.services.wallet.deposits import Deposits
 from meterstack.services.wallet.disputes import Disputes
 from meterstack.services.wallet.service import Wallets
-from meterstack.services.webhooks.model import WebhookPolicy
 from meterstack.services.webhooks.service import Webhooks
 from meterstack.store.ports import Store
 from meterstack.store.rows import CloseFailure

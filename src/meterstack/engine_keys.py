@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from meterstack.records.audit import PYTHON, Actor
 from meterstack.rules.decisions import Decision
 from meterstack.services.accounts import Account
-from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.keys import ApiKey, IssuedKey, Keys
 
 

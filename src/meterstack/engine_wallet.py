@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from meterstack.services.audit.model import PYTHON, Actor
-from meterstack.services.payments.port import Checkout, MoneyRefund
-from meterstack.services.payments.service import Payments
-from meterstack.services.wallet.deposits import Deposits
-from meterstack.services.wallet.model import (
+from meterstack.records.audit import PYTHON, Actor
+from meterstack.records.payments import Checkout, MoneyRefund
+from meterstack.records.wallet import (
     Book,
     Charge,
     ChargeRequest,
@@ -21,6 +19,8 @@ from meterstack.services.wallet.model import (
     WalletSettings,
     WalletView,
 )
+from meterstack.services.payments.service import Payments
+from meterstack.services.wallet.deposits import Deposits
 from meterstack.services.wallet.service import Wallets
 
 

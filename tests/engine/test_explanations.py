@@ -21,9 +21,9 @@ import pytest
 from meterstack import Decision, Engine, ManualClock
 from meterstack.catalog import Catalog
 from meterstack.errors import MeterstackError
+from meterstack.records.invoicing import Invoice
 from meterstack.rules.examples import evaluate_examples
 from meterstack.rules.rating import rate_usage
-from meterstack.services.invoicing.model import Invoice
 from meterstack.services.invoicing.render import render_html
 
 EngineFactory = Callable[..., Engine]

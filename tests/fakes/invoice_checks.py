@@ -4,7 +4,7 @@ cannot compute would: ``METERSTACK_INVOICE_CHECK=fakes.invoice_checks:unratable`
 
 from __future__ import annotations
 
-from meterstack.services.invoicing.model import Invoice
+from meterstack.records.invoicing import Invoice
 
 #: The accounts whose invoices the check refuses.
 UNRATABLE: set[str] = set()

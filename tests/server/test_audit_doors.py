@@ -12,7 +12,7 @@ import pytest
 
 from meterstack import Engine
 from meterstack.client import AsyncClient, AuditLogPage, Client, MeterstackClientError
-from meterstack.services.audit.model import AuditEntry
+from meterstack.records.audit import AuditEntry
 
 OPERATOR = {"Authorization": "Bearer operator-secret"}
 Signup = Callable[[Any, str], tuple[str, dict[str, str]]]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from meterstack.errors import NulCharacterError
-from meterstack.services.audit.model import Actor, AuditEntry
+from meterstack.records.audit import Actor, AuditEntry
 from meterstack.store.ports import Store
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

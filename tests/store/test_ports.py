@@ -13,10 +13,10 @@ from decimal import Decimal
 import pytest
 
 from meterstack.errors import EmailTakenError
+from meterstack.records.invoicing import Invoice, InvoiceLine, InvoiceStatus
+from meterstack.records.payments import CheckoutRequest, PaymentEvent
 from meterstack.rules.admission import Step
 from meterstack.rules.terms import ALL_ITEMS, LimitOverride
-from meterstack.services.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
-from meterstack.services.payments.port import CheckoutRequest, PaymentEvent
 from meterstack.store.ports import Admission, KeyRecord, Store
 from meterstack.store.rows import (
     AccountRow,

@@ -13,8 +13,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from meterstack.services.invoicing.model import ACCOUNT_CREDIT, Invoice, InvoiceLine, InvoiceStatus
-from meterstack.services.webhooks.model import (
+from meterstack.records.invoicing import ACCOUNT_CREDIT, Invoice, InvoiceLine, InvoiceStatus
+from meterstack.records.webhooks import (
     Attempt,
     DeliveryStatus,
     Endpoint,

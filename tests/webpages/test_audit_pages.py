@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from meterstack import Engine
-from meterstack.services.audit.model import AuditEntry
+from meterstack.records.audit import AuditEntry
 from webpages.dashboard_pages import OPERATOR, csrf_token, engine_of, link_for
 
 Service = Callable[..., Any]

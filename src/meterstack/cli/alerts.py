@@ -19,7 +19,7 @@ from meterstack.cli.options import AsJson, CatalogName, Database, cli_actor, fai
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.engine import Engine
 from meterstack.errors import MeterstackError
-from meterstack.services.alerts.model import AlertView, BudgetView
+from meterstack.records.alerts import AlertView, BudgetView
 
 alerts_app = typer.Typer(help="Alerts and the budget guard: list, add, delete, budget.")
 

@@ -14,7 +14,7 @@ from meterstack.bounds import whole_number
 from meterstack.cli.opening import engine_for
 from meterstack.cli.options import AsJson, CatalogName, Database, Reason, cli_actor
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
-from meterstack.services.audit.model import plain
+from meterstack.records.audit import plain
 
 
 def audit(

@@ -15,7 +15,7 @@ from meterstack.answers import invoice_json
 from meterstack.cli.opening import engine_for, open_engine
 from meterstack.cli.options import AsJson, CatalogName, Database
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
-from meterstack.services.invoicing.model import Invoice
+from meterstack.records.invoicing import Invoice
 from meterstack.services.invoicing.render import render_html, render_pdf
 
 invoices_app = typer.Typer(help="Invoices: list, show, pdf.", no_args_is_help=True)

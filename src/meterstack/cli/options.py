@@ -14,7 +14,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from meterstack.errors import MeterstackError
-from meterstack.services.audit.model import Actor
+from meterstack.records.audit import Actor
 
 Database = Annotated[
     str,

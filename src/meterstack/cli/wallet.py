@@ -24,8 +24,8 @@ from meterstack.cli.options import AsJson, CatalogName, Database, cli_actor, fai
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
 from meterstack.engine import Engine
 from meterstack.errors import InvalidInputError, MeterstackError
+from meterstack.records.payments import PaymentEvent
 from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.port import PaymentEvent
 
 wallet_app = typer.Typer(help="The prepaid wallet: show, charge, deposit, transactions.")
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from meterstack.cli.opening import engine_for
 from meterstack.cli.options import AsJson, CatalogName, Database, cli_actor
 from meterstack.defaults import DEFAULT_CATALOG, DEFAULT_DATABASE_URL
-from meterstack.services.webhooks.model import Attempt, Delivery, Endpoint
+from meterstack.records.webhooks import Attempt, Delivery, Endpoint
 
 webhooks_app = typer.Typer(
     help="Outgoing webhooks: endpoints, events, deliveries, the delivery worker.",

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from meterstack import __version__
 from meterstack.clock import Clock
 from meterstack.engine import Engine
+from meterstack.records.payments import PaymentProvider, ProviderSetup
 from meterstack.server import (
     alerts,
     audit,
@@ -47,7 +48,6 @@ from meterstack.server.logs import redact_access_log
 from meterstack.server.openapi import refine
 from meterstack.server.settings import ServerSettings
 from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.port import PaymentProvider, ProviderSetup
 from meterstack.services.payments.stripe_client import StripeSettings
 from meterstack.services.payments.stripe_provider import StripeAccount
 

@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from meterstack.bounds import MAX_AMOUNT
+from meterstack.records.alerts import AlertView, BudgetView
 from meterstack.server.bodies import Body, DecimalText, Name
-from meterstack.services.alerts.model import AlertView, BudgetView
 
 Kind = Literal[
     "usage_percent",

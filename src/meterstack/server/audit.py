@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from meterstack.records.audit import AuditEntry
 from meterstack.server.auth import EngineDep, OperatorDep
 from meterstack.server.contract import DoorRoute, errors
 from meterstack.server.operator import OPERATOR
-from meterstack.services.audit.model import AuditEntry
 
 router = APIRouter(prefix="/v1", route_class=DoorRoute)
 

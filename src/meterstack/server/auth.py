@@ -12,8 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from meterstack.engine import Engine
 from meterstack.errors import AuthenticationError, MeterstackError
+from meterstack.records.audit import Actor
 from meterstack.server.settings import ServerSettings
-from meterstack.services.audit.model import Actor
 
 bearer = HTTPBearer(auto_error=False)
 #: Where the route's gate (server/contract.py) leaves the customer it authenticated.

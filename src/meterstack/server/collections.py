@@ -9,10 +9,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from meterstack.money import format_money
+from meterstack.records.collections import CollectionAttempt
 from meterstack.server.auth import EngineDep, OperatorDep
 from meterstack.server.contract import DoorRoute, errors
 from meterstack.server.operator import OPERATOR, PATH
-from meterstack.services.collections.model import CollectionAttempt
 from meterstack.services.collections.service import CollectionView
 
 router = APIRouter(prefix="/v1", route_class=DoorRoute)

@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field
 
 from meterstack.bounds import MAX_AMOUNT
 from meterstack.money import in_currency_places
+from meterstack.records.payments import InvoiceMirror, MoneyRefund, PaymentDispute
+from meterstack.records.wallet import CreatorAccount
 from meterstack.server.bodies import Body, DecimalText
-from meterstack.services.payments.port import InvoiceMirror, MoneyRefund, PaymentDispute
-from meterstack.services.wallet.model import CreatorAccount
 
 Url = Annotated[str, Field(min_length=1, max_length=2000)]
 #: Bounds as ints: pydantic's refusal then reads ``less than or equal to 1000000000000`` as a

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from meterstack.answers import api_key_json, invoice_json, usage_json
+from meterstack.records.invoicing import Invoice
 from meterstack.server.errors import ErrorBody
 from meterstack.server.schemas import DecisionOut, InvoiceOut
-from meterstack.services.invoicing.model import Invoice
 from meterstack.services.keys import ApiKey
 from meterstack.services.usage import UsageReport
 

@@ -13,6 +13,8 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import Field
 
 from meterstack.engine import Engine
+from meterstack.records.invoicing import Invoice
+from meterstack.records.payments import Checkout
 from meterstack.server.auth import Customer, CustomerDep, EngineDep
 from meterstack.server.bodies import Body, Id, Interval, Label, Name, PlanId
 from meterstack.server.contract import DoorRoute, errors
@@ -31,11 +33,9 @@ from meterstack.server.schemas import (
     SubscriptionOut,
     WalletSpendOut,
 )
-from meterstack.services.invoicing.model import Invoice
 from meterstack.services.invoicing.purchases import PackPurchase
 from meterstack.services.invoicing.render import render_pdf
 from meterstack.services.keys import ApiKey
-from meterstack.services.payments.port import Checkout
 
 router = APIRouter(prefix="/api/billing", route_class=DoorRoute)
 

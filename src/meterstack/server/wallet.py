@@ -16,6 +16,7 @@ from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from meterstack.money import format_money
+from meterstack.records.wallet import Charge
 from meterstack.server.auth import CustomerDep, EngineDep, OperatorDep, operator_actor
 from meterstack.server.contract import DoorRoute, errors
 from meterstack.server.errors import error_response
@@ -40,7 +41,6 @@ from meterstack.server.wallet_schemas import (
     TransactionsOut,
     WalletOut,
 )
-from meterstack.services.wallet.model import Charge
 
 customer_router = APIRouter(prefix="/api/billing/wallet", route_class=DoorRoute)
 operator_router = APIRouter(prefix="/v1", route_class=DoorRoute)

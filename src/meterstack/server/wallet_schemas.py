@@ -15,6 +15,15 @@ from pydantic import BaseModel, Field
 
 from meterstack.bounds import MAX_AMOUNT
 from meterstack.money import format_money
+from meterstack.records.wallet import (
+    Charge,
+    LedgerEntry,
+    MarketplaceItem,
+    Payout,
+    Reload,
+    WalletSettings,
+    WalletView,
+)
 from meterstack.server.bodies import (
     Body,
     DecimalText,
@@ -23,15 +32,6 @@ from meterstack.server.bodies import (
     Name,
     Quantity,
     ReturnUrl,
-)
-from meterstack.services.wallet.model import (
-    Charge,
-    LedgerEntry,
-    MarketplaceItem,
-    Payout,
-    Reload,
-    WalletSettings,
-    WalletView,
 )
 
 #: An amount as JSON carries it (D15): a decimal string, at most six places, of either sign

@@ -7,11 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from meterstack.records.webhooks import MAX_ROTATION_OVERLAP, Attempt, Delivery, Endpoint
+from meterstack.records.webhooks import WebhookEvent as OutboxEvent
 from meterstack.server.bodies import Body
 from meterstack.services.webhooks.catalogue import CATALOGUE
 from meterstack.services.webhooks.endpoints import RegisteredEndpoint, RotatedSecret
-from meterstack.services.webhooks.model import MAX_ROTATION_OVERLAP, Attempt, Delivery, Endpoint
-from meterstack.services.webhooks.model import WebhookEvent as OutboxEvent
 from meterstack.services.webhooks.service import event_json
 
 

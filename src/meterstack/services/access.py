@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from meterstack.errors import MeterstackError
+from meterstack.records.audit import PYTHON, Actor
 from meterstack.services.audit.log import record
-from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext
 from meterstack.services.keys import ANONYMOUS_KEY, USER_KEY
 from meterstack.services.registration import verify_password

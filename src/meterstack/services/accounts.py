@@ -17,9 +17,9 @@ from meterstack.errors import (
     NotAllowedForTierError,
     NotFoundError,
 )
+from meterstack.records.audit import PYTHON, Actor
 from meterstack.rules.periods import period_for
 from meterstack.services.audit.log import record
-from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.invoicing.issue import fee_line, issue_invoice
 from meterstack.services.registration import checked_email

@@ -11,8 +11,8 @@ from typing import Generic, TypeVar
 
 from meterstack.bounds import MAX_PAGE_NUMBER, check_range
 from meterstack.errors import InvalidInputError
+from meterstack.records.invoicing import Invoice, InvoiceStatus
 from meterstack.services.context import ServiceContext
-from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 from meterstack.store.rows import AccountListing
 
 #: Most entries one page may hold.

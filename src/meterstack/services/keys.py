@@ -34,13 +34,13 @@ from meterstack.errors import (
     RateLimitedError,
     UpgradeRequiredError,
 )
+from meterstack.records.audit import PYTHON, Actor
 from meterstack.rules.admission import key_scope
 from meterstack.rules.decisions import Decision, DecisionCode
 from meterstack.rules.features import decide_feature
 from meterstack.rules.terms import AccountState
 from meterstack.services.accounts import Account, account_of
 from meterstack.services.audit.log import record
-from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.registration import (
     check_password,

@@ -29,6 +29,7 @@ from meterstack.errors import (
     OutOfRangeError,
     UpgradeRequiredError,
 )
+from meterstack.records.audit import PYTHON, Actor
 from meterstack.rules.terms import (
     ACCOUNT_WIDE,
     ALL_ITEMS,
@@ -37,7 +38,6 @@ from meterstack.rules.terms import (
     plan_of,
 )
 from meterstack.services.audit.log import price_state, record
-from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.validation import (
     validate_feature,

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from meterstack.catalog.diff import CatalogChange, diff_catalogs
+from meterstack.records.audit import PYTHON, Actor
 from meterstack.services.audit.log import record
-from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext
 
 

@@ -18,6 +18,7 @@ from meterstack.errors import (
     NotFoundError,
     RefusedError,
 )
+from meterstack.records.audit import PYTHON, Actor
 from meterstack.rules.admission import ACCOUNT_SCOPE, Step, Totals
 from meterstack.rules.decisions import Decision, DecisionCode
 from meterstack.rules.periods import NO_PERIOD
@@ -28,7 +29,6 @@ from meterstack.rules.terms import (
     item_terms,
 )
 from meterstack.services.audit.log import record
-from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.validation import validate_project
 from meterstack.store.ports import Admission, Applied, Refused, UnitOfWork

@@ -29,22 +29,22 @@ from decimal import Decimal
 from meterstack.catalog.schema import Catalog, Plan, PlanPrice
 from meterstack.errors import ConflictError, InvalidInputError, PlanNotSelfServeError
 from meterstack.money import round_money
+from meterstack.records.audit import PYTHON, SCHEDULE, Actor
+from meterstack.records.invoicing import Invoice
+from meterstack.records.payments import CheckoutCharge
 from meterstack.rules.periods import Period, paid_interval, period_for
 from meterstack.rules.proration import is_upgrade
 from meterstack.rules.terms import AccountState, item_terms, plan_of
 from meterstack.services.accounts import require_payments
 from meterstack.services.audit.log import record
-from meterstack.services.audit.model import PYTHON, SCHEDULE, Actor
 from meterstack.services.conflicts import decided_again_on_conflict
 from meterstack.services.context import ServiceContext
 from meterstack.services.invoicing.issue import issue_invoice
-from meterstack.services.invoicing.model import Invoice
 from meterstack.services.invoicing.proration import (
     UpgradeTerms,
     upgrade_lines,
     with_checkout_excess,
 )
-from meterstack.services.payments.port import CheckoutCharge
 from meterstack.services.webhooks.announce import (
     announce_applied,
     announce_resumed,

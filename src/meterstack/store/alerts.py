@@ -13,9 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from meterstack.money import LEDGER_PLACES
+from meterstack.records.alerts import AlertState
 from meterstack.rules.alerts import Alert, AlertKind
 from meterstack.rules.budget import Budget, BudgetMode
-from meterstack.services.alerts.model import AlertState
 from meterstack.store.statements import Statements
 
 _STATE_COLUMNS = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meterstack.services.audit.model import Actor, AuditEntry, decode_state, encode_state
+from meterstack.records.audit import Actor, AuditEntry, decode_state, encode_state
 from meterstack.store.statements import Statements
 
 _COLUMNS = "seq, id, account_id, kind, actor_kind, actor_id, reason, at, state_before, state_after"

@@ -13,14 +13,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from meterstack.services.collections.model import (
+from meterstack.records.collections import (
     OPEN,
     AttemptStatus,
     Collection,
     CollectionAttempt,
     CollectionStatus,
 )
-from meterstack.services.invoicing.model import Invoice, InvoiceStatus
+from meterstack.records.invoicing import Invoice, InvoiceStatus
 from meterstack.store.statements import Statements
 
 _COLUMNS = (

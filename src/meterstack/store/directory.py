@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meterstack.services.invoicing.model import Invoice
+from meterstack.records.invoicing import Invoice
 from meterstack.store.invoices import invoice_rows
 from meterstack.store.rows import AccountListing
 from meterstack.store.statements import Statements

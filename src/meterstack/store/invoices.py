@@ -9,8 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from meterstack.records.invoicing import ACCOUNT_CREDIT, Invoice, InvoiceLine, InvoiceStatus
 from meterstack.rules.terms import ACCOUNT_WIDE, LimitOverride
-from meterstack.services.invoicing.model import ACCOUNT_CREDIT, Invoice, InvoiceLine, InvoiceStatus
 from meterstack.store.close_failures import SqlCloseFailures
 from meterstack.store.rows import AccountToClose, BillingTerms, ClosedPeriod
 from meterstack.store.statements import Statements

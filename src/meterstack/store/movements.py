@@ -13,8 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from meterstack.services.payments.port import MoneyRefund, PaymentDispute, RefundStatus
-from meterstack.services.wallet.model import CreatorAccount
+from meterstack.records.payments import MoneyRefund, PaymentDispute, RefundStatus
+from meterstack.records.wallet import CreatorAccount
 from meterstack.store.statements import Statements
 from meterstack.store.wallet import from_micros, micros
 

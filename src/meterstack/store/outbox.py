@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from meterstack.services.webhooks.model import Attempt, Delivery, DeliveryStatus, WebhookEvent
+from meterstack.records.webhooks import Attempt, Delivery, DeliveryStatus, WebhookEvent
 from meterstack.store.rows import AttemptOutcome, DeliveryLease, NewDelivery
 from meterstack.store.statements import Statements
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from meterstack.services.payments.port import (
+from meterstack.records.payments import (
     Checkout,
     CheckoutRequest,
     CustomerDetails,

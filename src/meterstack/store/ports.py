@@ -20,20 +20,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
-from meterstack.rules.admission import Step, Totals
-from meterstack.rules.alerts import Alert
-from meterstack.rules.budget import Budget
-from meterstack.rules.history import Granularity, UsageBucket, UsageMark
-from meterstack.rules.terms import AccountState, LimitOverride
-from meterstack.services.alerts.model import AlertState
-from meterstack.services.audit.model import AuditEntry
-from meterstack.services.collections.model import (
+from meterstack.records.alerts import AlertState
+from meterstack.records.audit import AuditEntry
+from meterstack.records.collections import (
     AttemptStatus,
     Collection,
     CollectionAttempt,
 )
-from meterstack.services.invoicing.model import Invoice, InvoiceStatus
-from meterstack.services.payments.port import (
+from meterstack.records.invoicing import Invoice, InvoiceStatus
+from meterstack.records.payments import (
     Checkout,
     CheckoutRequest,
     CustomerDetails,
@@ -43,7 +38,7 @@ from meterstack.services.payments.port import (
     PaymentEvent,
     RefundStatus,
 )
-from meterstack.services.wallet.model import (
+from meterstack.records.wallet import (
     Book,
     CreatorAccount,
     EntryKind,
@@ -54,7 +49,7 @@ from meterstack.services.wallet.model import (
     ReloadStatus,
     WalletSettings,
 )
-from meterstack.services.webhooks.model import (
+from meterstack.records.webhooks import (
     Attempt,
     Delivery,
     DeliveryStatus,
@@ -63,6 +58,11 @@ from meterstack.services.webhooks.model import (
     Owner,
     WebhookEvent,
 )
+from meterstack.rules.admission import Step, Totals
+from meterstack.rules.alerts import Alert
+from meterstack.rules.budget import Budget
+from meterstack.rules.history import Granularity, UsageBucket, UsageMark
+from meterstack.rules.terms import AccountState, LimitOverride
 from meterstack.store.rows import (
     AccountListing,
     AccountOnCatalog,

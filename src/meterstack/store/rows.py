@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from meterstack.records.webhooks import Attempt, DeliveryStatus, WebhookEvent
 from meterstack.rules.admission import Totals
 from meterstack.rules.terms import LimitOverride
-from meterstack.services.webhooks.model import Attempt, DeliveryStatus, WebhookEvent
 
 
 @dataclass(frozen=True, slots=True)

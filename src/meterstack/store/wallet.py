@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from meterstack.money import LEDGER_PLACES
-from meterstack.services.wallet.model import (
+from meterstack.records.wallet import (
     Book,
     EntryKind,
     LedgerEntry,

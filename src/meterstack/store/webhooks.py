@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from meterstack.services.webhooks.model import Endpoint, EndpointSecret, Owner
+from meterstack.records.webhooks import Endpoint, EndpointSecret, Owner
 from meterstack.store.statements import Statements
 
 _ENDPOINT_COLUMNS = (

@@ -16,9 +16,9 @@ import pytest
 from meterstack import Actor, Engine, ManualClock
 from meterstack.catalog import load_catalog
 from meterstack.errors import InvalidInputError, NotFoundError
-from meterstack.services.audit.model import AuditEntry
+from meterstack.records.audit import AuditEntry
+from meterstack.records.payments import PaymentEvent
 from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.port import PaymentEvent
 from meterstack.store.ports import Store, UnitOfWork
 from meterstack.store.sql import SqlStore
 

@@ -15,7 +15,7 @@ import anyio
 
 from meterstack import Engine
 from meterstack.client import AsyncClient, AuditLogPage, Client
-from meterstack.services.audit.model import AuditEntry
+from meterstack.records.audit import AuditEntry
 
 OPERATOR = {"Authorization": "Bearer operator-secret"}
 #: A public address: a customer's endpoint may point at it; nothing ever connects to it here.

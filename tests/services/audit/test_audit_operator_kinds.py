@@ -15,10 +15,10 @@ from alembic import command
 
 from meterstack import Actor, Engine, ManualClock
 from meterstack.errors import InvalidInputError, NotFoundError, PaymentsNotConfiguredError
-from meterstack.services.audit.model import AuditEntry
+from meterstack.records.audit import AuditEntry
+from meterstack.records.payments import Collected, PayoutRequest
+from meterstack.records.webhooks import WebhookPolicy
 from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.port import Collected, PayoutRequest
-from meterstack.services.webhooks.model import WebhookPolicy
 from meterstack.store.migrate import alembic_config
 from meterstack.store.sql import SqlStore
 

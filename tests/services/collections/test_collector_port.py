@@ -8,9 +8,8 @@ from decimal import Decimal
 import pytest
 
 from meterstack.errors import IdempotencyKeyReusedError, InvalidInputError
-from meterstack.services.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
-from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.port import (
+from meterstack.records.invoicing import Invoice, InvoiceLine, InvoiceStatus
+from meterstack.records.payments import (
     INVOICE_PAID,
     INVOICE_PAYMENT_FAILED,
     AttemptOutcome,
@@ -19,6 +18,7 @@ from meterstack.services.payments.port import (
     attempt_key,
     attempt_outcome_of,
 )
+from meterstack.services.payments.local import LocalProvider
 
 _AT = datetime(2026, 5, 1, tzinfo=UTC)
 

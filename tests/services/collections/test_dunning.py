@@ -12,12 +12,12 @@ import pytest
 
 from meterstack import Engine, ManualClock
 from meterstack.errors import NotFoundError
+from meterstack.records.collections import AttemptStatus, CollectionStatus
+from meterstack.records.invoicing import Invoice, InvoiceStatus
+from meterstack.records.payments import INVOICE_PAID, PaymentEvent
 from meterstack.rules.decisions import DecisionCode
-from meterstack.services.collections.model import AttemptStatus, CollectionStatus
 from meterstack.services.collections.service import NotChargeableError
-from meterstack.services.invoicing.model import Invoice, InvoiceStatus
 from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.port import INVOICE_PAID, PaymentEvent
 
 EngineFactory = Callable[..., Engine]
 JAN = datetime(2026, 1, 1, tzinfo=UTC)

@@ -10,17 +10,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from meterstack import Engine, ManualClock
-from meterstack.services.collections.model import AttemptStatus, CollectionStatus
-from meterstack.services.collections.service import LEASE
-from meterstack.services.invoicing.model import Invoice
-from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.port import (
+from meterstack.records.collections import AttemptStatus, CollectionStatus
+from meterstack.records.invoicing import Invoice
+from meterstack.records.payments import (
     INVOICE_PAYMENT_FAILED,
     PENDING_REASON,
     Collected,
     PaymentEvent,
     attempt_key,
 )
+from meterstack.services.collections.service import LEASE
+from meterstack.services.payments.local import LocalProvider
 
 EngineFactory = Callable[..., Engine]
 JAN = datetime(2026, 1, 1, tzinfo=UTC)

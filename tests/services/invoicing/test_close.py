@@ -13,7 +13,7 @@ import pytest
 
 from meterstack import Engine, ManualClock
 from meterstack.errors import InvalidInputError, NotAllowedForTierError
-from meterstack.services.invoicing.model import Invoice, InvoiceStatus
+from meterstack.records.invoicing import Invoice, InvoiceStatus
 from meterstack.services.invoicing.service import InvoiceTransitionError
 from meterstack.services.payments.local import LocalProvider
 from meterstack.store.sql import SqlStore

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from meterstack import Engine, ManualClock
 from meterstack.cli import app
 from meterstack.errors import InvalidInputError
-from meterstack.services.invoicing.model import Invoice
+from meterstack.records.invoicing import Invoice
 
 EngineFactory = Callable[..., Engine]
 

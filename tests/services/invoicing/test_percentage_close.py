@@ -19,8 +19,8 @@ from meterstack.catalog import load_catalog
 from meterstack.catalog.schema import Percentage
 from meterstack.cli import app
 from meterstack.errors import InvalidInputError
+from meterstack.records.invoicing import Invoice
 from meterstack.rules.charges import percentage_fees
-from meterstack.services.invoicing.model import Invoice
 
 EngineFactory = Callable[..., Engine]
 

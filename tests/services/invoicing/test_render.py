@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from meterstack.services.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
+from meterstack.records.invoicing import Invoice, InvoiceLine, InvoiceStatus
 from meterstack.services.invoicing.render import render_html, render_pdf
 
 D = Decimal

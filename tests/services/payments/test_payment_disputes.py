@@ -11,9 +11,9 @@ import pytest
 
 from meterstack import Engine
 from meterstack.errors import InvalidInputError
-from meterstack.services.invoicing.model import InvoiceStatus
+from meterstack.records.invoicing import InvoiceStatus
+from meterstack.records.payments import PaymentEvent
 from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.port import PaymentEvent
 
 EngineFactory = Callable[..., Engine]
 PUBLIC = "https://app.aerostack.example"

@@ -13,7 +13,7 @@ from stripe_support import APP, stripe_world
 
 from meterstack import Engine, ManualClock
 from meterstack.errors import InvalidSignatureError, PaymentMethodRequiredError
-from meterstack.services.invoicing.model import InvoiceStatus
+from meterstack.records.invoicing import InvoiceStatus
 
 EngineFactory = Callable[..., Engine]
 

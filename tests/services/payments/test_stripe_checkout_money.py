@@ -13,7 +13,7 @@ from typing import Any
 from stripe_support import APP, StripeWorld, stripe_world
 
 from meterstack import Engine, ManualClock
-from meterstack.services.invoicing.model import Invoice, InvoiceStatus
+from meterstack.records.invoicing import Invoice, InvoiceStatus
 from meterstack.services.invoicing.purchases import PACK_INVOICE
 from meterstack.services.payments.stripe_client import StripeSettings, stripe_client
 from meterstack.services.payments.stripe_provider import StripeProvider

@@ -11,8 +11,8 @@ import pytest
 from stripe_support import stripe_settings
 
 from fakes.stripe import FakeStripeHandle, serve
-from meterstack.services.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
-from meterstack.services.payments.port import CustomerDetails
+from meterstack.records.invoicing import Invoice, InvoiceLine, InvoiceStatus
+from meterstack.records.payments import CustomerDetails
 from meterstack.services.payments.stripe_amounts import from_stripe_amount, to_stripe_amount
 from meterstack.services.payments.stripe_provider import StripeProvider
 

@@ -16,7 +16,7 @@ from stripe_support import APP, StripeWorld, stripe_world
 
 from meterstack import Engine, ManualClock
 from meterstack.errors import ConflictError
-from meterstack.services.invoicing.model import Invoice, InvoiceStatus
+from meterstack.records.invoicing import Invoice, InvoiceStatus
 
 EngineFactory = Callable[..., Engine]
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from stripe_support import StripeWorld, stripe_world
 
 from meterstack import Engine, ManualClock
-from meterstack.services.invoicing.model import InvoiceStatus
+from meterstack.records.invoicing import InvoiceStatus
 
 EngineFactory = Callable[..., Engine]
 FEB = datetime(2026, 2, 1, tzinfo=UTC)

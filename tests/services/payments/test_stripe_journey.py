@@ -16,9 +16,9 @@ from typing import Any
 from stripe_support import APP, StripeWorld, stripe_world
 
 from meterstack import Engine, ManualClock
+from meterstack.records.collections import AttemptStatus, CollectionStatus
+from meterstack.records.invoicing import InvoiceStatus
 from meterstack.rules.decisions import DecisionCode
-from meterstack.services.collections.model import AttemptStatus, CollectionStatus
-from meterstack.services.invoicing.model import InvoiceStatus
 
 EngineFactory = Callable[..., Engine]
 JAN_2026 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -15,7 +15,7 @@ import pytest
 from fakes.stripe import FakeStripeHandle, serve
 from fakes.stripe.handle import WebhookEndpoint
 from meterstack import Engine, ManualClock
-from meterstack.services.payments.port import (
+from meterstack.records.payments import (
     Collected,
     PaymentEvent,
     PayoutRequest,

@@ -10,8 +10,8 @@ from decimal import Decimal
 from stripe_support import StripeWorld, stripe_world
 
 from meterstack import Engine, ManualClock
-from meterstack.services.invoicing.model import Invoice, InvoiceStatus
-from meterstack.services.payments.port import Checkout
+from meterstack.records.invoicing import Invoice, InvoiceStatus
+from meterstack.records.payments import Checkout
 
 EngineFactory = Callable[..., Engine]
 

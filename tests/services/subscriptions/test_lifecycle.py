@@ -13,7 +13,7 @@ import pytest
 from meterstack import Engine, ManualClock
 from meterstack.catalog import load_catalog
 from meterstack.errors import InvalidInputError, RefusedError
-from meterstack.services.invoicing.model import Invoice
+from meterstack.records.invoicing import Invoice
 
 EngineFactory = Callable[..., Engine]
 

@@ -12,9 +12,9 @@ import pytest
 
 from meterstack import Engine, ManualClock
 from meterstack.errors import ConflictError, InvalidInputError, NotAllowedForTierError
-from meterstack.services.invoicing.model import InvoiceStatus
+from meterstack.records.invoicing import InvoiceStatus
+from meterstack.records.payments import Checkout, PaymentEvent
 from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.port import Checkout, PaymentEvent
 
 EngineFactory = Callable[..., Engine]
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from meterstack import Engine, ManualClock
-from meterstack.services.invoicing.model import Invoice
+from meterstack.records.invoicing import Invoice
 
 EngineFactory = Callable[..., Engine]
 YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -11,9 +11,9 @@ from wallet_support import PUBLIC, EngineFactory, StoreOf, deposit, ledger_rows,
 from meterstack import Engine, ManualClock
 from meterstack.catalog.loader import LoadedCatalog, builtin_text, load_catalog, parse_catalog
 from meterstack.errors import IdempotencyKeyReusedError, InvalidInputError, MeterstackError
+from meterstack.records.wallet import Charge
 from meterstack.rules.wallet import BALANCE_ITEM
 from meterstack.services.payments.local import LocalProvider
-from meterstack.services.wallet.model import Charge
 from recording import RecordingStore
 
 

@@ -10,10 +10,10 @@ from wallet_support import PUBLIC, EngineFactory, StoreOf, deposit, ledger_rows,
 
 from meterstack import Engine, ManualClock
 from meterstack.errors import ConflictError, InvalidInputError, MeterstackError, NotFoundError
-from meterstack.services.invoicing.model import WalletSpend
+from meterstack.records.invoicing import WalletSpend
+from meterstack.records.payments import PaymentEvent
 from meterstack.services.invoicing.render import render_html, render_pdf
 from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.port import PaymentEvent
 
 
 @pytest.fixture

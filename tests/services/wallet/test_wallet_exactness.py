@@ -14,7 +14,7 @@ import pytest
 from wallet_support import EngineFactory, StoreOf, ledger_rows, ledger_sum
 
 from meterstack import SystemClock
-from meterstack.services.wallet.model import Charge
+from meterstack.records.wallet import Charge
 
 
 @pytest.mark.slow

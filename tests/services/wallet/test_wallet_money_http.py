@@ -11,8 +11,8 @@ import pytest
 
 from meterstack import Engine
 from meterstack.client import Client, WalletSuspendedError
+from meterstack.records.payments import PaymentEvent
 from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.port import PaymentEvent
 
 OPERATOR = {"Authorization": "Bearer operator-secret"}
 

@@ -14,8 +14,8 @@ from wallet_support import PUBLIC, EngineFactory, StoreOf, deposit, ledger_rows,
 from fakes.faulty_store import FaultyStore
 from meterstack import Engine, ManualClock
 from meterstack.errors import ConflictError, InvalidInputError, MeterstackError
+from meterstack.records.payments import PaymentEvent, PayoutRequest, RefundStatus
 from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.port import PaymentEvent, PayoutRequest, RefundStatus
 
 
 class RunDied(BaseException):

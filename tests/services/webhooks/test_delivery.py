@@ -12,7 +12,7 @@ from webhook_receiver import EngineFactory, Receiver, serving
 
 from meterstack import ManualClock
 from meterstack.errors import ConflictError
-from meterstack.services.webhooks.model import DeliveryStatus, WebhookPolicy
+from meterstack.records.webhooks import DeliveryStatus, WebhookPolicy
 from meterstack.services.webhooks.schedule import MAX_ATTEMPTS, MINIMUM_SPAN, retry_delay
 
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from webhook_receiver import EngineFactory, Receiver, serving
 
+from meterstack.records.webhooks import WebhookPolicy
 from meterstack.services.webhooks.addresses import IPAddress, UnsafeTargetError, refusal
 from meterstack.services.webhooks.endpoints import EndpointLimitError
-from meterstack.services.webhooks.model import WebhookPolicy
 
 #: A public address: registrations resolving to it pass; no test ever connects to it.
 PUBLIC = ipaddress.ip_address("93.184.215.14")

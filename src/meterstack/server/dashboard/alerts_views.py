@@ -14,12 +14,12 @@ from decimal import Decimal
 from meterstack.catalog.schema import Catalog
 from meterstack.engine import Engine
 from meterstack.errors import InvalidInputError
+from meterstack.records.alerts import AlertView, BudgetView
+from meterstack.records.audit import Actor
 from meterstack.rules.alerts import AlertKind, AlertSource
 from meterstack.rules.insights import UsageInsights
 from meterstack.server.dashboard.pages import decimal_field
 from meterstack.server.dashboard.rendering import money
-from meterstack.services.alerts.model import AlertView, BudgetView
-from meterstack.services.audit.model import Actor
 
 KIND_NAMES = {
     AlertKind.USAGE_PERCENT: "Usage reaches a share of the limit (%)",

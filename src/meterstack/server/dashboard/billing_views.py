@@ -13,6 +13,9 @@ from meterstack.catalog.render import comparison_rows, format_charge, format_lim
 from meterstack.catalog.schema import UNLIMITED, Catalog, Meter, Plan, PlanPrice, Unlimited
 from meterstack.engine import Engine
 from meterstack.errors import NotFoundError
+from meterstack.records.audit import Actor
+from meterstack.records.invoicing import Invoice
+from meterstack.records.wallet import WalletView
 from meterstack.rules.terms import PROJECT_KIND
 from meterstack.server.dashboard.usage_view import (
     ResourceCount,
@@ -21,15 +24,12 @@ from meterstack.server.dashboard.usage_view import (
     usage_bars,
 )
 from meterstack.services.accounts import Account
-from meterstack.services.audit.model import Actor
 from meterstack.services.directory import Page
-from meterstack.services.invoicing.model import Invoice
 from meterstack.services.invoicing.purchases import PackPurchase
 from meterstack.services.keys import MODULES, ApiKey, IssuedKey
 from meterstack.services.resources import ResourceObject
 from meterstack.services.subscriptions import Subscription
 from meterstack.services.usage import UsageReport
-from meterstack.services.wallet.model import WalletView
 
 INVOICES_PER_PAGE = 20
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from meterstack.answers import CloseFailure
 from meterstack.engine import Engine
 from meterstack.errors import MeterstackError
-from meterstack.services.invoicing.model import Invoice
+from meterstack.records.invoicing import Invoice
 
 #: The invoices a finished run lists one by one; beyond them, it counts.
 LISTED = 200

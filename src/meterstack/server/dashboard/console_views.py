@@ -13,6 +13,10 @@ from meterstack.catalog.render import comparison_rows, format_limit
 from meterstack.catalog.schema import Catalog
 from meterstack.engine import Engine
 from meterstack.errors import InvalidInputError
+from meterstack.records.audit import Actor, AuditEntry
+from meterstack.records.invoicing import Invoice
+from meterstack.records.wallet import WalletView
+from meterstack.records.webhooks import Attempt, Delivery, DeliveryStatus, WebhookEvent
 from meterstack.server.dashboard.pages import decimal_field
 from meterstack.server.dashboard.rendering import unit_price
 from meterstack.server.dashboard.usage_view import (
@@ -22,13 +26,9 @@ from meterstack.server.dashboard.usage_view import (
     usage_bars,
 )
 from meterstack.services.accounts import Account
-from meterstack.services.audit.model import Actor, AuditEntry
 from meterstack.services.directory import Page
-from meterstack.services.invoicing.model import Invoice
 from meterstack.services.subscriptions import Subscription
 from meterstack.services.usage import UsageReport
-from meterstack.services.wallet.model import WalletView
-from meterstack.services.webhooks.model import Attempt, Delivery, DeliveryStatus, WebhookEvent
 
 ACCOUNTS_PER_PAGE = 50
 INVOICES_PER_PAGE = 50

@@ -17,9 +17,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from meterstack.bounds import MAX_PAGE_NUMBER, whole_number
 from meterstack.errors import InvalidInputError, MeterstackError
+from meterstack.records.invoicing import Invoice
 from meterstack.server.dashboard.rendering import render
 from meterstack.server.dashboard.web import Viewer
-from meterstack.services.invoicing.model import Invoice
 from meterstack.services.invoicing.render import render_pdf
 
 CUSTOMER_NAV = (

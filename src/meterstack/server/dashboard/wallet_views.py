@@ -13,10 +13,10 @@ from decimal import Decimal
 from meterstack.catalog.schema import Catalog
 from meterstack.engine import Engine
 from meterstack.errors import InvalidInputError
+from meterstack.records.audit import Actor
+from meterstack.records.wallet import EntryKind, EntryPage, LedgerEntry, WalletView
 from meterstack.server.dashboard.pages import decimal_field
 from meterstack.server.dashboard.rendering import money
-from meterstack.services.audit.model import Actor
-from meterstack.services.wallet.model import EntryKind, EntryPage, LedgerEntry, WalletView
 
 TRANSACTIONS_PER_PAGE = 25
 #: The entries that settle money coming in or going out: each is its own receipt (D24).

@@ -23,10 +23,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.datastructures import FormData
 
 from meterstack.engine import Engine
+from meterstack.records.audit import Actor
 from meterstack.server.auth import engine_of, settings_of
 from meterstack.server.dashboard.rendering import CsrfRefusedError, SignInRequiredError
 from meterstack.services.access import CUSTOMER, OPERATOR, StartedSession, WebSession
-from meterstack.services.audit.model import Actor
 
 CUSTOMER_COOKIE = "meterstack_dashboard"
 OPERATOR_COOKIE = "meterstack_console"

@@ -18,6 +18,8 @@ from meterstack.bounds import MAX_AMOUNT, MAX_QUANTITY
 from meterstack.catalog.schema import Catalog
 from meterstack.errors import InvalidInputError, NotFoundError, RefusedError
 from meterstack.money import LEDGER_PLACES, round_money
+from meterstack.records.alerts import AlertState, AlertView, BudgetView
+from meterstack.records.audit import PYTHON, Actor
 from meterstack.rules.admission import ACCOUNT_SCOPE, Step
 from meterstack.rules.alerts import (
     MAX_ALERTS,
@@ -44,10 +46,8 @@ from meterstack.rules.insights import monthly_fee
 from meterstack.rules.periods import Period
 from meterstack.rules.terms import AccountState, item_terms, plan_of
 from meterstack.rules.wallet import BALANCE_ITEM, BALANCE_PERIOD
-from meterstack.services.alerts.model import AlertState, AlertView, BudgetView
 from meterstack.services.alerts.watch import Fire, Watch, Watcher, fire, resolved
 from meterstack.services.audit.log import record
-from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.store.ports import Admission, Applied, UnitOfWork
 

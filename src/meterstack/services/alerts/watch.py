@@ -26,6 +26,7 @@ from typing import Any
 
 from meterstack.catalog.schema import Catalog
 from meterstack.money import round_money
+from meterstack.records.alerts import AlertState
 from meterstack.rules.admission import Totals, reached
 from meterstack.rules.alerts import (
     Alert,
@@ -41,7 +42,6 @@ from meterstack.rules.alerts import (
     usage_thresholds,
 )
 from meterstack.rules.budget import Budget, BudgetMode, percent_of
-from meterstack.services.alerts.model import AlertState
 from meterstack.services.express import Planned
 from meterstack.services.webhooks.catalogue import UsageLimitReached
 from meterstack.services.webhooks.outbox import publish

@@ -17,7 +17,7 @@ from typing import Any
 
 from meterstack.bounds import page_cursor
 from meterstack.errors import InvalidInputError, NotFoundError
-from meterstack.services.audit.model import (
+from meterstack.records.audit import (
     FAMILY,
     MAX_KIND,
     Actor,

@@ -1,7 +1,7 @@
 """Collecting finalized invoices, and dunning when that fails (D10, D29).
 
 meterstack's invoice is the invoice of record; a provider only collects it, off-session, through
-the payment port's :class:`~meterstack.services.payments.port.InvoiceCollector`. Every finalized
+the payment port's :class:`~meterstack.records.payments.InvoiceCollector`. Every finalized
 invoice with an amount due gets a collection (``store.collections``), due at once. A runner (the
 ``meterstack collections run`` command, or the worker ``meterstack serve`` starts) makes each
 due attempt:
@@ -10,7 +10,7 @@ due attempt:
    the account can be charged (the invoice's plan takes payments, the provider has a payment
    method; otherwise it looks again a day later, attempting nothing);
 2. it records the attempt, numbered from 1, with its idempotency key (the invoice number and the
-   attempt number, :func:`~meterstack.services.payments.port.attempt_key`);
+   attempt number, :func:`~meterstack.records.payments.attempt_key`);
 3. it asks the provider, outside any transaction, and records the outcome under its lease.
 
 A paid attempt marks the invoice ``paid`` (``invoice.paid``). A failed one makes the
@@ -48,26 +48,26 @@ from meterstack.errors import (
     PaymentsNotConfiguredError,
 )
 from meterstack.money import format_money
-from meterstack.rules.dunning import retry_at
-from meterstack.rules.periods import day_name
-from meterstack.services.alerts.service import payment_failed_in, payment_recovered_in
-from meterstack.services.collections.model import (
+from meterstack.records.collections import (
     DUNNING,
     AttemptStatus,
     Collection,
     CollectionAttempt,
     CollectionStatus,
 )
-from meterstack.services.context import ServiceContext
-from meterstack.services.invoicing.model import Invoice, InvoiceStatus
-from meterstack.services.payments.mirrors import InvoiceMirrors
-from meterstack.services.payments.port import (
+from meterstack.records.invoicing import Invoice, InvoiceStatus
+from meterstack.records.payments import (
     PENDING_REASON,
     AttemptOutcome,
     Collected,
     InvoiceCollector,
     attempt_key,
 )
+from meterstack.rules.dunning import retry_at
+from meterstack.rules.periods import day_name
+from meterstack.services.alerts.service import payment_failed_in, payment_recovered_in
+from meterstack.services.context import ServiceContext
+from meterstack.services.payments.mirrors import InvoiceMirrors
 from meterstack.services.subscriptions import reconcile_read_only
 from meterstack.services.webhooks.announce import (
     announce_invoice_status,

@@ -32,6 +32,13 @@ from decimal import Decimal
 from meterstack.catalog.schema import Catalog, Gauge, Meter, Plan
 from meterstack.errors import StoreUnavailableError
 from meterstack.money import round_money
+from meterstack.records.invoicing import (
+    PERIOD_INVOICE,
+    Invoice,
+    InvoiceCheck,
+    InvoiceLine,
+    InvoiceStatus,
+)
 from meterstack.rules.admission import Totals
 from meterstack.rules.periods import Period, day_name, next_period, period_for, period_name
 from meterstack.rules.rating import RatedLine, rate_usage
@@ -39,13 +46,6 @@ from meterstack.rules.terms import priced_plan
 from meterstack.services.alerts.service import period_closed_in
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.invoicing.issue import fee_line
-from meterstack.services.invoicing.model import (
-    PERIOD_INVOICE,
-    Invoice,
-    InvoiceCheck,
-    InvoiceLine,
-    InvoiceStatus,
-)
 from meterstack.services.invoicing.proration import credit_moved, invoice_with_account_credit
 from meterstack.services.invoicing.service import statement
 from meterstack.services.subscriptions import apply_pending, subscription_interval

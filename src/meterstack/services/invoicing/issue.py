@@ -10,10 +10,10 @@ from decimal import Decimal
 
 from meterstack.catalog.schema import Catalog, Plan
 from meterstack.money import round_money
+from meterstack.records.invoicing import Invoice, InvoiceLine, InvoiceStatus
 from meterstack.rules.periods import Period, day_name, period_name
 from meterstack.rules.rating import period_fee
 from meterstack.services.context import new_id
-from meterstack.services.invoicing.model import Invoice, InvoiceLine, InvoiceStatus
 from meterstack.services.webhooks.announce import announce_invoices
 from meterstack.store.ports import UnitOfWork
 

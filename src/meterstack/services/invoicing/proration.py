@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from meterstack.catalog.schema import Catalog, Plan
 from meterstack.money import round_money
+from meterstack.records.invoicing import ACCOUNT_CREDIT, Invoice, InvoiceLine
 from meterstack.rules.periods import Period, period_for
 from meterstack.rules.proration import (
     SHARE_PLACES,
@@ -25,7 +26,6 @@ from meterstack.rules.proration import (
 )
 from meterstack.rules.rating import period_fee
 from meterstack.rules.terms import AccountState, plan_of, priced_plan
-from meterstack.services.invoicing.model import ACCOUNT_CREDIT, Invoice, InvoiceLine
 from meterstack.store.ports import UnitOfWork
 from meterstack.store.rows import AccountRow
 

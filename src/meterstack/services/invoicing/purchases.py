@@ -13,17 +13,17 @@ from meterstack.catalog.render import format_limit
 from meterstack.catalog.schema import Catalog, Pack
 from meterstack.errors import InvalidInputError, NotFoundError
 from meterstack.money import format_money, round_money
+from meterstack.records.audit import PYTHON, Actor
+from meterstack.records.invoicing import Invoice, InvoiceLine
+from meterstack.records.payments import CheckoutCharge
 from meterstack.rules.periods import day_name, period_name
 from meterstack.rules.terms import item_terms, plan_of
 from meterstack.services.accounts import require_payments
 from meterstack.services.audit.log import record
-from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.invoicing.close import DEFAULT_SEQUENCE
 from meterstack.services.invoicing.issue import issue_invoice
-from meterstack.services.invoicing.model import Invoice, InvoiceLine
 from meterstack.services.levers import PackGrant
-from meterstack.services.payments.port import CheckoutCharge
 from meterstack.store.ports import UnitOfWork
 
 PACK_INVOICE = "pack"

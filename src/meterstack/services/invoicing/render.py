@@ -27,7 +27,7 @@ from fpdf.enums import TableBordersLayout, XPos, YPos
 from fpdf.fonts import FontFace
 
 from meterstack.money import format_money, minor_units, quantum
-from meterstack.services.invoicing.model import Invoice, InvoiceLine
+from meterstack.records.invoicing import Invoice, InvoiceLine
 
 __all__ = ["render_html", "render_pdf"]
 

@@ -17,17 +17,17 @@ from decimal import Decimal
 from meterstack.errors import ConflictError, InvalidInputError, NotFoundError
 from meterstack.money import minor_units as places_of
 from meterstack.money import quantum
-from meterstack.services.audit.log import record
-from meterstack.services.audit.model import PYTHON, Actor
-from meterstack.services.context import ServiceContext
-from meterstack.services.invoicing.model import (
+from meterstack.records.audit import PYTHON, Actor
+from meterstack.records.invoicing import (
     PERIOD_INVOICE,
     TRANSITIONS,
     Invoice,
     InvoiceStatus,
     WalletSpend,
 )
-from meterstack.services.payments.port import MoneyRefund
+from meterstack.records.payments import MoneyRefund
+from meterstack.services.audit.log import record
+from meterstack.services.context import ServiceContext
 from meterstack.services.payments.refunds import Refunds
 from meterstack.services.wallet.amounts import amount_of
 from meterstack.services.webhooks.announce import announce_invoice_status

@@ -6,12 +6,12 @@ where it finds it again, and what ``GET /api/billing`` reports as ``stripe_custo
 
 from __future__ import annotations
 
+from meterstack.records.payments import CustomerDetails
 from meterstack.services.context import ServiceContext
-from meterstack.services.payments.port import CustomerDetails
 
 
 class StoredCustomers:
-    """:class:`~meterstack.services.payments.port.CustomerDirectory` over the store."""
+    """:class:`~meterstack.records.payments.CustomerDirectory` over the store."""
 
     def __init__(self, ctx: ServiceContext, provider: str) -> None:
         self.ctx = ctx

@@ -25,9 +25,9 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from meterstack.errors import InvalidInputError
+from meterstack.records.invoicing import Invoice
+from meterstack.records.payments import PaymentDispute
 from meterstack.services.context import ServiceContext
-from meterstack.services.invoicing.model import Invoice
-from meterstack.services.payments.port import PaymentDispute
 from meterstack.services.wallet.amounts import amount_of
 from meterstack.services.wallet.disputes import Disputes, LostDispute
 from meterstack.services.webhooks.announce import announce_dispute

@@ -25,8 +25,8 @@ from urllib.parse import quote
 
 from meterstack.clock import SystemClock
 from meterstack.errors import IdempotencyKeyReusedError
-from meterstack.services.invoicing.model import Invoice
-from meterstack.services.payments.port import (
+from meterstack.records.invoicing import Invoice
+from meterstack.records.payments import (
     Collected,
     PayoutRequest,
     RefundRequest,

@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 
 from meterstack.errors import MeterstackError
+from meterstack.records.invoicing import Invoice
+from meterstack.records.payments import InvoiceMirror, PaidInvoiceMirror
 from meterstack.services.context import ServiceContext
-from meterstack.services.invoicing.model import Invoice
-from meterstack.services.payments.port import InvoiceMirror, PaidInvoiceMirror
 from meterstack.services.payments.refunds import CLAIM
 from meterstack.store.ports import UnitOfWork
 

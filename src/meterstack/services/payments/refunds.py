@@ -16,14 +16,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 from meterstack.errors import PaymentProviderUnavailableError, PaymentsNotConfiguredError
-from meterstack.services.context import ServiceContext, new_id
-from meterstack.services.payments.port import (
+from meterstack.records.payments import (
     Collected,
     MoneyMover,
     MoneyRefund,
     RefundRequest,
     RefundStatus,
 )
+from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.webhooks.announce import announce_refund
 from meterstack.store.ports import UnitOfWork
 

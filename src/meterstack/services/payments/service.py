@@ -28,21 +28,9 @@ from meterstack.errors import (
     PaymentsNotConfiguredError,
 )
 from meterstack.money import parse_money
-from meterstack.services.audit.log import record
-from meterstack.services.audit.model import PAYMENTS, PYTHON, Actor
-from meterstack.services.context import ServiceContext, new_id
-from meterstack.services.invoicing.model import Invoice
-from meterstack.services.invoicing.purchases import PackPurchase, Purchases
-from meterstack.services.levers import Levers
-from meterstack.services.payments.disputes import (
-    DISPUTE_LOST,
-    DISPUTE_OPENED,
-    DISPUTE_WON,
-    PaymentDisputes,
-)
-from meterstack.services.payments.local import LocalProvider
-from meterstack.services.payments.mirrors import InvoiceMirrors
-from meterstack.services.payments.port import (
+from meterstack.records.audit import PAYMENTS, PYTHON, Actor
+from meterstack.records.invoicing import Invoice
+from meterstack.records.payments import (
     INVOICE_PAID,
     INVOICE_PAYMENT_FAILED,
     AttemptOutcome,
@@ -57,10 +45,22 @@ from meterstack.services.payments.port import (
     PaymentProvider,
     attempt_outcome_of,
 )
+from meterstack.records.wallet import CreatorAccount
+from meterstack.services.audit.log import record
+from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.invoicing.purchases import PackPurchase, Purchases
+from meterstack.services.levers import Levers
+from meterstack.services.payments.disputes import (
+    DISPUTE_LOST,
+    DISPUTE_OPENED,
+    DISPUTE_WON,
+    PaymentDisputes,
+)
+from meterstack.services.payments.local import LocalProvider
+from meterstack.services.payments.mirrors import InvoiceMirrors
 from meterstack.services.subscriptions import PlanChange, Subscriptions
 from meterstack.services.wallet.deposits import Deposits
 from meterstack.services.wallet.disputes import LostDispute
-from meterstack.services.wallet.model import CreatorAccount
 from meterstack.store.ports import UnitOfWork
 
 CHECKOUT_COMPLETED = "checkout.completed"

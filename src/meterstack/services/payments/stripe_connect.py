@@ -17,7 +17,7 @@ from typing import Any
 
 import stripe
 
-from meterstack.services.payments.port import Collected, PayoutRequest
+from meterstack.records.payments import Collected, PayoutRequest
 from meterstack.services.payments.stripe_amounts import stripe_currency, to_stripe_amount
 from meterstack.services.payments.stripe_calls import metadata_of, provider_call
 

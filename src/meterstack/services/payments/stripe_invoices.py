@@ -16,8 +16,8 @@ from typing import Any
 import stripe
 
 from meterstack.errors import ConflictError
-from meterstack.services.invoicing.model import Invoice
-from meterstack.services.payments.port import Collected, attempt_key
+from meterstack.records.invoicing import Invoice
+from meterstack.records.payments import Collected, attempt_key
 from meterstack.services.payments.stripe_amounts import stripe_currency, to_stripe_amount
 from meterstack.services.payments.stripe_calls import (
     ACCOUNT_KEY,

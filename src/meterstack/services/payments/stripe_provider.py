@@ -20,9 +20,8 @@ from typing import Any
 import stripe
 
 from meterstack.errors import PaymentProviderUnavailableError
-from meterstack.services.invoicing.model import Invoice
-from meterstack.services.payments import stripe_connect, stripe_invoices, stripe_refunds
-from meterstack.services.payments.port import (
+from meterstack.records.invoicing import Invoice
+from meterstack.records.payments import (
     CheckoutCharge,
     CheckoutRequest,
     Collected,
@@ -32,6 +31,7 @@ from meterstack.services.payments.port import (
     PayoutRequest,
     RefundRequest,
 )
+from meterstack.services.payments import stripe_connect, stripe_invoices, stripe_refunds
 from meterstack.services.payments.stripe_amounts import stripe_currency, to_stripe_amount
 from meterstack.services.payments.stripe_calls import (
     ACCOUNT_KEY,
@@ -50,7 +50,7 @@ from meterstack.services.payments.stripe_client import StripeSettings, stripe_cl
 @dataclass(frozen=True)
 class StripeAccount:
     """The configuration of the Stripe provider, built by the engine once its store is open
-    (:class:`~meterstack.services.payments.port.ProviderSetup`)."""
+    (:class:`~meterstack.records.payments.ProviderSetup`)."""
 
     settings: StripeSettings
     #: Where the buyer lands after a checkout or the portal when the request names no URL.
@@ -62,7 +62,7 @@ class StripeAccount:
 
 
 class StripeProvider:
-    """Stripe behind the payment port (:mod:`meterstack.services.payments.port`)."""
+    """Stripe behind the payment port (:mod:`meterstack.records.payments`)."""
 
     #: The buyer pays on Stripe's page: a pack bought by a customer is a checkout first.
     needs_buyer_present = True

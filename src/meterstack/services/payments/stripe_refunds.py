@@ -16,7 +16,7 @@ from typing import Any
 
 import stripe
 
-from meterstack.services.payments.port import Collected, RefundRequest
+from meterstack.records.payments import Collected, RefundRequest
 from meterstack.services.payments.stripe_amounts import to_stripe_amount
 from meterstack.services.payments.stripe_calls import (
     CHECKOUT_KEY,

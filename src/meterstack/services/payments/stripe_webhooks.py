@@ -3,7 +3,7 @@
 A delivery is believed only when its ``Stripe-Signature`` verifies (the library's HMAC check)
 and was made within the tolerance of meterstack's clock: a signature captured and replayed
 later is refused, and a refused delivery changes nothing (400). A verified event is translated
-to a meterstack :class:`~meterstack.services.payments.port.PaymentEvent` whose id is the
+to a meterstack :class:`~meterstack.records.payments.PaymentEvent` whose id is the
 outcome's own, not the delivery's: a paid Checkout Session is ``stripe:<session>:paid``
 whether ``checkout.session.completed`` or ``checkout.session.async_payment_succeeded`` says so,
 and however many times and in whatever order they come, so the plan changes once. A completion
@@ -27,13 +27,13 @@ from meterstack.errors import (
     InvalidSignatureError,
     NotFoundError,
 )
-from meterstack.services.invoicing.model import Invoice
-from meterstack.services.payments.disputes import DISPUTE_LOST, DISPUTE_OPENED, DISPUTE_WON
-from meterstack.services.payments.port import (
+from meterstack.records.invoicing import Invoice
+from meterstack.records.payments import (
     INVOICE_PAID,
     INVOICE_PAYMENT_FAILED,
     PaymentEvent,
 )
+from meterstack.services.payments.disputes import DISPUTE_LOST, DISPUTE_OPENED, DISPUTE_WON
 from meterstack.services.payments.service import (
     CHECKOUT_COMPLETED,
     CHECKOUT_FAILED,

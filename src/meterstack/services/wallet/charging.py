@@ -21,6 +21,14 @@ from meterstack.bounds import MAX_QUANTITY
 from meterstack.catalog.schema import Catalog, Operation
 from meterstack.errors import IdempotencyKeyReusedError, InvalidInputError, MeterstackError
 from meterstack.money import LEDGER_PLACES
+from meterstack.records.wallet import (
+    Book,
+    Charge,
+    ChargeRequest,
+    EntryKind,
+    LedgerEntry,
+    WalletCode,
+)
 from meterstack.rules.admission import (
     AdmissionPlan,
     Step,
@@ -50,14 +58,6 @@ from meterstack.services.express import Planned
 from meterstack.services.holds import sweep
 from meterstack.services.metering import Metering
 from meterstack.services.validation import validate_idempotency_key, validate_project
-from meterstack.services.wallet.model import (
-    Book,
-    Charge,
-    ChargeRequest,
-    EntryKind,
-    LedgerEntry,
-    WalletCode,
-)
 from meterstack.services.wallet.reloads import Reloads
 from meterstack.services.wallet.sales import Sale, SaleTerms
 from meterstack.store.ports import (

@@ -13,14 +13,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from meterstack.errors import InvalidInputError, RefusedError
+from meterstack.records.audit import PAYMENTS
+from meterstack.records.payments import Checkout, CheckoutCharge, CheckoutRequest
+from meterstack.records.wallet import Book, EntryKind, LedgerEntry
 from meterstack.services.audit.log import record
-from meterstack.services.audit.model import PAYMENTS
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.features import Features
-from meterstack.services.payments.port import Checkout, CheckoutCharge, CheckoutRequest
 from meterstack.services.wallet.amounts import cents
 from meterstack.services.wallet.ledger import move
-from meterstack.services.wallet.model import Book, EntryKind, LedgerEntry
 from meterstack.store.ports import UnitOfWork
 
 DEPOSIT = "deposit"

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from meterstack.errors import InvalidInputError
+from meterstack.records.wallet import Book, EntryKind, LedgerEntry
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.wallet.amounts import amount_of
 from meterstack.services.wallet.charging import current_balance
 from meterstack.services.wallet.ledger import move
-from meterstack.services.wallet.model import Book, EntryKind, LedgerEntry
 from meterstack.store.ports import UnitOfWork
 
 

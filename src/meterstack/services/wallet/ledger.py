@@ -18,10 +18,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from meterstack.errors import RefusedError
+from meterstack.records.wallet import EntryKind, LedgerEntry
 from meterstack.rules.wallet import credit_step
 from meterstack.services.alerts.service import balance_moved_in
 from meterstack.services.context import new_id
-from meterstack.services.wallet.model import EntryKind, LedgerEntry
 from meterstack.store.ports import Admission, Applied, Refused, UnitOfWork
 
 

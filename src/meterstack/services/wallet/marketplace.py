@@ -14,12 +14,12 @@ from decimal import Decimal
 
 from meterstack.catalog.schema import Catalog
 from meterstack.errors import InvalidInputError, NotFoundError
+from meterstack.records.audit import PYTHON, Actor
+from meterstack.records.wallet import MarketplaceItem
 from meterstack.services.audit.log import record
-from meterstack.services.audit.model import PYTHON, Actor
 from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.wallet.amounts import amount_of
 from meterstack.services.wallet.charging import operation_of
-from meterstack.services.wallet.model import MarketplaceItem
 
 MAX_NAME = 200
 

@@ -31,18 +31,18 @@ from decimal import Decimal
 
 from meterstack.errors import PaymentProviderUnavailableError, PaymentsNotConfiguredError
 from meterstack.money import round_money
-from meterstack.rules.wallet import payout_amount
-from meterstack.services.audit.log import record
-from meterstack.services.audit.model import PYTHON, Actor
-from meterstack.services.context import ServiceContext, new_id
-from meterstack.services.payments.port import (
+from meterstack.records.audit import PYTHON, Actor
+from meterstack.records.payments import (
     Collected,
     CreatorOnboarding,
     MoneyMover,
     PayoutRequest,
 )
+from meterstack.records.wallet import Book, EntryKind, LedgerEntry, Payout
+from meterstack.rules.wallet import payout_amount
+from meterstack.services.audit.log import record
+from meterstack.services.context import ServiceContext, new_id
 from meterstack.services.payments.refunds import CLAIM
-from meterstack.services.wallet.model import Book, EntryKind, LedgerEntry, Payout
 
 
 class Payouts:

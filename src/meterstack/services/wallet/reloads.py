@@ -14,13 +14,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from meterstack.rules.wallet import ReloadSettings, reload_amount
-from meterstack.services.audit.log import record
-from meterstack.services.audit.model import AUTO_RELOAD
-from meterstack.services.context import ServiceContext, new_id
-from meterstack.services.payments.port import MoneyMover
-from meterstack.services.wallet.ledger import move
-from meterstack.services.wallet.model import (
+from meterstack.records.audit import AUTO_RELOAD
+from meterstack.records.payments import MoneyMover
+from meterstack.records.wallet import (
     Book,
     Charge,
     EntryKind,
@@ -28,6 +24,10 @@ from meterstack.services.wallet.model import (
     Reload,
     ReloadStatus,
 )
+from meterstack.rules.wallet import ReloadSettings, reload_amount
+from meterstack.services.audit.log import record
+from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.wallet.ledger import move
 from meterstack.services.webhooks.catalogue import WalletLowBalance, WalletReloadFailed
 from meterstack.services.webhooks.outbox import publish
 from meterstack.store.ports import UnitOfWork

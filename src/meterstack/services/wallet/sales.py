@@ -14,8 +14,7 @@ from decimal import Decimal
 
 from meterstack.catalog.schema import Catalog, Operation
 from meterstack.errors import InvalidInputError, MeterstackError, NotFoundError
-from meterstack.rules.wallet import split_sale
-from meterstack.services.wallet.model import (
+from meterstack.records.wallet import (
     Book,
     Charge,
     ChargeRequest,
@@ -23,6 +22,7 @@ from meterstack.services.wallet.model import (
     LedgerEntry,
     MarketplaceItem,
 )
+from meterstack.rules.wallet import split_sale
 from meterstack.store.ports import UnitOfWork
 
 #: The account the platform's fees are booked to.

@@ -13,19 +13,9 @@ from decimal import Decimal
 
 from meterstack.bounds import page_cursor
 from meterstack.errors import ConflictError, InvalidInputError, NotFoundError
-from meterstack.rules.wallet import price_target
-from meterstack.services.audit.log import price_state, record
-from meterstack.services.audit.model import PYTHON, Actor
-from meterstack.services.conflicts import decided_again_on_conflict
-from meterstack.services.context import ServiceContext, new_id
-from meterstack.services.metering import Metering
-from meterstack.services.payments.port import MoneyMover, MoneyRefund
-from meterstack.services.payments.refunds import Refunds
-from meterstack.services.wallet.amounts import amount_of, cents
-from meterstack.services.wallet.charging import Charging, current_balance, operation_of
-from meterstack.services.wallet.ledger import move
-from meterstack.services.wallet.marketplace import Marketplace
-from meterstack.services.wallet.model import (
+from meterstack.records.audit import PYTHON, Actor
+from meterstack.records.payments import MoneyMover, MoneyRefund
+from meterstack.records.wallet import (
     Book,
     Charge,
     ChargeRequest,
@@ -37,6 +27,16 @@ from meterstack.services.wallet.model import (
     WalletSettings,
     WalletView,
 )
+from meterstack.rules.wallet import price_target
+from meterstack.services.audit.log import price_state, record
+from meterstack.services.conflicts import decided_again_on_conflict
+from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.metering import Metering
+from meterstack.services.payments.refunds import Refunds
+from meterstack.services.wallet.amounts import amount_of, cents
+from meterstack.services.wallet.charging import Charging, current_balance, operation_of
+from meterstack.services.wallet.ledger import move
+from meterstack.services.wallet.marketplace import Marketplace
 from meterstack.services.wallet.payouts import Payouts
 from meterstack.services.wallet.reloads import Reloads
 from meterstack.services.wallet.sales import Sale

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
 from meterstack.errors import InvalidInputError
-from meterstack.services.webhooks.model import Resolver
+from meterstack.records.webhooks import Resolver
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

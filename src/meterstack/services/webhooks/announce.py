@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from meterstack.money import in_currency_places
-from meterstack.services.collections.model import DUNNING
-from meterstack.services.invoicing.model import Invoice, InvoiceStatus
-from meterstack.services.payments.port import MoneyRefund, PaymentDispute
+from meterstack.records.collections import DUNNING
+from meterstack.records.invoicing import Invoice, InvoiceStatus
+from meterstack.records.payments import MoneyRefund, PaymentDispute
 from meterstack.services.webhooks.catalogue import (
     DisputeUpdated,
     InvoiceCreated,

@@ -32,9 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from meterstack.errors import MeterstackError
-from meterstack.services.context import ServiceContext
-from meterstack.services.webhooks.addresses import Target, UnsafeTargetError, checked_target
-from meterstack.services.webhooks.model import (
+from meterstack.records.webhooks import (
     RESPONSE_EXCERPT,
     Attempt,
     ClaimedDelivery,
@@ -43,6 +41,8 @@ from meterstack.services.webhooks.model import (
     Resolver,
     WebhookPolicy,
 )
+from meterstack.services.context import ServiceContext
+from meterstack.services.webhooks.addresses import Target, UnsafeTargetError, checked_target
 from meterstack.services.webhooks.outbox import sortable_id
 from meterstack.services.webhooks.schedule import retry_delay
 from meterstack.services.webhooks.signing import signed_headers

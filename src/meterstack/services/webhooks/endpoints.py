@@ -21,18 +21,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from meterstack.errors import ConflictError, InvalidInputError, NotFoundError
-from meterstack.services.audit.log import record
-from meterstack.services.audit.model import PYTHON, Actor
-from meterstack.services.context import ServiceContext, new_id
-from meterstack.services.webhooks.addresses import checked_target, parse_url
-from meterstack.services.webhooks.catalogue import check_event_types
-from meterstack.services.webhooks.model import (
+from meterstack.records.audit import PYTHON, Actor
+from meterstack.records.webhooks import (
     MAX_ROTATION_OVERLAP,
     Endpoint,
     Owner,
     Resolver,
     WebhookPolicy,
 )
+from meterstack.services.audit.log import record
+from meterstack.services.context import ServiceContext, new_id
+from meterstack.services.webhooks.addresses import checked_target, parse_url
+from meterstack.services.webhooks.catalogue import check_event_types
 from meterstack.services.webhooks.signing import new_secret
 from meterstack.store.ports import UnitOfWork
 

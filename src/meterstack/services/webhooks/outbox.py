@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from meterstack.errors import InvalidInputError
+from meterstack.records.webhooks import WebhookEvent
 from meterstack.services.webhooks.catalogue import Payload, envelope, payload_of
-from meterstack.services.webhooks.model import WebhookEvent
 from meterstack.store.ports import UnitOfWork
 
 EventData = Payload | Mapping[str, Any]

@@ -13,12 +13,7 @@ import threading
 from typing import Any
 
 from meterstack.errors import ConflictError, InvalidInputError, NotFoundError
-from meterstack.services.context import ServiceContext
-from meterstack.services.webhooks.addresses import system_resolver
-from meterstack.services.webhooks.catalogue import spec_of
-from meterstack.services.webhooks.delivery import DeliveryReport, DeliveryWorker
-from meterstack.services.webhooks.endpoints import Endpoints
-from meterstack.services.webhooks.model import (
+from meterstack.records.webhooks import (
     Attempt,
     Delivery,
     DeliveryStatus,
@@ -26,6 +21,11 @@ from meterstack.services.webhooks.model import (
     WebhookEvent,
     WebhookPolicy,
 )
+from meterstack.services.context import ServiceContext
+from meterstack.services.webhooks.addresses import system_resolver
+from meterstack.services.webhooks.catalogue import spec_of
+from meterstack.services.webhooks.delivery import DeliveryReport, DeliveryWorker
+from meterstack.services.webhooks.endpoints import Endpoints
 from meterstack.store.ports import UnitOfWork
 
 MAX_PAGE = 500

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from meterstack.errors import InvalidInputError
-from meterstack.services.invoicing.model import Invoice
+from meterstack.records.invoicing import Invoice
 
 #: A provider's report that an invoice's collection attempt was paid (D10, D29).
 INVOICE_PAID = "invoice.paid"
